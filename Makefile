@@ -1,0 +1,48 @@
+# Thin wrapper around CMake and the test runner; see README.md.
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+JOBS       ?= $(shell nproc)
+HS_WERROR  ?= ON
+VAR        ?= $(CURDIR)/var
+
+# ccache hits across fresh clones in different directories.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := true
+
+.PHONY: all deps build build-asan build-fuzz run test unit interop fuzz bench clean
+
+all: build
+
+deps:
+	@bash .ci/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DHS_WERROR=$(HS_WERROR) >/dev/null
+	@cmake --build $(BUILD) -j$(JOBS)
+
+build-asan: deps
+	@cmake -S . -B $(BUILD_ASAN) -DHS_WERROR=$(HS_WERROR) -DHS_SANITIZE=address,undefined -DHS_INTEROP=OFF >/dev/null
+	@cmake --build $(BUILD_ASAN) -j$(JOBS)
+
+build-fuzz: deps
+	@CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -DHS_FUZZ=ON -DHS_WERROR=$(HS_WERROR) >/dev/null
+	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
+
+run: build
+	@bash tests/run-local.sh "$(BUILD)/bin" "$(VAR)"
+
+test: build build-asan build-fuzz
+	@bash tests/run-all.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+
+unit: build
+	@cd $(BUILD) && ctest -L unit --output-on-failure
+
+interop: build
+	@cd $(BUILD) && ctest -L interop --output-on-failure
+
+fuzz: build-fuzz
+	@cd $(BUILD_FUZZ) && ctest --output-on-failure
+
+clean:
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

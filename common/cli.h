@@ -1,0 +1,24 @@
+// What every hs binary shares on its command line: --version, --log-level, --log-format, and
+// one way to turn an exception into a one-line error and an exit code.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+namespace hs {
+
+struct CommonFlags {
+    std::string log_level = "info";
+    std::string log_format = "text";
+};
+
+// Adds --version (prints "<tool> <version>"), --log-level and --log-format to `app`.
+void add_common_flags(CLI::App& app, CommonFlags& flags);
+
+// Parses argv, sets up logging, runs `body`; returns the process exit code.
+// Usage errors exit 2; any exception from body prints "<tool>: <what()>" on stderr and exits 1.
+int run_main(CLI::App& app, CommonFlags& flags, int argc, char** argv, const std::function<int()>& body);
+
+}  // namespace hs

@@ -1,0 +1,121 @@
+// config.yaml: headscale's keys (current and legacy), defaults that run out of the box, and
+// validation that names the file, line and key of every problem.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace hs {
+
+using Millis = std::chrono::milliseconds;
+
+struct DnsRecord {
+    std::string name, type, value;
+};
+
+struct Config {
+    std::string path;  // the file this came from ("" for built-in defaults)
+
+    std::string server_url;  // default: "http://" + listen_addr
+    std::string listen_addr = "127.0.0.1:8080";
+    std::string metrics_listen_addr;  // "" = no metrics listener
+    std::vector<std::string> trusted_proxies;
+
+    std::string noise_private_key_path = "noise_private.key";
+
+    std::string prefix_v4;  // both empty in the file => both defaults below
+    std::string prefix_v6;
+    std::string allocation = "sequential";
+
+    struct Derp {
+        bool server_enabled = false;
+        int region_id = 999;
+        std::string region_code = "hs";
+        std::string region_name = "hs embedded DERP";
+        bool verify_clients = true;
+        std::string stun_listen_addr;
+        std::string private_key_path = "derp_server_private.key";
+        bool auto_add_embedded_region = true;
+        std::string ipv4, ipv6;
+        std::vector<std::string> urls, paths;
+        bool auto_update_enabled = false;
+        Millis update_frequency = std::chrono::hours(3);
+    } derp;
+
+    Millis node_expiry{0};  // 0 = never
+    Millis ephemeral_inactivity_timeout = std::chrono::seconds(120);
+    Millis ha_probe_interval = std::chrono::seconds(10);
+    Millis ha_probe_timeout = std::chrono::seconds(5);
+
+    std::string database_type = "sqlite";
+    std::string database_path = "db.sqlite";
+    bool database_wal = true;
+    int database_wal_autocheckpoint = 1000;
+
+    std::string acme_url, acme_email, tls_letsencrypt_hostname, tls_letsencrypt_cache_dir;
+    std::string tls_letsencrypt_challenge_type = "HTTP-01";
+    std::string tls_letsencrypt_listen = ":http";
+    std::string tls_cert_path, tls_key_path;
+
+    std::string log_level = "info";
+    std::string log_format = "text";
+
+    std::string policy_mode = "file";
+    std::string policy_path;
+
+    struct Dns {
+        bool magic_dns = true;
+        std::string base_domain;
+        bool override_local_dns = false;
+        std::vector<std::string> nameservers_global;
+        std::map<std::string, std::vector<std::string>> nameservers_split;
+        std::vector<std::string> search_domains;
+        std::vector<DnsRecord> extra_records;
+        std::string extra_records_path;
+    } dns;
+
+    std::string unix_socket = "/var/run/hs/hs.sock";
+    std::string unix_socket_permission = "0770";
+
+    struct Oidc {
+        bool only_start_if_oidc_is_available = true;
+        std::string issuer, client_id, client_secret, client_secret_path;
+        std::vector<std::string> scope{"openid", "profile", "email"};
+        std::map<std::string, std::string> extra_params;
+        std::vector<std::string> allowed_domains, allowed_users, allowed_groups;
+        bool email_verified_required = true;
+        bool pkce_enabled = false;
+        std::string pkce_method = "S256";
+        bool use_expiry_from_token = false;
+    } oidc;
+
+    bool logtail_enabled = false;
+    bool taildrop_enabled = true;
+    bool auto_update_enabled = false;
+    bool randomize_client_port = false;
+};
+
+// All problems found in one load, one per line, each "file:line: key: what is wrong".
+struct ConfigError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+struct LoadedConfig {
+    Config config;
+    // "file:line: ..." notes about legacy or ignored keys; the caller logs them.
+    std::vector<std::string> warnings;
+};
+
+// Reads and validates a config file. Relative paths in it are resolved against its directory.
+// HEADSCALE_<KEY> environment variables (dots as underscores, upper case) override file values
+// when `use_env` is true. Throws ConfigError listing every problem found.
+LoadedConfig load_config_file(const std::string& path, bool use_env = true);
+// The same for text already in memory; `name` stands for the file in messages and `base_dir`
+// resolves relative paths.
+LoadedConfig load_config_text(const std::string& text, const std::string& name, const std::string& base_dir,
+                              bool use_env = false);
+
+}  // namespace hs

@@ -1,0 +1,107 @@
+// The one SQLite file every hs tool shares: WAL, a busy timeout, foreign keys, versioned
+// migrations applied on open, and a cheap way to learn that another process wrote to it.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace hs {
+
+struct DbError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+class Stmt {
+public:
+    Stmt(sqlite3* db, std::string_view sql);
+    ~Stmt();
+    Stmt(Stmt&& o) noexcept;
+    Stmt& operator=(Stmt&&) = delete;
+    Stmt(const Stmt&) = delete;
+
+    // Parameters are 1-based, as in SQLite. Each returns *this so calls chain.
+    Stmt& bind(int i, std::int64_t v);
+    Stmt& bind(int i, std::string_view v);
+    Stmt& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
+    Stmt& bind(int i, const std::optional<std::string>& v);
+    Stmt& bind_blob(int i, const void* data, std::size_t size);
+    Stmt& bind_null(int i);
+
+    // true while a row is available; false when done. Throws DbError on failure.
+    bool step();
+    // Runs a statement that returns no rows (or ignores them).
+    void run();
+    void reset();
+
+    std::int64_t int64(int col) const;
+    std::string text(int col) const;
+    std::optional<std::string> opt_text(int col) const;
+    std::vector<std::uint8_t> blob(int col) const;
+    bool is_null(int col) const;
+
+private:
+    sqlite3* db_;
+    sqlite3_stmt* st_ = nullptr;
+};
+
+class Db {
+public:
+    // The schema version this build writes. A file with a higher version is refused untouched.
+    static constexpr int kSchemaVersion = 2;
+
+    struct Options {
+        bool read_only = false;
+        bool wal = true;
+        int wal_autocheckpoint = 1000;
+        std::chrono::milliseconds busy_timeout{10000};
+    };
+
+    // Opens (creating the file and its directory unless read-only) and migrates to
+    // kSchemaVersion. Throws DbError naming the path and the reason.
+    explicit Db(const std::string& path) : Db(path, Options{}) {}
+    Db(const std::string& path, const Options& opts);
+    ~Db();
+    Db(const Db&) = delete;
+    Db& operator=(const Db&) = delete;
+
+    sqlite3* handle() { return db_; }
+    const std::string& path() const { return path_; }
+
+    void exec(std::string_view sql);
+    Stmt prepare(std::string_view sql) { return Stmt(db_, sql); }
+    std::int64_t last_insert_id() const;
+    int changes() const;
+
+    int schema_version();
+    // Changes whenever another connection (any process) commits to the file; cheap to poll.
+    std::int64_t data_version();
+
+    // BEGIN IMMEDIATE ... COMMIT, rolled back if not committed. Waits up to busy_timeout for
+    // another writer.
+    class Tx {
+    public:
+        explicit Tx(Db& db);
+        ~Tx();
+        void commit();
+
+    private:
+        Db& db_;
+        bool done_ = false;
+    };
+
+private:
+    void migrate();
+
+    sqlite3* db_ = nullptr;
+    std::string path_;
+};
+
+}  // namespace hs

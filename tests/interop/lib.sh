@@ -1,0 +1,159 @@
+# Shared helpers for the real-client tests. Source it; it installs an EXIT trap that stops every
+# tailscaled it started, deletes the network namespaces and bridge it made, and removes its
+# scratch directory (kept when HS_KEEP_LAB=1, for debugging).
+#
+# Every test host is a network namespace this file creates; the only addresses used are
+# loopback and the lab subnet inside those namespaces and on the bridge made here.
+
+set -euo pipefail
+HS_SRC=${HS_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+HS_BIN=${HS_BIN:-$HS_SRC/build/bin}
+# shellcheck source=versions.env
+. "$HS_SRC/tests/interop/versions.env"
+TS_VERSION=${HS_TS_VERSION:-$TS_VERSION}
+
+LAB=$(mktemp -d /tmp/hs-lab.XXXXXX)
+LAB_ID=$(( $$ % 1000 ))
+LAB_NETNS=()
+LAB_PIDS=()
+LAB_BRIDGE=""
+LAB_SUBNET=${LAB_SUBNET:-10.201.$(( LAB_ID % 250 )).}
+TESTS_PASSED=0
+
+log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+fail() {
+  echo "FAIL: $*" >&2
+  for f in "$LAB"/*/tailscaled.log; do
+    [ -f "$f" ] || continue
+    echo "--- last lines of $f" >&2
+    tail -n 25 "$f" >&2
+  done
+  exit 1
+}
+pass() { TESTS_PASSED=$((TESTS_PASSED + 1)); log "ok: $*"; }
+
+need_root() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "interop tests need root (network namespaces)" >&2
+    exit 1
+  fi
+}
+
+lab_cleanup() {
+  local rc=$?
+  local p
+  for p in "${LAB_PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+  for p in "${LAB_PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null || true
+  done
+  local ns
+  for ns in "${LAB_NETNS[@]}"; do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+    rm -rf "/etc/netns/$ns"
+  done
+  [ -n "$LAB_BRIDGE" ] && ip link del "$LAB_BRIDGE" 2>/dev/null || true
+  if [ "${HS_KEEP_LAB:-0}" = 1 ] || [ $rc -ne 0 ] && [ "${HS_KEEP_LAB:-0}" = 1 ]; then
+    echo "lab kept in $LAB" >&2
+  else
+    rm -rf "$LAB"
+  fi
+  return $rc
+}
+trap lab_cleanup EXIT
+
+# Makes sure the pinned client is built; sets TS_BIN to its directory.
+ts_install() {
+  local v=${1:-$TS_VERSION}
+  bash "$HS_SRC/tests/interop/tailscale.sh" install "$v"
+  TS_BIN=$(bash "$HS_SRC/tests/interop/tailscale.sh" bindir "$v")
+}
+
+# Creates the lab bridge in the root namespace with ${LAB_SUBNET}1/24.
+lab_bridge() {
+  [ -n "$LAB_BRIDGE" ] && return 0
+  LAB_BRIDGE="hsbr$LAB_ID"
+  ip link add "$LAB_BRIDGE" type bridge
+  ip addr add "${LAB_SUBNET}1/24" dev "$LAB_BRIDGE"
+  ip link set "$LAB_BRIDGE" up
+}
+
+# host_add NAME INDEX: a network namespace "hs<id>-NAME" on the lab bridge with address
+# ${LAB_SUBNET}<10+INDEX>/24 and no route out of the lab; DNS resolves nothing.
+host_add() {
+  local name=$1 idx=$2 ns="hs$LAB_ID-$1"
+  lab_bridge
+  ip netns add "$ns"
+  LAB_NETNS+=("$ns")
+  ip -n "$ns" link set lo up
+  ip link add "hsv$LAB_ID-$idx" type veth peer name eth0 netns "$ns"
+  ip link set "hsv$LAB_ID-$idx" master "$LAB_BRIDGE" up
+  ip -n "$ns" addr add "${LAB_SUBNET}$((10 + idx))/24" dev eth0
+  ip -n "$ns" link set eth0 up
+  ip -n "$ns" route add unreachable default
+  mkdir -p "/etc/netns/$ns"
+  echo "nameserver 127.0.0.1" >"/etc/netns/$ns/resolv.conf"
+  eval "HOST_NS_$name=$ns"
+}
+host_ns() { local v="HOST_NS_$1"; echo "${!v}"; }
+host_ip() { local i; i=$(ip -n "$(host_ns "$1")" -4 -o addr show dev eth0 | awk '{print $4}'); echo "${i%/*}"; }
+
+# ts_start NAME PORT [tailscaled flags...]: one tailscaled with its own state dir, socket and
+# UDP port, userspace networking, no log uploads, no port mapping. Runs inside the host's
+# namespace when host_add NAME was called, else on this host.
+ts_start() {
+  local name=$1 port=$2
+  shift 2
+  local d="$LAB/$name"
+  mkdir -p "$d/logs"
+  local prefix=()
+  local ns_var="HOST_NS_$name"
+  if [ -n "${!ns_var:-}" ]; then prefix=(ip netns exec "${!ns_var}"); fi
+  "${prefix[@]}" env TS_NO_LOGS_NO_SUPPORT=true TS_LOGS_DIR="$d/logs" TS_DISABLE_PORTMAPPER=1 \
+    TS_DISABLE_UPNP=true TS_PANIC_IF_HIT_MAIN_CONTROL=1 TS_ASSUME_NETWORK_UP_FOR_TEST=1 \
+    ${TS_EXTRA_ENV:-} \
+    "$TS_BIN/tailscaled" --tun=userspace-networking --statedir="$d" --socket="$d/ts.sock" \
+    --port="$port" --no-logs-no-support "$@" >"$d/tailscaled.log" 2>&1 &
+  local pid=$!
+  LAB_PIDS+=("$pid")
+  echo "$pid" >"$d/pid"
+  for _ in $(seq 100); do
+    [ -S "$d/ts.sock" ] && return 0
+    kill -0 "$pid" 2>/dev/null || fail "tailscaled $name exited at start"
+    sleep 0.1
+  done
+  fail "tailscaled $name did not create its socket within 10s"
+}
+
+# ts NAME ARGS...: the tailscale CLI against instance NAME.
+ts() {
+  local name=$1
+  shift
+  TS_DISABLE_PORTMAPPER=1 TS_DISABLE_UPNP=true "$TS_BIN/tailscale" --socket="$LAB/$name/ts.sock" "$@"
+}
+
+ts_stop() {
+  local pid
+  pid=$(cat "$LAB/$1/pid")
+  kill -INT "$pid" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+}
+
+# eventually SECONDS CMD...: retries CMD every 0.25 s until it succeeds or time runs out.
+eventually() {
+  local secs=$1
+  shift
+  local end=$((SECONDS + secs))
+  while :; do
+    if "$@" >/dev/null 2>&1; then return 0; fi
+    [ $SECONDS -ge $end ] && return 1
+    sleep 0.25
+  done
+}
+
+# Prints the plain closing line the CI reads, then exits non-zero if any check failed.
+finish() {
+  echo "$(basename "$0" .sh): $TESTS_PASSED passed, 0 failed"
+}
