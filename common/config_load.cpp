@@ -332,7 +332,11 @@ LoadedConfig load(const std::string& text, const std::string& name, const std::s
         throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
     }
     Walker w(name, p);
-    w.walk(root, "");
+    try {
+        w.walk(root, "");
+    } catch (const YAML::Exception& e) {
+        throw ConfigError(name + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    }
 
     if (use_env) {
         for (const auto& f : fields()) {
@@ -376,7 +380,11 @@ LoadedConfig load(const std::string& text, const std::string& name, const std::s
         }
         if (!a.legacy_from.empty()) legacy_applied.insert(a.path);
         Reader r(a.value, a.legacy_from.empty() ? a.path : a.legacy_from, a.where, base_dir, p);
-        find_field(a.path)->set(c, r);
+        try {
+            find_field(a.path)->set(c, r);
+        } catch (const YAML::Exception& e) {
+            r.error(e.msg);
+        }
         where[a.path] = a.where;
     }
 

@@ -102,6 +102,10 @@ std::map<std::string, std::string> Reader::str_map() {
         return out;
     }
     for (const auto& kv : node_) {
+        if (!kv.first.IsScalar()) {
+            error("keys must be plain strings");
+            continue;
+        }
         if (!kv.second.IsScalar()) {
             error("expected a mapping of strings; \"" + kv.first.as<std::string>() + "\" is not a string");
             continue;
@@ -119,7 +123,11 @@ std::map<std::string, std::vector<std::string>> Reader::list_map() {
         return out;
     }
     for (const auto& kv : node_) {
-        const auto name = kv.first.as<std::string>();
+        if (!kv.first.IsScalar()) {
+            error("keys must be plain strings");
+            continue;
+        }
+        const auto name = kv.first.Scalar();
         if (!kv.second.IsSequence()) {
             error("\"" + name + "\": expected a list of nameservers");
             continue;

@@ -173,3 +173,10 @@ TEST_CASE("durations") {
     for (auto bad : {"", "s", "10", "10x", "-5s", "1.5h", "5 s", "99999999999999999999y"})
         CHECK_THROWS_AS(parse_duration(bad), DurationError);
 }
+
+TEST_CASE("examples/config.yaml loads without warnings") {
+    const auto lc = load_config_file(std::string(HS_TEST_DATA) + "/../../../examples/config.yaml", false);
+    CHECK(lc.warnings.empty());
+    CHECK(lc.config.dns.base_domain == "tailnet.example.com");
+    CHECK(lc.config.derp.urls.empty());
+}
