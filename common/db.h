@@ -31,6 +31,7 @@ public:
     Stmt& bind(int i, std::int64_t v);
     Stmt& bind(int i, std::string_view v);
     Stmt& bind(int i, const char* v) { return bind(i, std::string_view(v)); }
+    Stmt& bind(int i, const std::string& v) { return bind(i, std::string_view(v)); }
     Stmt& bind(int i, const std::optional<std::string>& v);
     Stmt& bind_blob(int i, const void* data, std::size_t size);
     Stmt& bind_null(int i);
@@ -55,7 +56,7 @@ private:
 class Db {
 public:
     // The schema version this build writes. A file with a higher version is refused untouched.
-    static constexpr int kSchemaVersion = 2;
+    static constexpr int kSchemaVersion = 3;
 
     struct Options {
         bool read_only = false;

@@ -104,6 +104,25 @@ CREATE TRIGGER pre_auth_keys_upd AFTER UPDATE ON pre_auth_keys BEGIN INSERT INTO
 CREATE TRIGGER pre_auth_keys_del AFTER DELETE ON pre_auth_keys BEGIN INSERT INTO change_log(tbl, row_id, op) VALUES ('pre_auth_keys', OLD.id, 'delete'); END;
 CREATE TRIGGER policies_ins AFTER INSERT ON policies BEGIN INSERT INTO change_log(tbl, row_id, op) VALUES ('policies', NEW.id, 'insert'); END;
 )sql"},
+        // Interactive logins waiting for an admin: hs-control writes the request, hs-admin (any
+        // process) approves it by setting user_id, and hs-control completes the client's held
+        // request when it sees the change. nodes.online mirrors hs-control's live sessions so
+        // other tools can show and filter on it.
+        {3, R"sql(
+CREATE TABLE auth_requests (
+    id          TEXT PRIMARY KEY,
+    machine_key TEXT NOT NULL,
+    node_key    TEXT NOT NULL,
+    hostname    TEXT NOT NULL DEFAULT '',
+    user_id     INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    status      TEXT NOT NULL DEFAULT 'pending',
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT NOT NULL
+);
+CREATE TRIGGER auth_requests_upd AFTER UPDATE ON auth_requests BEGIN INSERT INTO change_log(tbl, row_id, op) VALUES ('auth_requests', NEW.rowid, 'update'); END;
+ALTER TABLE nodes ADD COLUMN online INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE nodes ADD COLUMN ephemeral INTEGER NOT NULL DEFAULT 0;
+)sql"},
     };
     return list;
 }

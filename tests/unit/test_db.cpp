@@ -56,11 +56,14 @@ TEST_CASE("migration from the previous schema version keeps data") {
         for (const char* trig : {"users_ins", "users_upd", "users_del", "nodes_ins", "nodes_upd", "nodes_del",
                                  "pre_auth_keys_upd", "pre_auth_keys_del", "policies_ins"})
             db.exec(std::string("DROP TRIGGER ") + trig);
+        db.exec("DROP TABLE auth_requests");
+        db.exec("ALTER TABLE nodes DROP COLUMN online");
+        db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
         db.exec("PRAGMA user_version = 1");
         db.exec("INSERT INTO users(name, created_at, updated_at) VALUES ('alice', 'x', 'x')");
     }
     Db db(path);
-    CHECK(db.schema_version() == 2);
+    CHECK(db.schema_version() == Db::kSchemaVersion);
     auto q = db.prepare("SELECT name FROM users");
     REQUIRE(q.step());
     CHECK(q.text(0) == "alice");
@@ -69,6 +72,28 @@ TEST_CASE("migration from the previous schema version keeps data") {
     REQUIRE(log.step());
     CHECK(log.text(0) == "users");
     CHECK(log.text(1) == "update");
+}
+
+TEST_CASE("migration from the previous schema version (2 -> 3)") {
+    TempDir t;
+    const auto path = t.file("hs.db");
+    {
+        Db db(path);
+        db.exec("DROP TABLE auth_requests");
+        db.exec("ALTER TABLE nodes DROP COLUMN online");
+        db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
+        db.exec("PRAGMA user_version = 2");
+        db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
+        db.exec("INSERT INTO nodes(machine_key, node_key, given_name, user_id, created_at, updated_at) "
+                "VALUES ('mkey:1', 'nodekey:1', 'n1', 1, 'x', 'x')");
+    }
+    Db db(path);
+    CHECK(db.schema_version() == 3);
+    auto q = db.prepare("SELECT given_name, online FROM nodes");
+    REQUIRE(q.step());
+    CHECK(q.text(0) == "n1");
+    CHECK(q.int64(1) == 0);
+    db.exec("INSERT INTO auth_requests(id, machine_key, node_key, created_at, expires_at) VALUES ('a', 'm', 'n', 'x', 'y')");
 }
 
 TEST_CASE("a database from a newer schema version is refused untouched") {

@@ -1,0 +1,91 @@
+// Reads and writes of the tailnet's records in the shared SQLite file. Every function is one
+// short transaction (or a single statement), so hs-admin and hs-control can work on the same
+// file at once. Invalid arguments throw StoreError with a message meant for the user.
+#pragma once
+
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/db.h"
+#include "common/model.h"
+
+namespace hs::store {
+
+struct StoreError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+// A lookup found nothing: "user \"bob\" not found".
+struct NotFound : StoreError {
+    using StoreError::StoreError;
+};
+
+// --- users ---------------------------------------------------------------------------------
+// Names: 2-63 characters, starting with a letter; letters, digits, '-', '.', '_' and at most
+// one '@' (so e-mail style names work). Unique among local users.
+void validate_user_name(std::string_view name);
+User create_user(Db& db, const std::string& name, const std::string& display_name = "",
+                 const std::string& email = "");
+std::vector<User> list_users(Db& db);
+std::optional<User> find_user(Db& db, std::int64_t id);
+std::optional<User> find_user_by_name(Db& db, std::string_view name);
+// By numeric ID when `ref` is all digits and such a user exists, else by name. Throws NotFound.
+User resolve_user(Db& db, std::string_view ref);
+
+// --- pre-auth keys -------------------------------------------------------------------------
+struct NewPreAuthKey {
+    PreAuthKey key;
+    std::string secret;  // the full "hskey-auth-<prefix>-<secret>"; shown once, never stored
+};
+// Tags must look like "tag:name" (lower case, no spaces); they are sorted and de-duplicated.
+// A key belongs to a user, or is tagged, or both.
+NewPreAuthKey create_preauth_key(Db& db, std::optional<std::int64_t> user_id, bool reusable, bool ephemeral,
+                                 std::optional<TimePoint> expiration, std::vector<std::string> tags);
+std::vector<PreAuthKey> list_preauth_keys(Db& db);
+std::optional<PreAuthKey> find_preauth_key(Db& db, std::int64_t id);
+// Finds the key whose full text is `text` (hash compared in constant time). nullopt when the
+// text is malformed or no key matches; it does not judge expiry or use.
+std::optional<PreAuthKey> lookup_preauth_key(Db& db, std::string_view text);
+void expire_preauth_key(Db& db, std::int64_t id, TimePoint now);
+void delete_preauth_key(Db& db, std::int64_t id);
+// Marks a single-use key used; false if it was used already (another registration won).
+bool claim_preauth_key(Db& db, std::int64_t id);
+// "hskey-auth-<prefix>-***": what listings show instead of the secret.
+std::string masked_preauth_key(const PreAuthKey& k);
+
+// --- nodes ---------------------------------------------------------------------------------
+std::vector<Node> list_nodes(Db& db);
+std::optional<Node> find_node(Db& db, std::int64_t id);
+std::optional<Node> find_node_by_node_key(Db& db, std::string_view node_key);
+// Inserts `n` (id ignored) and returns it with its new id.
+Node insert_node(Db& db, Node n);
+// Writes every column of `n` (matched by id). Throws NotFound if the row is gone.
+void update_node(Db& db, const Node& n);
+void delete_node(Db& db, std::int64_t id);
+// Only the liveness columns, so a session coming or going never rewrites a row an admin edits.
+void set_node_online(Db& db, std::int64_t id, bool online, std::optional<TimePoint> last_seen);
+// At hs-control start: nobody is connected yet.
+void clear_online(Db& db);
+
+// A DNS label from a client hostname: lower case, [a-z0-9-], at most 63, no leading or
+// trailing '-'; "node" when nothing is left.
+std::string dns_label(std::string_view hostname);
+// Checks a name an admin asks for: a valid DNS label as above, unchanged by dns_label.
+void validate_given_name(std::string_view name);
+// `base` made unique among the nodes' given names (ignoring node `except`): base, base-1, ...
+std::string unique_given_name(Db& db, const std::string& base, std::int64_t except = 0);
+
+// --- interactive logins --------------------------------------------------------------------
+AuthRequest create_auth_request(Db& db, const std::string& machine_key, const std::string& node_key,
+                                const std::string& hostname, TimePoint expires_at);
+std::optional<AuthRequest> find_auth_request(Db& db, std::string_view id);
+// Approves a pending request for `user_id`. Throws NotFound for an unknown ID and StoreError
+// for one that expired or was already used.
+void approve_auth_request(Db& db, std::string_view id, std::int64_t user_id, TimePoint now);
+void set_auth_request_status(Db& db, std::string_view id, const std::string& status);
+// Removes requests that expired before `now`.
+void prune_auth_requests(Db& db, TimePoint now);
+
+}  // namespace hs::store

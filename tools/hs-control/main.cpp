@@ -1,0 +1,103 @@
+// hs-control: the coordination server. Flags and wiring only; the work is in server.cpp
+// (network), noise_conn.cpp (TS2021 + HTTP/2), tailnet.cpp/register.cpp/poll.cpp (logic).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/asio.h"
+#include <spdlog/spdlog.h>
+
+#include "common/cli.h"
+#include "common/config.h"
+#include "common/db.h"
+#include "common/derpmap.h"
+#include "common/files.h"
+#include "common/keys.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "tools/hs-control/server.h"
+#include "tools/hs-control/tailnet.h"
+
+namespace {
+
+std::string default_config_path() {
+    for (const char* env : {"HS_CONFIG", "HEADSCALE_CONFIG"})
+        if (const char* v = std::getenv(env); v && *v) return v;
+    return "/etc/hs/config.yaml";
+}
+
+// The key file is created on first start; an existing one is never replaced.
+hs::PrivateKey load_or_create_key(const std::string& path, const char* what) {
+    if (::access(path.c_str(), F_OK) != 0) {
+        const auto k = hs::PrivateKey::generate();
+        hs::write_file_atomic(path, k.text() + "\n", 0600, false);
+        spdlog::info("created {} key {}", what, path);
+        return k;
+    }
+    try {
+        return hs::parse_private_key_file(hs::read_file(path));
+    } catch (const hs::KeyError& e) {
+        throw std::runtime_error(path + ": " + e.what());
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"The hs coordination server: Tailscale clients log in, get their netmaps and find each other here.",
+                 "hs-control"};
+    hs::CommonFlags flags;
+    hs::add_common_flags(app, flags);
+    std::string config_path = default_config_path();
+    app.add_option("-c,--config", config_path, "Configuration file (headscale's config.yaml works too)")->capture_default_str();
+    bool check_only = false;
+    app.add_flag("--check", check_only, "Load and validate the configuration, open the database, then exit");
+    return hs::run_main(app, flags, argc, argv, [&] {
+        auto loaded = hs::load_config_file(config_path);
+        auto& cfg = loaded.config;
+        if (!app.count("--log-level") || !app.count("--log-format"))
+            hs::setup_logging(app.count("--log-level") ? flags.log_level : cfg.log_level,
+                              app.count("--log-format") ? flags.log_format : cfg.log_format);
+        for (const auto& w : loaded.warnings) spdlog::warn("{}", w);
+
+        hs::Db db(cfg.database_path, hs::Db::Options{.wal = cfg.database_wal,
+                                                      .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
+        const auto noise_key = load_or_create_key(cfg.noise_private_key_path, "Noise");
+        auto derp_map = hs::derp_map_from_paths(cfg);
+        if (derp_map["Regions"].empty() && cfg.derp.urls.empty())
+            throw std::runtime_error("the DERP map is empty: clients need at least one DERP region. Set derp.paths to a "
+                                     "DERP map file, derp.urls to a map URL, or derp.server.enabled: true");
+        if (check_only) {
+            std::printf("configuration %s is valid; database %s is at schema version %d\n", config_path.c_str(),
+                        cfg.database_path.c_str(), db.schema_version());
+            return 0;
+        }
+        hs::store::clear_online(db);
+        hs::control::Tailnet tailnet(db, cfg, derp_map);
+        tailnet.load();
+
+        boost::asio::io_context io;
+        hs::control::Server server(io, cfg, db, tailnet, noise_key);
+        server.start();
+        boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+        signals.async_wait([&](const boost::system::error_code&, int sig) {
+            spdlog::info("signal {}: shutting down", sig);
+            server.stop();
+            io.stop();
+        });
+        boost::asio::signal_set hup(io, SIGHUP);
+        std::function<void(const boost::system::error_code&, int)> on_hup = [&](const boost::system::error_code& ec, int) {
+            if (ec) return;
+            try {
+                tailnet.set_derp_map(hs::derp_map_from_paths(cfg));
+                spdlog::info("SIGHUP: DERP map reloaded");
+            } catch (const std::exception& e) {
+                spdlog::error("SIGHUP: keeping the previous DERP map: {}", e.what());
+            }
+            hup.async_wait(on_hup);
+        };
+        hup.async_wait(on_hup);
+        io.run();
+        hs::store::clear_online(db);
+        return 0;
+    });
+}

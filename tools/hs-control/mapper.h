@@ -1,0 +1,50 @@
+// Pure functions from tailnet records to the JSON the client reads (tailcfg.Node,
+// MapResponse, DNSConfig). No I/O and no clock: the caller passes `now`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+#include "common/model.h"
+
+namespace hs::control {
+
+// Tagged nodes belong to no user; the client still needs a UserProfile for them.
+inline constexpr std::int64_t kTaggedDevicesUserId = 2147455555;
+
+struct MapSettings {
+    std::string base_domain;  // MagicDNS suffix ("" when MagicDNS has no domain)
+    bool taildrop = true;
+    bool randomize_client_port = false;
+    bool logtail = false;
+};
+
+// The FQDN with its trailing dot: "<given_name>.<base_domain>.".
+std::string node_fqdn(const Node& n, const MapSettings& s);
+
+// tailcfg.Node for `n`. `self` adds the attributes only the node itself reads (CapMap).
+// `capver` is the node's own capability version (0 when unknown).
+nlohmann::json node_json(const Node& n, const MapSettings& s, int capver, TimePoint now, bool self);
+
+nlohmann::json user_profile_json(const User& u);
+nlohmann::json tagged_devices_profile_json();
+
+// DNSConfig from the dns section of the config.
+nlohmann::json dns_config_json(const Config& c);
+
+// The packet filter that lets every node reach every port of every other node.
+const std::string& allow_all_filter_json();
+
+// The first message of a stream: everything the client needs, with `peers` (already JSON,
+// sorted by node ID). The pieces are pre-serialised so a map for many peers is concatenation.
+std::string full_map_json(const std::string& self_node, const std::vector<const std::string*>& peers,
+                          const std::string& derp_map, const std::string& dns_config,
+                          const std::string& user_profiles, const std::string& packet_filter,
+                          const std::string& domain, TimePoint now, const MapSettings& s);
+
+}  // namespace hs::control

@@ -1,0 +1,74 @@
+// One TS2021 connection after the HTTP upgrade: Noise records carrying HTTP/2 (nghttp2, prior
+// knowledge), with /machine/register and /machine/map streams answered by the Tailnet. Many
+// streams share the connection: the long poll never blocks the lite updates.
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/asio.h"
+#include <boost/beast/core.hpp>
+#include <nghttp2/nghttp2.h>
+#include <nlohmann/json.hpp>
+
+#include "common/keys.h"
+#include "common/noise.h"
+#include "tools/hs-control/tailnet.h"
+
+namespace hs::control {
+
+class Server;
+
+class NoiseConn : public std::enable_shared_from_this<NoiseConn> {
+public:
+    NoiseConn(Server& server, boost::beast::tcp_stream stream, std::string peer);
+    ~NoiseConn();
+
+    // Runs the handshake on the initiation from the upgrade header, then serves until either
+    // side closes. `leftover` holds bytes already read past the HTTP request.
+    boost::asio::awaitable<void> run(std::vector<std::uint8_t> init, std::string leftover);
+
+    // Called by the server's periodic tick: completes held logins, sends keepalives.
+    void tick(TimePoint now);
+    void close();
+
+private:
+    struct Stream;
+    class Sink;
+
+    boost::asio::awaitable<void> reader();
+    boost::asio::awaitable<void> writer();
+    void wake();
+    void dispatch(Stream& s);
+    void respond(std::int32_t id, int status, std::string body, const char* content_type = "application/json");
+    void start_map_stream(Stream& s, const MapReply& r);
+    void queue_data(Stream& s, std::shared_ptr<const std::string> data);
+    void finish(Stream& s);
+
+    static int on_begin_headers(nghttp2_session*, const nghttp2_frame*, void*);
+    static int on_header(nghttp2_session*, const nghttp2_frame*, const std::uint8_t*, std::size_t, const std::uint8_t*,
+                         std::size_t, std::uint8_t, void*);
+    static int on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t, const std::uint8_t*, std::size_t, void*);
+    static int on_frame_recv(nghttp2_session*, const nghttp2_frame*, void*);
+    static int on_stream_close(nghttp2_session*, std::int32_t, std::uint32_t, void*);
+    static ssize_t read_data(nghttp2_session*, std::int32_t, std::uint8_t*, std::size_t, std::uint32_t*,
+                             nghttp2_data_source*, void*);
+
+    Server& server_;
+    boost::beast::tcp_stream stream_;
+    std::string peer_;
+    std::string machine_key_;
+    nghttp2_session* h2_ = nullptr;
+    std::unique_ptr<NoiseSealer> sealer_;
+    std::unique_ptr<NoiseOpener> opener_;
+    std::vector<std::uint8_t> pending_plain_;  // early payload waiting for the writer
+    std::map<std::int32_t, std::unique_ptr<Stream>> streams_;
+    boost::asio::steady_timer wakeup_;
+    std::size_t queued_bytes_ = 0;
+    bool closed_ = false;
+};
+
+}  // namespace hs::control

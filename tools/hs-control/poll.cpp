@@ -1,0 +1,91 @@
+// POST /machine/map: the long poll, lite updates and one-shot maps.
+#include <spdlog/spdlog.h>
+
+#include "common/keys.h"
+#include "common/mapframe.h"
+#include "common/store.h"
+#include "tools/hs-control/tailnet.h"
+
+namespace hs::control {
+
+using nlohmann::json;
+
+namespace {
+
+MapReply map_error(int status, std::string msg) {
+    MapReply r;
+    r.status = status;
+    r.error = std::move(msg);
+    return r;
+}
+
+}  // namespace
+
+MapReply Tailnet::map_request(const std::string& machine_key, const json& req, TimePoint now) {
+    const auto node_key = request_key(req, "NodeKey", kNodePrefix);
+    if (!node_key) return map_error(400, "NodeKey is missing or malformed");
+    const int capver = req.value("Version", 0);
+    if (capver < kMinCapVer)
+        return map_error(400, "unsupported client version (capability version " + std::to_string(capver) + ", at least " +
+                                  std::to_string(kMinCapVer) + " needed)");
+    Live* lp = by_node_key(*node_key);
+    if (!lp) return map_error(404, "node not found");
+    if (lp->rec.machine_key != machine_key) return map_error(401, "node key belongs to another machine");
+    auto& l = *lp;
+
+    MapReply r;
+    r.node_id = l.rec.id;
+    r.capver = capver;
+    r.stream = req.value("Stream", false);
+    r.lite = !r.stream && req.value("OmitPeers", false);
+
+    // Apply what the client reports. An absent or empty Endpoints list means "unchanged"
+    // (the field is omitempty on the wire), and a Hostinfo without NetInfo keeps the old one.
+    bool changed = false;
+    if (const auto disco = request_key(req, "DiscoKey", kDiscoPrefix); disco && *disco != l.rec.disco_key) {
+        l.rec.disco_key = *disco;
+        changed = true;
+    }
+    if (const auto ep = req.find("Endpoints"); ep != req.end() && ep->is_array() && !ep->empty()) {
+        std::vector<std::string> eps;
+        for (const auto& e : *ep)
+            if (e.is_string()) eps.push_back(e.get<std::string>());
+        if (eps != l.rec.endpoints) {
+            l.rec.endpoints = std::move(eps);
+            changed = true;
+        }
+    }
+    if (const auto hi = req.find("Hostinfo"); hi != req.end() && hi->is_object() && !hi->empty()) {
+        json merged = *hi;
+        if (!merged.contains("NetInfo") && l.rec.host_info.contains("NetInfo")) merged["NetInfo"] = l.rec.host_info["NetInfo"];
+        if (merged != l.rec.host_info) {
+            l.rec.host_info = std::move(merged);
+            if (const auto h = l.rec.host_info.find("Hostname"); h != l.rec.host_info.end() && h->is_string())
+                l.rec.hostname = h->get<std::string>();
+            changed = true;
+        }
+    }
+    if (capver != l.capver) {
+        l.capver = capver;
+        changed = true;
+    }
+    if (changed) {
+        persist(l, now);
+        refresh(l, now);
+        // The node itself learns nothing new from its own report; only peers need it.
+        const auto self_sinks = std::move(l.sinks);
+        l.sinks.clear();
+        broadcast_changed(l, now);
+        l.sinks = self_sinks;
+    }
+
+    if (r.lite) return r;
+    const bool zstd = req.value("Compress", std::string()) == "zstd";
+    const auto body = full_map(l, now);
+    r.first = std::make_shared<const std::string>(zstd ? frame_map_message(body) : frame_plain_message(body));
+    ++stats_.map_messages;
+    stats_.map_bytes += r.first->size();
+    return r;
+}
+
+}  // namespace hs::control

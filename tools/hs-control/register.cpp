@@ -1,0 +1,267 @@
+// POST /machine/register: pre-auth keys, interactive logins, restarts, logout, key rotation.
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "common/ipalloc.h"
+#include "common/keys.h"
+#include "common/netaddr.h"
+#include "common/store.h"
+#include "tools/hs-control/tailnet.h"
+
+namespace hs::control {
+
+using nlohmann::json;
+
+namespace {
+
+// How long an interactive login stays open for an admin to approve it.
+constexpr auto kAuthRequestLifetime = std::chrono::minutes(30);
+
+RegisterReply error_reply(const std::string& msg) {
+    RegisterReply r;
+    r.body = {{"Error", msg}};
+    return r;
+}
+
+std::optional<TimePoint> request_expiry(const json& req) {
+    const auto it = req.find("Expiry");
+    if (it == req.end() || !it->is_string()) return std::nullopt;
+    const auto t = parse_time(it->get<std::string>());
+    // Go's zero time (year 1) means "no request"; anything from 1970 on is a real request, and
+    // the client's logout sentinel is 1970-01-01T00:02:03Z.
+    if (!t || *t < TimePoint{}) return std::nullopt;
+    return t;
+}
+
+std::string hostname_of(const json& req) {
+    const auto hi = req.find("Hostinfo");
+    if (hi != req.end() && hi->is_object()) {
+        const auto h = hi->find("Hostname");
+        if (h != hi->end() && h->is_string() && !h->get<std::string>().empty()) return h->get<std::string>();
+    }
+    return "node";
+}
+
+}  // namespace
+
+std::string Tailnet::auth_url(const std::string& id) const { return cfg_.server_url + "/register/" + id; }
+
+RegisterReply Tailnet::success(const Live& l) const {
+    json user, login;
+    if (l.rec.tags.empty() && l.rec.user_id && users_.count(*l.rec.user_id)) {
+        const auto& u = users_.at(*l.rec.user_id);
+        const auto display = u.display_name.empty() ? u.name : u.display_name;
+        user = {{"ID", u.id}, {"DisplayName", display}, {"ProfilePicURL", u.profile_pic_url}, {"Created", format_time(u.created_at)}};
+        login = {{"ID", u.id}, {"Provider", u.provider}, {"LoginName", u.email.empty() ? u.name : u.email},
+                 {"DisplayName", display}, {"ProfilePicURL", u.profile_pic_url}};
+    } else {
+        user = {{"ID", kTaggedDevicesUserId}, {"DisplayName", "Tagged Devices"}, {"ProfilePicURL", ""}, {"Created", "0001-01-01T00:00:00Z"}};
+        login = {{"ID", kTaggedDevicesUserId}, {"Provider", ""}, {"LoginName", "tagged-devices"}, {"DisplayName", "Tagged Devices"}, {"ProfilePicURL", ""}};
+    }
+    RegisterReply r;
+    const bool expired = l.rec.expired(Clock::now());
+    r.body = {{"User", user}, {"Login", login}, {"MachineAuthorized", !expired}, {"NodeKeyExpired", expired}};
+    return r;
+}
+
+RegisterReply Tailnet::start_interactive(const std::string& machine_key, const json& req, TimePoint now) {
+    const auto node_key = *request_key(req, "NodeKey", kNodePrefix);
+    const auto ar = store::create_auth_request(db_, machine_key, node_key, hostname_of(req), now + kAuthRequestLifetime);
+    ++stats_.registrations_pending;
+    spdlog::info("interactive login for {} waits for: hs-admin nodes register --user USER --key {}", hostname_of(req), ar.id);
+    RegisterReply r;
+    r.body = {{"AuthURL", auth_url(ar.id)}, {"MachineAuthorized", false}};
+    return r;
+}
+
+RegisterReply Tailnet::complete_registration(const std::string& machine_key, const json& req,
+                                             std::optional<std::int64_t> user_id, std::vector<std::string> tags,
+                                             std::optional<std::int64_t> auth_key_id, bool ephemeral,
+                                             const std::string& method, TimePoint now) {
+    const auto node_key = *request_key(req, "NodeKey", kNodePrefix);
+    const auto old_key = request_key(req, "OldNodeKey", kNodePrefix);
+    const auto hostinfo = req.contains("Hostinfo") && req["Hostinfo"].is_object() ? req["Hostinfo"] : json::object();
+    const auto hostname = hostname_of(req);
+    std::optional<TimePoint> expiry;
+    if (tags.empty() && cfg_.node_expiry.count() > 0) expiry = now + cfg_.node_expiry;
+
+    // The same device logging in again keeps its node: found by its current or previous node
+    // key, or by machine key for the same owner (a reinstall keeps the machine key).
+    Live* existing = by_node_key(node_key);
+    if (!existing && old_key) existing = by_node_key(*old_key);
+    if (!existing)
+        for (auto& [id, l] : nodes_)
+            if (l.rec.machine_key == machine_key && l.rec.user_id == user_id && l.rec.tags == tags) {
+                existing = &l;
+                break;
+            }
+    if (existing && existing->rec.machine_key != machine_key) return error_reply("node key belongs to another machine");
+
+    if (existing) {
+        auto& l = *existing;
+        by_node_key_.erase(l.rec.node_key);
+        l.rec.node_key = node_key;
+        by_node_key_[node_key] = l.rec.id;
+        l.rec.user_id = tags.empty() ? user_id : std::nullopt;
+        l.rec.tags = tags;
+        l.rec.expiry = expiry;
+        l.rec.register_method = method;
+        if (auth_key_id) l.rec.auth_key_id = auth_key_id;
+        l.rec.ephemeral = ephemeral;
+        if (!hostinfo.empty()) l.rec.host_info = hostinfo;
+        l.rec.hostname = hostname;
+        persist(l, now);
+        refresh(l, now);
+        broadcast_changed(l, now);
+        ++stats_.registrations_ok;
+        spdlog::info("node {} ({}) logged in again", l.rec.id, l.rec.given_name);
+        return success(l);
+    }
+
+    Node n;
+    n.machine_key = machine_key;
+    n.node_key = node_key;
+    n.host_info = hostinfo;
+    n.hostname = hostname;
+    n.given_name = store::unique_given_name(db_, store::dns_label(hostname));
+    n.user_id = tags.empty() ? user_id : std::nullopt;
+    n.tags = tags;
+    n.register_method = method;
+    n.auth_key_id = auth_key_id;
+    n.expiry = expiry;
+    n.ephemeral = ephemeral;
+    n.created_at = now;
+    n.updated_at = now;
+    std::set<IpAddr> used;
+    for (const auto& [id, l] : nodes_) {
+        if (l.rec.ipv4) used.insert(*parse_ip(*l.rec.ipv4));
+        if (l.rec.ipv6) used.insert(*parse_ip(*l.rec.ipv6));
+    }
+    const bool random = cfg_.allocation == "random";
+    if (!cfg_.prefix_v4.empty()) {
+        const auto ip = allocate_ip(*parse_prefix(cfg_.prefix_v4), used, random);
+        if (!ip) return error_reply("no free IPv4 address left in " + cfg_.prefix_v4);
+        n.ipv4 = ip->str();
+    }
+    if (!cfg_.prefix_v6.empty()) {
+        const auto ip = allocate_ip(*parse_prefix(cfg_.prefix_v6), used, random);
+        if (!ip) return error_reply("no free IPv6 address left in " + cfg_.prefix_v6);
+        n.ipv6 = ip->str();
+    }
+    n = store::insert_node(db_, std::move(n));
+    auto& l = add_node(std::move(n));
+    refresh(l, now);
+    broadcast_changed(l, now);
+    ++stats_.registrations_ok;
+    spdlog::info("registered node {} ({}, {}) by {}", l.rec.id, l.rec.given_name, l.rec.ipv4.value_or("-"), method);
+    return success(l);
+}
+
+RegisterReply Tailnet::register_node(const std::string& machine_key, const json& req, TimePoint now) {
+    const auto node_key = request_key(req, "NodeKey", kNodePrefix);
+    if (!node_key) {
+        ++stats_.registrations_rejected;
+        RegisterReply r;
+        r.status = 400;
+        r.body = {{"Error", "NodeKey is missing or malformed"}};
+        return r;
+    }
+    if (const auto v = req.find("Version"); v != req.end() && v->is_number_integer() && v->get<int>() < kMinCapVer) {
+        ++stats_.registrations_rejected;
+        return error_reply("this Tailscale client is too old for this server (capability version " +
+                           std::to_string(v->get<int>()) + ", at least " + std::to_string(kMinCapVer) + " (v1.74) is needed)");
+    }
+    Live* current = by_node_key(*node_key);
+    if (current && current->rec.machine_key != machine_key) {
+        ++stats_.registrations_rejected;
+        return error_reply("node key belongs to another machine");
+    }
+
+    // Logout first: a logout may carry an auth key too.
+    const auto expiry = request_expiry(req);
+    if (expiry && *expiry <= now && current) {
+        auto& l = *current;
+        if (l.rec.ephemeral) {
+            spdlog::info("ephemeral node {} ({}) logged out; deleting it", l.rec.id, l.rec.given_name);
+            const auto id = l.rec.id;
+            store::delete_node(db_, id);
+            RegisterReply r = success(l);
+            remove_node(id);
+            r.body["NodeKeyExpired"] = true;
+            r.body["MachineAuthorized"] = false;
+            return r;
+        }
+        l.rec.expiry = now;  // the client's 1970 sentinel becomes "now" before peers see it
+        persist(l, now);
+        refresh(l, now);
+        broadcast_changed(l, now);
+        spdlog::info("node {} ({}) logged out", l.rec.id, l.rec.given_name);
+        return success(l);
+    }
+
+    std::string auth_key;
+    if (const auto a = req.find("Auth"); a != req.end() && a->is_object())
+        if (const auto k = a->find("AuthKey"); k != a->end() && k->is_string()) auth_key = k->get<std::string>();
+
+    if (!auth_key.empty()) {
+        const auto key = store::lookup_preauth_key(db_, auth_key);
+        auto reject = [&](const std::string& why) {
+            ++stats_.registrations_rejected;
+            spdlog::warn("registration of {} refused: {}", hostname_of(req), why);
+            return error_reply(why);
+        };
+        if (!key) return reject("invalid pre-auth key");
+        if (key->expired(now)) return reject("pre-auth key has expired");
+        // A node already registered with this key may present it again (tailscaled does on
+        // every login while the key is in its prefs); only a new node uses it up.
+        const bool reuse_by_same_node = current && current->rec.auth_key_id == key->id;
+        if (key->used && !key->reusable && !reuse_by_same_node) return reject("pre-auth key has already been used");
+        if (!key->reusable && !reuse_by_same_node && !store::claim_preauth_key(db_, key->id))
+            return reject("pre-auth key has already been used");
+        if (key->reusable) store::claim_preauth_key(db_, key->id);
+        const bool ephemeral = key->ephemeral || req.value("Ephemeral", false);
+        return complete_registration(machine_key, req, key->user_id, key->tags, key->id, ephemeral, "authkey", now);
+    }
+
+    // A restart: the node presents its current key and asks for nothing new.
+    if (current && !expiry) {
+        const auto followup = req.value("Followup", std::string());
+        if (followup.empty() || current->rec.expired(now) == false) return success(*current);
+    }
+    if (current && expiry && *expiry > now) {
+        // SetExpirySooner: only ever shortens.
+        if (!current->rec.expiry || *expiry < *current->rec.expiry) {
+            current->rec.expiry = *expiry;
+            persist(*current, now);
+            refresh(*current, now);
+            broadcast_changed(*current, now);
+        }
+        return success(*current);
+    }
+
+    // Interactive: a follow-up names the request it waits on.
+    const auto followup = req.value("Followup", std::string());
+    const std::string marker = "/register/";
+    if (const auto pos = followup.rfind(marker); !followup.empty() && pos != std::string::npos) {
+        const auto id = followup.substr(pos + marker.size());
+        RegisterReply r;
+        r.hold = true;
+        r.auth_id = id;
+        return r;
+    }
+    return start_interactive(machine_key, req, now);
+}
+
+std::optional<RegisterReply> Tailnet::poll_auth(const std::string& auth_id, const std::string& machine_key,
+                                                const json& req, TimePoint now) {
+    const auto ar = store::find_auth_request(db_, auth_id);
+    if (!ar || ar->expires_at <= now || ar->machine_key != machine_key || ar->status == "done")
+        return start_interactive(machine_key, req, now);
+    if (ar->status != "approved" || !ar->user_id) return std::nullopt;
+    store::set_auth_request_status(db_, auth_id, "done");
+    const bool ephemeral = req.value("Ephemeral", false);
+    return complete_registration(machine_key, req, ar->user_id, {}, std::nullopt, ephemeral, "cli", now);
+}
+
+}  // namespace hs::control

@@ -1,0 +1,220 @@
+#include "tools/hs-control/server.h"
+
+#include <sodium.h>
+
+#include <boost/beast/http.hpp>
+#include <spdlog/spdlog.h>
+
+#include "common/netaddr.h"
+#include "common/store.h"
+#include "tools/hs-control/noise_conn.h"
+#include "tools/hs-control/pages.h"
+
+namespace hs::control {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+using Response = http::response<http::string_body>;
+
+Response make(unsigned status, std::string body, const char* type) {
+    Response r{static_cast<http::status>(status), 11};
+    r.set(http::field::server, "hs-control");
+    r.set(http::field::content_type, type);
+    r.body() = std::move(body);
+    r.prepare_payload();
+    return r;
+}
+
+tcp::endpoint endpoint_of(const std::string& addr) {
+    const auto hp = parse_host_port(addr);
+    if (!hp) throw std::runtime_error("cannot listen on \"" + addr + "\": expected host:port");
+    boost::system::error_code ec;
+    const auto ip = hp->host.empty() ? asio::ip::address(asio::ip::address_v6::any()) : asio::ip::make_address(hp->host, ec);
+    if (ec) throw std::runtime_error("cannot listen on \"" + addr + "\": \"" + hp->host + "\" is not an IP address");
+    return {ip, hp->port};
+}
+
+std::unique_ptr<tcp::acceptor> bind(asio::io_context& io, const std::string& addr) {
+    const auto ep = endpoint_of(addr);
+    auto acc = std::make_unique<tcp::acceptor>(io);
+    boost::system::error_code ec;
+    acc->open(ep.protocol(), ec);
+    if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acc->bind(ep, ec);
+    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error("cannot listen on " + addr + ": " + ec.message());
+    return acc;
+}
+
+}  // namespace
+
+Server::Server(asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet, PrivateKey noise_key)
+    : io_(io), cfg_(cfg), db_(db), tailnet_(tailnet), noise_key_(noise_key),
+      noise_public_text_(key_text(kMachinePrefix, noise_key.public_key().bytes)) {}
+
+void Server::start() {
+    main_acc_ = bind(io_, cfg_.listen_addr);
+    asio::co_spawn(io_, accept_loop(*main_acc_, false), asio::detached);
+    if (!cfg_.metrics_listen_addr.empty()) {
+        metrics_acc_ = bind(io_, cfg_.metrics_listen_addr);
+        asio::co_spawn(io_, accept_loop(*metrics_acc_, true), asio::detached);
+    }
+    asio::co_spawn(io_, tick_loop(), asio::detached);
+    spdlog::info("hs-control listening on {} (server_url {}){}", cfg_.listen_addr, cfg_.server_url,
+                 cfg_.metrics_listen_addr.empty() ? "" : ", metrics on " + cfg_.metrics_listen_addr);
+}
+
+void Server::stop() {
+    stopping_ = true;
+    boost::system::error_code ec;
+    if (main_acc_) main_acc_->close(ec);
+    if (metrics_acc_) metrics_acc_->close(ec);
+    for (auto& w : conns_)
+        if (auto c = w.lock()) c->close();
+}
+
+void Server::add_conn(const std::shared_ptr<NoiseConn>& c) { conns_.push_back(c); }
+
+asio::awaitable<void> Server::accept_loop(tcp::acceptor& acc, bool metrics) {
+    while (!stopping_) {
+        boost::system::error_code ec;
+        auto sock = co_await acc.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) {
+            if (stopping_ || ec == asio::error::operation_aborted) co_return;
+            spdlog::warn("accept: {}", ec.message());
+            continue;
+        }
+        asio::co_spawn(io_, serve_http(std::move(sock), metrics), asio::detached);
+    }
+}
+
+asio::awaitable<void> Server::tick_loop() {
+    asio::steady_timer t(io_);
+    int n = 0;
+    while (!stopping_) {
+        t.expires_after(std::chrono::milliseconds(250));
+        boost::system::error_code ec;
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        const auto now = Clock::now();
+        try {
+            tailnet_.sync_from_db(now);
+            if (++n % 40 == 0) {
+                tailnet_.collect_ephemeral(now);
+                db_.prepare("DELETE FROM change_log WHERE at < ?").bind(1, format_time(now - std::chrono::minutes(10))).run();
+                store::prune_auth_requests(db_, now);
+            }
+        } catch (const std::exception& e) {
+            spdlog::error("periodic sync: {}", e.what());
+        }
+        std::erase_if(conns_, [](const auto& w) { return w.expired(); });
+        for (auto& w : std::vector(conns_))
+            if (auto c = w.lock()) c->tick(now);
+    }
+}
+
+asio::awaitable<void> Server::serve_http(tcp::socket sock, bool metrics) {
+    boost::system::error_code ec;
+    const auto remote = sock.remote_endpoint(ec);
+    const std::string peer = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
+    beast::tcp_stream stream(std::move(sock));
+    beast::flat_buffer buf;
+    for (;;) {
+        stream.expires_after(std::chrono::seconds(30));
+        http::request_parser<http::string_body> parser;
+        parser.body_limit(64 * 1024);
+        co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        auto req = parser.release();
+        ++http_requests_;
+        const std::string target(req.target());
+        const std::string path = target.substr(0, target.find('?'));
+        Response res;
+        if (metrics) {
+            res = path == "/metrics" ? make(200, metrics_text(), "text/plain; version=0.0.4") : make(404, "not found\n", "text/plain");
+        } else if (path == "/ts2021") {
+            const auto upgrade = std::string(req[http::field::upgrade]);
+            const auto hs64 = std::string(req["X-Tailscale-Handshake"]);
+            std::vector<std::uint8_t> init(256);
+            std::size_t init_len = 0;
+            if (upgrade.empty()) {
+                res = make(400, "missing Upgrade header (does a reverse proxy drop it?)\n", "text/plain");
+            } else if (beast::iequals(upgrade, "websocket")) {
+                res = make(501, "the WebSocket variant of ts2021 is not supported yet\n", "text/plain");
+            } else if (!beast::iequals(upgrade, "tailscale-control-protocol")) {
+                res = make(400, "unknown Upgrade protocol\n", "text/plain");
+            } else if (hs64.empty() || sodium_base642bin(init.data(), init.size(), hs64.data(), hs64.size(), nullptr, &init_len,
+                                                         nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
+                res = make(400, "missing or invalid X-Tailscale-Handshake header\n", "text/plain");
+            } else {
+                init.resize(init_len);
+                Response up{http::status::switching_protocols, 11};
+                up.set(http::field::upgrade, "tailscale-control-protocol");
+                up.set(http::field::connection, "upgrade");
+                co_await http::async_write(stream, up, asio::redirect_error(asio::use_awaitable, ec));
+                if (ec) co_return;
+                const auto left = buf.data();
+                std::string leftover(static_cast<const char*>(left.data()), left.size());
+                auto conn = std::make_shared<NoiseConn>(*this, std::move(stream), peer);
+                co_await conn->run(std::move(init), std::move(leftover));
+                co_return;
+            }
+            spdlog::info("rejected /ts2021 request from {}: {}", peer, res.body().substr(0, res.body().size() - 1));
+        } else if (path == "/key") {
+            res = make(200, key_json(noise_public_text_), "application/json");
+        } else if (path == "/health") {
+            bool ok = true;
+            try {
+                db_.prepare("SELECT count(*) FROM users").step();
+            } catch (const std::exception&) {
+                ok = false;
+            }
+            res = make(ok ? 200 : 503, ok ? R"({"status":"pass"})" : R"({"status":"fail","error":"database unavailable"})",
+                       "application/json");
+        } else if (path.rfind("/register/", 0) == 0) {
+            const auto id = path.substr(10);
+            std::optional<AuthRequest> ar;
+            if (!id.empty() && id.size() < 64) ar = store::find_auth_request(db_, id);
+            res = make(ar ? 200 : 404, register_page(id, ar, cfg_.path), "text/html; charset=utf-8");
+        } else if (path == "/apple") {
+            res = make(200, apple_page(cfg_.server_url), "text/html; charset=utf-8");
+        } else if (path == "/windows") {
+            res = make(200, windows_page(cfg_.server_url), "text/html; charset=utf-8");
+        } else if (path == "/") {
+            res = make(200, "hs-control: a Tailscale control server. Point clients at it with tailscale up --login-server " +
+                                cfg_.server_url + "\n", "text/plain");
+        } else {
+            res = make(404, "not found\n", "text/plain");
+        }
+        res.keep_alive(req.keep_alive());
+        co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec || !req.keep_alive()) co_return;
+    }
+}
+
+std::string Server::metrics_text() const {
+    const auto& s = tailnet_.stats();
+    std::string o;
+    auto metric = [&](const char* name, const char* type, const char* help, const std::string& value, const char* labels = "") {
+        o += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + labels + " " + value + "\n";
+    };
+    metric("hs_control_nodes", "gauge", "Nodes in the tailnet.", std::to_string(tailnet_.node_count()));
+    metric("hs_control_connected_clients", "gauge", "Nodes with an open map stream.", std::to_string(tailnet_.online_count()));
+    o += "# HELP hs_control_registrations_total Registration requests by outcome.\n# TYPE hs_control_registrations_total counter\n";
+    o += "hs_control_registrations_total{outcome=\"ok\"} " + std::to_string(s.registrations_ok) + "\n";
+    o += "hs_control_registrations_total{outcome=\"rejected\"} " + std::to_string(s.registrations_rejected) + "\n";
+    o += "hs_control_registrations_total{outcome=\"pending\"} " + std::to_string(s.registrations_pending) + "\n";
+    metric("hs_control_map_messages_total", "counter", "Map messages sent to clients.", std::to_string(s.map_messages));
+    metric("hs_control_map_bytes_total", "counter", "Bytes of map messages sent (compressed).", std::to_string(s.map_bytes));
+    metric("hs_control_map_build_seconds_total", "counter", "Time spent computing full maps.", std::to_string(s.map_build_seconds));
+    metric("hs_control_map_builds_total", "counter", "Full maps computed.", std::to_string(s.map_builds));
+    metric("hs_control_handshake_failures_total", "counter", "Failed TS2021 handshakes.", std::to_string(handshake_failures_));
+    metric("hs_control_http_requests_total", "counter", "HTTP/1 requests served.", std::to_string(http_requests_));
+    return o;
+}
+
+}  // namespace hs::control

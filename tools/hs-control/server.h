@@ -1,0 +1,51 @@
+// hs-control's network edge: the HTTP/1 listener (pages, /key, the /ts2021 upgrade), the
+// metrics listener, and the periodic tick that syncs with the database and drives keepalives.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "common/asio.h"
+
+#include "common/config.h"
+#include "common/db.h"
+#include "common/keys.h"
+#include "tools/hs-control/tailnet.h"
+
+namespace hs::control {
+
+class NoiseConn;
+
+class Server {
+public:
+    Server(boost::asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet, PrivateKey noise_key);
+
+    // Binds the listeners (throws with the address on failure) and starts serving.
+    void start();
+    void stop();
+
+    Tailnet& tailnet() { return tailnet_; }
+    const PrivateKey& noise_key() const { return noise_key_; }
+    void add_conn(const std::shared_ptr<NoiseConn>& c);
+    void count_handshake_failure() { ++handshake_failures_; }
+    std::string metrics_text() const;
+
+private:
+    boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acc, bool metrics);
+    boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::socket sock, bool metrics);
+    boost::asio::awaitable<void> tick_loop();
+
+    boost::asio::io_context& io_;
+    const Config& cfg_;
+    Db& db_;
+    Tailnet& tailnet_;
+    PrivateKey noise_key_;
+    std::string noise_public_text_;
+    std::unique_ptr<boost::asio::ip::tcp::acceptor> main_acc_, metrics_acc_;
+    std::vector<std::weak_ptr<NoiseConn>> conns_;
+    std::uint64_t handshake_failures_ = 0;
+    std::uint64_t http_requests_ = 0;
+    bool stopping_ = false;
+};
+
+}  // namespace hs::control

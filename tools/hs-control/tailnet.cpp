@@ -1,0 +1,268 @@
+#include "tools/hs-control/tailnet.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include <spdlog/spdlog.h>
+
+#include "common/keys.h"
+#include "common/mapframe.h"
+#include "common/store.h"
+
+namespace hs::control {
+
+using nlohmann::json;
+
+std::optional<std::string> request_key(const json& req, const char* field, std::string_view prefix) {
+    const auto it = req.find(field);
+    if (it == req.end() || !it->is_string()) return std::nullopt;
+    try {
+        const auto bytes = parse_key_text(it->get<std::string>(), prefix);
+        if (PublicKey{bytes}.is_zero()) return std::nullopt;
+        return key_text(prefix, bytes);  // canonical lower case
+    } catch (const KeyError&) {
+        return std::nullopt;
+    }
+}
+
+Tailnet::Tailnet(Db& db, Config cfg, json derp_map) : db_(db), cfg_(std::move(cfg)) {
+    settings_.base_domain = cfg_.dns.base_domain;
+    settings_.taildrop = cfg_.taildrop_enabled;
+    settings_.randomize_client_port = cfg_.randomize_client_port;
+    settings_.logtail = cfg_.logtail_enabled;
+    dns_json_ = dns_config_json(cfg_).dump();
+    derp_map_json_ = derp_map.dump();
+    keepalive_ = std::make_shared<const std::string>(frame_map_message(R"({"KeepAlive":true})"));
+}
+
+void Tailnet::load() {
+    auto seq = db_.prepare("SELECT coalesce(max(seq), 0) FROM change_log");
+    seq.step();
+    change_seq_ = seq.int64(0);
+    data_version_ = db_.data_version();
+    reload_users();
+    std::map<std::int64_t, std::vector<MapSink*>> keep;
+    for (auto& [id, l] : nodes_) keep[id] = l.sinks;
+    nodes_.clear();
+    by_node_key_.clear();
+    const auto now = Clock::now();
+    for (auto& n : store::list_nodes(db_)) {
+        auto& l = add_node(std::move(n));
+        if (auto it = keep.find(l.rec.id); it != keep.end()) l.sinks = it->second;
+        l.rec.online = !l.sinks.empty();
+        refresh(l, now);
+    }
+    // Streams of nodes that vanished while we were not looking end now.
+    for (auto& [id, sinks] : keep)
+        if (!nodes_.count(id))
+            for (auto* s : sinks) s->end();
+}
+
+void Tailnet::reload_users() {
+    users_.clear();
+    json profiles = json::array({tagged_devices_profile_json()});
+    for (auto& u : store::list_users(db_)) {
+        profiles.push_back(user_profile_json(u));
+        users_.emplace(u.id, std::move(u));
+    }
+    profiles_json_ = profiles.dump();
+}
+
+Tailnet::Live& Tailnet::add_node(Node n) {
+    const auto id = n.id;
+    by_node_key_[n.node_key] = id;
+    auto& l = nodes_[id];
+    l.rec = std::move(n);
+    return l;
+}
+
+Tailnet::Live* Tailnet::by_node_key(const std::string& key) {
+    const auto it = by_node_key_.find(key);
+    if (it == by_node_key_.end()) return nullptr;
+    const auto n = nodes_.find(it->second);
+    return n == nodes_.end() ? nullptr : &n->second;
+}
+
+void Tailnet::refresh(Live& l, TimePoint now) { l.peer_json = node_json(l.rec, settings_, l.capver, now, false).dump(); }
+
+std::shared_ptr<const std::string> Tailnet::frame(const std::string& js) {
+    return std::make_shared<const std::string>(frame_map_message(js));
+}
+
+void Tailnet::push(Live& l, std::shared_ptr<const std::string> f) {
+    for (auto* s : l.sinks) {
+        s->push(f);
+        ++stats_.map_messages;
+        stats_.map_bytes += f->size();
+    }
+}
+
+void Tailnet::broadcast_changed(const Live& changed, TimePoint now) {
+    std::shared_ptr<const std::string> to_peers;
+    for (auto& [id, l] : nodes_) {
+        if (l.sinks.empty()) continue;
+        if (id == changed.rec.id) {
+            push(l, frame(R"({"Node":)" + node_json(l.rec, settings_, l.capver, now, true).dump() + "}"));
+            continue;
+        }
+        // One compressed frame serves every peer: the change costs one encode plus a push each.
+        if (!to_peers) to_peers = frame(R"({"PeersChanged":[)" + changed.peer_json + "]}");
+        push(l, to_peers);
+    }
+}
+
+void Tailnet::broadcast_removed(std::int64_t removed) {
+    const auto f = frame(R"({"PeersRemoved":[)" + std::to_string(removed) + "]}");
+    for (auto& [id, l] : nodes_)
+        if (id != removed) push(l, f);
+}
+
+void Tailnet::remove_node(std::int64_t id) {
+    const auto it = nodes_.find(id);
+    if (it == nodes_.end()) return;
+    const auto sinks = it->second.sinks;
+    by_node_key_.erase(it->second.rec.node_key);
+    nodes_.erase(it);
+    for (auto* s : sinks) s->end();
+    broadcast_removed(id);
+}
+
+void Tailnet::persist(Live& l, TimePoint now) {
+    l.rec.updated_at = now;
+    store::update_node(db_, l.rec);
+}
+
+std::string Tailnet::full_map(const Live& self, TimePoint now) {
+    const auto t0 = std::chrono::steady_clock::now();
+    std::vector<const std::string*> peers;
+    peers.reserve(nodes_.size());
+    for (const auto& [id, l] : nodes_)
+        if (id != self.rec.id) peers.push_back(&l.peer_json);
+    auto out = full_map_json(node_json(self.rec, settings_, self.capver, now, true).dump(), peers, derp_map_json_,
+                             dns_json_, profiles_json_, allow_all_filter_json(), settings_.base_domain, now, settings_);
+    stats_.map_build_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++stats_.map_builds;
+    return out;
+}
+
+void Tailnet::attach(std::int64_t node_id, MapSink* sink, TimePoint now) {
+    const auto it = nodes_.find(node_id);
+    if (it == nodes_.end()) {
+        sink->end();
+        return;
+    }
+    auto& l = it->second;
+    l.sinks.push_back(sink);
+    l.offline_since.reset();
+    if (l.sinks.size() == 1 && !l.rec.online) {
+        l.rec.online = true;
+        l.rec.last_seen = now;
+        store::set_node_online(db_, l.rec.id, true, now);
+        refresh(l, now);
+        broadcast_changed(l, now);
+    }
+}
+
+void Tailnet::detach(std::int64_t node_id, MapSink* sink, TimePoint now) {
+    const auto it = nodes_.find(node_id);
+    if (it == nodes_.end()) return;
+    auto& l = it->second;
+    l.sinks.erase(std::remove(l.sinks.begin(), l.sinks.end(), sink), l.sinks.end());
+    if (l.sinks.empty() && l.rec.online) {
+        l.rec.online = false;
+        l.rec.last_seen = now;
+        l.offline_since = now;
+        store::set_node_online(db_, l.rec.id, false, now);
+        refresh(l, now);
+        broadcast_changed(l, now);
+    }
+}
+
+std::size_t Tailnet::online_count() const {
+    return static_cast<std::size_t>(std::count_if(nodes_.begin(), nodes_.end(), [](const auto& kv) { return !kv.second.sinks.empty(); }));
+}
+
+void Tailnet::set_derp_map(json derp_map) {
+    auto text = derp_map.dump();
+    if (text == derp_map_json_) return;
+    derp_map_json_ = std::move(text);
+    const auto f = frame(R"({"DERPMap":)" + derp_map_json_ + "}");
+    for (auto& [id, l] : nodes_) push(l, f);
+}
+
+void Tailnet::collect_ephemeral(TimePoint now) {
+    std::vector<std::int64_t> gone;
+    for (auto& [id, l] : nodes_)
+        if (l.rec.ephemeral && l.sinks.empty() && l.offline_since && now - *l.offline_since >= cfg_.ephemeral_inactivity_timeout)
+            gone.push_back(id);
+    for (auto id : gone) {
+        spdlog::info("deleting ephemeral node {} after {} offline", id, cfg_.ephemeral_inactivity_timeout.count() / 1000);
+        store::delete_node(db_, id);
+        remove_node(id);
+    }
+}
+
+void Tailnet::sync_from_db(TimePoint now) {
+    const auto dv = db_.data_version();
+    if (dv == data_version_) return;
+    data_version_ = dv;
+    auto first = db_.prepare("SELECT coalesce(min(seq), 0) FROM change_log");
+    first.step();
+    if (first.int64(0) > change_seq_ + 1) {
+        spdlog::info("change log was pruned past what this server saw; reloading everything");
+        load();
+        for (auto& [id, l] : nodes_) broadcast_changed(l, now);
+        return;
+    }
+    auto st = db_.prepare("SELECT seq, tbl, row_id FROM change_log WHERE seq > ? ORDER BY seq");
+    st.bind(1, change_seq_);
+    std::vector<std::int64_t> node_ids;
+    bool users_changed = false;
+    while (st.step()) {
+        change_seq_ = st.int64(0);
+        const auto tbl = st.text(1);
+        if (tbl == "nodes") node_ids.push_back(st.int64(2));
+        else if (tbl == "users") users_changed = true;
+    }
+    if (users_changed) {
+        const auto before = profiles_json_;
+        reload_users();
+        if (before != profiles_json_) {
+            const auto f = frame(R"({"UserProfiles":)" + profiles_json_ + "}");
+            for (auto& [id, l] : nodes_) push(l, f);
+        }
+    }
+    std::sort(node_ids.begin(), node_ids.end());
+    node_ids.erase(std::unique(node_ids.begin(), node_ids.end()), node_ids.end());
+    for (const auto id : node_ids) {
+        auto row = store::find_node(db_, id);
+        const auto it = nodes_.find(id);
+        if (!row) {
+            if (it != nodes_.end()) {
+                spdlog::info("node {} was deleted", id);
+                remove_node(id);
+            }
+            continue;
+        }
+        if (it == nodes_.end()) {
+            auto& l = add_node(std::move(*row));
+            l.rec.online = false;
+            refresh(l, now);
+            broadcast_changed(l, now);
+            continue;
+        }
+        auto& l = it->second;
+        row->online = l.rec.online;  // liveness is ours, not the file's
+        row->last_seen = l.rec.last_seen;
+        const auto before = l.peer_json;
+        if (row->node_key != l.rec.node_key) {
+            by_node_key_.erase(l.rec.node_key);
+            by_node_key_[row->node_key] = id;
+        }
+        l.rec = std::move(*row);
+        refresh(l, now);
+        if (l.peer_json != before) broadcast_changed(l, now);
+    }
+}
+
+}  // namespace hs::control

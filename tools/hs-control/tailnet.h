@@ -1,0 +1,151 @@
+// hs-control's working copy of the tailnet: nodes and users in memory, the SQLite file as the
+// durable log. Every change goes through here, so one place decides which clients must hear
+// of it. Transport-free: streams are MapSinks, requests and replies are JSON.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config.h"
+#include "common/db.h"
+#include "common/model.h"
+#include "tools/hs-control/mapper.h"
+
+namespace hs::control {
+
+// Oldest client accepted: Tailscale v1.74 (capability version 106).
+inline constexpr int kMinCapVer = 106;
+
+// Where the messages of one streaming map request go. Frames arrive complete (length prefix
+// and zstd); the sink writes them in order.
+class MapSink {
+public:
+    virtual ~MapSink() = default;
+    virtual void push(std::shared_ptr<const std::string> frame) = 0;
+    // The server ends the stream (node deleted, logged out).
+    virtual void end() = 0;
+};
+
+struct RegisterReply {
+    int status = 200;
+    nlohmann::json body;  // RegisterResponse when !hold
+    bool hold = false;    // an interactive login: wait for auth_id to be approved
+    std::string auth_id;
+};
+
+struct MapReply {
+    int status = 200;
+    std::string error;  // plain-text body when status != 200
+    std::int64_t node_id = 0;
+    bool stream = false;
+    bool lite = false;
+    int capver = 0;
+    std::shared_ptr<const std::string> first;  // the full map (framed) for stream and one-shot
+};
+
+struct TailnetStats {
+    std::uint64_t map_messages = 0;
+    std::uint64_t map_bytes = 0;
+    std::uint64_t registrations_ok = 0;
+    std::uint64_t registrations_rejected = 0;
+    std::uint64_t registrations_pending = 0;
+    double map_build_seconds = 0;
+    std::uint64_t map_builds = 0;
+};
+
+class Tailnet {
+public:
+    Tailnet(Db& db, Config cfg, nlohmann::json derp_map);
+
+    // Loads every user and node from the file (at start, and after the change log was pruned
+    // past what we had seen).
+    void load();
+
+    // POST /machine/register. `machine_key` is the Noise peer ("mkey:...").
+    RegisterReply register_node(const std::string& machine_key, const nlohmann::json& req, TimePoint now);
+    // For a held interactive login: the reply once approved, or nullopt while still pending.
+    // A request that vanished or expired yields a fresh AuthURL reply.
+    std::optional<RegisterReply> poll_auth(const std::string& auth_id, const std::string& machine_key,
+                                           const nlohmann::json& req, TimePoint now);
+
+    // POST /machine/map.
+    MapReply map_request(const std::string& machine_key, const nlohmann::json& req, TimePoint now);
+    // A streaming map request starts and stops receiving deltas. The first sink of a node makes
+    // it online; the last one leaving makes it offline.
+    void attach(std::int64_t node_id, MapSink* sink, TimePoint now);
+    void detach(std::int64_t node_id, MapSink* sink, TimePoint now);
+
+    // Picks up what other processes (hs-admin) wrote: reads the change log past what was seen,
+    // reloads those rows and tells the clients that must hear of them. Cheap when nothing moved.
+    void sync_from_db(TimePoint now);
+    // Deletes ephemeral nodes that have been offline longer than the configured timeout.
+    void collect_ephemeral(TimePoint now);
+
+    void set_derp_map(nlohmann::json derp_map);
+    const std::string& derp_map_json() const { return derp_map_json_; }
+
+    std::size_t node_count() const { return nodes_.size(); }
+    std::size_t online_count() const;
+    const TailnetStats& stats() const { return stats_; }
+    const Config& config() const { return cfg_; }
+    // The framed {"KeepAlive":true} every sink sends after a quiet minute.
+    std::shared_ptr<const std::string> keepalive_frame() const { return keepalive_; }
+
+private:
+    struct Live {
+        Node rec;
+        int capver = 0;
+        std::string peer_json;  // node_json(self=false), cached: full maps are concatenations
+        std::vector<MapSink*> sinks;
+        std::optional<TimePoint> offline_since;
+    };
+
+    // --- state changes (tailnet.cpp) ---
+    Live& add_node(Node n);
+    void refresh(Live& l, TimePoint now);
+    void remove_node(std::int64_t id);
+    void reload_users();
+    void broadcast_changed(const Live& l, TimePoint now);
+    void broadcast_removed(std::int64_t id);
+    void push(Live& l, std::shared_ptr<const std::string> frame);
+    std::shared_ptr<const std::string> frame(const std::string& json);
+    std::string full_map(const Live& self, TimePoint now);
+    void persist(Live& l, TimePoint now);
+
+    // --- registration helpers (register.cpp) ---
+    RegisterReply success(const Live& l) const;
+    RegisterReply complete_registration(const std::string& machine_key, const nlohmann::json& req,
+                                        std::optional<std::int64_t> user_id, std::vector<std::string> tags,
+                                        std::optional<std::int64_t> auth_key_id, bool ephemeral,
+                                        const std::string& method, TimePoint now);
+    RegisterReply start_interactive(const std::string& machine_key, const nlohmann::json& req, TimePoint now);
+    std::string auth_url(const std::string& id) const;
+
+    Live* by_node_key(const std::string& key);
+
+    Db& db_;
+    Config cfg_;
+    MapSettings settings_;
+    std::map<std::int64_t, Live> nodes_;  // ordered: peers go out sorted by ID
+    std::unordered_map<std::string, std::int64_t> by_node_key_;
+    std::unordered_map<std::int64_t, User> users_;
+    std::string derp_map_json_;
+    std::string dns_json_;
+    std::string profiles_json_;
+    std::shared_ptr<const std::string> keepalive_;
+    std::int64_t change_seq_ = 0;
+    std::int64_t data_version_ = -1;
+    TailnetStats stats_;
+};
+
+// Parses "nodekey:..."-style text in a request; nullopt when missing, malformed or zero.
+std::optional<std::string> request_key(const nlohmann::json& req, const char* field, std::string_view prefix);
+
+}  // namespace hs::control
