@@ -19,9 +19,17 @@ for f in "$HS_SRC"/completions/zsh/_*; do
   expect_rc 0 "zsh completion $f"; ok
   run zsh -f -n "$f"; expect_rc 0 "zsh syntax $f"; ok
 done
+# Each tool's fish completion must offer --version, and, for tools with subcommands, complete
+# one from its first letters: "<typed> <expected>".
+declare -A fish_probe=([hs-keygen]="pr private" [hs-admin]="pre preauthkeys")
 for f in "$HS_SRC"/completions/fish/*.fish; do
   name=$(basename "$f" .fish)
-  run fish --no-config -c "source '$f'; complete -C'$name pr'"
-  expect_rc 0 "fish completion $f"; expect_out "private" "fish completion $f"; ok
+  run fish --no-config -c "source '$f'; complete -C'$name --ver'"
+  expect_rc 0 "fish completion $f"; expect_out "--version" "fish completion $f"; ok
+  if [ -n "${fish_probe[$name]:-}" ]; then
+    read -r typed want <<<"${fish_probe[$name]}"
+    run fish --no-config -c "source '$f'; complete -C'$name $typed'"
+    expect_rc 0 "fish completion $f"; expect_out "$want" "fish completion $f"; ok
+  fi
 done
 finish

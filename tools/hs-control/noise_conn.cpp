@@ -261,6 +261,7 @@ void NoiseConn::start_map_stream(Stream& s, const MapReply& r) {
     queue_data(s, r.first);
     s.sink = std::make_unique<Sink>(*this, s);
     s.attached = true;
+    spdlog::debug("ts2021 {}: map stream {} opened for node {}", peer_, s.id, s.node_id);
     server_.tailnet().attach(s.node_id, s.sink.get(), Clock::now());
 }
 
@@ -357,6 +358,7 @@ int NoiseConn::on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t,
     if (it == c->streams_.end()) return 0;
     auto& s = *it->second;
     for (const auto& d : s.out) c->queued_bytes_ -= std::min(c->queued_bytes_, d->size());
+    if (s.node_id) spdlog::debug("ts2021 {}: map stream {} of node {} closed", c->peer_, id, s.node_id);
     if (s.attached) c->server_.tailnet().detach(s.node_id, s.sink.get(), Clock::now());
     c->streams_.erase(it);
     return 0;

@@ -98,6 +98,7 @@ void Tailnet::push(Live& l, std::shared_ptr<const std::string> f) {
 }
 
 void Tailnet::broadcast_changed(const Live& changed, TimePoint now) {
+    spdlog::debug("node {} ({}) changed; telling {} connected nodes", changed.rec.id, changed.rec.given_name, online_count());
     std::shared_ptr<const std::string> to_peers;
     for (auto& [id, l] : nodes_) {
         if (l.sinks.empty()) continue;
@@ -205,6 +206,7 @@ void Tailnet::collect_ephemeral(TimePoint now) {
 void Tailnet::sync_from_db(TimePoint now) {
     const auto dv = db_.data_version();
     if (dv == data_version_) return;
+    spdlog::debug("database changed (data_version {} -> {}); reading the change log past {}", data_version_, dv, change_seq_);
     data_version_ = dv;
     auto first = db_.prepare("SELECT coalesce(min(seq), 0) FROM change_log");
     first.step();

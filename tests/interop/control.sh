@@ -1,0 +1,77 @@
+# Helpers to run hs-control (and hs-admin against it) inside the lab from lib.sh. Source after lib.sh.
+# The server listens on the lab bridge address; clients in their namespaces reach it there.
+
+CONTROL_PORT=${CONTROL_PORT:-$((18000 + LAB_ID))}
+CONTROL_DIR="$LAB/control"
+CONTROL_URL=""
+CONTROL_PID=""
+
+# control_config [extra yaml lines...]: writes $CONTROL_DIR/config.yaml.
+control_config() {
+  lab_bridge
+  mkdir -p "$CONTROL_DIR"
+  CONTROL_URL="http://${LAB_SUBNET}1:$CONTROL_PORT"
+  cat >"$CONTROL_DIR/derp.yaml" <<EOD
+regions:
+  900:
+    regionid: 900
+    regioncode: lab
+    regionname: Lab DERP
+    nodes:
+      - name: 900a
+        regionid: 900
+        hostname: ${LAB_SUBNET}1
+        ipv4: ${LAB_SUBNET}1
+        ipv6: none
+        stunport: ${DERP_STUN_PORT:-3478}
+        derpport: ${DERP_PORT:-$((18500 + LAB_ID))}
+        insecurefortests: true
+EOD
+  {
+    echo "server_url: $CONTROL_URL"
+    echo "listen_addr: ${LAB_SUBNET}1:$CONTROL_PORT"
+    echo "metrics_listen_addr: 127.0.0.1:$((CONTROL_PORT + 1000))"
+    echo "log: {level: debug}"
+    echo "dns: {base_domain: hs.test}"
+    echo "derp: {paths: [derp.yaml]}"
+    for l in "$@"; do echo "$l"; done
+  } >"$CONTROL_DIR/config.yaml"
+}
+
+control_start() {
+  [ -f "$CONTROL_DIR/config.yaml" ] || control_config
+  "$HS_BIN/hs-control" -c "$CONTROL_DIR/config.yaml" >>"$CONTROL_DIR/control.log" 2>&1 &
+  CONTROL_PID=$!
+  LAB_PIDS+=("$CONTROL_PID")
+  for _ in $(seq 100); do
+    curl -sf "$CONTROL_URL/health" >/dev/null 2>&1 && return 0
+    kill -0 "$CONTROL_PID" 2>/dev/null || { tail -20 "$CONTROL_DIR/control.log" >&2; fail "hs-control exited at start"; }
+    sleep 0.1
+  done
+  fail "hs-control did not answer /health within 10s"
+}
+
+control_stop() {
+  [ -n "$CONTROL_PID" ] || return 0
+  kill -TERM "$CONTROL_PID" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$CONTROL_PID" 2>/dev/null || break; sleep 0.1; done
+  CONTROL_PID=""
+}
+
+# admin ARGS...: hs-admin against the lab's config.
+admin() { "$HS_BIN/hs-admin" -c "$CONTROL_DIR/config.yaml" "$@"; }
+
+# ts_up NAME KEY [flags...]: joins NAME with a pre-auth key.
+ts_up() {
+  local name=$1 key=$2
+  shift 2
+  ts "$name" up --login-server="$CONTROL_URL" --auth-key="$key" --hostname="$name" --reset --timeout=60s "$@"
+}
+
+# Peer field of NAME's status for the peer whose HostName is PEER.
+peer_field() { ts "$1" status --json | jq -r --arg h "$2" ".Peer[] | select(.HostName==\$h) | $3"; }
+# For `eventually`, which re-runs a command: each evaluates the status afresh on every try.
+peer_is() { [ "$(peer_field "$1" "$2" "$3")" = "$4" ]; }
+status_is() { [ "$(ts "$1" status --json | jq -r "$2")" = "$3" ]; }
+admin_node_is() { [ "$(admin nodes list -o json | jq -r --arg h "$1" ".[] | select(.name==\$h) | $2")" = "$3" ]; }
+node_id() { admin nodes list -o json | jq -r --arg h "$1" '.[] | select(.name==$h) | .id'; }

@@ -1,0 +1,218 @@
+// The control logic without sockets: registration, full maps and the deltas that each change
+// sends to each client, driven through Tailnet with in-memory sinks.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "common/keys.h"
+#include "common/mapframe.h"
+#include "common/store.h"
+#include "tools/hs-control/tailnet.h"
+
+using namespace hs;
+using namespace hs::control;
+using nlohmann::json;
+
+namespace {
+
+struct TempDb {
+    std::filesystem::path dir;
+    std::unique_ptr<Db> db;
+    TempDb() {
+        char tmpl[] = "/tmp/hs-tailnet-XXXXXX";
+        dir = ::mkdtemp(tmpl);
+        db = std::make_unique<Db>((dir / "db.sqlite").string());
+    }
+    ~TempDb() { std::filesystem::remove_all(dir); }
+    std::string path() const { return (dir / "db.sqlite").string(); }
+};
+
+struct Sink : MapSink {
+    std::vector<json> got;
+    bool ended = false;
+    void push(std::shared_ptr<const std::string> frame) override {
+        std::string_view v(*frame);
+        got.push_back(json::parse(unframe_one(v)));
+    }
+    void end() override { ended = true; }
+};
+
+Config test_config() {
+    Config c;
+    c.server_url = "http://127.0.0.1:8080";
+    c.prefix_v4 = "100.64.0.0/10";
+    c.prefix_v6 = "fd7a:115c:a1e0::/48";
+    c.dns.base_domain = "hs.test";
+    return c;
+}
+
+json derp_map() {
+    return json::parse(R"({"Regions":{"900":{"RegionID":900,"RegionCode":"lab","RegionName":"Lab","Nodes":[{"Name":"900a","RegionID":900,"HostName":"127.0.0.1"}]}}})");
+}
+
+struct Client {
+    std::string machine = key_text(kMachinePrefix, PrivateKey::generate().public_key().bytes);
+    std::string node = key_text(kNodePrefix, PrivateKey::generate().public_key().bytes);
+    json request(const std::string& hostname, const std::string& auth) const {
+        return {{"Version", 142}, {"NodeKey", node}, {"Auth", {{"AuthKey", auth}}}, {"Expiry", "0001-01-01T00:00:00Z"},
+                {"Followup", ""}, {"Hostinfo", {{"Hostname", hostname}}}};
+    }
+    json map(bool stream) const {
+        return {{"Version", 142}, {"NodeKey", node}, {"Stream", stream}, {"Compress", "zstd"}, {"KeepAlive", true},
+                {"DiscoKey", key_text(kDiscoPrefix, PrivateKey::generate().public_key().bytes)},
+                {"Endpoints", {"10.0.0.1:41641"}}, {"Hostinfo", {{"Hostname", "x"}, {"NetInfo", {{"PreferredDERP", 900}}}}}};
+    }
+};
+
+json first_map(const MapReply& r) {
+    std::string_view v(*r.first);
+    return json::parse(unframe_one(v));
+}
+
+}  // namespace
+
+TEST_CASE("pre-auth registration, full map and deltas for rename, expire, delete") {
+    TempDb t;
+    const auto user = store::create_user(*t.db, "alice");
+    const auto key = store::create_preauth_key(*t.db, user.id, true, false, std::nullopt, {});
+    Tailnet tn(*t.db, test_config(), derp_map());
+    tn.load();
+    const auto now = Clock::now();
+
+    Client a, b;
+    auto ra = tn.register_node(a.machine, a.request("alpha", key.secret), now);
+    REQUIRE(ra.status == 200);
+    CHECK(ra.body.value("MachineAuthorized", false));
+    CHECK_FALSE(ra.body.contains("Error"));
+    auto rb = tn.register_node(b.machine, b.request("Beta Box", key.secret), now);
+    REQUIRE(rb.body.value("MachineAuthorized", false));
+
+    auto ma = tn.map_request(a.machine, a.map(true), now);
+    REQUIRE(ma.status == 200);
+    const auto full = first_map(ma);
+    CHECK(full["Node"]["Name"] == "alpha.hs.test.");
+    CHECK(full["Node"]["Addresses"] == json({"100.64.0.1/32", "fd7a:115c:a1e0::1/128"}));
+    CHECK(full["Node"]["MachineAuthorized"] == true);
+    REQUIRE(full["Peers"].size() == 1);
+    CHECK(full["Peers"][0]["Name"] == "beta-box.hs.test.");
+    CHECK(full["DERPMap"]["Regions"].contains("900"));
+    CHECK(full["PacketFilter"][0]["SrcIPs"][0] == "*");
+    CHECK(full["Debug"]["DisableLogTail"] == true);
+    CHECK(full["CollectServices"] == false);
+
+    Sink sa;
+    tn.attach(ma.node_id, &sa, now);
+
+    // b's lite update (endpoints) reaches a as PeersChanged, with b's endpoints and home DERP.
+    auto lite = b.map(false);
+    lite["OmitPeers"] = true;
+    auto mb = tn.map_request(b.machine, lite, now);
+    CHECK(mb.lite);
+    REQUIRE_FALSE(sa.got.empty());
+    const auto& delta = sa.got.back();
+    REQUIRE(delta.contains("PeersChanged"));
+    CHECK(delta["PeersChanged"][0]["Endpoints"][0] == "10.0.0.1:41641");
+    CHECK(delta["PeersChanged"][0]["HomeDERP"] == 900);
+
+    // Changes another process writes (hs-admin) arrive through the change log.
+    Db other(t.path());
+    auto bn = *store::find_node_by_node_key(other, b.node);
+    bn.given_name = "web";
+    store::update_node(other, bn);
+    sa.got.clear();
+    tn.sync_from_db(Clock::now());
+    REQUIRE(sa.got.size() == 1);
+    CHECK(sa.got[0]["PeersChanged"][0]["Name"] == "web.hs.test.");
+
+    // Expiring a node tells its peers, and the node itself gets its own expired self.
+    auto an = *store::find_node_by_node_key(other, a.node);
+    an.expiry = Clock::now() - std::chrono::seconds(1);
+    store::update_node(other, an);
+    sa.got.clear();
+    tn.sync_from_db(Clock::now());
+    REQUIRE(sa.got.size() == 1);
+    CHECK(sa.got[0]["Node"]["MachineAuthorized"] == false);
+
+    // Deleting b removes it from a's map.
+    store::delete_node(other, bn.id);
+    sa.got.clear();
+    tn.sync_from_db(Clock::now());
+    REQUIRE(sa.got.size() == 1);
+    CHECK(sa.got[0]["PeersRemoved"] == json({bn.id}));
+}
+
+TEST_CASE("registration rejections: unknown, used-up and expired keys, foreign node key") {
+    TempDb t;
+    const auto user = store::create_user(*t.db, "alice");
+    const auto single = store::create_preauth_key(*t.db, user.id, false, false, std::nullopt, {});
+    const auto expired = store::create_preauth_key(*t.db, user.id, true, false, Clock::now() - std::chrono::hours(1), {});
+    Tailnet tn(*t.db, test_config(), derp_map());
+    tn.load();
+    const auto now = Clock::now();
+    Client a, b, c;
+    CHECK(tn.register_node(a.machine, a.request("a", "hskey-auth-nope"), now).body["Error"] == "invalid pre-auth key");
+    CHECK(tn.register_node(a.machine, a.request("a", expired.secret), now).body["Error"] == "pre-auth key has expired");
+    CHECK_FALSE(tn.register_node(a.machine, a.request("a", single.secret), now).body.contains("Error"));
+    CHECK(tn.register_node(b.machine, b.request("b", single.secret), now).body["Error"] == "pre-auth key has already been used");
+    // The same node presenting its key again is a restart, not a second use.
+    CHECK_FALSE(tn.register_node(a.machine, a.request("a", single.secret), now).body.contains("Error"));
+    // Another machine cannot claim a's node key.
+    Client thief = a;
+    thief.machine = c.machine;
+    CHECK(tn.register_node(thief.machine, thief.request("a", single.secret), now).body["Error"] ==
+          "node key belongs to another machine");
+    CHECK(tn.node_count() == 1);
+    // A map request for a's node key from another machine is refused.
+    CHECK(tn.map_request(c.machine, a.map(true), now).status == 401);
+    auto old = a.map(true);
+    old["Version"] = 90;
+    CHECK(tn.map_request(a.machine, old, now).status == 400);
+}
+
+TEST_CASE("interactive login waits for approval") {
+    TempDb t;
+    const auto user = store::create_user(*t.db, "alice");
+    Tailnet tn(*t.db, test_config(), derp_map());
+    tn.load();
+    const auto now = Clock::now();
+    Client a;
+    auto req = a.request("laptop", "");
+    req.erase("Auth");
+    auto r1 = tn.register_node(a.machine, req, now);
+    const std::string url = r1.body["AuthURL"];
+    REQUIRE(url.rfind("http://127.0.0.1:8080/register/", 0) == 0);
+    req["Followup"] = url;
+    auto r2 = tn.register_node(a.machine, req, now);
+    REQUIRE(r2.hold);
+    CHECK_FALSE(tn.poll_auth(r2.auth_id, a.machine, req, now).has_value());
+    store::approve_auth_request(*t.db, r2.auth_id, user.id, now);
+    auto r3 = tn.poll_auth(r2.auth_id, a.machine, req, now);
+    REQUIRE(r3.has_value());
+    CHECK(r3->body["MachineAuthorized"] == true);
+    CHECK(tn.node_count() == 1);
+}
+
+TEST_CASE("logout expires a node, and deletes an ephemeral one") {
+    TempDb t;
+    const auto user = store::create_user(*t.db, "alice");
+    const auto key = store::create_preauth_key(*t.db, user.id, true, false, std::nullopt, {});
+    const auto eph = store::create_preauth_key(*t.db, user.id, true, true, std::nullopt, {});
+    Tailnet tn(*t.db, test_config(), derp_map());
+    tn.load();
+    const auto now = Clock::now();
+    Client a, e;
+    tn.register_node(a.machine, a.request("a", key.secret), now);
+    tn.register_node(e.machine, e.request("e", eph.secret), now);
+    CHECK(tn.node_count() == 2);
+    auto out = e.request("e", "");
+    out["Expiry"] = "1970-01-01T00:02:03Z";
+    tn.register_node(e.machine, out, now);
+    CHECK(tn.node_count() == 1);
+    out = a.request("a", "");
+    out["Expiry"] = "1970-01-01T00:02:03Z";
+    tn.register_node(a.machine, out, now);
+    const auto n = store::find_node_by_node_key(*t.db, a.node);
+    REQUIRE(n);
+    REQUIRE(n->expiry);
+    CHECK(*n->expiry > now - std::chrono::minutes(1));  // clamped to now, not 1970
+}

@@ -1,0 +1,53 @@
+#include "tools/hs-admin/context.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+namespace hs::admin {
+
+std::string config_path(const std::string& flag) {
+    if (!flag.empty()) return flag;
+    for (const char* var : {"HS_CONFIG", "HEADSCALE_CONFIG"})
+        if (const char* v = std::getenv(var); v && *v) return v;
+    return kDefaultConfig;
+}
+
+const Config& Context::config() {
+    if (config_) return *config_;
+    const auto path = config_path(config_flag);
+    std::error_code ec;
+    if (!std::filesystem::exists(path, ec))
+        throw ConfigError(path + ": config file not found (give one with -c FILE or $HS_CONFIG)");
+    auto loaded = load_config_file(path);
+    for (const auto& w : loaded.warnings) spdlog::warn("{}", w);
+    config_ = std::move(loaded.config);
+    return *config_;
+}
+
+Db& Context::db() {
+    if (db_) return *db_;
+    const auto& c = config();
+    Db::Options opts;
+    opts.wal = c.database_wal;
+    opts.wal_autocheckpoint = c.database_wal_autocheckpoint;
+    db_ = std::make_unique<Db>(c.database_path, opts);
+    return *db_;
+}
+
+CLI::App* add_noun(CLI::App& app, const std::string& name, const std::string& help,
+                   std::initializer_list<const char*> aliases) {
+    auto* cmd = add_verb(app, name, help, aliases);
+    cmd->require_subcommand(1);
+    return cmd;
+}
+
+CLI::App* add_verb(CLI::App& noun, const std::string& name, const std::string& help,
+                   std::initializer_list<const char*> aliases) {
+    auto* cmd = noun.add_subcommand(name, help);
+    for (const char* a : aliases) cmd->alias(a);
+    return cmd;
+}
+
+}  // namespace hs::admin

@@ -1,0 +1,55 @@
+// How hs-admin prints: every noun builds plain JSON values (the stable shapes documented in
+// docs/json.md), and this file turns them into a table, JSON, JSON lines or YAML. Tables are
+// derived from the same values, so the human and the machine views cannot disagree.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/timeutil.h"
+
+namespace hs::admin {
+
+// Insertion-ordered, so objects print in the documented field order (id first).
+using json = nlohmann::ordered_json;
+
+enum class Format { table, pretty_json, json_lines, yaml };
+
+inline constexpr const char* kFormats[] = {"table", "json", "json-line", "yaml"};
+Format parse_format(std::string_view name);
+
+// A table column: its header and how one object becomes one cell.
+struct Column {
+    std::string header;
+    std::function<std::string(const json&)> cell;
+};
+using Columns = std::vector<Column>;
+
+// The generic cell of a value: "-" for null or empty, true/false, lists joined with ",", a user
+// object by its name.
+std::string cell(const json& v);
+// An RFC 3339 string as "YYYY-MM-DD HH:MM:SS" (UTC), "-" for null.
+std::string time_cell(const json& v);
+// Columns that show one field with the generic cell or as a time.
+Column field(std::string header, std::string key);
+Column time_field(std::string header, std::string key);
+
+// RFC 3339 UTC without fraction, or null.
+json json_time(const std::optional<TimePoint>& t);
+json json_time(TimePoint t);
+
+// Lists: a table, a bare JSON array, one compact object per line, or a YAML sequence.
+void print_list(Format f, const json& items, const Columns& columns);
+// One object: a one-row table, or the object itself.
+void print_object(Format f, const json& obj, const Columns& columns);
+// One object whose human form is a sentence (or a bare value such as a new key).
+void print_text(Format f, const json& obj, const std::string& text);
+// {"error": msg} on stdout in the machine formats; nothing in table mode (stderr carries it).
+void print_error(Format f, const std::string& msg);
+
+}  // namespace hs::admin
