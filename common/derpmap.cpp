@@ -172,8 +172,19 @@ json embedded_derp_region(const Config& c) {
             {"Nodes", json::array({node})}};
 }
 
-json derp_map_from_paths(const Config& c) {
+json derp_map_from_config(const Config& c, const std::function<std::string(const std::string&)>& fetch,
+                          std::map<std::string, json>& last_good, std::vector<std::string>& failures) {
     json map = {{"Regions", json::object()}};
+    for (const auto& url : c.derp.urls) {
+        try {
+            auto m = parse_derp_map(fetch(url), url);
+            last_good[url] = m;
+            merge_derp_map(map, m);
+        } catch (const std::exception& e) {
+            failures.push_back(e.what());
+            if (const auto it = last_good.find(url); it != last_good.end()) merge_derp_map(map, it->second);
+        }
+    }
     for (const auto& p : c.derp.paths) {
         std::string text;
         try {

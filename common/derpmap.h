@@ -2,7 +2,10 @@
 // lower-case keys), read into one JSON shape, merged, and checked.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <stdexcept>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -28,9 +31,12 @@ void merge_derp_map(nlohmann::json& base, const nlohmann::json& overlay);
 // The embedded DERP region hs-control adds when derp.server.enabled is set.
 nlohmann::json embedded_derp_region(const Config& c);
 
-// The map hs-control serves from a config: derp.paths in order, then the embedded region.
-// (derp.urls are fetched by the caller and merged in between.) Throws DerpMapError when a
-// file cannot be read or parsed.
-nlohmann::json derp_map_from_paths(const Config& c);
+// The map hs-control serves from a config, merged in headscale's order (later wins): each of
+// derp.urls, then each of derp.paths, then the embedded region. `fetch` gets a URL's body
+// (throwing on failure); a URL that fails uses its entry in `last_good` if there is one, and
+// `failures` collects one line per failed URL. Files that cannot be read or parsed throw
+// DerpMapError: a config error should stop a start, not be papered over.
+nlohmann::json derp_map_from_config(const Config& c, const std::function<std::string(const std::string&)>& fetch,
+                                    std::map<std::string, nlohmann::json>& last_good, std::vector<std::string>& failures);
 
 }  // namespace hs

@@ -9,11 +9,11 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/db.h"
-#include "common/derpmap.h"
 #include "common/files.h"
 #include "common/keys.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "tools/hs-control/derp_refresh.h"
 #include "tools/hs-control/server.h"
 #include "tools/hs-control/tailnet.h"
 
@@ -62,10 +62,9 @@ int main(int argc, char** argv) {
         hs::Db db(cfg.database_path, hs::Db::Options{.wal = cfg.database_wal,
                                                       .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
         const auto noise_key = load_or_create_key(cfg.noise_private_key_path, "Noise");
-        auto derp_map = hs::derp_map_from_paths(cfg);
-        if (derp_map["Regions"].empty() && cfg.derp.urls.empty())
-            throw std::runtime_error("the DERP map is empty: clients need at least one DERP region. Set derp.paths to a "
-                                     "DERP map file, derp.urls to a map URL, or derp.server.enabled: true");
+        boost::asio::io_context io;
+        hs::control::DerpRefresher derp(io, cfg);
+        auto derp_map = derp.build_initial();
         if (check_only) {
             std::printf("configuration %s is valid; database %s is at schema version %d\n", config_path.c_str(),
                         cfg.database_path.c_str(), db.schema_version());
@@ -75,7 +74,6 @@ int main(int argc, char** argv) {
         hs::control::Tailnet tailnet(db, cfg, derp_map);
         tailnet.load();
 
-        boost::asio::io_context io;
         hs::control::Server server(io, cfg, db, tailnet, noise_key);
         server.start();
         boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -87,15 +85,12 @@ int main(int argc, char** argv) {
         boost::asio::signal_set hup(io, SIGHUP);
         std::function<void(const boost::system::error_code&, int)> on_hup = [&](const boost::system::error_code& ec, int) {
             if (ec) return;
-            try {
-                tailnet.set_derp_map(hs::derp_map_from_paths(cfg));
-                spdlog::info("SIGHUP: DERP map reloaded");
-            } catch (const std::exception& e) {
-                spdlog::error("SIGHUP: keeping the previous DERP map: {}", e.what());
-            }
+            spdlog::info("SIGHUP: reloading the DERP map");
+            derp.refresh(tailnet);
             hup.async_wait(on_hup);
         };
         hup.async_wait(on_hup);
+        derp.start(tailnet);
         io.run();
         hs::store::clear_online(db);
         return 0;

@@ -1,0 +1,20 @@
+// A small blocking HTTP(S) GET for the few outbound fetches a user configures (DERP map URLs).
+// Certificates are verified against the system's CA store.
+#pragma once
+
+#include <chrono>
+#include <stdexcept>
+#include <string>
+
+namespace hs {
+
+struct FetchError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+// Fetches `url` (http:// or https://). Throws FetchError naming the URL and the reason when
+// the whole exchange takes longer than `timeout`, the status is not 200, the body exceeds
+// `max_bytes`, or anything on the way fails. Call it off the server's event loop.
+std::string http_get(const std::string& url, std::chrono::milliseconds timeout, std::size_t max_bytes = 4 << 20);
+
+}  // namespace hs
