@@ -30,7 +30,7 @@ build-fuzz: deps
 	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
 
 run: build
-	@bash tests/run-local.sh "$(BUILD)/bin" "$(VAR)"
+	@bash tools/run-local.sh "$(BUILD)/bin" "$(VAR)"
 
 test: build build-asan build-fuzz
 	@bash tests/run-all.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

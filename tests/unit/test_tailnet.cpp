@@ -216,3 +216,23 @@ TEST_CASE("logout expires a node, and deletes an ephemeral one") {
     REQUIRE(n->expiry);
     CHECK(*n->expiry > now - std::chrono::minutes(1));  // clamped to now, not 1970
 }
+
+TEST_CASE("a user created by another process just before registering is named in the reply") {
+    TempDb t;
+    Tailnet tn(*t.db, test_config(), derp_map());
+    tn.load();
+    Db other(t.path());
+    const auto user = store::create_user(other, "newcomer");
+    const auto key = store::create_preauth_key(other, user.id, false, false, std::nullopt, {});
+    Client a;
+    // No sync_from_db in between: the reply must still carry the right owner.
+    const auto r = tn.register_node(a.machine, a.request("a", key.secret), Clock::now());
+    CHECK(r.body["User"]["ID"] == user.id);
+    CHECK(r.body["Login"]["LoginName"] == "newcomer");
+    const auto m = tn.map_request(a.machine, a.map(true), Clock::now());
+    std::string_view v(*m.first);
+    const auto full = json::parse(unframe_one(v));
+    bool found = false;
+    for (const auto& p : full["UserProfiles"]) found |= p["ID"] == user.id;
+    CHECK(found);
+}

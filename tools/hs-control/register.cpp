@@ -83,6 +83,7 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     const auto old_key = request_key(req, "OldNodeKey", kNodePrefix);
     const auto hostinfo = req.contains("Hostinfo") && req["Hostinfo"].is_object() ? req["Hostinfo"] : json::object();
     const auto hostname = hostname_of(req);
+    ensure_user(tags.empty() ? user_id : std::nullopt);
     std::optional<TimePoint> expiry;
     if (tags.empty() && cfg_.node_expiry.count() > 0) expiry = now + cfg_.node_expiry;
 
@@ -169,6 +170,8 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
     }
     if (const auto v = req.find("Version"); v != req.end() && v->is_number_integer() && v->get<int>() < kMinCapVer) {
         ++stats_.registrations_rejected;
+        spdlog::warn("registration of {} refused: client capability version {} is below {}", hostname_of(req),
+                     v->get<int>(), kMinCapVer);
         return error_reply("this Tailscale client is too old for this server (capability version " +
                            std::to_string(v->get<int>()) + ", at least " + std::to_string(kMinCapVer) + " (v1.74) is needed)");
     }

@@ -68,6 +68,13 @@ void Tailnet::reload_users() {
     profiles_json_ = profiles.dump();
 }
 
+void Tailnet::ensure_user(std::optional<std::int64_t> user_id) {
+    if (!user_id || users_.count(*user_id)) return;
+    reload_users();
+    const auto f = frame(R"({"UserProfiles":)" + profiles_json_ + "}");
+    for (auto& [id, l] : nodes_) push(l, f);
+}
+
 Tailnet::Live& Tailnet::add_node(Node n) {
     const auto id = n.id;
     by_node_key_[n.node_key] = id;

@@ -112,6 +112,9 @@ private:
     void refresh(Live& l, TimePoint now);
     void remove_node(std::int64_t id);
     void reload_users();
+    // A user created moments ago by hs-admin may not be loaded yet: load it, and send the new
+    // profile to connected clients before any node of that user reaches them.
+    void ensure_user(std::optional<std::int64_t> user_id);
     void broadcast_changed(const Live& l, TimePoint now);
     void broadcast_removed(std::int64_t id);
     void push(Live& l, std::shared_ptr<const std::string> frame);
