@@ -82,8 +82,13 @@ std::optional<TimePoint> parse_time(std::string_view s) {
         return std::nullopt;
     }
     if (pos != s.size()) return std::nullopt;
-    const auto tp = sys_days(ymd) + hours(h) + minutes(mi) + seconds(se) + frac - offset;
-    return time_point_cast<Clock::duration>(tp);
+    // Seconds first: the clock counts nanoseconds and spans only about 1678-2262, while Go
+    // writes its zero time as year 1. Out-of-range times clamp to the clock's ends.
+    const auto secs = (sys_days(ymd) + hours(h) + minutes(mi) + seconds(se) - offset).time_since_epoch().count();
+    constexpr long long kLimit = 9'000'000'000LL;  // ~ +/-285 years, inside the nanosecond range
+    if (secs < -kLimit) return TimePoint::min();
+    if (secs > kLimit) return TimePoint::max();
+    return TimePoint(duration_cast<Clock::duration>(seconds(secs) + frac));
 }
 
 }  // namespace hs

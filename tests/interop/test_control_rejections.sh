@@ -86,18 +86,20 @@ up_refused() {
   pass "tailscale up on $name exited non-zero: $(grep -m1 -F "$want" "$err")"
 }
 
-host_add rc 3; host_add rd 4
-ts_start rc 41643; ts_start rd 41644
+host_add rc 3; host_add rd 4; host_add re 5
+ts_start rc 41643; ts_start rd 41644; ts_start re 41645
 
 # Well-formed, so the server's lookup runs all the way to the hash comparison.
 unknown="hskey-auth-AAAAAAAAAAAA-$(printf '0%.0s' $(seq 64))"
 up_refused rc "$unknown" "invalid pre-auth key"
 register_error "$unknown" "invalid pre-auth key"
 
+# A fresh host for the first use: a daemon that was just refused may still report its last
+# login error to the next `up` for a moment (client-side), which is not what this checks.
 once=$(admin preauthkeys create -u alice -e 1h)
-ts_up rc "$once" || fail "tailscale up with a fresh single-use key failed on rc"
-eventually 10 status_is rc .BackendState Running || fail "rc is not Running after its first use of the key"
-pass "a single-use key let rc join once"
+ts_up re "$once" || fail "tailscale up with a fresh single-use key failed on re"
+eventually 10 status_is re .BackendState Running || fail "re is not Running after its first use of the key"
+pass "a single-use key let re join once"
 up_refused rd "$once" "pre-auth key has already been used"
 register_error "$once" "pre-auth key has already been used"
 

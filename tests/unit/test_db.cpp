@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "common/db.h"
+#include "common/timeutil.h"
 
 using namespace hs;
 using Catch::Contains;
@@ -177,4 +178,18 @@ TEST_CASE("transactions roll back unless committed") {
     auto q = db.prepare("SELECT count(*) FROM users");
     q.step();
     CHECK(q.int64(0) == 0);
+}
+
+TEST_CASE("RFC 3339 times round trip; Go's zero time clamps instead of overflowing") {
+    const auto t = parse_time("2026-11-23T12:34:56.5Z");
+    REQUIRE(t);
+    CHECK(format_time(*t, true) == "2026-11-23T12:34:56.5Z");
+    CHECK(format_time(*t) == "2026-11-23T12:34:56Z");
+    CHECK(parse_time("2026-11-23T14:34:56+02:00") == parse_time("2026-11-23T12:34:56Z"));
+    CHECK(parse_time("0001-01-01T00:00:00Z") == TimePoint::min());
+    CHECK(parse_time("9999-12-31T23:59:59Z") == TimePoint::max());
+    CHECK(parse_time("1970-01-01T00:02:03Z") == TimePoint{} + std::chrono::seconds(123));
+    for (auto bad : {"", "2026-11-23", "2026-11-23T12:34:56", "2026-13-01T00:00:00Z", "2026-11-23T12:34:56.Z",
+                     "2026-11-23 12:34:56Z", "2026-11-23T12:34:56Zjunk"})
+        CHECK_FALSE(parse_time(bad));
 }

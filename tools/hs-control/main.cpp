@@ -1,7 +1,5 @@
 // hs-control: the coordination server. Flags and wiring only; the work is in server.cpp
 // (network), noise_conn.cpp (TS2021 + HTTP/2), tailnet.cpp/register.cpp/poll.cpp (logic).
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/asio.h"
 #include <spdlog/spdlog.h>
@@ -9,11 +7,11 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/db.h"
-#include "common/files.h"
-#include "common/keys.h"
+#include "common/key_file.h"
 #include "common/log.h"
 #include "common/store.h"
 #include "tools/hs-control/derp_refresh.h"
+#include "tools/hs-control/embedded_derp.h"
 #include "tools/hs-control/server.h"
 #include "tools/hs-control/tailnet.h"
 
@@ -23,21 +21,6 @@ std::string default_config_path() {
     for (const char* env : {"HS_CONFIG", "HEADSCALE_CONFIG"})
         if (const char* v = std::getenv(env); v && *v) return v;
     return "/etc/hs/config.yaml";
-}
-
-// The key file is created on first start; an existing one is never replaced.
-hs::PrivateKey load_or_create_key(const std::string& path, const char* what) {
-    if (::access(path.c_str(), F_OK) != 0) {
-        const auto k = hs::PrivateKey::generate();
-        hs::write_file_atomic(path, k.text() + "\n", 0600, false);
-        spdlog::info("created {} key {}", what, path);
-        return k;
-    }
-    try {
-        return hs::parse_private_key_file(hs::read_file(path));
-    } catch (const hs::KeyError& e) {
-        throw std::runtime_error(path + ": " + e.what());
-    }
 }
 
 }  // namespace
@@ -61,7 +44,9 @@ int main(int argc, char** argv) {
 
         hs::Db db(cfg.database_path, hs::Db::Options{.wal = cfg.database_wal,
                                                       .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
-        const auto noise_key = load_or_create_key(cfg.noise_private_key_path, "Noise");
+        bool created = false;
+        const auto noise_key = hs::load_or_create_key_file(cfg.noise_private_key_path, &created);
+        if (created) spdlog::info("created Noise key {}", cfg.noise_private_key_path);
         boost::asio::io_context io;
         hs::control::DerpRefresher derp(io, cfg);
         auto derp_map = derp.build_initial();
@@ -74,7 +59,12 @@ int main(int argc, char** argv) {
         hs::control::Tailnet tailnet(db, cfg, derp_map);
         tailnet.load();
 
-        hs::control::Server server(io, cfg, db, tailnet, noise_key);
+        std::unique_ptr<hs::control::EmbeddedDerp> embedded;
+        if (cfg.derp.server_enabled) {
+            embedded = std::make_unique<hs::control::EmbeddedDerp>(io, cfg, tailnet);
+            embedded->start();
+        }
+        hs::control::Server server(io, cfg, db, tailnet, noise_key, embedded.get());
         server.start();
         boost::asio::signal_set signals(io, SIGINT, SIGTERM);
         signals.async_wait([&](const boost::system::error_code&, int sig) {

@@ -7,6 +7,8 @@
 
 #include "common/netaddr.h"
 #include "common/store.h"
+#include "common/derp_conn.h"
+#include "tools/hs-control/embedded_derp.h"
 #include "tools/hs-control/noise_conn.h"
 #include "tools/hs-control/pages.h"
 
@@ -53,8 +55,9 @@ std::unique_ptr<tcp::acceptor> bind(asio::io_context& io, const std::string& add
 
 }  // namespace
 
-Server::Server(asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet, PrivateKey noise_key)
-    : io_(io), cfg_(cfg), db_(db), tailnet_(tailnet), noise_key_(noise_key),
+Server::Server(asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet, PrivateKey noise_key,
+               EmbeddedDerp* derp)
+    : io_(io), cfg_(cfg), db_(db), tailnet_(tailnet), noise_key_(noise_key), derp_(derp),
       noise_public_text_(key_text(kMachinePrefix, noise_key.public_key().bytes)) {}
 
 void Server::start() {
@@ -103,6 +106,7 @@ asio::awaitable<void> Server::tick_loop() {
         const auto now = Clock::now();
         try {
             tailnet_.sync_from_db(now);
+            if (derp_ && n % 4 == 0) derp_->enforce_admission();
             if (++n % 40 == 0) {
                 tailnet_.collect_ephemeral(now);
                 db_.prepare("DELETE FROM change_log WHERE at < ?").bind(1, format_time(now - std::chrono::minutes(10))).run();
@@ -136,6 +140,9 @@ asio::awaitable<void> Server::serve_http(tcp::socket sock, bool metrics) {
         Response res;
         if (metrics) {
             res = path == "/metrics" ? make(200, metrics_text(), "text/plain; version=0.0.4") : make(404, "not found\n", "text/plain");
+        } else if (derp_ && derp::is_derp_path(path)) {
+            co_await derp_->serve(std::move(stream), buf, std::move(req), remote, peer);
+            co_return;
         } else if (path == "/ts2021") {
             const auto upgrade = std::string(req[http::field::upgrade]);
             const auto hs64 = std::string(req["X-Tailscale-Handshake"]);
@@ -214,6 +221,7 @@ std::string Server::metrics_text() const {
     metric("hs_control_map_builds_total", "counter", "Full maps computed.", std::to_string(s.map_builds));
     metric("hs_control_handshake_failures_total", "counter", "Failed TS2021 handshakes.", std::to_string(handshake_failures_));
     metric("hs_control_http_requests_total", "counter", "HTTP/1 requests served.", std::to_string(http_requests_));
+    if (derp_) o += derp_->metrics_text();
     return o;
 }
 

@@ -15,10 +15,13 @@
 namespace hs::control {
 
 class NoiseConn;
+class EmbeddedDerp;
 
 class Server {
 public:
-    Server(boost::asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet, PrivateKey noise_key);
+    // `derp` is null unless derp.server.enabled.
+    Server(boost::asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet, PrivateKey noise_key,
+           EmbeddedDerp* derp);
 
     // Binds the listeners (throws with the address on failure) and starts serving.
     void start();
@@ -40,6 +43,7 @@ private:
     Db& db_;
     Tailnet& tailnet_;
     PrivateKey noise_key_;
+    EmbeddedDerp* derp_;
     std::string noise_public_text_;
     std::unique_ptr<boost::asio::ip::tcp::acceptor> main_acc_, metrics_acc_;
     std::vector<std::weak_ptr<NoiseConn>> conns_;

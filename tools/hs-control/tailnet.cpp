@@ -186,6 +186,13 @@ void Tailnet::detach(std::int64_t node_id, MapSink* sink, TimePoint now) {
     }
 }
 
+bool Tailnet::admits_node_key(const std::string& node_key, TimePoint now) const {
+    const auto it = by_node_key_.find(node_key);
+    if (it == by_node_key_.end()) return false;
+    const auto n = nodes_.find(it->second);
+    return n != nodes_.end() && !n->second.rec.expired(now);
+}
+
 std::size_t Tailnet::online_count() const {
     return static_cast<std::size_t>(std::count_if(nodes_.begin(), nodes_.end(), [](const auto& kv) { return !kv.second.sinks.empty(); }));
 }

@@ -91,6 +91,9 @@ public:
     void set_derp_map(nlohmann::json derp_map);
     const std::string& derp_map_json() const { return derp_map_json_; }
 
+    // DERP admission: the key belongs to a node of this tailnet whose key has not expired.
+    bool admits_node_key(const std::string& node_key, TimePoint now) const;
+
     std::size_t node_count() const { return nodes_.size(); }
     std::size_t online_count() const;
     const TailnetStats& stats() const { return stats_; }

@@ -1,0 +1,81 @@
+#include "tools/hs-control/embedded_derp.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/derp_conn.h"
+#include "common/key_file.h"
+#include "common/netaddr.h"
+
+namespace hs::control {
+
+namespace asio = boost::asio;
+using udp = asio::ip::udp;
+
+EmbeddedDerp::EmbeddedDerp(asio::io_context& io, const Config& cfg, Tailnet& tailnet) : io_(io), cfg_(cfg), tailnet_(tailnet) {
+    bool created = false;
+    derp::DerpServer::Options o;
+    o.private_key = load_or_create_key_file(cfg.derp.private_key_path, &created);
+    if (created) spdlog::info("created DERP key {}", cfg.derp.private_key_path);
+    if (cfg.derp.verify_clients)
+        o.admit = [this](const PublicKey& k) { return tailnet_.admits_node_key(key_text(kNodePrefix, k.bytes), Clock::now()); };
+    derp_ = std::make_unique<derp::DerpServer>(std::move(o));
+}
+
+void EmbeddedDerp::start() {
+    const auto hp = parse_host_port(cfg_.derp.stun_listen_addr);
+    boost::system::error_code ec;
+    const auto ip = hp->host.empty() ? asio::ip::address(asio::ip::address_v6::any()) : asio::ip::make_address(hp->host, ec);
+    if (ec) throw std::runtime_error("derp.server.stun_listen_addr: \"" + hp->host + "\" is not an IP address");
+    stun_ = std::make_unique<udp::socket>(io_);
+    const udp::endpoint ep(ip, hp->port);
+    stun_->open(ep.protocol(), ec);
+    if (!ec) stun_->bind(ep, ec);
+    if (ec) throw std::runtime_error("cannot listen for STUN on " + cfg_.derp.stun_listen_addr + ": " + ec.message());
+    asio::co_spawn(io_, stun_loop(), asio::detached);
+    spdlog::info("embedded DERP region {} ({}) at /derp, STUN on {}", cfg_.derp.region_id, cfg_.derp.region_code,
+                 cfg_.derp.stun_listen_addr);
+}
+
+asio::awaitable<void> EmbeddedDerp::stun_loop() {
+    std::array<std::uint8_t, 1500> in{};
+    std::array<std::uint8_t, stun::kMaxResponseLen> out{};
+    udp::endpoint from;
+    for (;;) {
+        boost::system::error_code ec;
+        const auto n = co_await stun_->async_receive_from(asio::buffer(in), from, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == asio::error::operation_aborted) co_return;
+        if (ec) continue;
+        const auto len = stun::handle_packet({in.data(), n}, derp::to_ipaddr(from.address()), from.port(), out, stun_counters_);
+        if (len == 0) continue;
+        co_await stun_->async_send_to(asio::buffer(out.data(), len), from, asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) ++stun_counters_.send_errors;
+    }
+}
+
+void EmbeddedDerp::enforce_admission() {
+    if (!cfg_.derp.verify_clients) return;
+    const auto now = Clock::now();
+    const auto closed = derp_->close_where_not(
+        [&](const PublicKey& k) { return tailnet_.admits_node_key(key_text(kNodePrefix, k.bytes), now); });
+    if (closed) spdlog::info("embedded DERP: closed {} connections of nodes no longer in the tailnet", closed);
+}
+
+asio::awaitable<void> EmbeddedDerp::serve(boost::beast::tcp_stream stream, boost::beast::flat_buffer& buffer,
+                                          boost::beast::http::request<boost::beast::http::string_body> req,
+                                          asio::ip::tcp::endpoint remote, std::string peer) {
+    namespace http = boost::beast::http;
+    const std::string target(req.target());
+    if (target.substr(0, target.find('?')) == "/derp" && derp::upgrade_kind(req) != derp::Upgrade::None) {
+        const auto meta = derp::conn_meta(remote, req);
+        co_await derp::accept_derp(std::move(stream), buffer, std::move(req), *derp_, meta, std::move(peer));
+        co_return;
+    }
+    auto res = derp::derp_http_response(req);
+    res.keep_alive(false);
+    boost::system::error_code ec;
+    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
+}
+
+std::string EmbeddedDerp::metrics_text() const { return derp::prometheus_text(derp_->stats()) + stun_counters_.prometheus_text(); }
+
+}  // namespace hs::control

@@ -1,0 +1,41 @@
+// hs-derper: a DERP relay and STUN server for Tailscale clients, flag-compatible with derper
+// where the meaning is the same.
+#include "common/cli.h"
+#include "common/duration.h"
+#include "tools/hs-derper/options.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"Relay Tailscale traffic (DERP over HTTPS) and answer STUN.\n\n"
+                 "  hs-derper -a :443 --hostname derp.example.com --certdir /etc/hs/certs\n",
+                 "hs-derper"};
+    hs::CommonFlags flags;
+    hs::add_common_flags(app, flags);
+    hs::derper::Options o;
+    app.add_option("-a,--addr", o.addr, "Listen address: :PORT, IP:PORT or [IPv6]:PORT")->capture_default_str();
+    app.add_option("-c,--config", o.key_file, "Server key file (derper JSON or privkey:...), created 0600 if missing")
+        ->capture_default_str();
+    app.add_option("--certmode", o.certmode, "How to get the TLS certificate: manual (files in --certdir)")
+        ->check(CLI::IsMember({"manual"}))
+        ->capture_default_str();
+    app.add_option("--certdir", o.certdir, "Directory holding HOSTNAME.crt and HOSTNAME.key")->capture_default_str();
+    app.add_option("--hostname", o.hostname, "TLS host name (or IP) the certificate is for");
+    app.add_flag("--self-signed", o.self_signed, "Make a self-signed certificate for --hostname in memory");
+    app.add_flag("--http", o.plain_http, "Serve plain HTTP instead of TLS (clients need TS_DEBUG_USE_DERP_HTTP=1)");
+    app.add_flag("--stun", o.stun, "Run STUN on the same IP (--stun=false to disable)")->capture_default_str();
+    app.add_option("--stun-port", o.stun_port, "UDP port for STUN")->capture_default_str();
+    auto* verify = app.add_flag("--verify-clients", o.verify_clients, "Admit only node keys of unexpired nodes in --db");
+    verify->needs(app.add_option("--db", o.db_path, "The shared SQLite file, opened read-only"));
+    app.add_option("--mesh-psk-file", o.mesh_psk_file, "File with the 64-hex-digit mesh key of this region");
+    app.add_option("--metrics-addr", o.metrics_addr, "Serve Prometheus metrics at http://ADDR/metrics");
+    app.add_option("--tcp-write-timeout", o.tcp_write_timeout, "How long a client may take to accept a write (0: no limit)")
+        ->check([](const std::string& v) {
+            try {
+                hs::parse_duration(v);
+                return std::string();
+            } catch (const hs::DurationError& e) {
+                return std::string(e.what());
+            }
+        })
+        ->capture_default_str();
+    return hs::run_main(app, flags, argc, argv, [&] { return hs::derper::run(o); });
+}

@@ -1,0 +1,29 @@
+// hs-derper's settings, filled from the command line by main.cpp and used by run().
+#pragma once
+
+#include <string>
+
+namespace hs::derper {
+
+struct Options {
+    std::string addr = ":443";
+    std::string key_file = "/var/lib/hs/derper.key";
+    std::string certmode = "manual";
+    std::string certdir = "/var/lib/hs/derper-certs";
+    std::string hostname;
+    bool self_signed = false;
+    bool plain_http = false;
+    bool stun = true;
+    int stun_port = 3478;
+    bool verify_clients = false;
+    std::string db_path;
+    std::string mesh_psk_file;
+    std::string metrics_addr;
+    std::string tcp_write_timeout = "5s";  // a duration: "2s", "500ms", "0" for none
+};
+
+// Serves until SIGINT or SIGTERM. Returns the exit code; throws on setup errors (bind, keys,
+// certificates, database) with a message naming what failed.
+int run(const Options& opts);
+
+}  // namespace hs::derper

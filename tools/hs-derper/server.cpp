@@ -1,0 +1,282 @@
+// hs-derper's wiring: keys, certificates, listeners (DERP over HTTP(S), STUN, metrics), the
+// client-verification poller, and the worker threads.
+#include <filesystem>
+#include <thread>
+
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/websocket/ssl.hpp>
+
+#include "common/derp_conn.h"
+#include "common/duration.h"
+#include "common/files.h"
+#include "common/key_file.h"
+#include "common/log.h"
+#include "common/netaddr.h"
+#include "tools/hs-derper/options.h"
+#include "tools/hs-derper/stun_udp.h"
+#include "tools/hs-derper/tls.h"
+#include "tools/hs-derper/verify.h"
+
+namespace hs::derper {
+namespace {
+
+namespace net = boost::asio;
+namespace ssl = net::ssl;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using namespace std::chrono_literals;
+
+struct Ctx {
+    derp::DerpServer& derp;
+    ssl::context* tls = nullptr;  // null: plain HTTP
+    derp::ConnOptions conn;
+    stun::Counters& stun;
+    const NodeKeySet* keys = nullptr;
+};
+
+Key32 load_mesh_key(const std::string& path) {
+    std::string text = read_file(path);
+    const auto b = text.find_first_not_of(" \t\r\n"), e = text.find_last_not_of(" \t\r\n");
+    text = b == std::string::npos ? "" : text.substr(b, e - b + 1);
+    try {
+        return from_hex(text, "mesh key");
+    } catch (const KeyError& err) {
+        throw std::runtime_error(path + ": " + err.what());
+    }
+}
+
+std::string endpoint_text(const tcp::endpoint& ep) {
+    const auto a = ep.address();
+    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+}
+
+// An empty host listens on every address, both families when the kernel allows.
+template <class Endpoint>
+Endpoint endpoint_for(const std::string& host, std::uint16_t port, const char* flag) {
+    if (host.empty()) return Endpoint(net::ip::address_v6::any(), port);
+    boost::system::error_code ec;
+    const auto addr = net::ip::make_address(host, ec);
+    if (ec) throw std::runtime_error(std::string(flag) + ": \"" + host + "\" is not an IP address");
+    return Endpoint(addr, port);
+}
+
+template <class Socket, class Endpoint>
+void open_and_bind(Socket& s, const Endpoint& ep, const std::string& what) {
+    s.open(ep.protocol());
+    if (ep.address().is_v6() && ep.address().is_unspecified()) s.set_option(net::ip::v6_only(false));
+    if constexpr (std::is_same_v<Socket, tcp::acceptor>) s.set_option(net::socket_base::reuse_address(true));
+    boost::system::error_code ec;
+    s.bind(ep, ec);
+    if (ec) throw std::runtime_error(what + ": cannot listen on " + ep.address().to_string() + " port " +
+                                     std::to_string(ep.port()) + ": " + ec.message());
+}
+
+std::string_view path_of(beast::string_view target) {
+    const std::string_view t(target.data(), target.size());
+    return t.substr(0, t.find('?'));
+}
+
+http::response<http::string_body> text_response(const http::request<http::string_body>& req, http::status status,
+                                                std::string body, const char* type = "text/plain; charset=utf-8") {
+    http::response<http::string_body> res{status, req.version()};
+    res.set(http::field::content_type, type);
+    res.keep_alive(req.keep_alive());
+    res.body() = std::move(body);
+    res.prepare_payload();
+    return res;
+}
+
+http::response<http::string_body> respond(const http::request<http::string_body>& req, Ctx& ctx, bool metrics) {
+    const auto path = path_of(req.target());
+    if (metrics) {
+        if (path != "/metrics" && path != "/debug/varz") return text_response(req, http::status::not_found, "not found\n");
+        std::string body = derp::prometheus_text(ctx.derp.stats()) + ctx.stun.prometheus_text();
+        if (ctx.keys)
+            body += "# HELP derp_verify_node_keys Node keys loaded for client verification.\n"
+                    "# TYPE derp_verify_node_keys gauge\nderp_verify_node_keys " +
+                    std::to_string(ctx.keys->size()) + "\n";
+        return text_response(req, http::status::ok, std::move(body), "text/plain; version=0.0.4");
+    }
+    if (derp::is_derp_path(std::string(req.target()))) {
+        auto res = derp::derp_http_response(req);
+        res.keep_alive(req.keep_alive());
+        return res;
+    }
+    if (path == "/") return text_response(req, http::status::ok, "hs-derper: a DERP relay. Clients connect to /derp.\n");
+    if (path == "/robots.txt") return text_response(req, http::status::ok, "User-agent: *\nDisallow: /\n");
+    return text_response(req, http::status::not_found, "not found\n");
+}
+
+template <class Stream>
+net::awaitable<void> http_session(Stream stream, tcp::endpoint remote, Ctx& ctx, bool metrics) {
+    beast::flat_buffer buffer;
+    for (;;) {
+        http::request<http::string_body> req;
+        beast::get_lowest_layer(stream).expires_after(30s);
+        co_await http::async_read(stream, buffer, req, net::use_awaitable);
+        if (!metrics && path_of(req.target()) == "/derp" && derp::upgrade_kind(req) != derp::Upgrade::None) {
+            const auto meta = derp::conn_meta(remote, req);
+            co_await derp::accept_derp(std::move(stream), buffer, std::move(req), ctx.derp, meta, endpoint_text(remote),
+                                       ctx.conn);
+            co_return;
+        }
+        auto res = respond(req, ctx, metrics);
+        co_await http::async_write(stream, res, net::use_awaitable);
+        if (!res.keep_alive()) break;
+    }
+    beast::error_code ec;
+    beast::get_lowest_layer(stream).socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+
+net::awaitable<void> session(tcp::socket sock, Ctx& ctx, bool metrics) {
+    tcp::endpoint remote;
+    try {
+        remote = sock.remote_endpoint();
+        sock.set_option(tcp::no_delay(true));
+        sock.set_option(net::socket_base::keep_alive(true));
+        beast::tcp_stream ts(std::move(sock));
+        if (ctx.tls && !metrics) {
+            ssl::stream<beast::tcp_stream> s(std::move(ts), *ctx.tls);
+            beast::get_lowest_layer(s).expires_after(30s);
+            co_await s.async_handshake(ssl::stream_base::server, net::use_awaitable);
+            co_await http_session(std::move(s), remote, ctx, false);
+        } else {
+            co_await http_session(std::move(ts), remote, ctx, metrics);
+        }
+    } catch (const std::exception& e) {
+        spdlog::trace("http: {} ended: {}", endpoint_text(remote), e.what());
+    }
+}
+
+net::awaitable<void> accept_loop(tcp::acceptor& acc, Ctx& ctx, bool metrics) {
+    auto& io = static_cast<net::io_context&>(acc.get_executor().context());
+    for (;;) {
+        // A strand per connection: its reader, writer and timers never run at once.
+        tcp::socket sock(net::make_strand(io));
+        boost::system::error_code ec;
+        co_await acc.async_accept(sock, net::redirect_error(net::use_awaitable, ec));
+        if (ec == net::error::operation_aborted) co_return;
+        if (ec) {
+            spdlog::warn("accept: {}", ec.message());
+            continue;
+        }
+        net::co_spawn(sock.get_executor(), session(std::move(sock), ctx, metrics), net::detached);
+    }
+}
+
+// Re-reads the admitted keys when the database changes and closes connections whose key left.
+void verify_poller(std::stop_token stop, NodeKeySet& keys, derp::DerpServer& derp) {
+    bool failing = false;
+    std::size_t last_size = keys.size();
+    while (!stop.stop_requested()) {
+        std::this_thread::sleep_for(250ms);
+        try {
+            if (keys.reload_if_changed()) {
+                const auto closed = derp.close_where_not([&](const PublicKey& k) { return keys.admits(k); });
+                // hs-control writes often (last seen, online); only changes to the key set are news.
+                const auto level = closed || keys.size() != last_size ? spdlog::level::info : spdlog::level::debug;
+                last_size = keys.size();
+                spdlog::log(level, "verify-clients: {} node keys loaded{}", keys.size(),
+                            closed ? ", closing " + std::to_string(closed) + " connections no longer admitted" : "");
+            }
+            failing = false;
+        } catch (const std::exception& e) {
+            if (!failing) spdlog::warn("verify-clients: cannot re-read the node keys: {}", e.what());
+            failing = true;
+        }
+    }
+}
+
+}  // namespace
+
+int run(const Options& o) {
+    if (o.verify_clients && o.db_path.empty()) throw std::runtime_error("--verify-clients needs --db PATH");
+    const auto hp = parse_host_port(o.addr);
+    if (!hp) throw std::runtime_error("--addr: expected HOST:PORT or :PORT, got \"" + o.addr + "\"");
+    if (o.stun && (o.stun_port < 0 || o.stun_port > 65535)) throw std::runtime_error("--stun-port: out of range");
+    derp::ConnOptions conn;
+    try {
+        conn.write_timeout = parse_duration(o.tcp_write_timeout);
+    } catch (const DurationError& e) {
+        throw std::runtime_error(std::string("--tcp-write-timeout: ") + e.what());
+    }
+
+    bool created = false;
+    derp::DerpServer::Options dopts{load_or_create_key_file(o.key_file, &created)};
+    if (created) spdlog::info("created server key file {}", o.key_file);
+    if (!o.mesh_psk_file.empty()) dopts.mesh_key = load_mesh_key(o.mesh_psk_file);
+    std::unique_ptr<NodeKeySet> keys;
+    if (o.verify_clients) {
+        keys = std::make_unique<NodeKeySet>(o.db_path);
+        spdlog::info("verify-clients: {} node keys loaded from {}", keys->size(), o.db_path);
+        dopts.admit = [k = keys.get()](const PublicKey& key) { return k->admits(key); };
+    }
+
+    std::optional<ssl::context> tls;
+    if (!o.plain_http) {
+        if (o.hostname.empty()) throw std::runtime_error("--hostname is required for TLS (or use --http)");
+        if (o.self_signed) {
+            std::string fp;
+            tls.emplace(tls_self_signed(o.hostname, fp));
+            spdlog::info("self-signed certificate for {}; DERPNode CertName \"sha256-raw:{}\" pins it", o.hostname, fp);
+        } else {
+            const auto crt = cert_path(o.certdir, o.hostname, ".crt"), key = cert_path(o.certdir, o.hostname, ".key");
+            if (!std::filesystem::exists(crt))
+                throw std::runtime_error(crt + ": no certificate (use --certdir, --self-signed or --http)");
+            tls.emplace(tls_from_files(crt, key));
+        }
+    }
+
+    derp::DerpServer derp(std::move(dopts));
+    stun::Counters stun_counters;
+    Ctx ctx{derp, tls ? &*tls : nullptr, conn, stun_counters, keys.get()};
+
+    const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    net::io_context io(static_cast<int>(threads));
+
+    tcp::acceptor acc(io);
+    open_and_bind(acc, endpoint_for<tcp::endpoint>(hp->host, hp->port, "--addr"), "--addr");
+    acc.listen(net::socket_base::max_listen_connections);
+    net::co_spawn(io, accept_loop(acc, ctx, false), net::detached);
+
+    std::optional<net::ip::udp::socket> stun_sock;
+    if (o.stun) {
+        stun_sock.emplace(net::make_strand(io));
+        open_and_bind(*stun_sock,
+                      endpoint_for<net::ip::udp::endpoint>(hp->host, static_cast<std::uint16_t>(o.stun_port), "--addr"),
+                      "--stun-port");
+        net::co_spawn(stun_sock->get_executor(), serve_stun(*stun_sock, stun_counters), net::detached);
+    }
+
+    std::optional<tcp::acceptor> macc;
+    if (!o.metrics_addr.empty()) {
+        const auto mhp = parse_host_port(o.metrics_addr);
+        if (!mhp) throw std::runtime_error("--metrics-addr: expected HOST:PORT, got \"" + o.metrics_addr + "\"");
+        macc.emplace(io);
+        open_and_bind(*macc, endpoint_for<tcp::endpoint>(mhp->host, mhp->port, "--metrics-addr"), "--metrics-addr");
+        macc->listen();
+        net::co_spawn(io, accept_loop(*macc, ctx, true), net::detached);
+    }
+
+    std::jthread poller;
+    if (keys) poller = std::jthread([&](std::stop_token st) { verify_poller(st, *keys, derp); });
+
+    net::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        spdlog::info("signal {}: shutting down", sig);
+        io.stop();
+    });
+
+    spdlog::info("serving DERP on {}://{} (server key {}){}", tls ? "https" : "http", endpoint_text(acc.local_endpoint()),
+                 key_text(kNodePrefix, derp.public_key().bytes),
+                 o.stun ? ", STUN on UDP port " + std::to_string(o.stun_port) : "");
+    std::vector<std::jthread> workers;
+    for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&] { io.run(); });
+    io.run();
+    for (auto& w : workers) w.join();
+    return 0;
+}
+
+}  // namespace hs::derper

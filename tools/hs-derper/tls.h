@@ -1,0 +1,23 @@
+// The TLS side of hs-derper: a certificate from files (derper's manual mode) or made in memory.
+#pragma once
+
+#include <string>
+
+#include <boost/asio/ssl/context.hpp>
+
+namespace hs::derper {
+
+// derper's file naming: <certdir>/<hostname>.crt and .key, the host name reduced to
+// [A-Za-z0-9.-] so it cannot leave the directory.
+std::string cert_path(const std::string& certdir, const std::string& hostname, const char* ext);
+
+// A server context (TLS 1.2 and up) holding the certificate chain and key from the files.
+// Throws std::runtime_error naming the file on failure.
+boost::asio::ssl::context tls_from_files(const std::string& cert_file, const std::string& key_file);
+
+// A server context with a fresh self-signed ECDSA P-256 certificate valid for one year, whose
+// subject alternative name is `hostname` (an IP address or a DNS name). `sha256_hex` receives
+// the SHA-256 of the certificate's DER, for a DERPNode's CertName "sha256-raw:<hex>".
+boost::asio::ssl::context tls_self_signed(const std::string& hostname, std::string& sha256_hex);
+
+}  // namespace hs::derper

@@ -1,0 +1,63 @@
+#include "tools/hs-derper/verify.h"
+
+#include <mutex>
+
+#include "common/log.h"
+
+namespace hs::derper {
+namespace {
+
+Db::Options read_only() {
+    Db::Options o;
+    o.read_only = true;
+    // Readers do not wait for writers in WAL mode; a short timeout keeps a stuck file from
+    // stalling the poll for long.
+    o.busy_timeout = std::chrono::milliseconds(1000);
+    return o;
+}
+
+}  // namespace
+
+NodeKeySet::NodeKeySet(const std::string& db_path) : db_(db_path, read_only()) { load(); }
+
+void NodeKeySet::load() {
+    version_ = db_.data_version();
+    std::unordered_map<PublicKey, std::optional<TimePoint>, derp::KeyHash> keys;
+    auto st = db_.prepare("SELECT node_key, expiry FROM nodes");
+    std::size_t bad = 0;
+    while (st.step()) {
+        try {
+            const PublicKey k{parse_key_text(st.text(0), kNodePrefix)};
+            std::optional<TimePoint> expiry;
+            if (!st.is_null(1) && !st.text(1).empty()) {
+                expiry = parse_time(st.text(1));
+                if (!expiry) throw KeyError("bad expiry");  // unreadable: treat as not admitted
+            }
+            keys[k] = expiry;
+        } catch (const KeyError&) {
+            ++bad;  // a row another tool wrote badly must not stop the others from connecting
+        }
+    }
+    if (bad) spdlog::warn("verify-clients: {} node keys in {} are malformed and ignored", bad, db_.path());
+    std::unique_lock lk(mu_);
+    keys_ = std::move(keys);
+}
+
+bool NodeKeySet::reload_if_changed() {
+    if (db_.data_version() == version_) return false;
+    load();
+    return true;
+}
+
+bool NodeKeySet::admits(const PublicKey& key, TimePoint now) const {
+    std::shared_lock lk(mu_);
+    const auto it = keys_.find(key);
+    return it != keys_.end() && (!it->second || *it->second > now);
+}
+
+std::size_t NodeKeySet::size() const {
+    std::shared_lock lk(mu_);
+    return keys_.size();
+}
+
+}  // namespace hs::derper

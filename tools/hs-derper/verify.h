@@ -1,0 +1,38 @@
+// --verify-clients: admit only node keys of nodes in the shared SQLite file that have not
+// expired. The file is opened read-only and re-read whenever another process commits to it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <unordered_map>
+
+#include "common/db.h"
+#include "common/derp_server.h"
+#include "common/timeutil.h"
+
+namespace hs::derper {
+
+class NodeKeySet {
+public:
+    // Opens `db_path` read-only and loads the keys. Throws DbError naming the file.
+    explicit NodeKeySet(const std::string& db_path);
+
+    // Thread-safe. True when `key` belongs to a node whose key has not expired at `now`.
+    bool admits(const PublicKey& key, TimePoint now = Clock::now()) const;
+    // Re-reads the keys if the file changed since the last load. Call from one thread.
+    // Returns true when it re-read them.
+    bool reload_if_changed();
+    std::size_t size() const;
+
+private:
+    void load();
+
+    Db db_;
+    std::int64_t version_ = -1;
+    mutable std::shared_mutex mu_;
+    std::unordered_map<PublicKey, std::optional<TimePoint>, derp::KeyHash> keys_;
+};
+
+}  // namespace hs::derper

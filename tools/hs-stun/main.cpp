@@ -1,0 +1,69 @@
+// hs-stun: a standalone STUN server for Tailscale clients (what derper runs beside DERP).
+#include <csignal>
+#include <thread>
+
+#include "common/cli.h"
+#include "common/duration.h"
+#include "common/log.h"
+#include "tools/hs-stun/batch.h"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_signal(int) { g_stop = true; }
+
+void log_counters(const hs::stun::Counters& c) {
+    spdlog::info("stun: {} requests answered, {} responses sent, {} send errors, {} malformed datagrams dropped",
+                 c.requests.load(), c.responses.load(), c.send_errors.load(), c.malformed_total());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"Answer STUN binding requests so Tailscale clients learn their public address.\n\n"
+                 "  hs-stun -a :3478\n",
+                 "hs-stun"};
+    hs::CommonFlags flags;
+    hs::add_common_flags(app, flags);
+    std::string addr = ":3478";
+    std::string stats_interval = "1h";
+    app.add_option("-a,--addr", addr, "UDP listen address: :PORT, IP:PORT or [IPv6]:PORT")->capture_default_str();
+    app.add_option("--stats-interval", stats_interval, "How often to log the counters (0: only at exit)")
+        ->check([](const std::string& v) {
+            try {
+                hs::parse_duration(v);
+                return std::string();
+            } catch (const hs::DurationError& e) {
+                return std::string(e.what());
+            }
+        })
+        ->capture_default_str();
+    return hs::run_main(app, flags, argc, argv, [&] {
+        const auto every = hs::parse_duration(stats_interval);
+        hs::stunsrv::BatchServer server(addr);
+        struct sigaction sa {};
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, nullptr);
+        sigaction(SIGTERM, &sa, nullptr);
+        hs::stun::Counters counters;
+        std::jthread stats;
+        if (every.count() > 0)
+            stats = std::jthread([&](std::stop_token st) {
+                auto next = std::chrono::steady_clock::now() + every;
+                std::uint64_t seen = 0;
+                while (!st.stop_requested()) {
+                    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+                    if (std::chrono::steady_clock::now() < next) continue;
+                    next += every;
+                    const auto total = counters.requests + counters.malformed_total();
+                    if (total == seen) continue;  // quiet servers keep quiet logs
+                    seen = total;
+                    log_counters(counters);
+                }
+            });
+        spdlog::info("serving STUN on UDP {}", server.local_address());
+        server.run(g_stop, counters);
+        log_counters(counters);
+        return 0;
+    });
+}
