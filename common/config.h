@@ -37,6 +37,9 @@ struct Config {
         std::string region_name = "hs embedded DERP";
         bool verify_clients = true;
         std::string stun_listen_addr;
+        // hs's own key (not headscale's): a TLS port for the embedded DERP when server_url is
+        // plain http. Clients pin its self-signed certificate through the DERP map.
+        std::string tls_listen_addr;
         std::string private_key_path = "derp_server_private.key";
         bool auto_add_embedded_region = true;
         std::string ipv4, ipv6;

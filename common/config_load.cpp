@@ -52,6 +52,7 @@ const std::vector<Field>& fields() {
         {"derp.server.region_name", [](Config& c, Reader& r) { c.derp.region_name = r.str(); }},
         {"derp.server.verify_clients", [](Config& c, Reader& r) { c.derp.verify_clients = r.boolean(); }},
         {"derp.server.stun_listen_addr", [](Config& c, Reader& r) { c.derp.stun_listen_addr = r.str(); }},
+        {"derp.server.tls_listen_addr", [](Config& c, Reader& r) { c.derp.tls_listen_addr = r.str(); }},
         {"derp.server.private_key_path", [](Config& c, Reader& r) { c.derp.private_key_path = r.path(); }},
         {"derp.server.automatically_add_embedded_derp_region",
          [](Config& c, Reader& r) { c.derp.auto_add_embedded_region = r.boolean(); }},

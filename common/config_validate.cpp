@@ -117,6 +117,10 @@ void validate(Config& c, const std::map<std::string, std::string>& where, Proble
                     "is false, so the embedded region must be described in a derp.paths file, but derp.paths is empty");
     }
     k.listen("derp.server.stun_listen_addr", c.derp.stun_listen_addr, true);
+    k.listen("derp.server.tls_listen_addr", c.derp.tls_listen_addr, true);
+    if (c.derp.server_enabled && c.derp.tls_listen_addr.empty() && c.server_url.rfind("http://", 0) == 0)
+        k.warn("derp.server.enabled", "server_url is plain http, so clients cannot use the embedded DERP on it "
+                                      "(they speak DERP over TLS); set derp.server.tls_listen_addr");
     for (const auto& [key, v, v6] : {std::tuple{"derp.server.ipv4", c.derp.ipv4, false}, std::tuple{"derp.server.ipv6", c.derp.ipv6, true}}) {
         if (v.empty() || v == "none") continue;
         const auto ip = parse_ip(v);

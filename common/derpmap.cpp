@@ -142,7 +142,7 @@ void merge_derp_map(json& base, const json& overlay) {
     }
 }
 
-json embedded_derp_region(const Config& c) {
+json embedded_derp_region(const Config& c, const std::string& cert_name) {
     // Clients reach the embedded DERP at server_url's host and port.
     std::string rest = c.server_url.substr(c.server_url.find("://") + 3);
     rest = rest.substr(0, rest.find('/'));
@@ -156,8 +156,10 @@ json embedded_derp_region(const Config& c) {
         host = rest.substr(0, colon);
         port = std::stoi(rest.substr(colon + 1));
     }
+    if (const auto tls = parse_host_port(c.derp.tls_listen_addr)) port = tls->port;
     json node = {{"Name", std::to_string(c.derp.region_id) + "a"}, {"RegionID", c.derp.region_id}, {"HostName", host},
                  {"DERPPort", port}};
+    if (!cert_name.empty()) node["CertName"] = cert_name;
     if (const auto hp = parse_host_port(c.derp.stun_listen_addr)) node["STUNPort"] = hp->port;
     if (!c.derp.ipv4.empty()) node["IPv4"] = c.derp.ipv4;
     if (!c.derp.ipv6.empty()) node["IPv6"] = c.derp.ipv6;
@@ -173,7 +175,8 @@ json embedded_derp_region(const Config& c) {
 }
 
 json derp_map_from_config(const Config& c, const std::function<std::string(const std::string&)>& fetch,
-                          std::map<std::string, json>& last_good, std::vector<std::string>& failures) {
+                          std::map<std::string, json>& last_good, std::vector<std::string>& failures,
+                          const std::string& embedded_cert_name) {
     json map = {{"Regions", json::object()}};
     for (const auto& url : c.derp.urls) {
         try {
@@ -195,7 +198,7 @@ json derp_map_from_config(const Config& c, const std::function<std::string(const
         merge_derp_map(map, parse_derp_map(text, p));
     }
     if (c.derp.server_enabled && c.derp.auto_add_embedded_region)
-        map["Regions"][std::to_string(c.derp.region_id)] = embedded_derp_region(c);
+        map["Regions"][std::to_string(c.derp.region_id)] = embedded_derp_region(c, embedded_cert_name);
     return map;
 }
 

@@ -30,6 +30,9 @@ derp:
     region_code: local
     region_name: hs embedded DERP
     stun_listen_addr: 127.0.0.1:3478
+    # DERP speaks TLS; with a plain-http server_url it gets its own port and a self-signed
+    # certificate that clients pin through the DERP map.
+    tls_listen_addr: 127.0.0.1:8443
     private_key_path: derp_server_private.key
 log:
   level: info

@@ -33,7 +33,8 @@ EOD
     echo "metrics_listen_addr: 127.0.0.1:$((CONTROL_PORT + 1000))"
     echo "log: {level: debug}"
     echo "dns: {base_domain: hs.test}"
-    echo "derp: {paths: [derp.yaml]}"
+    local derp_line='derp: {paths: [derp.yaml]}'
+    echo "${CONTROL_DERP:-$derp_line}"
     for l in "$@"; do echo "$l"; done
   } >"$CONTROL_DIR/config.yaml"
 }

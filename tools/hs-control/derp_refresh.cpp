@@ -9,7 +9,8 @@
 
 namespace hs::control {
 
-DerpRefresher::DerpRefresher(boost::asio::io_context& io, const Config& cfg) : io_(io), cfg_(cfg) {}
+DerpRefresher::DerpRefresher(boost::asio::io_context& io, const Config& cfg, std::string cert_name)
+    : io_(io), cfg_(cfg), cert_name_(std::move(cert_name)) {}
 
 DerpRefresher::~DerpRefresher() {
     for (auto& t : workers_)
@@ -20,7 +21,7 @@ nlohmann::json DerpRefresher::build() {
     std::lock_guard lock(mu_);
     std::vector<std::string> failures;
     auto map = derp_map_from_config(
-        cfg_, [](const std::string& url) { return http_get(url, std::chrono::seconds(10)); }, last_good_, failures);
+        cfg_, [](const std::string& url) { return http_get(url, std::chrono::seconds(10)); }, last_good_, failures, cert_name_);
     for (const auto& f : failures) spdlog::error("DERP map: {} (keeping the last good copy, if any)", f);
     return map;
 }

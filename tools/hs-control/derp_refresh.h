@@ -18,7 +18,8 @@ namespace hs::control {
 
 class DerpRefresher {
 public:
-    DerpRefresher(boost::asio::io_context& io, const Config& cfg);
+    // `cert_name` pins the embedded DERP's self-signed certificate ("" when none).
+    DerpRefresher(boost::asio::io_context& io, const Config& cfg, std::string cert_name = "");
     ~DerpRefresher();
 
     // Blocking; for the start. Throws when files are broken or the map ends up empty.
@@ -33,6 +34,7 @@ private:
 
     boost::asio::io_context& io_;
     const Config& cfg_;
+    std::string cert_name_;
     std::mutex mu_;  // guards last_good_ between the worker and the start
     std::map<std::string, nlohmann::json> last_good_;
     std::atomic<bool> busy_{false};

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include "common/derp_conn.h"
+#include "common/derpmap.h"
+#include "common/tls.h"
 #include "common/key_file.h"
 #include "common/netaddr.h"
 
@@ -11,17 +13,30 @@ namespace hs::control {
 namespace asio = boost::asio;
 using udp = asio::ip::udp;
 
-EmbeddedDerp::EmbeddedDerp(asio::io_context& io, const Config& cfg, Tailnet& tailnet) : io_(io), cfg_(cfg), tailnet_(tailnet) {
+EmbeddedDerp::EmbeddedDerp(asio::io_context& io, const Config& cfg) : io_(io), cfg_(cfg) {
     bool created = false;
     derp::DerpServer::Options o;
     o.private_key = load_or_create_key_file(cfg.derp.private_key_path, &created);
     if (created) spdlog::info("created DERP key {}", cfg.derp.private_key_path);
     if (cfg.derp.verify_clients)
-        o.admit = [this](const PublicKey& k) { return tailnet_.admits_node_key(key_text(kNodePrefix, k.bytes), Clock::now()); };
+        o.admit = [this](const PublicKey& k) {
+            return tailnet_ && tailnet_->admits_node_key(key_text(kNodePrefix, k.bytes), Clock::now());
+        };
     derp_ = std::make_unique<derp::DerpServer>(std::move(o));
+    if (!cfg.derp.tls_listen_addr.empty()) {
+        if (!cfg.tls_cert_path.empty()) {
+            tls_ = std::make_unique<asio::ssl::context>(tls_from_files(cfg.tls_cert_path, cfg.tls_key_path));
+        } else {
+            const auto host = embedded_derp_region(cfg)["Nodes"][0]["HostName"].get<std::string>();
+            std::string fp;
+            tls_ = std::make_unique<asio::ssl::context>(tls_self_signed(host, fp));
+            cert_name_ = "sha256-raw:" + fp;
+        }
+    }
 }
 
-void EmbeddedDerp::start() {
+void EmbeddedDerp::start(Tailnet& tailnet) {
+    tailnet_ = &tailnet;
     const auto hp = parse_host_port(cfg_.derp.stun_listen_addr);
     boost::system::error_code ec;
     const auto ip = hp->host.empty() ? asio::ip::address(asio::ip::address_v6::any()) : asio::ip::make_address(hp->host, ec);
@@ -32,8 +47,8 @@ void EmbeddedDerp::start() {
     if (!ec) stun_->bind(ep, ec);
     if (ec) throw std::runtime_error("cannot listen for STUN on " + cfg_.derp.stun_listen_addr + ": " + ec.message());
     asio::co_spawn(io_, stun_loop(), asio::detached);
-    spdlog::info("embedded DERP region {} ({}) at /derp, STUN on {}", cfg_.derp.region_id, cfg_.derp.region_code,
-                 cfg_.derp.stun_listen_addr);
+    spdlog::info("embedded DERP region {} ({}) at /derp{}, STUN on {}", cfg_.derp.region_id, cfg_.derp.region_code,
+                 tls_ ? " and on TLS port " + cfg_.derp.tls_listen_addr : std::string(), cfg_.derp.stun_listen_addr);
 }
 
 asio::awaitable<void> EmbeddedDerp::stun_loop() {
@@ -53,27 +68,11 @@ asio::awaitable<void> EmbeddedDerp::stun_loop() {
 }
 
 void EmbeddedDerp::enforce_admission() {
-    if (!cfg_.derp.verify_clients) return;
+    if (!cfg_.derp.verify_clients || !tailnet_) return;
     const auto now = Clock::now();
     const auto closed = derp_->close_where_not(
-        [&](const PublicKey& k) { return tailnet_.admits_node_key(key_text(kNodePrefix, k.bytes), now); });
+        [&](const PublicKey& k) { return tailnet_->admits_node_key(key_text(kNodePrefix, k.bytes), now); });
     if (closed) spdlog::info("embedded DERP: closed {} connections of nodes no longer in the tailnet", closed);
-}
-
-asio::awaitable<void> EmbeddedDerp::serve(boost::beast::tcp_stream stream, boost::beast::flat_buffer& buffer,
-                                          boost::beast::http::request<boost::beast::http::string_body> req,
-                                          asio::ip::tcp::endpoint remote, std::string peer) {
-    namespace http = boost::beast::http;
-    const std::string target(req.target());
-    if (target.substr(0, target.find('?')) == "/derp" && derp::upgrade_kind(req) != derp::Upgrade::None) {
-        const auto meta = derp::conn_meta(remote, req);
-        co_await derp::accept_derp(std::move(stream), buffer, std::move(req), *derp_, meta, std::move(peer));
-        co_return;
-    }
-    auto res = derp::derp_http_response(req);
-    res.keep_alive(false);
-    boost::system::error_code ec;
-    co_await http::async_write(stream, res, asio::redirect_error(asio::use_awaitable, ec));
 }
 
 std::string EmbeddedDerp::metrics_text() const { return derp::prometheus_text(derp_->stats()) + stun_counters_.prometheus_text(); }

@@ -10,7 +10,10 @@
 #include <boost/beast/http.hpp>
 
 #include "common/asio.h"
+
+#include <boost/asio/ssl.hpp>
 #include "common/config.h"
+#include "common/derp_conn.h"
 #include "common/derp_server.h"
 #include "common/stun.h"
 #include "tools/hs-control/tailnet.h"
@@ -19,18 +22,36 @@ namespace hs::control {
 
 class EmbeddedDerp {
 public:
-    EmbeddedDerp(boost::asio::io_context& io, const Config& cfg, Tailnet& tailnet);
+    // Loads or creates the DERP key and, with derp.server.tls_listen_addr, the TLS context.
+    EmbeddedDerp(boost::asio::io_context& io, const Config& cfg);
 
-    // Binds the STUN socket (throws naming the address) and starts answering.
-    void start();
+    // Admits from `tailnet`, binds the STUN socket (throws naming the address), starts answering.
+    void start(Tailnet& tailnet);
+    // The TLS port's context, or null when DERP is served on the control listener only.
+    boost::asio::ssl::context* tls_context() { return tls_.get(); }
+    // "sha256-raw:<hex>" of the self-signed certificate, for the DERP map ("" without one).
+    const std::string& cert_name() const { return cert_name_; }
     // Closes DERP connections of nodes no longer admitted (after deletes and expiries).
     void enforce_admission();
 
-    // A /derp request: an upgrade is served until the client leaves; anything else gets the
-    // probe, latency-check or 426 answer.
-    boost::asio::awaitable<void> serve(boost::beast::tcp_stream stream, boost::beast::flat_buffer& buffer,
+    // A /derp request on plain TCP or TLS: an upgrade is served until the client leaves;
+    // anything else gets the probe, latency-check or 426 answer.
+    template <class Stream>
+    boost::asio::awaitable<void> serve(Stream stream, boost::beast::flat_buffer& buffer,
                                        boost::beast::http::request<boost::beast::http::string_body> req,
-                                       boost::asio::ip::tcp::endpoint remote, std::string peer);
+                                       boost::asio::ip::tcp::endpoint remote, std::string peer) {
+        namespace http = boost::beast::http;
+        const std::string target(req.target());
+        if (target.substr(0, target.find('?')) == "/derp" && derp::upgrade_kind(req) != derp::Upgrade::None) {
+            const auto meta = derp::conn_meta(remote, req);
+            co_await derp::accept_derp(std::move(stream), buffer, std::move(req), *derp_, meta, std::move(peer));
+            co_return;
+        }
+        auto res = derp::derp_http_response(req);
+        res.keep_alive(false);
+        boost::system::error_code ec;
+        co_await http::async_write(stream, res, boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+    }
     std::string metrics_text() const;
 
 private:
@@ -38,8 +59,10 @@ private:
 
     boost::asio::io_context& io_;
     const Config& cfg_;
-    Tailnet& tailnet_;
+    Tailnet* tailnet_ = nullptr;
     std::unique_ptr<derp::DerpServer> derp_;
+    std::unique_ptr<boost::asio::ssl::context> tls_;
+    std::string cert_name_;
     std::unique_ptr<boost::asio::ip::udp::socket> stun_;
     stun::Counters stun_counters_;
 };

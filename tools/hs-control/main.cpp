@@ -48,7 +48,9 @@ int main(int argc, char** argv) {
         const auto noise_key = hs::load_or_create_key_file(cfg.noise_private_key_path, &created);
         if (created) spdlog::info("created Noise key {}", cfg.noise_private_key_path);
         boost::asio::io_context io;
-        hs::control::DerpRefresher derp(io, cfg);
+        std::unique_ptr<hs::control::EmbeddedDerp> embedded;
+        if (cfg.derp.server_enabled) embedded = std::make_unique<hs::control::EmbeddedDerp>(io, cfg);
+        hs::control::DerpRefresher derp(io, cfg, embedded ? embedded->cert_name() : "");
         auto derp_map = derp.build_initial();
         if (check_only) {
             std::printf("configuration %s is valid; database %s is at schema version %d\n", config_path.c_str(),
@@ -59,11 +61,7 @@ int main(int argc, char** argv) {
         hs::control::Tailnet tailnet(db, cfg, derp_map);
         tailnet.load();
 
-        std::unique_ptr<hs::control::EmbeddedDerp> embedded;
-        if (cfg.derp.server_enabled) {
-            embedded = std::make_unique<hs::control::EmbeddedDerp>(io, cfg, tailnet);
-            embedded->start();
-        }
+        if (embedded) embedded->start(tailnet);
         hs::control::Server server(io, cfg, db, tailnet, noise_key, embedded.get());
         server.start();
         boost::asio::signal_set signals(io, SIGINT, SIGTERM);

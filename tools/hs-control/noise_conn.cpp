@@ -53,8 +53,8 @@ private:
     Stream& s_;
 };
 
-NoiseConn::NoiseConn(Server& server, boost::beast::tcp_stream stream, std::string peer)
-    : server_(server), stream_(std::move(stream)), peer_(std::move(peer)), wakeup_(stream_.get_executor()) {}
+NoiseConn::NoiseConn(Server& server, std::shared_ptr<derp::ByteStream> stream, std::string peer)
+    : server_(server), stream_(std::move(stream)), peer_(std::move(peer)), wakeup_(stream_->get_executor()) {}
 
 NoiseConn::~NoiseConn() {
     close();
@@ -64,9 +64,7 @@ NoiseConn::~NoiseConn() {
 void NoiseConn::close() {
     if (!closed_) {
         closed_ = true;
-        boost::system::error_code ec;
-        stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-        stream_.socket().close(ec);
+        stream_->close();
         wakeup_.cancel();
     }
     const auto now = Clock::now();
@@ -78,6 +76,15 @@ void NoiseConn::close() {
 }
 
 void NoiseConn::wake() { wakeup_.cancel(); }
+
+asio::awaitable<bool> NoiseConn::write(asio::const_buffer b) {
+    try {
+        co_await stream_->write(b);
+        co_return true;
+    } catch (const std::exception&) {
+        co_return false;
+    }
+}
 
 asio::awaitable<void> NoiseConn::run(std::vector<std::uint8_t> init, std::string leftover) {
     auto self = shared_from_this();
@@ -97,10 +104,7 @@ asio::awaitable<void> NoiseConn::run(std::vector<std::uint8_t> init, std::string
         if (e.error_frame) error_frame = noise_error_frame(e.what());
     }
     if (!ok) {
-        if (!error_frame.empty()) {
-            boost::system::error_code ec;
-            co_await asio::async_write(stream_, asio::buffer(error_frame), asio::redirect_error(asio::use_awaitable, ec));
-        }
+        if (!error_frame.empty()) co_await write(asio::buffer(error_frame));
         close();
         co_return;
     }
@@ -130,15 +134,12 @@ asio::awaitable<void> NoiseConn::run(std::vector<std::uint8_t> init, std::string
     for (ssize_t n; (n = nghttp2_session_mem_send(h2_, &data)) > 0;) pending_plain_.insert(pending_plain_.end(), data, data + n);
     sealer_->seal(pending_plain_, out);
     pending_plain_.clear();
-    boost::system::error_code ec;
-    stream_.expires_never();
-    co_await asio::async_write(stream_, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
+    if (!co_await write(asio::buffer(out))) {
         close();
         co_return;
     }
     server_.add_conn(self);
-    asio::co_spawn(stream_.get_executor(), writer(), asio::detached);
+    asio::co_spawn(stream_->get_executor(), writer(), asio::detached);
     if (!leftover.empty()) {
         std::vector<std::uint8_t> plain;
         try {
@@ -155,9 +156,12 @@ asio::awaitable<void> NoiseConn::run(std::vector<std::uint8_t> init, std::string
 asio::awaitable<void> NoiseConn::reader() {
     std::vector<std::uint8_t> buf(32768), plain;
     while (!closed_) {
-        boost::system::error_code ec;
-        const auto n = co_await stream_.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return;
+        std::size_t n = 0;
+        try {
+            n = co_await stream_->read_some(asio::buffer(buf));
+        } catch (const std::exception&) {
+            co_return;
+        }
         plain.clear();
         try {
             opener_->feed({buf.data(), n}, plain);
@@ -194,9 +198,7 @@ asio::awaitable<void> NoiseConn::writer() {
         }
         out.clear();
         sealer_->seal(plain, out);
-        boost::system::error_code ec;
-        co_await asio::async_write(stream_, asio::buffer(out), asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) break;
+        if (!co_await write(asio::buffer(out))) break;
     }
     close();
 }

@@ -14,6 +14,7 @@
 #include <nghttp2/nghttp2.h>
 #include <nlohmann/json.hpp>
 
+#include "common/derp_conn.h"
 #include "common/keys.h"
 #include "common/noise.h"
 #include "tools/hs-control/tailnet.h"
@@ -24,7 +25,8 @@ class Server;
 
 class NoiseConn : public std::enable_shared_from_this<NoiseConn> {
 public:
-    NoiseConn(Server& server, boost::beast::tcp_stream stream, std::string peer);
+    // `stream` is the upgraded connection, plain TCP or TLS.
+    NoiseConn(Server& server, std::shared_ptr<derp::ByteStream> stream, std::string peer);
     ~NoiseConn();
 
     // Runs the handshake on the initiation from the upgrade header, then serves until either
@@ -42,6 +44,8 @@ private:
     boost::asio::awaitable<void> reader();
     boost::asio::awaitable<void> writer();
     void wake();
+    // Writes all of `b`; false when the connection failed.
+    boost::asio::awaitable<bool> write(boost::asio::const_buffer b);
     void dispatch(Stream& s);
     void respond(std::int32_t id, int status, std::string body, const char* content_type = "application/json");
     void start_map_stream(Stream& s, const MapReply& r);
@@ -58,7 +62,7 @@ private:
                              nghttp2_data_source*, void*);
 
     Server& server_;
-    boost::beast::tcp_stream stream_;
+    std::shared_ptr<derp::ByteStream> stream_;
     std::string peer_;
     std::string machine_key_;
     nghttp2_session* h2_ = nullptr;

@@ -3,9 +3,11 @@
 #include <sodium.h>
 
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/netaddr.h"
+#include "common/tls.h"
 #include "common/store.h"
 #include "common/derp_conn.h"
 #include "tools/hs-control/embedded_derp.h"
@@ -61,11 +63,16 @@ Server::Server(asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet
       noise_public_text_(key_text(kMachinePrefix, noise_key.public_key().bytes)) {}
 
 void Server::start() {
+    if (!cfg_.tls_cert_path.empty()) tls_ = std::make_unique<asio::ssl::context>(tls_from_files(cfg_.tls_cert_path, cfg_.tls_key_path));
     main_acc_ = bind(io_, cfg_.listen_addr);
-    asio::co_spawn(io_, accept_loop(*main_acc_, false), asio::detached);
+    asio::co_spawn(io_, accept_loop(*main_acc_, Role::Main, tls_.get()), asio::detached);
     if (!cfg_.metrics_listen_addr.empty()) {
         metrics_acc_ = bind(io_, cfg_.metrics_listen_addr);
-        asio::co_spawn(io_, accept_loop(*metrics_acc_, true), asio::detached);
+        asio::co_spawn(io_, accept_loop(*metrics_acc_, Role::Metrics, nullptr), asio::detached);
+    }
+    if (derp_ && derp_->tls_context()) {
+        derp_acc_ = bind(io_, cfg_.derp.tls_listen_addr);
+        asio::co_spawn(io_, accept_loop(*derp_acc_, Role::DerpOnly, derp_->tls_context()), asio::detached);
     }
     asio::co_spawn(io_, tick_loop(), asio::detached);
     spdlog::info("hs-control listening on {} (server_url {}){}", cfg_.listen_addr, cfg_.server_url,
@@ -77,13 +84,14 @@ void Server::stop() {
     boost::system::error_code ec;
     if (main_acc_) main_acc_->close(ec);
     if (metrics_acc_) metrics_acc_->close(ec);
+    if (derp_acc_) derp_acc_->close(ec);
     for (auto& w : conns_)
         if (auto c = w.lock()) c->close();
 }
 
 void Server::add_conn(const std::shared_ptr<NoiseConn>& c) { conns_.push_back(c); }
 
-asio::awaitable<void> Server::accept_loop(tcp::acceptor& acc, bool metrics) {
+asio::awaitable<void> Server::accept_loop(tcp::acceptor& acc, Role role, asio::ssl::context* tls) {
     while (!stopping_) {
         boost::system::error_code ec;
         auto sock = co_await acc.async_accept(asio::redirect_error(asio::use_awaitable, ec));
@@ -92,8 +100,25 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acc, bool metrics) {
             spdlog::warn("accept: {}", ec.message());
             continue;
         }
-        asio::co_spawn(io_, serve_http(std::move(sock), metrics), asio::detached);
+        asio::co_spawn(io_, serve_conn(std::move(sock), role, tls), asio::detached);
     }
+}
+
+asio::awaitable<void> Server::serve_conn(tcp::socket sock, Role role, asio::ssl::context* tls) {
+    boost::system::error_code ec;
+    const auto remote = sock.remote_endpoint(ec);
+    if (!tls) {
+        co_await serve_http(beast::tcp_stream(std::move(sock)), role, remote);
+        co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(sock)), *tls);
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+        spdlog::debug("TLS handshake from {}: {}", remote.address().to_string(), ec.message());
+        co_return;
+    }
+    co_await serve_http(std::move(stream), role, remote);
 }
 
 asio::awaitable<void> Server::tick_loop() {
@@ -121,14 +146,14 @@ asio::awaitable<void> Server::tick_loop() {
     }
 }
 
-asio::awaitable<void> Server::serve_http(tcp::socket sock, bool metrics) {
+template <class Stream>
+asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint remote) {
     boost::system::error_code ec;
-    const auto remote = sock.remote_endpoint(ec);
-    const std::string peer = ec ? "?" : remote.address().to_string() + ":" + std::to_string(remote.port());
-    beast::tcp_stream stream(std::move(sock));
+    const std::string peer = remote.address().to_string() + ":" + std::to_string(remote.port());
     beast::flat_buffer buf;
+    const bool metrics = role == Role::Metrics;
     for (;;) {
-        stream.expires_after(std::chrono::seconds(30));
+        beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
         http::request_parser<http::string_body> parser;
         parser.body_limit(64 * 1024);
         co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
@@ -140,6 +165,8 @@ asio::awaitable<void> Server::serve_http(tcp::socket sock, bool metrics) {
         Response res;
         if (metrics) {
             res = path == "/metrics" ? make(200, metrics_text(), "text/plain; version=0.0.4") : make(404, "not found\n", "text/plain");
+        } else if (role == Role::DerpOnly && !derp::is_derp_path(path)) {
+            res = make(404, "this port serves only DERP\n", "text/plain");
         } else if (derp_ && derp::is_derp_path(path)) {
             co_await derp_->serve(std::move(stream), buf, std::move(req), remote, peer);
             co_return;
@@ -166,7 +193,8 @@ asio::awaitable<void> Server::serve_http(tcp::socket sock, bool metrics) {
                 if (ec) co_return;
                 const auto left = buf.data();
                 std::string leftover(static_cast<const char*>(left.data()), left.size());
-                auto conn = std::make_shared<NoiseConn>(*this, std::move(stream), peer);
+                beast::get_lowest_layer(stream).expires_never();
+                auto conn = std::make_shared<NoiseConn>(*this, std::make_shared<derp::AsioByteStream<Stream>>(std::move(stream)), peer);
                 co_await conn->run(std::move(init), std::move(leftover));
                 co_return;
             }

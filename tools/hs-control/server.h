@@ -7,6 +7,8 @@
 
 #include "common/asio.h"
 
+#include <boost/asio/ssl.hpp>
+
 #include "common/config.h"
 #include "common/db.h"
 #include "common/keys.h"
@@ -33,9 +35,16 @@ public:
     void count_handshake_failure() { ++handshake_failures_; }
     std::string metrics_text() const;
 
+    // What a listener serves: everything, /metrics only, or /derp only (the embedded DERP's
+    // TLS port when server_url is plain http).
+    enum class Role { Main, Metrics, DerpOnly };
+
 private:
-    boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acc, bool metrics);
-    boost::asio::awaitable<void> serve_http(boost::asio::ip::tcp::socket sock, bool metrics);
+    boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acc, Role role,
+                                             boost::asio::ssl::context* tls);
+    boost::asio::awaitable<void> serve_conn(boost::asio::ip::tcp::socket sock, Role role, boost::asio::ssl::context* tls);
+    template <class Stream>
+    boost::asio::awaitable<void> serve_http(Stream stream, Role role, boost::asio::ip::tcp::endpoint remote);
     boost::asio::awaitable<void> tick_loop();
 
     boost::asio::io_context& io_;
@@ -45,7 +54,8 @@ private:
     PrivateKey noise_key_;
     EmbeddedDerp* derp_;
     std::string noise_public_text_;
-    std::unique_ptr<boost::asio::ip::tcp::acceptor> main_acc_, metrics_acc_;
+    std::unique_ptr<boost::asio::ip::tcp::acceptor> main_acc_, metrics_acc_, derp_acc_;
+    std::unique_ptr<boost::asio::ssl::context> tls_, derp_tls_;
     std::vector<std::weak_ptr<NoiseConn>> conns_;
     std::uint64_t handshake_failures_ = 0;
     std::uint64_t http_requests_ = 0;

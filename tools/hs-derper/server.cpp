@@ -14,7 +14,7 @@
 #include "common/netaddr.h"
 #include "tools/hs-derper/options.h"
 #include "tools/hs-derper/stun_udp.h"
-#include "tools/hs-derper/tls.h"
+#include "common/tls.h"
 #include "tools/hs-derper/verify.h"
 
 namespace hs::derper {

@@ -1,4 +1,4 @@
-#include "tools/hs-derper/tls.h"
+#include "common/tls.h"
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
@@ -12,7 +12,7 @@
 
 #include <boost/asio/ip/address.hpp>
 
-namespace hs::derper {
+namespace hs {
 namespace ssl = boost::asio::ssl;
 namespace {
 
@@ -115,4 +115,4 @@ ssl::context tls_self_signed(const std::string& hostname, std::string& sha256_he
     return ctx;
 }
 
-}  // namespace hs::derper
+}  // namespace hs

@@ -1,11 +1,11 @@
-// The TLS side of hs-derper: a certificate from files (derper's manual mode) or made in memory.
+// TLS server contexts: a certificate from files (derper's manual mode) or made in memory.
 #pragma once
 
 #include <string>
 
 #include <boost/asio/ssl/context.hpp>
 
-namespace hs::derper {
+namespace hs {
 
 // derper's file naming: <certdir>/<hostname>.crt and .key, the host name reduced to
 // [A-Za-z0-9.-] so it cannot leave the directory.
@@ -20,4 +20,4 @@ boost::asio::ssl::context tls_from_files(const std::string& cert_file, const std
 // the SHA-256 of the certificate's DER, for a DERPNode's CertName "sha256-raw:<hex>".
 boost::asio::ssl::context tls_self_signed(const std::string& hostname, std::string& sha256_hex);
 
-}  // namespace hs::derper
+}  // namespace hs
