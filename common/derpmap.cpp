@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 
 #include "common/files.h"
 #include "common/netaddr.h"
@@ -44,7 +45,14 @@ json scalar(const std::string& name, const YAML::Node& v, Kind kind, const std::
     if (!v.IsScalar()) fail(name, v, field + ": expected a value, got a " + (v.IsMap() ? "mapping" : "list"));
     const auto& s = v.Scalar();
     switch (kind) {
-        case Kind::Str: return s;
+        case Kind::Str:
+            // The map is sent to clients as JSON, which cannot carry arbitrary bytes.
+            try {
+                (void)json(s).dump();
+            } catch (const json::type_error&) {
+                fail(name, v, field + ": not valid UTF-8");
+            }
+            return s;
         case Kind::Bool:
             if (s == "true" || s == "True") return true;
             if (s == "false" || s == "False") return false;
@@ -59,7 +67,7 @@ json scalar(const std::string& name, const YAML::Node& v, Kind kind, const std::
             try {
                 std::size_t used = 0;
                 const double d = std::stod(s, &used);
-                if (used != s.size()) throw std::invalid_argument(s);
+                if (used != s.size() || !std::isfinite(d)) throw std::invalid_argument(s);
                 return d;
             } catch (const std::exception&) {
                 fail(name, v, field + ": expected a number, got \"" + s + "\"");

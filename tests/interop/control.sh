@@ -41,21 +41,11 @@ EOD
 
 control_start() {
   [ -f "$CONTROL_DIR/config.yaml" ] || control_config
-  "$HS_BIN/hs-control" -c "$CONTROL_DIR/config.yaml" >>"$CONTROL_DIR/control.log" 2>&1 &
-  CONTROL_PID=$!
-  LAB_PIDS+=("$CONTROL_PID")
-  for _ in $(seq 100); do
-    curl -sf "$CONTROL_URL/health" >/dev/null 2>&1 && return 0
-    kill -0 "$CONTROL_PID" 2>/dev/null || { tail -20 "$CONTROL_DIR/control.log" >&2; fail "hs-control exited at start"; }
-    sleep 0.1
-  done
-  fail "hs-control did not answer /health within 10s"
+  daemon_start CONTROL_PID "$CONTROL_DIR/control.log" "$CONTROL_URL/health" "$HS_BIN/hs-control" -c "$CONTROL_DIR/config.yaml"
 }
 
 control_stop() {
-  [ -n "$CONTROL_PID" ] || return 0
-  kill -TERM "$CONTROL_PID" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$CONTROL_PID" 2>/dev/null || break; sleep 0.1; done
+  daemon_stop "$CONTROL_PID"
   CONTROL_PID=""
 }
 

@@ -54,7 +54,7 @@ lab_cleanup() {
     rm -rf "/etc/netns/$ns"
   done
   [ -n "$LAB_BRIDGE" ] && ip link del "$LAB_BRIDGE" 2>/dev/null || true
-  if [ "${HS_KEEP_LAB:-0}" = 1 ] || [ $rc -ne 0 ] && [ "${HS_KEEP_LAB:-0}" = 1 ]; then
+  if [ "${HS_KEEP_LAB:-0}" = 1 ]; then
     echo "lab kept in $LAB" >&2
   else
     rm -rf "$LAB"
@@ -139,6 +139,30 @@ ts_stop() {
   kill -INT "$pid" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
   kill -KILL "$pid" 2>/dev/null || true
+}
+
+# daemon_start VAR LOG READY_URL CMD...: starts CMD in the background (output to LOG), waits
+# until READY_URL answers, and stores the pid in the variable VAR. Fails if it exits or is slow.
+daemon_start() {
+  local var=$1 logf=$2 url=$3
+  shift 3
+  "$@" >>"$logf" 2>&1 &
+  local pid=$!
+  LAB_PIDS+=("$pid")
+  printf -v "$var" '%s' "$pid"
+  for _ in $(seq 100); do
+    curl -sf "$url" >/dev/null 2>&1 && return 0
+    kill -0 "$pid" 2>/dev/null || { tail -20 "$logf" >&2; fail "$(basename "$1") exited at start"; }
+    sleep 0.1
+  done
+  fail "$(basename "$1") did not answer $url within 10s"
+}
+
+# daemon_stop PID: SIGTERM, then wait up to 10 s.
+daemon_stop() {
+  [ -n "$1" ] || return 0
+  kill -TERM "$1" 2>/dev/null || true
+  for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
 }
 
 # eventually SECONDS CMD...: retries CMD every 0.25 s until it succeeds or time runs out.

@@ -17,23 +17,13 @@ DERP_IP="${LAB_SUBNET}1"
 mkdir -p "$DERP_DIR"
 
 derper_start() {
-  "$HS_BIN/hs-derper" -a "$DERP_IP:$DERP_PORT" --hostname "$DERP_IP" --self-signed \
-    --stun --stun-port "$DERP_STUN_PORT" -c "$DERP_DIR/derper.key" --metrics-addr "$DERP_METRICS" \
-    --log-level debug "$@" >>"$DERP_DIR/derper.log" 2>&1 &
-  DERP_PID=$!
-  LAB_PIDS+=("$DERP_PID")
-  for _ in $(seq 100); do
-    curl -sf "http://$DERP_METRICS/metrics" >/dev/null 2>&1 && return 0
-    kill -0 "$DERP_PID" 2>/dev/null || { tail -20 "$DERP_DIR/derper.log" >&2; fail "hs-derper exited at start"; }
-    sleep 0.1
-  done
-  fail "hs-derper did not answer on $DERP_METRICS within 10s"
+  daemon_start DERP_PID "$DERP_DIR/derper.log" "http://$DERP_METRICS/metrics" \
+    "$HS_BIN/hs-derper" -a "$DERP_IP:$DERP_PORT" --hostname "$DERP_IP" --self-signed \
+    --stun --stun-port "$DERP_STUN_PORT" -c "$DERP_DIR/derper.key" --metrics-addr "$DERP_METRICS" --log-level debug "$@"
 }
 
 derper_stop() {
-  [ -n "$DERP_PID" ] || return 0
-  kill -TERM "$DERP_PID" 2>/dev/null || true
-  for _ in $(seq 100); do kill -0 "$DERP_PID" 2>/dev/null || break; sleep 0.1; done
+  daemon_stop "$DERP_PID"
   DERP_PID=""
 }
 
@@ -41,6 +31,7 @@ derper_stop() {
 metric() { curl -sf "http://$DERP_METRICS/metrics" | awk -v n="$1" '$1 == n { print $2; found=1 } END { if (!found) print 0 }'; }
 metric_sum() { curl -sf "http://$DERP_METRICS/metrics" | awk -v n="$1" 'index($1, n) == 1 { s += $2 } END { print s + 0 }'; }
 metric_at_least() { [ "$(metric "$1")" -ge "$2" ]; }
+metric_at_most() { [ "$(metric "$1")" -le "$2" ]; }
 
 derper_start
 [ "$(stat -c %a "$DERP_DIR/derper.key")" = 600 ] || fail "key file mode is $(stat -c %a "$DERP_DIR/derper.key")"
@@ -136,9 +127,9 @@ run_suite() {
   TS_EXTRA_ENV="TS_DEBUG_NEVER_DIRECT_UDP=1" ts_start "$b" 41642
   ts_up "$a" "$key" || fail "$v: tailscale up failed on $a"
   ts_up "$b" "$key" || fail "$v: tailscale up failed on $b"
-  eventually 20 test "$(peer_field "$a" "$b" .HostName)" = "$b" || fail "$a does not list $b"
+  eventually 20 peer_is "$a" "$b" .HostName "$b" || fail "$a does not list $b"
 
-  eventually 20 test "$(ts "$a" status --json | jq -r .Self.Relay)" = lab || fail "$v: $a has no home DERP 'lab'"
+  eventually 20 status_is "$a" .Self.Relay lab || fail "$v: $a has no home DERP 'lab'"
   eventually 20 metric_at_least derp_current_connections 2 || fail "$v: hs-derper has $(metric derp_current_connections) connections"
   pass "$v: both clients admitted by --verify-clients and connected to hs-derper (home region lab)"
 
@@ -164,7 +155,7 @@ run_suite() {
   admin nodes delete -i "$id_b" >/dev/null || fail "delete failed"
   eventually 5 sh -c "tail -n +$((log_lines + 1)) '$DERP_DIR/derper.log' | grep -q 'connections no longer admitted'" ||
     fail "$v: hs-derper kept the deleted node's connection"
-  eventually 10 test "$(metric derp_current_connections)" -le 1 || fail "$v: $(metric derp_current_connections) connections after delete"
+  eventually 10 metric_at_most derp_current_connections 1 || fail "$v: $(metric derp_current_connections) connections after delete"
   pass "$v: after hs-admin nodes delete, hs-derper closed the node's connection"
 
   ts_stop "$a"; ts_stop "$b"

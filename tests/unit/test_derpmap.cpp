@@ -42,6 +42,9 @@ TEST_CASE("DERP map errors name the file, line and field") {
     CHECK_THROWS_WITH(parse_derp_map("regions:\n  1:\n    nodes:\n      - stunport: many\n", "m.yaml"), Contains("expected an integer"));
     CHECK_THROWS_WITH(parse_derp_map("regions: [", "m.yaml"), Contains("invalid YAML/JSON"));
     CHECK_THROWS_WITH(parse_derp_map("wat: 1\n", "m.yaml"), Contains("unknown top-level field"));
+    // Found by fuzz_derpmap: bytes JSON cannot carry, and non-finite coordinates.
+    CHECK_THROWS_WITH(parse_derp_map("regions:\n  1:\n    regioncode: \xff\n", "m.yaml"), Contains("not valid UTF-8"));
+    CHECK_THROWS_WITH(parse_derp_map("regions:\n  1:\n    latitude: inf\n", "m.yaml"), Contains("expected a number"));
 }
 
 TEST_CASE("merging: later wins, null removes") {
