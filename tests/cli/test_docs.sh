@@ -21,7 +21,7 @@ for f in "$HS_SRC"/completions/zsh/_*; do
 done
 # Each tool's fish completion must offer --version, and, for tools with subcommands, complete
 # one from its first letters: "<typed> <expected>".
-declare -A fish_probe=([hs-keygen]="pr private" [hs-admin]="pre preauthkeys")
+declare -A fish_probe=([hs-keygen]="pr private" [hs-admin]="pre preauthkeys" [hs-derpmap]="pro probe")
 for f in "$HS_SRC"/completions/fish/*.fish; do
   name=$(basename "$f" .fish)
   run fish --no-config -c "source '$f'; complete -C'$name --ver'"

@@ -114,6 +114,35 @@ TEST_CASE("pre-auth registration, full map and deltas for rename, expire, delete
     CHECK(delta["PeersChanged"][0]["Endpoints"][0] == "10.0.0.1:41641");
     CHECK(delta["PeersChanged"][0]["HomeDERP"] == 900);
 
+    // Later reports that only move endpoints or the home DERP go out as patches; NetInfo
+    // latency noise goes nowhere.
+    sa.got.clear();
+    auto moved = lite;
+    moved["Endpoints"] = {"10.0.0.9:41641"};
+    moved["Hostinfo"]["NetInfo"]["PreferredDERP"] = 901;
+    tn.map_request(b.machine, moved, now);
+    REQUIRE(sa.got.size() == 1);
+    const auto& patch = sa.got[0]["PeersChangedPatch"][0];
+    CHECK(patch["NodeID"] == mb.node_id);
+    CHECK(patch["Endpoints"] == json({"10.0.0.9:41641"}));
+    CHECK(patch["DERPRegion"] == 901);
+    CHECK_FALSE(sa.got[0].contains("PeersChanged"));
+    sa.got.clear();
+    auto noise = moved;
+    noise["Hostinfo"]["NetInfo"]["DERPLatency"] = {{"901-v4", 0.01}};
+    tn.map_request(b.machine, noise, now);
+    CHECK(sa.got.empty());
+
+    // b's stream coming and going shows as OnlineChange, and going also stamps LastSeen.
+    Sink sb;
+    tn.attach(mb.node_id, &sb, now);
+    REQUIRE(sa.got.size() == 1);
+    CHECK(sa.got[0]["OnlineChange"][std::to_string(mb.node_id)] == true);
+    tn.detach(mb.node_id, &sb, now);
+    REQUIRE(sa.got.size() == 2);
+    CHECK(sa.got[1]["OnlineChange"][std::to_string(mb.node_id)] == false);
+    CHECK(sa.got[1]["PeerSeenChange"][std::to_string(mb.node_id)] == true);
+
     // Changes another process writes (hs-admin) arrive through the change log.
     Db other(t.path());
     auto bn = *store::find_node_by_node_key(other, b.node);

@@ -41,10 +41,14 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
 
     // Apply what the client reports. An absent or empty Endpoints list means "unchanged"
     // (the field is omitempty on the wire), and a Hostinfo without NetInfo keeps the old one.
-    bool changed = false;
+    // What peers need from this (endpoints, disco key, home DERP) goes out as a patch; other
+    // Hostinfo changes go out whole. NetInfo's latency figures alone reach nobody: peers do not
+    // use them, and roaming clients report them constantly.
+    json patch = {{"NodeID", l.rec.id}};
+    bool stored = false, whole = false;
     if (const auto disco = request_key(req, "DiscoKey", kDiscoPrefix); disco && *disco != l.rec.disco_key) {
         l.rec.disco_key = *disco;
-        changed = true;
+        patch["DiscoKey"] = *disco;
     }
     if (const auto ep = req.find("Endpoints"); ep != req.end() && ep->is_array() && !ep->empty()) {
         std::vector<std::string> eps;
@@ -52,31 +56,45 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
             if (e.is_string()) eps.push_back(e.get<std::string>());
         if (eps != l.rec.endpoints) {
             l.rec.endpoints = std::move(eps);
-            changed = true;
+            patch["Endpoints"] = l.rec.endpoints;
         }
     }
     if (const auto hi = req.find("Hostinfo"); hi != req.end() && hi->is_object() && !hi->empty()) {
         json merged = *hi;
         if (!merged.contains("NetInfo") && l.rec.host_info.contains("NetInfo")) merged["NetInfo"] = l.rec.host_info["NetInfo"];
         if (merged != l.rec.host_info) {
+            auto without_netinfo = [](json j) {
+                j.erase("NetInfo");
+                return j;
+            };
+            const auto derp_of = [](const json& h) {
+                const auto ni = h.find("NetInfo");
+                return ni != h.end() && ni->is_object() ? ni->value("PreferredDERP", 0) : 0;
+            };
+            whole = without_netinfo(merged) != without_netinfo(l.rec.host_info);
+            if (derp_of(merged) != derp_of(l.rec.host_info)) patch["DERPRegion"] = derp_of(merged);
             l.rec.host_info = std::move(merged);
             if (const auto h = l.rec.host_info.find("Hostname"); h != l.rec.host_info.end() && h->is_string())
                 l.rec.hostname = h->get<std::string>();
-            changed = true;
+            stored = true;
         }
     }
     if (capver != l.capver) {
         l.capver = capver;
-        changed = true;
+        patch["Cap"] = capver;
     }
-    if (changed) {
+    if (patch.size() > 1 || stored) {
         persist(l, now);
         refresh(l, now);
-        // The node itself learns nothing new from its own report; only peers need it.
-        const auto self_sinks = std::move(l.sinks);
-        l.sinks.clear();
-        broadcast_changed(l, now);
-        l.sinks = self_sinks;
+        if (whole) {
+            // The node itself learns nothing new from its own report; only peers need it.
+            const auto self_sinks = std::move(l.sinks);
+            l.sinks.clear();
+            broadcast_changed(l, now);
+            l.sinks = self_sinks;
+        } else if (patch.size() > 1) {
+            broadcast_to_peers(l, R"({"PeersChangedPatch":[)" + patch.dump() + "]}");
+        }
     }
 
     if (r.lite) return r;

@@ -105,7 +105,7 @@ void Tailnet::push(Live& l, std::shared_ptr<const std::string> f) {
 }
 
 void Tailnet::broadcast_changed(const Live& changed, TimePoint now) {
-    spdlog::debug("node {} ({}) changed; telling {} connected nodes", changed.rec.id, changed.rec.given_name, online_count());
+    spdlog::debug("node {} ({}) changed", changed.rec.id, changed.rec.given_name);
     std::shared_ptr<const std::string> to_peers;
     for (auto& [id, l] : nodes_) {
         if (l.sinks.empty()) continue;
@@ -116,6 +116,15 @@ void Tailnet::broadcast_changed(const Live& changed, TimePoint now) {
         // One compressed frame serves every peer: the change costs one encode plus a push each.
         if (!to_peers) to_peers = frame(R"({"PeersChanged":[)" + changed.peer_json + "]}");
         push(l, to_peers);
+    }
+}
+
+void Tailnet::broadcast_to_peers(const Live& changed, const std::string& js) {
+    std::shared_ptr<const std::string> f;
+    for (auto& [id, l] : nodes_) {
+        if (l.sinks.empty() || id == changed.rec.id) continue;
+        if (!f) f = frame(js);
+        push(l, f);
     }
 }
 
@@ -167,7 +176,8 @@ void Tailnet::attach(std::int64_t node_id, MapSink* sink, TimePoint now) {
         l.rec.last_seen = now;
         store::set_node_online(db_, l.rec.id, true, now);
         refresh(l, now);
-        broadcast_changed(l, now);
+        const auto id = std::to_string(l.rec.id);
+        broadcast_to_peers(l, R"({"OnlineChange":{")" + id + R"(":true}})");
     }
 }
 
@@ -182,7 +192,9 @@ void Tailnet::detach(std::int64_t node_id, MapSink* sink, TimePoint now) {
         l.offline_since = now;
         store::set_node_online(db_, l.rec.id, false, now);
         refresh(l, now);
-        broadcast_changed(l, now);
+        // PeerSeenChange true stamps LastSeen "now" on the client: when it went offline.
+        const auto id = std::to_string(l.rec.id);
+        broadcast_to_peers(l, R"({"OnlineChange":{")" + id + R"(":false},"PeerSeenChange":{")" + id + R"(":true}})");
     }
 }
 

@@ -119,6 +119,8 @@ private:
     // profile to connected clients before any node of that user reaches them.
     void ensure_user(std::optional<std::int64_t> user_id);
     void broadcast_changed(const Live& l, TimePoint now);
+    // Sends one message (a patch) to every other connected node; one encode for all of them.
+    void broadcast_to_peers(const Live& l, const std::string& json);
     void broadcast_removed(std::int64_t id);
     void push(Live& l, std::shared_ptr<const std::string> frame);
     std::shared_ptr<const std::string> frame(const std::string& json);
