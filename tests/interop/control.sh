@@ -11,22 +11,12 @@ control_config() {
   lab_bridge
   mkdir -p "$CONTROL_DIR"
   CONTROL_URL="http://${LAB_SUBNET}1:$CONTROL_PORT"
-  cat >"$CONTROL_DIR/derp.yaml" <<EOD
-regions:
-  900:
-    regionid: 900
-    regioncode: lab
-    regionname: Lab DERP
-    nodes:
-      - name: 900a
-        regionid: 900
-        hostname: ${LAB_SUBNET}1
-        ipv4: ${LAB_SUBNET}1
-        ipv6: none
-        stunport: ${DERP_STUN_PORT:-3478}
-        derpport: ${DERP_PORT:-$((18500 + LAB_ID))}
-        insecurefortests: true
-EOD
+  # The map comes from hs-derpmap, so every control test also checks that hs-control (and
+  # through it the official client) takes what hs-derpmap writes.
+  "$HS_BIN/hs-derpmap" new --region-id 900 --region-code lab --region-name "Lab DERP" \
+    --node "name=900a,host=${LAB_SUBNET}1,ipv4=${LAB_SUBNET}1,ipv6=none,stun=${DERP_STUN_PORT:-3478},derp=${DERP_PORT:-$((18500 + LAB_ID))},insecure=true" \
+    >"$CONTROL_DIR/derp.yaml" || fail "hs-derpmap new failed"
+  "$HS_BIN/hs-derpmap" check "$CONTROL_DIR/derp.yaml" || fail "hs-derpmap check refused its own map"
   {
     echo "server_url: $CONTROL_URL"
     echo "listen_addr: ${LAB_SUBNET}1:$CONTROL_PORT"
