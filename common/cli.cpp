@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "common/duration.h"
 #include "common/log.h"
 
 namespace hs {
@@ -13,6 +14,19 @@ void add_common_flags(CLI::App& app, CommonFlags& flags) {
     app.add_option("--log-format", flags.log_format, "text or json (one object per line on stderr)")
         ->check(CLI::IsMember({"text", "json"}))
         ->capture_default_str();
+}
+
+CLI::Validator duration_validator() {
+    return CLI::Validator(
+        [](const std::string& v) {
+            try {
+                parse_duration(v);
+                return std::string();
+            } catch (const DurationError& e) {
+                return std::string(e.what());
+            }
+        },
+        "DURATION");
 }
 
 int run_main(CLI::App& app, CommonFlags& flags, int argc, char** argv, const std::function<int()>& body) {

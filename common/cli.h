@@ -17,6 +17,9 @@ struct CommonFlags {
 // Adds --version (prints "<tool> <version>"), --log-level and --log-format to `app`.
 void add_common_flags(CLI::App& app, CommonFlags& flags);
 
+// A CLI11 check that accepts what parse_duration accepts and reports its error otherwise.
+CLI::Validator duration_validator();
+
 // Parses argv, sets up logging, runs `body`; returns the process exit code.
 // Usage errors exit 2; any exception from body prints "<tool>: <what()>" on stderr and exits 1.
 int run_main(CLI::App& app, CommonFlags& flags, int argc, char** argv, const std::function<int()>& body);

@@ -177,6 +177,16 @@ eventually() {
   done
 }
 
+# for_each_version FUNC: runs `FUNC VERSION TAG BASE` once per pinned client version, with a
+# short tag (v1, v2...) and a host index base (10, 20...) so namespaces never collide.
+for_each_version() {
+  local i=0 v
+  for v in $TS_VERSIONS; do
+    i=$((i + 1))
+    "$1" "$v" "v$i" $((i * 10))
+  done
+}
+
 # Prints the plain closing line the CI reads, then exits non-zero if any check failed.
 finish() {
   echo "$(basename "$0" .sh): $TESTS_PASSED passed, 0 failed"

@@ -163,10 +163,6 @@ run_suite() {
   rm -rf "$CONTROL_DIR"
 }
 
-i=0
-for v in $TS_VERSIONS; do
-  i=$((i + 1))
-  run_suite "$v" "v$i" $((i * 10))
-done
+for_each_version run_suite
 derper_stop
 finish

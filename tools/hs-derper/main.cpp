@@ -1,7 +1,6 @@
 // hs-derper: a DERP relay and STUN server for Tailscale clients, flag-compatible with derper
 // where the meaning is the same.
 #include "common/cli.h"
-#include "common/duration.h"
 #include "tools/hs-derper/options.h"
 
 int main(int argc, char** argv) {
@@ -28,14 +27,7 @@ int main(int argc, char** argv) {
     app.add_option("--mesh-psk-file", o.mesh_psk_file, "File with the 64-hex-digit mesh key of this region");
     app.add_option("--metrics-addr", o.metrics_addr, "Serve Prometheus metrics at http://ADDR/metrics");
     app.add_option("--tcp-write-timeout", o.tcp_write_timeout, "How long a client may take to accept a write (0: no limit)")
-        ->check([](const std::string& v) {
-            try {
-                hs::parse_duration(v);
-                return std::string();
-            } catch (const hs::DurationError& e) {
-                return std::string(e.what());
-            }
-        })
+        ->check(hs::duration_validator())
         ->capture_default_str();
     return hs::run_main(app, flags, argc, argv, [&] { return hs::derper::run(o); });
 }

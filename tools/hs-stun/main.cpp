@@ -29,14 +29,7 @@ int main(int argc, char** argv) {
     std::string stats_interval = "1h";
     app.add_option("-a,--addr", addr, "UDP listen address: :PORT, IP:PORT or [IPv6]:PORT")->capture_default_str();
     app.add_option("--stats-interval", stats_interval, "How often to log the counters (0: only at exit)")
-        ->check([](const std::string& v) {
-            try {
-                hs::parse_duration(v);
-                return std::string();
-            } catch (const hs::DurationError& e) {
-                return std::string(e.what());
-            }
-        })
+        ->check(hs::duration_validator())
         ->capture_default_str();
     return hs::run_main(app, flags, argc, argv, [&] {
         const auto every = hs::parse_duration(stats_interval);
