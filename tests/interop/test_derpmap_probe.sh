@@ -9,10 +9,13 @@ IP=${LAB_SUBNET}1
 PORT=$((20000 + LAB_ID))
 SPORT=$((23000 + LAB_ID))
 
-"$HS_BIN/hs-derper" -a "$IP:$PORT" --hostname "$IP" --self-signed --stun --stun-port "$SPORT" \
-  -c "$LAB/derper.key" >"$LAB/derper.log" 2>&1 &
+# DERP from hs-derper, STUN from the standalone hs-stun: probe measures both servers.
+"$HS_BIN/hs-derper" -a "$IP:$PORT" --hostname "$IP" --self-signed -c "$LAB/derper.key" >"$LAB/derper.log" 2>&1 &
 DERPER=$!
 LAB_PIDS+=("$DERPER")
+"$HS_BIN/hs-stun" -a "$IP:$SPORT" >"$LAB/stun.log" 2>&1 &
+STUN=$!
+LAB_PIDS+=("$STUN")
 for _ in $(seq 50); do grep -q "serving DERP" "$LAB/derper.log" && break; sleep 0.1; done
 grep -q "serving DERP" "$LAB/derper.log" || { cat "$LAB/derper.log" >&2; fail "hs-derper did not start"; }
 
@@ -43,7 +46,7 @@ set -e
 [ "$rc" = 1 ] && echo "$out" | grep -q "does not match CertName" || fail "wrong pin: rc=$rc $out"
 pass "wrong pin rejected"
 
-kill -TERM "$DERPER"; wait "$DERPER" 2>/dev/null || true
+kill -TERM "$DERPER" "$STUN"; wait "$DERPER" "$STUN" 2>/dev/null || true
 set +e
 out=$("$D" probe --timeout 1s "$LAB/map.yaml")
 rc=$?
