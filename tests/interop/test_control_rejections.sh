@@ -60,6 +60,12 @@ probe oversized
 [[ "$OUT" == *nodeKeyChallenge*"announcing 5000 bytes the server"*"the connection"* ]] || fail "oversized: $OUT"
 pass "$OUT"
 
+# The WebSocket variant of the upgrade works (the browser client's path), so the probes above
+# were refused for what they sent, not for the transport.
+OUT=$("$HS_BIN/hs-ts2021-ws-probe" "$CONTROL_URL") || fail "websocket: ${OUT:-no output}"
+server_alive "websocket probe"
+pass "$OUT"
+
 probe old-client 105
 [[ "$OUT" == *'HTTP 200 Error "'*"too old"*105* ]] || fail "old-client: $OUT"
 pass "$OUT"

@@ -53,8 +53,9 @@ private:
     Stream& s_;
 };
 
-NoiseConn::NoiseConn(Server& server, std::shared_ptr<derp::ByteStream> stream, std::string peer)
-    : server_(server), stream_(std::move(stream)), peer_(std::move(peer)), wakeup_(stream_->get_executor()) {}
+NoiseConn::NoiseConn(Server& server, std::shared_ptr<derp::ByteStream> stream, std::string peer, bool early_payload)
+    : server_(server), stream_(std::move(stream)), peer_(std::move(peer)), wakeup_(stream_->get_executor()),
+      early_payload_(early_payload) {}
 
 NoiseConn::~NoiseConn() {
     close();
@@ -125,11 +126,14 @@ asio::awaitable<void> NoiseConn::run(std::vector<std::uint8_t> init, std::string
 
     // The early payload goes first: clients from v1.70 to v1.88 wait for the server's first
     // bytes before sending any request.
-    std::array<std::uint8_t, 32> chal{};
-    randombytes_buf(chal.data(), chal.size());
-    PrivateKey challenge;
-    std::copy(chal.begin(), chal.end(), challenge.bytes.begin());
-    pending_plain_ = noise_early_payload(json{{"nodeKeyChallenge", key_text("chalpub:", challenge.public_key().bytes)}}.dump());
+    if (early_payload_) {
+        std::array<std::uint8_t, 32> chal{};
+        randombytes_buf(chal.data(), chal.size());
+        PrivateKey challenge;
+        std::copy(chal.begin(), chal.end(), challenge.bytes.begin());
+        pending_plain_ =
+            noise_early_payload(json{{"nodeKeyChallenge", key_text("chalpub:", challenge.public_key().bytes)}}.dump());
+    }
     const std::uint8_t* data = nullptr;
     for (ssize_t n; (n = nghttp2_session_mem_send(h2_, &data)) > 0;) pending_plain_.insert(pending_plain_.end(), data, data + n);
     sealer_->seal(pending_plain_, out);

@@ -25,8 +25,9 @@ class Server;
 
 class NoiseConn : public std::enable_shared_from_this<NoiseConn> {
 public:
-    // `stream` is the upgraded connection, plain TCP or TLS.
-    NoiseConn(Server& server, std::shared_ptr<derp::ByteStream> stream, std::string peer);
+    // `stream` is the upgraded connection: plain TCP, TLS or WebSocket. The WebSocket variant
+    // sends no early payload (the JS client does not read one).
+    NoiseConn(Server& server, std::shared_ptr<derp::ByteStream> stream, std::string peer, bool early_payload = true);
     ~NoiseConn();
 
     // Runs the handshake on the initiation from the upgrade header, then serves until either
@@ -73,6 +74,7 @@ private:
     boost::asio::steady_timer wakeup_;
     std::size_t queued_bytes_ = 0;
     bool closed_ = false;
+    bool early_payload_ = true;
 };
 
 }  // namespace hs::control

@@ -4,6 +4,8 @@
 
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
 #include "common/netaddr.h"
@@ -32,6 +34,35 @@ Response make(unsigned status, std::string body, const char* type) {
     r.body() = std::move(body);
     r.prepare_payload();
     return r;
+}
+
+// The value of `name` in the query of `target` ("" when absent), still URL-escaped.
+std::string query_param(const std::string& target, const std::string& name) {
+    const auto q = target.find('?');
+    if (q == std::string::npos) return "";
+    std::size_t pos = q + 1;
+    while (pos < target.size()) {
+        const auto amp = target.find('&', pos);
+        const auto part = target.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
+        if (part.rfind(name + "=", 0) == 0) return part.substr(name.size() + 1);
+        if (amp == std::string::npos) break;
+        pos = amp + 1;
+    }
+    return "";
+}
+
+std::string url_unescape(const std::string& s) {
+    std::string out;
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+            out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
+            i += 2;
+        } else {
+            out.push_back(s[i]);  // '+' stays: base64 uses it, and clients that escape send %2B
+        }
+    }
+    return out;
 }
 
 tcp::endpoint endpoint_of(const std::string& addr) {
@@ -178,7 +209,30 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
             if (upgrade.empty()) {
                 res = make(400, "missing Upgrade header (does a reverse proxy drop it?)\n", "text/plain");
             } else if (beast::iequals(upgrade, "websocket")) {
-                res = make(501, "the WebSocket variant of ts2021 is not supported yet\n", "text/plain");
+                // The browser (JS/WASM) client: the handshake travels in the query string and the
+                // Noise bytes in binary WebSocket messages.
+                const auto q = url_unescape(query_param(target, "X-Tailscale-Handshake"));
+                const auto protocols = std::string(req[http::field::sec_websocket_protocol]);
+                if (protocols.find("tailscale-control-protocol") == std::string::npos) {
+                    res = make(400, "WebSocket upgrade without the tailscale-control-protocol subprotocol\n", "text/plain");
+                } else if (q.empty() || sodium_base642bin(init.data(), init.size(), q.data(), q.size(), nullptr, &init_len,
+                                                          nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
+                    res = make(400, "missing or invalid X-Tailscale-Handshake parameter\n", "text/plain");
+                } else {
+                    init.resize(init_len);
+                    beast::get_lowest_layer(stream).expires_never();
+                    beast::websocket::stream<Stream> ws(std::move(stream));
+                    ws.set_option(beast::websocket::stream_base::decorator([](beast::websocket::response_type& r) {
+                        r.set(http::field::sec_websocket_protocol, "tailscale-control-protocol");
+                    }));
+                    ws.binary(true);
+                    co_await ws.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
+                    if (ec) co_return;
+                    auto conn = std::make_shared<NoiseConn>(
+                        *this, std::make_shared<derp::WebSocketByteStream<Stream>>(std::move(ws)), peer, false);
+                    co_await conn->run(std::move(init), "");
+                    co_return;
+                }
             } else if (!beast::iequals(upgrade, "tailscale-control-protocol")) {
                 res = make(400, "unknown Upgrade protocol\n", "text/plain");
             } else if (hs64.empty() || sodium_base642bin(init.data(), init.size(), hs64.data(), hs64.size(), nullptr, &init_len,
