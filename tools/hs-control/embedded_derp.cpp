@@ -7,6 +7,7 @@
 #include "common/tls.h"
 #include "common/key_file.h"
 #include "common/netaddr.h"
+#include "common/stun_udp.h"
 
 namespace hs::control {
 
@@ -46,25 +47,9 @@ void EmbeddedDerp::start(Tailnet& tailnet) {
     stun_->open(ep.protocol(), ec);
     if (!ec) stun_->bind(ep, ec);
     if (ec) throw std::runtime_error("cannot listen for STUN on " + cfg_.derp.stun_listen_addr + ": " + ec.message());
-    asio::co_spawn(io_, stun_loop(), asio::detached);
+    asio::co_spawn(io_, stun::serve_stun(*stun_, stun_counters_), asio::detached);
     spdlog::info("embedded DERP region {} ({}) at /derp{}, STUN on {}", cfg_.derp.region_id, cfg_.derp.region_code,
                  tls_ ? " and on TLS port " + cfg_.derp.tls_listen_addr : std::string(), cfg_.derp.stun_listen_addr);
-}
-
-asio::awaitable<void> EmbeddedDerp::stun_loop() {
-    std::array<std::uint8_t, 1500> in{};
-    std::array<std::uint8_t, stun::kMaxResponseLen> out{};
-    udp::endpoint from;
-    for (;;) {
-        boost::system::error_code ec;
-        const auto n = co_await stun_->async_receive_from(asio::buffer(in), from, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec == asio::error::operation_aborted) co_return;
-        if (ec) continue;
-        const auto len = stun::handle_packet({in.data(), n}, derp::to_ipaddr(from.address()), from.port(), out, stun_counters_);
-        if (len == 0) continue;
-        co_await stun_->async_send_to(asio::buffer(out.data(), len), from, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) ++stun_counters_.send_errors;
-    }
 }
 
 void EmbeddedDerp::enforce_admission() {

@@ -55,8 +55,6 @@ public:
     std::string metrics_text() const;
 
 private:
-    boost::asio::awaitable<void> stun_loop();
-
     boost::asio::io_context& io_;
     const Config& cfg_;
     Tailnet* tailnet_ = nullptr;

@@ -13,7 +13,7 @@
 #include "common/log.h"
 #include "common/netaddr.h"
 #include "tools/hs-derper/options.h"
-#include "tools/hs-derper/stun_udp.h"
+#include "common/stun_udp.h"
 #include "common/tls.h"
 #include "tools/hs-derper/verify.h"
 
@@ -246,7 +246,7 @@ int run(const Options& o) {
         open_and_bind(*stun_sock,
                       endpoint_for<net::ip::udp::endpoint>(hp->host, static_cast<std::uint16_t>(o.stun_port), "--addr"),
                       "--stun-port");
-        net::co_spawn(stun_sock->get_executor(), serve_stun(*stun_sock, stun_counters), net::detached);
+        net::co_spawn(stun_sock->get_executor(), stun::serve_stun(*stun_sock, stun_counters), net::detached);
     }
 
     std::optional<tcp::acceptor> macc;
