@@ -4,8 +4,10 @@
 #
 #   tailscale.sh install [VERSION...]   build what is missing (default: every pinned version)
 #   tailscale.sh bindir [VERSION]       print the cache directory of VERSION (default: TS_VERSION)
+#   tailscale.sh derper [VERSION]       build Tailscale's derper of VERSION (default: TS_VERSION) if
+#                                       missing and print its path (benchmarks and mesh tests)
 #
-# Cache: ${HS_CACHE:-$HOME/.cache/hs}/tailscale/<version>/{tailscale,tailscaled}
+# Cache: ${HS_CACHE:-$HOME/.cache/hs}/tailscale/<version>/{tailscale,tailscaled,derper}
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=versions.env
@@ -32,15 +34,43 @@ install_one() {
   mv "$tmp" "$dir"
 }
 
+# derper lives beside the client of the same version, built on its own: most runs never need it.
+install_derper() {
+  local v=$1 dir tmp
+  dir=$(bindir "$v")
+  if [ -x "$dir/derper" ]; then return 0; fi
+  command -v go >/dev/null || { echo "tailscale.sh: 'go' not found; Go >= 1.26 is needed to build derper (see 'make deps')" >&2; return 1; }
+  mkdir -p "$dir"
+  tmp=$(mktemp -d "$cache/.build-derper-$v.XXXXXX")
+  echo "tailscale.sh: building derper $v (once; cached in $dir)" >&2
+  if ! GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-modcacherw GOBIN="$tmp" \
+       go install "tailscale.com/cmd/derper@$v" >&2; then
+    rm -rf "$tmp"
+    echo "tailscale.sh: building derper $v failed" >&2
+    return 1
+  fi
+  mv "$tmp/derper" "$dir/derper"
+  rm -rf "$tmp"
+}
+
+lock() {
+  exec 9>"${cache%/*}/.tailscale.lock" 2>/dev/null || { mkdir -p "${cache%/*}"; exec 9>"${cache%/*}/.tailscale.lock"; }
+  flock 9
+}
+
 cmd=${1:-install}
 shift || true
 case "$cmd" in
   install)
     [ $# -gt 0 ] || set -- $TS_VERSIONS
-    exec 9>"${cache%/*}/.tailscale.lock" 2>/dev/null || { mkdir -p "${cache%/*}"; exec 9>"${cache%/*}/.tailscale.lock"; }
-    flock 9
+    lock
     for v in "$@"; do install_one "$v"; done
     ;;
   bindir) bindir "${1:-$TS_VERSION}" ;;
-  *) echo "usage: tailscale.sh install [VERSION...] | bindir [VERSION]" >&2; exit 2 ;;
+  derper)
+    lock
+    install_derper "${1:-$TS_VERSION}"
+    echo "$(bindir "${1:-$TS_VERSION}")/derper"
+    ;;
+  *) echo "usage: tailscale.sh install [VERSION...] | bindir [VERSION] | derper [VERSION]" >&2; exit 2 ;;
 esac
