@@ -44,5 +44,11 @@ interop: build
 fuzz: build-fuzz
 	@cd $(BUILD_FUZZ) && ctest --output-on-failure
 
+# Control-plane benchmarks against headscale (docs/benchmarks.md); the DERP/STUN ones too when
+# their target exists.
+bench: build
+	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/run.sh
+	@if grep -q '^bench-derp:' $(firstword $(MAKEFILE_LIST)); then $(MAKE) --no-print-directory bench-derp; fi
+
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

@@ -1,0 +1,272 @@
+// Command hs-loadgen simulates many Tailscale nodes against one control server and measures
+// it: register, connect, churn, join and storm (see tests/bench/README.md). It prints one JSON
+// result on stdout; progress and problems go to stderr.
+//
+//	hs-loadgen run --url URL --server-cmd CMD --ready-url URL --key-cmd CMD --nodes N ...
+//	hs-loadgen report --out docs/benchmarks.md --plots docs/bench RESULT.json...
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"tailscale.com/control/tsp"
+	"tailscale.com/net/tsdial"
+	"tailscale.com/tailcfg"
+	"tailscale.com/types/logger"
+)
+
+type options struct {
+	label, version, serverURL, serverCmd, readyURL, keyCmd, logPath string
+	nodes, observers, concurrency, joins, capver                    int
+	churnRate                                                       float64
+	churnDuration, churnGrace, phaseTimeout, settle                 time.Duration
+	scenarios                                                       map[string]bool
+}
+
+type registerResult struct {
+	OK             int     `json:"ok"`
+	Failed         int     `json:"failed"`
+	Seconds        float64 `json:"seconds"`
+	NodesPerSecond float64 `json:"nodes_per_second"`
+	P50ms          float64 `json:"p50_ms"`
+	P99ms          float64 `json:"p99_ms"`
+	FirstError     string  `json:"first_error,omitempty"`
+}
+
+type connectResult struct {
+	NodesWithMap int     `json:"nodes_with_map"`
+	Seconds      float64 `json:"seconds"`
+	MapBytesP50  int64   `json:"map_bytes_p50"`
+	PeersOK      bool    `json:"peers_ok"`
+	RSSKB        int64   `json:"rss_kb"`
+	RSSPerNodeKB float64 `json:"rss_per_node_kb"`
+}
+
+type churnResult struct {
+	Rate             float64 `json:"rate_per_second"`
+	DurationSeconds  float64 `json:"duration_seconds"`
+	Updates          int     `json:"updates"`
+	SendErrors       int     `json:"send_errors"`
+	Expected         int     `json:"expected_deliveries"`
+	Delivered        int     `json:"delivered"`
+	P50ms            float64 `json:"p50_ms"`
+	P90ms            float64 `json:"p90_ms"`
+	P99ms            float64 `json:"p99_ms"`
+	MaxMs            float64 `json:"max_ms"`
+	ServerCPUPercent float64 `json:"server_cpu_percent"`
+}
+
+type joinResult struct {
+	Joins         int     `json:"joins"`
+	Failed        int     `json:"failed"`
+	P50ms         float64 `json:"p50_ms"`
+	MaxMs         float64 `json:"max_ms"`
+	RegisterP50ms float64 `json:"register_p50_ms"`
+	PeersOK       bool    `json:"peers_ok"`
+}
+
+type stormResult struct {
+	NodesWithMap int     `json:"nodes_with_map"`
+	Seconds      float64 `json:"seconds"`
+	ReadySeconds float64 `json:"ready_seconds"`
+	StopSeconds  float64 `json:"stop_seconds"`
+	CPUSeconds   float64 `json:"cpu_seconds"`
+	PeakRSSKB    int64   `json:"peak_rss_kb"`
+	PeersOK      bool    `json:"peers_ok"`
+}
+
+type result struct {
+	Server     string          `json:"server"`
+	Version    string          `json:"version"`
+	Nodes      int             `json:"nodes"`
+	Observers  int             `json:"observers"`
+	Capver     int             `json:"capver"`
+	Started    time.Time       `json:"started"`
+	LoadBefore float64         `json:"loadavg_before"`
+	LoadAfter  float64         `json:"loadavg_after"`
+	Register   *registerResult `json:"register,omitempty"`
+	Connect    *connectResult  `json:"connect,omitempty"`
+	Churn      *churnResult    `json:"churn,omitempty"`
+	Join       *joinResult     `json:"join,omitempty"`
+	Storm      *stormResult    `json:"storm,omitempty"`
+	Problems   []string        `json:"problems"`
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "[%s] hs-loadgen: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: hs-loadgen run|report [flags] (see -h of each)")
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "run":
+		err = runCmd(os.Args[2:])
+	case "report":
+		err = reportCmd(os.Args[2:])
+	default:
+		err = fmt.Errorf("unknown command %q (want run or report)", os.Args[1])
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "hs-loadgen:", err)
+		os.Exit(1)
+	}
+}
+
+func parseRun(args []string) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.StringVar(&o.label, "label", "server", "name of the server in the result (hs, headscale)")
+	fs.StringVar(&o.version, "version", "", "version of the server, recorded in the result")
+	fs.StringVar(&o.serverURL, "url", "", "control server URL (http://127.0.0.1:PORT)")
+	fs.StringVar(&o.serverCmd, "server-cmd", "", "shell command that runs the server in the foreground")
+	fs.StringVar(&o.readyURL, "ready-url", "", "URL that answers 200 once the server is up")
+	fs.StringVar(&o.keyCmd, "key-cmd", "", "shell command that prints a reusable pre-auth key (run once the server is up)")
+	fs.StringVar(&o.logPath, "server-log", "server.log", "file the server's output is appended to")
+	fs.IntVar(&o.nodes, "nodes", 100, "simulated nodes")
+	fs.IntVar(&o.observers, "observers", 5, "nodes that decode every frame (the rest only count)")
+	fs.IntVar(&o.concurrency, "concurrency", 32, "registrations in flight at once")
+	fs.IntVar(&o.joins, "joins", 3, "nodes added one by one in the join scenario")
+	fs.IntVar(&o.capver, "capver", int(tailcfg.CurrentCapabilityVersion), "capability version the nodes announce")
+	fs.Float64Var(&o.churnRate, "churn-rate", 10, "endpoint changes per second in the churn scenario")
+	fs.DurationVar(&o.churnDuration, "churn-duration", 60*time.Second, "length of the churn scenario")
+	fs.DurationVar(&o.churnGrace, "churn-grace", 10*time.Second, "how long late churn deliveries are waited for")
+	fs.DurationVar(&o.phaseTimeout, "phase-timeout", 300*time.Second, "bound on each waiting phase")
+	fs.DurationVar(&o.settle, "settle", 3*time.Second, "pause before memory is read after connect")
+	scen := fs.String("scenarios", "register,connect,churn,join,storm", "scenarios to run, in this order")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	o.scenarios = map[string]bool{}
+	for _, s := range strings.Split(*scen, ",") {
+		switch s {
+		case "register", "connect", "churn", "join", "storm":
+			o.scenarios[s] = true
+		default:
+			return o, fmt.Errorf("unknown scenario %q", s)
+		}
+	}
+	switch {
+	case o.serverURL == "" || o.serverCmd == "" || o.readyURL == "" || o.keyCmd == "":
+		return o, errors.New("--url, --server-cmd, --ready-url and --key-cmd are required")
+	case o.nodes < 2:
+		return o, errors.New("--nodes must be at least 2")
+	case o.observers < 1 || o.observers > o.nodes:
+		return o, errors.New("--observers must be between 1 and --nodes")
+	case o.concurrency < 1 || o.churnRate <= 0 || o.churnDuration <= 0:
+		return o, errors.New("--concurrency, --churn-rate and --churn-duration must be positive")
+	case o.capver < 1 || o.capver > 65535:
+		return o, errors.New("--capver must fit the 16-bit protocol version")
+	}
+	return o, nil
+}
+
+func runCmd(args []string) error {
+	o, err := parseRun(args)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res := &result{Server: o.label, Version: o.version, Nodes: o.nodes, Observers: o.observers,
+		Capver: o.capver, Started: time.Now().UTC(), LoadBefore: loadAvg(), Problems: []string{}}
+	srv := &server{cmdline: o.serverCmd, readyURL: o.readyURL, logPath: o.logPath}
+	if err := srv.start(); err != nil {
+		return err
+	}
+	defer srv.stop(30 * time.Second)
+	if err := srv.waitReady(ctx, 60*time.Second); err != nil {
+		return err
+	}
+	authKey, err := runShell(ctx, o.keyCmd)
+	if err != nil {
+		return err
+	}
+	if authKey == "" {
+		return errors.New("--key-cmd printed no key")
+	}
+	serverKey, err := tsp.DiscoverServerKey(ctx, o.serverURL)
+	if err != nil {
+		return err
+	}
+	e := &env{
+		serverURL: o.serverURL,
+		serverKey: serverKey,
+		capver:    tailcfg.CapabilityVersion(o.capver),
+		authKey:   authKey,
+		dialer:    tsdial.NewFromFuncForDebug(logger.Discard, dialRetryRefused),
+		churn:     newChurnTable(int(o.churnRate*o.churnDuration.Seconds()) + 16),
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	b := &bench{opt: o, e: e, srv: srv, res: res, runCtx: runCtx}
+	err = b.scenarios(ctx)
+	cancel()
+	for _, n := range b.nodes {
+		n.nc.Close()
+	}
+	b.wg.Wait()
+	res.LoadAfter = loadAvg()
+	out, _ := json.MarshalIndent(res, "", "  ")
+	fmt.Println(string(out))
+	return err
+}
+
+// dialRetryRefused dials TCP and retries refused connections until ctx ends. The ts2021 dialer
+// (tailscale.com/control/controlhttp) has no HTTPS fallback for an http:// loopback URL, and
+// after a failed plain-HTTP attempt it waits for its whole 10 s timeout instead of returning;
+// without this, every node that redials in the instant the server is down would add 10 s to
+// the storm measurement that neither server causes.
+func dialRetryRefused(ctx context.Context, network, addr string) (net.Conn, error) {
+	var d net.Dialer
+	for {
+		c, err := d.DialContext(ctx, network, addr)
+		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
+			return c, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(50*time.Millisecond + time.Duration(rand.Int64N(int64(100*time.Millisecond)))):
+		}
+	}
+}
+
+func (b *bench) scenarios(ctx context.Context) error {
+	o := b.opt
+	logf("%s: registering %d nodes", o.label, o.nodes)
+	if err := b.registerAll(ctx); err != nil {
+		return err
+	}
+	logf("%s: register %.1f nodes/s", o.label, b.res.Register.NodesPerSecond)
+	b.connect()
+	logf("%s: connect: %d nodes have maps after %.2fs", o.label, b.res.Connect.NodesWithMap, b.res.Connect.Seconds)
+	for _, s := range []string{"churn", "join", "storm"} {
+		if !o.scenarios[s] || ctx.Err() != nil {
+			continue
+		}
+		logf("%s: %s", o.label, s)
+		switch s {
+		case "churn":
+			b.churn(ctx)
+		case "join":
+			b.join(ctx)
+		case "storm":
+			b.storm(ctx)
+		}
+	}
+	return ctx.Err()
+}

@@ -1,0 +1,327 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// bench holds one run against one server: the nodes, the server process and the options.
+type bench struct {
+	opt   options
+	e     *env
+	srv   *server
+	nodes []*node // registered nodes, observers first
+	res   *result
+
+	runCtx context.Context
+	wg     sync.WaitGroup
+}
+
+func (b *bench) problem(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	b.res.Problems = append(b.res.Problems, msg)
+	logf("problem: %s", msg)
+}
+
+// registerAll registers opt.nodes fresh nodes with opt.concurrency workers.
+func (b *bench) registerAll(ctx context.Context) error {
+	n := b.opt.nodes
+	nodes := make([]*node, n)
+	for i := range nodes {
+		nd, err := newNode(b.e, i, i < b.opt.observers)
+		if err != nil {
+			return err
+		}
+		nodes[i] = nd
+	}
+	lat := make([]time.Duration, n)
+	errs := make([]error, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < min(b.opt.concurrency, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				c, cancel := context.WithTimeout(ctx, 60*time.Second)
+				t0 := time.Now()
+				errs[i] = nodes[i].register(c, b.e)
+				lat[i] = time.Since(t0)
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	r := &registerResult{Seconds: elapsed.Seconds()}
+	var okLat []time.Duration
+	for i, err := range errs {
+		if err != nil {
+			r.Failed++
+			if r.FirstError == "" {
+				r.FirstError = err.Error()
+			}
+			continue
+		}
+		r.OK++
+		okLat = append(okLat, lat[i])
+		b.nodes = append(b.nodes, nodes[i])
+	}
+	r.NodesPerSecond = float64(r.OK) / elapsed.Seconds()
+	r.P50ms, r.P99ms = pct(okLat, 50), pct(okLat, 99)
+	b.res.Register = r
+	if r.Failed > 0 {
+		b.problem("register: %d of %d failed, first: %s", r.Failed, n, r.FirstError)
+	}
+	if r.OK == 0 {
+		return fmt.Errorf("no node registered: %s", r.FirstError)
+	}
+	return nil
+}
+
+// waitMaps waits until every node has a full map received at or after t; it returns how many
+// have one and when the last of them arrived.
+func waitMaps(nodes []*node, t time.Time, limit time.Duration) (int, time.Duration) {
+	deadline := time.Now().Add(limit)
+	for {
+		have := 0
+		var last int64
+		for _, n := range nodes {
+			if n.mapSince(t) {
+				have++
+				last = max(last, n.lastMap.Load())
+			}
+		}
+		if have == len(nodes) || time.Now().After(deadline) {
+			return have, time.Duration(last - t.UnixNano())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// checkObservers waits (briefly) until each observer's current peer set has the expected size.
+func (b *bench) checkObservers(phase string, nodes []*node, want int, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for {
+		bad := ""
+		for _, n := range nodes {
+			if n.obs == nil {
+				continue
+			}
+			v := n.obs.view()
+			switch {
+			case v.err != nil:
+				bad = fmt.Sprintf("%s: %v", n.name, v.err)
+			case !v.selfSeen:
+				bad = fmt.Sprintf("%s: no self node in its map", n.name)
+			case v.peers != want:
+				bad = fmt.Sprintf("%s sees %d peers, want %d", n.name, v.peers, want)
+			}
+			if bad != "" {
+				break
+			}
+		}
+		if bad == "" {
+			return true
+		}
+		if time.Now().After(deadline) {
+			b.problem("%s: %s", phase, bad)
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (b *bench) startStream(n *node) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		n.run(b.runCtx, b.e)
+	}()
+}
+
+// connect opens every node's map stream at once and times the first full maps.
+func (b *bench) connect() {
+	t := time.Now()
+	for _, n := range b.nodes {
+		b.startStream(n)
+	}
+	have, last := waitMaps(b.nodes, t, b.opt.phaseTimeout)
+	r := &connectResult{NodesWithMap: have, Seconds: last.Seconds()}
+	var sizes []int64
+	for _, n := range b.nodes {
+		sizes = append(sizes, n.mapBytes.Load())
+	}
+	r.MapBytesP50 = pctInt(sizes, 50)
+	if have < len(b.nodes) {
+		b.problem("connect: only %d of %d nodes got a map within %s", have, len(b.nodes), b.opt.phaseTimeout)
+	}
+	r.PeersOK = b.checkObservers("connect", b.nodes, len(b.nodes)-1, 10*time.Second)
+	time.Sleep(b.opt.settle)
+	rss, _ := b.srv.memKB()
+	r.RSSKB = rss
+	r.RSSPerNodeKB = float64(rss) / float64(len(b.nodes))
+	b.res.Connect = r
+}
+
+// churn sends opt.churnRate endpoint changes per second for opt.churnDuration from random
+// counting nodes and times their arrival at every observer.
+func (b *bench) churn(ctx context.Context) {
+	var senders []*node
+	for _, n := range b.nodes {
+		if n.obs == nil {
+			senders = append(senders, n)
+		}
+	}
+	if len(senders) == 0 {
+		senders = b.nodes
+	}
+	observers := 0
+	for _, n := range b.nodes {
+		if n.obs != nil {
+			observers++
+		}
+	}
+	r := &churnResult{Rate: b.opt.churnRate, DurationSeconds: b.opt.churnDuration.Seconds()}
+	var sendErrs atomic.Int64
+	var firstErr atomic.Value
+	var inflight sync.WaitGroup
+	cpu0 := b.srv.cpuSeconds()
+	start := time.Now()
+	tick := time.NewTicker(time.Duration(float64(time.Second) / b.opt.churnRate))
+	expected := 0
+	for time.Since(start) < b.opt.churnDuration {
+		<-tick.C
+		n := senders[rand.IntN(len(senders))]
+		ep, seq, ok := b.e.churn.take()
+		if !ok {
+			break
+		}
+		r.Updates++
+		expected += observers
+		if n.obs != nil {
+			expected--
+		}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			c, cancel := context.WithTimeout(ctx, 30*time.Second)
+			defer cancel()
+			b.e.churn.markSent(seq, time.Now())
+			if err := n.sendEndpoint(c, b.e, ep); err != nil {
+				sendErrs.Add(1)
+				firstErr.CompareAndSwap(nil, err.Error())
+			}
+		}()
+	}
+	tick.Stop()
+	wall := time.Since(start).Seconds()
+	r.ServerCPUPercent = 100 * (b.srv.cpuSeconds() - cpu0) / wall
+	inflight.Wait()
+	// Give late deliveries a bounded grace period.
+	var lat []time.Duration
+	deadline := time.Now().Add(b.opt.churnGrace)
+	for {
+		lat = lat[:0]
+		for _, n := range b.nodes {
+			if n.obs != nil {
+				lat = append(lat, n.obs.view().latencies...)
+			}
+		}
+		if len(lat) >= expected || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r.SendErrors = int(sendErrs.Load())
+	r.Expected, r.Delivered = expected, len(lat)
+	r.P50ms, r.P90ms, r.P99ms, r.MaxMs = pct(lat, 50), pct(lat, 90), pct(lat, 99), pct(lat, 100)
+	b.res.Churn = r
+	if r.SendErrors > 0 {
+		b.problem("churn: %d updates failed, first: %v", r.SendErrors, firstErr.Load())
+	}
+	if r.Delivered < r.Expected {
+		b.problem("churn: %d of %d expected deliveries arrived", r.Delivered, r.Expected)
+	}
+}
+
+// join registers opt.joins more nodes one at a time while the others stay online, timing each
+// from the start of its registration to its first full map.
+func (b *bench) join(ctx context.Context) {
+	r := &joinResult{PeersOK: true}
+	var total, reg []time.Duration
+	for j := 0; j < b.opt.joins; j++ {
+		n, err := newNode(b.e, len(b.nodes), true)
+		if err != nil {
+			b.problem("join: %v", err)
+			break
+		}
+		c, cancel := context.WithTimeout(ctx, 60*time.Second)
+		t0 := time.Now()
+		err = n.register(c, b.e)
+		cancel()
+		if err != nil {
+			b.problem("join %d: %v", j, err)
+			r.Failed++
+			continue
+		}
+		reg = append(reg, time.Since(t0))
+		b.startStream(n)
+		b.nodes = append(b.nodes, n)
+		if have, _ := waitMaps([]*node{n}, t0, 60*time.Second); have != 1 {
+			b.problem("join %d: no map within 60s", j)
+			r.Failed++
+			continue
+		}
+		total = append(total, time.Duration(n.lastMap.Load()-t0.UnixNano()))
+		if v := n.obs.view(); v.mapPeers != len(b.nodes)-1 {
+			b.problem("join %d: first map has %d peers, want %d", j, v.mapPeers, len(b.nodes)-1)
+			r.PeersOK = false
+		}
+	}
+	r.Joins = len(total)
+	r.P50ms, r.MaxMs = pct(total, 50), pct(total, 100)
+	r.RegisterP50ms = pct(reg, 50)
+	b.res.Join = r
+}
+
+// storm restarts the server under every connected node and times until each has its full map
+// again; CPU time and peak RSS are the new process's own.
+func (b *bench) storm(ctx context.Context) {
+	r := &stormResult{}
+	t0 := time.Now()
+	b.srv.stop(30 * time.Second)
+	r.StopSeconds = time.Since(t0).Seconds()
+	t := time.Now()
+	if err := b.srv.start(); err != nil {
+		b.problem("storm: restart: %v", err)
+		return
+	}
+	readyCh := make(chan time.Duration, 1)
+	go func() {
+		if err := b.srv.waitReady(ctx, b.opt.phaseTimeout); err != nil {
+			readyCh <- -1
+			return
+		}
+		readyCh <- time.Since(t)
+	}()
+	have, last := waitMaps(b.nodes, t, b.opt.phaseTimeout)
+	r.CPUSeconds = b.srv.cpuSeconds()
+	_, r.PeakRSSKB = b.srv.memKB()
+	r.NodesWithMap, r.Seconds = have, last.Seconds()
+	r.ReadySeconds = (<-readyCh).Seconds()
+	if have < len(b.nodes) {
+		b.problem("storm: only %d of %d nodes got their map back within %s", have, len(b.nodes), b.opt.phaseTimeout)
+	}
+	r.PeersOK = b.checkObservers("storm", b.nodes, len(b.nodes)-1, 10*time.Second)
+	b.res.Storm = r
+}

@@ -1,0 +1,67 @@
+# Config and command lines for the two servers the benchmarks compare. Source it; each setup
+# function fills SERVER_URL, SERVER_CMD, READY_URL and KEY_CMD for hs-loadgen. Both servers
+# listen on loopback only, keep SQLite in DIR and hand out the same DERP map (no DERP server
+# runs: the simulated nodes never dial it, the map is only part of every netmap).
+# Needs HS_BIN (hs-control, hs-admin, hs-derpmap).
+
+# bench_derpmap DIR: DIR/derp.yaml, written and checked by hs-derpmap.
+bench_derpmap() {
+  "$HS_BIN/hs-derpmap" new --region-id 900 --region-code bench --region-name "Bench DERP" \
+    --node "name=900a,host=127.0.0.1,ipv4=127.0.0.1,ipv6=none,stun=3478,derp=8443,insecure=true" >"$1/derp.yaml"
+  "$HS_BIN/hs-derpmap" check "$1/derp.yaml"
+}
+
+# hs_setup DIR PORT [CPU]: hs-control with SQLite in DIR; optionally pinned to CPU.
+hs_setup() {
+  local dir=$1 port=$2 pin=${3:+taskset -c $3 }
+  mkdir -p "$dir"
+  bench_derpmap "$dir"
+  cat >"$dir/config.yaml" <<EOC
+server_url: http://127.0.0.1:$port
+listen_addr: 127.0.0.1:$port
+metrics_listen_addr: 127.0.0.1:$((port + 1))
+noise: {private_key_path: $dir/noise_private.key}
+database: {type: sqlite, sqlite: {path: $dir/db.sqlite, write_ahead_log: true}}
+dns: {magic_dns: true, base_domain: bench.test}
+derp: {server: {enabled: false}, urls: [], paths: [$dir/derp.yaml], auto_update_enabled: false}
+log: {level: warn}
+EOC
+  SERVER_URL="http://127.0.0.1:$port"
+  READY_URL="$SERVER_URL/health"
+  SERVER_CMD="$pin$HS_BIN/hs-control -c $dir/config.yaml"
+  KEY_CMD="$HS_BIN/hs-admin -c $dir/config.yaml users create bench >/dev/null && $HS_BIN/hs-admin -c $dir/config.yaml preauthkeys create -u bench --reusable -e 24h"
+}
+
+# headscale_setup DIR PORT BIN [CPU]: headscale with SQLite in DIR and an allow-all policy.
+headscale_setup() {
+  local dir=$1 port=$2 bin=$3 pin=${4:+taskset -c $4 }
+  mkdir -p "$dir"
+  bench_derpmap "$dir"
+  echo '{"acls":[{"action":"accept","src":["*"],"dst":["*:*"]}]}' >"$dir/policy.json"
+  cat >"$dir/config.yaml" <<EOC
+server_url: http://127.0.0.1:$port
+listen_addr: 127.0.0.1:$port
+metrics_listen_addr: 127.0.0.1:$((port + 1))
+grpc_listen_addr: 127.0.0.1:$((port + 2))
+grpc_allow_insecure: false
+noise: {private_key_path: $dir/noise_private.key}
+prefixes: {v4: 100.64.0.0/10, v6: fd7a:115c:a1e0::/48, allocation: sequential}
+derp:
+  server: {enabled: false}
+  urls: []
+  paths: [$dir/derp.yaml]
+  auto_update_enabled: false
+disable_check_updates: true
+database: {type: sqlite, sqlite: {path: $dir/db.sqlite, write_ahead_log: true}}
+dns: {magic_dns: true, base_domain: bench.test, override_local_dns: false, nameservers: {global: []}}
+policy: {mode: file, path: $dir/policy.json}
+unix_socket: $dir/headscale.sock
+unix_socket_permission: "0770"
+log: {level: warn}
+logtail: {enabled: false}
+EOC
+  SERVER_URL="http://127.0.0.1:$port"
+  READY_URL="$SERVER_URL/health"
+  SERVER_CMD="$pin$bin -c $dir/config.yaml serve"
+  KEY_CMD="id=\$($bin -c $dir/config.yaml users create bench -o json | jq -r .id) && $bin -c $dir/config.yaml preauthkeys create -u \"\$id\" --reusable -e 24h -o json | jq -r .key"
+}
