@@ -30,6 +30,7 @@ install() {
   dir=$(go mod download -json "github.com/juanfont/headscale@$HEADSCALE_VERSION" | jq -r .Dir)
   [ -d "$dir" ] || { echo "headscale.sh: download of headscale $HEADSCALE_VERSION failed" >&2; return 1; }
   tmp=$(mktemp -d "$cache/.build.XXXXXX")
+  chmod 755 "$tmp"
   if ! (cd "$dir" && go build -trimpath -o "$tmp/headscale" ./cmd/headscale); then
     rm -rf "$tmp"
     echo "headscale.sh: building headscale $HEADSCALE_VERSION failed" >&2

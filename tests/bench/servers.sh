@@ -59,6 +59,7 @@ unix_socket: $dir/headscale.sock
 unix_socket_permission: "0770"
 log: {level: warn}
 logtail: {enabled: false}
+tuning: {batch_change_delay: ${BENCH_HEADSCALE_BATCH_DELAY:-800ms}}
 EOC
   SERVER_URL="http://127.0.0.1:$port"
   READY_URL="$SERVER_URL/health"
