@@ -10,7 +10,7 @@ VAR        ?= $(CURDIR)/var
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
-.PHONY: all deps build build-asan build-fuzz run test unit interop fuzz bench clean
+.PHONY: all deps build build-asan build-fuzz run test unit interop fuzz bench bench-derp clean
 
 all: build
 
@@ -49,6 +49,10 @@ fuzz: build-fuzz
 bench: build
 	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/run.sh
 	@if grep -q '^bench-derp:' $(firstword $(MAKEFILE_LIST)); then $(MAKE) --no-print-directory bench-derp; fi
+
+# DERP relay and STUN against Tailscale's derper (tests/bench/derp_bench.sh; needs Go for derper).
+bench-derp: build
+	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/derp_bench.sh
 
 clean:
 	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
