@@ -217,6 +217,35 @@ PublicKey key_at(ByteView p) {
     return k;
 }
 
+PeerPresentMsg parse_peer_present(ByteView p) {
+    if (p.size() < kKeyLen) throw FrameError("PeerPresent: shorter than a key");
+    PeerPresentMsg m;
+    m.key = key_at(p);
+    if (p.size() >= kKeyLen + 18) {
+        IpAddr ip;
+        const auto a = p.subspan(kKeyLen, 16);
+        static constexpr std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (std::equal(a.begin(), a.begin() + 12, mapped)) {
+            std::copy_n(a.begin() + 12, 4, ip.b.begin());
+        } else {
+            ip.v6 = true;
+            std::copy(a.begin(), a.end(), ip.b.begin());
+        }
+        m.ip = ip;
+        m.port = static_cast<std::uint16_t>(p[kKeyLen + 16] << 8 | p[kKeyLen + 17]);
+    }
+    if (p.size() >= kKeyLen + 19) m.flags = p[kKeyLen + 18];
+    return m;
+}
+
+PeerGoneMsg parse_peer_gone(ByteView p) {
+    if (p.size() < kKeyLen) throw FrameError("PeerGone: shorter than a key");
+    PeerGoneMsg m;
+    m.key = key_at(p);
+    if (p.size() > kKeyLen) m.reason = static_cast<PeerGoneReason>(p[kKeyLen]);
+    return m;
+}
+
 ClientHello open_client_info(ByteView payload, const PrivateKey& server) {
     if (payload.size() < kMinClientInfoLen || payload.size() > kMaxClientInfoLen)
         throw FrameError("ClientInfo: payload of " + std::to_string(payload.size()) + " bytes");

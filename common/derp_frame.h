@@ -148,6 +148,22 @@ ServerInfo open_server_info(ByteView payload, const PrivateKey& client, const Pu
 // Checks the magic of a ServerKey payload and returns the key. Throws FrameError.
 PublicKey parse_server_key(ByteView payload);
 
+// PeerPresent and PeerGone as a watcher reads them. Older servers sent shorter PeerPresent
+// frames (key only, or key+IP+port) and PeerGone without a reason; both are accepted.
+struct PeerPresentMsg {
+    PublicKey key;
+    std::optional<IpAddr> ip;
+    std::uint16_t port = 0;
+    std::uint8_t flags = 0;
+};
+struct PeerGoneMsg {
+    PublicKey key;
+    PeerGoneReason reason = PeerGoneReason::Disconnected;
+};
+// Throw FrameError when the payload is shorter than a key.
+PeerPresentMsg parse_peer_present(ByteView payload);
+PeerGoneMsg parse_peer_gone(ByteView payload);
+
 // Reads a 32-byte key at the start of `p` (which must be long enough).
 PublicKey key_at(ByteView p);
 

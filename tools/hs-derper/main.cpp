@@ -25,6 +25,8 @@ int main(int argc, char** argv) {
     auto* verify = app.add_flag("--verify-clients", o.verify_clients, "Admit only node keys of unexpired nodes in --db");
     verify->needs(app.add_option("--db", o.db_path, "The shared SQLite file, opened read-only"));
     app.add_option("--mesh-psk-file", o.mesh_psk_file, "File with the 64-hex-digit mesh key of this region");
+    app.add_option("--mesh-with", o.mesh_with,
+                   "Comma list of the region's other derpers (HOST[:PORT][/DIALHOST]) to mesh with");
     app.add_option("--metrics-addr", o.metrics_addr, "Serve Prometheus metrics at http://ADDR/metrics");
     app.add_option("--tcp-write-timeout", o.tcp_write_timeout, "How long a client may take to accept a write (0: no limit)")
         ->check(hs::duration_validator())

@@ -18,6 +18,7 @@ struct Options {
     bool verify_clients = false;
     std::string db_path;
     std::string mesh_psk_file;
+    std::string mesh_with;  // comma list of HOST[:PORT][/DIALHOST]
     std::string metrics_addr;
     std::string tcp_write_timeout = "5s";  // a duration: "2s", "500ms", "0" for none
 };

@@ -12,9 +12,10 @@
 #include "common/key_file.h"
 #include "common/log.h"
 #include "common/netaddr.h"
-#include "tools/hs-derper/options.h"
 #include "common/stun_udp.h"
 #include "common/tls.h"
+#include "tools/hs-derper/mesh.h"
+#include "tools/hs-derper/options.h"
 #include "tools/hs-derper/verify.h"
 
 namespace hs::derper {
@@ -33,6 +34,7 @@ struct Ctx {
     derp::ConnOptions conn;
     stun::Counters& stun;
     const NodeKeySet* keys = nullptr;
+    const Mesh* mesh = nullptr;
 };
 
 Key32 load_mesh_key(const std::string& path) {
@@ -96,6 +98,7 @@ http::response<http::string_body> respond(const http::request<http::string_body>
             body += "# HELP derp_verify_node_keys Node keys loaded for client verification.\n"
                     "# TYPE derp_verify_node_keys gauge\nderp_verify_node_keys " +
                     std::to_string(ctx.keys->size()) + "\n";
+        if (ctx.mesh) body += ctx.mesh->prometheus_text();
         return text_response(req, http::status::ok, std::move(body), "text/plain; version=0.0.4");
     }
     if (derp::is_derp_path(std::string(req.target()))) {
@@ -192,6 +195,7 @@ void verify_poller(std::stop_token stop, NodeKeySet& keys, derp::DerpServer& der
 
 int run(const Options& o) {
     if (o.verify_clients && o.db_path.empty()) throw std::runtime_error("--verify-clients needs --db PATH");
+    if (!o.mesh_with.empty() && o.mesh_psk_file.empty()) throw std::runtime_error("--mesh-with needs --mesh-psk-file");
     const auto hp = parse_host_port(o.addr);
     if (!hp) throw std::runtime_error("--addr: expected HOST:PORT or :PORT, got \"" + o.addr + "\"");
     if (o.stun && (o.stun_port < 0 || o.stun_port > 65535)) throw std::runtime_error("--stun-port: out of range");
@@ -206,6 +210,7 @@ int run(const Options& o) {
     derp::DerpServer::Options dopts{load_or_create_key_file(o.key_file, &created)};
     if (created) spdlog::info("created server key file {}", o.key_file);
     if (!o.mesh_psk_file.empty()) dopts.mesh_key = load_mesh_key(o.mesh_psk_file);
+    const std::optional<Key32> derp_mesh_key = dopts.mesh_key;
     std::unique_ptr<NodeKeySet> keys;
     if (o.verify_clients) {
         keys = std::make_unique<NodeKeySet>(o.db_path);
@@ -230,10 +235,18 @@ int run(const Options& o) {
 
     derp::DerpServer derp(std::move(dopts));
     stun::Counters stun_counters;
-    Ctx ctx{derp, tls ? &*tls : nullptr, conn, stun_counters, keys.get()};
-
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
     net::io_context io(static_cast<int>(threads));
+
+    std::unique_ptr<Mesh> mesh;
+    if (!o.mesh_with.empty()) {
+        try {
+            mesh = std::make_unique<Mesh>(io, derp, o.mesh_with, *derp_mesh_key);
+        } catch (const std::invalid_argument& e) {
+            throw std::runtime_error(std::string("--mesh-with: ") + e.what());
+        }
+    }
+    Ctx ctx{derp, tls ? &*tls : nullptr, conn, stun_counters, keys.get(), mesh.get()};
 
     tcp::acceptor acc(io);
     open_and_bind(acc, endpoint_for<tcp::endpoint>(hp->host, hp->port, "--addr"), "--addr");
@@ -259,6 +272,7 @@ int run(const Options& o) {
         net::co_spawn(io, accept_loop(*macc, ctx, true), net::detached);
     }
 
+    if (mesh) mesh->start();
     std::jthread poller;
     if (keys) poller = std::jthread([&](std::stop_token st) { verify_poller(st, *keys, derp); });
 
