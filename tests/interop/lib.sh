@@ -191,3 +191,42 @@ for_each_version() {
 finish() {
   echo "$(basename "$0" .sh): $TESTS_PASSED passed, 0 failed"
 }
+
+# lab_pki IP: a lab CA and a server certificate for IP, signed by it, in $LAB/pki: ca.pem,
+# srv.pem, srv.key, and bundle.pem (the system roots plus the lab CA, for SSL_CERT_FILE), so
+# clients verify our servers as they would verify a public CA's certificate.
+lab_pki() {
+  local ip=$1 pki="$LAB/pki"
+  [ -f "$pki/bundle.pem" ] && return 0
+  mkdir -p "$pki"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=hs-lab-ca \
+    -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+    -keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null || fail "making the lab CA"
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=hs-lab-server \
+    -keyout "$pki/srv.key" -out "$pki/srv.csr" 2>/dev/null || fail "making the server key"
+  printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n' "$ip" >"$pki/ext.cnf"
+  openssl x509 -req -in "$pki/srv.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial -days 2 \
+    -extfile "$pki/ext.cnf" -out "$pki/srv.pem" 2>/dev/null || fail "signing the server certificate"
+  cat /etc/ssl/certs/ca-certificates.crt "$pki/ca.pem" >"$pki/bundle.pem" 2>/dev/null || cp "$pki/ca.pem" "$pki/bundle.pem"
+}
+
+# nft_out NAME MATCH...: adds a rule to the output hook inside NAME's namespace (nft syntax,
+# e.g. `nft_out a meta l4proto udp ip daddr != 10.0.0.1 counter drop`).
+nft_out() {
+  local ns; ns=$(host_ns "$1"); shift
+  if ! ip netns exec "$ns" nft list table inet hslab >/dev/null 2>&1; then
+    ip netns exec "$ns" nft add table inet hslab
+    ip netns exec "$ns" nft add chain inet hslab out '{ type filter hook output priority 0; policy accept; }'
+  fi
+  ip netns exec "$ns" nft add rule inet hslab out "$@"
+}
+# nft_dropped NAME: packets the counters of NAME's rules matched, summed.
+nft_dropped() {
+  ip netns exec "$(host_ns "$1")" nft list table inet hslab | awk '/counter packets/ { for (i = 1; i < NF; i++) if ($i == "packets") s += $(i + 1) } END { print s + 0 }'
+}
+# block_direct_udp NAME: NAME may send UDP only to the lab bridge address (where STUN and DERP
+# live), so two clients cannot reach each other directly and must relay through DERP.
+block_direct_udp() {
+  nft_out "$1" meta l4proto udp ip daddr != "${LAB_SUBNET}1" counter drop
+  nft_out "$1" meta nfproto ipv6 meta l4proto udp counter drop
+}

@@ -7,17 +7,8 @@ need_root
 ts_install
 lab_bridge
 ip=${LAB_SUBNET}1
+lab_pki "$ip"
 pki="$LAB/pki"
-mkdir -p "$pki"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=hs-lab-ca \
-  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
-  -keyout "$pki/ca.key" -out "$pki/ca.pem" 2>/dev/null || fail "making the lab CA"
-openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=hs-lab-control \
-  -keyout "$pki/srv.key" -out "$pki/srv.csr" 2>/dev/null || fail "making the server key"
-printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature\n' "$ip" >"$pki/ext.cnf"
-openssl x509 -req -in "$pki/srv.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" -CAcreateserial -days 2 \
-  -extfile "$pki/ext.cnf" -out "$pki/srv.pem" 2>/dev/null || fail "signing the server certificate"
-cat /etc/ssl/certs/ca-certificates.crt "$pki/ca.pem" >"$pki/bundle.pem" 2>/dev/null || cp "$pki/ca.pem" "$pki/bundle.pem"
 
 control_config "tls_cert_path: $pki/srv.pem" "tls_key_path: $pki/srv.key"
 sed -i "s|^server_url: http://|server_url: https://|" "$CONTROL_DIR/config.yaml"
