@@ -2,36 +2,23 @@
 # hs-derper on the lab bridge (TLS with a self-signed certificate, STUN beside it).
 # Always: the HTTP upgrade answers 101 and the ServerKey frame (checked with openssl s_client),
 # the probe and captive-portal endpoints answer, and a STUN request sent from a lab namespace
-# gets its own address back. With hs-control built: two official clients that cannot reach each
-# other directly talk through hs-derper, admitted by --verify-clients from the shared database.
+# gets its own address back. With hs-control built: two official clients whose direct UDP to
+# each other is dropped by nftables in their namespaces (STUN and DERP stay open) talk through
+# hs-derper, admitted by --verify-clients from the shared database; their STUN is the
+# standalone hs-stun.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/derp.sh"
 need_root
 
 DERP_PORT=${DERP_PORT:-$((18500 + LAB_ID))}
-DERP_STUN_PORT=${DERP_STUN_PORT:-$((19500 + LAB_ID))}
-DERP_METRICS=127.0.0.1:$((20500 + LAB_ID))
+BUILTIN_STUN_PORT=$((19500 + LAB_ID))
+MPORT=$((20500 + LAB_ID))
 DERP_DIR="$LAB/derper"
-DERP_PID=""
-lab_bridge
-DERP_IP="${LAB_SUBNET}1"
-mkdir -p "$DERP_DIR"
 
-derper_start() {
-  daemon_start DERP_PID "$DERP_DIR/derper.log" "http://$DERP_METRICS/metrics" \
-    "$HS_BIN/hs-derper" -a "$DERP_IP:$DERP_PORT" --hostname "$DERP_IP" --self-signed \
-    --stun --stun-port "$DERP_STUN_PORT" -c "$DERP_DIR/derper.key" --metrics-addr "$DERP_METRICS" --log-level debug "$@"
-}
-
-derper_stop() {
-  daemon_stop "$DERP_PID"
-  DERP_PID=""
-}
-
-# metric NAME: the value of one Prometheus sample (labels included in NAME), 0 if absent.
-metric() { curl -sf "http://$DERP_METRICS/metrics" | awk -v n="$1" '$1 == n { print $2; found=1 } END { if (!found) print 0 }'; }
-metric_sum() { curl -sf "http://$DERP_METRICS/metrics" | awk -v n="$1" 'index($1, n) == 1 { s += $2 } END { print s + 0 }'; }
-metric_at_least() { [ "$(metric "$1")" -ge "$2" ]; }
-metric_at_most() { [ "$(metric "$1")" -le "$2" ]; }
+derper_start() { hs_derper_start derper "$DERP_PORT" "$MPORT" --hostname "$DERP_IP" --self-signed --stun --stun-port "$BUILTIN_STUN_PORT" "$@"; }
+derper_stop() { hs_derper_stop derper; }
+metric() { metric_at "$MPORT" "$1"; }
+metric_sum() { metric_sum_at "$MPORT" "$1"; }
 
 derper_start
 [ "$(stat -c %a "$DERP_DIR/derper.key")" = 600 ] || fail "key file mode is $(stat -c %a "$DERP_DIR/derper.key")"
@@ -74,7 +61,7 @@ pass "/derp without upgrade is 426; probes are 200; /generate_204 echoes the cha
 # --- STUN from a lab namespace: the answer names the sender's own address and port ---------------
 host_add probe 1
 probe_ip=$(host_ip probe)
-ip netns exec "$(host_ns probe)" python3 - "$DERP_IP" "$DERP_STUN_PORT" "$probe_ip" <<'EOF' || fail "STUN check failed"
+ip netns exec "$(host_ns probe)" python3 - "$DERP_IP" "$BUILTIN_STUN_PORT" "$probe_ip" <<'EOF' || fail "STUN check failed"
 import binascii, os, socket, struct, sys
 server, port, me = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -95,7 +82,7 @@ xip = socket.inet_ntoa(bytes(a ^ b for a, b in zip(resp[28:32], resp[4:8])))
 assert (xip, xport) == (me, 40001), (xip, xport)
 print(f"{xip}:{xport}")
 EOF
-metric_at_least stun_requests_total 1 || fail "stun_requests_total did not count the request"
+[ "$(metric stun_requests_total)" -ge 1 ] || fail "stun_requests_total did not count the request"
 [ "$(metric_sum stun_malformed_total)" -ge 1 ] || fail "the junk datagram was not counted as malformed"
 pass "STUN from $probe_ip:40001: XOR-MAPPED-ADDRESS decodes to $probe_ip:40001; junk counted as malformed"
 
@@ -107,6 +94,16 @@ fi
 
 # --- real clients relayed through hs-derper --------------------------------------------------------
 . "$(dirname "$0")/control.sh"
+
+# The clients' STUN is the standalone hs-stun; hs-derper's own STUN was checked above.
+HS_STUN_PORT=$((21500 + LAB_ID))
+"$HS_BIN/hs-stun" -a "$DERP_IP:$HS_STUN_PORT" --stats-interval 1s >"$LAB/hs-stun.log" 2>&1 &
+LAB_PIDS+=("$!")
+eventually 5 grep -q "serving STUN" "$LAB/hs-stun.log" || { cat "$LAB/hs-stun.log" >&2; fail "hs-stun did not start"; }
+DERP_STUN_PORT=$HS_STUN_PORT  # what control_config writes into the DERP map
+
+# hs-stun's counters, from the line it logs every second: "stun: N requests answered, ...".
+stun_requests() { { grep -o 'stun: [0-9]* requests' "$LAB/hs-stun.log" || true; } | tail -1 | awk '{ print $2 + 0 }'; }
 
 run_suite() {
   local v=$1 tag=$2 base=$3
@@ -122,32 +119,42 @@ run_suite() {
 
   local a="${tag}a" b="${tag}b"
   host_add "$a" $((base + 1)); host_add "$b" $((base + 2))
-  # Disco pings over direct UDP are dropped, so WireGuard traffic can only take DERP.
-  TS_EXTRA_ENV="TS_DEBUG_NEVER_DIRECT_UDP=1" ts_start "$a" 41641
-  TS_EXTRA_ENV="TS_DEBUG_NEVER_DIRECT_UDP=1" ts_start "$b" 41642
+  # Each client may send UDP only to the bridge address (STUN, DERP): direct paths between the
+  # clients are dropped on the wire, as behind two strict firewalls.
+  block_direct_udp "$a"; block_direct_udp "$b"
+  ts_start "$a" 41641
+  ts_start "$b" 41642
   ts_up "$a" "$key" || fail "$v: tailscale up failed on $a"
   ts_up "$b" "$key" || fail "$v: tailscale up failed on $b"
   eventually 20 peer_is "$a" "$b" .HostName "$b" || fail "$a does not list $b"
 
   eventually 20 status_is "$a" .Self.Relay lab || fail "$v: $a has no home DERP 'lab'"
-  eventually 20 metric_at_least derp_current_connections 2 || fail "$v: hs-derper has $(metric derp_current_connections) connections"
+  eventually 20 derp_clients_are "$MPORT" 2 || fail "$v: hs-derper has $(derp_clients "$MPORT") clients"
   pass "$v: both clients admitted by --verify-clients and connected to hs-derper (home region lab)"
 
+  local stun_before; stun_before=$(stun_requests)
   local nc; nc=$(ip netns exec "$(host_ns "$a")" "$TS_BIN/tailscale" --socket="$LAB/$a/ts.sock" netcheck --format=json 2>/dev/null)
   [ "$(echo "$nc" | jq -r .UDP)" = true ] || fail "$v: netcheck says no UDP: $nc"
   [ "$(echo "$nc" | jq -r .PreferredDERP)" = 900 ] || fail "$v: netcheck PreferredDERP: $nc"
   [[ "$(echo "$nc" | jq -r .GlobalV4)" == "$(host_ip "$a"):"* ]] || fail "$v: netcheck GlobalV4: $nc"
   [ "$(echo "$nc" | jq -r '.RegionLatency["900"] // 0')" -gt 0 ] || fail "$v: no latency for region 900: $nc"
-  pass "$v: netcheck through hs-derper's STUN: UDP true, GlobalV4 $(echo "$nc" | jq -r .GlobalV4), PreferredDERP 900"
+  stun_grew() { [ "$(stun_requests)" -gt "${stun_before:-0}" ]; }
+  eventually 5 stun_grew || fail "$v: hs-stun logged no new requests (still $(stun_requests)): netcheck was not answered by it"
+  pass "$v: netcheck answered by hs-stun ($(stun_requests) requests so far): UDP true, GlobalV4 $(echo "$nc" | jq -r .GlobalV4), latency to 900 $(echo "$nc" | jq -r '.RegionLatency["900"]')ns"
 
   local ip_b; ip_b=$(ts "$b" ip -4)
   local relayed_before; relayed_before=$(metric derp_packets_relayed_total)
-  ts "$a" ping -c 3 --timeout=5s --until-direct=false "$ip_b" >"$LAB/ping.out" 2>&1 || { cat "$LAB/ping.out" >&2; fail "$v: ping $a -> $b failed"; }
-  local pongs; pongs=$(grep -c "pong from" "$LAB/ping.out" || true)
-  [ "$pongs" -ge 3 ] || { cat "$LAB/ping.out" >&2; fail "$v: $pongs pongs"; }
-  [ "$(grep "pong from" "$LAB/ping.out" | grep -vc 'via DERP(lab)' || true)" = 0 ] || { cat "$LAB/ping.out" >&2; fail "$v: a pong did not come via DERP(lab)"; }
+  ping_via_derp "$a" "$ip_b" lab || fail "$v: ping $a -> $b did not get 3 pongs via DERP(lab)"
   [ "$(metric derp_packets_relayed_total)" -gt "$relayed_before" ] || fail "$v: hs-derper relayed no packets"
-  pass "$v: tailscale ping $a -> $b: $pongs pongs, all via DERP(lab); hs-derper relayed $(metric derp_packets_relayed_total) packets"
+  [ "$(peer_field "$a" "$b" .Relay)" = lab ] || fail "$v: $a's status shows relay '$(peer_field "$a" "$b" .Relay)' for $b"
+  [ -z "$(peer_field "$a" "$b" .CurAddr)" ] || fail "$v: $a has a direct path to $b: $(peer_field "$a" "$b" .CurAddr)"
+  [ "$(nft_dropped "$a")" -gt 0 ] && [ "$(nft_dropped "$b")" -gt 0 ] ||
+    fail "$v: the clients never tried the blocked direct path (drops: $(nft_dropped "$a"), $(nft_dropped "$b"))"
+  pass "$v: tailscale ping $a -> $b: $(grep -m1 'pong from' "$LAB/ping-$a.out"); status: relay lab, no direct address; nftables dropped $(nft_dropped "$a") + $(nft_dropped "$b") direct UDP packets"
+
+  local got; got=$(tcp_echo_via "$a" "$b" "$ip_b" 18181)
+  [[ "$got" == "echo:hello-from-$a"* ]] || { cat "$LAB/nc-$a.err" >&2; fail "$v: TCP through hs-derper returned '$got'"; }
+  pass "$v: a TCP payload crossed hs-derper (tailscale nc got '$got')"
 
   # A node deleted from the database loses its DERP connection.
   local id_b; id_b=$(node_id "$b")
@@ -155,7 +162,7 @@ run_suite() {
   admin nodes delete -i "$id_b" >/dev/null || fail "delete failed"
   eventually 5 sh -c "tail -n +$((log_lines + 1)) '$DERP_DIR/derper.log' | grep -q 'connections no longer admitted'" ||
     fail "$v: hs-derper kept the deleted node's connection"
-  eventually 10 metric_at_most derp_current_connections 1 || fail "$v: $(metric derp_current_connections) connections after delete"
+  eventually 10 metric_at_most "$MPORT" derp_current_connections 1 || fail "$v: $(metric derp_current_connections) connections after delete"
   pass "$v: after hs-admin nodes delete, hs-derper closed the node's connection"
 
   ts_stop "$a"; ts_stop "$b"
