@@ -4,7 +4,7 @@
 #
 # Environment: BENCH_NODES ("100 500 2000"), BENCH_CHURN_RATE (10/s), BENCH_CHURN_DURATION
 # (60s), BENCH_OBSERVERS (5), BENCH_PIN (1: server on CPU 0, generator on CPU 1),
-# BENCH_RUN_LIMIT (seconds per server and N, 1800), HS_BIN (build/bin).
+# BENCH_RUN_LIMIT (seconds per server and N, 2400), HS_BIN (build/bin).
 # Everything listens on 127.0.0.1; every wait is bounded.
 set -euo pipefail
 HS_SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -55,7 +55,8 @@ for n in $nodes; do
       version=$HEADSCALE_VERSION
     fi
     log "$s, N=$n; uptime:$(uptime)"
-    if timeout --kill-after=30 "${BENCH_RUN_LIMIT:-1800}" "${gen_pin[@]}" "$work/hs-loadgen" run \
+    limit=${BENCH_RUN_LIMIT:-2400}
+    if timeout --kill-after=30 "$limit" "${gen_pin[@]}" "$work/hs-loadgen" run --deadline $((limit * 3 / 4))s \
         --label "$s" --version "$version" --url "$SERVER_URL" --server-cmd "$SERVER_CMD" \
         --ready-url "$READY_URL" --key-cmd "$KEY_CMD" --server-log "$dir/server.log" --nodes "$n" \
         --observers "${BENCH_OBSERVERS:-5}" --churn-rate "${BENCH_CHURN_RATE:-10}" \

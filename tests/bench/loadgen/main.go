@@ -30,7 +30,7 @@ type options struct {
 	label, version, serverURL, serverCmd, readyURL, keyCmd, logPath string
 	nodes, observers, concurrency, joins, capver                    int
 	churnRate                                                       float64
-	churnDuration, churnGrace, phaseTimeout, settle                 time.Duration
+	churnDuration, churnGrace, phaseTimeout, settle, deadline       time.Duration
 	scenarios                                                       map[string]bool
 }
 
@@ -51,6 +51,7 @@ type connectResult struct {
 	PeersOK      bool    `json:"peers_ok"`
 	RSSKB        int64   `json:"rss_kb"`
 	RSSPerNodeKB float64 `json:"rss_per_node_kb"`
+	GeneratorCPU float64 `json:"generator_cpu_seconds"`
 }
 
 type churnResult struct {
@@ -65,6 +66,10 @@ type churnResult struct {
 	P99ms            float64 `json:"p99_ms"`
 	MaxMs            float64 `json:"max_ms"`
 	ServerCPUPercent float64 `json:"server_cpu_percent"`
+	// What the server sent all nodes during the period, and the generator's own CPU use: near
+	// 100% of its core means the latencies include the generator's queueing.
+	ReceivedMBps        float64 `json:"received_mb_per_second"`
+	GeneratorCPUPercent float64 `json:"generator_cpu_percent"`
 }
 
 type joinResult struct {
@@ -84,6 +89,7 @@ type stormResult struct {
 	CPUSeconds   float64 `json:"cpu_seconds"`
 	PeakRSSKB    int64   `json:"peak_rss_kb"`
 	PeersOK      bool    `json:"peers_ok"`
+	GeneratorCPU float64 `json:"generator_cpu_seconds"`
 }
 
 type result struct {
@@ -146,6 +152,7 @@ func parseRun(args []string) (options, error) {
 	fs.DurationVar(&o.churnDuration, "churn-duration", 60*time.Second, "length of the churn scenario")
 	fs.DurationVar(&o.churnGrace, "churn-grace", 10*time.Second, "how long late churn deliveries are waited for")
 	fs.DurationVar(&o.phaseTimeout, "phase-timeout", 300*time.Second, "bound on each waiting phase")
+	fs.DurationVar(&o.deadline, "deadline", time.Hour, "bound on the whole run; what is done by then is still reported")
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "pause before memory is read after connect")
 	scen := fs.String("scenarios", "register,connect,churn,join,storm", "scenarios to run, in this order")
 	if err := fs.Parse(args); err != nil {
@@ -182,6 +189,8 @@ func runCmd(args []string) error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	ctx, cancelDeadline := context.WithTimeout(ctx, o.deadline)
+	defer cancelDeadline()
 	res := &result{Server: o.label, Version: o.version, Nodes: o.nodes, Observers: o.observers,
 		Capver: o.capver, Started: time.Now().UTC(), LoadBefore: loadAvg(), Problems: []string{}}
 	srv := &server{cmdline: o.serverCmd, readyURL: o.readyURL, logPath: o.logPath}
@@ -252,10 +261,18 @@ func (b *bench) scenarios(ctx context.Context) error {
 		return err
 	}
 	logf("%s: register %.1f nodes/s", o.label, b.res.Register.NodesPerSecond)
+	if ctx.Err() != nil {
+		b.problem("run stopped during register: %v", ctx.Err())
+		return ctx.Err()
+	}
 	b.connect()
 	logf("%s: connect: %d nodes have maps after %.2fs", o.label, b.res.Connect.NodesWithMap, b.res.Connect.Seconds)
 	for _, s := range []string{"churn", "join", "storm"} {
-		if !o.scenarios[s] || ctx.Err() != nil {
+		if ctx.Err() != nil {
+			b.problem("run stopped before %s: %v", s, ctx.Err())
+			break
+		}
+		if !o.scenarios[s] {
 			continue
 		}
 		logf("%s: %s", o.label, s)

@@ -47,6 +47,7 @@ type node struct {
 	lastMap  atomic.Int64 // unix nanos at which the current stream's full map arrived
 	mapBytes atomic.Int64 // compressed size of that map
 	frames   atomic.Int64
+	bytes    atomic.Int64 // compressed map bytes received, all streams
 	streams  atomic.Int64
 	failures atomic.Int64
 	lastErr  atomic.Value // string
@@ -240,6 +241,7 @@ func (n *node) stream(ctx context.Context, e *env) (bool, error) {
 			return gotMap, fmt.Errorf("map frame: %w", err)
 		}
 		n.frames.Add(1)
+		n.bytes.Add(int64(size) + 4)
 		if !gotMap && !keepAlive {
 			gotMap = true
 			n.mapBytes.Store(int64(size))

@@ -47,11 +47,13 @@ set xlabel "nodes (N)"
 set ylabel "%s"
 set logscale xy
 set grid
-set key top left
+set key below
+set xrange [%g:%g]
+set offsets 0, 0, graph 0.1, graph 0.1
 set xtics (%s)
 plot %q using 1:2 with linespoints lw 2 pt 7 title %q, \
      %q using 1:3 with linespoints lw 2 pt 5 title %q
-`, png, s.name, m.title, better, m.unit, xtics(d.ns), tmp.Name(), d.servers[0], tmp.Name(), d.servers[1])
+`, png, s.name, m.title, better, m.unit, float64(d.ns[0])/1.5, float64(d.ns[len(d.ns)-1])*1.5, xtics(d.ns), tmp.Name(), d.servers[0], tmp.Name(), d.servers[1])
 	cmd := exec.Command("gnuplot")
 	cmd.Stdin = bytes.NewBufferString(script)
 	out, err := cmd.CombinedOutput()

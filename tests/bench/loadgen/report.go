@@ -32,10 +32,10 @@ func sections() []section {
 		{"register", "N fresh nodes register with one reusable pre-auth key, 32 at a time (Noise handshake + /machine/register).",
 			[]metric{
 				{"nodes/s", "nodes/s", false, func(r *result) (float64, bool) {
-					return f(r.Register != nil && r.Register.Failed == 0, r.Register, func() float64 { return r.Register.NodesPerSecond })
+					return f(r.Register != nil && r.Register.OK == r.Nodes, r.Register, func() float64 { return r.Register.NodesPerSecond })
 				}},
 				{"p99 latency", "ms", true, func(r *result) (float64, bool) {
-					return f(r.Register != nil && r.Register.Failed == 0, r.Register, func() float64 { return r.Register.P99ms })
+					return f(r.Register != nil && r.Register.OK == r.Nodes, r.Register, func() float64 { return r.Register.P99ms })
 				}},
 			}},
 		{"storm", "N nodes streaming; the server is restarted; time from the new process's start until every node has its full map again, the new process's CPU-seconds until then, and its peak RSS.",
@@ -50,7 +50,7 @@ func sections() []section {
 					return f(stormOK(r), r.Storm, func() float64 { return float64(r.Storm.PeakRSSKB) / 1024 })
 				}},
 			}},
-		{"churn", "N nodes online; random nodes send endpoint changes (lite map requests) at a fixed rate for a fixed time; latency from the update's send to its arrival at each sampled observer; server CPU over the period.",
+		{"churn", "N nodes online; nodes in turn send endpoint changes (lite map requests) at a fixed rate for a fixed time. Latency runs from an update's send to its arrival at each sampled observer, over the deliveries that arrived (\"delivered\" says how many did within the grace period); then server CPU, the map bytes the server sent all nodes per second, and the generator's CPU on its one core (near 100% means the latencies include the generator's own queueing).",
 			[]metric{
 				{"p99 latency", "ms", true, func(r *result) (float64, bool) {
 					return f(churnOK(r), r.Churn, func() float64 { return r.Churn.P99ms })
@@ -58,8 +58,17 @@ func sections() []section {
 				{"p50 latency", "ms", true, func(r *result) (float64, bool) {
 					return f(churnOK(r), r.Churn, func() float64 { return r.Churn.P50ms })
 				}},
+				{"delivered", "%", false, func(r *result) (float64, bool) {
+					return f(churnOK(r), r.Churn, func() float64 { return 100 * float64(r.Churn.Delivered) / float64(max(r.Churn.Expected, 1)) })
+				}},
 				{"server CPU", "%", true, func(r *result) (float64, bool) {
 					return f(churnOK(r), r.Churn, func() float64 { return r.Churn.ServerCPUPercent })
+				}},
+				{"sent to nodes", "MB/s", true, func(r *result) (float64, bool) {
+					return f(churnOK(r), r.Churn, func() float64 { return r.Churn.ReceivedMBps })
+				}},
+				{"generator CPU", "%", true, func(r *result) (float64, bool) {
+					return f(churnOK(r), r.Churn, func() float64 { return r.Churn.GeneratorCPUPercent })
 				}},
 			}},
 		{"join", "N nodes online; one more node registers and streams; time from the start of its registration to its first full map (median of the joins).",

@@ -50,7 +50,7 @@ func (b *bench) registerAll(ctx context.Context) error {
 			defer wg.Done()
 			for {
 				i := int(next.Add(1) - 1)
-				if i >= n {
+				if i >= n || ctx.Err() != nil {
 					return
 				}
 				c, cancel := context.WithTimeout(ctx, 60*time.Second)
@@ -66,6 +66,9 @@ func (b *bench) registerAll(ctx context.Context) error {
 	r := &registerResult{Seconds: elapsed.Seconds()}
 	var okLat []time.Duration
 	for i, err := range errs {
+		if err == nil && lat[i] == 0 {
+			continue // never tried: the run's deadline came first
+		}
 		if err != nil {
 			r.Failed++
 			if r.FirstError == "" {
@@ -152,12 +155,12 @@ func (b *bench) startStream(n *node) {
 
 // connect opens every node's map stream at once and times the first full maps.
 func (b *bench) connect() {
-	t := time.Now()
+	t, cpu0 := time.Now(), selfCPU()
 	for _, n := range b.nodes {
 		b.startStream(n)
 	}
 	have, last := waitMaps(b.nodes, t, b.opt.phaseTimeout)
-	r := &connectResult{NodesWithMap: have, Seconds: last.Seconds()}
+	r := &connectResult{NodesWithMap: have, Seconds: last.Seconds(), GeneratorCPU: selfCPU() - cpu0}
 	var sizes []int64
 	for _, n := range b.nodes {
 		sizes = append(sizes, n.mapBytes.Load())
@@ -200,7 +203,13 @@ func (b *bench) churn(ctx context.Context) {
 	var sendErrs atomic.Int64
 	var firstErr atomic.Value
 	var inflight sync.WaitGroup
-	cpu0 := b.srv.cpuSeconds()
+	received := func() (sum int64) {
+		for _, n := range b.nodes {
+			sum += n.bytes.Load()
+		}
+		return sum
+	}
+	cpu0, gen0, bytes0 := b.srv.cpuSeconds(), selfCPU(), received()
 	start := time.Now()
 	tick := time.NewTicker(time.Duration(float64(time.Second) / b.opt.churnRate))
 	expected := 0
@@ -231,6 +240,8 @@ func (b *bench) churn(ctx context.Context) {
 	tick.Stop()
 	wall := time.Since(start).Seconds()
 	r.ServerCPUPercent = 100 * (b.srv.cpuSeconds() - cpu0) / wall
+	r.GeneratorCPUPercent = 100 * (selfCPU() - gen0) / wall
+	r.ReceivedMBps = float64(received()-bytes0) / wall / 1e6
 	inflight.Wait()
 	// Give late deliveries a bounded grace period.
 	var lat []time.Duration
@@ -303,7 +314,7 @@ func (b *bench) join(ctx context.Context) {
 // again; CPU time and peak RSS are the new process's own.
 func (b *bench) storm(ctx context.Context) {
 	r := &stormResult{}
-	t0 := time.Now()
+	t0, cpu0 := time.Now(), selfCPU()
 	b.srv.stop(30 * time.Second)
 	r.StopSeconds = time.Since(t0).Seconds()
 	t := time.Now()
@@ -323,6 +334,7 @@ func (b *bench) storm(ctx context.Context) {
 	r.CPUSeconds = b.srv.cpuSeconds()
 	_, r.PeakRSSKB = b.srv.memKB()
 	r.NodesWithMap, r.Seconds = have, last.Seconds()
+	r.GeneratorCPU = selfCPU() - cpu0
 	r.ReadySeconds = (<-readyCh).Seconds()
 	if have < len(b.nodes) {
 		b.problem("storm: only %d of %d nodes got their map back within %s", have, len(b.nodes), b.opt.phaseTimeout)
