@@ -29,10 +29,12 @@ std::string node_fqdn(const Node& n, const MapSettings& s) {
     return s.base_domain.empty() ? n.given_name + "." : n.given_name + "." + s.base_domain + ".";
 }
 
-json node_json(const Node& n, const MapSettings& s, int capver, TimePoint now, bool self) {
+json node_json(const Node& n, const MapSettings& s, int capver, TimePoint now, bool self, const RouteView* routes) {
     const bool expired = n.expired(now);
     const int derp = home_derp(n);
-    auto addrs = addresses(n);
+    const auto addrs = addresses(n);
+    auto allowed = addrs;
+    if (routes) allowed.insert(allowed.end(), routes->allowed.begin(), routes->allowed.end());
     json j = {
         {"ID", n.id},
         {"StableID", std::to_string(n.id)},
@@ -43,7 +45,7 @@ json node_json(const Node& n, const MapSettings& s, int capver, TimePoint now, b
         {"Machine", n.machine_key},
         {"DiscoKey", n.disco_key.empty() ? "discokey:" + std::string(64, '0') : n.disco_key},
         {"Addresses", addrs},
-        {"AllowedIPs", addrs},
+        {"AllowedIPs", allowed},
         {"Endpoints", n.endpoints},
         {"HomeDERP", derp},
         {"DERP", "127.3.3.40:" + std::to_string(derp)},
@@ -54,6 +56,7 @@ json node_json(const Node& n, const MapSettings& s, int capver, TimePoint now, b
         {"Online", n.online},
     };
     if (!n.tags.empty()) j["Tags"] = n.tags;
+    if (routes && !routes->primary.empty()) j["PrimaryRoutes"] = routes->primary;
     if (n.last_seen) j["LastSeen"] = format_time(*n.last_seen);
     if (expired) j["Expired"] = true;
     if (self) {

@@ -11,6 +11,7 @@
 
 #include "common/config.h"
 #include "common/model.h"
+#include "tools/hs-control/routes.h"
 
 namespace hs::control {
 
@@ -28,8 +29,10 @@ struct MapSettings {
 std::string node_fqdn(const Node& n, const MapSettings& s);
 
 // tailcfg.Node for `n`. `self` adds the attributes only the node itself reads (CapMap).
-// `capver` is the node's own capability version (0 when unknown).
-nlohmann::json node_json(const Node& n, const MapSettings& s, int capver, TimePoint now, bool self);
+// `capver` is the node's own capability version (0 when unknown). `routes` adds the subnet and
+// exit routes the node serves to AllowedIPs (nullptr: none).
+nlohmann::json node_json(const Node& n, const MapSettings& s, int capver, TimePoint now, bool self,
+                         const RouteView* routes = nullptr);
 
 nlohmann::json user_profile_json(const User& u);
 nlohmann::json tagged_devices_profile_json();

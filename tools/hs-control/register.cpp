@@ -190,7 +190,7 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
             const auto id = l.rec.id;
             store::delete_node(db_, id);
             RegisterReply r = success(l);
-            remove_node(id);
+            remove_node(id, now);
             r.body["NodeKeyExpired"] = true;
             r.body["MachineAuthorized"] = false;
             return r;

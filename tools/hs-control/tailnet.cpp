@@ -45,6 +45,7 @@ void Tailnet::load() {
     for (auto& [id, l] : nodes_) keep[id] = l.sinks;
     nodes_.clear();
     by_node_key_.clear();
+    routers_.clear();
     const auto now = Clock::now();
     for (auto& n : store::list_nodes(db_)) {
         auto& l = add_node(std::move(n));
@@ -90,7 +91,10 @@ Tailnet::Live* Tailnet::by_node_key(const std::string& key) {
     return n == nodes_.end() ? nullptr : &n->second;
 }
 
-void Tailnet::refresh(Live& l, TimePoint now) { l.peer_json = node_json(l.rec, settings_, l.capver, now, false).dump(); }
+void Tailnet::refresh(Live& l, TimePoint now) {
+    if (track_routes(l)) reroute(now);
+    l.peer_json = node_json(l.rec, settings_, l.capver, now, false, &l.routes).dump();
+}
 
 std::shared_ptr<const std::string> Tailnet::frame(const std::string& js) {
     return std::make_shared<const std::string>(frame_map_message(js));
@@ -110,7 +114,7 @@ void Tailnet::broadcast_changed(const Live& changed, TimePoint now) {
     for (auto& [id, l] : nodes_) {
         if (l.sinks.empty()) continue;
         if (id == changed.rec.id) {
-            push(l, frame(R"({"Node":)" + node_json(l.rec, settings_, l.capver, now, true).dump() + "}"));
+            push(l, frame(R"({"Node":)" + node_json(l.rec, settings_, l.capver, now, true, &l.routes).dump() + "}"));
             continue;
         }
         // One compressed frame serves every peer: the change costs one encode plus a push each.
@@ -134,7 +138,7 @@ void Tailnet::broadcast_removed(std::int64_t removed) {
         if (id != removed) push(l, f);
 }
 
-void Tailnet::remove_node(std::int64_t id) {
+void Tailnet::remove_node(std::int64_t id, TimePoint now) {
     const auto it = nodes_.find(id);
     if (it == nodes_.end()) return;
     const auto sinks = it->second.sinks;
@@ -142,6 +146,7 @@ void Tailnet::remove_node(std::int64_t id) {
     nodes_.erase(it);
     for (auto* s : sinks) s->end();
     broadcast_removed(id);
+    forget_router(id, now);
 }
 
 void Tailnet::persist(Live& l, TimePoint now) {
@@ -155,7 +160,7 @@ std::string Tailnet::full_map(const Live& self, TimePoint now) {
     peers.reserve(nodes_.size());
     for (const auto& [id, l] : nodes_)
         if (id != self.rec.id) peers.push_back(&l.peer_json);
-    auto out = full_map_json(node_json(self.rec, settings_, self.capver, now, true).dump(), peers, derp_map_json_,
+    auto out = full_map_json(node_json(self.rec, settings_, self.capver, now, true, &self.routes).dump(), peers, derp_map_json_,
                              dns_json_, profiles_json_, allow_all_filter_json(), settings_.base_domain, now, settings_);
     stats_.map_build_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++stats_.map_builds;
@@ -225,7 +230,7 @@ void Tailnet::collect_ephemeral(TimePoint now) {
     for (auto id : gone) {
         spdlog::info("deleting ephemeral node {} after {} offline", id, cfg_.ephemeral_inactivity_timeout.count() / 1000);
         store::delete_node(db_, id);
-        remove_node(id);
+        remove_node(id, now);
     }
 }
 
@@ -268,7 +273,7 @@ void Tailnet::sync_from_db(TimePoint now) {
         if (!row) {
             if (it != nodes_.end()) {
                 spdlog::info("node {} was deleted", id);
-                remove_node(id);
+                remove_node(id, now);
             }
             continue;
         }

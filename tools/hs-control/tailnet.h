@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -108,12 +109,23 @@ private:
         std::string peer_json;  // node_json(self=false), cached: full maps are concatenations
         std::vector<MapSink*> sinks;
         std::optional<TimePoint> offline_since;
+        std::vector<std::string> served;  // approved and advertised routes
+        bool routed_online = false;       // `online` as the last primary election saw it
+        RouteView routes;
     };
 
     // --- state changes (tailnet.cpp) ---
     Live& add_node(Node n);
+    // Re-renders the node for peers after its record changed; re-elects primary routes first
+    // when the change touches them.
     void refresh(Live& l, TimePoint now);
-    void remove_node(std::int64_t id);
+    // --- routes (tailnet_routes.cpp) ---
+    // True when the node's served routes, or its liveness as a router, differ from the last election.
+    bool track_routes(Live& l);
+    // Elects primaries again and sends the nodes whose routes moved to everyone.
+    void reroute(TimePoint now);
+    void forget_router(std::int64_t id, TimePoint now);
+    void remove_node(std::int64_t id, TimePoint now);
     void reload_users();
     // A user created moments ago by hs-admin may not be loaded yet: load it, and send the new
     // profile to connected clients before any node of that user reaches them.
@@ -148,6 +160,8 @@ private:
     std::string dns_json_;
     std::string profiles_json_;
     std::shared_ptr<const std::string> keepalive_;
+    std::set<std::int64_t> routers_;                 // nodes that serve at least one route
+    std::map<std::string, std::int64_t> primaries_;  // subnet prefix -> primary router
     std::int64_t change_seq_ = 0;
     std::int64_t data_version_ = -1;
     TailnetStats stats_;
