@@ -111,9 +111,8 @@ SSL_CTX* make_client_ctx() {
     if (!ctx) fail("SSL_CTX_new: " + ssl_errors());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
-    // Non-blocking writes of large batches may be accepted in parts and retried from a buffer
-    // that has since grown.
-    SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    // Read whatever the socket holds, not a record header and then its body in two syscalls.
+    SSL_CTX_set_read_ahead(ctx, 1);
     return ctx;
 }
 
