@@ -48,6 +48,7 @@ type node struct {
 	mapBytes atomic.Int64 // compressed size of that map
 	frames   atomic.Int64
 	bytes    atomic.Int64 // compressed map bytes received, all streams
+	endpoint atomic.Value // netip.AddrPort the node reports now; a new stream repeats it
 	streams  atomic.Int64
 	failures atomic.Int64
 	lastErr  atomic.Value // string
@@ -192,7 +193,11 @@ func (n *node) run(ctx context.Context, e *env) {
 // stream runs one map session; it reports whether a full map arrived on it.
 func (n *node) stream(ctx context.Context, e *env) (bool, error) {
 	t0 := time.Now()
-	res, err := n.post(ctx, "/machine/map", n.mapRequest(e, true, n.initialEndpoint()))
+	ep, ok := n.endpoint.Load().(netip.AddrPort)
+	if !ok {
+		ep = n.initialEndpoint()
+	}
+	res, err := n.post(ctx, "/machine/map", n.mapRequest(e, true, ep))
 	if debug {
 		logf("%s: map request answered after %s (err %v)", n.name, time.Since(t0), err)
 	}
@@ -217,9 +222,9 @@ func (n *node) stream(ctx context.Context, e *env) (bool, error) {
 		}
 		now := time.Now()
 		keepAlive := false
-		if n.obs != nil || size < 64 {
-			// Observers decode everything; counting nodes only decode frames small enough
-			// to be keepalives, because a keepalive must not count as the full map.
+		if n.obs != nil || (size < 64 && !gotMap) {
+			// Observers decode everything; counting nodes only decode, until the full map
+			// came, frames small enough to be keepalives, which must not count as the map.
 			if cap(buf) < int(size) {
 				buf = make([]byte, size)
 			}
@@ -256,6 +261,7 @@ func (n *node) sendEndpoint(ctx context.Context, e *env, ep netip.AddrPort) erro
 	if err != nil {
 		return err
 	}
+	n.endpoint.Store(ep)
 	_, _ = io.Copy(io.Discard, res.Body)
 	return res.Body.Close()
 }

@@ -120,6 +120,21 @@ func yesNo(b bool) string {
 	return "**no**"
 }
 
+// writeMethod says what the numbers can and cannot show; tests/bench/README.md has the rest.
+func (d *reportData) writeMethod(w *bytes.Buffer) {
+	fmt.Fprintf(w, "## Reading these numbers\n\n")
+	for _, l := range []string{
+		"The machine has 2 cores. The server runs on CPU 0 and the generator on CPU 1 (`BENCH_PIN=1`); other work on the machine shows in the load averages above, and numbers from a loaded machine are noisier and slower for both servers alike.",
+		"Counting nodes skip map bytes unread; the sampled observers decode everything. When the generator's CPU in the churn table nears 100%, observers fall behind and latencies include that queueing.",
+		"headscale batches changes for `tuning.batch_change_delay` (800 ms by default, used here), a floor under its churn latency; `BENCH_HEADSCALE_BATCH_DELAY` changes it.",
+		"hs-control has no policy engine yet; headscale runs an allow-all policy, so both give every node every peer.",
+		"Method, scenarios and knobs: tests/bench/README.md. Raw results: bench/results/*.json.",
+	} {
+		fmt.Fprintf(w, "- %s\n", l)
+	}
+	fmt.Fprintln(w)
+}
+
 func (d *reportData) writeProblems(w *bytes.Buffer) {
 	fmt.Fprintf(w, "## Problems the load generator saw\n\n")
 	any := false

@@ -214,6 +214,7 @@ func reportCmd(args []string) error {
 	}
 	d.writeTargets(&w)
 	d.writeProblems(&w)
+	d.writeMethod(&w)
 	if *notes != "" {
 		b, err := os.ReadFile(*notes)
 		if err != nil {
