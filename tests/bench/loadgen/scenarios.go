@@ -92,9 +92,9 @@ func (b *bench) registerAll(ctx context.Context) error {
 	return nil
 }
 
-// waitMaps waits until every node has a full map received at or after t; it returns how many
-// have one and when the last of them arrived.
-func waitMaps(nodes []*node, t time.Time, limit time.Duration) (int, time.Duration) {
+// waitMaps waits until every node has a full map received at or after t (or ctx ends); it
+// returns how many have one and when the last of them arrived.
+func waitMaps(ctx context.Context, nodes []*node, t time.Time, limit time.Duration) (int, time.Duration) {
 	deadline := time.Now().Add(limit)
 	for {
 		have := 0
@@ -105,7 +105,7 @@ func waitMaps(nodes []*node, t time.Time, limit time.Duration) (int, time.Durati
 				last = max(last, n.lastMap.Load())
 			}
 		}
-		if have == len(nodes) || time.Now().After(deadline) {
+		if have == len(nodes) || time.Now().After(deadline) || ctx.Err() != nil {
 			return have, time.Duration(last - t.UnixNano())
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -159,7 +159,7 @@ func (b *bench) connect() {
 	for _, n := range b.nodes {
 		b.startStream(n)
 	}
-	have, last := waitMaps(b.nodes, t, b.opt.phaseTimeout)
+	have, last := waitMaps(b.runCtx, b.nodes, t, b.opt.phaseTimeout)
 	r := &connectResult{NodesWithMap: have, Seconds: last.Seconds(), GeneratorCPU: selfCPU() - cpu0}
 	var sizes []int64
 	for _, n := range b.nodes {
@@ -293,7 +293,7 @@ func (b *bench) join(ctx context.Context) {
 		reg = append(reg, time.Since(t0))
 		b.startStream(n)
 		b.nodes = append(b.nodes, n)
-		if have, _ := waitMaps([]*node{n}, t0, 60*time.Second); have != 1 {
+		if have, _ := waitMaps(ctx, []*node{n}, t0, 60*time.Second); have != 1 {
 			b.problem("join %d: no map within 60s", j)
 			r.Failed++
 			continue
@@ -330,7 +330,7 @@ func (b *bench) storm(ctx context.Context) {
 		}
 		readyCh <- time.Since(t)
 	}()
-	have, last := waitMaps(b.nodes, t, b.opt.phaseTimeout)
+	have, last := waitMaps(b.runCtx, b.nodes, t, b.opt.phaseTimeout)
 	r.CPUSeconds = b.srv.cpuSeconds()
 	_, r.PeakRSSKB = b.srv.memKB()
 	r.NodesWithMap, r.Seconds = have, last.Seconds()
