@@ -33,6 +33,13 @@ std::optional<User> find_user(Db& db, std::int64_t id);
 std::optional<User> find_user_by_name(Db& db, std::string_view name);
 // By numeric ID when `ref` is all digits and such a user exists, else by name. Throws NotFound.
 User resolve_user(Db& db, std::string_view ref);
+void rename_user(Db& db, std::int64_t id, const std::string& new_name);
+// Deletes the user and (by cascade) its pre-auth keys and pending logins. Refuses while the
+// user still owns nodes.
+void delete_user(Db& db, std::int64_t id);
+
+// Tags look like "tag:name": lower-case letters, digits, '-' or '_'. Throws StoreError.
+void validate_tag(const std::string& tag);
 
 // --- pre-auth keys -------------------------------------------------------------------------
 struct NewPreAuthKey {
@@ -55,6 +62,42 @@ bool claim_preauth_key(Db& db, std::int64_t id);
 // "hskey-auth-<prefix>-***": what listings show instead of the secret.
 std::string masked_preauth_key(const PreAuthKey& k);
 
+// --- API keys (store_apikeys.cpp) ----------------------------------------------------------
+struct ApiKey {
+    std::int64_t id = 0;
+    std::string prefix;  // public part: hskey-api-<prefix>-***
+    std::optional<TimePoint> expiration;
+    std::optional<TimePoint> last_seen;
+    TimePoint created_at{};
+
+    bool expired(TimePoint now) const { return expiration && *expiration <= now; }
+};
+struct NewApiKey {
+    ApiKey key;
+    std::string secret;  // "hskey-api-<prefix>-<64 hex>", shown once; only its hash is stored
+};
+NewApiKey create_api_key(Db& db, std::optional<TimePoint> expiration);
+std::vector<ApiKey> list_api_keys(Db& db);
+std::optional<ApiKey> find_api_key(Db& db, std::int64_t id);
+// By the prefix as listed ("hskey-api-<prefix>-***") or bare.
+std::optional<ApiKey> find_api_key_by_prefix(Db& db, std::string_view prefix);
+void expire_api_key(Db& db, std::int64_t id, TimePoint now);
+void delete_api_key(Db& db, std::int64_t id);
+// The key whose full text is `text`, if it exists and has not expired (hash compared in
+// constant time); nullopt otherwise. Does not write.
+std::optional<ApiKey> authenticate_api_key(Db& db, std::string_view text, TimePoint now);
+std::string masked_api_key(const ApiKey& k);
+
+// --- policies (store_policy.cpp) -----------------------------------------------------------
+struct StoredPolicy {
+    std::int64_t id = 0;
+    std::string data;  // the HuJSON text as given
+    TimePoint created_at{};
+};
+// The active policy: the row with the highest id.
+std::optional<StoredPolicy> latest_policy(Db& db);
+StoredPolicy insert_policy(Db& db, const std::string& data);
+
 // --- nodes ---------------------------------------------------------------------------------
 std::vector<Node> list_nodes(Db& db);
 std::optional<Node> find_node(Db& db, std::int64_t id);
@@ -68,6 +111,17 @@ void delete_node(Db& db, std::int64_t id);
 void set_node_online(Db& db, std::int64_t id, bool online, std::optional<TimePoint> last_seen);
 // At hs-control start: nobody is connected yet.
 void clear_online(Db& db);
+
+// Narrow setters for admin edits (store_node_fields.cpp): each writes only its columns and
+// updated_at, so a concurrent whole-row write of other columns by hs-control is not undone.
+// Each throws NotFound when the node is gone; the nodes_upd trigger logs the change.
+void set_node_approved_routes(Db& db, std::int64_t id, const std::vector<std::string>& routes);
+void set_node_user(Db& db, std::int64_t id, std::optional<std::int64_t> user_id);
+// Tags and owner together: tagging a user's node makes it a tagged node without an owner.
+void set_node_tags(Db& db, std::int64_t id, const std::vector<std::string>& tags, std::optional<std::int64_t> user_id);
+void set_node_given_name(Db& db, std::int64_t id, const std::string& given_name);
+void set_node_expiry(Db& db, std::int64_t id, std::optional<TimePoint> expiry);
+void set_node_ips(Db& db, std::int64_t id, const std::optional<std::string>& ipv4, const std::optional<std::string>& ipv6);
 
 // A DNS label from a client hostname: lower case, [a-z0-9-], at most 63, no leading or
 // trailing '-'; "node" when nothing is left.

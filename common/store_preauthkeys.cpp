@@ -1,28 +1,17 @@
-// Pre-auth keys are "hskey-auth-<prefix>-<secret>": the 12-character prefix finds the row, and
-// only SHA-256 of the 64-hex secret is stored. The secret carries 256 random bits, so a fast
-// hash is enough; a database leak reveals no usable key.
-#include <sodium.h>
-
+// Pre-auth keys are "hskey-auth-<prefix>-<secret>" (see secret_key.h): a database leak
+// reveals no usable key.
 #include <algorithm>
 
-#include "common/random.h"
+#include "common/secret_key.h"
 #include "common/store.h"
 
 namespace hs::store {
 namespace {
 
 constexpr std::string_view kKeyPrefix = "hskey-auth-";
-constexpr std::size_t kPrefixLen = 12;
-constexpr std::size_t kSecretHexLen = 64;
 
 constexpr const char* kKeyColumns =
     "SELECT id, prefix, user_id, reusable, ephemeral, used, tags, expiration, created_at FROM pre_auth_keys";
-
-std::vector<std::uint8_t> sha256(std::string_view s) {
-    std::vector<std::uint8_t> out(crypto_hash_sha256_BYTES);
-    crypto_hash_sha256(out.data(), reinterpret_cast<const unsigned char*>(s.data()), s.size());
-    return out;
-}
 
 PreAuthKey read_key(const Stmt& st) {
     PreAuthKey k;
@@ -41,6 +30,8 @@ PreAuthKey read_key(const Stmt& st) {
     return k;
 }
 
+}  // namespace
+
 void validate_tag(const std::string& t) {
     const bool ok = t.size() > 4 && t.rfind("tag:", 0) == 0 && t.size() <= 63 + 4 &&
                     std::all_of(t.begin() + 4, t.end(), [](char c) {
@@ -49,8 +40,6 @@ void validate_tag(const std::string& t) {
     if (!ok) throw StoreError("invalid tag \"" + t + "\": expected tag:<name> with lower-case letters, digits, '-' or '_'");
 }
 
-}  // namespace
-
 NewPreAuthKey create_preauth_key(Db& db, std::optional<std::int64_t> user_id, bool reusable, bool ephemeral,
                                  std::optional<TimePoint> expiration, std::vector<std::string> tags) {
     for (const auto& t : tags) validate_tag(t);
@@ -58,20 +47,19 @@ NewPreAuthKey create_preauth_key(Db& db, std::optional<std::int64_t> user_id, bo
     tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
     if (!user_id && tags.empty()) throw StoreError("a pre-auth key needs a user or at least one tag");
     if (user_id && !find_user(db, *user_id)) throw NotFound("user " + std::to_string(*user_id) + " not found");
-    const auto prefix = random_token(kPrefixLen);
-    const auto secret = random_token(kSecretHexLen, kHexDigits);
-    const auto hash = sha256(secret);
+    const auto key = new_secret_key();
+    const auto hash = secret_hash(key.secret);
     auto st = db.prepare(
         "INSERT INTO pre_auth_keys(prefix, hash, user_id, reusable, ephemeral, tags, expiration, created_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
-    st.bind(1, prefix).bind_blob(2, hash.data(), hash.size());
+    st.bind(1, key.prefix).bind_blob(2, hash.data(), hash.size());
     if (user_id) st.bind(3, *user_id);
     else st.bind_null(3);
     st.bind(4, std::int64_t{reusable}).bind(5, std::int64_t{ephemeral}).bind(6, nlohmann::json(tags).dump());
     if (expiration) st.bind(7, format_time(*expiration));
     else st.bind_null(7);
     st.bind(8, format_time(Clock::now())).run();
-    NewPreAuthKey out{*find_preauth_key(db, db.last_insert_id()), std::string(kKeyPrefix) + prefix + "-" + secret};
+    NewPreAuthKey out{*find_preauth_key(db, db.last_insert_id()), secret_key_text(kKeyPrefix, key)};
     return out;
 }
 
@@ -90,17 +78,12 @@ std::optional<PreAuthKey> find_preauth_key(Db& db, std::int64_t id) {
 }
 
 std::optional<PreAuthKey> lookup_preauth_key(Db& db, std::string_view text) {
-    if (text.size() != kKeyPrefix.size() + kPrefixLen + 1 + kSecretHexLen || text.substr(0, kKeyPrefix.size()) != kKeyPrefix)
-        return std::nullopt;
-    const auto prefix = text.substr(kKeyPrefix.size(), kPrefixLen);
-    if (text[kKeyPrefix.size() + kPrefixLen] != '-') return std::nullopt;
-    const auto secret = text.substr(kKeyPrefix.size() + kPrefixLen + 1);
+    const auto key = parse_secret_key(kKeyPrefix, text);
+    if (!key) return std::nullopt;
     auto st = db.prepare("SELECT id, hash FROM pre_auth_keys WHERE prefix = ?");
-    st.bind(1, prefix);
+    st.bind(1, key->prefix);
     if (!st.step()) return std::nullopt;
-    const auto stored = st.blob(1);
-    const auto given = sha256(secret);
-    if (stored.size() != given.size() || sodium_memcmp(stored.data(), given.data(), given.size()) != 0) return std::nullopt;
+    if (!secret_matches(st.blob(1), key->secret)) return std::nullopt;
     return find_preauth_key(db, st.int64(0));
 }
 

@@ -88,3 +88,33 @@ User resolve_user(Db& db, std::string_view ref) {
 }
 
 }  // namespace hs::store
+
+namespace hs::store {
+
+void rename_user(Db& db, std::int64_t id, const std::string& new_name) {
+    validate_user_name(new_name);
+    Db::Tx tx(db);
+    const auto u = find_user(db, id);
+    if (!u) throw NotFound("user " + std::to_string(id) + " not found");
+    // Names of users from a login provider come from that provider at every login.
+    if (u->provider_identifier) throw StoreError("user \"" + u->name + "\" comes from " + (u->provider.empty() ? "a login provider" : u->provider) + " and cannot be renamed here");
+    if (u->name == new_name) return;
+    if (find_user_by_name(db, new_name)) throw StoreError("user \"" + new_name + "\" already exists");
+    db.prepare("UPDATE users SET name = ?, updated_at = ? WHERE id = ?").bind(1, new_name).bind(2, format_time(Clock::now())).bind(3, id).run();
+    tx.commit();
+}
+
+void delete_user(Db& db, std::int64_t id) {
+    Db::Tx tx(db);
+    const auto u = find_user(db, id);
+    if (!u) throw NotFound("user " + std::to_string(id) + " not found");
+    auto st = db.prepare("SELECT count(*) FROM nodes WHERE user_id = ?");
+    st.bind(1, id).step();
+    if (const auto n = st.int64(0); n > 0)
+        throw StoreError("user \"" + u->name + "\" still owns " + std::to_string(n) + (n == 1 ? " node" : " nodes") +
+                         "; delete or move them first");
+    db.prepare("DELETE FROM users WHERE id = ?").bind(1, id).run();
+    tx.commit();
+}
+
+}  // namespace hs::store

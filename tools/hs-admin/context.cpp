@@ -5,6 +5,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/admin_ops.h"
+
 namespace hs::admin {
 
 std::string config_path(const std::string& flag) {
@@ -34,6 +36,12 @@ Db& Context::db() {
     opts.wal_autocheckpoint = c.database_wal_autocheckpoint;
     db_ = std::make_unique<Db>(c.database_path, opts);
     return *db_;
+}
+
+json Context::call(const std::string& op, const json& params) {
+    if (!remote.empty()) return remote_call(remote, api_key, op, params);
+    Env env{db(), config(), Clock::now()};
+    return run_op(op, params, env);
 }
 
 CLI::App* add_noun(CLI::App& app, const std::string& name, const std::string& help,

@@ -1,6 +1,6 @@
 // What every hs-admin command shares: the global flags, the config they name and the database
-// it points at. The config and database are opened on first use, so `version` and `--help`
-// work on a machine with neither.
+// it points at, or the remote hs-control named by --remote. The config and database are opened
+// on first use, so `version`, `--help` and remote calls work on a machine with neither.
 #pragma once
 
 #include <functional>
@@ -25,15 +25,23 @@ public:
     std::string config_flag;  // -c; empty = $HS_CONFIG, $HEADSCALE_CONFIG, then kDefaultConfig
     std::string output = "table";
     bool force = false;  // headscale's --force; hs-admin never prompts, so it changes nothing
+    std::string remote;   // --remote URL of an hs-control; empty = work on the local file
+    std::string api_key;  // --api-key (or $HS_API_KEY) for --remote
 
     Format format() const { return parse_format(output); }
     const Config& config();
     Db& db();
+    // Runs an operation of common/admin_ops.h here or on the remote server; same result.
+    json call(const std::string& op, const json& params);
 
 private:
     std::optional<Config> config_;
     std::unique_ptr<Db> db_;
 };
+
+// The remote form of call(): the operation's REST route on `url` with the bearer key. Throws
+// with the server's error message, so failures read the same as local ones.
+json remote_call(const std::string& url, const std::string& api_key, const std::string& op, const json& params);
 
 // The config file to read: the flag, else the environment, else the default.
 std::string config_path(const std::string& flag);

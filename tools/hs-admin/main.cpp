@@ -1,11 +1,14 @@
-// hs-admin: manage users, pre-auth keys and nodes by working on hs's SQLite file directly,
-// whether or not hs-control is running. One file per noun; this one is the dispatcher.
+// hs-admin: manage users, keys, nodes, routes and the policy by working on hs's SQLite file
+// directly, whether or not hs-control is running, or on a remote hs-control's REST API. One
+// file per noun; this one is the dispatcher.
+#include <cstdlib>
+
 #include "common/cli.h"
 #include "tools/hs-admin/commands.h"
 
 int main(int argc, char** argv) {
     using namespace hs::admin;
-    CLI::App app{"Manage an hs tailnet: users, pre-auth keys and nodes.\n\n"
+    CLI::App app{"Manage an hs tailnet: users, keys, nodes, routes and the ACL policy.\n\n"
                  "  hs-admin users create alice\n"
                  "  KEY=$(hs-admin preauthkeys create -u alice --expiration 24h)\n"
                  "  hs-admin nodes list -o json | jq '.[].given_name'\n",
@@ -19,6 +22,9 @@ int main(int argc, char** argv) {
     app.add_option("-o,--output", ctx.output, "table, json, json-line or yaml")
         ->check(CLI::IsMember(std::vector<std::string>(std::begin(kFormats), std::end(kFormats))))
         ->capture_default_str();
+    if (const char* k = std::getenv("HS_API_KEY")) ctx.api_key = k;
+    app.add_option("--remote", ctx.remote, "Work on this hs-control's REST API (http[s]://host:port) instead of the local file");
+    app.add_option("--api-key", ctx.api_key, "API key for --remote (default $HS_API_KEY; see apikeys create)");
     app.add_flag("--force", ctx.force, "Accepted for headscale's scripts; hs-admin never asks for confirmation");
     // Global flags are accepted after the verb too (hs-admin nodes list -o json); subcommands
     // inherit this setting, so it must come before them.
@@ -28,7 +34,11 @@ int main(int argc, char** argv) {
     Actions actions;
     add_users(app, ctx, actions);
     add_preauthkeys(app, ctx, actions);
+    add_apikeys(app, ctx, actions);
     add_nodes(app, ctx, actions);
+    add_routes(app, ctx, actions);
+    add_policy(app, ctx, actions);
+    add_config(app, ctx, actions);
     add_auth(app, ctx, actions);
     add_version(app, ctx, actions);
 

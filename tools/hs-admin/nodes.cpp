@@ -1,8 +1,8 @@
 // hs-admin nodes: the devices in the tailnet. Changes go straight to the database; a running
 // hs-control sees them through the change log and tells the clients.
+#include <algorithm>
 #include <memory>
 
-#include "common/store.h"
 #include "tools/hs-admin/commands.h"
 
 namespace hs::admin {
@@ -16,6 +16,115 @@ std::string short_key(const json& v) {
     if (colon == std::string::npos) return s.substr(0, 8);
     return s.substr(0, colon + 1 + 8);
 }
+
+// Approved and advertised: what hs-control serves (exit routes included).
+std::string serving_cell(const json& o) {
+    json both = json::array();
+    const auto& adv = o["available_routes"];
+    for (const auto& r : o["approved_routes"])
+        if (std::find(adv.begin(), adv.end(), r) != adv.end()) both.push_back(r);
+    return cell(both);
+}
+
+void add_id(CLI::App* cmd, std::int64_t& id) { cmd->add_option("-i,--identifier,--id", id, "Node ID")->required(); }
+
+// A verb that takes -i and prints the node the operation returns.
+struct IdVerb {
+    std::int64_t id = 0;
+};
+
+void add_list(CLI::App& noun, Context& ctx, Actions& actions) {
+    struct Opts {
+        std::string user, tag;
+        bool online = false, expired = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = add_verb(noun, "list", "List nodes (all, or those matching every filter given)", {"ls"});
+    cmd->add_option("-u,--user,-n,--namespace", o->user, "Only nodes of this user (name or ID)");
+    cmd->add_option("-t,--tag", o->tag, "Only nodes with this tag");
+    cmd->add_flag("--online", o->online, "Only nodes connected now");
+    cmd->add_flag("--expired", o->expired, "Only nodes whose key has expired");
+    actions[cmd] = [&ctx, o] {
+        const auto items = ctx.call("nodes.list", {{"user", o->user}, {"tag", o->tag}, {"online", o->online}, {"expired", o->expired}});
+        print_list(ctx.format(), items, node_columns());
+        return 0;
+    };
+}
+
+// show, expire, delete: -i and nothing else.
+void add_simple(CLI::App& noun, Context& ctx, Actions& actions, const char* name, const char* help,
+                std::initializer_list<const char*> aliases, const char* op, bool prints_node) {
+    auto o = std::make_shared<IdVerb>();
+    auto* cmd = add_verb(noun, name, help, aliases);
+    add_id(cmd, o->id);
+    actions[cmd] = [&ctx, o, op, prints_node] {
+        const auto r = ctx.call(op, {{"id", o->id}});
+        if (prints_node) print_object(ctx.format(), r, node_columns());
+        else print_result(ctx, r);
+        return 0;
+    };
+}
+
+void add_register(CLI::App& noun, Context& ctx, Actions& actions) {
+    struct Opts {
+        std::string user, key;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = add_verb(noun, "register", "Approve a waiting interactive login (same as auth register)");
+    cmd->add_option("-u,--user,-n,--namespace", o->user, "Owner: user name or ID")->required();
+    cmd->add_option("-k,--key", o->key, "Registration ID shown on the client's /register page")->required();
+    actions[cmd] = [&ctx, o] {
+        const auto r = ctx.call("nodes.register", {{"key", o->key}, {"user", o->user}});
+        print_text(ctx.format(), r, r.value("message", ""));
+        return 0;
+    };
+}
+
+// rename, move, tag, approve-routes: -i plus one value.
+void add_with_value(CLI::App& noun, Context& ctx, Actions& actions, const char* name, const char* help,
+                    std::initializer_list<const char*> aliases, const char* op, const char* param, const char* flag,
+                    const char* flag_help, bool required = true) {
+    struct Opts {
+        std::int64_t id = 0;
+        std::string value;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = add_verb(noun, name, help, aliases);
+    add_id(cmd, o->id);
+    auto* opt = cmd->add_option(flag, o->value, flag_help);
+    if (required) opt->required();
+    actions[cmd] = [&ctx, o, op, param] {
+        print_object(ctx.format(), ctx.call(op, {{"id", o->id}, {param, o->value}}), node_columns());
+        return 0;
+    };
+}
+
+void add_list_routes(CLI::App& noun, Context& ctx, Actions& actions) {
+    auto id = std::make_shared<std::optional<std::int64_t>>();
+    auto* cmd = add_verb(noun, "list-routes", "Nodes with routes: approved, advertised and served", {"lsr", "routes"});
+    cmd->add_option("-i,--identifier,--id", *id, "Only this node");
+    actions[cmd] = [&ctx, id] {
+        json p = json::object();
+        if (*id) p["id"] = **id;
+        const Columns cols{field("ID", "id"), field("Name", "given_name"), field("Approved", "approved_routes"),
+                           field("Available", "available_routes"), {"Serving", serving_cell}};
+        print_list(ctx.format(), ctx.call("nodes.list_routes", p), cols);
+        return 0;
+    };
+}
+
+void add_backfill(CLI::App& noun, Context& ctx, Actions& actions) {
+    auto* cmd = add_verb(noun, "backfill-ips", "Give every node an address from each configured prefix it lacks",
+                         {"backfillips"});
+    actions[cmd] = [&ctx] {
+        const Columns cols{field("ID", "id"), field("Name", "given_name"), field("Before", "before"),
+                           field("After", "ip_addresses")};
+        print_list(ctx.format(), ctx.call("nodes.backfill_ips", json::object()), cols);
+        return 0;
+    };
+}
+
+}  // namespace
 
 Columns node_columns() {
     return {field("ID", "id"),
@@ -33,143 +142,26 @@ Columns node_columns() {
             {"Expired", [](const json& o) { return o.value("expired", false) ? "yes" : "no"; }}};
 }
 
-json node_json(const Node& n, const UserIndex& users, TimePoint now) {
-    auto ips = json::array();
-    if (n.ipv4) ips.push_back(*n.ipv4);
-    if (n.ipv6) ips.push_back(*n.ipv6);
-    // What the client advertises; only approved_routes are actually served.
-    auto available = json::array();
-    if (const auto it = n.host_info.find("RoutableIPs"); it != n.host_info.end() && it->is_array())
-        for (const auto& r : *it)
-            if (r.is_string()) available.push_back(r.get<std::string>());
-    return {{"id", n.id},
-            {"machine_key", n.machine_key},
-            {"node_key", n.node_key},
-            {"disco_key", n.disco_key},
-            {"ip_addresses", ips},
-            {"name", n.hostname},
-            {"given_name", n.given_name},
-            {"user", user_ref(users, n.user_id)},
-            {"tags", n.tags},
-            {"online", n.online},
-            {"last_seen", json_time(n.last_seen)},
-            {"expiry", json_time(n.expiry)},
-            {"expired", n.expired(now)},
-            {"ephemeral", n.ephemeral},
-            {"created_at", json_time(n.created_at)},
-            {"register_method", n.register_method},
-            {"approved_routes", n.approved_routes},
-            {"available_routes", available}};
-}
-
-Node must_find(Db& db, std::int64_t id) {
-    auto n = store::find_node(db, id);
-    if (!n) throw store::NotFound("node " + std::to_string(id) + " not found");
-    return *n;
-}
-
-void print_node(Context& ctx, const Node& n) {
-    print_object(ctx.format(), node_json(n, user_index(ctx.db()), Clock::now()), node_columns());
-}
-
-void add_list(CLI::App& noun, Context& ctx, Actions& actions) {
-    auto user = std::make_shared<std::string>();
-    auto* cmd = add_verb(noun, "list", "List nodes", {"ls", "show"});
-    cmd->add_option("-u,--user,-n,--namespace", *user, "Only nodes of this user (name or ID)");
-    actions[cmd] = [&ctx, user] {
-        Db& db = ctx.db();
-        const auto only = user_id_of(db, *user);
-        const auto users = user_index(db);
-        const auto now = Clock::now();
-        auto items = json::array();
-        for (const auto& n : store::list_nodes(db))
-            if (!only || n.user_id == only) items.push_back(node_json(n, users, now));
-        print_list(ctx.format(), items, node_columns());
-        return 0;
-    };
-}
-
-void add_register(CLI::App& noun, Context& ctx, Actions& actions) {
-    struct Opts {
-        std::string user, key;
-    };
-    auto o = std::make_shared<Opts>();
-    auto* cmd = add_verb(noun, "register", "Approve a waiting interactive login (same as auth register)");
-    cmd->add_option("-u,--user,-n,--namespace", o->user, "Owner: user name or ID")->required();
-    cmd->add_option("-k,--key", o->key, "Registration ID shown on the client's /register page")->required();
-    actions[cmd] = [&ctx, o] { return register_auth_request(ctx, o->key, o->user); };
-}
-
-void add_expire(CLI::App& noun, Context& ctx, Actions& actions) {
-    auto id = std::make_shared<std::int64_t>(0);
-    auto* cmd = add_verb(noun, "expire", "Expire a node's key now: it must log in again", {"logout", "exp", "e"});
-    cmd->add_option("-i,--identifier,--id", *id, "Node ID")->required();
-    actions[cmd] = [&ctx, id] {
-        Db& db = ctx.db();
-        // Read and write in one transaction so a concurrent hs-control update is not undone.
-        Db::Tx tx(db);
-        auto n = must_find(db, *id);
-        const auto now = Clock::now();
-        // An expired node keeps the moment it expired.
-        if (!n.expired(now)) {
-            n.expiry = now;
-            n.updated_at = now;
-            store::update_node(db, n);
-        }
-        tx.commit();
-        print_node(ctx, n);
-        return 0;
-    };
-}
-
-void add_rename(CLI::App& noun, Context& ctx, Actions& actions) {
-    struct Opts {
-        std::int64_t id = 0;
-        std::string name;
-    };
-    auto o = std::make_shared<Opts>();
-    auto* cmd = add_verb(noun, "rename", "Set a node's name in the tailnet (its MagicDNS label)", {"mv"});
-    cmd->add_option("-i,--identifier,--id", o->id, "Node ID")->required();
-    cmd->add_option("NEW_NAME", o->name, "A DNS label: 1-63 lower-case letters, digits or '-'")->required();
-    actions[cmd] = [&ctx, o] {
-        store::validate_given_name(o->name);
-        Db& db = ctx.db();
-        Db::Tx tx(db);
-        auto n = must_find(db, o->id);
-        if (store::unique_given_name(db, o->name, n.id) != o->name)
-            throw store::StoreError("node name \"" + o->name + "\" is already used by another node");
-        if (n.given_name != o->name) {
-            n.given_name = o->name;
-            n.updated_at = Clock::now();
-            store::update_node(db, n);
-        }
-        tx.commit();
-        print_node(ctx, n);
-        return 0;
-    };
-}
-
-void add_delete(CLI::App& noun, Context& ctx, Actions& actions) {
-    auto id = std::make_shared<std::int64_t>(0);
-    auto* cmd = add_verb(noun, "delete", "Delete a node (no prompt)", {"del", "rm"});
-    cmd->add_option("-i,--identifier,--id", *id, "Node ID")->required();
-    actions[cmd] = [&ctx, id] {
-        store::delete_node(ctx.db(), *id);
-        const auto msg = "node " + std::to_string(*id) + " deleted";
-        print_text(ctx.format(), json{{"result", msg}}, msg);
-        return 0;
-    };
-}
-
-}  // namespace
-
 void add_nodes(CLI::App& app, Context& ctx, Actions& actions) {
-    auto* noun = add_noun(app, "nodes", "List, register, expire, rename and delete nodes", {"node", "machines", "machine"});
+    auto* noun = add_noun(app, "nodes", "List, show, register, expire, rename, move, tag, delete nodes; approve routes",
+                          {"node", "machines", "machine"});
     add_list(*noun, ctx, actions);
+    add_simple(*noun, ctx, actions, "show", "Show one node", {"get"}, "nodes.show", true);
     add_register(*noun, ctx, actions);
-    add_expire(*noun, ctx, actions);
-    add_rename(*noun, ctx, actions);
-    add_delete(*noun, ctx, actions);
+    add_simple(*noun, ctx, actions, "expire", "Expire a node's key now: it must log in again", {"logout", "exp", "e"},
+               "nodes.expire", true);
+    add_with_value(*noun, ctx, actions, "rename", "Set a node's name in the tailnet (its MagicDNS label)", {"mv"},
+                   "nodes.rename", "new_name", "NEW_NAME", "A DNS label: 1-63 lower-case letters, digits or '-'");
+    add_simple(*noun, ctx, actions, "delete", "Delete a node (no prompt)", {"del", "rm"}, "nodes.delete", false);
+    add_with_value(*noun, ctx, actions, "move", "Give a node to another user", {}, "nodes.move", "user",
+                   "-u,--user,-n,--namespace", "New owner: user name or ID");
+    add_with_value(*noun, ctx, actions, "tag", "Set a node's tags (it becomes a tagged node without an owner)",
+                   {"tags", "t"}, "nodes.tag", "tags", "-t,--tags", "tag:a,tag:b (replaces the node's tags)");
+    add_with_value(*noun, ctx, actions, "approve-routes",
+                   "Set the routes a node may serve (replaces the list; \"\" clears it; one exit route approves both)",
+                   {}, "nodes.approve_routes", "routes", "-r,--routes", "CIDR,CIDR,... (0.0.0.0/0 or ::/0 for an exit node)");
+    add_list_routes(*noun, ctx, actions);
+    add_backfill(*noun, ctx, actions);
 }
 
 }  // namespace hs::admin

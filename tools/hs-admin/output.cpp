@@ -168,9 +168,6 @@ Column time_field(std::string header, std::string key) {
     return {std::move(header), [key = std::move(key)](const json& o) { return time_cell(o.value(key, json())); }};
 }
 
-json json_time(const std::optional<TimePoint>& t) { return t ? json(format_time(*t)) : json(); }
-json json_time(TimePoint t) { return format_time(t); }
-
 void print_list(Format f, const json& items, const Columns& columns) {
     write_stdout(f == Format::table ? render_table(items, columns) : render_machine(f, items));
 }

@@ -9,14 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
-#include "common/timeutil.h"
+#include "common/admin_json.h"
 
 namespace hs::admin {
-
-// Insertion-ordered, so objects print in the documented field order (id first).
-using json = nlohmann::ordered_json;
 
 enum class Format { table, pretty_json, json_lines, yaml };
 
@@ -38,10 +33,6 @@ std::string time_cell(const json& v);
 // Columns that show one field with the generic cell or as a time.
 Column field(std::string header, std::string key);
 Column time_field(std::string header, std::string key);
-
-// RFC 3339 UTC without fraction, or null.
-json json_time(const std::optional<TimePoint>& t);
-json json_time(TimePoint t);
 
 // Lists: a table, a bare JSON array, one compact object per line, or a YAML sequence.
 void print_list(Format f, const json& items, const Columns& columns);

@@ -1,15 +1,10 @@
 // hs-admin preauthkeys: keys that let `tailscale up --authkey` join without a browser.
 #include <memory>
 
-#include "common/duration.h"
-#include "common/store.h"
 #include "tools/hs-admin/commands.h"
 
 namespace hs::admin {
 namespace {
-
-// A time_point counts nanoseconds from 1970 and overflows in 2262; keep well inside it.
-constexpr auto kMaxExpiration = std::chrono::hours(24 * 365 * 100);
 
 Columns key_columns() {
     return {field("ID", "id"),
@@ -21,26 +16,6 @@ Columns key_columns() {
             field("Used", "used"),
             time_field("Expiration", "expiration"),
             time_field("Created", "created_at")};
-}
-
-json key_json(const PreAuthKey& k, const UserIndex& users) {
-    return {{"id", k.id},
-            {"key", store::masked_preauth_key(k)},
-            {"user", user_ref(users, k.user_id)},
-            {"reusable", k.reusable},
-            {"ephemeral", k.ephemeral},
-            {"used", k.used},
-            {"expiration", json_time(k.expiration)},
-            {"created_at", json_time(k.created_at)},
-            {"tags", k.tags}};
-}
-
-std::optional<TimePoint> expiration_from(const std::string& text) {
-    const auto d = parse_duration(text);
-    if (d.count() == 0) return std::nullopt;
-    if (d > kMaxExpiration)
-        throw DurationError("invalid expiration \"" + text + "\": at most 100y (use 0 for a key that never expires)");
-    return Clock::now() + d;
 }
 
 void add_create(CLI::App& noun, Context& ctx, Actions& actions) {
@@ -61,13 +36,13 @@ void add_create(CLI::App& noun, Context& ctx, Actions& actions) {
         ->capture_default_str();
     cmd->add_option("--tags", o->tags, "Tags for the nodes it registers: tag:a,tag:b")->delimiter(',');
     actions[cmd] = [&ctx, o] {
-        const auto expiration = expiration_from(o->expiration);
-        Db& db = ctx.db();
-        const auto created = store::create_preauth_key(db, user_id_of(db, o->user), o->reusable, o->ephemeral, expiration, o->tags);
-        auto obj = key_json(created.key, user_index(db));
-        obj["key"] = created.secret;
+        const auto obj = ctx.call("preauthkeys.create", {{"user", o->user},
+                                                         {"reusable", o->reusable},
+                                                         {"ephemeral", o->ephemeral},
+                                                         {"expiration", o->expiration},
+                                                         {"tags", o->tags}});
         // Bare key in table mode: KEY=$(hs-admin preauthkeys create -u alice) just works.
-        print_text(ctx.format(), obj, created.secret);
+        print_text(ctx.format(), obj, obj.value("key", ""));
         return 0;
     };
 }
@@ -77,13 +52,7 @@ void add_list(CLI::App& noun, Context& ctx, Actions& actions) {
     auto* cmd = add_verb(noun, "list", "List keys (secrets masked)", {"ls", "show"});
     cmd->add_option("-u,--user,-n,--namespace", *user, "Only keys of this user (name or ID)");
     actions[cmd] = [&ctx, user] {
-        Db& db = ctx.db();
-        const auto only = user_id_of(db, *user);
-        const auto users = user_index(db);
-        auto items = json::array();
-        for (const auto& k : store::list_preauth_keys(db))
-            if (!only || k.user_id == only) items.push_back(key_json(k, users));
-        print_list(ctx.format(), items, key_columns());
+        print_list(ctx.format(), ctx.call("preauthkeys.list", {{"user", *user}}), key_columns());
         return 0;
     };
 }
@@ -93,17 +62,17 @@ void add_expire(CLI::App& noun, Context& ctx, Actions& actions) {
     auto* cmd = add_verb(noun, "expire", "Expire a key now; nodes it registered stay", {"revoke", "exp", "e"});
     cmd->add_option("-i,--id", *id, "Key ID (from list)")->required();
     actions[cmd] = [&ctx, id] {
-        Db& db = ctx.db();
-        auto k = store::find_preauth_key(db, *id);
-        if (!k) throw store::NotFound("pre-auth key " + std::to_string(*id) + " not found");
-        const auto now = Clock::now();
-        // An expired key keeps the moment it expired; moving it to now would rewrite history.
-        if (!k->expired(now)) {
-            store::expire_preauth_key(db, *id, now);
-            k = store::find_preauth_key(db, *id);
-            if (!k) throw store::NotFound("pre-auth key " + std::to_string(*id) + " not found");
-        }
-        print_object(ctx.format(), key_json(*k, user_index(db)), key_columns());
+        print_object(ctx.format(), ctx.call("preauthkeys.expire", {{"id", *id}}), key_columns());
+        return 0;
+    };
+}
+
+void add_delete(CLI::App& noun, Context& ctx, Actions& actions) {
+    auto id = std::make_shared<std::int64_t>(0);
+    auto* cmd = add_verb(noun, "delete", "Delete a key; nodes it registered stay", {"del", "rm", "d"});
+    cmd->add_option("-i,--id", *id, "Key ID (from list)")->required();
+    actions[cmd] = [&ctx, id] {
+        print_result(ctx, ctx.call("preauthkeys.delete", {{"id", *id}}));
         return 0;
     };
 }
@@ -111,10 +80,14 @@ void add_expire(CLI::App& noun, Context& ctx, Actions& actions) {
 }  // namespace
 
 void add_preauthkeys(CLI::App& app, Context& ctx, Actions& actions) {
-    auto* noun = add_noun(app, "preauthkeys", "Create, list and expire pre-auth keys", {"preauthkey", "authkey", "pre"});
+    auto* noun = add_noun(app, "preauthkeys", "Create, list, expire and delete pre-auth keys",
+                          {"preauthkey", "authkey", "pre"});
     add_create(*noun, ctx, actions);
     add_list(*noun, ctx, actions);
     add_expire(*noun, ctx, actions);
+    add_delete(*noun, ctx, actions);
 }
+
+void print_result(Context& ctx, const json& obj) { print_text(ctx.format(), obj, obj.value("result", "")); }
 
 }  // namespace hs::admin

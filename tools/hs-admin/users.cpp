@@ -1,4 +1,4 @@
-// hs-admin users: create and list the people (or service identities) that own nodes and keys.
+// hs-admin users: the people (or service identities) that own nodes and keys.
 #include <memory>
 
 #include "common/store.h"
@@ -11,6 +11,22 @@ Columns user_columns() {
     return {field("ID", "id"),       field("Name", "name"),         field("DisplayName", "display_name"),
             field("Email", "email"), field("Provider", "provider"), time_field("Created", "created_at")};
 }
+
+// -i ID or -n NAME (or a bare NAME, headscale's old positional form): exactly one.
+struct UserSelector {
+    std::optional<std::int64_t> id;
+    std::string name, positional;
+
+    void add(CLI::App* cmd) {
+        cmd->add_option("-i,--identifier", id, "The user's ID");
+        cmd->add_option("-n,--name", name, "The user's name");
+    }
+    std::string ref() const {
+        const int given = (id ? 1 : 0) + (name.empty() ? 0 : 1) + (positional.empty() ? 0 : 1);
+        if (given != 1) throw store::StoreError("name the user with exactly one of -i ID or -n NAME");
+        return id ? std::to_string(*id) : !name.empty() ? name : positional;
+    }
+};
 
 void add_create(CLI::App& noun, Context& ctx, Actions& actions) {
     struct Opts {
@@ -26,8 +42,8 @@ void add_create(CLI::App& noun, Context& ctx, Actions& actions) {
     actions[cmd] = [&ctx, o] {
         // Checked before the database is opened, so a typo creates no file.
         store::validate_user_name(o->name);
-        const auto u = store::create_user(ctx.db(), o->name, o->display_name, o->email);
-        print_object(ctx.format(), user_json(u), user_columns());
+        const auto u = ctx.call("users.create", {{"name", o->name}, {"display_name", o->display_name}, {"email", o->email}});
+        print_object(ctx.format(), u, user_columns());
         return 0;
     };
 }
@@ -43,50 +59,49 @@ void add_list(CLI::App& noun, Context& ctx, Actions& actions) {
     cmd->add_option("-n,--name", o->name, "Only the user with this name");
     cmd->add_option("-e,--email", o->email, "Only users with this e-mail address");
     actions[cmd] = [&ctx, o] {
-        auto items = json::array();
-        for (const auto& u : store::list_users(ctx.db())) {
-            if (o->id && u.id != *o->id) continue;
-            if (!o->name.empty() && u.name != o->name) continue;
-            if (!o->email.empty() && u.email != o->email) continue;
-            items.push_back(user_json(u));
-        }
-        print_list(ctx.format(), items, user_columns());
+        json p{{"name", o->name}, {"email", o->email}};
+        if (o->id) p["id"] = *o->id;
+        print_list(ctx.format(), ctx.call("users.list", p), user_columns());
+        return 0;
+    };
+}
+
+void add_rename(CLI::App& noun, Context& ctx, Actions& actions) {
+    struct Opts {
+        UserSelector user;
+        std::string new_name;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = add_verb(noun, "rename", "Rename a user (not one created by a login provider)", {"mv"});
+    o->user.add(cmd);
+    cmd->add_option("-r,--new-name", o->new_name, "The new name")->required();
+    actions[cmd] = [&ctx, o] {
+        const auto u = ctx.call("users.rename", {{"user", o->user.ref()}, {"new_name", o->new_name}});
+        print_object(ctx.format(), u, user_columns());
+        return 0;
+    };
+}
+
+void add_delete(CLI::App& noun, Context& ctx, Actions& actions) {
+    auto o = std::make_shared<UserSelector>();
+    auto* cmd = add_verb(noun, "delete", "Delete a user who owns no nodes, with its pre-auth keys (no prompt)",
+                         {"destroy", "del", "rm"});
+    o->add(cmd);
+    cmd->add_option("NAME", o->positional, "The user's name (same as -n)");
+    actions[cmd] = [&ctx, o] {
+        print_result(ctx, ctx.call("users.delete", {{"user", o->ref()}}));
         return 0;
     };
 }
 
 }  // namespace
 
-json user_json(const User& u) {
-    return {{"id", u.id},
-            {"name", u.name},
-            {"display_name", u.display_name},
-            {"email", u.email},
-            {"provider", u.provider},
-            {"created_at", json_time(u.created_at)}};
-}
-
-UserIndex user_index(Db& db) {
-    UserIndex out;
-    for (auto& u : store::list_users(db)) out.emplace(u.id, std::move(u));
-    return out;
-}
-
-std::optional<std::int64_t> user_id_of(Db& db, const std::string& ref) {
-    if (ref.empty()) return std::nullopt;
-    return store::resolve_user(db, ref).id;
-}
-
-json user_ref(const UserIndex& users, std::optional<std::int64_t> id) {
-    if (!id) return nullptr;
-    const auto it = users.find(*id);
-    return it == users.end() ? json(nullptr) : user_json(it->second);
-}
-
 void add_users(CLI::App& app, Context& ctx, Actions& actions) {
-    auto* noun = add_noun(app, "users", "Create and list users", {"user", "namespaces", "namespace", "ns"});
+    auto* noun = add_noun(app, "users", "Create, list, rename and delete users", {"user", "namespaces", "namespace", "ns"});
     add_create(*noun, ctx, actions);
     add_list(*noun, ctx, actions);
+    add_rename(*noun, ctx, actions);
+    add_delete(*noun, ctx, actions);
 }
 
 }  // namespace hs::admin

@@ -1,0 +1,92 @@
+#include "common/admin_json.h"
+
+namespace hs::admin {
+
+json json_time(const std::optional<TimePoint>& t) { return t ? json(format_time(*t)) : json(); }
+json json_time(TimePoint t) { return format_time(t); }
+
+UserIndex user_index(Db& db) {
+    UserIndex out;
+    for (auto& u : store::list_users(db)) out.emplace(u.id, std::move(u));
+    return out;
+}
+
+json user_json(const User& u) {
+    return {{"id", u.id},
+            {"name", u.name},
+            {"display_name", u.display_name},
+            {"email", u.email},
+            {"provider", u.provider},
+            {"created_at", json_time(u.created_at)}};
+}
+
+json user_ref(const UserIndex& users, std::optional<std::int64_t> id) {
+    if (!id) return nullptr;
+    const auto it = users.find(*id);
+    return it == users.end() ? json(nullptr) : user_json(it->second);
+}
+
+std::vector<std::string> advertised_routes(const Node& n) {
+    std::vector<std::string> out;
+    if (const auto it = n.host_info.find("RoutableIPs"); it != n.host_info.end() && it->is_array())
+        for (const auto& r : *it)
+            if (r.is_string()) out.push_back(r.get<std::string>());
+    return out;
+}
+
+json node_json(const Node& n, const UserIndex& users, TimePoint now) {
+    auto ips = json::array();
+    if (n.ipv4) ips.push_back(*n.ipv4);
+    if (n.ipv6) ips.push_back(*n.ipv6);
+    return {{"id", n.id},
+            {"machine_key", n.machine_key},
+            {"node_key", n.node_key},
+            {"disco_key", n.disco_key},
+            {"ip_addresses", ips},
+            {"name", n.hostname},
+            {"given_name", n.given_name},
+            {"user", user_ref(users, n.user_id)},
+            {"tags", n.tags},
+            {"online", n.online},
+            {"last_seen", json_time(n.last_seen)},
+            {"expiry", json_time(n.expiry)},
+            {"expired", n.expired(now)},
+            {"ephemeral", n.ephemeral},
+            {"created_at", json_time(n.created_at)},
+            {"register_method", n.register_method},
+            {"approved_routes", n.approved_routes},
+            {"available_routes", advertised_routes(n)}};
+}
+
+json preauth_key_json(const PreAuthKey& k, const UserIndex& users) {
+    return {{"id", k.id},
+            {"key", store::masked_preauth_key(k)},
+            {"user", user_ref(users, k.user_id)},
+            {"reusable", k.reusable},
+            {"ephemeral", k.ephemeral},
+            {"used", k.used},
+            {"expiration", json_time(k.expiration)},
+            {"created_at", json_time(k.created_at)},
+            {"tags", k.tags}};
+}
+
+json api_key_json(const store::ApiKey& k) {
+    return {{"id", k.id},
+            {"prefix", store::masked_api_key(k)},
+            {"expiration", json_time(k.expiration)},
+            {"created_at", json_time(k.created_at)},
+            {"last_seen", json_time(k.last_seen)}};
+}
+
+json auth_request_json(const AuthRequest& r, const UserIndex& users) {
+    return {{"id", r.id},
+            {"machine_key", r.machine_key},
+            {"node_key", r.node_key},
+            {"hostname", r.hostname},
+            {"user", user_ref(users, r.user_id)},
+            {"status", r.status},
+            {"created_at", json_time(r.created_at)},
+            {"expires_at", json_time(r.expires_at)}};
+}
+
+}  // namespace hs::admin

@@ -1,0 +1,29 @@
+// Keys of the form "<kind prefix><12-char public prefix>-<64 hex secret>" (pre-auth keys
+// "hskey-auth-", API keys "hskey-api-"). The public prefix finds the row; only SHA-256 of the
+// secret is stored. The secret carries 256 random bits, so a fast hash is enough.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hs {
+
+struct SecretKey {
+    std::string prefix;  // 12 characters, stored in clear
+    std::string secret;  // 64 hex digits, never stored
+};
+
+// A fresh random key.
+SecretKey new_secret_key();
+// "<kind><prefix>-<secret>".
+std::string secret_key_text(std::string_view kind, const SecretKey& k);
+// Splits the full text; nullopt when it is not "<kind><12>-<64 hex>".
+std::optional<SecretKey> parse_secret_key(std::string_view kind, std::string_view text);
+std::vector<std::uint8_t> secret_hash(std::string_view secret);
+// Constant-time comparison of a stored hash with the hash of `secret`.
+bool secret_matches(const std::vector<std::uint8_t>& stored, std::string_view secret);
+
+}  // namespace hs

@@ -1,0 +1,31 @@
+# Shared by the hs-admin command-line tests: a config and database in $T, and assertions on
+# the JSON output and the database. Source after lib.sh.
+A=$HS_BIN/hs-admin
+DB=$T/db.sqlite
+cat >"$T/config.yaml" <<CFG
+dns: {base_domain: t.test}
+database: {sqlite: {path: $DB}}
+${ADMIN_EXTRA_CONFIG:-}
+CFG
+export HS_CONFIG=$T/config.yaml
+unset HEADSCALE_CONFIG HS_API_KEY
+NOW=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+
+q() { sqlite3 "$DB" "$1"; }
+# jqt FILTER: jq -e on OUT; fails the test when the filter is false or OUT is not JSON.
+jqt() { jq -e "$1" <<<"$OUT" >/dev/null || fail "jq $1"; }
+# A table-mode failure: exit 1, one line on stderr, nothing on stdout.
+expect_fail() {
+  expect_rc 1 "$2"; expect_no_out "$2"
+  [ "$(printf '%s\n' "$ERR" | wc -l)" = 1 ] || fail "$2: stderr is not one line"
+  expect_err "$1" "$2"
+}
+# expect_same DESCRIPTION SQL: the query gives the same answer as before the command ran.
+snapshot() { SNAP=$(sqlite3 "$DB" "$1"); SNAPQ=$1; }
+expect_unchanged() { [ "$(sqlite3 "$DB" "$SNAPQ")" = "$SNAP" ] || fail "$1: the database changed"; }
+h() { printf "$1%.0s" $(seq 64); }
+# add_node ID-CHAR HOSTNAME USER_ID|NULL ROUTABLE_JSON [TAGS_JSON] [ONLINE]
+add_node() {
+  q "INSERT INTO nodes(machine_key, node_key, host_info, hostname, given_name, user_id, tags, online, created_at, updated_at)
+     VALUES ('mkey:$(h "$1")', 'nodekey:$(h "$1")', '{\"RoutableIPs\":$4}', '$2', '$2', $3, '${5:-[]}', ${6:-0}, '$NOW', '$NOW')"
+}

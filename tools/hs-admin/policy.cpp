@@ -1,0 +1,60 @@
+// hs-admin policy: the ACL policy (HuJSON). set and check validate the file first; get prints
+// the policy in force exactly as it was written.
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "common/store.h"
+#include "tools/hs-admin/commands.h"
+
+namespace hs::admin {
+namespace {
+
+std::string read_file(const std::string& path) {
+    std::ostringstream s;
+    if (path == "-") {
+        s << std::cin.rdbuf();
+        return s.str();
+    }
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw store::StoreError("cannot read " + path);
+    s << in.rdbuf();
+    return s.str();
+}
+
+void add_with_file(CLI::App& noun, Context& ctx, Actions& actions, const char* name, const char* help,
+                   std::initializer_list<const char*> aliases, const char* op, const char* done) {
+    auto file = std::make_shared<std::string>();
+    auto* cmd = add_verb(noun, name, help, aliases);
+    cmd->add_option("-f,--file", *file, "Policy file (HuJSON; - for standard input)")->required();
+    cmd->add_flag("--bypass-grpc-and-access-database-directly,--bypass-server-and-access-database-directly")
+        ->description("Accepted for headscale's scripts; hs-admin always works on the database or --remote");
+    actions[cmd] = [&ctx, file, op, done] {
+        const auto r = ctx.call(op, {{"policy", read_file(*file)}});
+        print_text(ctx.format(), r, done);
+        return 0;
+    };
+}
+
+}  // namespace
+
+void add_policy(CLI::App& app, Context& ctx, Actions& actions) {
+    auto* noun = add_noun(app, "policy", "Show, store and check the ACL policy");
+    auto* get = add_verb(*noun, "get", "Print the policy in force, as written", {"show", "view", "fetch"});
+    get->add_flag("--bypass-grpc-and-access-database-directly,--bypass-server-and-access-database-directly")
+        ->description("Accepted for headscale's scripts");
+    actions[get] = [&ctx] {
+        const auto r = ctx.call("policy.get", json::object());
+        auto text = r.value("policy", "");
+        if (!text.empty() && text.back() == '\n') text.pop_back();
+        print_text(ctx.format(), r, text);
+        return 0;
+    };
+    add_with_file(*noun, ctx, actions, "set", "Validate a policy file and store it (policy.mode: database)",
+                  {"put", "update"}, "policy.set", "Policy updated.");
+    add_with_file(*noun, ctx, actions, "check", "Validate a policy file without storing it", {}, "policy.check",
+                  "Policy is valid");
+}
+
+}  // namespace hs::admin
