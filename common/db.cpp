@@ -17,8 +17,15 @@ const std::vector<Migration>& migrations();
 
 namespace {
 
+// SQLITE_BUSY after the busy timeout means another process kept the write lock too long;
+// say so, since "database is locked" alone reads like a permanent fault.
+std::string busy_hint(sqlite3* db) {
+    if (!db || (sqlite3_extended_errcode(db) & 0xff) != SQLITE_BUSY) return "";
+    return " (another process held a write transaction longer than the busy timeout; nothing was changed, try again)";
+}
+
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
-    throw DbError(what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
+    throw DbError(what + ": " + (db ? sqlite3_errmsg(db) : "out of memory") + busy_hint(db));
 }
 
 }  // namespace
@@ -152,7 +159,7 @@ void Db::exec(std::string_view sql) {
     if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
         std::string msg = err ? err : sqlite3_errmsg(db_);
         sqlite3_free(err);
-        throw DbError(msg);
+        throw DbError(msg + busy_hint(db_));
     }
 }
 
