@@ -145,6 +145,13 @@ net::awaitable<void> serve_conn(std::shared_ptr<ByteStream> stream, DerpServer& 
                 });
             },
         };
+        if (opts.verify && !server.holds_mesh_key(hello.info) && !co_await opts.verify(hello.key, meta)) {
+            server.note_refused();
+            spdlog::warn("derp: refused {} from {}: the verify-client webhook did not allow it", key_text_for_log,
+                         c->remote);
+            c->close();
+            co_return;
+        }
         c->client = server.register_client(hello, meta, std::move(hooks));
         if (!c->client) {
             spdlog::warn("derp: refused {} from {}: not an admitted node key", key_text_for_log, c->remote);

@@ -9,6 +9,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -98,6 +99,10 @@ struct ConnOptions {
     // Per flush; a client that does not read is cut off. Zero means none.
     std::chrono::milliseconds write_timeout{5000};
     std::chrono::milliseconds mesh_write_timeout{30000};
+    // Asked after ClientInfo opened, for clients without the mesh key, before the relay's own
+    // admission hook; false refuses the connection. May take seconds (a webhook): only this
+    // connection waits. Unset admits.
+    std::function<net::awaitable<bool>(const PublicKey& key, const ConnMeta& meta)> verify;
 };
 
 // Runs the DERP protocol on `stream` until either side ends it: ServerKey, ClientInfo,

@@ -142,11 +142,17 @@ void DerpServer::broadcast_locked(const Bytes& frame) {
     for (auto& w : watchers_) w->push_notice(frame);
 }
 
+bool DerpServer::holds_mesh_key(const ClientInfo& info) const {
+    // Constant-time: a mesh key that leaks lets anyone list and kick clients.
+    return opts_.mesh_key && info.mesh_key &&
+           sodium_memcmp(opts_.mesh_key->data(), info.mesh_key->data(), kKeyLen) == 0;
+}
+
+void DerpServer::note_refused() { n_->refused += 1; }
+
 std::shared_ptr<DerpServer::Client> DerpServer::register_client(const ClientHello& hello, const ConnMeta& meta,
                                                                 ConnHooks hooks) {
-    // Constant-time: a mesh key that leaks lets anyone list and kick clients.
-    const bool mesh = opts_.mesh_key && hello.info.mesh_key &&
-                      sodium_memcmp(opts_.mesh_key->data(), hello.info.mesh_key->data(), kKeyLen) == 0;
+    const bool mesh = holds_mesh_key(hello.info);
     if (!mesh && opts_.admit && !opts_.admit(hello.key)) {
         n_->refused += 1;
         return nullptr;

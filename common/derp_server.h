@@ -116,6 +116,10 @@ public:
     // Otherwise the connection is reachable at once: packets may be queued before the
     // transport writes ServerInfo, so it must write ServerInfo before its first drain().
     std::shared_ptr<Client> register_client(const ClientHello& hello, const ConnMeta& meta, ConnHooks hooks);
+    // True when `info` carries this server's mesh key (compared in constant time).
+    bool holds_mesh_key(const ClientInfo& info) const;
+    // Counts a connection the transport refused itself (an admission webhook said no).
+    void note_refused();
     // Ends a registration (idempotent). Packets still queued are dropped. When it was the
     // key's last connection, watchers and every connection that received packets from the
     // key get PeerGone(Disconnected).

@@ -48,13 +48,24 @@ Url parse_url(const std::string& url) {
     return u;
 }
 
+// What one exchange sends: GET without a body, or POST with a JSON body.
+struct Request {
+    http::verb method = http::verb::get;
+    const std::string* body = nullptr;
+};
+
 template <class Stream>
-std::string exchange(Stream& stream, const Url& u, const std::string& url, std::size_t max_bytes, asio::io_context& io,
-                     std::chrono::milliseconds timeout) {
-    http::request<http::empty_body> req{http::verb::get, u.target, 11};
+HttpResponse exchange(Stream& stream, const Url& u, const std::string& url, const Request& r, std::size_t max_bytes,
+                      asio::io_context& io, std::chrono::milliseconds timeout) {
+    http::request<http::string_body> req{r.method, u.target, 11};
     req.set(http::field::host, u.host);
     req.set(http::field::user_agent, "hs");
     req.set(http::field::accept, "application/json");
+    if (r.body) {
+        req.set(http::field::content_type, "application/json");
+        req.body() = *r.body;
+        req.prepare_payload();
+    }
     beast::error_code ec;
     http::async_write(stream, req, [&](beast::error_code e, std::size_t) { ec = e; });
     io.run_for(timeout);
@@ -70,13 +81,10 @@ std::string exchange(Stream& stream, const Url& u, const std::string& url, std::
     if (ec == http::error::body_limit) throw FetchError(url + ": response larger than " + std::to_string(max_bytes) + " bytes");
     if (ec) throw FetchError(url + ": " + ec.message());
     auto res = parser.release();
-    if (res.result_int() != 200) throw FetchError(url + ": HTTP status " + std::to_string(res.result_int()));
-    return std::move(res.body());
+    return HttpResponse{static_cast<int>(res.result_int()), std::move(res.body())};
 }
 
-}  // namespace
-
-std::string http_get(const std::string& url, std::chrono::milliseconds timeout, std::size_t max_bytes) {
+HttpResponse request(const std::string& url, const Request& what, std::chrono::milliseconds timeout, std::size_t max_bytes) {
     const auto u = parse_url(url);
     asio::io_context io;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -102,7 +110,7 @@ std::string http_get(const std::string& url, std::chrono::milliseconds timeout, 
     if (!io.stopped()) throw FetchError(url + ": timed out connecting");
     if (ec) throw FetchError(url + ": cannot connect: " + ec.message());
     io.restart();
-    if (!u.tls) return exchange(tcp, u, url, max_bytes, io, left());
+    if (!u.tls) return exchange(tcp, u, url, what, max_bytes, io, left());
 
     asio::ssl::context ctx(asio::ssl::context::tls_client);
     ctx.set_default_verify_paths();
@@ -115,7 +123,20 @@ std::string http_get(const std::string& url, std::chrono::milliseconds timeout, 
     if (!io.stopped()) throw FetchError(url + ": timed out in the TLS handshake");
     if (ec) throw FetchError(url + ": TLS: " + ec.message());
     io.restart();
-    return exchange(tls, u, url, max_bytes, io, left());
+    return exchange(tls, u, url, what, max_bytes, io, left());
+}
+
+}  // namespace
+
+std::string http_get(const std::string& url, std::chrono::milliseconds timeout, std::size_t max_bytes) {
+    auto res = request(url, Request{}, timeout, max_bytes);
+    if (res.status != 200) throw FetchError(url + ": HTTP status " + std::to_string(res.status));
+    return std::move(res.body);
+}
+
+HttpResponse http_post(const std::string& url, const std::string& body, std::chrono::milliseconds timeout,
+                       std::size_t max_bytes) {
+    return request(url, Request{http::verb::post, &body}, timeout, max_bytes);
 }
 
 }  // namespace hs

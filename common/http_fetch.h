@@ -17,4 +17,14 @@ struct FetchError : std::runtime_error {
 // `max_bytes`, or anything on the way fails. Call it off the server's event loop.
 std::string http_get(const std::string& url, std::chrono::milliseconds timeout, std::size_t max_bytes = 4 << 20);
 
+struct HttpResponse {
+    int status = 0;
+    std::string body;
+};
+// POSTs `body` (sent as application/json) to `url` and returns the answer whatever its status,
+// so the caller can tell a refusal from an outage. Throws FetchError for transport failures,
+// timeouts and bodies over `max_bytes`. Blocking, like http_get.
+HttpResponse http_post(const std::string& url, const std::string& body, std::chrono::milliseconds timeout,
+                       std::size_t max_bytes = 4 << 10);
+
 }  // namespace hs

@@ -6,6 +6,7 @@
 //   hs-derp-probe bad-box        HOST:PORT            ClientInfo sealed to the wrong key: closed, no ServerInfo
 //   hs-derp-probe oversize-frame HOST:PORT            a header announcing 1 MiB: closed before the payload
 //   hs-derp-probe oversize-packet HOST:PORT           a SendPacket of 64 KiB + 1: closed
+//   hs-derp-probe hello          HOST:PORT            a well-formed client: admitted, ServerInfo, Ping/Pong
 //   hs-derp-probe flood          HOST:PORT NODEKEY N  N packets of 1200 bytes to NODEKEY at full
 //                                                     speed, then a Ping: the flooder still gets its Pong
 //   hs-derp-probe stun-bad-length HOST:PORT           these two get no answer, a valid request
@@ -68,6 +69,22 @@ net::awaitable<std::unique_ptr<ClientConn>> admitted(net::any_io_executor ex, ss
     co_return c;
 }
 
+// Sends a Ping and waits up to 10 s for its Pong (other frames are skipped).
+net::awaitable<void> expect_pong(ClientConn& c) {
+    const std::array<std::uint8_t, kPingLen> ping{1, 2, 3, 4, 5, 6, 7, 8};
+    co_await c.write(encode_ping(ping));
+    net::steady_timer t(c.get_executor());
+    t.expires_after(10s);
+    t.async_wait([&](const boost::system::error_code& ec) {
+        if (!ec) c.close();
+    });
+    for (;;) {
+        const Frame f = co_await c.read_frame();  // throws if the server closed us
+        if (f.type() == FrameType::Pong && std::equal(ping.begin(), ping.end(), f.payload().begin())) break;
+    }
+    t.cancel();
+}
+
 net::awaitable<std::string> run_derp(const std::string& mode, const DialTarget& t, const std::vector<std::string>& args) {
     auto ex = co_await net::this_coro::executor;
     auto tls = client_tls_context(true);
@@ -106,6 +123,11 @@ net::awaitable<std::string> run_derp(const std::string& mode, const DialTarget& 
         co_await read_until_closed(*c, 5s);
         co_return "closed after the oversize " + std::string(mode == "oversize-frame" ? "header" : "packet");
     }
+    if (mode == "hello") {
+        auto c = co_await admitted(ex, tls, t, me);  // throws if refused: no ServerInfo comes
+        co_await expect_pong(*c);
+        co_return "admitted as " + key_text(kNodePrefix, me.public_key().bytes) + "; Pong received";
+    }
     if (mode == "flood") {
         if (args.size() != 2) throw std::invalid_argument("flood needs NODEKEY N");
         const PublicKey dst{parse_key_text(args[0], kNodePrefix)};
@@ -117,18 +139,7 @@ net::awaitable<std::string> run_derp(const std::string& mode, const DialTarget& 
         const auto start = std::chrono::steady_clock::now();
         for (long sent = 0; sent < n; sent += 64) co_await c->write(batch);
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        const std::array<std::uint8_t, kPingLen> ping{1, 2, 3, 4, 5, 6, 7, 8};
-        co_await c->write(encode_ping(ping));
-        net::steady_timer t2(ex);
-        t2.expires_after(10s);
-        t2.async_wait([&](const boost::system::error_code& ec) {
-            if (!ec) c->close();
-        });
-        for (;;) {
-            const Frame f = co_await c->read_frame();  // throws if the server closed us
-            if (f.type() == FrameType::Pong && std::equal(ping.begin(), ping.end(), f.payload().begin())) break;
-        }
-        t2.cancel();
+        co_await expect_pong(*c);
         co_return "sent " + std::to_string((n + 63) / 64 * 64) + " packets in " + std::to_string(secs) +
                " s and still got the Pong";
     }

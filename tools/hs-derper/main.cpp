@@ -24,6 +24,11 @@ int main(int argc, char** argv) {
     app.add_option("--stun-port", o.stun_port, "UDP port for STUN")->capture_default_str();
     auto* verify = app.add_flag("--verify-clients", o.verify_clients, "Admit only node keys of unexpired nodes in --db");
     verify->needs(app.add_option("--db", o.db_path, "The shared SQLite file, opened read-only"));
+    app.add_option("--verify-client-url", o.verify_client_url,
+                   "Admission webhook: POST {NodePublic, Source}, admit on 200 {\"Allow\":true}");
+    app.add_flag("--verify-client-url-fail-open", o.verify_client_url_fail_open,
+                 "Admit when the webhook cannot be reached (--verify-client-url-fail-open=false refuses)")
+        ->capture_default_str();
     app.add_option("--mesh-psk-file", o.mesh_psk_file, "File with the 64-hex-digit mesh key of this region");
     app.add_option("--mesh-with", o.mesh_with,
                    "Comma list of the region's other derpers (HOST[:PORT][/DIALHOST]) to mesh with");

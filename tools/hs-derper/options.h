@@ -17,6 +17,8 @@ struct Options {
     int stun_port = 3478;
     bool verify_clients = false;
     std::string db_path;
+    std::string verify_client_url;  // derper's admission webhook
+    bool verify_client_url_fail_open = true;
     std::string mesh_psk_file;
     std::string mesh_with;  // comma list of HOST[:PORT][/DIALHOST]
     std::string metrics_addr;

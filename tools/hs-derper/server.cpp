@@ -7,6 +7,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "common/derp_conn.h"
+#include "common/derp_webhook.h"
 #include "common/duration.h"
 #include "common/files.h"
 #include "common/key_file.h"
@@ -195,6 +196,9 @@ void verify_poller(std::stop_token stop, NodeKeySet& keys, derp::DerpServer& der
 
 int run(const Options& o) {
     if (o.verify_clients && o.db_path.empty()) throw std::runtime_error("--verify-clients needs --db PATH");
+    if (!o.verify_client_url.empty() && o.verify_client_url.rfind("http://", 0) != 0 &&
+        o.verify_client_url.rfind("https://", 0) != 0)
+        throw std::runtime_error("--verify-client-url: expected an http:// or https:// URL, got \"" + o.verify_client_url + "\"");
     if (!o.mesh_with.empty() && o.mesh_psk_file.empty()) throw std::runtime_error("--mesh-with needs --mesh-psk-file");
     const auto hp = parse_host_port(o.addr);
     if (!hp) throw std::runtime_error("--addr: expected HOST:PORT or :PORT, got \"" + o.addr + "\"");
@@ -245,6 +249,16 @@ int run(const Options& o) {
         } catch (const std::invalid_argument& e) {
             throw std::runtime_error(std::string("--mesh-with: ") + e.what());
         }
+    }
+    // Webhook calls block on the network: they get their own threads, never the relay's.
+    net::thread_pool webhook_pool(4);
+    std::unique_ptr<derp::WebhookVerifier> webhook;
+    if (!o.verify_client_url.empty()) {
+        webhook = std::make_unique<derp::WebhookVerifier>(o.verify_client_url, o.verify_client_url_fail_open,
+                                                    webhook_pool.get_executor());
+        conn.verify = [w = webhook.get()](const PublicKey& k, const derp::ConnMeta& m) { return w->admit(k, m); };
+        spdlog::info("verify-client-url: asking {} (fail {})", o.verify_client_url,
+                     o.verify_client_url_fail_open ? "open" : "closed");
     }
     Ctx ctx{derp, tls ? &*tls : nullptr, conn, stun_counters, keys.get(), mesh.get()};
 
