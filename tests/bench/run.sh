@@ -41,7 +41,8 @@ ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
 srv_cpu="" gen_pin=()
 if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then srv_cpu=0 gen_pin=(taskset -c 1); fi
-port=$((22000 + $$ % 2000 * 10))
+# Below Linux's ephemeral range (32768+), where the generator's own client sockets would collide.
+port=$((20000 + $$ % 1200 * 10))
 mkdir -p "$plots/results"
 rm -f "$plots/results/"*.json
 for n in $nodes; do
@@ -66,7 +67,9 @@ for n in $nodes; do
       log "$s, N=$n failed; last lines of its server log:"
       tail -n 20 "$dir/server.log" >&2 || true
       # A partial result (printed before the failure) still goes into the report.
-      jq -e . "$dir/result.json" >/dev/null 2>&1 && cp "$dir/result.json" "$plots/results/$s-$n.json"
+      if [ -s "$dir/result.json" ] && jq -e . "$dir/result.json" >/dev/null 2>&1; then
+        cp "$dir/result.json" "$plots/results/$s-$n.json"
+      fi
     fi
     rm -rf "$dir/db.sqlite"*
   done
