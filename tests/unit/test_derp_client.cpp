@@ -1,10 +1,13 @@
-// The client end of DERP: -mesh-with targets, the watcher's view of PeerPresent/PeerGone, and
-// ClientConn against the real server code over TLS on loopback.
+// The client end of DERP: -mesh-with targets, the watcher's view of PeerPresent/PeerGone,
+// ClientConn against the real server code over TLS on loopback, and the admission webhook.
 #include <catch2/catch.hpp>
 
 #include <boost/beast/websocket/ssl.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include "common/derp_client.h"
+#include "common/derp_webhook.h"
 #include "common/tls.h"
 
 using namespace hs;
@@ -190,4 +193,40 @@ TEST_CASE("DERP ClientConn: TLS, upgrade, handshake, mesh watch and forwarding a
             CHECK(gm.reason == PeerGoneReason::Disconnected);
         });
     }
+}
+
+TEST_CASE("DERP admission webhook: derper's request body and what counts as allowed") {
+    const PublicKey k = PrivateKey::generate().public_key();
+    const auto body = nlohmann::json::parse(webhook_body(k, *parse_ip("10.1.2.3")));
+    CHECK(body["NodePublic"] == key_text(kNodePrefix, k.bytes));
+    CHECK(body["Source"] == "10.1.2.3");
+
+    CHECK(webhook_allows(200, R"({"Allow":true})"));
+    CHECK(webhook_allows(200, R"({"allow":true,"Other":1})"));  // Go matches keys without case
+    CHECK_FALSE(webhook_allows(200, R"({"Allow":false})"));
+    CHECK_FALSE(webhook_allows(200, R"({"Allow":"true"})"));
+    CHECK_FALSE(webhook_allows(200, R"({})"));
+    CHECK_FALSE(webhook_allows(200, "not json"));
+    CHECK_FALSE(webhook_allows(200, "[true]"));
+    CHECK_FALSE(webhook_allows(403, R"({"Allow":true})"));
+    CHECK_FALSE(webhook_allows(500, ""));
+}
+
+TEST_CASE("DERP admission webhook: an unreachable URL admits only when failing open") {
+    net::io_context io;
+    net::thread_pool pool(1);
+    // Port 1 on loopback: nothing listens, the connection is refused at once.
+    WebhookVerifier open_hook("http://127.0.0.1:1/verify", true, pool.get_executor(), std::chrono::seconds(2));
+    WebhookVerifier closed_hook("http://127.0.0.1:1/verify", false, pool.get_executor(), std::chrono::seconds(2));
+    std::optional<bool> a, b;
+    net::co_spawn(io, [&]() -> net::awaitable<void> {
+        ConnMeta m;
+        a = co_await open_hook.admit(PrivateKey::generate().public_key(), m);
+        b = co_await closed_hook.admit(PrivateKey::generate().public_key(), m);
+    }, net::detached);
+    io.run_for(std::chrono::seconds(10));
+    REQUIRE(a);
+    REQUIRE(b);
+    CHECK(*a);
+    CHECK_FALSE(*b);
 }
