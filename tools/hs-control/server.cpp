@@ -12,6 +12,7 @@
 #include "common/tls.h"
 #include "common/store.h"
 #include "common/derp_conn.h"
+#include "tools/hs-control/api.h"
 #include "tools/hs-control/embedded_derp.h"
 #include "tools/hs-control/noise_conn.h"
 #include "tools/hs-control/pages.h"
@@ -253,6 +254,11 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
                 co_return;
             }
             spdlog::info("rejected /ts2021 request from {}: {}", peer, res.body().substr(0, res.body().size() - 1));
+        } else if (path.rfind("/api/v1/", 0) == 0) {
+            // Admin operations run synchronously on the loop: short SQLite transactions.
+            const auto r = handle_api(db_, cfg_, std::string(req.method_string()), target,
+                                      std::string(req[http::field::authorization]), req.body(), Clock::now());
+            res = make(r.status, r.body, "application/json");
         } else if (path == "/key") {
             res = make(200, key_json(noise_public_text_), "application/json");
         } else if (path == "/health") {

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# hs-admin --remote against a running hs-control on loopback: the REST API answers every query
+# with the same bytes as local mode, writes land in the database (and hs-control's own view),
+# and a missing, wrong or expired API key gets 401 with nothing changed.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/admin_lib.sh"
+
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$PORT
+"$HS_BIN/hs-derpmap" new --region-id 900 --region-code t --node "name=900a,host=127.0.0.1,ipv4=127.0.0.1,ipv6=none" >"$T/derp.yaml"
+cat >>"$T/config.yaml" <<CFG
+server_url: $URL
+listen_addr: 127.0.0.1:$PORT
+noise: {private_key_path: $T/noise.key}
+derp: {paths: [$T/derp.yaml]}
+policy: {mode: database}
+CFG
+
+"$A" users create alice >/dev/null; "$A" users create bob -d Bob -e bob@example.com >/dev/null
+add_node a r1 1 '["10.77.0.0/24","0.0.0.0/0","::/0"]' '[]' 1
+add_node b srv 2 '[]' '["tag:db"]'
+"$A" preauthkeys create -u alice --tags tag:x >/dev/null
+KEY=$("$A" apikeys create)
+OLD=$("$A" apikeys create -e 1h)
+"$A" apikeys expire -p "${OLD%-*}" >/dev/null
+
+"$HS_BIN/hs-control" -c "$T/config.yaml" >"$T/control.log" 2>&1 &
+CONTROL=$!
+trap 'kill $CONTROL 2>/dev/null; wait $CONTROL 2>/dev/null; rm -rf "$T"' EXIT
+for _ in $(seq 100); do curl -sf "$URL/health" >/dev/null && break; sleep 0.1; done
+curl -sf "$URL/health" >/dev/null || { cat "$T/control.log" >&2; fail "hs-control did not start"; }
+
+R() { "$A" --remote "$URL" --api-key "$KEY" "$@"; }
+# same ARGS...: local and remote print the same bytes and exit codes, in every format.
+same() {
+  local f
+  for f in json json-line yaml table; do
+    run "$A" "$@" -o $f; local lo=$OUT lrc=$RC lerr=$ERR
+    run R "$@" -o $f
+    [ "$RC" = "$lrc" ] || fail "remote $* -o $f: exit $RC, local $lrc"
+    [ "$OUT" = "$lo" ] || fail "remote $* -o $f differs from local:"$'\n'"$OUT"$'\n'"---"$'\n'"$lo"
+    [ "$ERR" = "$lerr" ] || fail "remote $* -o $f: stderr [$ERR], local [$lerr]"
+  done
+  ok
+}
+same users list
+same users list -n bob
+same nodes list
+same nodes list -u alice --online
+same nodes list -t tag:db
+same nodes show -i 1
+same nodes list-routes
+same routes list
+same routes list -i 1
+same preauthkeys list
+same preauthkeys list -u nobody
+same nodes show -i 99
+same users list -i 77
+same policy get
+
+# Writes through the API: results and database.
+run R routes approve -i 1 -r 10.77.0.0/24 -o json; expect_rc 0 "remote approve"
+jqt 'map(select(.approved) | .prefix) == ["10.77.0.0/24"]'; ok
+[ "$(q 'SELECT approved_routes FROM nodes WHERE id = 1')" = '["10.77.0.0/24"]' ] || fail "remote approve not stored"; ok
+run R nodes approve-routes -i 1 -r ::/0,10.77.0.0/24 -o json; jqt '.approved_routes == ["0.0.0.0/0","10.77.0.0/24","::/0"]'; ok
+run R users create carol -o json; expect_rc 0 "remote create"; jqt '.id == 3 and .name == "carol"'; ok
+run R users rename -n carol -r dave; expect_rc 0 "remote rename"; [ "$(q 'SELECT name FROM users WHERE id = 3')" = dave ] || fail "rename"; ok
+run R nodes rename -i 2 "db-1"; expect_rc 0 "remote node rename"; [ "$(q 'SELECT given_name FROM nodes WHERE id = 2')" = db-1 ] || fail "node rename"; ok
+run R preauthkeys create -u dave --reusable -e 2h; expect_rc 0 "remote key"; expect_out '^hskey-auth-' "remote key text"; ok
+printf '{"tagOwners": {"tag:db": ["alice@"]}, "acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]}' >"$T/p.hujson"
+run R policy set -f "$T/p.hujson"; expect_rc 0 "remote policy set"; [ "$(q 'SELECT count(*) FROM policies')" = 1 ] || fail "policy"; ok
+run R policy check -f "$T/p.hujson" -o json; jqt '.result == "policy is valid"'; ok
+printf '{"acls": [{"action": "accept", "src": ["tag:nope"], "dst": ["*:*"]}]}' >"$T/bad.hujson"
+run R policy set -f "$T/bad.hujson"; expect_rc 1 "remote bad policy"; expect_err '"tag:nope" is not defined in tagOwners' "remote bad policy"
+[ "$(q 'SELECT count(*) FROM policies')" = 1 ] || fail "bad policy stored"; ok
+run R nodes delete -i 2 -o json; jqt '. == {"result": "node 2 deleted"}'; ok
+same nodes list
+same routes list
+
+# Errors keep their message; nothing changes.
+snapshot 'SELECT (SELECT group_concat(name) FROM users), (SELECT group_concat(approved_routes) FROM nodes), (SELECT count(*) FROM pre_auth_keys)'
+run R users create dave; expect_fail 'user "dave" already exists' "remote duplicate"; ok
+run R routes approve -i 1 -r 10.0.0.1/8; expect_fail "host bits are set" "remote bad CIDR"; ok
+run R preauthkeys create -u dave -e 3x; expect_fail 'invalid duration "3x"' "remote bad duration"; ok
+run R nodes move -i 42 -u dave; expect_fail "node 42 not found" "remote unknown node"; ok
+
+# Authentication: 401 with nothing changed, for a missing, wrong, malformed or expired key.
+for k in "" "hskey-api-AAAAAAAAAAAA-$(h 0)" "${KEY%?}0" "$OLD" "garbage"; do
+  code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $k" -H 'Content-Type: application/json' \
+    -d '{"name": "mallory"}' "$URL/api/v1/user")
+  [ "$code" = 401 ] || fail "key [$k]: HTTP $code"
+  jq -e '.error | test("unauthorized")' "$T/body" >/dev/null || fail "401 body"
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"name": "mallory"}' "$URL/api/v1/user"); [ "$code" = 401 ] || fail "no header: $code"
+run "$A" --remote "$URL" --api-key "$OLD" users create mallory; expect_fail "unauthorized" "expired key via hs-admin"; ok
+run env -u HS_API_KEY "$A" --remote "$URL" users list; expect_fail "--remote needs an API key" "no key"; ok
+HS_API_KEY=$KEY run "$A" --remote "$URL" users list -o json; jqt 'length == 3'; ok
+expect_unchanged "rejected remote calls"; ok
+[ "$(q "SELECT count(*) FROM users WHERE name = 'mallory'")" = 0 ] || fail "mallory was created"; ok
+[ "$(q 'SELECT last_seen IS NOT NULL FROM api_keys WHERE id = 1')" = 1 ] || fail "last_seen not recorded"; ok
+
+# Routing: unknown path 404, wrong method 405, bad body 400.
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "$URL/api/v1/nosuch"); [ "$code" = 404 ] || fail "unknown path: $code"; ok
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH -H "Authorization: Bearer $KEY" "$URL/api/v1/user"); [ "$code" = 405 ] || fail "wrong method: $code"; ok
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $KEY" -d '[1' "$URL/api/v1/user"); [ "$code" = 400 ] || fail "bad body: $code"; ok
+code=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $KEY" "$URL/api/v1/node/77"); [ "$code" = 404 ] || fail "missing node: $code"
+jq -e '.error == "node 77 not found"' "$T/body" >/dev/null || fail "404 body"; ok
+run "$A" --remote "http://127.0.0.1:1" --api-key "$KEY" users list; expect_rc 1 "unreachable server"; expect_err "127.0.0.1:1" "unreachable server"; ok
+kill -0 $CONTROL || fail "hs-control died"; ok
+finish

@@ -1,0 +1,141 @@
+#include "tools/hs-control/api.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/admin_ops.h"
+
+namespace hs::control {
+namespace {
+
+using admin::json;
+
+ApiReply error(int status, const std::string& msg) { return {status, json{{"error", msg}}.dump()}; }
+
+std::vector<std::string> segments(std::string_view path) {
+    std::vector<std::string> out;
+    std::size_t pos = 1;
+    while (pos <= path.size()) {
+        const auto slash = path.find('/', pos);
+        out.emplace_back(path.substr(pos, slash == std::string_view::npos ? std::string_view::npos : slash - pos));
+        if (slash == std::string_view::npos) break;
+        pos = slash + 1;
+    }
+    return out;
+}
+
+std::string unescape(std::string_view s) {
+    std::string out;
+    auto hex = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10); };
+    for (std::size_t i = 0; i < s.size(); ++i) {
+        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+            out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+            i += 2;
+        } else {
+            out.push_back(s[i] == '+' ? ' ' : s[i]);
+        }
+    }
+    return out;
+}
+
+// The operation whose route matches; literal segments beat {variables} (GET /node/routes is
+// not GET /node/{id}). Fills `params` with the path variables. `path_known` tells a wrong
+// method (405) from an unknown path (404).
+const admin::Op* match(std::string_view method, std::string_view path, json& params, bool& path_known) {
+    const auto want = segments(path);
+    const admin::Op* best = nullptr;
+    int best_vars = 1 << 20;
+    json best_params;
+    for (const auto& op : admin::ops()) {
+        const auto have = segments(op.path);
+        if (have.size() != want.size()) continue;
+        json p = json::object();
+        int vars = 0;
+        bool ok = true;
+        for (std::size_t i = 0; i < have.size() && ok; ++i) {
+            if (have[i].size() > 2 && have[i].front() == '{') {
+                p[have[i].substr(1, have[i].size() - 2)] = unescape(want[i]);
+                ++vars;
+            } else {
+                ok = have[i] == want[i];
+            }
+        }
+        if (!ok) continue;
+        path_known = true;
+        if (op.method != method || vars >= best_vars) continue;
+        best = &op;
+        best_vars = vars;
+        best_params = std::move(p);
+    }
+    if (best) params = std::move(best_params);
+    return best;
+}
+
+void add_query(std::string_view query, json& params) {
+    std::size_t pos = 0;
+    while (pos < query.size()) {
+        const auto amp = query.find('&', pos);
+        const auto part = query.substr(pos, amp == std::string_view::npos ? std::string_view::npos : amp - pos);
+        const auto eq = part.find('=');
+        if (!part.empty()) params[unescape(part.substr(0, eq))] = eq == std::string_view::npos ? "" : unescape(part.substr(eq + 1));
+        if (amp == std::string_view::npos) break;
+        pos = amp + 1;
+    }
+}
+
+bool authorized(Db& db, std::string_view authorization, TimePoint now) {
+    constexpr std::string_view bearer = "Bearer ";
+    if (authorization.substr(0, bearer.size()) != bearer) return false;
+    const auto key = store::authenticate_api_key(db, authorization.substr(bearer.size()), now);
+    if (!key) return false;
+    // last_seen at minute resolution: enough to spot unused keys, one write a minute at most.
+    if (!key->last_seen || now - *key->last_seen > std::chrono::minutes(1)) {
+        try {
+            db.prepare("UPDATE api_keys SET last_seen = ? WHERE id = ?").bind(1, format_time(now)).bind(2, key->id).run();
+        } catch (const std::exception& e) {
+            spdlog::debug("API key last_seen not updated: {}", e.what());
+        }
+    }
+    return true;
+}
+
+}  // namespace
+
+ApiReply handle_api(Db& db, const Config& cfg, std::string_view method, std::string_view target,
+                    std::string_view authorization, const std::string& body, TimePoint now) {
+    try {
+        if (!authorized(db, authorization, now)) return error(401, "unauthorized: missing, unknown or expired API key");
+    } catch (const DbError& e) {
+        return error(503, std::string("database unavailable: ") + e.what());
+    }
+    const auto q = target.find('?');
+    const auto path = target.substr(0, q);
+    json params = json::object();
+    bool path_known = false;
+    const auto* op = match(method, path, params, path_known);
+    if (!op) return path_known ? error(405, "method not allowed") : error(404, "no such API endpoint");
+    if (q != std::string_view::npos) add_query(target.substr(q + 1), params);
+    if (!body.empty()) {
+        const auto j = json::parse(body, nullptr, false);
+        if (!j.is_object()) return error(400, "request body must be a JSON object");
+        for (const auto& [k, v] : j.items())
+            if (!params.contains(k)) params[k] = v;  // path variables win over the body
+    }
+    try {
+        admin::Env env{db, cfg, now};
+        return {200, op->run(env, admin::Params(params)).dump(-1, ' ', false, json::error_handler_t::replace)};
+    } catch (const store::NotFound& e) {
+        return error(404, e.what());
+    } catch (const store::StoreError& e) {
+        return error(400, e.what());
+    } catch (const std::invalid_argument& e) {
+        return error(400, e.what());
+    } catch (const DbError& e) {
+        return error(503, e.what());
+    } catch (const std::exception& e) {
+        spdlog::error("API {} {}: {}", method, path, e.what());
+        return error(500, e.what());
+    }
+}
+
+}  // namespace hs::control

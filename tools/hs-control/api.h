@@ -1,0 +1,25 @@
+// hs-control's REST API (/api/v1/...): the operations of common/admin_ops.h over HTTP, with
+// API keys (hs-admin apikeys create) as bearer tokens. A pure function of the request and the
+// database, so it is tested without sockets; server.cpp only routes /api/v1/ here.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "common/config.h"
+#include "common/db.h"
+#include "common/timeutil.h"
+
+namespace hs::control {
+
+struct ApiReply {
+    int status = 200;
+    std::string body;  // JSON: the operation's result, or {"error": "..."}
+};
+
+// `authorization` is the Authorization header ("Bearer hskey-api-..."). A missing, unknown or
+// expired key gets 401 before anything is read or changed.
+ApiReply handle_api(Db& db, const Config& cfg, std::string_view method, std::string_view target,
+                    std::string_view authorization, const std::string& body, TimePoint now);
+
+}  // namespace hs::control
