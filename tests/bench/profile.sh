@@ -19,7 +19,7 @@ bash "$HS_SRC/tests/bench/loadgen.sh" build "$out/hs-loadgen"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 hs_setup "$out/hs" $((23000 + $$ % 1000 * 4)) >/dev/null
 # Each start of the server gets its own profile, numbered by start time.
-perf_cmd="perf record -q -F 199 --call-graph dwarf,16384 -o $out/perf.\$(date +%s%N).data --"
+perf_cmd="perf record -q -F 99 --call-graph dwarf,8192 -o $out/perf.\$(date +%s%N).data --"
 "$out/hs-loadgen" run --label hs --url "$SERVER_URL" --server-cmd "$perf_cmd $SERVER_CMD" \
   --ready-url "$READY_URL" --key-cmd "$KEY_CMD" --server-log "$out/hs/server.log" --nodes "$n" \
   --scenarios "$scenario" --churn-duration "${BENCH_CHURN_DURATION:-30s}" >"$out/result.json"

@@ -90,6 +90,10 @@ type stormResult struct {
 	PeakRSSKB    int64   `json:"peak_rss_kb"`
 	PeersOK      bool    `json:"peers_ok"`
 	GeneratorCPU float64 `json:"generator_cpu_seconds"`
+	// When the median node had its map back, and how many map requests failed on the way
+	// (each failure costs that node a 100 ms-1 s backoff).
+	P50Seconds     float64 `json:"p50_seconds"`
+	StreamFailures int64   `json:"stream_failures"`
 }
 
 type result struct {

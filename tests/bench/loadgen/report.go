@@ -49,6 +49,9 @@ func sections() []section {
 				{"peak RSS", "MiB", true, func(r *result) (float64, bool) {
 					return f(stormOK(r), r.Storm, func() float64 { return float64(r.Storm.PeakRSSKB) / 1024 })
 				}},
+				{"median node back", "s", true, func(r *result) (float64, bool) {
+					return f(stormOK(r) && r.Storm.P50Seconds > 0, r.Storm, func() float64 { return r.Storm.P50Seconds })
+				}},
 			}},
 		{"churn", "N nodes online; nodes in turn send endpoint changes (lite map requests) at a fixed rate for a fixed time. Latency runs from an update's send to its arrival at each sampled observer, over the deliveries that arrived (\"delivered\" says how many did within the grace period); then server CPU, the map bytes the server sent all nodes per second, and the generator's CPU on its one core (near 100% means the latencies include the generator's own queueing).",
 			[]metric{

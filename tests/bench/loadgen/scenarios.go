@@ -145,6 +145,14 @@ func (b *bench) checkObservers(phase string, nodes []*node, want int, limit time
 	}
 }
 
+// failures counts the failed map requests and streams of every node so far.
+func (b *bench) failures() (sum int64) {
+	for _, n := range b.nodes {
+		sum += n.failures.Load()
+	}
+	return sum
+}
+
 func (b *bench) startStream(n *node) {
 	b.wg.Add(1)
 	go func() {
@@ -330,8 +338,17 @@ func (b *bench) storm(ctx context.Context) {
 		}
 		readyCh <- time.Since(t)
 	}()
+	fails0 := b.failures()
 	have, last := waitMaps(b.runCtx, b.nodes, t, b.opt.phaseTimeout)
 	r.CPUSeconds = b.srv.cpuSeconds()
+	r.StreamFailures = b.failures() - fails0
+	var took []time.Duration
+	for _, n := range b.nodes {
+		if n.mapSince(t) {
+			took = append(took, time.Duration(n.lastMap.Load()-t.UnixNano()))
+		}
+	}
+	r.P50Seconds = pct(took, 50) / 1000
 	_, r.PeakRSSKB = b.srv.memKB()
 	r.NodesWithMap, r.Seconds = have, last.Seconds()
 	r.GeneratorCPU = selfCPU() - cpu0
