@@ -115,4 +115,29 @@ ssl::context tls_self_signed(const std::string& hostname, std::string& sha256_he
     return ctx;
 }
 
+void add_derp_meta_cert(ssl::context& ctx, const std::string& server_key_hex, int protocol_version) {
+    PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
+    if (!key) ossl_fail("generating the meta certificate key");
+    X509Ptr x(X509_new());
+    if (!x) ossl_fail("X509_new");
+    X509_set_version(x.get(), 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x.get()), protocol_version);
+    // derper's window: a month either side, so clock skew never hides it.
+    X509_gmtime_adj(X509_getm_notBefore(x.get()), -30L * 24 * 3600);
+    X509_gmtime_adj(X509_getm_notAfter(x.get()), 30L * 24 * 3600);
+    X509_set_pubkey(x.get(), key.get());
+    const std::string cn = "derpkey" + server_key_hex;
+    X509_NAME* name = X509_get_subject_name(x.get());
+    // 71 characters: over X.509's 64-character CN bound, which MBSTRING_ASC would enforce, so
+    // the string type is given directly (Go, the reader, does not check the bound).
+    if (!X509_NAME_add_entry_by_txt(name, "CN", V_ASN1_UTF8STRING, reinterpret_cast<const unsigned char*>(cn.c_str()),
+                                    static_cast<int>(cn.size()), -1, 0))
+        ossl_fail("meta certificate name");
+    X509_set_issuer_name(x.get(), name);
+    // derper sets basic constraints because macOS rejects chains whose extra certificates lack them.
+    add_ext(x.get(), NID_basic_constraints, "critical,CA:FALSE");
+    if (!X509_sign(x.get(), key.get(), nullptr)) ossl_fail("signing the meta certificate");  // Ed25519: no digest
+    if (SSL_CTX_add1_chain_cert(ctx.native_handle(), x.get()) != 1) ossl_fail("adding the meta certificate");
+}
+
 }  // namespace hs

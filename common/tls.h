@@ -20,4 +20,12 @@ boost::asio::ssl::context tls_from_files(const std::string& cert_file, const std
 // the SHA-256 of the certificate's DER, for a DERPNode's CertName "sha256-raw:<hex>".
 boost::asio::ssl::context tls_self_signed(const std::string& hostname, std::string& sha256_hex);
 
+// Appends derper's "meta certificate" to the context's chain: a throwaway self-signed Ed25519
+// certificate whose subject CN is "derpkey" + the DERP server's public key in hex and whose
+// serial is the DERP protocol version. A client that sees it over TLS 1.3 already knows the
+// server key, so it sends ClientInfo right behind its request ("Derp-Fast-Start: 1") and saves
+// a round trip. Clients verify only the leaf (and sha256-raw pins skip "derpkey" certificates),
+// so it changes nothing for them otherwise. Call after the leaf certificate is set.
+void add_derp_meta_cert(boost::asio::ssl::context& ctx, const std::string& server_key_hex, int protocol_version);
+
 }  // namespace hs

@@ -131,6 +131,10 @@ run_suite() {
   eventually 20 status_is "$a" .Self.Relay lab || fail "$v: $a has no home DERP 'lab'"
   eventually 20 derp_clients_are "$MPORT" 2 || fail "$v: hs-derper has $(derp_clients "$MPORT") clients"
   pass "$v: both clients admitted by --verify-clients and connected to hs-derper (home region lab)"
+  # The meta certificate told them our key during TLS 1.3, so they skipped waiting for the 101.
+  local fast; fast=$(metric derp_fast_start_total)
+  [ "$fast" -ge 2 ] || fail "$v: only $fast fast-start upgrades; the clients did not use the meta certificate"
+  pass "$v: both clients used fast start (Derp-Fast-Start, ClientInfo without waiting for the 101): $fast so far"
 
   local stun_before; stun_before=$(stun_requests)
   local nc; nc=$(ip netns exec "$(host_ns "$a")" "$TS_BIN/tailscale" --socket="$LAB/$a/ts.sock" netcheck --format=json 2>/dev/null)

@@ -1,5 +1,6 @@
 // hs-derper's wiring: keys, certificates, listeners (DERP over HTTP(S), STUN, metrics), the
 // client-verification poller, and the worker threads.
+#include <atomic>
 #include <filesystem>
 #include <thread>
 
@@ -36,6 +37,7 @@ struct Ctx {
     stun::Counters& stun;
     const NodeKeySet* keys = nullptr;
     const Mesh* mesh = nullptr;
+    std::atomic<std::uint64_t> fast_starts{0};  // upgrades that skipped the 101 (meta certificate)
 };
 
 Key32 load_mesh_key(const std::string& path) {
@@ -99,6 +101,9 @@ http::response<http::string_body> respond(const http::request<http::string_body>
             body += "# HELP derp_verify_node_keys Node keys loaded for client verification.\n"
                     "# TYPE derp_verify_node_keys gauge\nderp_verify_node_keys " +
                     std::to_string(ctx.keys->size()) + "\n";
+        body += "# HELP derp_fast_start_total DERP upgrades with Derp-Fast-Start (no 101 written).\n"
+                "# TYPE derp_fast_start_total counter\nderp_fast_start_total " +
+                std::to_string(ctx.fast_starts.load()) + "\n";
         if (ctx.mesh) body += ctx.mesh->prometheus_text();
         return text_response(req, http::status::ok, std::move(body), "text/plain; version=0.0.4");
     }
@@ -120,6 +125,7 @@ net::awaitable<void> http_session(Stream stream, tcp::endpoint remote, Ctx& ctx,
         beast::get_lowest_layer(stream).expires_after(30s);
         co_await http::async_read(stream, buffer, req, net::use_awaitable);
         if (!metrics && path_of(req.target()) == "/derp" && derp::upgrade_kind(req) != derp::Upgrade::None) {
+            if (req["Derp-Fast-Start"] == "1") ctx.fast_starts += 1;
             const auto meta = derp::conn_meta(remote, req);
             co_await derp::accept_derp(std::move(stream), buffer, std::move(req), ctx.derp, meta, endpoint_text(remote),
                                        ctx.conn);
@@ -237,6 +243,8 @@ int run(const Options& o) {
         }
     }
 
+    // Lets TLS 1.3 clients skip waiting for the 101 (fast start).
+    if (tls) add_derp_meta_cert(*tls, to_hex(dopts.private_key.public_key().bytes), derp::kProtocolVersion);
     derp::DerpServer derp(std::move(dopts));
     stun::Counters stun_counters;
     const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
