@@ -52,3 +52,21 @@ c.sendall(b"echo:"+data); c.close()' "$port" &
   (echo "hello-from-$from"; sleep 3) | timeout 20 "$TS_BIN/tailscale" --socket="$LAB/$from/ts.sock" nc "$to_ip" "$port" 2>"$LAB/nc-$from.err" || true
   wait "$srv" 2>/dev/null || true
 }
+
+# lab_pair A B [SETUP]: starts hs-control (control_config written before), one user, and two
+# clients A and B in their own namespaces, each allowed UDP only to the bridge address (so they
+# must relay through DERP). SETUP, a function name, runs once the namespaces exist and before
+# the daemons start (extra nftables rules). Returns when A lists B.
+lab_pair() {
+  local a=$1 b=$2 setup=${3:-}
+  control_start
+  admin users create alice >/dev/null
+  local key; key=$(admin preauthkeys create -u alice --reusable -e 1h)
+  host_add "$a" 1; host_add "$b" 2
+  block_direct_udp "$a"; block_direct_udp "$b"
+  [ -z "$setup" ] || "$setup"
+  ts_start "$a" 41641; ts_start "$b" 41642
+  ts_up "$a" "$key" || fail "tailscale up failed on $a"
+  ts_up "$b" "$key" || fail "tailscale up failed on $b"
+  eventually 20 peer_is "$a" "$b" .HostName "$b" || fail "$a does not list $b"
+}

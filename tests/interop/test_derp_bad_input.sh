@@ -12,7 +12,7 @@ ts_install
 PROBE="$HS_BIN/hs-derp-probe"
 [ -x "$PROBE" ] || fail "$PROBE is not built"
 
-DERP_PORT=$((30000 + LAB_ID)); MPORT=$((31000 + LAB_ID)); STUN_PORT=$((32000 + LAB_ID))
+DERP_PORT=$((10000 + LAB_ID)); MPORT=$((11000 + LAB_ID)); STUN_PORT=$((12000 + LAB_ID))
 hs_derper_start bad "$DERP_PORT" "$MPORT" --hostname "$DERP_IP" --self-signed --stun=false
 "$HS_BIN/hs-stun" -a "$DERP_IP:$STUN_PORT" --stats-interval 1s >"$LAB/hs-stun.log" 2>&1 &
 LAB_PIDS+=("$!")
@@ -21,15 +21,7 @@ metric() { metric_at "$MPORT" "$1"; }
 
 DERP_STUN_PORT=$STUN_PORT
 control_config
-control_start
-admin users create alice >/dev/null
-key=$(admin preauthkeys create -u alice --reusable -e 1h)
-host_add ba 1; host_add bb 2
-block_direct_udp ba; block_direct_udp bb
-ts_start ba 41641; ts_start bb 41642
-ts_up ba "$key" || fail "up ba"
-ts_up bb "$key" || fail "up bb"
-eventually 20 peer_is ba bb .HostName bb || fail "ba does not list bb"
+lab_pair ba bb
 eventually 20 derp_clients_are "$MPORT" 2 || fail "hs-derper has $(derp_clients "$MPORT") clients"
 ip_b=$(ts bb ip -4)
 eventually 30 ping_via_derp ba "$ip_b" lab || fail "baseline ping via DERP failed"

@@ -52,18 +52,12 @@ control_config
   --node "name=900a,host=$DERP_IP,ipv4=$DERP_IP,ipv6=none,stun=$S1,derp=$P1,insecure=true" \
   --node "name=900b,host=$DERP_IP,ipv4=$DERP_IP,ipv6=none,stun=$S2,derp=$P2,insecure=true" \
   >"$CONTROL_DIR/derp.yaml" || fail "hs-derpmap new"
-control_start
-admin users create alice >/dev/null
-key=$(admin preauthkeys create -u alice --reusable -e 1h)
-host_add ma 1; host_add mb 2
 # A reaches only 900a (d1), B only 900b (d2); a reset makes the client move on at once.
-nft_out ma ip daddr "$DERP_IP" tcp dport "$P2" reject with tcp reset
-nft_out mb ip daddr "$DERP_IP" tcp dport "$P1" reject with tcp reset
-block_direct_udp ma; block_direct_udp mb
-ts_start ma 41641; ts_start mb 41642
-ts_up ma "$key" || fail "up ma"
-ts_up mb "$key" || fail "up mb"
-eventually 20 peer_is ma mb .HostName mb || fail "ma does not list mb"
+pin_nodes() {
+  nft_out ma ip daddr "$DERP_IP" tcp dport "$P2" reject with tcp reset
+  nft_out mb ip daddr "$DERP_IP" tcp dport "$P1" reject with tcp reset
+}
+lab_pair ma mb pin_nodes
 eventually 20 derp_clients_are "$M1" 1 || fail "d1 has $(derp_clients "$M1") clients, expected ma"
 eventually 20 derp_clients_are "$M2" 1 || fail "d2 has $(derp_clients "$M2") clients, expected mb"
 eventually 10 metric_at_least "$M1" "derp_mesh_routes{peer=\"$DERP_IP:$P2\"}" 1 || fail "d1 learned no route to mb from d2"

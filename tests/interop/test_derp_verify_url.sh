@@ -10,7 +10,7 @@ need_root
 ts_install
 PROBE="$HS_BIN/hs-derp-probe"
 
-DERP_PORT=$((33000 + LAB_ID)); MPORT=$((34000 + LAB_ID)); WPORT=$((35000 + LAB_ID))
+DERP_PORT=$((15000 + LAB_ID)); MPORT=$((17000 + LAB_ID)); WPORT=$((22000 + LAB_ID))
 HOOK="http://127.0.0.1:$WPORT/verify"
 : >"$LAB/allowed"
 webhook_start() {
@@ -51,16 +51,8 @@ pass "unlisted key refused; the webhook got $last"
 
 DERP_STUN_PORT=$((DERP_PORT + 1))
 control_config
-control_start
-admin users create alice >/dev/null
-key=$(admin preauthkeys create -u alice --reusable -e 1h)
-host_add wa 1; host_add wb 2
-block_direct_udp wa; block_direct_udp wb
-ts_start wa 41641; ts_start wb 41642
-ts_up wa "$key" || fail "up wa"
-ts_up wb "$key" || fail "up wb"
+lab_pair wa wb
 node_a=$(ts wa status --json | jq -r .Self.PublicKey); node_b=$(ts wb status --json | jq -r .Self.PublicKey)
-eventually 20 peer_is wa wb .HostName wb || fail "wa does not list wb"
 eventually 20 grep -q "refused $node_b .*webhook did not allow it" "$LAB/hook/derper.log" || fail "wb was not refused"
 # Listed, wa gets in on its next attempt (the client retries with backoff); wb stays out.
 echo "$node_a" >>"$LAB/allowed"
