@@ -21,8 +21,9 @@ using json = nlohmann::ordered_json;
 json json_time(const std::optional<TimePoint>& t);
 json json_time(TimePoint t);
 
-// Keys and nodes name their owner; a listing reads the users once instead of once per row.
-using UserIndex = std::map<std::int64_t, User>;
+// Keys and nodes name their owner; a listing reads the users and builds their objects once
+// instead of once per row (10,000 nodes share a few users).
+using UserIndex = std::map<std::int64_t, json>;
 UserIndex user_index(Db& db);
 
 // {id, name, display_name, email, provider, created_at}

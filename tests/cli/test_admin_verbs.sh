@@ -98,4 +98,8 @@ jqt 'length == 3 and .[0].before == ["100.64.0.1"] and (.[0].ip_addresses | leng
 [ "$(q 'SELECT count(DISTINCT ipv4) FROM nodes')" = 3 ] || fail "duplicate IPv4"; ok
 [ "$(q 'SELECT ipv4 FROM nodes WHERE id = 1')" = 100.64.0.1 ] || fail "kept address changed"; ok
 run "$A" nodes backfillips -o json; [ "$OUT" = "[]" ] || fail "second backfill changed something"; ok
+
+# Lists are streamed element by element; the bytes are still those of one pretty-printed array.
+run "$A" nodes list -o json; [ "$OUT" = "$(jq --indent 2 . <<<"$OUT")" ] || fail "streamed list is not canonical"; ok
+run "$A" nodes list -o json-line; [ "$OUT" = "$(jq -c '.[]' <<<"$("$A" nodes list -o json)")" ] || fail "json-line differs"; ok
 finish

@@ -168,8 +168,38 @@ Column time_field(std::string header, std::string key) {
     return {std::move(header), [key = std::move(key)](const json& o) { return time_cell(o.value(key, json())); }};
 }
 
+// JSON lists are written one element at a time: a 10,000-node listing never exists as one
+// string, and output starts at once. The bytes are those of dump(2) of the whole array.
+void write_json_list(Format f, const json& items) {
+    if (f == Format::pretty_json && items.empty()) return write_stdout("[]\n");
+    std::string out, one;
+    if (f == Format::pretty_json) out = "[\n";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (f == Format::json_lines) {
+            out += dump(items[i], -1);
+            out += '\n';
+        } else {
+            one = dump(items[i], 2);
+            out += "  ";
+            for (char c : one) {
+                out += c;
+                if (c == '\n') out += "  ";
+            }
+            out += i + 1 < items.size() ? ",\n" : "\n";
+        }
+        if (out.size() > (1u << 16)) {
+            write_stdout(out);
+            out.clear();
+        }
+    }
+    if (f == Format::pretty_json) out += "]\n";
+    write_stdout(out);
+}
+
 void print_list(Format f, const json& items, const Columns& columns) {
-    write_stdout(f == Format::table ? render_table(items, columns) : render_machine(f, items));
+    if (f == Format::table) return write_stdout(render_table(items, columns));
+    if (f == Format::yaml) return write_stdout(render_machine(f, items));
+    write_json_list(f, items);
 }
 
 void print_object(Format f, const json& obj, const Columns& columns) {
