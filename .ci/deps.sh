@@ -11,6 +11,8 @@ PACKAGES=(
   libspdlog-dev catch2 libzstd-dev libnghttp2-dev libyaml-cpp-dev
   # tests and tools the tests drive
   iproute2 nftables jq curl sqlite3 openssl procps man-db bash-completion zsh fish
+  # systemd-analyze verifies examples/systemd
+  systemd
 )
 
 missing=()
