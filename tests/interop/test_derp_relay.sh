@@ -20,7 +20,7 @@ derper_stop() { hs_derper_stop derper; }
 metric() { metric_at "$MPORT" "$1"; }
 metric_sum() { metric_sum_at "$MPORT" "$1"; }
 
-derper_start
+derper_start --bootstrap-dns-names localhost --unpublished-bootstrap-dns-names vm
 [ "$(stat -c %a "$DERP_DIR/derper.key")" = 600 ] || fail "key file mode is $(stat -c %a "$DERP_DIR/derper.key")"
 server_key=$("$HS_BIN/hs-keygen" public --type derp --in "$DERP_DIR/derper.key")
 server_hex=${server_key#nodekey:}
@@ -57,6 +57,15 @@ hdr=$(curl_k -D - -o /dev/null -H "X-Tailscale-Challenge: ts_$DERP_IP" "https://
 echo "$hdr" | grep -q '^HTTP/1.1 204' || fail "/generate_204: $hdr"
 echo "$hdr" | grep -qi "^X-Tailscale-Response: response ts_$DERP_IP\$" || fail "/generate_204 did not echo the challenge: $hdr"
 pass "/derp without upgrade is 426; probes are 200; /generate_204 echoes the challenge"
+
+# /bootstrap-dns: published names always, an unpublished one only when asked for by name.
+bootstrap_has() { curl_k "https://$DERP_IP:$DERP_PORT/bootstrap-dns$1" | jq -e "$2" >/dev/null; }
+eventually 10 bootstrap_has "" '.localhost | index("127.0.0.1")' || fail "/bootstrap-dns: $(curl_k "https://$DERP_IP:$DERP_PORT/bootstrap-dns")"
+bootstrap_has "" 'has("vm") | not' || fail "/bootstrap-dns published the unpublished name"
+bootstrap_has "?q=vm" '.vm | index("127.0.0.1")' || fail "/bootstrap-dns?q=vm: $(curl_k "https://$DERP_IP:$DERP_PORT/bootstrap-dns?q=vm")"
+hdr=$(curl_k -D - -o /dev/null "https://$DERP_IP:$DERP_PORT/bootstrap-dns" | tr -d '\r')
+echo "$hdr" | grep -qi '^content-type: application/json' && echo "$hdr" | grep -qi '^connection: close' || fail "/bootstrap-dns headers: $hdr"
+pass "/bootstrap-dns: $(curl_k "https://$DERP_IP:$DERP_PORT/bootstrap-dns"); with ?q=vm: $(curl_k "https://$DERP_IP:$DERP_PORT/bootstrap-dns?q=vm")"
 
 # --- STUN from a lab namespace: the answer names the sender's own address and port ---------------
 host_add probe 1

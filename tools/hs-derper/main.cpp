@@ -32,6 +32,10 @@ int main(int argc, char** argv) {
     app.add_option("--mesh-psk-file", o.mesh_psk_file, "File with the 64-hex-digit mesh key of this region");
     app.add_option("--mesh-with", o.mesh_with,
                    "Comma list of the region's other derpers (HOST[:PORT][/DIALHOST]) to mesh with");
+    app.add_option("--bootstrap-dns-names", o.bootstrap_dns_names,
+                   "Comma list of names /bootstrap-dns resolves for clients whose DNS is broken");
+    app.add_option("--unpublished-bootstrap-dns-names", o.unpublished_bootstrap_dns_names,
+                   "Comma list of names /bootstrap-dns answers only when asked for by ?q=NAME");
     app.add_option("--metrics-addr", o.metrics_addr, "Serve Prometheus metrics at http://ADDR/metrics");
     app.add_option("--tcp-write-timeout", o.tcp_write_timeout, "How long a client may take to accept a write (0: no limit)")
         ->check(hs::duration_validator())

@@ -22,6 +22,8 @@ struct Options {
     std::string mesh_psk_file;
     std::string mesh_with;  // comma list of HOST[:PORT][/DIALHOST]
     std::string metrics_addr;
+    std::string bootstrap_dns_names;              // published on /bootstrap-dns
+    std::string unpublished_bootstrap_dns_names;  // only for ?q=<name>
     std::string tcp_write_timeout = "5s";  // a duration: "2s", "500ms", "0" for none
 };
 

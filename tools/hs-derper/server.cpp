@@ -2,6 +2,7 @@
 // client-verification poller, and the worker threads.
 #include <atomic>
 #include <filesystem>
+#include <condition_variable>
 #include <thread>
 
 #include <boost/asio/ssl.hpp>
@@ -16,6 +17,7 @@
 #include "common/netaddr.h"
 #include "common/stun_udp.h"
 #include "common/tls.h"
+#include "tools/hs-derper/bootstrap_dns.h"
 #include "tools/hs-derper/mesh.h"
 #include "tools/hs-derper/options.h"
 #include "tools/hs-derper/verify.h"
@@ -37,6 +39,7 @@ struct Ctx {
     stun::Counters& stun;
     const NodeKeySet* keys = nullptr;
     const Mesh* mesh = nullptr;
+    const BootstrapDns* bootstrap_dns = nullptr;
     std::atomic<std::uint64_t> fast_starts{0};  // upgrades that skipped the 101 (meta certificate)
 };
 
@@ -110,6 +113,14 @@ http::response<http::string_body> respond(const http::request<http::string_body>
     if (derp::is_derp_path(std::string(req.target()))) {
         auto res = derp::derp_http_response(req);
         res.keep_alive(req.keep_alive());
+        return res;
+    }
+    if (path == "/bootstrap-dns" && ctx.bootstrap_dns) {
+        const std::string_view t(req.target().data(), req.target().size());
+        const auto q = t.find('?');
+        auto res = text_response(req, http::status::ok, ctx.bootstrap_dns->answer(q == t.npos ? "" : t.substr(q + 1)),
+                                 "application/json");
+        res.keep_alive(false);  // derper closes after answering
         return res;
     }
     if (path == "/") return text_response(req, http::status::ok, "hs-derper: a DERP relay. Clients connect to /derp.\n");
@@ -268,7 +279,8 @@ int run(const Options& o) {
         spdlog::info("verify-client-url: asking {} (fail {})", o.verify_client_url,
                      o.verify_client_url_fail_open ? "open" : "closed");
     }
-    Ctx ctx{derp, tls ? &*tls : nullptr, conn, stun_counters, keys.get(), mesh.get()};
+    BootstrapDns bootstrap_dns(o.bootstrap_dns_names, o.unpublished_bootstrap_dns_names);
+    Ctx ctx{derp, tls ? &*tls : nullptr, conn, stun_counters, keys.get(), mesh.get(), &bootstrap_dns};
 
     tcp::acceptor acc(io);
     open_and_bind(acc, endpoint_for<tcp::endpoint>(hp->host, hp->port, "--addr"), "--addr");
@@ -295,6 +307,18 @@ int run(const Options& o) {
     }
 
     if (mesh) mesh->start();
+    std::jthread dns_refresher;
+    if (bootstrap_dns.enabled())
+        dns_refresher = std::jthread([&](std::stop_token st) {
+            // derper re-resolves every 10 minutes; a stop request ends the wait at once.
+            std::mutex m;
+            std::condition_variable_any cv;
+            while (!st.stop_requested()) {
+                bootstrap_dns.refresh();
+                std::unique_lock lk(m);
+                cv.wait_for(lk, st, 10min, [] { return false; });
+            }
+        });
     std::jthread poller;
     if (keys) poller = std::jthread([&](std::stop_token st) { verify_poller(st, *keys, derp); });
 
