@@ -1,31 +1,29 @@
 #include "common/stun_udp.h"
 
-#include "common/derp_conn.h"
+#include "common/stun_batch.h"
 #include "common/log.h"
 
 namespace hs::stun {
 namespace net = boost::asio;
 
 net::awaitable<void> serve_stun(net::ip::udp::socket& sock, Counters& counters) {
-    // Larger than any request, so an oversize datagram arrives whole and fails the length check.
-    std::array<std::uint8_t, 2048> in;
-    std::array<std::uint8_t, kMaxResponseLen> out;
-    net::ip::udp::endpoint from;
+    boost::system::error_code ec;
+    const auto local = sock.local_endpoint(ec);
+    const bool wildcard = !ec && local.address().is_unspecified();
+    if (wildcard) enable_pktinfo(sock.native_handle());
+    Batch batch(wildcard);
     for (;;) {
-        boost::system::error_code ec;
-        const std::size_t n =
-            co_await sock.async_receive_from(net::buffer(in), from, net::redirect_error(net::use_awaitable, ec));
+        // Wait for readability, then take every waiting datagram in batches; a few batches per
+        // wake-up so a flood cannot hold the thread the DERP connections share.
+        co_await sock.async_wait(net::ip::udp::socket::wait_read, net::redirect_error(net::use_awaitable, ec));
         if (ec == net::error::operation_aborted || ec == net::error::bad_descriptor) co_return;
-        if (ec) continue;  // e.g. ICMP port unreachable reported for an earlier reply
-        const std::size_t len = handle_packet(std::span(in).first(n), derp::to_ipaddr(from.address()),
-                                                    from.port(), out, counters);
-        if (len == 0) continue;
-        co_await sock.async_send_to(net::buffer(out.data(), len), from, net::redirect_error(net::use_awaitable, ec));
-        if (ec) {
-            counters.send_errors += 1;
-            spdlog::debug("stun: reply to {} failed: {}", from.address().to_string(), ec.message());
-        } else {
-            counters.responses += 1;
+        if (ec) continue;
+        try {
+            for (int i = 0; i < 4 && batch.serve_once(sock.native_handle(), counters) == Batch::kMax; ++i) {
+            }
+        } catch (const std::exception& e) {
+            spdlog::warn("{}; STUN stops", e.what());
+            co_return;
         }
     }
 }

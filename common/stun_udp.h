@@ -6,8 +6,9 @@
 
 namespace hs::stun {
 
-// Answers Binding Requests on `sock` until it is closed. Malformed datagrams are counted in
-// `counters` and dropped.
+// Answers Binding Requests on `sock` until it is closed, in batches (stun_batch.h); on a
+// socket bound to a wildcard address each reply leaves from the address its request came to.
+// Malformed datagrams are counted in `counters` and dropped.
 boost::asio::awaitable<void> serve_stun(boost::asio::ip::udp::socket& sock, Counters& counters);
 
 }  // namespace hs::stun

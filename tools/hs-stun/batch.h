@@ -1,5 +1,5 @@
-// A STUN server on one UDP socket that moves datagrams in batches (recvmmsg/sendmmsg), so one
-// thread answers hundreds of thousands of requests a second.
+// hs-stun's socket and loop: one UDP socket, polled, answered in batches by stun::Batch
+// (recvmmsg/sendmmsg), so one thread answers hundreds of thousands of requests a second.
 #pragma once
 
 #include <atomic>
