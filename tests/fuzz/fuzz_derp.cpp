@@ -185,6 +185,24 @@ void parse_payloads(const derp::Frame& f) {
         server_info_round_trip(derp::open_server_info(p, client_key(), server_pub()));
     } catch (const derp::FrameError&) {
     }
+    // What a mesh watcher reads: any payload of a key or more parses; what has IP and port
+    // encodes back to the same bytes when it carried the current 51-byte layout.
+    try {
+        const auto m = derp::parse_peer_present(p);
+        check(p.size() >= derp::kKeyLen && same(m.key.bytes, p.first(derp::kKeyLen)));
+        if (p.size() == derp::kKeyLen + 19 && m.ip) {
+            const auto again = derp::encode_peer_present(m.key, *m.ip, m.port, m.flags);
+            check(same(ByteView(again).subspan(derp::kHeaderLen), p));
+        }
+    } catch (const derp::FrameError&) {
+        check(p.size() < derp::kKeyLen);
+    }
+    try {
+        const auto g = derp::parse_peer_gone(p);
+        check(same(g.key.bytes, p.first(derp::kKeyLen)));
+    } catch (const derp::FrameError&) {
+        check(p.size() < derp::kKeyLen);
+    }
 }
 
 // nonce(24) | box of `plain`, the nonce taken from the input so runs repeat.
