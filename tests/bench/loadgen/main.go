@@ -82,6 +82,7 @@ type joinResult struct {
 }
 
 type stormResult struct {
+	Expected     int     `json:"expected_nodes"`
 	NodesWithMap int     `json:"nodes_with_map"`
 	Seconds      float64 `json:"seconds"`
 	ReadySeconds float64 `json:"ready_seconds"`

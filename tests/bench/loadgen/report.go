@@ -100,8 +100,16 @@ func f[T any](ok bool, part *T, get func() float64) (float64, bool) {
 	return get(), true
 }
 
+// stormOK: every node the storm waited for had its map back (older results lack Expected;
+// a joined node whose first map never came is still among them, hence at least).
 func stormOK(r *result) bool {
-	return r.Storm != nil && r.Storm.NodesWithMap == r.Nodes+joined(r)
+	if r.Storm == nil {
+		return false
+	}
+	if r.Storm.Expected > 0 {
+		return r.Storm.NodesWithMap == r.Storm.Expected
+	}
+	return r.Storm.NodesWithMap >= r.Nodes+joined(r)
 }
 func churnOK(r *result) bool   { return r.Churn != nil && r.Churn.Delivered > 0 }
 func connectOK(r *result) bool { return r.Connect != nil && r.Connect.NodesWithMap == r.Nodes }

@@ -321,7 +321,7 @@ func (b *bench) join(ctx context.Context) {
 // storm restarts the server under every connected node and times until each has its full map
 // again; CPU time and peak RSS are the new process's own.
 func (b *bench) storm(ctx context.Context) {
-	r := &stormResult{}
+	r := &stormResult{Expected: len(b.nodes)}
 	t0, cpu0 := time.Now(), selfCPU()
 	b.srv.stop(30 * time.Second)
 	r.StopSeconds = time.Since(t0).Seconds()
