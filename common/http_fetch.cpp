@@ -48,10 +48,11 @@ Url parse_url(const std::string& url) {
     return u;
 }
 
-// What one exchange sends: GET without a body, or POST with a JSON body.
+// What one exchange sends: a method, an optional JSON body and Authorization header.
 struct Request {
     http::verb method = http::verb::get;
     const std::string* body = nullptr;
+    std::string authorization;
 };
 
 template <class Stream>
@@ -61,6 +62,7 @@ HttpResponse exchange(Stream& stream, const Url& u, const std::string& url, cons
     req.set(http::field::host, u.host);
     req.set(http::field::user_agent, "hs");
     req.set(http::field::accept, "application/json");
+    if (!r.authorization.empty()) req.set(http::field::authorization, r.authorization);
     if (r.body) {
         req.set(http::field::content_type, "application/json");
         req.body() = *r.body;
@@ -136,7 +138,14 @@ std::string http_get(const std::string& url, std::chrono::milliseconds timeout, 
 
 HttpResponse http_post(const std::string& url, const std::string& body, std::chrono::milliseconds timeout,
                        std::size_t max_bytes) {
-    return request(url, Request{http::verb::post, &body}, timeout, max_bytes);
+    return request(url, Request{http::verb::post, &body, ""}, timeout, max_bytes);
+}
+
+HttpResponse http_request(const std::string& method, const std::string& url, const std::string* body,
+                          const std::string& authorization, std::chrono::milliseconds timeout, std::size_t max_bytes) {
+    const auto verb = http::string_to_verb(method);
+    if (verb == http::verb::unknown) throw FetchError(url + ": unknown HTTP method " + method);
+    return request(url, Request{verb, body, authorization}, timeout, max_bytes);
 }
 
 }  // namespace hs

@@ -26,5 +26,9 @@ struct HttpResponse {
 // timeouts and bodies over `max_bytes`. Blocking, like http_get.
 HttpResponse http_post(const std::string& url, const std::string& body, std::chrono::milliseconds timeout,
                        std::size_t max_bytes = 4 << 10);
+// Any method ("GET", "PUT", ...), an optional JSON body and an Authorization header value
+// (empty: none); otherwise like http_post. hs-admin --remote calls hs-control's REST API so.
+HttpResponse http_request(const std::string& method, const std::string& url, const std::string* body,
+                          const std::string& authorization, std::chrono::milliseconds timeout, std::size_t max_bytes);
 
 }  // namespace hs
