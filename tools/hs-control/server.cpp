@@ -1,5 +1,9 @@
 #include "tools/hs-control/server.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <sodium.h>
 
 #include <boost/beast/http.hpp>
@@ -87,6 +91,21 @@ std::unique_ptr<tcp::acceptor> bind(asio::io_context& io, const std::string& add
     return acc;
 }
 
+// A client whose host vanished (power loss, a deleted network namespace) never closes its map
+// stream; without probes the kernel would keep it for ~15 minutes and the node would stay online,
+// holding its primary routes. Keepalive probes after 15 s idle and a 30 s limit on unacknowledged
+// data end such a connection within about 30 s.
+void detect_dead_peers(tcp::socket& sock) {
+    const int fd = sock.native_handle();
+    const int on = 1, idle = 15, interval = 5, count = 3;
+    const unsigned user_timeout_ms = 30000;
+    ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof interval);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &count, sizeof count);
+    ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
+}
+
 }  // namespace
 
 Server::Server(asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet, PrivateKey noise_key,
@@ -132,6 +151,7 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acc, Role role, asio::s
             spdlog::warn("accept: {}", ec.message());
             continue;
         }
+        detect_dead_peers(sock);
         asio::co_spawn(io_, serve_conn(std::move(sock), role, tls), asio::detached);
     }
 }
