@@ -64,7 +64,10 @@ private:
     // errors so a typo never silently drops rules.
     void normalize_sections() {
         json out = json::object();
-        for (auto& [k, v] : p_.items()) {
+        for (auto& item : p_.items()) {
+            // Not a structured binding: clang 14 (the fuzz build) cannot capture one in a lambda.
+            const std::string& k = item.key();
+            const auto& v = item.value();
             const auto it = std::find_if(std::begin(kSections), std::end(kSections), [&](const char* s) { return iequals(k, s); });
             if (it == std::end(kSections)) {
                 err(k, "unknown field");
