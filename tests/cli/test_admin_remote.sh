@@ -5,12 +5,15 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/admin_lib.sh"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+PORT=$(free_port)
+MPORT=$(free_port)
 URL=http://127.0.0.1:$PORT
 "$HS_BIN/hs-derpmap" new --region-id 900 --region-code t --node "name=900a,host=127.0.0.1,ipv4=127.0.0.1,ipv6=none" >"$T/derp.yaml"
 cat >>"$T/config.yaml" <<CFG
 server_url: $URL
 listen_addr: 127.0.0.1:$PORT
+metrics_listen_addr: 127.0.0.1:$MPORT
 noise: {private_key_path: $T/noise.key}
 derp: {paths: [$T/derp.yaml]}
 policy: {mode: database}
@@ -73,7 +76,16 @@ run R policy check -f "$T/p.hujson" -o json; jqt '.result == "policy is valid"';
 printf '{"acls": [{"action": "accept", "src": ["tag:nope"], "dst": ["*:*"]}]}' >"$T/bad.hujson"
 run R policy set -f "$T/bad.hujson"; expect_rc 1 "remote bad policy"; expect_err '"tag:nope" is not defined in tagOwners' "remote bad policy"
 [ "$(q 'SELECT count(*) FROM policies')" = 1 ] || fail "bad policy stored"; ok
+# hs-control's own view follows within a second (change log), whichever side wrote.
+nodes_gauge() { curl -s "http://127.0.0.1:$MPORT/metrics" | sed -n 's/^hs_control_nodes \([0-9]*\)$/\1/p'; }
+within_1s() { for _ in $(seq 10); do [ "$(nodes_gauge)" = "$1" ] && return 0; sleep 0.1; done; return 1; }
+[ "$(nodes_gauge)" = 2 ] || fail "hs-control should see 2 nodes, sees $(nodes_gauge)"; ok
 run R nodes delete -i 2 -o json; jqt '. == {"result": "node 2 deleted"}'; ok
+within_1s 1 || fail "hs-control still counts $(nodes_gauge) nodes 1 s after the remote delete"; ok
+add_node c late 1 '[]'
+within_1s 2 || fail "hs-control did not see a node written to the file within 1 s"; ok
+run "$A" nodes delete -i 3; expect_rc 0 "local delete while serving"
+within_1s 1 || fail "hs-control did not see the local delete within 1 s"; ok
 same nodes list
 same routes list
 

@@ -1,5 +1,8 @@
 #include "tools/hs-control/api.h"
 
+#include <map>
+#include <memory>
+
 #include <spdlog/spdlog.h>
 
 #include "common/admin_ops.h"
@@ -83,6 +86,16 @@ void add_query(std::string_view query, json& params) {
     }
 }
 
+// The API works on a connection of its own: hs-control's tailnet learns of writes through
+// PRAGMA data_version, which moves only for commits made by other connections, so writes on
+// the tailnet's connection would go unseen until someone else wrote.
+Db& own_connection(const Db& shared, const Config& cfg) {
+    static std::map<std::string, std::unique_ptr<Db>> conns;
+    auto& c = conns[shared.path()];
+    if (!c) c = std::make_unique<Db>(shared.path(), Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
+    return *c;
+}
+
 bool authorized(Db& db, std::string_view authorization, TimePoint now) {
     constexpr std::string_view bearer = "Bearer ";
     if (authorization.substr(0, bearer.size()) != bearer) return false;
@@ -101,8 +114,15 @@ bool authorized(Db& db, std::string_view authorization, TimePoint now) {
 
 }  // namespace
 
-ApiReply handle_api(Db& db, const Config& cfg, std::string_view method, std::string_view target,
+ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std::string_view target,
                     std::string_view authorization, const std::string& body, TimePoint now) {
+    Db* conn = nullptr;
+    try {
+        conn = &own_connection(shared, cfg);
+    } catch (const DbError& e) {
+        return error(503, std::string("database unavailable: ") + e.what());
+    }
+    Db& db = *conn;
     try {
         if (!authorized(db, authorization, now)) return error(401, "unauthorized: missing, unknown or expired API key");
     } catch (const DbError& e) {

@@ -17,8 +17,10 @@ struct ApiReply {
     std::string body;  // JSON: the operation's result, or {"error": "..."}
 };
 
-// `authorization` is the Authorization header ("Bearer hskey-api-..."). A missing, unknown or
-// expired key gets 401 before anything is read or changed.
+// `db` names the database; the API writes through a connection of its own to that file, so the
+// tailnet watching `db` sees the changes like any other process's. `authorization` is the
+// Authorization header ("Bearer hskey-api-..."); a missing, unknown or expired key gets 401
+// before any operation runs.
 ApiReply handle_api(Db& db, const Config& cfg, std::string_view method, std::string_view target,
                     std::string_view authorization, const std::string& body, TimePoint now);
 
