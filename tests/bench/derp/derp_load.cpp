@@ -185,8 +185,6 @@ void set_nonblocking(int fd) {
     if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0) die(std::string("fcntl: ") + std::strerror(errno));
 }
 
-double sample_cpu(int pid) { return pid > 0 ? hs::bench::cpu_seconds(pid) : 0.0; }
-
 void setup(Run& r) {
     const Settings& s = r.s;
     SSL_CTX* ctx = hs::bench::make_client_ctx();
@@ -235,20 +233,18 @@ nlohmann::json run(const Settings& s) {
 
     const auto t0 = Clock::now();
     const auto measure_at = t0 + warmup, drain_at = measure_at + duration, done_at = drain_at + drain;
-    double cpu0 = 0, cpu1 = 0, self0 = 0, self1 = 0;
+    hs::bench::CpuWindow cpu(s.server_pid);
     auto last = t0;
     std::vector<epoll_event> evs(n);
     while (r.phase != Phase::Done) {
         const auto now = Clock::now();
         if (r.phase == Phase::Warmup && now >= measure_at) {
             r.phase = Phase::Measure;
-            cpu0 = sample_cpu(s.server_pid);
-            self0 = hs::bench::self_cpu_seconds();
+            cpu.start();
         }
         if (r.phase == Phase::Measure && now >= drain_at) {
             r.phase = Phase::Drain;
-            cpu1 = sample_cpu(s.server_pid);
-            self1 = hs::bench::self_cpu_seconds();
+            cpu.stop();
         }
         bool all_in = r.phase == Phase::Drain;
         if (all_in)
@@ -307,14 +303,9 @@ nlohmann::json run(const Settings& s) {
     j["unexpected_frames"] = foreign;
     j["rx_packets_per_s"] = pps;
     j["rx_mbit_per_s"] = pps * static_cast<double>(s.size) * 8 / 1e6;
-    if (s.server_pid > 0) {
-        j["server_cpu_s"] = cpu1 - cpu0;
-        j["server_cpu_util"] = (cpu1 - cpu0) / secs;
-        j["server_peak_rss_kib"] = hs::bench::peak_rss_kib(s.server_pid);
-        j["packets_per_server_cpu_s"] = cpu1 > cpu0 ? static_cast<double>(in_window) / (cpu1 - cpu0) : 0.0;
-    }
-    j["loadgen_cpu_s"] = self1 - self0;
-    j["loadgen_cpu_util"] = (self1 - self0) / secs;
+    cpu.report(j, secs);
+    if (s.server_pid > 0)
+        j["packets_per_server_cpu_s"] = cpu.server_cpu() > 0 ? static_cast<double>(in_window) / cpu.server_cpu() : 0.0;
     ::close(r.ep);
     return j;
 }

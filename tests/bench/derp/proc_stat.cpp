@@ -50,4 +50,24 @@ double self_cpu_seconds() {
     return secs(ru.ru_utime) + secs(ru.ru_stime);
 }
 
+void CpuWindow::start() {
+    if (server_ > 0) cpu0_ = cpu_seconds(server_);
+    self0_ = self_cpu_seconds();
+}
+
+void CpuWindow::stop() {
+    if (server_ > 0) cpu1_ = cpu_seconds(server_);
+    self1_ = self_cpu_seconds();
+}
+
+void CpuWindow::report(nlohmann::json& j, double window_seconds) const {
+    if (server_ > 0) {
+        j["server_cpu_s"] = server_cpu();
+        j["server_cpu_util"] = server_cpu() / window_seconds;
+        j["server_peak_rss_kib"] = peak_rss_kib(server_);
+    }
+    j["loadgen_cpu_s"] = self1_ - self0_;
+    j["loadgen_cpu_util"] = (self1_ - self0_) / window_seconds;
+}
+
 }  // namespace hs::bench

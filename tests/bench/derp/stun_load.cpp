@@ -165,18 +165,16 @@ nlohmann::json run(const Settings& st) {
     const auto t0 = Clock::now(), measure_at = t0 + warmup, end_at = measure_at + duration;
     bool measuring = false;
     std::uint64_t sent = 0, ok = 0, ok_window = 0, invalid = 0, timeouts = 0;
-    double cpu0 = 0, cpu1 = 0, self0 = 0, self1 = 0;
+    hs::bench::CpuWindow cpu(st.server_pid);
     for (auto& s : socks) s.last_reply = t0;
     for (;;) {
         const auto now = Clock::now();
         if (!measuring && now >= measure_at) {
             measuring = true;
-            if (st.server_pid > 0) cpu0 = hs::bench::cpu_seconds(st.server_pid);
-            self0 = hs::bench::self_cpu_seconds();
+            cpu.start();
         }
         if (now >= end_at) {
-            if (st.server_pid > 0) cpu1 = hs::bench::cpu_seconds(st.server_pid);
-            self1 = hs::bench::self_cpu_seconds();
+            cpu.stop();
             break;
         }
         for (auto& s : socks) {
@@ -209,13 +207,7 @@ nlohmann::json run(const Settings& st) {
     j["invalid_responses"] = invalid;
     j["timed_out"] = timeouts;
     j["responses_per_s"] = static_cast<double>(ok_window) / secs;
-    if (st.server_pid > 0) {
-        j["server_cpu_s"] = cpu1 - cpu0;
-        j["server_cpu_util"] = (cpu1 - cpu0) / secs;
-        j["server_peak_rss_kib"] = hs::bench::peak_rss_kib(st.server_pid);
-    }
-    j["loadgen_cpu_s"] = self1 - self0;
-    j["loadgen_cpu_util"] = (self1 - self0) / secs;
+    cpu.report(j, secs);
     return j;
 }
 
