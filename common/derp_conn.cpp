@@ -1,5 +1,7 @@
 #include "common/derp_conn.h"
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -106,7 +108,7 @@ net::awaitable<Frame> read_frame(Conn& c, FrameDecoder& dec) {
     for (;;) {
         if (auto f = dec.next()) co_return std::move(*f);
         const std::size_t n = co_await c.stream->read_some([&] {
-            const auto space = dec.prepare(16 << 10);
+            const auto space = dec.prepare(32 << 10);
             return net::buffer(space.data(), space.size());
         }());
         dec.commit(n);
@@ -182,6 +184,28 @@ net::awaitable<void> serve_conn(std::shared_ptr<ByteStream> stream, DerpServer& 
         spdlog::debug("derp: {} disconnected", key_text_for_log);
     }
     c->close();
+}
+
+std::size_t detail::read_buffered_tls(ssl_st* ssl, net::mutable_buffer b, TlsTail& tail) {
+    auto* p = static_cast<char*>(b.data());
+    std::size_t got = 0;
+    while (got < b.size()) {
+        const int r = SSL_read(ssl, p + got, static_cast<int>(std::min<std::size_t>(b.size() - got, 1 << 30)));
+        if (r > 0) {
+            got += static_cast<std::size_t>(r);
+            continue;
+        }
+        // Wanting I/O means the buffered records ran out: the next async read fetches more.
+        // An end or an error is reported by the next read_some, after the bytes taken here.
+        const int e = SSL_get_error(ssl, r);
+        if (e == SSL_ERROR_ZERO_RETURN)
+            tail = TlsTail::Eof;
+        else if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
+            tail = TlsTail::Failed;
+        ERR_clear_error();
+        break;
+    }
+    return got;
 }
 
 Upgrade upgrade_kind(const http::request_header<>& req) {

@@ -24,6 +24,8 @@
 
 #include "common/derp_server.h"
 
+struct ssl_st;
+
 namespace hs::derp {
 
 namespace net = boost::asio;
@@ -43,6 +45,12 @@ public:
 };
 
 namespace detail {
+// What a direct SSL_read found after the engine's buffered records ran out.
+enum class TlsTail { More, Eof, Failed };
+// Moves records the TLS engine already holds (they came in with the last socket read) into
+// `b` without another trip through the event loop. Returns the bytes copied.
+std::size_t read_buffered_tls(ssl_st* ssl, net::mutable_buffer b, TlsTail& tail);
+
 template <class S>
 void close_lowest(S& s) {
     auto& l = beast::get_lowest_layer(s);
@@ -64,13 +72,26 @@ public:
     explicit AsioByteStream(Stream s) : s_(std::move(s)) {}
     net::any_io_executor get_executor() override { return s_.get_executor(); }
     net::awaitable<std::size_t> read_some(net::mutable_buffer b) override {
-        co_return co_await s_.async_read_some(b, net::use_awaitable);
+        if constexpr (requires { { s_.native_handle() } -> std::same_as<ssl_st*>; }) {
+            // An async read of a TLS stream yields one record: one packet, from a real client.
+            // Taking the records that came with it at once lets the relay route a burst before
+            // the writers run, so they send several packets per syscall instead of one each
+            // (3x the packets per CPU second in tests/bench/derp_bench.sh).
+            if (tail_ == detail::TlsTail::Eof) throw boost::system::system_error(net::error::eof);
+            if (tail_ == detail::TlsTail::Failed) throw boost::system::system_error(net::error::connection_aborted);
+            std::size_t n = co_await s_.async_read_some(b, net::use_awaitable);
+            n += detail::read_buffered_tls(s_.native_handle(), b + n, tail_);
+            co_return n;
+        } else {
+            co_return co_await s_.async_read_some(b, net::use_awaitable);
+        }
     }
     net::awaitable<void> write(net::const_buffer b) override { co_await net::async_write(s_, b, net::use_awaitable); }
     void close() override { detail::close_lowest(s_); }
 
 private:
     Stream s_;
+    detail::TlsTail tail_ = detail::TlsTail::More;
 };
 
 // DERP inside binary WebSocket messages; message and frame boundaries need not agree.

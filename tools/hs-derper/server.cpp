@@ -1,5 +1,7 @@
 // hs-derper's wiring: keys, certificates, listeners (DERP over HTTP(S), STUN, metrics), the
 // client-verification poller, and the worker threads.
+#include <sched.h>
+
 #include <atomic>
 #include <filesystem>
 #include <condition_variable>
@@ -258,7 +260,13 @@ int run(const Options& o) {
     if (tls) add_derp_meta_cert(*tls, to_hex(dopts.private_key.public_key().bytes), derp::kProtocolVersion);
     derp::DerpServer derp(std::move(dopts));
     stun::Counters stun_counters;
-    const unsigned threads = std::max(1u, std::thread::hardware_concurrency());
+    // One thread per CPU this process may run on (taskset, cpusets), not per CPU the machine
+    // has: extra threads on one CPU only add strand locking and hand-offs (about 6% of the
+    // relay's packets per CPU second when pinned to one CPU in tests/bench/derp_bench.sh).
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    const unsigned allowed = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? static_cast<unsigned>(CPU_COUNT(&cpus)) : 0;
+    const unsigned threads = std::max(1u, allowed ? allowed : std::thread::hardware_concurrency());
     net::io_context io(static_cast<int>(threads));
 
     std::unique_ptr<Mesh> mesh;
