@@ -24,6 +24,9 @@ std::string frame_map_message(std::string_view json) {
     const std::size_t n = ZSTD_compressCCtx(cctx.get(), out.data() + 4, out.size() - 4, json.data(), json.size(), 1);
     if (ZSTD_isError(n)) throw FrameError(std::string("zstd: ") + ZSTD_getErrorName(n));
     out.resize(4 + n);
+    // Frames live in send queues shared by many streams: keep only what zstd produced, not the
+    // worst-case bound (several times larger for a big map).
+    out.shrink_to_fit();
     std::string len;
     put_le32(len, static_cast<std::uint32_t>(n));
     out.replace(0, 4, len);

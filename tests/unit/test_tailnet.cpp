@@ -136,9 +136,12 @@ TEST_CASE("pre-auth registration, full map and deltas for rename, expire, delete
     // b's stream coming and going shows as OnlineChange, and going also stamps LastSeen.
     Sink sb;
     tn.attach(mb.node_id, &sb, now);
+    CHECK(sa.got.empty());  // announced on the next flush, batched with others
+    tn.flush_presence(now);
     REQUIRE(sa.got.size() == 1);
     CHECK(sa.got[0]["OnlineChange"][std::to_string(mb.node_id)] == true);
     tn.detach(mb.node_id, &sb, now);
+    tn.flush_presence(now);
     REQUIRE(sa.got.size() == 2);
     CHECK(sa.got[1]["OnlineChange"][std::to_string(mb.node_id)] == false);
     CHECK(sa.got[1]["PeerSeenChange"][std::to_string(mb.node_id)] == true);

@@ -182,6 +182,10 @@ asio::awaitable<void> NoiseConn::reader() {
     }
 }
 
+namespace {
+constexpr std::size_t kKeepBuffer = 64 * 1024;
+}  // namespace
+
 asio::awaitable<void> NoiseConn::writer() {
     auto self = shared_from_this();
     std::vector<std::uint8_t> plain, out;
@@ -203,6 +207,12 @@ asio::awaitable<void> NoiseConn::writer() {
         out.clear();
         sealer_->seal(plain, out);
         if (!co_await write(asio::buffer(out))) break;
+        // A full map is large and rare; thousands of idle streams must not each keep a buffer
+        // that size for the rest of their life.
+        if (plain.capacity() > kKeepBuffer) {
+            std::vector<std::uint8_t>().swap(plain);
+            std::vector<std::uint8_t>().swap(out);
+        }
     }
     close();
 }

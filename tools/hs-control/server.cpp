@@ -132,6 +132,7 @@ void Server::start() {
 
 void Server::stop() {
     stopping_ = true;
+    tailnet_.set_stopping();
     boost::system::error_code ec;
     if (main_acc_) main_acc_->close(ec);
     if (metrics_acc_) metrics_acc_->close(ec);
@@ -183,6 +184,7 @@ asio::awaitable<void> Server::tick_loop() {
         const auto now = Clock::now();
         try {
             tailnet_.sync_from_db(now);
+            tailnet_.flush_presence(now);
             if (derp_ && n % 4 == 0) derp_->enforce_admission();
             if (++n % 40 == 0) {
                 tailnet_.collect_ephemeral(now);

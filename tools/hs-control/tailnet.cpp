@@ -179,10 +179,8 @@ void Tailnet::attach(std::int64_t node_id, MapSink* sink, TimePoint now) {
     if (l.sinks.size() == 1 && !l.rec.online) {
         l.rec.online = true;
         l.rec.last_seen = now;
-        store::set_node_online(db_, l.rec.id, true, now);
         refresh(l, now);
-        const auto id = std::to_string(l.rec.id);
-        broadcast_to_peers(l, R"({"OnlineChange":{")" + id + R"(":true}})");
+        presence_[l.rec.id] = true;
     }
 }
 
@@ -195,11 +193,37 @@ void Tailnet::detach(std::int64_t node_id, MapSink* sink, TimePoint now) {
         l.rec.online = false;
         l.rec.last_seen = now;
         l.offline_since = now;
-        store::set_node_online(db_, l.rec.id, false, now);
+        if (stopping_) return;
         refresh(l, now);
-        // PeerSeenChange true stamps LastSeen "now" on the client: when it went offline.
-        const auto id = std::to_string(l.rec.id);
-        broadcast_to_peers(l, R"({"OnlineChange":{")" + id + R"(":false},"PeerSeenChange":{")" + id + R"(":true}})");
+        presence_[l.rec.id] = false;
+    }
+}
+
+void Tailnet::flush_presence(TimePoint) {
+    if (presence_.empty()) return;
+    auto changes = std::move(presence_);
+    presence_.clear();
+    // PeerSeenChange true stamps LastSeen "now" on the client: when it went offline.
+    json online = json::object(), seen = json::object();
+    for (const auto& [id, on] : changes) {
+        if (!nodes_.count(id)) continue;
+        online[std::to_string(id)] = on;
+        if (!on) seen[std::to_string(id)] = true;
+    }
+    if (online.empty()) return;
+    json msg = {{"OnlineChange", online}};
+    if (!seen.empty()) msg["PeerSeenChange"] = seen;
+    // Clients ignore entries for IDs that are not their peers, their own included, so one frame
+    // serves everyone.
+    const auto f = frame(msg.dump());
+    for (auto& [id, l] : nodes_) push(l, f);
+    try {
+        Db::Tx tx(db_);
+        for (const auto& [id, on] : changes)
+            if (const auto n = nodes_.find(id); n != nodes_.end()) store::set_node_online(db_, id, on, n->second.rec.last_seen);
+        tx.commit();
+    } catch (const std::exception& e) {
+        spdlog::warn("recording {} presence changes: {}", changes.size(), e.what());
     }
 }
 

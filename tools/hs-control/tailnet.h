@@ -80,8 +80,16 @@ public:
     MapReply map_request(const std::string& machine_key, const nlohmann::json& req, TimePoint now);
     // A streaming map request starts and stops receiving deltas. The first sink of a node makes
     // it online; the last one leaving makes it offline.
+    // Presence changes are collected and announced by flush_presence.
     void attach(std::int64_t node_id, MapSink* sink, TimePoint now);
     void detach(std::int64_t node_id, MapSink* sink, TimePoint now);
+    // Announces the nodes that came or went since the last call in one message to every
+    // connected node, and records them in the file in one transaction. The server calls it on
+    // every tick: when thousands of nodes reconnect at once, each peer gets one message per tick
+    // instead of one per node.
+    void flush_presence(TimePoint now);
+    // hs-control is exiting: streams that end now change nothing (the file is reset at exit).
+    void set_stopping() { stopping_ = true; }
 
     // Picks up what other processes (hs-admin) wrote: reads the change log past what was seen,
     // reloads those rows and tells the clients that must hear of them. Cheap when nothing moved.
@@ -160,6 +168,8 @@ private:
     std::string dns_json_;
     std::string profiles_json_;
     std::shared_ptr<const std::string> keepalive_;
+    std::map<std::int64_t, bool> presence_;  // node -> online, not yet announced
+    bool stopping_ = false;
     std::set<std::int64_t> routers_;                 // nodes that serve at least one route
     std::map<std::string, std::int64_t> primaries_;  // subnet prefix -> primary router
     std::int64_t change_seq_ = 0;
