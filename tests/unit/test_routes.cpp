@@ -9,10 +9,13 @@
 #include "common/store.h"
 #include "tools/hs-control/routes.h"
 #include "tools/hs-control/tailnet.h"
+#include "tests/unit/tailnet_fixture.h"
 
 using namespace hs;
 using namespace hs::control;
 using nlohmann::json;
+using hs::test::Sink;
+using hs::test::TempDb;
 
 namespace {
 
@@ -63,26 +66,6 @@ TEST_CASE("primary election: lowest online ID first, then stable, failover when 
 }
 
 namespace {
-
-struct TempDb {
-    std::filesystem::path dir;
-    std::unique_ptr<Db> db;
-    TempDb() {
-        char tmpl[] = "/tmp/hs-routes-XXXXXX";
-        dir = ::mkdtemp(tmpl);
-        db = std::make_unique<Db>((dir / "db.sqlite").string());
-    }
-    ~TempDb() { std::filesystem::remove_all(dir); }
-};
-
-struct Sink : MapSink {
-    std::vector<json> got;
-    void push(std::shared_ptr<const std::string> frame) override {
-        std::string_view v(*frame);
-        got.push_back(json::parse(unframe_one(v)));
-    }
-    void end() override {}
-};
 
 struct Member {
     std::string machine = key_text(kMachinePrefix, PrivateKey::generate().public_key().bytes);
@@ -135,7 +118,7 @@ TEST_CASE("routes through the Tailnet: approval, failover to the standby, exit n
     CHECK_FALSE(last_seen_peer(peer.sink, r1.id)->contains("PrimaryRoutes"));
 
     // An admin (another process) approves the subnet on both routers and the exit node.
-    Db admin(t.dir / "db.sqlite");
+    Db admin(t.path());
     for (auto [id, routes] : {std::pair{r1.id, std::vector<std::string>{"10.77.0.0/24"}}, {r2.id, {"10.77.0.0/24"}},
                               {exit.id, {"0.0.0.0/0", "::/0"}}}) {
         auto n = *store::find_node(admin, id);

@@ -8,34 +8,16 @@
 #include "common/mapframe.h"
 #include "common/store.h"
 #include "tools/hs-control/tailnet.h"
+#include "tests/unit/tailnet_fixture.h"
 
 using namespace hs;
 using namespace hs::control;
 using nlohmann::json;
+using hs::test::Sink;
+using hs::test::TempDb;
 
 namespace {
 
-struct TempDb {
-    std::filesystem::path dir;
-    std::unique_ptr<Db> db;
-    TempDb() {
-        char tmpl[] = "/tmp/hs-tailnet-XXXXXX";
-        dir = ::mkdtemp(tmpl);
-        db = std::make_unique<Db>((dir / "db.sqlite").string());
-    }
-    ~TempDb() { std::filesystem::remove_all(dir); }
-    std::string path() const { return (dir / "db.sqlite").string(); }
-};
-
-struct Sink : MapSink {
-    std::vector<json> got;
-    bool ended = false;
-    void push(std::shared_ptr<const std::string> frame) override {
-        std::string_view v(*frame);
-        got.push_back(json::parse(unframe_one(v)));
-    }
-    void end() override { ended = true; }
-};
 
 Config test_config() {
     Config c;
