@@ -122,6 +122,11 @@ void set_node_tags(Db& db, std::int64_t id, const std::vector<std::string>& tags
 void set_node_given_name(Db& db, std::int64_t id, const std::string& given_name);
 void set_node_expiry(Db& db, std::int64_t id, std::optional<TimePoint> expiry);
 void set_node_ips(Db& db, std::int64_t id, const std::optional<std::string>& ipv4, const std::optional<std::string>& ipv6);
+// hs-control's writes: what a client reports in its map requests (disco key, endpoints,
+// Hostinfo, hostname), and what a login sets (node key, owner, tags, expiry, how and with which
+// key). Neither touches the admin's columns (given name, approved routes, addresses).
+void set_node_client_report(Db& db, const Node& n);
+void set_node_login(Db& db, const Node& n);
 
 // A DNS label from a client hostname: lower case, [a-z0-9-], at most 63, no leading or
 // trailing '-'; "node" when nothing is left.

@@ -1,6 +1,6 @@
-// Narrow node setters for admin edits. Each statement names only the columns it changes, so it
-// never writes back a stale copy of the others (hs-control updates host_info and endpoints of
-// the same rows while an admin works).
+// Narrow node setters. Each statement names only the columns it changes, so it never writes back
+// a stale copy of the others: hs-control updates what clients report while an admin edits names,
+// owners and routes of the same rows from another process.
 #include "common/store.h"
 
 namespace hs::store {
@@ -56,6 +56,27 @@ void set_node_ips(Db& db, std::int64_t id, const std::optional<std::string>& ipv
     auto st = db.prepare("UPDATE nodes SET updated_at = ?, ipv4 = ?, ipv6 = ? WHERE id = ?");
     st.bind(2, ipv4).bind(3, ipv6);
     update_fields(db, id, st, 4);
+}
+
+void set_node_client_report(Db& db, const Node& n) {
+    auto st = db.prepare("UPDATE nodes SET updated_at = ?, disco_key = ?, endpoints = ?, host_info = ?, hostname = ? WHERE id = ?");
+    st.bind(2, n.disco_key).bind(3, nlohmann::json(n.endpoints).dump()).bind(4, n.host_info.dump()).bind(5, n.hostname);
+    update_fields(db, n.id, st, 6);
+}
+
+void set_node_login(Db& db, const Node& n) {
+    auto st = db.prepare(
+        "UPDATE nodes SET updated_at = ?, node_key = ?, user_id = ?, tags = ?, expiry = ?, register_method = ?, "
+        "auth_key_id = ?, ephemeral = ?, host_info = ?, hostname = ? WHERE id = ?");
+    st.bind(2, n.node_key);
+    bind_opt_id(st, 3, n.user_id);
+    st.bind(4, nlohmann::json(n.tags).dump());
+    if (n.expiry) st.bind(5, format_time(*n.expiry, true));
+    else st.bind_null(5);
+    st.bind(6, n.register_method);
+    bind_opt_id(st, 7, n.auth_key_id);
+    st.bind(8, std::int64_t{n.ephemeral}).bind(9, n.host_info.dump()).bind(10, n.hostname);
+    update_fields(db, n.id, st, 11);
 }
 
 }  // namespace hs::store

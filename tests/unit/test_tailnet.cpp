@@ -18,7 +18,6 @@ using hs::test::TempDb;
 
 namespace {
 
-
 Config test_config() {
     Config c;
     c.server_url = "http://127.0.0.1:8080";
@@ -249,4 +248,30 @@ TEST_CASE("a user created by another process just before registering is named in
     bool found = false;
     for (const auto& p : full["UserProfiles"]) found |= p["ID"] == user.id;
     CHECK(found);
+}
+
+TEST_CASE("a client's report does not overwrite an admin's edit made in between") {
+    TempDb t;
+    const auto user = store::create_user(*t.db, "alice");
+    const auto key = store::create_preauth_key(*t.db, user.id, true, false, std::nullopt, {});
+    Tailnet tn(*t.db, test_config(), derp_map());
+    tn.load();
+    Client a;
+    REQUIRE(tn.register_node(a.machine, a.request("alpha", key.secret), Clock::now()).status == 200);
+    const auto id = tn.map_request(a.machine, a.map(false), Clock::now()).node_id;
+
+    // hs-admin renames the node and approves a route; hs-control has not synced yet when the
+    // client reports new endpoints and logs in again.
+    Db admin(t.path());
+    store::set_node_given_name(admin, id, "renamed");
+    store::set_node_approved_routes(admin, id, {"10.77.0.0/24"});
+    auto moved = a.map(false);
+    moved["Endpoints"] = {"10.0.0.7:41641"};
+    tn.map_request(a.machine, moved, Clock::now());
+    REQUIRE(tn.register_node(a.machine, a.request("alpha", key.secret), Clock::now()).status == 200);
+
+    const auto row = *store::find_node(admin, id);
+    CHECK(row.given_name == "renamed");
+    CHECK(row.approved_routes == std::vector<std::string>{"10.77.0.0/24"});
+    CHECK(row.endpoints == std::vector<std::string>{"10.0.0.7:41641"});
 }

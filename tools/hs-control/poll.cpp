@@ -84,7 +84,7 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
         patch["Cap"] = capver;
     }
     if (patch.size() > 1 || stored) {
-        persist(l, now);
+        persist(l, now, Write::ClientReport);
         refresh(l, now);
         if (whole) {
             // The node itself learns nothing new from its own report; only peers need it.

@@ -112,7 +112,7 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
         l.rec.ephemeral = ephemeral;
         if (!hostinfo.empty()) l.rec.host_info = hostinfo;
         l.rec.hostname = hostname;
-        persist(l, now);
+        persist(l, now, Write::Login);
         refresh(l, now);
         broadcast_changed(l, now);
         ++stats_.registrations_ok;
@@ -196,7 +196,7 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
             return r;
         }
         l.rec.expiry = now;  // the client's 1970 sentinel becomes "now" before peers see it
-        persist(l, now);
+        persist(l, now, Write::Expiry);
         refresh(l, now);
         broadcast_changed(l, now);
         spdlog::info("node {} ({}) logged out", l.rec.id, l.rec.given_name);
@@ -236,7 +236,7 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
         // SetExpirySooner: only ever shortens.
         if (!current->rec.expiry || *expiry < *current->rec.expiry) {
             current->rec.expiry = *expiry;
-            persist(*current, now);
+            persist(*current, now, Write::Expiry);
             refresh(*current, now);
             broadcast_changed(*current, now);
         }

@@ -149,9 +149,13 @@ void Tailnet::remove_node(std::int64_t id, TimePoint now) {
     forget_router(id, now);
 }
 
-void Tailnet::persist(Live& l, TimePoint now) {
+void Tailnet::persist(Live& l, TimePoint now, Write what) {
     l.rec.updated_at = now;
-    store::update_node(db_, l.rec);
+    switch (what) {
+        case Write::ClientReport: store::set_node_client_report(db_, l.rec); break;
+        case Write::Login: store::set_node_login(db_, l.rec); break;
+        case Write::Expiry: store::set_node_expiry(db_, l.rec.id, l.rec.expiry); break;
+    }
 }
 
 std::string Tailnet::full_map(const Live& self, TimePoint now) {

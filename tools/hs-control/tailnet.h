@@ -145,7 +145,10 @@ private:
     void push(Live& l, std::shared_ptr<const std::string> frame);
     std::shared_ptr<const std::string> frame(const std::string& json);
     std::string full_map(const Live& self, TimePoint now);
-    void persist(Live& l, TimePoint now);
+    // Writes only the columns `what` changes, never a whole row: an admin may have edited the
+    // others in the file since we last read it.
+    enum class Write { ClientReport, Login, Expiry };
+    void persist(Live& l, TimePoint now, Write what);
 
     // --- registration helpers (register.cpp) ---
     RegisterReply success(const Live& l) const;
