@@ -1,4 +1,7 @@
 // Primary-route election inside the Tailnet: which router peers use for each subnet prefix.
+#include <algorithm>
+#include <set>
+
 #include <spdlog/spdlog.h>
 
 #include "tools/hs-control/tailnet.h"
