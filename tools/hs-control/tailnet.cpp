@@ -93,8 +93,10 @@ Tailnet::Live* Tailnet::by_node_key(const std::string& key) {
 
 void Tailnet::refresh(Live& l, TimePoint now) {
     if (track_routes(l)) reroute(now);
-    l.peer_json = node_json(l.rec, settings_, l.capver, now, false, &l.routes).dump();
+    render(l, now);
 }
+
+void Tailnet::render(Live& l, TimePoint now) { l.peer_json = node_json(l.rec, settings_, l.capver, now, false, &l.routes).dump(); }
 
 std::shared_ptr<const std::string> Tailnet::frame(const std::string& js) {
     return std::make_shared<const std::string>(frame_map_message(js));

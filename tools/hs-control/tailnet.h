@@ -127,6 +127,8 @@ private:
     // Re-renders the node for peers after its record changed; re-elects primary routes first
     // when the change touches them.
     void refresh(Live& l, TimePoint now);
+    // The node as peers see it (peer_json), from its record and route view as they are.
+    void render(Live& l, TimePoint now);
     // --- routes (tailnet_routes.cpp) ---
     // True when the node's served routes, or its liveness as a router, differ from the last election.
     bool track_routes(Live& l);

@@ -45,7 +45,7 @@ void Tailnet::reroute(TimePoint now) {
         auto view = route_view(id, l.served, primaries_);
         if (view == l.routes) continue;
         l.routes = std::move(view);
-        l.peer_json = node_json(l.rec, settings_, l.capver, now, false, &l.routes).dump();
+        render(l, now);
         broadcast_changed(l, now);
     }
 }
