@@ -18,19 +18,43 @@ struct CCtxDeleter {
 
 }  // namespace
 
-std::string frame_map_message(std::string_view json) {
+std::string zstd_frame(std::string_view text) {
     thread_local std::unique_ptr<ZSTD_CCtx, CCtxDeleter> cctx(ZSTD_createCCtx());
-    std::string out(4 + ZSTD_compressBound(json.size()), '\0');
-    const std::size_t n = ZSTD_compressCCtx(cctx.get(), out.data() + 4, out.size() - 4, json.data(), json.size(), 1);
+    std::string out(ZSTD_compressBound(text.size()), '\0');
+    const std::size_t n = ZSTD_compressCCtx(cctx.get(), out.data(), out.size(), text.data(), text.size(), 1);
     if (ZSTD_isError(n)) throw FrameError(std::string("zstd: ") + ZSTD_getErrorName(n));
-    out.resize(4 + n);
+    out.resize(n);
+    return out;
+}
+
+FrameBuilder::FrameBuilder() : out_(4, '\0') {}
+
+void FrameBuilder::flush() {
+    if (pending_.empty()) return;
+    out_ += zstd_frame(pending_);
+    pending_.clear();
+}
+
+void FrameBuilder::raw(std::string_view zstd) {
+    flush();
+    out_.append(zstd);
+}
+
+std::string FrameBuilder::finish() {
+    flush();
+    if (out_.size() == 4) out_ += zstd_frame({});  // an empty message is still one frame
+    const auto n = static_cast<std::uint32_t>(out_.size() - 4);
+    for (int i = 0; i < 4; ++i) out_[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
     // Frames live in send queues shared by many streams: keep only what zstd produced, not the
     // worst-case bound (several times larger for a big map).
-    out.shrink_to_fit();
-    std::string len;
-    put_le32(len, static_cast<std::uint32_t>(n));
-    out.replace(0, 4, len);
-    return out;
+    out_.shrink_to_fit();
+    return std::move(out_);
+}
+
+std::string frame_map_message(std::string_view json) {
+    FrameBuilder b;
+    b.raw(zstd_frame(json));  // no copy of the text into the builder first
+    return b.finish();
 }
 
 std::string frame_plain_message(std::string_view json) {
@@ -49,13 +73,21 @@ std::string unframe_one(std::string_view& stream, std::size_t max_size) {
     if (stream.size() < 4 + static_cast<std::size_t>(n)) throw FrameError("truncated frame body");
     const auto body = stream.substr(4, n);
     stream.remove_prefix(4 + n);
-    const unsigned long long size = ZSTD_getFrameContentSize(body.data(), body.size());
-    if (size == ZSTD_CONTENTSIZE_ERROR) throw FrameError("not a zstd frame");
-    if (size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_size) throw FrameError("zstd frame without a usable size");
-    std::string out(static_cast<std::size_t>(size), '\0');
-    const std::size_t got = ZSTD_decompress(out.data(), out.size(), body.data(), body.size());
-    if (ZSTD_isError(got)) throw FrameError(std::string("zstd: ") + ZSTD_getErrorName(got));
-    out.resize(got);
+    if (body.empty()) throw FrameError("not a zstd frame");
+    std::string out;
+    for (auto rest = body; !rest.empty();) {
+        const std::size_t csize = ZSTD_findFrameCompressedSize(rest.data(), rest.size());
+        if (ZSTD_isError(csize)) throw FrameError("not a zstd frame");
+        const unsigned long long size = ZSTD_getFrameContentSize(rest.data(), csize);
+        if (size == ZSTD_CONTENTSIZE_ERROR) throw FrameError("not a zstd frame");
+        if (size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_size - out.size()) throw FrameError("zstd frame without a usable size");
+        const auto at = out.size();
+        out.resize(at + static_cast<std::size_t>(size));
+        const std::size_t got = ZSTD_decompress(out.data() + at, static_cast<std::size_t>(size), rest.data(), csize);
+        if (ZSTD_isError(got)) throw FrameError(std::string("zstd: ") + ZSTD_getErrorName(got));
+        out.resize(at + got);
+        rest.remove_prefix(csize);
+    }
     return out;
 }
 

@@ -1,5 +1,6 @@
-// Framing of streamed map responses: uint32 little-endian length, then one complete zstd
-// frame holding the JSON of one MapResponse. Each message is compressed on its own.
+// Framing of streamed map responses: uint32 little-endian length, then zstd data holding the
+// JSON of one MapResponse. The zstd data may be several concatenated frames (the client decodes
+// them as one stream), which lets a full map reuse pieces compressed once for many nodes.
 #pragma once
 
 #include <stdexcept>
@@ -14,10 +15,31 @@ struct FrameError : std::runtime_error {
 
 // LE32(len) + zstd(json). Compression at the fastest level: maps are re-sent often, CPU matters.
 std::string frame_map_message(std::string_view json);
+// The zstd frame of `text` alone, no length prefix: a piece for FrameBuilder::raw.
+std::string zstd_frame(std::string_view text);
+
+// Assembles one framed message from text to compress and already compressed frames, in order.
+// The message decodes to the concatenation of every text() and the content of every raw().
+class FrameBuilder {
+public:
+    FrameBuilder();
+    void text(std::string_view s) { pending_.append(s); }
+    // A complete zstd frame (from zstd_frame), copied as it is.
+    void raw(std::string_view zstd);
+    // The framed message (LE32 length + frames); the builder is spent afterwards.
+    std::string finish();
+
+private:
+    void flush();
+    std::string out_;
+    std::string pending_;
+};
+
 // Plain framing without compression, for clients that did not ask for zstd.
 std::string frame_plain_message(std::string_view json);
 
-// The inverse, for tests and tools: splits `stream` into messages and decompresses each. Throws
+// The inverse, for tests and tools: splits `stream` into messages and decompresses each (all the
+// zstd frames of a message, joined). Throws
 // FrameError on a truncated frame, an oversize length (> max_size) or bad zstd data.
 std::string unframe_one(std::string_view& stream, std::size_t max_size = 64 << 20);
 

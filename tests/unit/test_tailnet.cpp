@@ -15,35 +15,11 @@ using namespace hs::control;
 using nlohmann::json;
 using hs::test::Sink;
 using hs::test::TempDb;
+using hs::test::Client;
+using hs::test::derp_map;
+using hs::test::test_config;
 
 namespace {
-
-Config test_config() {
-    Config c;
-    c.server_url = "http://127.0.0.1:8080";
-    c.prefix_v4 = "100.64.0.0/10";
-    c.prefix_v6 = "fd7a:115c:a1e0::/48";
-    c.dns.base_domain = "hs.test";
-    return c;
-}
-
-json derp_map() {
-    return json::parse(R"({"Regions":{"900":{"RegionID":900,"RegionCode":"lab","RegionName":"Lab","Nodes":[{"Name":"900a","RegionID":900,"HostName":"127.0.0.1"}]}}})");
-}
-
-struct Client {
-    std::string machine = key_text(kMachinePrefix, PrivateKey::generate().public_key().bytes);
-    std::string node = key_text(kNodePrefix, PrivateKey::generate().public_key().bytes);
-    json request(const std::string& hostname, const std::string& auth) const {
-        return {{"Version", 142}, {"NodeKey", node}, {"Auth", {{"AuthKey", auth}}}, {"Expiry", "0001-01-01T00:00:00Z"},
-                {"Followup", ""}, {"Hostinfo", {{"Hostname", hostname}}}};
-    }
-    json map(bool stream) const {
-        return {{"Version", 142}, {"NodeKey", node}, {"Stream", stream}, {"Compress", "zstd"}, {"KeepAlive", true},
-                {"DiscoKey", key_text(kDiscoPrefix, PrivateKey::generate().public_key().bytes)},
-                {"Endpoints", {"10.0.0.1:41641"}}, {"Hostinfo", {{"Hostname", "x"}, {"NetInfo", {{"PreferredDERP", 900}}}}}};
-    }
-};
 
 json first_map(const MapReply& r) {
     std::string_view v(*r.first);

@@ -115,14 +115,10 @@ const std::string& allow_all_filter_json() {
     return f;
 }
 
-std::string full_map_json(const std::string& self_node, const std::vector<const std::string*>& peers,
-                          const std::string& derp_map, const std::string& dns_config,
-                          const std::string& user_profiles, const std::string& packet_filter,
-                          const std::string& domain, TimePoint now, const MapSettings& s) {
-    std::size_t size = self_node.size() + derp_map.size() + dns_config.size() + user_profiles.size() + 512;
-    for (const auto* p : peers) size += p->size() + 1;
+std::string full_map_head(const std::string& self_node, const std::string& derp_map, const std::string& dns_config,
+                          const std::string& user_profiles, const std::string& packet_filter, const std::string& domain) {
     std::string out;
-    out.reserve(size);
+    out.reserve(self_node.size() + derp_map.size() + dns_config.size() + user_profiles.size() + packet_filter.size() + 256);
     out += R"({"Node":)";
     out += self_node;
     out += R"(,"DERPMap":)";
@@ -135,19 +131,35 @@ std::string full_map_json(const std::string& self_node, const std::vector<const 
     out += packet_filter;
     out += R"(,"UserProfiles":)";
     out += user_profiles;
+    return out;
+}
+
+std::string full_map_tail(TimePoint now, const MapSettings& s) {
+    std::string out = R"(,"ControlTime":")";
+    out += format_time(now);
+    out += '"';
+    if (!s.logtail) out += R"(,"Debug":{"DisableLogTail":true})";
+    out += '}';
+    return out;
+}
+
+std::string full_map_json(const std::string& self_node, const std::vector<const std::string*>& peers,
+                          const std::string& derp_map, const std::string& dns_config,
+                          const std::string& user_profiles, const std::string& packet_filter,
+                          const std::string& domain, TimePoint now, const MapSettings& s) {
+    std::string out = full_map_head(self_node, derp_map, dns_config, user_profiles, packet_filter, domain);
+    std::size_t size = out.size() + 256;
+    for (const auto* p : peers) size += p->size() + 1;
+    out.reserve(size);
     if (!peers.empty()) {
-        out += R"(,"Peers":[)";
+        out += kPeersOpen;
         for (std::size_t i = 0; i < peers.size(); ++i) {
             if (i) out += ',';
             out += *peers[i];
         }
         out += ']';
     }
-    out += R"(,"ControlTime":")";
-    out += format_time(now);
-    out += '"';
-    if (!s.logtail) out += R"(,"Debug":{"DisableLogTail":true})";
-    out += '}';
+    out += full_map_tail(now, s);
     return out;
 }
 

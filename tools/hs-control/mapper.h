@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -43,8 +44,15 @@ nlohmann::json dns_config_json(const Config& c);
 // The packet filter that lets every node reach every port of every other node.
 const std::string& allow_all_filter_json();
 
-// The first message of a stream: everything the client needs, with `peers` (already JSON,
-// sorted by node ID). The pieces are pre-serialised so a map for many peers is concatenation.
+// The first message of a stream in three parts, for maps assembled from pieces compressed apart:
+// the head (everything before the Peers array), then kPeersOpen, the peers joined by commas and
+// ']' when there are peers, then the tail.
+inline constexpr std::string_view kPeersOpen = R"(,"Peers":[)";
+std::string full_map_head(const std::string& self_node, const std::string& derp_map, const std::string& dns_config,
+                          const std::string& user_profiles, const std::string& packet_filter, const std::string& domain);
+std::string full_map_tail(TimePoint now, const MapSettings& s);
+// The whole first message: everything the client needs, with `peers` (already JSON, sorted by
+// node ID). The pieces are pre-serialised so a map for many peers is concatenation.
 std::string full_map_json(const std::string& self_node, const std::vector<const std::string*>& peers,
                           const std::string& derp_map, const std::string& dns_config,
                           const std::string& user_profiles, const std::string& packet_filter,

@@ -99,8 +99,7 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
 
     if (r.lite) return r;
     const bool zstd = req.value("Compress", std::string()) == "zstd";
-    const auto body = full_map(l, now);
-    r.first = std::make_shared<const std::string>(zstd ? frame_map_message(body) : frame_plain_message(body));
+    r.first = std::make_shared<const std::string>(zstd ? full_map_frame(l, now) : frame_plain_message(full_map(l, now)));
     ++stats_.map_messages;
     stats_.map_bytes += r.first->size();
     return r;

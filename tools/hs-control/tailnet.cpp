@@ -44,6 +44,7 @@ void Tailnet::load() {
     std::map<std::int64_t, std::vector<MapSink*>> keep;
     for (auto& [id, l] : nodes_) keep[id] = l.sinks;
     nodes_.clear();
+    chunks_.clear();
     by_node_key_.clear();
     routers_.clear();
     const auto now = Clock::now();
@@ -81,6 +82,7 @@ Tailnet::Live& Tailnet::add_node(Node n) {
     by_node_key_[n.node_key] = id;
     auto& l = nodes_[id];
     l.rec = std::move(n);
+    chunks_.invalidate(id);
     return l;
 }
 
@@ -96,7 +98,10 @@ void Tailnet::refresh(Live& l, TimePoint now) {
     render(l, now);
 }
 
-void Tailnet::render(Live& l, TimePoint now) { l.peer_json = node_json(l.rec, settings_, l.capver, now, false, &l.routes).dump(); }
+void Tailnet::render(Live& l, TimePoint now) {
+    l.peer_json = node_json(l.rec, settings_, l.capver, now, false, &l.routes).dump();
+    chunks_.invalidate(l.rec.id);
+}
 
 std::shared_ptr<const std::string> Tailnet::frame(const std::string& js) {
     return std::make_shared<const std::string>(frame_map_message(js));
@@ -146,6 +151,7 @@ void Tailnet::remove_node(std::int64_t id, TimePoint now) {
     const auto sinks = it->second.sinks;
     by_node_key_.erase(it->second.rec.node_key);
     nodes_.erase(it);
+    chunks_.invalidate(id);
     for (auto* s : sinks) s->end();
     broadcast_removed(id);
     forget_router(id, now);
@@ -168,6 +174,37 @@ std::string Tailnet::full_map(const Live& self, TimePoint now) {
         if (id != self.rec.id) peers.push_back(&l.peer_json);
     auto out = full_map_json(node_json(self.rec, settings_, self.capver, now, true, &self.routes).dump(), peers, derp_map_json_,
                              dns_json_, profiles_json_, allow_all_filter_json(), settings_.base_domain, now, settings_);
+    stats_.map_build_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ++stats_.map_builds;
+    return out;
+}
+
+std::string Tailnet::full_map_frame(const Live& self, TimePoint now) {
+    const auto t0 = std::chrono::steady_clock::now();
+    FrameBuilder b;
+    b.text(full_map_head(node_json(self.rec, settings_, self.capver, now, true, &self.routes).dump(), derp_map_json_,
+                         dns_json_, profiles_json_, allow_all_filter_json(), settings_.base_domain));
+    const auto own = PeerChunks::span_of(self.rec.id);
+    bool opened = false;
+    for (auto it = nodes_.begin(); it != nodes_.end();) {
+        const auto k = PeerChunks::span_of(it->first);
+        const auto end = nodes_.lower_bound((k + 1) * PeerChunks::kSpan);
+        if (k == own) {
+            std::string mine;
+            for (auto p = it; p != end; ++p)
+                if (p->first != self.rec.id) append_peer(mine, opened, p->second.peer_json);
+            b.text(mine);
+        } else {
+            b.raw(chunks_.get(k, !opened, [&](std::string& out, bool was_opened) {
+                for (auto p = it; p != end; ++p) append_peer(out, was_opened, p->second.peer_json);
+            }));
+            opened = true;
+        }
+        it = end;
+    }
+    if (opened) b.text("]");
+    b.text(full_map_tail(now, settings_));
+    auto out = b.finish();
     stats_.map_build_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++stats_.map_builds;
     return out;

@@ -18,6 +18,7 @@
 #include "common/db.h"
 #include "common/model.h"
 #include "tools/hs-control/mapper.h"
+#include "tools/hs-control/peer_chunks.h"
 
 namespace hs::control {
 
@@ -147,6 +148,8 @@ private:
     void push(Live& l, std::shared_ptr<const std::string> frame);
     std::shared_ptr<const std::string> frame(const std::string& json);
     std::string full_map(const Live& self, TimePoint now);
+    // The same map framed and compressed, from the shared pieces of chunks_.
+    std::string full_map_frame(const Live& self, TimePoint now);
     // Writes only the columns `what` changes, never a whole row: an admin may have edited the
     // others in the file since we last read it.
     enum class Write { ClientReport, Login, Expiry };
@@ -168,6 +171,7 @@ private:
     MapSettings settings_;
     std::map<std::int64_t, Live> nodes_;  // ordered: peers go out sorted by ID
     std::unordered_map<std::string, std::int64_t> by_node_key_;
+    PeerChunks chunks_;  // every change of a peer_json, or of nodes_, invalidates its piece
     std::unordered_map<std::int64_t, User> users_;
     std::string derp_map_json_;
     std::string dns_json_;
