@@ -20,9 +20,14 @@ run_suite() {
   host_add "$a" $((base + 1)); host_add "$b" $((base + 2))
   ts_start "$a" 41641; ts_start "$b" 41642
   ts_up "$a" "$key" || fail "$v: tailscale up with a pre-auth key failed on $a"
+  # b's ID lands 300 past a's, in another of hs-control's spans of 128 IDs: each full map is
+  # then several zstd frames (shared pieces), as in any tailnet of more than 128 nodes.
+  sqlite3 "$CONTROL_DIR/db.sqlite" "UPDATE sqlite_sequence SET seq = seq + 300 WHERE name = 'nodes'"
   ts_up "$b" "$key" || fail "$v: tailscale up with a pre-auth key failed on $b"
   [ "$(ts "$a" status --json | jq -r .BackendState)" = Running ] || fail "$a is not Running"
-  pass "$v: two clients registered with a pre-auth key and are Running"
+  local span_a span_b; span_a=$(( $(node_id "$a") / 128 )); span_b=$(( $(node_id "$b") / 128 ))
+  [ "$span_a" != "$span_b" ] || fail "$a and $b have IDs in the same span ($span_a)"
+  pass "$v: two clients registered with a pre-auth key and are Running (IDs in spans $span_a and $span_b)"
 
   # Each lists the other with the addresses and DNS name hs-admin shows.
   eventually 10 peer_is "$a" "$b" .HostName "$b" || fail "$a does not list $b"
