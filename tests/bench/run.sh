@@ -43,6 +43,10 @@ srv_cpu="" gen_pin=()
 if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then srv_cpu=0 gen_pin=(taskset -c 1); fi
 # Below Linux's ephemeral range (32768+), where the generator's own client sockets would collide.
 port=$((20000 + $$ % 1200 * 10))
+# The commit measured, read before this run replaces its own output files: "-dirty" only when
+# the sources differ from the commit.
+hs_version=$(git -C "$HS_SRC" describe --always 2>/dev/null || echo unknown)
+git -C "$HS_SRC" diff --quiet HEAD -- . ':!docs/bench' ':!docs/benchmarks.md' 2>/dev/null || hs_version+=-dirty
 mkdir -p "$plots/results"
 rm -f "$plots/results/"*.json
 for n in $nodes; do
@@ -50,7 +54,7 @@ for n in $nodes; do
     dir="$work/$s-$n"
     if [ "$s" = hs ]; then
       hs_setup "$dir" "$port" $srv_cpu >/dev/null
-      version=$(git -C "$HS_SRC" describe --always --dirty 2>/dev/null || echo unknown)
+      version=$hs_version
     else
       headscale_setup "$dir" $((port + 5)) "$headscale" $srv_cpu >/dev/null
       version=$HEADSCALE_VERSION
@@ -76,6 +80,6 @@ for n in $nodes; do
 done
 log "done; uptime:$(uptime)"
 "$work/hs-loadgen" report --out "$out" --plots "$plots" \
-  --hs-version "$(git -C "$HS_SRC" describe --always --dirty 2>/dev/null || echo unknown)" \
+  --hs-version "$hs_version" \
   --generator "tailscale.com $TS_VERSION" "$plots/results/"*.json
 log "wrote $out and $plots/*.png"
