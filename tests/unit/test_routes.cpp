@@ -152,4 +152,12 @@ TEST_CASE("routes through the Tailnet: approval, failover to the standby, exit n
     store::delete_node(admin, r2.id);
     tn.sync_from_db(now);
     CHECK(last_seen_peer(peer.sink, r1.id)->value("PrimaryRoutes", json::array()) == json({"10.77.0.0/24"}));
+
+    // Withdrawing the exit node's approval takes 0.0.0.0/0 and ::/0 out of what peers see (exit
+    // routes are never primaries, so no election moves them).
+    auto xn = *store::find_node(admin, exit.id);
+    xn.approved_routes = {};
+    store::update_node(admin, xn);
+    tn.sync_from_db(now);
+    CHECK(last_seen_peer(peer.sink, exit.id)->value("AllowedIPs", json::array()).size() == 1);
 }

@@ -95,6 +95,9 @@ Tailnet::Live* Tailnet::by_node_key(const std::string& key) {
 
 void Tailnet::refresh(Live& l, TimePoint now) {
     if (track_routes(l)) reroute(now);
+    // Its own view too: reroute reaches only routers and former primaries, and a node that
+    // stopped serving exit routes (never primaries) is neither.
+    l.routes = route_view(l.rec.id, l.served, primaries_);
     render(l, now);
 }
 
