@@ -2,7 +2,8 @@
 # Subnet routes and exit nodes with the official client: a router advertises 10.77.0.0/24, an
 # admin approves it with hs-admin, and a peer with --accept-routes reaches a web server behind
 # the router. A second router for the same prefix is the standby: stopping the primary moves the
-# route to it. An approved exit node is offered to peers and can be selected.
+# route to it. An approved exit node is offered to peers, can be selected, and carries the peer's
+# traffic to an "internet" host that only the exit node can reach.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/control.sh"
 need_root
@@ -23,7 +24,37 @@ serve_behind() {
   LAB_PIDS+=("$!")
 }
 
+# internet_behind HOST ADDR TEXT: a namespace routed behind HOST (a veth, 10.98.0.0/30) with
+# ADDR on its loopback and a web server on ADDR:8080 answering TEXT. An exit node forwards only
+# to addresses outside its own LANs and outside RFC 1918 ("guest wifi"), so ADDR is taken from
+# TEST-NET-3 (203.0.113.0/24, documentation only); it exists only inside this namespace.
+internet_behind() {
+  local host_ns inet="hs$LAB_ID-inet"
+  host_ns=$(host_ns "$1")
+  ip netns add "$inet"
+  LAB_NETNS+=("$inet")
+  ip -n "$inet" link set lo up
+  # http.server looks its address up by name before it listens: answer at once, locally.
+  mkdir -p "/etc/netns/$inet"
+  echo "nameserver 127.0.0.1" >"/etc/netns/$inet/resolv.conf"
+  ip link add "hsx$LAB_ID" netns "$host_ns" type veth peer name up0 netns "$inet"
+  ip -n "$host_ns" addr add 10.98.0.1/30 dev "hsx$LAB_ID"
+  ip -n "$host_ns" link set "hsx$LAB_ID" up
+  ip -n "$inet" addr add 10.98.0.2/30 dev up0
+  ip -n "$inet" link set up0 up
+  ip -n "$inet" addr add "$2/32" dev lo
+  ip -n "$inet" route add default via 10.98.0.1
+  ip -n "$host_ns" route add "$2/32" via 10.98.0.2
+  mkdir -p "$LAB/www-inet"
+  echo "$3" >"$LAB/www-inet/index.html"
+  ip netns exec "$inet" python3 -m http.server 8080 --bind "$2" --directory "$LAB/www-inet" >"$LAB/www-inet.log" 2>&1 &
+  LAB_PIDS+=("$!")
+  local t; t=$(ip netns exec "$host_ns" curl -s --max-time 5 --retry 10 --retry-connrefused --retry-delay 0 "http://$2:8080/") || true
+  [ "$t" = "$3" ] || fail "$1 cannot reach its own internet host $2 ('$t')"
+}
+
 host_add r1 1; host_add r2 2; host_add ex 3; host_add p 4
+internet_behind ex 203.0.113.80 from-internet
 serve_behind r1 10.77.0.1 from-r1
 serve_behind r2 10.77.0.1 from-r2
 socks=1055
@@ -75,13 +106,28 @@ moved=$(( ($(date +%s%N) - t0) / 1000000 ))
 pass "r2's host vanished (link down, no FIN): p sees r1 as primary again after ${moved} ms"
 
 eventually 5 peer_is p ex '.ExitNodeOption' false || fail "an unapproved exit node is offered"
+fetch http://203.0.113.80:8080/ >/dev/null && fail "p reached the internet host without an exit node"
 admin nodes approve-routes -i "$ex" -r 0.0.0.0/0,::/0 >/dev/null || fail "approve exit routes"
 eventually 10 peer_is p ex '.ExitNodeOption' true || fail "p is not offered ex as exit node: $(peer_field p ex '{ExitNodeOption, AllowedIPs}')"
 pass "after approval p is offered ex as an exit node (AllowedIPs $(peer_field p ex '.AllowedIPs | join(" ")'))"
 exits=$(ts p exit-node list 2>&1) || fail "exit-node list failed: $exits"
 echo "$exits" | grep -q "ex.hs.test" || fail "exit-node list does not name ex: $exits"
 ts p set --exit-node=ex || fail "p could not select ex as exit node"
+exit_status_is_none() { [ "$(ts p status --json | jq -r '.ExitNodeStatus // "none"')" = none ]; }
 exit_status_is() { [ "$(ts p status --json | jq -r '.ExitNodeStatus | "\(.ID) \(.Online)"')" = "$1 true" ]; }
 eventually 10 exit_status_is "$(peer_field p ex .ID)" || fail "ExitNodeStatus does not show ex online: $(ts p status --json | jq -c .ExitNodeStatus)"
 pass "p lists ex in 'tailscale exit-node list', selects it, and its status shows exit node $(peer_field p ex .ID) online"
+# p's namespace has no route beyond the lab; only ex can reach 203.0.113.80.
+eventually 20 fetch_is http://203.0.113.80:8080/ from-internet || fail "p's traffic did not go out through ex: '$(fetch http://203.0.113.80:8080/)'"
+grep -q '^10\.98\.0\.1 .*"GET / ' "$LAB/www-inet.log" || fail "the internet host did not see the request come from ex: $(cat "$LAB/www-inet.log")"
+pass "through exit node ex, p fetched http://203.0.113.80:8080/ ('from-internet'); the server saw it come from ex (10.98.0.1)"
+
+ts p set --exit-node= || fail "p could not clear its exit node"
+eventually 10 exit_status_is_none || fail "p still shows an exit node: $(ts p status --json | jq -c .ExitNodeStatus)"
+fetch http://203.0.113.80:8080/ >/dev/null && fail "p still reached the internet host after clearing its exit node"
+ts p set --exit-node=ex || fail "p could not select ex again"
+admin nodes approve-routes -i "$ex" -r "" >/dev/null || fail "withdraw ex's exit routes"
+eventually 10 peer_is p ex '.ExitNodeOption' false || fail "ex is still offered as an exit node after its routes were withdrawn"
+fetch http://203.0.113.80:8080/ >/dev/null && fail "p still reached the internet host through an unapproved exit node"
+pass "with the exit node cleared, or its approval withdrawn with hs-admin, p cannot reach the internet host"
 finish
