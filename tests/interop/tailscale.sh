@@ -30,8 +30,10 @@ install_one() {
     echo "tailscale.sh: building tailscale $v failed" >&2
     return 1
   fi
-  rm -rf "$dir"
-  mv "$tmp" "$dir"
+  # File by file: a derper built earlier for this version stays where it is.
+  mkdir -p "$dir"
+  mv "$tmp/tailscale" "$tmp/tailscaled" "$dir/"
+  rm -rf "$tmp"
 }
 
 # derper lives beside the client of the same version, built on its own: most runs never need it.
