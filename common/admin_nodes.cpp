@@ -28,13 +28,14 @@ json nodes_list(Env& env, const Params& p) {
     const bool online = p.flag("online"), expired = p.flag("expired");
     const auto users = user_index(env.db);
     auto items = json::array();
-    for (const auto& n : store::list_nodes(env.db)) {
-        if (only && n.user_id != *only) continue;
-        if (!tag.empty() && std::find(n.tags.begin(), n.tags.end(), tag) == n.tags.end()) continue;
-        if (online && !n.online) continue;
-        if (expired && !n.expired(env.now)) continue;
-        items.push_back(node_json(n, users, env.now));
-    }
+    store::each_node(env.db, [&](Node&& n) {
+        if (only && n.user_id != *only) return;
+        if (!tag.empty() && std::find(n.tags.begin(), n.tags.end(), tag) == n.tags.end()) return;
+        if (online && !n.online) return;
+        if (expired && !n.expired(env.now)) return;
+        if (env.emit) env.emit(node_json(n, users, env.now));
+        else items.push_back(node_json(n, users, env.now));
+    });
     return items;
 }
 

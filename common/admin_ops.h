@@ -21,6 +21,10 @@ struct Env {
     Db& db;
     const Config& cfg;
     TimePoint now;
+    // When set, list operations that can stream (nodes.list) hand each item to `emit` as it is
+    // made, in order, and return an empty array: hs-admin prints 10,000 nodes without holding
+    // them, and its reader starts at once.
+    std::function<void(json&&)> emit = {};
 };
 
 // Read access to an operation's parameters. Values may arrive typed (local calls, JSON

@@ -3,6 +3,7 @@
 // file at once. Invalid arguments throw StoreError with a message meant for the user.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -100,6 +101,8 @@ StoredPolicy insert_policy(Db& db, const std::string& data);
 
 // --- nodes ---------------------------------------------------------------------------------
 std::vector<Node> list_nodes(Db& db);
+// The same rows one at a time, in ID order, without holding them all.
+void each_node(Db& db, const std::function<void(Node&&)>& fn);
 std::optional<Node> find_node(Db& db, std::int64_t id);
 std::optional<Node> find_node_by_node_key(Db& db, std::string_view node_key);
 // Inserts `n` (id ignored) and returns it with its new id.

@@ -75,10 +75,14 @@ void bind_node(Stmt& st, const Node& n) {
 }  // namespace
 
 std::vector<Node> list_nodes(Db& db) {
-    auto st = db.prepare(std::string(kNodeColumns) + " ORDER BY id");
     std::vector<Node> out;
-    while (st.step()) out.push_back(read_node(st));
+    each_node(db, [&out](Node&& n) { out.push_back(std::move(n)); });
     return out;
+}
+
+void each_node(Db& db, const std::function<void(Node&&)>& fn) {
+    auto st = db.prepare(std::string(kNodeColumns) + " ORDER BY id");
+    while (st.step()) fn(read_node(st));
 }
 
 std::optional<Node> find_node(Db& db, std::int64_t id) {

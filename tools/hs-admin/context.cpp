@@ -44,6 +44,17 @@ json Context::call(const std::string& op, const json& params) {
     return run_op(op, params, env);
 }
 
+void Context::list(const std::string& op, const json& params, const Columns& columns) {
+    const auto f = format();
+    if (!remote.empty() || (f != Format::pretty_json && f != Format::json_lines))
+        return print_list(f, call(op, params), columns);
+    JsonListWriter w(f);
+    Env env{db(), config(), Clock::now(), [&w](json&& item) { w.add(item); }};
+    // An op that does not stream returns its items instead.
+    for (const auto& item : run_op(op, params, env)) w.add(item);
+    w.finish();
+}
+
 CLI::App* add_noun(CLI::App& app, const std::string& name, const std::string& help,
                    std::initializer_list<const char*> aliases) {
     auto* cmd = add_verb(app, name, help, aliases);

@@ -33,6 +33,9 @@ public:
     Db& db();
     // Runs an operation of common/admin_ops.h here or on the remote server; same result.
     json call(const std::string& op, const json& params);
+    // Runs a list operation and prints its items: streamed as they are made when the op runs
+    // here and the format allows (JSON, JSON lines), else collected and printed by print_list.
+    void list(const std::string& op, const json& params, const Columns& columns);
 
 private:
     std::optional<Config> config_;

@@ -45,8 +45,8 @@ void add_list(CLI::App& noun, Context& ctx, Actions& actions) {
     cmd->add_flag("--online", o->online, "Only nodes connected now");
     cmd->add_flag("--expired", o->expired, "Only nodes whose key has expired");
     actions[cmd] = [&ctx, o] {
-        const auto items = ctx.call("nodes.list", {{"user", o->user}, {"tag", o->tag}, {"online", o->online}, {"expired", o->expired}});
-        print_list(ctx.format(), items, node_columns());
+        ctx.list("nodes.list", {{"user", o->user}, {"tag", o->tag}, {"online", o->online}, {"expired", o->expired}},
+                 node_columns());
         return 0;
     };
 }

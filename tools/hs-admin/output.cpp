@@ -168,32 +168,37 @@ Column time_field(std::string header, std::string key) {
     return {std::move(header), [key = std::move(key)](const json& o) { return time_cell(o.value(key, json())); }};
 }
 
-// JSON lists are written one element at a time: a 10,000-node listing never exists as one
-// string, and output starts at once. The bytes are those of dump(2) of the whole array.
-void write_json_list(Format f, const json& items) {
-    if (f == Format::pretty_json && items.empty()) return write_stdout("[]\n");
-    std::string out, one;
-    if (f == Format::pretty_json) out = "[\n";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (f == Format::json_lines) {
-            out += dump(items[i], -1);
-            out += '\n';
-        } else {
-            one = dump(items[i], 2);
-            out += "  ";
-            for (char c : one) {
-                out += c;
-                if (c == '\n') out += "  ";
-            }
-            out += i + 1 < items.size() ? ",\n" : "\n";
-        }
-        if (out.size() > (1u << 16)) {
-            write_stdout(out);
-            out.clear();
+JsonListWriter::JsonListWriter(Format f) : f_(f) {}
+
+void JsonListWriter::add(const json& item) {
+    if (f_ == Format::json_lines) {
+        out_ += dump(item, -1);
+        out_ += '\n';
+    } else {
+        out_ += count_ ? ",\n  " : "[\n  ";
+        one_ = dump(item, 2);
+        for (char c : one_) {
+            out_ += c;
+            if (c == '\n') out_ += "  ";
         }
     }
-    if (f == Format::pretty_json) out += "]\n";
-    write_stdout(out);
+    ++count_;
+    if (out_.size() > (1u << 16)) {
+        write_stdout(out_);
+        out_.clear();
+    }
+}
+
+void JsonListWriter::finish() {
+    if (f_ == Format::pretty_json) out_ += count_ ? "\n]\n" : "[]\n";
+    write_stdout(out_);
+    out_.clear();
+}
+
+void write_json_list(Format f, const json& items) {
+    JsonListWriter w(f);
+    for (const auto& item : items) w.add(item);
+    w.finish();
 }
 
 void print_list(Format f, const json& items, const Columns& columns) {

@@ -34,6 +34,22 @@ std::string time_cell(const json& v);
 Column field(std::string header, std::string key);
 Column time_field(std::string header, std::string key);
 
+// A JSON list (Format::pretty_json or json_lines) written one element at a time, with the bytes
+// of dump(2) of the whole array (or one compact object per line): a 10,000-node listing never
+// exists as one string, and output starts at once.
+class JsonListWriter {
+public:
+    explicit JsonListWriter(Format f);
+    void add(const json& item);
+    void finish();
+
+private:
+    Format f_;
+    std::string out_, one_;
+    std::size_t count_ = 0;
+};
+void write_json_list(Format f, const json& items);
+
 // Lists: a table, a bare JSON array, one compact object per line, or a YAML sequence.
 void print_list(Format f, const json& items, const Columns& columns);
 // One object: a one-row table, or the object itself.
