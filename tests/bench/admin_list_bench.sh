@@ -2,7 +2,8 @@
 # hs-admin nodes list on a generated database of N nodes (default 10,000): prints the time of
 # `hs-admin nodes list -o json | jq length` (target: under 100 ms for 10,000) and of hs-admin
 # alone. hs-admin streams the list (the first bytes leave before the last row is read), so the
-# pipe costs about what jq alone takes to parse the output, printed last. A measurement, not a pass/fail test. Usage: admin_list_bench.sh [N] [RUNS]
+# pipe costs about what jq alone takes to parse the output, printed last. A measurement, not a
+# pass/fail test. Usage: admin_list_bench.sh [N] [RUNS]
 set -euo pipefail
 HS_SRC=${HS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 HS_BIN=${HS_BIN:-$HS_SRC/build/bin}
