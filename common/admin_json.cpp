@@ -38,7 +38,7 @@ json node_json(const Node& n, const UserIndex& users, TimePoint now) {
     // Built field by field with moves: listings build 10,000 of these, and an initializer list
     // would copy every value once more.
     json::object_t o;
-    o.reserve(18);
+    o.reserve(19);
     auto put = [&o](const char* k, json v) { o.emplace(k, std::move(v)); };
     json ips = json::array();
     if (n.ipv4) ips.push_back(*n.ipv4);
@@ -61,6 +61,7 @@ json node_json(const Node& n, const UserIndex& users, TimePoint now) {
     put("register_method", n.register_method);
     put("approved_routes", n.approved_routes);
     put("available_routes", advertised_routes(n));
+    put("primary_routes", n.primary_routes);
     return json(std::move(o));
 }
 

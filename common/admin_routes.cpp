@@ -70,7 +70,8 @@ void route_rows(const Node& n, json& out) {
                        {"advertised", a},
                        {"approved", ok},
                        {"exit_route", is_exit(r)},
-                       {"serving", a && ok}});
+                       {"serving", a && ok},
+                       {"primary", std::find(n.primary_routes.begin(), n.primary_routes.end(), r) != n.primary_routes.end()}});
     }
 }
 

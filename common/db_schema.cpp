@@ -123,6 +123,11 @@ CREATE TRIGGER auth_requests_upd AFTER UPDATE ON auth_requests BEGIN INSERT INTO
 ALTER TABLE nodes ADD COLUMN online INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE nodes ADD COLUMN ephemeral INTEGER NOT NULL DEFAULT 0;
 )sql"},
+        // The subnet prefixes a node is primary router for, as hs-control's election decided
+        // (a JSON list, like approved_routes): hs-admin shows which router serves a prefix now.
+        {4, R"sql(
+ALTER TABLE nodes ADD COLUMN primary_routes TEXT NOT NULL DEFAULT '[]';
+)sql"},
     };
     return list;
 }

@@ -112,8 +112,10 @@ void update_node(Db& db, const Node& n);
 void delete_node(Db& db, std::int64_t id);
 // Only the liveness columns, so a session coming or going never rewrites a row an admin edits.
 void set_node_online(Db& db, std::int64_t id, bool online, std::optional<TimePoint> last_seen);
-// At hs-control start: nobody is connected yet.
-void clear_online(Db& db);
+// The prefixes the node is primary router for (hs-control's election); its column only.
+void set_node_primary_routes(Db& db, std::int64_t id, const std::vector<std::string>& routes);
+// At hs-control start and exit: nobody is connected, so nobody is online or a primary router.
+void clear_live_state(Db& db);
 
 // Narrow setters for admin edits (store_node_fields.cpp): each writes only its columns and
 // updated_at, so a concurrent whole-row write of other columns by hs-control is not undone.

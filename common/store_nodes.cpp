@@ -7,7 +7,7 @@ namespace {
 
 constexpr const char* kNodeColumns =
     "SELECT id, machine_key, node_key, disco_key, endpoints, host_info, ipv4, ipv6, hostname, given_name, user_id, "
-    "register_method, tags, auth_key_id, last_seen, expiry, approved_routes, created_at, updated_at, online, ephemeral FROM nodes";
+    "register_method, tags, auth_key_id, last_seen, expiry, approved_routes, created_at, updated_at, online, ephemeral, primary_routes FROM nodes";
 
 std::vector<std::string> string_list(const std::string& json_text) {
     std::vector<std::string> out;
@@ -47,6 +47,7 @@ Node read_node(const Stmt& st) {
     n.updated_at = parse_time(st.text(18)).value_or(TimePoint{});
     n.online = st.int64(19) != 0;
     n.ephemeral = st.int64(20) != 0;
+    n.primary_routes = string_list(st.text(21));
     return n;
 }
 
@@ -133,7 +134,14 @@ void set_node_online(Db& db, std::int64_t id, bool online, std::optional<TimePoi
     st.bind(3, id).run();
 }
 
-void clear_online(Db& db) { db.exec("UPDATE nodes SET online = 0 WHERE online != 0"); }
+void set_node_primary_routes(Db& db, std::int64_t id, const std::vector<std::string>& routes) {
+    db.prepare("UPDATE nodes SET primary_routes = ? WHERE id = ?").bind(1, nlohmann::json(routes).dump()).bind(2, id).run();
+}
+
+void clear_live_state(Db& db) {
+    db.exec("UPDATE nodes SET online = 0 WHERE online != 0");
+    db.exec("UPDATE nodes SET primary_routes = '[]' WHERE primary_routes != '[]'");
+}
 
 std::string dns_label(std::string_view hostname) {
     std::string out;

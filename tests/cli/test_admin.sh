@@ -175,7 +175,7 @@ printf '%s\n' "$OUT" | grep -q '^1 \+Alice Laptop \+alice-laptop \+mkey:aaaaaaaa
 printf '%s\n' "$OUT" | grep -q '^2 \+srv \+srv .* \+- \+tag:server \+100.64.0.2 \+false \+- \+- \+offline \+no$' || fail "nodes list: row 2"; ok
 run "$A" nodes list -o json; expect_rc 0 "nodes list json"; jqt 'type == "array" and length == 3'
 jqt '.[0] | keys_unsorted == ["id","machine_key","node_key","disco_key","ip_addresses","name","given_name","user",
-  "tags","online","last_seen","expiry","expired","ephemeral","created_at","register_method","approved_routes","available_routes"]'
+  "tags","online","last_seen","expiry","expired","ephemeral","created_at","register_method","approved_routes","available_routes","primary_routes"]'
 jqt ".[0] | .id == 1 and .machine_key == \"mkey:$(h a)\" and .node_key == \"nodekey:$(h b)\" and .disco_key == \"discokey:$(h c)\""
 jqt '.[0] | .ip_addresses == ["100.64.0.1","fd7a:115c:a1e0::1"] and .name == "Alice Laptop" and .given_name == "alice-laptop"'
 jqt '.[0] | .user.name == "alice" and .online == true and .expiry == null and .expired == false and .register_method == "authkey"'

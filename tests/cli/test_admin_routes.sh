@@ -12,7 +12,7 @@ add_node c plain 1 '[]'
 run "$A" routes list -o json; expect_rc 0 "routes list"
 jqt 'length == 4 and all(.[]; .approved == false and .serving == false and .advertised == true)'
 jqt '[.[] | select(.node_id == 1) | .prefix] == ["0.0.0.0/0","10.77.0.0/24","::/0"]'
-jqt '.[0] | keys_unsorted == ["node_id","node","prefix","advertised","approved","exit_route","serving"]'
+jqt '.[0] | keys_unsorted == ["node_id","node","prefix","advertised","approved","exit_route","serving","primary"]'
 jqt '[.[] | select(.exit_route) | .prefix] == ["0.0.0.0/0","::/0"]'; ok
 
 run "$A" nodes approve-routes -i 1 -r 10.77.0.0/24 -o json; expect_rc 0 "approve-routes"

@@ -81,7 +81,9 @@ admin nodes approve-routes -i "$r1" -r 10.77.0.0/24 >/dev/null || fail "approve-
 admin nodes approve-routes -i "$r2" -r 10.77.0.0/24 >/dev/null || fail "approve-routes r2"
 eventually 10 peer_is p r1 '.PrimaryRoutes | join(",")' 10.77.0.0/24 || fail "p does not see r1 as primary for 10.77.0.0/24: $(ts p status --json | jq -c '.Peer[] | {HostName, PrimaryRoutes, AllowedIPs}')"
 peer_is p r2 '.PrimaryRoutes // [] | length' 0 || fail "the standby r2 is also primary"
-pass "after approval p's status shows r1 as primary router ($(peer_field p r1 '.AllowedIPs | join(" ")')); r2 is standby"
+primary_in_admin() { [ "$(admin routes list -o json | jq -r '[.[] | select(.prefix=="10.77.0.0/24" and .primary) | .node] | join(",")')" = "$1" ]; }
+eventually 5 primary_in_admin r1 || fail "hs-admin routes list does not show r1 as the only primary: $(admin routes list -o json | jq -c '.[] | select(.prefix=="10.77.0.0/24")')"
+pass "after approval p's status shows r1 as primary router ($(peer_field p r1 '.AllowedIPs | join(" ")')); r2 is standby; hs-admin routes list agrees"
 eventually 15 fetch_is http://10.77.0.1:8080/ from-r1 || fail "p could not fetch through the subnet route: '$(fetch http://10.77.0.1:8080/)'"
 pass "p fetched http://10.77.0.1:8080/ through the subnet route and got 'from-r1'"
 
@@ -89,7 +91,8 @@ t0=$(date +%s%N)
 ts_stop r1
 eventually 20 peer_is p r2 '.PrimaryRoutes | join(",")' 10.77.0.0/24 || fail "the route did not move to r2: $(ts p status --json | jq -c '.Peer[] | {HostName, Online, PrimaryRoutes}')"
 moved=$(( ($(date +%s%N) - t0) / 1000000 ))
-pass "r1 stopped: p sees r2 as primary for 10.77.0.0/24 after ${moved} ms"
+eventually 5 primary_in_admin r2 || fail "hs-admin routes list does not show r2 as primary after failover: $(admin routes list -o json | jq -c '.[] | select(.prefix=="10.77.0.0/24")')"
+pass "r1 stopped: p sees r2 as primary for 10.77.0.0/24 after ${moved} ms, and so does hs-admin routes list"
 eventually 20 fetch_is http://10.77.0.1:8080/ from-r2 || fail "p's request did not go through r2: '$(fetch http://10.77.0.1:8080/)'"
 pass "the same URL now answers 'from-r2': traffic follows the new primary"
 

@@ -60,6 +60,7 @@ TEST_CASE("migration from the previous schema version keeps data") {
         db.exec("DROP TABLE auth_requests");
         db.exec("ALTER TABLE nodes DROP COLUMN online");
         db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
+        db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
         db.exec("PRAGMA user_version = 1");
         db.exec("INSERT INTO users(name, created_at, updated_at) VALUES ('alice', 'x', 'x')");
     }
@@ -75,7 +76,7 @@ TEST_CASE("migration from the previous schema version keeps data") {
     CHECK(log.text(1) == "update");
 }
 
-TEST_CASE("migration from the previous schema version (2 -> 3)") {
+TEST_CASE("migration from an older schema version (2 -> current)") {
     TempDir t;
     const auto path = t.file("hs.db");
     {
@@ -83,18 +84,38 @@ TEST_CASE("migration from the previous schema version (2 -> 3)") {
         db.exec("DROP TABLE auth_requests");
         db.exec("ALTER TABLE nodes DROP COLUMN online");
         db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
+        db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
         db.exec("PRAGMA user_version = 2");
         db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
         db.exec("INSERT INTO nodes(machine_key, node_key, given_name, user_id, created_at, updated_at) "
                 "VALUES ('mkey:1', 'nodekey:1', 'n1', 1, 'x', 'x')");
     }
     Db db(path);
-    CHECK(db.schema_version() == 3);
+    CHECK(db.schema_version() == Db::kSchemaVersion);
     auto q = db.prepare("SELECT given_name, online FROM nodes");
     REQUIRE(q.step());
     CHECK(q.text(0) == "n1");
     CHECK(q.int64(1) == 0);
     db.exec("INSERT INTO auth_requests(id, machine_key, node_key, created_at, expires_at) VALUES ('a', 'm', 'n', 'x', 'y')");
+}
+
+TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primary_routes") {
+    TempDir t;
+    const auto path = t.file("hs.db");
+    {
+        Db db(path);
+        db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
+        db.exec("PRAGMA user_version = 3");
+        db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
+        db.exec("INSERT INTO nodes(machine_key, node_key, given_name, user_id, created_at, updated_at) "
+                "VALUES ('mkey:1', 'nodekey:1', 'n1', 1, 'x', 'x')");
+    }
+    Db db(path);
+    CHECK(db.schema_version() == 4);
+    auto q = db.prepare("SELECT given_name, primary_routes FROM nodes");
+    REQUIRE(q.step());
+    CHECK(q.text(0) == "n1");
+    CHECK(q.text(1) == "[]");
 }
 
 TEST_CASE("a database from a newer schema version is refused untouched") {

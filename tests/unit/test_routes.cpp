@@ -134,6 +134,10 @@ TEST_CASE("routes through the Tailnet: approval, failover to the standby, exit n
     const auto px = *last_seen_peer(peer.sink, exit.id);
     CHECK(px["AllowedIPs"].size() == 3);
     CHECK_FALSE(px.contains("PrimaryRoutes"));
+    // The election is in the file too, for hs-admin.
+    CHECK(store::find_node(admin, r1.id)->primary_routes == std::vector<std::string>{"10.77.0.0/24"});
+    CHECK(store::find_node(admin, r2.id)->primary_routes.empty());
+    CHECK(store::find_node(admin, exit.id)->primary_routes.empty());
     // The router itself learns it is primary.
     bool self_primary = false;
     for (const auto& m : r1.sink.got)
@@ -144,6 +148,8 @@ TEST_CASE("routes through the Tailnet: approval, failover to the standby, exit n
     tn.detach(r1.id, &r1.sink, now);
     CHECK(last_seen_peer(peer.sink, r2.id)->value("PrimaryRoutes", json::array()) == json({"10.77.0.0/24"}));
     CHECK_FALSE(last_seen_peer(peer.sink, r1.id)->contains("PrimaryRoutes"));
+    CHECK(store::find_node(admin, r2.id)->primary_routes == std::vector<std::string>{"10.77.0.0/24"});
+    CHECK(store::find_node(admin, r1.id)->primary_routes.empty());
     // It returns: the standby stays primary.
     tn.attach(r1.id, &r1.sink, now);
     CHECK(last_seen_peer(peer.sink, r2.id)->value("PrimaryRoutes", json::array()) == json({"10.77.0.0/24"}));

@@ -28,13 +28,13 @@ void add_change(CLI::App& noun, Context& ctx, Actions& actions, const char* name
 Columns route_columns() {
     return {field("NodeID", "node_id"),       field("Node", "node"),         field("Prefix", "prefix"),
             field("Advertised", "advertised"), field("Approved", "approved"), field("Exit", "exit_route"),
-            field("Serving", "serving")};
+            field("Serving", "serving"),       field("Primary", "primary")};
 }
 
 void add_routes(CLI::App& app, Context& ctx, Actions& actions) {
     auto* noun = add_noun(app, "routes", "List, approve and unapprove subnet routes and exit nodes", {"route", "r"});
     auto node = std::make_shared<std::optional<std::int64_t>>();
-    auto* list = add_verb(*noun, "list", "Routes of every node (or one): advertised, approved, served", {"ls", "show"});
+    auto* list = add_verb(*noun, "list", "Routes of every node (or one): advertised, approved, served, primary", {"ls", "show"});
     list->add_option("-i,--identifier,--id,--node", *node, "Only this node");
     actions[list] = [&ctx, node] {
         json p = json::object();

@@ -57,7 +57,7 @@ int main(int argc, char** argv) {
                         cfg.database_path.c_str(), db.schema_version());
             return 0;
         }
-        hs::store::clear_online(db);
+        hs::store::clear_live_state(db);
         hs::control::Tailnet tailnet(db, cfg, derp_map);
         tailnet.load();
 
@@ -80,7 +80,7 @@ int main(int argc, char** argv) {
         hup.async_wait(on_hup);
         derp.start(tailnet);
         io.run();
-        hs::store::clear_online(db);
+        hs::store::clear_live_state(db);
         return 0;
     });
 }

@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/store.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {
@@ -44,6 +45,11 @@ void Tailnet::reroute(TimePoint now) {
         auto& l = it->second;
         auto view = route_view(id, l.served, primaries_);
         if (view == l.routes) continue;
+        if (view.primary != l.routes.primary) {
+            // For hs-admin: which router serves a prefix right now.
+            store::set_node_primary_routes(db_, id, view.primary);
+            l.rec.primary_routes = view.primary;
+        }
         l.routes = std::move(view);
         render(l, now);
         broadcast_changed(l, now);
