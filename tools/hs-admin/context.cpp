@@ -46,7 +46,9 @@ json Context::call(const std::string& op, const json& params) {
 
 void Context::list(const std::string& op, const json& params, const Columns& columns) {
     const auto f = format();
-    if (!remote.empty() || (f != Format::pretty_json && f != Format::json_lines))
+    // Streaming keeps the read open while stdout drains (a paused pager can hold it for
+    // minutes): without WAL that read would block hs-control's writes, so collect first.
+    if (!remote.empty() || (f != Format::pretty_json && f != Format::json_lines) || !config().database_wal)
         return print_list(f, call(op, params), columns);
     JsonListWriter w(f);
     Env env{db(), config(), Clock::now(), [&w](json&& item) { w.add(item); }};
