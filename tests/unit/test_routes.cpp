@@ -125,7 +125,16 @@ TEST_CASE("routes through the Tailnet: approval, failover to the standby, exit n
         n.approved_routes = routes;
         store::update_node(admin, n);
     }
+    const auto seen_before = peer.sink.got.size();
     tn.sync_from_db(now);
+    // A router whose view changed reaches the peer once (the election's message, not a second
+    // copy from sync); the standby, unchanged to peers, not at all.
+    for (const auto& [id, want] : {std::pair{r1.id, 1}, {exit.id, 1}, {r2.id, 0}}) {
+        int copies = 0;
+        for (auto i = seen_before; i < peer.sink.got.size(); ++i)
+            for (const auto& n : peer.sink.got[i].value("PeersChanged", json::array())) copies += n["ID"] == id;
+        CHECK(copies == want);
+    }
     const auto p1 = *last_seen_peer(peer.sink, r1.id);
     CHECK(p1["PrimaryRoutes"] == json({"10.77.0.0/24"}));
     CHECK(p1["AllowedIPs"].back() == "10.77.0.0/24");

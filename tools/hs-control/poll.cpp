@@ -85,8 +85,9 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
     }
     if (patch.size() > 1 || stored) {
         persist(l, now, Write::ClientReport);
-        refresh(l, now);
-        if (whole) {
+        if (refresh(l, now)) {
+            // Its routes moved: peers (and the node) already have all of it.
+        } else if (whole) {
             // The node itself learns nothing new from its own report; only peers need it.
             const auto self_sinks = std::move(l.sinks);
             l.sinks.clear();

@@ -113,8 +113,7 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
         if (!hostinfo.empty()) l.rec.host_info = hostinfo;
         l.rec.hostname = hostname;
         persist(l, now, Write::Login);
-        refresh(l, now);
-        broadcast_changed(l, now);
+        refresh_and_announce(l, now);
         ++stats_.registrations_ok;
         spdlog::info("node {} ({}) logged in again", l.rec.id, l.rec.given_name);
         return success(l);
@@ -152,8 +151,7 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     }
     n = store::insert_node(db_, std::move(n));
     auto& l = add_node(std::move(n));
-    refresh(l, now);
-    broadcast_changed(l, now);
+    refresh_and_announce(l, now);
     ++stats_.registrations_ok;
     spdlog::info("registered node {} ({}, {}) by {}", l.rec.id, l.rec.given_name, l.rec.ipv4.value_or("-"), method);
     return success(l);
@@ -197,8 +195,7 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
         }
         l.rec.expiry = now;  // the client's 1970 sentinel becomes "now" before peers see it
         persist(l, now, Write::Expiry);
-        refresh(l, now);
-        broadcast_changed(l, now);
+        refresh_and_announce(l, now);
         spdlog::info("node {} ({}) logged out", l.rec.id, l.rec.given_name);
         return success(l);
     }
@@ -237,8 +234,7 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
         if (!current->rec.expiry || *expiry < *current->rec.expiry) {
             current->rec.expiry = *expiry;
             persist(*current, now, Write::Expiry);
-            refresh(*current, now);
-            broadcast_changed(*current, now);
+            refresh_and_announce(*current, now);
         }
         return success(*current);
     }

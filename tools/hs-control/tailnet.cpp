@@ -93,12 +93,17 @@ Tailnet::Live* Tailnet::by_node_key(const std::string& key) {
     return n == nodes_.end() ? nullptr : &n->second;
 }
 
-void Tailnet::refresh(Live& l, TimePoint now) {
-    if (track_routes(l)) reroute(now);
+bool Tailnet::refresh(Live& l, TimePoint now) {
+    const bool sent = track_routes(l) && reroute(now, l.rec.id);
     // Its own view too: reroute reaches only routers and former primaries, and a node that
     // stopped serving exit routes (never primaries) is neither.
     l.routes = route_view(l.rec.id, l.served, primaries_);
     render(l, now);
+    return sent;
+}
+
+void Tailnet::refresh_and_announce(Live& l, TimePoint now) {
+    if (!refresh(l, now)) broadcast_changed(l, now);
 }
 
 void Tailnet::render(Live& l, TimePoint now) {
@@ -350,8 +355,7 @@ void Tailnet::sync_from_db(TimePoint now) {
         if (it == nodes_.end()) {
             auto& l = add_node(std::move(*row));
             l.rec.online = false;
-            refresh(l, now);
-            broadcast_changed(l, now);
+            refresh_and_announce(l, now);
             continue;
         }
         auto& l = it->second;
@@ -363,8 +367,7 @@ void Tailnet::sync_from_db(TimePoint now) {
             by_node_key_[row->node_key] = id;
         }
         l.rec = std::move(*row);
-        refresh(l, now);
-        if (l.peer_json != before) broadcast_changed(l, now);
+        if (!refresh(l, now) && l.peer_json != before) broadcast_changed(l, now);
     }
 }
 

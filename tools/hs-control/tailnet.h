@@ -126,15 +126,19 @@ private:
     // --- state changes (tailnet.cpp) ---
     Live& add_node(Node n);
     // Re-renders the node for peers after its record changed; re-elects primary routes first
-    // when the change touches them.
-    void refresh(Live& l, TimePoint now);
+    // when the change touches them. True when that election already sent the node, as it is
+    // now, to everyone (its routes moved): the caller need not send it again.
+    bool refresh(Live& l, TimePoint now);
+    // refresh, then the node to everyone unless the election did.
+    void refresh_and_announce(Live& l, TimePoint now);
     // The node as peers see it (peer_json), from its record and route view as they are.
     void render(Live& l, TimePoint now);
     // --- routes (tailnet_routes.cpp) ---
     // True when the node's served routes, or its liveness as a router, differ from the last election.
     bool track_routes(Live& l);
-    // Elects primaries again and sends the nodes whose routes moved to everyone.
-    void reroute(TimePoint now);
+    // Elects primaries again and sends the nodes whose routes moved to everyone; true when
+    // node `watch` was one of them.
+    bool reroute(TimePoint now, std::int64_t watch = 0);
     void forget_router(std::int64_t id, TimePoint now);
     void remove_node(std::int64_t id, TimePoint now);
     void reload_users();

@@ -20,7 +20,7 @@ bool Tailnet::track_routes(Live& l) {
     return was_router || !l.served.empty();
 }
 
-void Tailnet::reroute(TimePoint now) {
+bool Tailnet::reroute(TimePoint now, std::int64_t watch) {
     std::vector<Router> routers;
     routers.reserve(routers_.size());
     for (const auto id : routers_) {
@@ -39,6 +39,7 @@ void Tailnet::reroute(TimePoint now) {
     for (const auto& [prefix, id] : primaries_)
         if (!primaries.count(prefix)) spdlog::info("route {}: no online router left", prefix);
     primaries_ = std::move(primaries);
+    bool sent_watched = false;
     for (const auto id : affected) {
         const auto it = nodes_.find(id);
         if (it == nodes_.end()) continue;
@@ -53,7 +54,9 @@ void Tailnet::reroute(TimePoint now) {
         l.routes = std::move(view);
         render(l, now);
         broadcast_changed(l, now);
+        sent_watched |= id == watch;
     }
+    return sent_watched;
 }
 
 void Tailnet::forget_router(std::int64_t id, TimePoint now) {
