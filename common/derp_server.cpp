@@ -463,4 +463,10 @@ std::string prometheus_text(const Stats& s) {
     return out;
 }
 
+std::string fast_start_metric(std::uint64_t upgrades) {
+    return "# HELP derp_fast_start_total DERP upgrades with Derp-Fast-Start (no 101 written).\n"
+           "# TYPE derp_fast_start_total counter\nderp_fast_start_total " +
+           std::to_string(upgrades) + "\n";
+}
+
 }  // namespace hs::derp

@@ -63,6 +63,9 @@ struct Stats {
 
 // Prometheus text exposition (metric names start with "derp_").
 std::string prometheus_text(const Stats& s);
+// derp_fast_start_total: upgrades that came with Derp-Fast-Start (the client had our key from
+// the TLS meta certificate, so no 101 was written). Counted by the HTTP layer, not the relay.
+std::string fast_start_metric(std::uint64_t upgrades);
 
 // What the relay needs from the transport of one connection. Both may be called from any
 // thread, sometimes with the relay's locks held: they must only schedule work (post to the

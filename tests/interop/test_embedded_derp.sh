@@ -34,6 +34,10 @@ for v in $TS_VERSIONS; do
   [ "$(peer_field "$a" "$b" .Relay)" = embedded ] || fail "$a does not show $b's relay as our region"
   [ -z "$(peer_field "$a" "$b" .CurAddr)" ] || fail "$a has a direct path to $b although direct UDP is off"
   pass "$v: status shows relay \"embedded\" and no direct address"
+  # The TLS port carries the meta certificate, so both clients skipped waiting for the 101.
+  fast=$(curl -sf "http://127.0.0.1:$((CONTROL_PORT + 1000))/metrics" | awk '$1 == "derp_fast_start_total" {print $2}')
+  [ "${fast:-0}" -ge 2 ] || fail "$v: derp_fast_start_total is ${fast:-missing}, expected both clients to use fast start"
+  pass "$v: both clients connected with fast start (derp_fast_start_total $fast)"
 
   # A TCP payload crosses the relay: the peer's netstack forwards to a listener in its namespace.
   ip netns exec "$(host_ns "$b")" python3 -c '

@@ -6,6 +6,7 @@
 #include "common/derpmap.h"
 #include "common/tls.h"
 #include "common/key_file.h"
+#include "common/keys.h"
 #include "common/netaddr.h"
 #include "common/stun_udp.h"
 
@@ -23,6 +24,7 @@ EmbeddedDerp::EmbeddedDerp(asio::io_context& io, const Config& cfg) : io_(io), c
         o.admit = [this](const PublicKey& k) {
             return tailnet_ && tailnet_->admits_node_key(key_text(kNodePrefix, k.bytes), Clock::now());
         };
+    const auto server_key_hex = to_hex(o.private_key.public_key().bytes);
     derp_ = std::make_unique<derp::DerpServer>(std::move(o));
     if (!cfg.derp.tls_listen_addr.empty()) {
         if (!cfg.tls_cert_path.empty()) {
@@ -33,6 +35,8 @@ EmbeddedDerp::EmbeddedDerp(asio::io_context& io, const Config& cfg) : io_(io), c
             tls_ = std::make_unique<asio::ssl::context>(tls_self_signed(host, fp));
             cert_name_ = "sha256-raw:" + fp;
         }
+        // Lets TLS 1.3 clients skip waiting for the 101 (fast start), as with hs-derper.
+        add_derp_meta_cert(*tls_, server_key_hex, derp::kProtocolVersion);
     }
 }
 
@@ -60,6 +64,9 @@ void EmbeddedDerp::enforce_admission() {
     if (closed) spdlog::info("embedded DERP: closed {} connections of nodes no longer in the tailnet", closed);
 }
 
-std::string EmbeddedDerp::metrics_text() const { return derp::prometheus_text(derp_->stats()) + stun_counters_.prometheus_text(); }
+std::string EmbeddedDerp::metrics_text() const {
+    return derp::prometheus_text(derp_->stats()) + derp::fast_start_metric(fast_starts_.load()) +
+           stun_counters_.prometheus_text();
+}
 
 }  // namespace hs::control

@@ -4,6 +4,8 @@
 // registers and refused the moment it is deleted or expires.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <memory>
 
 #include <boost/beast/core.hpp>
@@ -43,6 +45,7 @@ public:
         namespace http = boost::beast::http;
         const std::string target(req.target());
         if (target.substr(0, target.find('?')) == "/derp" && derp::upgrade_kind(req) != derp::Upgrade::None) {
+            if (req["Derp-Fast-Start"] == "1") ++fast_starts_;
             const auto meta = derp::conn_meta(remote, req);
             co_await derp::accept_derp(std::move(stream), buffer, std::move(req), *derp_, meta, std::move(peer));
             co_return;
@@ -63,6 +66,7 @@ private:
     std::string cert_name_;
     std::unique_ptr<boost::asio::ip::udp::socket> stun_;
     stun::Counters stun_counters_;
+    std::atomic<std::uint64_t> fast_starts_{0};
 };
 
 }  // namespace hs::control

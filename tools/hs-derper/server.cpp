@@ -106,9 +106,7 @@ http::response<http::string_body> respond(const http::request<http::string_body>
             body += "# HELP derp_verify_node_keys Node keys loaded for client verification.\n"
                     "# TYPE derp_verify_node_keys gauge\nderp_verify_node_keys " +
                     std::to_string(ctx.keys->size()) + "\n";
-        body += "# HELP derp_fast_start_total DERP upgrades with Derp-Fast-Start (no 101 written).\n"
-                "# TYPE derp_fast_start_total counter\nderp_fast_start_total " +
-                std::to_string(ctx.fast_starts.load()) + "\n";
+        body += derp::fast_start_metric(ctx.fast_starts.load());
         if (ctx.mesh) body += ctx.mesh->prometheus_text();
         return text_response(req, http::status::ok, std::move(body), "text/plain; version=0.0.4");
     }
