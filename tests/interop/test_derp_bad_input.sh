@@ -12,9 +12,9 @@ ts_install
 PROBE="$HS_BIN/hs-derp-probe"
 [ -x "$PROBE" ] || fail "$PROBE is not built"
 
-DERP_PORT=$((10000 + LAB_ID)); MPORT=$((11000 + LAB_ID)); STUN_PORT=$((12000 + LAB_ID))
+DERP_PORT=$((10000 + LAB_ID)); MPORT=$((11000 + LAB_ID)); STUN_PORT=$((12000 + LAB_ID)); SMPORT=$((12500 + LAB_ID))
 hs_derper_start bad "$DERP_PORT" "$MPORT" --hostname "$DERP_IP" --self-signed --stun=false
-"$HS_BIN/hs-stun" -a "$DERP_IP:$STUN_PORT" --stats-interval 1s >"$LAB/hs-stun.log" 2>&1 &
+"$HS_BIN/hs-stun" -a "$DERP_IP:$STUN_PORT" --stats-interval 1s --metrics-addr "127.0.0.1:$SMPORT" >"$LAB/hs-stun.log" 2>&1 &
 LAB_PIDS+=("$!")
 eventually 5 grep -q "serving STUN" "$LAB/hs-stun.log" || fail "hs-stun did not start"
 metric() { metric_at "$MPORT" "$1"; }
@@ -78,15 +78,20 @@ drops=$(( $(metric 'derp_packets_dropped_total{reason="queue_head"}') - head_dro
 [ "$drops" -gt 0 ] || fail "flood: bb's queue never overflowed, so the drop policy was not exercised"
 pass "flood of 100000 x 1200 bytes to bb: $d; $drops dropped from bb's queue head (queue_head); bb pinged ba during it ($(grep -c 'via DERP(lab)' "$LAB/ping-during-flood.out") pongs via DERP) and is reachable after"
 
-stun_malformed() { { grep -o '[0-9]* malformed datagrams' "$LAB/hs-stun.log" || true; } | tail -1 | awk '{ print $1 + 0 }'; }
-malformed_over() { [ "$(stun_malformed)" -ge "$1" ]; }
-m0=$(stun_malformed)
+# hs-stun's own metrics endpoint counts each kind of bad datagram apart.
+stun_bad() { metric_at "$SMPORT" "stun_malformed_total{reason=\"$1\"}"; }
+l0=$(stun_bad bad_length); f0=$(stun_bad bad_fingerprint)
 d1=$(probe stun-bad-length "$DERP_IP:$STUN_PORT")
 d2=$(probe stun-bad-fingerprint "$DERP_IP:$STUN_PORT")
-eventually 5 malformed_over $((${m0:-0} + 2)) || fail "hs-stun counted $(stun_malformed) malformed datagrams, expected $((${m0:-0} + 2))"
+eventually 5 metric_at_least "$SMPORT" 'stun_malformed_total{reason="bad_length"}' $((l0 + 1)) \
+  || fail "hs-stun's metrics count $(stun_bad bad_length) bad-length datagrams, expected $((l0 + 1))"
+eventually 5 metric_at_least "$SMPORT" 'stun_malformed_total{reason="bad_fingerprint"}' $((f0 + 1)) \
+  || fail "hs-stun's metrics count $(stun_bad bad_fingerprint) bad-fingerprint datagrams, expected $((f0 + 1))"
+[ "$(metric_at "$SMPORT" stun_requests_total)" -gt 0 ] || fail "hs-stun's metrics show no answered requests although clients use it"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SMPORT/other")" = 404 ] || fail "hs-stun's metrics address answers other paths"
 nc_json=$(ip netns exec "$(host_ns ba)" "$TS_BIN/tailscale" --socket="$LAB/ba/ts.sock" netcheck --format=json 2>/dev/null)
 [ "$(echo "$nc_json" | jq -r .UDP)" = true ] || fail "netcheck after the bad STUN: $nc_json"
-pass "STUN with a bad length: $d1; bad fingerprint: $d2; hs-stun counted $(stun_malformed) malformed; netcheck still UDP true"
+pass "STUN with a bad length: $d1; bad fingerprint: $d2; hs-stun's /metrics: bad_length $(stun_bad bad_length), bad_fingerprint $(stun_bad bad_fingerprint), $(metric_at "$SMPORT" stun_requests_total) requests answered; netcheck still UDP true"
 
 ts_stop ba; ts_stop bb
 control_stop

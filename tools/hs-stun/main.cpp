@@ -1,10 +1,12 @@
 // hs-stun: a standalone STUN server for Tailscale clients (what derper runs beside DERP).
 #include <csignal>
+#include <memory>
 #include <thread>
 
 #include "common/cli.h"
 #include "common/duration.h"
 #include "common/log.h"
+#include "common/metrics_http.h"
 #include "tools/hs-stun/batch.h"
 
 namespace {
@@ -27,10 +29,12 @@ int main(int argc, char** argv) {
     hs::add_common_flags(app, flags);
     std::string addr = ":3478";
     std::string stats_interval = "1h";
+    std::string metrics_addr;
     app.add_option("-a,--addr", addr, "UDP listen address: :PORT, IP:PORT or [IPv6]:PORT")->capture_default_str();
     app.add_option("--stats-interval", stats_interval, "How often to log the counters (0: only at exit)")
         ->check(hs::duration_validator())
         ->capture_default_str();
+    app.add_option("--metrics-addr", metrics_addr, "Serve Prometheus metrics at http://ADDR/metrics (TCP)");
     return hs::run_main(app, flags, argc, argv, [&] {
         const auto every = hs::parse_duration(stats_interval);
         hs::stunsrv::BatchServer server(addr);
@@ -39,6 +43,11 @@ int main(int argc, char** argv) {
         sigaction(SIGINT, &sa, nullptr);
         sigaction(SIGTERM, &sa, nullptr);
         hs::stun::Counters counters;
+        std::unique_ptr<hs::MetricsEndpoint> metrics;
+        if (!metrics_addr.empty()) {
+            metrics = std::make_unique<hs::MetricsEndpoint>(metrics_addr, [&counters] { return counters.prometheus_text(); });
+            spdlog::info("metrics at http://{}/metrics", metrics->local_address());
+        }
         std::jthread stats;
         if (every.count() > 0)
             stats = std::jthread([&](std::stop_token st) {

@@ -1,0 +1,77 @@
+#include "common/metrics_http.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+
+#include <stdexcept>
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include "common/netaddr.h"
+
+namespace hs {
+
+namespace http = boost::beast::http;
+using tcp = boost::asio::ip::tcp;
+
+MetricsEndpoint::MetricsEndpoint(const std::string& addr, std::function<std::string()> body)
+    : acc_(io_), body_(std::move(body)) {
+    const auto hp = parse_host_port(addr);
+    if (!hp) throw std::runtime_error("metrics address \"" + addr + "\": expected IP:PORT, [IPv6]:PORT or :PORT");
+    boost::system::error_code ec;
+    const auto ip = hp->host.empty() ? boost::asio::ip::address(boost::asio::ip::address_v6::any())
+                                     : boost::asio::ip::make_address(hp->host, ec);
+    if (ec) throw std::runtime_error("metrics address \"" + addr + "\": \"" + hp->host + "\" is not an IP address");
+    const tcp::endpoint ep(ip, hp->port);
+    acc_.open(ep.protocol(), ec);
+    if (!ec) acc_.set_option(tcp::acceptor::reuse_address(true), ec);
+    if (!ec) acc_.bind(ep, ec);
+    if (!ec) acc_.listen(16, ec);
+    if (ec) throw std::runtime_error("cannot listen for metrics on " + addr + ": " + ec.message());
+    thread_ = std::jthread([this](std::stop_token st) { run(st); });
+}
+
+MetricsEndpoint::~MetricsEndpoint() {
+    thread_.request_stop();
+    if (thread_.joinable()) thread_.join();
+}
+
+std::string MetricsEndpoint::local_address() const {
+    const auto ep = acc_.local_endpoint();
+    const auto host = ep.address().to_string();
+    return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
+}
+
+void MetricsEndpoint::run(std::stop_token stop) {
+    while (!stop.stop_requested()) {
+        // Poll with a short timeout instead of blocking in accept, so a stop is seen promptly.
+        pollfd p{acc_.native_handle(), POLLIN, 0};
+        if (::poll(&p, 1, 250) <= 0) continue;
+        boost::system::error_code ec;
+        tcp::socket sock(io_);
+        acc_.accept(sock, ec);
+        if (ec) continue;
+        // A client that never finishes its request costs at most this long.
+        const timeval limit{5, 0};
+        ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+        ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+        boost::beast::flat_buffer buf;
+        http::request_parser<http::empty_body> parser;
+        parser.header_limit(8192);
+        http::read(sock, buf, parser, ec);
+        if (ec) continue;
+        const auto& req = parser.get();
+        const std::string target(req.target());
+        const bool scrape = req.method() == http::verb::get && target.substr(0, target.find('?')) == "/metrics";
+        http::response<http::string_body> res{scrape ? http::status::ok : http::status::not_found, req.version()};
+        res.set(http::field::content_type, scrape ? "text/plain; version=0.0.4" : "text/plain");
+        res.body() = scrape ? body_() : "not found\n";
+        res.keep_alive(false);
+        res.prepare_payload();
+        http::write(sock, res, ec);
+    }
+}
+
+}  // namespace hs
