@@ -39,8 +39,8 @@ private:
 std::string frame_plain_message(std::string_view json);
 
 // The inverse, for tests and tools: splits `stream` into messages and decompresses each (all the
-// zstd frames of a message, joined). Throws
-// FrameError on a truncated frame, an oversize length (> max_size) or bad zstd data.
+// zstd frames of a message, joined). Throws FrameError on a truncated frame, an oversize length
+// (> max_size, for the message and for its decompressed text) or bad zstd data.
 std::string unframe_one(std::string_view& stream, std::size_t max_size = 64 << 20);
 
 }  // namespace hs

@@ -47,9 +47,14 @@ bool Tailnet::reroute(TimePoint now, std::int64_t watch) {
         auto view = route_view(id, l.served, primaries_);
         if (view == l.routes) continue;
         if (view.primary != l.routes.primary) {
-            // For hs-admin: which router serves a prefix right now.
-            store::set_node_primary_routes(db_, id, view.primary);
             l.rec.primary_routes = view.primary;
+            // For hs-admin: which router serves a prefix right now. Only a record for humans:
+            // a locked file must not stop the election reaching the clients.
+            try {
+                store::set_node_primary_routes(db_, id, view.primary);
+            } catch (const std::exception& e) {
+                spdlog::warn("node {}: could not record its primary routes: {}", id, e.what());
+            }
         }
         l.routes = std::move(view);
         render(l, now);
