@@ -2,8 +2,8 @@
 
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/time.h>
 
+#include <chrono>
 #include <stdexcept>
 
 #include <boost/beast/core.hpp>
@@ -29,6 +29,7 @@ MetricsEndpoint::MetricsEndpoint(const std::string& addr, std::function<std::str
     if (!ec) acc_.set_option(tcp::acceptor::reuse_address(true), ec);
     if (!ec) acc_.bind(ep, ec);
     if (!ec) acc_.listen(16, ec);
+    if (!ec) acc_.non_blocking(true, ec);
     if (ec) throw std::runtime_error("cannot listen for metrics on " + addr + ": " + ec.message());
     thread_ = std::jthread([this](std::stop_token st) { run(st); });
 }
@@ -44,24 +45,45 @@ std::string MetricsEndpoint::local_address() const {
     return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
 }
 
+namespace {
+
+// Runs what was started on `io` for at most `limit`; on a timeout closes `sock` (cancelling the
+// operation) and lets the cancelled handler run. True when `done` was set in time. Sync reads
+// cannot do this: Asio retries a timed-out blocking recv by polling without a limit.
+bool finish_within(boost::asio::io_context& io, tcp::socket& sock, std::chrono::milliseconds limit, const bool& done) {
+    io.restart();
+    io.run_for(limit);
+    if (done) return true;
+    boost::system::error_code ignored;
+    sock.close(ignored);
+    io.restart();
+    io.run();
+    return false;
+}
+
+}  // namespace
+
 void MetricsEndpoint::run(std::stop_token stop) {
+    using namespace std::chrono_literals;
     while (!stop.stop_requested()) {
-        // Poll with a short timeout instead of blocking in accept, so a stop is seen promptly.
+        // Poll with a short timeout instead of blocking in accept, so a stop is seen promptly;
+        // the acceptor is non-blocking, so a connection reset before accept costs nothing.
         pollfd p{acc_.native_handle(), POLLIN, 0};
         if (::poll(&p, 1, 250) <= 0) continue;
         boost::system::error_code ec;
         tcp::socket sock(io_);
         acc_.accept(sock, ec);
         if (ec) continue;
-        // A client that never finishes its request costs at most this long.
-        const timeval limit{5, 0};
-        ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
-        ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
+        // A client gets 5 s to send its request and 5 s to take the answer.
         boost::beast::flat_buffer buf;
         http::request_parser<http::empty_body> parser;
         parser.header_limit(8192);
-        http::read(sock, buf, parser, ec);
-        if (ec) continue;
+        bool done = false;
+        http::async_read(sock, buf, parser, [&](boost::system::error_code e, std::size_t) {
+            ec = e;
+            done = true;
+        });
+        if (!finish_within(io_, sock, 5s, done) || ec) continue;
         const auto& req = parser.get();
         const std::string target(req.target());
         const bool scrape = req.method() == http::verb::get && target.substr(0, target.find('?')) == "/metrics";
@@ -70,7 +92,9 @@ void MetricsEndpoint::run(std::stop_token stop) {
         res.body() = scrape ? body_() : "not found\n";
         res.keep_alive(false);
         res.prepare_payload();
-        http::write(sock, res, ec);
+        done = false;
+        http::async_write(sock, res, [&](boost::system::error_code, std::size_t) { done = true; });
+        finish_within(io_, sock, 5s, done);
     }
 }
 

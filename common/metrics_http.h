@@ -17,7 +17,8 @@ public:
     // thread of its own; `body` is called on that thread. Throws std::runtime_error naming the
     // address when it is malformed or cannot be bound.
     MetricsEndpoint(const std::string& addr, std::function<std::string()> body);
-    // Stops serving (within a quarter second) and closes the socket.
+    // Stops serving (within a quarter second, or the 5 s a client has when one is connected)
+    // and closes the socket.
     ~MetricsEndpoint();
     MetricsEndpoint(const MetricsEndpoint&) = delete;
     MetricsEndpoint& operator=(const MetricsEndpoint&) = delete;

@@ -2,6 +2,8 @@
 // paths 404, and bad addresses are refused with a message naming them.
 #include <catch2/catch.hpp>
 
+#include <chrono>
+
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
@@ -40,6 +42,23 @@ TEST_CASE("metrics endpoint: /metrics serves the body, other paths 404") {
     CHECK(get(at, "/metrics?x=1").body() == "demo_total 2\n");
     CHECK(get(at, "/").result() == http::status::not_found);
     CHECK(scrapes == 2);
+}
+
+TEST_CASE("metrics endpoint: a client that never sends its request is dropped after 5 s") {
+    const auto t0 = std::chrono::steady_clock::now();
+    {
+        hs::MetricsEndpoint m("127.0.0.1:0", [] { return std::string("up 1\n"); });
+        const auto at = m.local_address();
+        boost::asio::io_context io;
+        boost::asio::ip::tcp::socket silent(io);
+        const auto colon = at.rfind(':');
+        silent.connect({boost::asio::ip::make_address(at.substr(0, colon)),
+                        static_cast<unsigned short>(std::stoi(at.substr(colon + 1)))});
+        // The next scrape waits for the silent one's time limit, then is answered.
+        CHECK(get(at, "/metrics").body() == "up 1\n");
+        CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(8));
+    }
+    CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(9));
 }
 
 TEST_CASE("metrics endpoint: malformed or unusable addresses are refused by name") {
