@@ -139,8 +139,7 @@ void set_node_primary_routes(Db& db, std::int64_t id, const std::vector<std::str
 }
 
 void clear_live_state(Db& db) {
-    db.exec("UPDATE nodes SET online = 0 WHERE online != 0");
-    db.exec("UPDATE nodes SET primary_routes = '[]' WHERE primary_routes != '[]'");
+    db.exec("UPDATE nodes SET online = 0, primary_routes = '[]' WHERE online != 0 OR primary_routes != '[]'");
 }
 
 std::string dns_label(std::string_view hostname) {

@@ -95,9 +95,6 @@ Tailnet::Live* Tailnet::by_node_key(const std::string& key) {
 
 bool Tailnet::refresh(Live& l, TimePoint now) {
     const bool sent = track_routes(l) && reroute(now, l.rec.id);
-    // Its own view too: reroute reaches only routers and former primaries, and a node that
-    // stopped serving exit routes (never primaries) is neither.
-    l.routes = route_view(l.rec.id, l.served, primaries_);
     render(l, now);
     return sent;
 }

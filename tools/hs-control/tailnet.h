@@ -136,8 +136,8 @@ private:
     // --- routes (tailnet_routes.cpp) ---
     // True when the node's served routes, or its liveness as a router, differ from the last election.
     bool track_routes(Live& l);
-    // Elects primaries again and sends the nodes whose routes moved to everyone; true when
-    // node `watch` was one of them.
+    // Elects primaries again and sends the nodes whose routes moved to everyone, `watch` (the
+    // node whose change started it) included; true when `watch` was one of them.
     bool reroute(TimePoint now, std::int64_t watch = 0);
     void forget_router(std::int64_t id, TimePoint now);
     void remove_node(std::int64_t id, TimePoint now);

@@ -33,6 +33,9 @@ bool Tailnet::reroute(TimePoint now, std::int64_t watch) {
     // stopped serving, which already removed it from routers_).
     std::set<std::int64_t> affected(routers_.begin(), routers_.end());
     for (const auto& [prefix, id] : primaries_) affected.insert(id);
+    // And the node whose change started this: one that stopped serving only exit routes
+    // (never primaries) is neither a router nor a former primary.
+    if (watch) affected.insert(watch);
     for (const auto& [prefix, id] : primaries)
         if (const auto old = primaries_.find(prefix); old == primaries_.end() || old->second != id)
             spdlog::info("route {}: primary is now node {}", prefix, id);
