@@ -41,8 +41,7 @@ MetricsEndpoint::~MetricsEndpoint() {
 
 std::string MetricsEndpoint::local_address() const {
     const auto ep = acc_.local_endpoint();
-    const auto host = ep.address().to_string();
-    return (ep.address().is_v6() ? "[" + host + "]" : host) + ":" + std::to_string(ep.port());
+    return host_port_text(ep.address().to_string(), ep.port());
 }
 
 namespace {

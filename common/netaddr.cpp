@@ -84,4 +84,9 @@ std::optional<HostPort> parse_host_port(std::string_view text) {
     return hp;
 }
 
+std::string host_port_text(std::string_view ip, std::uint16_t port) {
+    const bool v6 = ip.find(':') != std::string_view::npos;
+    return (v6 ? "[" + std::string(ip) + "]" : std::string(ip)) + ":" + std::to_string(port);
+}
+
 }  // namespace hs

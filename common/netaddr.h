@@ -41,5 +41,7 @@ struct HostPort {
     std::uint16_t port = 0;
 };
 std::optional<HostPort> parse_host_port(std::string_view text);
+// The inverse for a literal IP: "IP:PORT", or "[IPv6]:PORT" when `ip` has a colon.
+std::string host_port_text(std::string_view ip, std::uint16_t port);
 
 }  // namespace hs

@@ -57,8 +57,7 @@ Key32 load_mesh_key(const std::string& path) {
 }
 
 std::string endpoint_text(const tcp::endpoint& ep) {
-    const auto a = ep.address();
-    return (a.is_v6() ? "[" + a.to_string() + "]" : a.to_string()) + ":" + std::to_string(ep.port());
+    return host_port_text(ep.address().to_string(), ep.port());
 }
 
 // An empty host listens on every address, both families when the kernel allows.
