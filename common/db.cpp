@@ -163,6 +163,8 @@ void Db::exec(std::string_view sql) {
     }
 }
 
+void Db::set_busy_timeout(std::chrono::milliseconds t) { sqlite3_busy_timeout(db_, static_cast<int>(t.count())); }
+
 std::int64_t Db::last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
 int Db::changes() const { return sqlite3_changes(db_); }
 

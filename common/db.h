@@ -81,6 +81,9 @@ public:
     std::int64_t last_insert_id() const;
     int changes() const;
 
+    // How long a write waits for another process's write lock before failing with DbError.
+    void set_busy_timeout(std::chrono::milliseconds t);
+
     int schema_version();
     // Changes whenever another connection (any process) commits to the file; cheap to poll.
     std::int64_t data_version();

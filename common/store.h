@@ -151,5 +151,11 @@ void approve_auth_request(Db& db, std::string_view id, std::int64_t user_id, Tim
 void set_auth_request_status(Db& db, std::string_view id, const std::string& status);
 // Removes requests that expired before `now`.
 void prune_auth_requests(Db& db, TimePoint now);
+// The open login of this machine and node key, if it has one that has not expired.
+std::optional<AuthRequest> find_pending_auth_request(Db& db, const std::string& machine_key, const std::string& node_key,
+                                                     TimePoint now);
+std::int64_t count_pending_auth_requests(Db& db, TimePoint now);
+// Forgets change-log entries older than `before`: every reader has seen them by then.
+void prune_change_log(Db& db, TimePoint before);
 
 }  // namespace hs::store

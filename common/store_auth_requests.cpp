@@ -61,4 +61,25 @@ void prune_auth_requests(Db& db, TimePoint now) {
     db.prepare("DELETE FROM auth_requests WHERE expires_at < ?").bind(1, format_time(now)).run();
 }
 
+std::optional<AuthRequest> find_pending_auth_request(Db& db, const std::string& machine_key, const std::string& node_key,
+                                                     TimePoint now) {
+    auto st = db.prepare("SELECT id, machine_key, node_key, hostname, user_id, status, created_at, expires_at "
+                         "FROM auth_requests WHERE machine_key = ? AND node_key = ? AND status = 'pending' "
+                         "AND expires_at > ? ORDER BY expires_at DESC LIMIT 1");
+    st.bind(1, machine_key).bind(2, node_key).bind(3, format_time(now));
+    if (!st.step()) return std::nullopt;
+    return read_request(st);
+}
+
+std::int64_t count_pending_auth_requests(Db& db, TimePoint now) {
+    auto st = db.prepare("SELECT count(*) FROM auth_requests WHERE status = 'pending' AND expires_at > ?");
+    st.bind(1, format_time(now));
+    st.step();
+    return st.int64(0);
+}
+
+void prune_change_log(Db& db, TimePoint before) {
+    db.prepare("DELETE FROM change_log WHERE at < ?").bind(1, format_time(before)).run();
+}
+
 }  // namespace hs::store

@@ -4,8 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "common/db.h"
+#include "common/db_checkpointer.h"
 #include "common/timeutil.h"
 
 using namespace hs;
@@ -213,4 +215,30 @@ TEST_CASE("RFC 3339 times round trip; Go's zero time clamps instead of overflowi
     for (auto bad : {"", "2026-11-23", "2026-11-23T12:34:56", "2026-13-01T00:00:00Z", "2026-11-23T12:34:56.Z",
                      "2026-11-23 12:34:56Z", "2026-11-23T12:34:56Zjunk"})
         CHECK_FALSE(parse_time(bad));
+}
+
+TEST_CASE("checkpoints run on their own thread when the writer's connection does none") {
+    char tmpl[] = "/tmp/hs-ckpt-XXXXXX";
+    const std::filesystem::path dir = ::mkdtemp(tmpl);
+    const auto path = (dir / "db.sqlite").string();
+    {
+        Db db(path);
+        db.exec("PRAGMA wal_autocheckpoint = 0");
+        db.exec("CREATE TABLE t(x)");
+        for (int i = 0; i < 200; ++i) db.prepare("INSERT INTO t VALUES (randomblob(2000))").run();
+        const auto wal = path + "-wal";
+        const auto before = std::filesystem::file_size(wal);
+        CHECK(before > 200 * 2000);  // nothing was copied back: the WAL holds every insert
+        DbCheckpointer ckpt(path, true, std::chrono::milliseconds(20));
+        for (int i = 0; i < 100 && ckpt.checkpoints() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        CHECK(ckpt.checkpoints() >= 1);
+        // The next write starts the WAL over instead of growing it.
+        db.prepare("INSERT INTO t VALUES (1)").run();
+        auto st = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
+        st.step();
+        CHECK(st.int64(1) < 10);
+    }
+    DbCheckpointer off(path, false);
+    CHECK(off.checkpoints() == 0);
+    std::filesystem::remove_all(dir);
 }

@@ -7,6 +7,7 @@
 #include "common/cli.h"
 #include "common/config.h"
 #include "common/db.h"
+#include "common/db_checkpointer.h"
 #include "common/key_file.h"
 #include "common/log.h"
 #include "common/store.h"
@@ -60,6 +61,14 @@ int main(int argc, char** argv) {
         hs::store::clear_live_state(db);
         hs::control::Tailnet tailnet(db, cfg, derp_map);
         tailnet.load();
+        // From here on every database call runs on the event loop that also serves maps,
+        // keepalives and /health: a write waits at most this long for another process's lock
+        // (hs-admin's transactions take milliseconds), then fails and is retried or refused.
+        db.set_busy_timeout(std::chrono::milliseconds(100));
+        // The fsyncs of WAL checkpoints happen on their own thread, not in a commit on the loop.
+        const bool checkpoint_here = cfg.database_wal && cfg.database_wal_autocheckpoint > 0;
+        if (checkpoint_here) db.exec("PRAGMA wal_autocheckpoint = 0");
+        hs::DbCheckpointer checkpointer(cfg.database_path, checkpoint_here);
 
         if (embedded) embedded->start(tailnet);
         hs::control::Server server(io, cfg, db, tailnet, noise_key, embedded.get());

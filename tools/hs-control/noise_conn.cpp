@@ -4,6 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/db.h"
+#include "tools/hs-control/request_check.h"
 #include "tools/hs-control/server.h"
 
 namespace hs::control {
@@ -13,7 +15,15 @@ using nlohmann::json;
 
 namespace {
 
+// The largest body a client sends is a register or map request with its Hostinfo: a few KiB.
 constexpr std::size_t kMaxRequestBody = 1 << 20;
+// Request bytes buffered across all streams of one connection. Each stream is capped above,
+// but 250 streams x 1 MiB held open by an unauthenticated peer took 250 MiB per connection.
+constexpr std::size_t kMaxConnRequestBytes = 4 << 20;
+// Before a connection has shown a node of the tailnet it can only need one register request.
+constexpr std::size_t kMaxUnauthenticatedRequestBytes = 256 << 10;
+// Request paths are short ("/machine/map"); a 64 KiB header per stream is only a cost.
+constexpr std::size_t kMaxPath = 4096;
 // A client that stops reading its stream is dropped rather than buffered without bound.
 constexpr std::size_t kMaxQueuedBytes = 32 << 20;
 
@@ -54,12 +64,32 @@ private:
 };
 
 NoiseConn::NoiseConn(Server& server, std::shared_ptr<derp::ByteStream> stream, std::string peer, bool early_payload)
-    : server_(server), stream_(std::move(stream)), peer_(std::move(peer)), wakeup_(stream_->get_executor()),
-      early_payload_(early_payload) {}
+    : server_(server), stream_(std::move(stream)), peer_(std::move(peer)), source_(source_of(peer_)),
+      wakeup_(stream_->get_executor()), unauthenticated_(server.unauthenticated()), early_payload_(early_payload) {}
 
 NoiseConn::~NoiseConn() {
     close();
     if (h2_) nghttp2_session_del(h2_);
+}
+
+std::string NoiseConn::source_of(const std::string& peer) {
+    const auto colon = peer.rfind(':');
+    const auto host = colon == std::string::npos ? peer : peer.substr(0, colon);
+    boost::system::error_code ec;
+    auto ip = boost::asio::ip::make_address(host, ec);
+    if (ec || !ip.is_v6()) return host;
+    // One IPv6 host usually has a whole /64 to pick addresses from: it is one source.
+    auto bytes = ip.to_v6().to_bytes();
+    if (ip.to_v6().is_v4_mapped()) return ip.to_v6().to_v4().to_string();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return boost::asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
+void NoiseConn::authenticated() {
+    if (unauthenticated_) {
+        unauthenticated_->release(source_);
+        unauthenticated_.reset();
+    }
 }
 
 void NoiseConn::close() {
@@ -68,12 +98,22 @@ void NoiseConn::close() {
         stream_->close();
         wakeup_.cancel();
     }
+    authenticated();  // the slot for unauthenticated connections is free again either way
     const auto now = Clock::now();
     for (auto& [id, s] : streams_)
         if (s->attached) {
             s->attached = false;
-            server_.tailnet().detach(s->node_id, s->sink.get(), now);
+            detach_safely(*s, now);
         }
+}
+
+void NoiseConn::detach_safely(Stream& s, TimePoint now) {
+    // Runs from destructors and nghttp2 callbacks, where an exception must not pass.
+    try {
+        server_.tailnet().detach(s.node_id, s.sink.get(), now);
+    } catch (const std::exception& e) {
+        spdlog::error("ts2021 {}: ending the map stream of node {}: {}", peer_, s.node_id, e.what());
+    }
 }
 
 void NoiseConn::wake() { wakeup_.cancel(); }
@@ -174,7 +214,7 @@ asio::awaitable<void> NoiseConn::reader() {
             co_return;
         }
         if (!plain.empty() && nghttp2_session_mem_recv(h2_, plain.data(), plain.size()) < 0) {
-            spdlog::info("ts2021 {}: HTTP/2 protocol error", peer_);
+            if (!overloaded_) spdlog::info("ts2021 {}: HTTP/2 protocol error", peer_);
             co_return;
         }
         wake();
@@ -281,29 +321,59 @@ void NoiseConn::start_map_stream(Stream& s, const MapReply& r) {
     server_.tailnet().attach(s.node_id, s.sink.get(), Clock::now());
 }
 
+void NoiseConn::release_body(Stream& s) {
+    body_bytes_ -= std::min(body_bytes_, s.body.size());
+    std::string().swap(s.body);
+}
+
+void NoiseConn::dispatch_safely(Stream& s) {
+    try {
+        dispatch(s);
+    } catch (const DbError& e) {
+        server_.tailnet().note_db_failure(Clock::now(), e.what());
+        fail_request(s, 503, "the server could not use its database; try again", e.what());
+    } catch (const nlohmann::json::exception& e) {
+        fail_request(s, 400, std::string("malformed request: ") + e.what(), e.what());
+    } catch (const std::exception& e) {
+        fail_request(s, 500, "internal server error; try again", e.what());
+    }
+}
+
+void NoiseConn::fail_request(Stream& s, int status, const std::string& reply, const std::string& cause) {
+    server_.count_request_failure(status);
+    if (server_.log_limit().allow("request failure"))
+        spdlog::warn("ts2021 {} ({}): {} {} answered {}: {}", peer_, machine_key_, s.method, s.path, status, cause);
+    s.holding = false;
+    if (!s.responded) respond(s.id, status, reply + "\n", "text/plain");
+}
+
 void NoiseConn::dispatch(Stream& s) {
     const auto now = Clock::now();
     auto& tn = server_.tailnet();
     if (s.too_big) return respond(s.id, 413, "request body too large", "text/plain");
+    if (s.path.size() > kMaxPath) return respond(s.id, 414, "request path too long", "text/plain");
     const bool is_register = s.path == "/machine/register";
     const bool is_map = s.path == "/machine/map";
     if (is_register || is_map) {
         if (s.method != "POST") return respond(s.id, 405, "method not allowed", "text/plain");
-        const auto req = json::parse(s.body, nullptr, false);
-        if (!req.is_object()) return respond(s.id, 400, "request body is not a JSON object", "text/plain");
+        auto req = json::parse(s.body, nullptr, false);
+        release_body(s);
+        if (const auto problem = normalize_request(req)) return respond(s.id, 400, *problem, "text/plain");
         if (is_register) {
-            auto r = tn.register_node(machine_key_, req, now);
+            auto r = tn.register_node(machine_key_, req, now, source_);
             if (r.hold) {
                 s.holding = true;
                 s.auth_id = r.auth_id;
-                s.req = req;
+                s.req = std::move(req);
                 tick(now);
                 return;
             }
+            if (r.status == 200 && !r.body.contains("Error")) authenticated();
             return respond(s.id, r.status, r.body.dump());
         }
         auto r = tn.map_request(machine_key_, req, now);
         if (r.status != 200) return respond(s.id, r.status, r.error, "text/plain");
+        authenticated();
         if (r.lite) return respond(s.id, 200, "");
         if (!r.stream) return respond(s.id, 200, *r.first, "application/octet-stream");
         return start_map_stream(s, r);
@@ -317,10 +387,19 @@ void NoiseConn::tick(TimePoint now) {
     for (auto& [id, sp] : streams_) {
         auto& s = *sp;
         if (s.holding) {
-            auto r = server_.tailnet().poll_auth(s.auth_id, machine_key_, s.req, now);
+            std::optional<RegisterReply> r;
+            try {
+                r = server_.tailnet().poll_auth(s.auth_id, machine_key_, s.req, now, source_);
+            } catch (const DbError& e) {
+                continue;  // a busy or full file: the login stays held and is tried on the next tick
+            } catch (const std::exception& e) {
+                fail_request(s, 500, "internal server error; try again", e.what());
+                continue;
+            }
             if (r) {
                 s.holding = false;
-                    respond(s.id, r->status, r->body.dump());
+                if (r->status == 200 && !r->body.contains("Error")) authenticated();
+                respond(s.id, r->status, r->body.dump());
             }
         } else if (s.attached && now - s.last_send >= s.keepalive_after) {
             queue_data(s, server_.tailnet().keepalive_frame());
@@ -343,8 +422,10 @@ int NoiseConn::on_header(nghttp2_session*, const nghttp2_frame* frame, const std
     const auto it = c->streams_.find(frame->hd.stream_id);
     if (it == c->streams_.end()) return 0;
     const auto n = view(name, namelen);
-    if (n == ":method") it->second->method = std::string(view(value, valuelen));
-    else if (n == ":path") it->second->path = std::string(view(value, valuelen).substr(0, view(value, valuelen).find('?')));
+    const auto v = view(value, valuelen);
+    if (n == ":method") it->second->method = std::string(v.substr(0, 16));
+    // One byte past the limit is kept so that dispatch can tell an overlong path from a long one.
+    else if (n == ":path") it->second->path = std::string(v.substr(0, std::min(v.find('?'), kMaxPath + 1)));
     return 0;
 }
 
@@ -354,8 +435,26 @@ int NoiseConn::on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t id, co
     const auto it = c->streams_.find(id);
     if (it == c->streams_.end()) return 0;
     auto& s = *it->second;
-    if (s.body.size() + len > kMaxRequestBody) s.too_big = true;
-    else s.body.append(view(data, len));
+    if (s.too_big || s.responded) return 0;
+    if (s.body.size() + len > kMaxRequestBody) {
+        // Answered now, not at the end of the stream: a peer that never ends it holds nothing.
+        s.too_big = true;
+        c->release_body(s);
+        c->server_.count_refusal(Server::Refusal::StreamBytes);
+        c->respond(id, 413, "request body too large", "text/plain");
+        return 0;
+    }
+    s.body.append(view(data, len));
+    c->body_bytes_ += len;
+    const auto limit = c->unauthenticated_ ? kMaxUnauthenticatedRequestBytes : kMaxConnRequestBytes;
+    if (c->body_bytes_ > limit) {
+        c->overloaded_ = true;
+        c->server_.count_refusal(Server::Refusal::ConnectionBytes);
+        if (c->server_.log_limit().allow("request bytes"))
+            spdlog::warn("ts2021 {} ({}): more than {} bytes of unfinished requests on one connection; closing it",
+                         c->peer_, c->machine_key_, limit);
+        return NGHTTP2_ERR_CALLBACK_FAILURE;  // nghttp2_session_mem_recv fails and the reader closes
+    }
     return 0;
 }
 
@@ -363,7 +462,7 @@ int NoiseConn::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void*
     auto* c = static_cast<NoiseConn*>(user);
     if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
         const auto it = c->streams_.find(frame->hd.stream_id);
-        if (it != c->streams_.end() && !it->second->responded && !it->second->holding) c->dispatch(*it->second);
+        if (it != c->streams_.end() && !it->second->responded && !it->second->holding) c->dispatch_safely(*it->second);
     }
     return 0;
 }
@@ -373,9 +472,10 @@ int NoiseConn::on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t,
     const auto it = c->streams_.find(id);
     if (it == c->streams_.end()) return 0;
     auto& s = *it->second;
+    c->release_body(s);
     for (const auto& d : s.out) c->queued_bytes_ -= std::min(c->queued_bytes_, d->size());
     if (s.node_id) spdlog::debug("ts2021 {}: map stream {} of node {} closed", c->peer_, id, s.node_id);
-    if (s.attached) c->server_.tailnet().detach(s.node_id, s.sink.get(), Clock::now());
+    if (s.attached) c->detach_safely(s, Clock::now());
     c->streams_.erase(it);
     return 0;
 }

@@ -17,6 +17,7 @@
 #include "common/derp_conn.h"
 #include "common/keys.h"
 #include "common/noise.h"
+#include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {
@@ -38,6 +39,9 @@ public:
     void tick(TimePoint now);
     void close();
 
+    // The address that per-source limits count: the IP of "ip:port", an IPv6 address's /64.
+    static std::string source_of(const std::string& peer);
+
 private:
     struct Stream;
     class Sink;
@@ -47,7 +51,16 @@ private:
     void wake();
     // Writes all of `b`; false when the connection failed.
     boost::asio::awaitable<bool> write(boost::asio::const_buffer b);
+    // dispatch, with every failure turned into an error reply on that stream and a log line:
+    // the connection stays usable whatever one request does.
+    void dispatch_safely(Stream& s);
     void dispatch(Stream& s);
+    void fail_request(Stream& s, int status, const std::string& reply, const std::string& cause);
+    void release_body(Stream& s);
+    void detach_safely(Stream& s, TimePoint now);
+    // The peer proved it is a node of the tailnet (or finished a login): it no longer counts
+    // against the limit of unauthenticated connections from its address.
+    void authenticated();
     void respond(std::int32_t id, int status, std::string body, const char* content_type = "application/json");
     void start_map_stream(Stream& s, const MapReply& r);
     void queue_data(Stream& s, std::shared_ptr<const std::string> data);
@@ -65,6 +78,7 @@ private:
     Server& server_;
     std::shared_ptr<derp::ByteStream> stream_;
     std::string peer_;
+    std::string source_;  // peer_ without the port
     std::string machine_key_;
     nghttp2_session* h2_ = nullptr;
     std::unique_ptr<NoiseSealer> sealer_;
@@ -73,6 +87,9 @@ private:
     std::map<std::int32_t, std::unique_ptr<Stream>> streams_;
     boost::asio::steady_timer wakeup_;
     std::size_t queued_bytes_ = 0;
+    std::size_t body_bytes_ = 0;  // request bodies buffered, all streams
+    std::shared_ptr<SourceLimits> unauthenticated_;  // where this connection is counted, until authenticated()
+    bool overloaded_ = false;
     bool closed_ = false;
     bool early_payload_ = true;
 };

@@ -69,7 +69,9 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
             };
             const auto derp_of = [](const json& h) {
                 const auto ni = h.find("NetInfo");
-                return ni != h.end() && ni->is_object() ? ni->value("PreferredDERP", 0) : 0;
+                if (ni == h.end() || !ni->is_object()) return 0;
+                const auto d = ni->find("PreferredDERP");
+                return d != ni->end() && d->is_number_integer() ? d->get<int>() : 0;
             };
             whole = without_netinfo(merged) != without_netinfo(l.rec.host_info);
             if (derp_of(merged) != derp_of(l.rec.host_info)) patch["DERPRegion"] = derp_of(merged);
@@ -84,7 +86,8 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
         patch["Cap"] = capver;
     }
     if (patch.size() > 1 || stored) {
-        persist(l, now, Write::ClientReport);
+        // What a client reports reaches its peers even while the file is busy or full.
+        persist_later(l, now);
         if (refresh(l, now)) {
             // Its routes moved: peers (and the node) already have all of it.
         } else if (whole) {

@@ -15,8 +15,13 @@ using nlohmann::json;
 
 namespace {
 
-// How long an interactive login stays open for an admin to approve it.
-constexpr auto kAuthRequestLifetime = std::chrono::minutes(30);
+// How long an interactive login stays open for an admin to approve it: headscale's 15 minutes
+// (registerCacheExpiration in hscontrol/types), long enough for a person, short for a flood.
+constexpr auto kAuthRequestLifetime = std::chrono::minutes(15);
+// Logins waiting for approval. Anyone who completes the Noise handshake can start one, so both
+// the number per address and the total are bounded; a refused client is told to retry later.
+constexpr std::size_t kMaxPendingPerSource = 16;
+constexpr std::int64_t kMaxPendingLogins = 1000;
 
 RegisterReply error_reply(const std::string& msg) {
     RegisterReply r;
@@ -65,12 +70,28 @@ RegisterReply Tailnet::success(const Live& l) const {
     return r;
 }
 
-RegisterReply Tailnet::start_interactive(const std::string& machine_key, const json& req, TimePoint now) {
+RegisterReply Tailnet::start_interactive(const std::string& machine_key, const json& req, TimePoint now,
+                                         const std::string& source) {
     const auto node_key = *request_key(req, "NodeKey", kNodePrefix);
-    const auto ar = store::create_auth_request(db_, machine_key, node_key, hostname_of(req), now + kAuthRequestLifetime);
-    ++stats_.registrations_pending;
-    spdlog::info("interactive login for {} waits for: hs-admin nodes register --user USER --key {}", hostname_of(req), ar.id);
     RegisterReply r;
+    // The same device asking again gets the login it already has: no new row.
+    if (const auto ar = store::find_pending_auth_request(db_, machine_key, node_key, now)) {
+        r.body = {{"AuthURL", auth_url(ar->id)}, {"MachineAuthorized", false}};
+        return r;
+    }
+    check_writable(now);
+    auto& mine = pending_logins_[source];
+    std::erase_if(mine, [&](TimePoint t) { return t <= now; });
+    if (mine.size() >= kMaxPendingPerSource || store::count_pending_auth_requests(db_, now) >= kMaxPendingLogins) {
+        ++stats_.registrations_rejected;
+        ++stats_.logins_refused;
+        return error_reply("too many logins are waiting for approval; try again in a few minutes");
+    }
+    const auto ar = store::create_auth_request(db_, machine_key, node_key, hostname_of(req), now + kAuthRequestLifetime);
+    mine.push_back(ar.expires_at);
+    ++stats_.registrations_pending;
+    spdlog::info("interactive login for {} from {} waits for: hs-admin nodes register --user USER --key {}",
+                 hostname_of(req), source, ar.id);
     r.body = {{"AuthURL", auth_url(ar.id)}, {"MachineAuthorized", false}};
     return r;
 }
@@ -78,12 +99,11 @@ RegisterReply Tailnet::start_interactive(const std::string& machine_key, const j
 RegisterReply Tailnet::complete_registration(const std::string& machine_key, const json& req,
                                              std::optional<std::int64_t> user_id, std::vector<std::string> tags,
                                              std::optional<std::int64_t> auth_key_id, bool ephemeral,
-                                             const std::string& method, TimePoint now) {
+                                             const std::string& method, Db::Tx& tx, TimePoint now) {
     const auto node_key = *request_key(req, "NodeKey", kNodePrefix);
     const auto old_key = request_key(req, "OldNodeKey", kNodePrefix);
     const auto hostinfo = req.contains("Hostinfo") && req["Hostinfo"].is_object() ? req["Hostinfo"] : json::object();
     const auto hostname = hostname_of(req);
-    ensure_user(tags.empty() ? user_id : std::nullopt);
     std::optional<TimePoint> expiry;
     if (tags.empty() && cfg_.node_expiry.count() > 0) expiry = now + cfg_.node_expiry;
 
@@ -101,18 +121,23 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
 
     if (existing) {
         auto& l = *existing;
+        Node next = l.rec;
+        next.node_key = node_key;
+        next.user_id = tags.empty() ? user_id : std::nullopt;
+        next.tags = tags;
+        next.expiry = expiry;
+        next.register_method = method;
+        if (auth_key_id) next.auth_key_id = auth_key_id;
+        next.ephemeral = ephemeral;
+        if (!hostinfo.empty()) next.host_info = hostinfo;
+        next.hostname = hostname;
+        next.updated_at = now;
+        store::set_node_login(db_, next);
+        tx.commit();
+        ensure_user(next.user_id);
         by_node_key_.erase(l.rec.node_key);
-        l.rec.node_key = node_key;
         by_node_key_[node_key] = l.rec.id;
-        l.rec.user_id = tags.empty() ? user_id : std::nullopt;
-        l.rec.tags = tags;
-        l.rec.expiry = expiry;
-        l.rec.register_method = method;
-        if (auth_key_id) l.rec.auth_key_id = auth_key_id;
-        l.rec.ephemeral = ephemeral;
-        if (!hostinfo.empty()) l.rec.host_info = hostinfo;
-        l.rec.hostname = hostname;
-        persist(l, now, Write::Login);
+        l.rec = std::move(next);
         refresh_and_announce(l, now);
         ++stats_.registrations_ok;
         spdlog::info("node {} ({}) logged in again", l.rec.id, l.rec.given_name);
@@ -150,6 +175,8 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
         n.ipv6 = ip->str();
     }
     n = store::insert_node(db_, std::move(n));
+    tx.commit();
+    ensure_user(n.user_id);
     auto& l = add_node(std::move(n));
     refresh_and_announce(l, now);
     ++stats_.registrations_ok;
@@ -157,7 +184,33 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     return success(l);
 }
 
-RegisterReply Tailnet::register_node(const std::string& machine_key, const json& req, TimePoint now) {
+RegisterReply Tailnet::register_with_key(const std::string& machine_key, const json& req, const std::string& auth_key,
+                                         Live* current, TimePoint now) {
+    // The key's use and the node's row are one transaction: a file that fails between them
+    // must not leave a single-use key spent with no node to show for it.
+    check_writable(now);
+    Db::Tx tx(db_);
+    const auto key = store::lookup_preauth_key(db_, auth_key);
+    auto reject = [&](const std::string& why) {
+        ++stats_.registrations_rejected;
+        spdlog::warn("registration of {} refused: {}", hostname_of(req), why);
+        return error_reply(why);
+    };
+    if (!key) return reject("invalid pre-auth key");
+    if (key->expired(now)) return reject("pre-auth key has expired");
+    // A node already registered with this key may present it again (tailscaled does on
+    // every login while the key is in its prefs); only a new node uses it up.
+    const bool reuse_by_same_node = current && current->rec.auth_key_id == key->id;
+    if (key->used && !key->reusable && !reuse_by_same_node) return reject("pre-auth key has already been used");
+    if (!key->reusable && !reuse_by_same_node && !store::claim_preauth_key(db_, key->id))
+        return reject("pre-auth key has already been used");
+    if (key->reusable) store::claim_preauth_key(db_, key->id);
+    const bool ephemeral = key->ephemeral || req.value("Ephemeral", false);
+    return complete_registration(machine_key, req, key->user_id, key->tags, key->id, ephemeral, "authkey", tx, now);
+}
+
+RegisterReply Tailnet::register_node(const std::string& machine_key, const json& req, TimePoint now,
+                                     const std::string& source) {
     const auto node_key = request_key(req, "NodeKey", kNodePrefix);
     if (!node_key) {
         ++stats_.registrations_rejected;
@@ -182,6 +235,7 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
     // Logout first: a logout may carry an auth key too.
     const auto expiry = request_expiry(req);
     if (expiry && *expiry <= now && current) {
+        check_writable(now);
         auto& l = *current;
         if (l.rec.ephemeral) {
             spdlog::info("ephemeral node {} ({}) logged out; deleting it", l.rec.id, l.rec.given_name);
@@ -193,8 +247,9 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
             r.body["MachineAuthorized"] = false;
             return r;
         }
-        l.rec.expiry = now;  // the client's 1970 sentinel becomes "now" before peers see it
-        persist(l, now, Write::Expiry);
+        store::set_node_expiry(db_, l.rec.id, now);  // the client's 1970 sentinel becomes "now"
+        l.rec.expiry = now;
+        l.rec.updated_at = now;
         refresh_and_announce(l, now);
         spdlog::info("node {} ({}) logged out", l.rec.id, l.rec.given_name);
         return success(l);
@@ -204,25 +259,7 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
     if (const auto a = req.find("Auth"); a != req.end() && a->is_object())
         if (const auto k = a->find("AuthKey"); k != a->end() && k->is_string()) auth_key = k->get<std::string>();
 
-    if (!auth_key.empty()) {
-        const auto key = store::lookup_preauth_key(db_, auth_key);
-        auto reject = [&](const std::string& why) {
-            ++stats_.registrations_rejected;
-            spdlog::warn("registration of {} refused: {}", hostname_of(req), why);
-            return error_reply(why);
-        };
-        if (!key) return reject("invalid pre-auth key");
-        if (key->expired(now)) return reject("pre-auth key has expired");
-        // A node already registered with this key may present it again (tailscaled does on
-        // every login while the key is in its prefs); only a new node uses it up.
-        const bool reuse_by_same_node = current && current->rec.auth_key_id == key->id;
-        if (key->used && !key->reusable && !reuse_by_same_node) return reject("pre-auth key has already been used");
-        if (!key->reusable && !reuse_by_same_node && !store::claim_preauth_key(db_, key->id))
-            return reject("pre-auth key has already been used");
-        if (key->reusable) store::claim_preauth_key(db_, key->id);
-        const bool ephemeral = key->ephemeral || req.value("Ephemeral", false);
-        return complete_registration(machine_key, req, key->user_id, key->tags, key->id, ephemeral, "authkey", now);
-    }
+    if (!auth_key.empty()) return register_with_key(machine_key, req, auth_key, current, now);
 
     // A restart: the node presents its current key and asks for nothing new.
     if (current && !expiry) {
@@ -232,8 +269,10 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
     if (current && expiry && *expiry > now) {
         // SetExpirySooner: only ever shortens.
         if (!current->rec.expiry || *expiry < *current->rec.expiry) {
+            check_writable(now);
+            store::set_node_expiry(db_, current->rec.id, *expiry);
             current->rec.expiry = *expiry;
-            persist(*current, now, Write::Expiry);
+            current->rec.updated_at = now;
             refresh_and_announce(*current, now);
         }
         return success(*current);
@@ -249,18 +288,22 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
         r.auth_id = id;
         return r;
     }
-    return start_interactive(machine_key, req, now);
+    return start_interactive(machine_key, req, now, source);
 }
 
 std::optional<RegisterReply> Tailnet::poll_auth(const std::string& auth_id, const std::string& machine_key,
-                                                const json& req, TimePoint now) {
-    const auto ar = store::find_auth_request(db_, auth_id);
+                                                const json& req, TimePoint now, const std::string& source) {
+    auto ar = store::find_auth_request(db_, auth_id);
     if (!ar || ar->expires_at <= now || ar->machine_key != machine_key || ar->status == "done")
-        return start_interactive(machine_key, req, now);
+        return start_interactive(machine_key, req, now, source);
     if (ar->status != "approved" || !ar->user_id) return std::nullopt;
+    check_writable(now);
+    Db::Tx tx(db_);
+    ar = store::find_auth_request(db_, auth_id);  // under the write lock: nobody completes it twice
+    if (!ar || ar->status != "approved" || !ar->user_id) return std::nullopt;
     store::set_auth_request_status(db_, auth_id, "done");
     const bool ephemeral = req.value("Ephemeral", false);
-    return complete_registration(machine_key, req, ar->user_id, {}, std::nullopt, ephemeral, "cli", now);
+    return complete_registration(machine_key, req, ar->user_id, {}, std::nullopt, ephemeral, "cli", tx, now);
 }
 
 }  // namespace hs::control

@@ -95,6 +95,12 @@ std::unique_ptr<tcp::acceptor> bind(asio::io_context& io, const std::string& add
 // stream; without probes the kernel would keep it for ~15 minutes and the node would stay online,
 // holding its primary routes. Keepalive probes after 15 s idle and a 30 s limit on unacknowledged
 // data end such a connection within about 30 s.
+// Clients behind one NAT share an address, but each proves itself with its first request; only
+// the seconds between upgrade and that request count. 64 covers a site's devices reconnecting
+// at once (they retry with backoff when refused); a flood from one address stops there.
+constexpr int kMaxUnauthenticatedPerSource = 64;
+constexpr int kMaxUnauthenticated = 4096;
+
 void detect_dead_peers(tcp::socket& sock) {
     const int fd = sock.native_handle();
     const int on = 1, idle = 15, interval = 5, count = 3;
@@ -111,7 +117,8 @@ void detect_dead_peers(tcp::socket& sock) {
 Server::Server(asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet, PrivateKey noise_key,
                EmbeddedDerp* derp)
     : io_(io), cfg_(cfg), db_(db), tailnet_(tailnet), noise_key_(noise_key), derp_(derp),
-      noise_public_text_(key_text(kMachinePrefix, noise_key.public_key().bytes)) {}
+      noise_public_text_(key_text(kMachinePrefix, noise_key.public_key().bytes)),
+      unauthenticated_(std::make_shared<SourceLimits>(kMaxUnauthenticatedPerSource, kMaxUnauthenticated)) {}
 
 void Server::start() {
     if (!cfg_.tls_cert_path.empty()) tls_ = std::make_unique<asio::ssl::context>(tls_from_files(cfg_.tls_cert_path, cfg_.tls_key_path));
@@ -181,24 +188,49 @@ asio::awaitable<void> Server::tick_loop() {
         t.expires_after(std::chrono::milliseconds(250));
         boost::system::error_code ec;
         co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-        const auto now = Clock::now();
-        try {
-            tailnet_.sync_from_db(now);
-            tailnet_.flush_presence(now);
-            if (derp_ && n % 4 == 0) derp_->enforce_admission();
-            if (++n % 40 == 0) {
-                tailnet_.collect_ephemeral(now);
-                db_.prepare("DELETE FROM change_log WHERE at < ?").bind(1, format_time(now - std::chrono::minutes(10))).run();
-                store::prune_auth_requests(db_, now);
-            }
-        } catch (const std::exception& e) {
-            spdlog::error("periodic sync: {}", e.what());
-        }
-        std::erase_if(conns_, [](const auto& w) { return w.expired(); });
-        for (auto& w : std::vector(conns_))
-            if (auto c = w.lock()) c->tick(now);
+        tick(Clock::now(), ++n);
     }
 }
+
+void Server::tick(TimePoint now, int n) {
+    // Each step fails on its own: a locked or full file must not stop presence, keepalives or
+    // held logins, which need no write to go on.
+    auto step = [&](const char* what, auto&& f) {
+        try {
+            f();
+        } catch (const std::exception& e) {
+            tailnet_.note_db_failure(now, e.what());
+            if (log_limit_.allow(what)) spdlog::error("{}: {}", what, e.what());
+        }
+    };
+    step("reading the change log", [&] { tailnet_.sync_from_db(now); });
+    step("recording presence", [&] { tailnet_.flush_presence(now); });
+    step("retrying writes", [&] { tailnet_.retry_unsaved(now); });
+    if (derp_ && n % 4 == 0) step("DERP admission", [&] { derp_->enforce_admission(); });
+    if (n % 40 == 0) {
+        step("collecting ephemeral nodes", [&] { tailnet_.collect_ephemeral(now); });
+        step("pruning the change log", [&] { store::prune_change_log(db_, now - std::chrono::minutes(10)); });
+        step("pruning logins", [&] { store::prune_auth_requests(db_, now); });
+    }
+    std::erase_if(conns_, [](const auto& w) { return w.expired(); });
+    for (auto& w : std::vector(conns_))
+        if (auto c = w.lock()) c->tick(now);
+}
+
+std::string Server::health_json(int& status) {
+    // Reads never wait for another process's write lock (WAL), so this answers at once.
+    try {
+        db_.prepare("SELECT count(*) FROM users").step();
+    } catch (const std::exception& e) {
+        status = 503;
+        return nlohmann::json{{"status", "fail"}, {"error", std::string("database unreadable: ") + e.what()}}.dump();
+    }
+    status = 200;
+    if (const auto problem = tailnet_.db_write_problem(Clock::now()))
+        return nlohmann::json{{"status", "warn"}, {"error", *problem}}.dump();
+    return R"({"status":"pass"})";
+}
+
 
 template <class Stream>
 asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint remote) {
@@ -211,7 +243,20 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
         http::request_parser<http::string_body> parser;
         parser.body_limit(64 * 1024);
         co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) co_return;
+        if (ec) {
+            // A request that cannot be parsed is answered before the close, so the sender learns why.
+            if (ec.category() == http::make_error_code(http::error::body_limit).category() && ec != http::error::end_of_stream &&
+                ec != http::error::partial_message) {
+                ++http_refused_;
+                const bool big = ec == http::error::body_limit || ec == http::error::header_limit;
+                auto refusal = make(big ? 413 : 400, big ? "request too large\n" : "malformed HTTP request: " + ec.message() + "\n",
+                                    "text/plain");
+                refusal.keep_alive(false);
+                beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
+                co_await http::async_write(stream, refusal, asio::redirect_error(asio::use_awaitable, ec));
+            }
+            co_return;
+        }
         auto req = parser.release();
         ++http_requests_;
         const std::string target(req.target());
@@ -241,6 +286,8 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
                 } else if (q.empty() || sodium_base642bin(init.data(), init.size(), q.data(), q.size(), nullptr, &init_len,
                                                           nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
                     res = make(400, "missing or invalid X-Tailscale-Handshake parameter\n", "text/plain");
+                } else if (!unauthenticated_->admit(NoiseConn::source_of(peer))) {
+                    res = make(429, "too many connections from your address that have not logged in; try again later\n", "text/plain");
                 } else {
                     init.resize(init_len);
                     beast::get_lowest_layer(stream).expires_never();
@@ -250,7 +297,10 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
                     }));
                     ws.binary(true);
                     co_await ws.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
-                    if (ec) co_return;
+                    if (ec) {
+                        unauthenticated_->release(NoiseConn::source_of(peer));
+                        co_return;
+                    }
                     auto conn = std::make_shared<NoiseConn>(
                         *this, std::make_shared<derp::WebSocketByteStream<Stream>>(std::move(ws)), peer, false);
                     co_await conn->run(std::move(init), "");
@@ -261,13 +311,18 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
             } else if (hs64.empty() || sodium_base642bin(init.data(), init.size(), hs64.data(), hs64.size(), nullptr, &init_len,
                                                          nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
                 res = make(400, "missing or invalid X-Tailscale-Handshake header\n", "text/plain");
+            } else if (!unauthenticated_->admit(NoiseConn::source_of(peer))) {
+                res = make(429, "too many connections from your address that have not logged in; try again later\n", "text/plain");
             } else {
                 init.resize(init_len);
                 Response up{http::status::switching_protocols, 11};
                 up.set(http::field::upgrade, "tailscale-control-protocol");
                 up.set(http::field::connection, "upgrade");
                 co_await http::async_write(stream, up, asio::redirect_error(asio::use_awaitable, ec));
-                if (ec) co_return;
+                if (ec) {
+                    unauthenticated_->release(NoiseConn::source_of(peer));
+                    co_return;
+                }
                 const auto left = buf.data();
                 std::string leftover(static_cast<const char*>(left.data()), left.size());
                 beast::get_lowest_layer(stream).expires_never();
@@ -275,7 +330,9 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
                 co_await conn->run(std::move(init), std::move(leftover));
                 co_return;
             }
-            spdlog::info("rejected /ts2021 request from {}: {}", peer, res.body().substr(0, res.body().size() - 1));
+            if (res.result_int() == 429) count_refusal(Refusal::UnauthenticatedPerSource);
+            if (log_limit_.allow("ts2021 refused"))
+                spdlog::info("rejected /ts2021 request from {}: {}", peer, res.body().substr(0, res.body().size() - 1));
         } else if (path.rfind("/api/v1/", 0) == 0) {
             // Admin operations run synchronously on the loop: short SQLite transactions.
             const auto r = handle_api(db_, cfg_, std::string(req.method_string()), target,
@@ -284,14 +341,9 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
         } else if (path == "/key") {
             res = make(200, key_json(noise_public_text_), "application/json");
         } else if (path == "/health") {
-            bool ok = true;
-            try {
-                db_.prepare("SELECT count(*) FROM users").step();
-            } catch (const std::exception&) {
-                ok = false;
-            }
-            res = make(ok ? 200 : 503, ok ? R"({"status":"pass"})" : R"({"status":"fail","error":"database unavailable"})",
-                       "application/json");
+            int status = 200;
+            auto body = health_json(status);
+            res = make(static_cast<unsigned>(status), std::move(body), "application/json");
         } else if (path.rfind("/register/", 0) == 0) {
             const auto id = path.substr(10);
             std::optional<AuthRequest> ar;
@@ -331,6 +383,18 @@ std::string Server::metrics_text() const {
     metric("hs_control_map_builds_total", "counter", "Full maps computed.", std::to_string(s.map_builds));
     metric("hs_control_handshake_failures_total", "counter", "Failed TS2021 handshakes.", std::to_string(handshake_failures_));
     metric("hs_control_http_requests_total", "counter", "HTTP/1 requests served.", std::to_string(http_requests_));
+    metric("hs_control_http_refused_total", "counter", "Malformed or oversized HTTP/1 requests refused.", std::to_string(http_refused_));
+    o += "# HELP hs_control_ts2021_refused_total What unauthenticated peers were stopped from holding.\n"
+         "# TYPE hs_control_ts2021_refused_total counter\n";
+    const char* reasons[] = {"stream_bytes", "connection_bytes", "unauthenticated_per_source"};
+    for (int i = 0; i < 3; ++i)
+        o += std::string("hs_control_ts2021_refused_total{reason=\"") + reasons[i] + "\"} " + std::to_string(refusals_[i]) + "\n";
+    o += "# HELP hs_control_request_failures_total Requests answered with an error because their handler failed.\n"
+         "# TYPE hs_control_request_failures_total counter\n";
+    for (const auto& [code, count] : request_failures_)
+        o += "hs_control_request_failures_total{code=\"" + std::to_string(code) + "\"} " + std::to_string(count) + "\n";
+    metric("hs_control_db_write_failures_total", "counter", "Database writes that failed (busy, full, read-only).",
+           std::to_string(tailnet_.db_write_failures()));
     if (derp_) o += derp_->metrics_text();
     return o;
 }

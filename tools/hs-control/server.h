@@ -2,7 +2,9 @@
 // metrics listener, and the periodic tick that syncs with the database and drives keepalives.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "common/asio.h"
@@ -12,6 +14,8 @@
 #include "common/config.h"
 #include "common/db.h"
 #include "common/keys.h"
+#include "tools/hs-control/log_limit.h"
+#include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {
@@ -35,6 +39,15 @@ public:
     void count_handshake_failure() { ++handshake_failures_; }
     std::string metrics_text() const;
 
+    // What an unauthenticated peer was stopped from holding.
+    enum class Refusal { StreamBytes, ConnectionBytes, UnauthenticatedPerSource };
+    void count_refusal(Refusal r) { ++refusals_[static_cast<int>(r)]; }
+    // A request answered with an error because its handler failed (bad types, database).
+    void count_request_failure(int status) { ++request_failures_[status]; }
+    LogLimit& log_limit() { return log_limit_; }
+    // Upgraded connections that have not yet shown a node of the tailnet.
+    const std::shared_ptr<SourceLimits>& unauthenticated() { return unauthenticated_; }
+
     // What a listener serves: everything, /metrics only, or /derp only (the embedded DERP's
     // TLS port when server_url is plain http).
     enum class Role { Main, Metrics, DerpOnly };
@@ -46,6 +59,8 @@ private:
     template <class Stream>
     boost::asio::awaitable<void> serve_http(Stream stream, Role role, boost::asio::ip::tcp::endpoint remote);
     boost::asio::awaitable<void> tick_loop();
+    void tick(TimePoint now, int n);
+    std::string health_json(int& status);
 
     boost::asio::io_context& io_;
     const Config& cfg_;
@@ -59,6 +74,11 @@ private:
     std::vector<std::weak_ptr<NoiseConn>> conns_;
     std::uint64_t handshake_failures_ = 0;
     std::uint64_t http_requests_ = 0;
+    std::uint64_t http_refused_ = 0;  // malformed or oversized HTTP/1 requests
+    std::uint64_t refusals_[3] = {};
+    std::map<int, std::uint64_t> request_failures_;
+    std::shared_ptr<SourceLimits> unauthenticated_;
+    LogLimit log_limit_;
     bool stopping_ = false;
 };
 

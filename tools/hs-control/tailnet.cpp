@@ -162,6 +162,66 @@ void Tailnet::remove_node(std::int64_t id, TimePoint now) {
     forget_router(id, now);
 }
 
+void Tailnet::persist_later(Live& l, TimePoint now) {
+    if (!may_write(now)) {
+        unsaved_reports_.insert(l.rec.id);
+        return;
+    }
+    try {
+        persist(l, now, Write::ClientReport);
+        unsaved_reports_.erase(l.rec.id);
+    } catch (const DbError& e) {
+        unsaved_reports_.insert(l.rec.id);
+        note_db_failure(now, e.what());
+    } catch (const store::NotFound&) {
+        // hs-admin deleted the node a moment ago; sync_from_db removes it on this tick.
+    }
+}
+
+void Tailnet::retry_unsaved(TimePoint now) {
+    if (unsaved_reports_.empty() && unsaved_presence_.empty()) return;
+    if (!may_write(now)) return;
+    Db::Tx tx(db_);
+    for (const auto id : unsaved_reports_) {
+        const auto it = nodes_.find(id);
+        if (it == nodes_.end()) continue;
+        try {
+            store::set_node_client_report(db_, it->second.rec);
+        } catch (const store::NotFound&) {
+            // deleted meanwhile: nothing left to record
+        }
+    }
+    for (const auto id : unsaved_presence_)
+        if (const auto it = nodes_.find(id); it != nodes_.end())
+            store::set_node_online(db_, id, it->second.rec.online, it->second.rec.last_seen);
+    tx.commit();
+    spdlog::info("recorded {} client reports and {} presence changes that had waited for the database",
+                 unsaved_reports_.size(), unsaved_presence_.size());
+    unsaved_reports_.clear();
+    unsaved_presence_.clear();
+    last_db_failure_.reset();
+    retry_at_.reset();
+}
+
+void Tailnet::note_db_failure(TimePoint now, const std::string& what) {
+    ++db_failures_;
+    last_db_failure_ = now;
+    last_db_error_ = what;
+    retry_at_ = now + std::chrono::seconds(1);
+}
+
+void Tailnet::check_writable(TimePoint now) const {
+    if (!may_write(now)) throw DbError("a database write failed a moment ago (" + last_db_error_ + "); not trying again yet");
+}
+
+std::optional<std::string> Tailnet::db_write_problem(TimePoint now) const {
+    if (!last_db_failure_ || now - *last_db_failure_ > std::chrono::minutes(1)) return std::nullopt;
+    auto text = "database writes are failing: " + last_db_error_;
+    if (const auto waiting = unsaved_reports_.size() + unsaved_presence_.size())
+        text += " (" + std::to_string(waiting) + " changes kept in memory until it recovers)";
+    return text;
+}
+
 void Tailnet::persist(Live& l, TimePoint now, Write what) {
     l.rec.updated_at = now;
     switch (what) {
@@ -265,13 +325,19 @@ void Tailnet::flush_presence(TimePoint) {
     // serves everyone.
     const auto f = frame(msg.dump());
     for (auto& [id, l] : nodes_) push(l, f);
+    if (!may_write(Clock::now())) {
+        for (const auto& [id, on] : changes) unsaved_presence_.insert(id);
+        return;
+    }
     try {
         Db::Tx tx(db_);
         for (const auto& [id, on] : changes)
             if (const auto n = nodes_.find(id); n != nodes_.end()) store::set_node_online(db_, id, on, n->second.rec.last_seen);
         tx.commit();
-    } catch (const std::exception& e) {
-        spdlog::warn("recording {} presence changes: {}", changes.size(), e.what());
+    } catch (const DbError& e) {
+        // Clients already heard; the file catches up in retry_unsaved.
+        for (const auto& [id, on] : changes) unsaved_presence_.insert(id);
+        note_db_failure(Clock::now(), e.what());
     }
 }
 

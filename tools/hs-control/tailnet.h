@@ -58,6 +58,7 @@ struct TailnetStats {
     std::uint64_t registrations_ok = 0;
     std::uint64_t registrations_rejected = 0;
     std::uint64_t registrations_pending = 0;
+    std::uint64_t logins_refused = 0;  // interactive logins over the pending limits
     double map_build_seconds = 0;
     std::uint64_t map_builds = 0;
 };
@@ -70,12 +71,15 @@ public:
     // past what we had seen).
     void load();
 
-    // POST /machine/register. `machine_key` is the Noise peer ("mkey:...").
-    RegisterReply register_node(const std::string& machine_key, const nlohmann::json& req, TimePoint now);
+    // POST /machine/register. `machine_key` is the Noise peer ("mkey:..."), `source` its address
+    // (for the limits on pending logins). Database writes happen before any change in memory
+    // and in one transaction: a busy or full file throws DbError and changes nothing.
+    RegisterReply register_node(const std::string& machine_key, const nlohmann::json& req, TimePoint now,
+                                const std::string& source = "");
     // For a held interactive login: the reply once approved, or nullopt while still pending.
     // A request that vanished or expired yields a fresh AuthURL reply.
     std::optional<RegisterReply> poll_auth(const std::string& auth_id, const std::string& machine_key,
-                                           const nlohmann::json& req, TimePoint now);
+                                           const nlohmann::json& req, TimePoint now, const std::string& source = "");
 
     // POST /machine/map.
     MapReply map_request(const std::string& machine_key, const nlohmann::json& req, TimePoint now);
@@ -97,6 +101,18 @@ public:
     void sync_from_db(TimePoint now);
     // Deletes ephemeral nodes that have been offline longer than the configured timeout.
     void collect_ephemeral(TimePoint now);
+
+    // Writes that could wait (what clients report, presence) and failed because the file was
+    // busy or full are kept in memory and tried again here, on every tick.
+    void retry_unsaved(TimePoint now);
+    // A write failed / what /health says about writes: nullopt when the last one succeeded or
+    // the last failure is older than a minute.
+    // After a failure, writes are not tried for a second (kept or refused at once instead):
+    // each try may wait the busy timeout on the event loop.
+    void note_db_failure(TimePoint now, const std::string& what);
+    bool may_write(TimePoint now) const { return !retry_at_ || now >= *retry_at_; }
+    std::optional<std::string> db_write_problem(TimePoint now) const;
+    std::uint64_t db_write_failures() const { return db_failures_; }
 
     void set_derp_map(nlohmann::json derp_map);
     const std::string& derp_map_json() const { return derp_map_json_; }
@@ -158,14 +174,20 @@ private:
     // others in the file since we last read it.
     enum class Write { ClientReport, Login, Expiry };
     void persist(Live& l, TimePoint now, Write what);
+    // persist for what may wait: a failure leaves the node in unsaved_reports_ for retry_unsaved.
+    void persist_later(Live& l, TimePoint now);
 
     // --- registration helpers (register.cpp) ---
     RegisterReply success(const Live& l) const;
+    // Writes the node within `tx` and commits before anything changes in memory.
     RegisterReply complete_registration(const std::string& machine_key, const nlohmann::json& req,
                                         std::optional<std::int64_t> user_id, std::vector<std::string> tags,
                                         std::optional<std::int64_t> auth_key_id, bool ephemeral,
-                                        const std::string& method, TimePoint now);
-    RegisterReply start_interactive(const std::string& machine_key, const nlohmann::json& req, TimePoint now);
+                                        const std::string& method, Db::Tx& tx, TimePoint now);
+    RegisterReply register_with_key(const std::string& machine_key, const nlohmann::json& req, const std::string& auth_key,
+                                    Live* current, TimePoint now);
+    RegisterReply start_interactive(const std::string& machine_key, const nlohmann::json& req, TimePoint now,
+                                    const std::string& source);
     std::string auth_url(const std::string& id) const;
 
     Live* by_node_key(const std::string& key);
@@ -185,6 +207,14 @@ private:
     bool stopping_ = false;
     std::set<std::int64_t> routers_;                 // nodes that serve at least one route
     std::map<std::string, std::int64_t> primaries_;  // subnet prefix -> primary router
+    std::set<std::int64_t> unsaved_reports_;   // client reports not yet in the file
+    std::set<std::int64_t> unsaved_presence_;  // online/last_seen not yet in the file
+    std::map<std::string, std::vector<TimePoint>> pending_logins_;  // source -> expiry of each
+    std::uint64_t db_failures_ = 0;
+    std::optional<TimePoint> last_db_failure_, retry_at_;
+    // Throws DbError when writes are paused after a failure (see may_write).
+    void check_writable(TimePoint now) const;
+    std::string last_db_error_;
     std::int64_t change_seq_ = 0;
     std::int64_t data_version_ = -1;
     TailnetStats stats_;

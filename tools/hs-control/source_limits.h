@@ -1,0 +1,38 @@
+// Upgraded connections that have not yet shown a node of the tailnet, counted per source
+// address. Shared by the server and its connections, so that a connection destroyed after the
+// server (when the event loop tears down its coroutines at exit) still has it to report to.
+#pragma once
+
+#include <string>
+#include <unordered_map>
+
+namespace hs::control {
+
+class SourceLimits {
+public:
+    SourceLimits(int per_source, int total) : per_source_(per_source), total_limit_(total) {}
+
+    // Counts one more for `source`; false (and nothing counted) when it or the total is full.
+    bool admit(const std::string& source) {
+        if (total_ >= total_limit_) return false;
+        auto& n = by_source_[source];
+        if (n >= per_source_) return false;
+        ++n;
+        ++total_;
+        return true;
+    }
+    void release(const std::string& source) {
+        const auto it = by_source_.find(source);
+        if (it == by_source_.end()) return;
+        if (--it->second <= 0) by_source_.erase(it);
+        --total_;
+    }
+    int total() const { return total_; }
+
+private:
+    int per_source_, total_limit_;
+    int total_ = 0;
+    std::unordered_map<std::string, int> by_source_;
+};
+
+}  // namespace hs::control
