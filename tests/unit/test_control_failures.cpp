@@ -8,6 +8,7 @@
 #include "tests/unit/tailnet_fixture.h"
 #include "tools/hs-control/log_limit.h"
 #include "tools/hs-control/request_check.h"
+#include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/tailnet.h"
 
 using namespace hs;
@@ -151,4 +152,22 @@ TEST_CASE("interactive logins are bounded per source and reuse the open one") {
     CHECK(count(*t.db, "SELECT count(*) FROM auth_requests") == 16);
     Client other;
     CHECK(tn.register_node(other.machine, other.request("x", ""), now, "192.0.2.2").body.contains("AuthURL"));
+}
+
+TEST_CASE("per-source limits count an IPv4 address, an IPv6 /64, and a mapped IPv4 as IPv4") {
+    CHECK(source_of("192.0.2.7:41641") == "192.0.2.7");
+    CHECK(source_of("2001:db8:1:2:aaaa:bbbb:cccc:dddd:443") == "2001:db8:1:2::/64");
+    CHECK(source_of("2001:db8:1:2::9:443") == source_of("2001:db8:1:2:ffff::1:80"));
+    CHECK(source_of("::ffff:192.0.2.7:80") == "192.0.2.7");
+    CHECK(source_of("not-an-address:1") == "not-an-address");
+    SourceLimits limits(2, 3);
+    CHECK(limits.admit("a"));
+    CHECK(limits.admit("a"));
+    CHECK_FALSE(limits.admit("a"));
+    CHECK(limits.admit("b"));
+    CHECK_FALSE(limits.admit("c"));  // the total is full
+    limits.release("a");
+    CHECK(limits.admit("c"));
+    limits.release("unknown");  // a release without an admit changes nothing
+    CHECK(limits.total() == 3);
 }

@@ -72,19 +72,6 @@ NoiseConn::~NoiseConn() {
     if (h2_) nghttp2_session_del(h2_);
 }
 
-std::string NoiseConn::source_of(const std::string& peer) {
-    const auto colon = peer.rfind(':');
-    const auto host = colon == std::string::npos ? peer : peer.substr(0, colon);
-    boost::system::error_code ec;
-    auto ip = boost::asio::ip::make_address(host, ec);
-    if (ec || !ip.is_v6()) return host;
-    // One IPv6 host usually has a whole /64 to pick addresses from: it is one source.
-    auto bytes = ip.to_v6().to_bytes();
-    if (ip.to_v6().is_v4_mapped()) return ip.to_v6().to_v4().to_string();
-    std::fill(bytes.begin() + 8, bytes.end(), 0);
-    return boost::asio::ip::address_v6(bytes).to_string() + "/64";
-}
-
 void NoiseConn::authenticated() {
     if (unauthenticated_) {
         unauthenticated_->release(source_);

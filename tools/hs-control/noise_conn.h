@@ -39,8 +39,6 @@ public:
     void tick(TimePoint now);
     void close();
 
-    // The address that per-source limits count: the IP of "ip:port", an IPv6 address's /64.
-    static std::string source_of(const std::string& peer);
 
 private:
     struct Stream;

@@ -286,7 +286,7 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
                 } else if (q.empty() || sodium_base642bin(init.data(), init.size(), q.data(), q.size(), nullptr, &init_len,
                                                           nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
                     res = make(400, "missing or invalid X-Tailscale-Handshake parameter\n", "text/plain");
-                } else if (!unauthenticated_->admit(NoiseConn::source_of(peer))) {
+                } else if (!unauthenticated_->admit(source_of(peer))) {
                     res = make(429, "too many connections from your address that have not logged in; try again later\n", "text/plain");
                 } else {
                     init.resize(init_len);
@@ -298,7 +298,7 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
                     ws.binary(true);
                     co_await ws.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
                     if (ec) {
-                        unauthenticated_->release(NoiseConn::source_of(peer));
+                        unauthenticated_->release(source_of(peer));
                         co_return;
                     }
                     auto conn = std::make_shared<NoiseConn>(
@@ -311,7 +311,7 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
             } else if (hs64.empty() || sodium_base642bin(init.data(), init.size(), hs64.data(), hs64.size(), nullptr, &init_len,
                                                          nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
                 res = make(400, "missing or invalid X-Tailscale-Handshake header\n", "text/plain");
-            } else if (!unauthenticated_->admit(NoiseConn::source_of(peer))) {
+            } else if (!unauthenticated_->admit(source_of(peer))) {
                 res = make(429, "too many connections from your address that have not logged in; try again later\n", "text/plain");
             } else {
                 init.resize(init_len);
@@ -320,7 +320,7 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
                 up.set(http::field::connection, "upgrade");
                 co_await http::async_write(stream, up, asio::redirect_error(asio::use_awaitable, ec));
                 if (ec) {
-                    unauthenticated_->release(NoiseConn::source_of(peer));
+                    unauthenticated_->release(source_of(peer));
                     co_return;
                 }
                 const auto left = buf.data();

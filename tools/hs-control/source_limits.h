@@ -8,6 +8,10 @@
 
 namespace hs::control {
 
+// The address that per-source limits count for a peer "ip:port": the IP, or for IPv6 its /64
+// (one host usually has a whole /64 to pick addresses from).
+std::string source_of(const std::string& peer);
+
 class SourceLimits {
 public:
     SourceLimits(int per_source, int total) : per_source_(per_source), total_limit_(total) {}
