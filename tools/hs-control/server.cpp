@@ -12,6 +12,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/accept_loop.h"
 #include "common/netaddr.h"
 #include "common/tls.h"
 #include "common/store.h"
@@ -144,17 +145,15 @@ void Server::stop() {
 void Server::add_conn(const std::shared_ptr<NoiseConn>& c) { conns_.push_back(c); }
 
 asio::awaitable<void> Server::accept_loop(tcp::acceptor& acc, Role role, asio::ssl::context* tls) {
-    while (!stopping_) {
-        boost::system::error_code ec;
-        auto sock = co_await acc.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-            if (stopping_ || ec == asio::error::operation_aborted) co_return;
-            spdlog::warn("accept: {}", ec.message());
-            continue;
-        }
-        detect_dead_peers(sock);
-        asio::co_spawn(io_, serve_conn(std::move(sock), role, tls), asio::detached);
-    }
+    boost::system::error_code ec;
+    const auto local = acc.local_endpoint(ec);
+    const char* what = role == Role::Main ? "" : role == Role::Metrics ? "metrics " : "DERP TLS ";
+    co_await accept_connections(acc, {.name = what + host_port_text(local.address().to_string(), local.port())},
+                                [this, role, tls](tcp::socket sock) {
+                                    if (stopping_) return;
+                                    detect_dead_peers(sock);
+                                    asio::co_spawn(io_, serve_conn(std::move(sock), role, tls), asio::detached);
+                                });
 }
 
 asio::awaitable<void> Server::serve_conn(tcp::socket sock, Role role, asio::ssl::context* tls) {
