@@ -330,6 +330,7 @@ std::string Server::metrics_text() const {
     metric("hs_control_map_builds_total", "counter", "Full maps computed.", std::to_string(s.map_builds));
     metric("hs_control_handshake_failures_total", "counter", "Failed TS2021 handshakes.", std::to_string(handshake_failures_));
     metric("hs_control_http_requests_total", "counter", "HTTP/1 requests served.", std::to_string(http_requests_));
+    o += deadline_closes_.prometheus_text();
     if (derp_) o += derp_->metrics_text();
     return o;
 }

@@ -12,6 +12,7 @@
 #include "common/config.h"
 #include "common/db.h"
 #include "common/keys.h"
+#include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {
@@ -33,6 +34,7 @@ public:
     const PrivateKey& noise_key() const { return noise_key_; }
     void add_conn(const std::shared_ptr<NoiseConn>& c);
     void count_handshake_failure() { ++handshake_failures_; }
+    DeadlineCloses& deadline_closes() { return deadline_closes_; }
     std::string metrics_text() const;
 
     // What a listener serves: everything, /metrics only, or /derp only (the embedded DERP's
@@ -59,6 +61,7 @@ private:
     std::vector<std::weak_ptr<NoiseConn>> conns_;
     std::uint64_t handshake_failures_ = 0;
     std::uint64_t http_requests_ = 0;
+    DeadlineCloses deadline_closes_;
     bool stopping_ = false;
 };
 
