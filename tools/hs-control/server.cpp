@@ -114,18 +114,19 @@ Server::Server(asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet
     : io_(io), cfg_(cfg), db_(db), tailnet_(tailnet), noise_key_(noise_key), derp_(derp),
       noise_public_text_(key_text(kMachinePrefix, noise_key.public_key().bytes)) {}
 
-void Server::start() {
+void Server::listen() {
+    if (main_acc_) return;
     if (!cfg_.tls_cert_path.empty()) tls_ = std::make_unique<asio::ssl::context>(tls_from_files(cfg_.tls_cert_path, cfg_.tls_key_path));
     main_acc_ = bind(io_, cfg_.listen_addr);
+    if (!cfg_.metrics_listen_addr.empty()) metrics_acc_ = bind(io_, cfg_.metrics_listen_addr);
+    if (derp_ && derp_->tls_context()) derp_acc_ = bind(io_, cfg_.derp.tls_listen_addr);
+}
+
+void Server::start() {
+    listen();
     asio::co_spawn(io_, accept_loop(*main_acc_, Role::Main, tls_.get()), asio::detached);
-    if (!cfg_.metrics_listen_addr.empty()) {
-        metrics_acc_ = bind(io_, cfg_.metrics_listen_addr);
-        asio::co_spawn(io_, accept_loop(*metrics_acc_, Role::Metrics, nullptr), asio::detached);
-    }
-    if (derp_ && derp_->tls_context()) {
-        derp_acc_ = bind(io_, cfg_.derp.tls_listen_addr);
-        asio::co_spawn(io_, accept_loop(*derp_acc_, Role::DerpOnly, derp_->tls_context()), asio::detached);
-    }
+    if (metrics_acc_) asio::co_spawn(io_, accept_loop(*metrics_acc_, Role::Metrics, nullptr), asio::detached);
+    if (derp_acc_) asio::co_spawn(io_, accept_loop(*derp_acc_, Role::DerpOnly, derp_->tls_context()), asio::detached);
     asio::co_spawn(io_, tick_loop(), asio::detached);
     spdlog::info("hs-control listening on {} (server_url {}){}", cfg_.listen_addr, cfg_.server_url,
                  cfg_.metrics_listen_addr.empty() ? "" : ", metrics on " + cfg_.metrics_listen_addr);

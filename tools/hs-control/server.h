@@ -26,7 +26,10 @@ public:
     Server(boost::asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet, PrivateKey noise_key,
            EmbeddedDerp* derp);
 
-    // Binds the listeners (throws with the address on failure) and starts serving.
+    // Binds the listeners (throws with the address on failure) without serving yet: done before
+    // anything changes the database, so an instance that cannot serve changes nothing.
+    void listen();
+    // Binds (unless listen() did) and starts serving.
     void start();
     void stop();
 
