@@ -149,12 +149,15 @@ asio::awaitable<void> Server::accept_loop(tcp::acceptor& acc, Role role, asio::s
     boost::system::error_code ec;
     const auto local = acc.local_endpoint(ec);
     const char* what = role == Role::Main ? "" : role == Role::Metrics ? "metrics " : "DERP TLS ";
-    co_await accept_connections(acc, {.name = what + host_port_text(local.address().to_string(), local.port())},
-                                [this, role, tls](tcp::socket sock) {
-                                    if (stopping_) return;
-                                    detect_dead_peers(sock);
-                                    asio::co_spawn(io_, serve_conn(std::move(sock), role, tls), asio::detached);
-                                });
+    // Named, not temporaries: GCC 12 destroys temporary arguments of a co_awaited coroutine
+    // call twice (a double free at shutdown).
+    const AcceptOptions opts{.name = what + host_port_text(local.address().to_string(), local.port())};
+    const std::function<void(tcp::socket)> serve = [this, role, tls](tcp::socket sock) {
+        if (stopping_) return;
+        detect_dead_peers(sock);
+        asio::co_spawn(io_, serve_conn(std::move(sock), role, tls), asio::detached);
+    };
+    co_await accept_connections(acc, opts, serve);
 }
 
 asio::awaitable<void> Server::serve_conn(tcp::socket sock, Role role, asio::ssl::context* tls) {

@@ -171,13 +171,16 @@ net::awaitable<void> session(tcp::socket sock, Ctx& ctx, bool metrics) {
 }
 
 net::awaitable<void> accept_loop(tcp::acceptor& acc, Ctx& ctx, bool metrics) {
-    // A strand per connection: its reader, writer and timers never run at once.
-    co_await accept_connections(acc, {.name = (metrics ? "metrics " : "") + endpoint_text(acc.local_endpoint()),
-                                      .strand_per_connection = true},
-                                [&ctx, metrics](tcp::socket sock) {
-                                    const auto ex = sock.get_executor();
-                                    net::co_spawn(ex, session(std::move(sock), ctx, metrics), net::detached);
-                                });
+    // A strand per connection: its reader, writer and timers never run at once. The arguments
+    // are named, not temporaries: GCC 12 destroys temporary arguments of a co_awaited
+    // coroutine call twice.
+    const AcceptOptions opts{.name = (metrics ? "metrics " : "") + endpoint_text(acc.local_endpoint()),
+                             .strand_per_connection = true};
+    const std::function<void(tcp::socket)> serve = [&ctx, metrics](tcp::socket sock) {
+        const auto ex = sock.get_executor();
+        net::co_spawn(ex, session(std::move(sock), ctx, metrics), net::detached);
+    };
+    co_await accept_connections(acc, opts, serve);
 }
 
 // Re-reads the admitted keys when the database changes and closes connections whose key left.
