@@ -9,6 +9,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <spdlog/spdlog.h>
+
+#include "common/accept_loop.h"
+#include "common/backoff.h"
 #include "common/netaddr.h"
 
 namespace hs {
@@ -64,6 +68,8 @@ bool finish_within(boost::asio::io_context& io, tcp::socket& sock, std::chrono::
 
 void MetricsEndpoint::run(std::stop_token stop) {
     using namespace std::chrono_literals;
+    Backoff backoff;
+    LogLimiter limiter(10s);
     while (!stop.stop_requested()) {
         // Poll with a short timeout instead of blocking in accept, so a stop is seen promptly;
         // the acceptor is non-blocking, so a connection reset before accept costs nothing.
@@ -72,7 +78,20 @@ void MetricsEndpoint::run(std::stop_token stop) {
         boost::system::error_code ec;
         tcp::socket sock(io_);
         acc_.accept(sock, ec);
-        if (ec) continue;
+        if (ec == boost::asio::error::would_block ||
+            (ec && ec.category() == boost::system::system_category() && accept_error_is_per_connection(ec.value())))
+            continue;
+        if (ec) {
+            // Out of descriptors the socket stays readable: pause (as accept_connections does)
+            // rather than spin, in steps short enough to see a stop.
+            const auto wait = backoff.next();
+            if (const auto n = limiter.note(LogLimiter::clock::now()))
+                spdlog::warn("accept on metrics {}: {} ({} time{} since the last report); pausing accepts for {} ms",
+                             local_address(), ec.message(), n, n == 1 ? "" : "s", wait.count());
+            for (auto left = wait; left.count() > 0 && !stop.stop_requested(); left -= 50ms) std::this_thread::sleep_for(50ms);
+            continue;
+        }
+        backoff.reset();
         // A client gets 5 s to send its request and 5 s to take the answer.
         boost::beast::flat_buffer buf;
         http::request_parser<http::empty_body> parser;

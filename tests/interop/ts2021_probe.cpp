@@ -6,6 +6,8 @@
 // reached), 2 for a usage error.
 #include <unistd.h>
 #include <charconv>
+#include <chrono>
+#include <cstring>
 #include <iostream>
 
 #include "tests/interop/ts2021_client.h"
@@ -89,6 +91,30 @@ std::string probe_old_client(const Url& url, int version) {
     return "HTTP 200 Error " + json_quoted(error);
 }
 
+// Waits (up to 10 s of silence) for the server to close a connection the probe no longer uses;
+// says after how long. A server without deadlines keeps it open: Unexpected.
+std::string closed_after(Session& s, std::chrono::steady_clock::time_point since) {
+    Conn::End how = Conn::End::Open;
+    s.conn.wait_close(&how);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since);
+    return std::string(how == Conn::End::Reset ? "reset" : "closed") + " the connection after " +
+           std::to_string(ms.count() / 1000) + "." + std::to_string(ms.count() % 1000 / 100) + " s";
+}
+
+std::string probe_silent(const Url& url) {
+    Session s(url, kCurrentVersion);
+    const auto since = std::chrono::steady_clock::now();
+    return "handshake ok, then no request; the server " + closed_after(s, since);
+}
+
+std::string probe_idle(const Url& url) {
+    Session s(url, kCurrentVersion);
+    const auto call = post(s, url, "/machine/update-health", "{}");
+    if (call.status != 200) throw Unexpected("update-health answered HTTP " + std::to_string(call.status));
+    const auto since = std::chrono::steady_clock::now();
+    return "handshake ok, one request answered, then silence; the server " + closed_after(s, since);
+}
+
 int parse_version(const std::string& text) {
     int v = -1;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -104,6 +130,8 @@ constexpr const char* kUsage =
     "  truncated URL            a 50-byte handshake: expect 101, error frame, close\n"
     "  garbage URL              101 random bytes with a valid header: expect 101, close\n"
     "  oversized URL            a transport record header announcing 5000 bytes: expect close\n"
+    "  silent URL               complete the handshake, send nothing: expect a close within 10 s\n"
+    "  idle URL                 one request, then nothing: expect a close within 10 s\n"
     "  old-client URL VERSION   register with an old capability version: expect a too-old Error\n"
     "  register URL AUTHKEY     register a fresh node with AUTHKEY: print the JSON answer\n"
     "URL is http://HOST:PORT. Exit 0: as expected; 1: not; 2: usage.\n";
@@ -148,6 +176,8 @@ int main(int argc, char** argv) {
         else if (cmd == "truncated") line = probe_truncated(url);
         else if (cmd == "garbage") line = probe_garbage(url);
         else if (cmd == "oversized") line = probe_oversized(url);
+        else if (cmd == "silent") line = probe_silent(url);
+        else if (cmd == "idle") line = probe_idle(url);
         else if (cmd == "old-client") line = probe_old_client(url, version);
         else if (cmd == "register") {
             // Only the JSON, so that scripts can pipe it to jq.

@@ -40,17 +40,23 @@ EmbeddedDerp::EmbeddedDerp(asio::io_context& io, const Config& cfg) : io_(io), c
     }
 }
 
-void EmbeddedDerp::start(Tailnet& tailnet) {
-    tailnet_ = &tailnet;
+void EmbeddedDerp::listen() {
+    if (stun_) return;
     const auto hp = parse_host_port(cfg_.derp.stun_listen_addr);
     boost::system::error_code ec;
     const auto ip = hp->host.empty() ? asio::ip::address(asio::ip::address_v6::any()) : asio::ip::make_address(hp->host, ec);
     if (ec) throw std::runtime_error("derp.server.stun_listen_addr: \"" + hp->host + "\" is not an IP address");
-    stun_ = std::make_unique<udp::socket>(io_);
+    auto sock = std::make_unique<udp::socket>(io_);
     const udp::endpoint ep(ip, hp->port);
-    stun_->open(ep.protocol(), ec);
-    if (!ec) stun_->bind(ep, ec);
+    sock->open(ep.protocol(), ec);
+    if (!ec) sock->bind(ep, ec);
     if (ec) throw std::runtime_error("cannot listen for STUN on " + cfg_.derp.stun_listen_addr + ": " + ec.message());
+    stun_ = std::move(sock);
+}
+
+void EmbeddedDerp::start(Tailnet& tailnet) {
+    tailnet_ = &tailnet;
+    listen();
     asio::co_spawn(io_, stun::serve_stun(*stun_, stun_counters_), asio::detached);
     spdlog::info("embedded DERP region {} ({}) at /derp{}, STUN on {}", cfg_.derp.region_id, cfg_.derp.region_code,
                  tls_ ? " and on TLS port " + cfg_.derp.tls_listen_addr : std::string(), cfg_.derp.stun_listen_addr);

@@ -27,7 +27,9 @@ public:
     // Loads or creates the DERP key and, with derp.server.tls_listen_addr, the TLS context.
     EmbeddedDerp(boost::asio::io_context& io, const Config& cfg);
 
-    // Admits from `tailnet`, binds the STUN socket (throws naming the address), starts answering.
+    // Binds the STUN socket (throws naming the address) without answering yet.
+    void listen();
+    // Admits from `tailnet`, binds the STUN socket unless listen() did, starts answering.
     void start(Tailnet& tailnet);
     // The TLS port's context, or null when DERP is served on the control listener only.
     boost::asio::ssl::context* tls_context() { return tls_.get(); }

@@ -9,8 +9,10 @@
 #include "common/db.h"
 #include "common/db_checkpointer.h"
 #include "common/key_file.h"
+#include "common/lock_file.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/derp_refresh.h"
 #include "tools/hs-control/embedded_derp.h"
 #include "tools/hs-control/server.h"
@@ -43,6 +45,12 @@ int main(int argc, char** argv) {
                               app.count("--log-format") ? flags.log_format : cfg.log_format);
         for (const auto& w : loaded.warnings) spdlog::warn("{}", w);
 
+        // Live state (online, primary routes) belongs to the instance serving it: a second one
+        // started by mistake on the same database must exit before it writes anything.
+        std::unique_ptr<hs::LockFile> lock;
+        if (!check_only && cfg.database_path != ":memory:")
+            lock = std::make_unique<hs::LockFile>(cfg.database_path + ".lock", "database " + cfg.database_path);
+        hs::control::ts2021_limits();  // a malformed test override fails here, not at the first tick
         hs::Db db(cfg.database_path, hs::Db::Options{.wal = cfg.database_wal,
                                                       .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
         bool created = false;
@@ -58,8 +66,13 @@ int main(int argc, char** argv) {
                         cfg.database_path.c_str(), db.schema_version());
             return 0;
         }
-        hs::store::clear_live_state(db);
         hs::control::Tailnet tailnet(db, cfg, derp_map);
+        hs::control::Server server(io, cfg, db, tailnet, noise_key, embedded.get());
+        // Every address is bound before the database changes: one that is taken ends the
+        // process with the live state untouched.
+        server.listen();
+        if (embedded) embedded->listen();
+        hs::store::clear_live_state(db);
         tailnet.load();
         // From here on every database call runs on the event loop that also serves maps,
         // keepalives and /health: a write waits at most this long for another process's lock
@@ -71,7 +84,6 @@ int main(int argc, char** argv) {
         hs::DbCheckpointer checkpointer(cfg.database_path, checkpoint_here);
 
         if (embedded) embedded->start(tailnet);
-        hs::control::Server server(io, cfg, db, tailnet, noise_key, embedded.get());
         server.start();
         boost::asio::signal_set signals(io, SIGINT, SIGTERM);
         signals.async_wait([&](const boost::system::error_code&, int sig) {

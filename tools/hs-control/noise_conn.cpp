@@ -193,6 +193,7 @@ asio::awaitable<void> NoiseConn::reader() {
         } catch (const std::exception&) {
             co_return;
         }
+        activity_.heard = Clock::now();
         plain.clear();
         try {
             opener_->feed({buf.data(), n}, plain);
@@ -336,6 +337,7 @@ void NoiseConn::fail_request(Stream& s, int status, const std::string& reply, co
 
 void NoiseConn::dispatch(Stream& s) {
     const auto now = Clock::now();
+    activity_.requested = true;
     auto& tn = server_.tailnet();
     if (s.too_big) return respond(s.id, 413, "request body too large", "text/plain");
     if (s.path.size() > kMaxPath) return respond(s.id, 414, "request path too long", "text/plain");
@@ -370,7 +372,7 @@ void NoiseConn::dispatch(Stream& s) {
 }
 
 void NoiseConn::tick(TimePoint now) {
-    if (closed_) return;
+    if (closed_ || close_if_past_deadline(now)) return;
     for (auto& [id, sp] : streams_) {
         auto& s = *sp;
         if (s.holding) {
@@ -392,6 +394,16 @@ void NoiseConn::tick(TimePoint now) {
             queue_data(s, server_.tailnet().keepalive_frame());
         }
     }
+}
+
+bool NoiseConn::close_if_past_deadline(TimePoint now) {
+    const bool long_poll =
+        std::any_of(streams_.begin(), streams_.end(), [](const auto& e) { return e.second->attached || e.second->holding; });
+    const auto d = activity_.check(now, long_poll, ts2021_limits());
+    if (d == Deadline::None) return false;
+    server_.deadline_closes().note(d, peer_, machine_key_);
+    close();
+    return true;
 }
 
 int NoiseConn::on_begin_headers(nghttp2_session*, const nghttp2_frame* frame, void* user) {

@@ -18,6 +18,7 @@
 #include "common/keys.h"
 #include "common/noise.h"
 #include "tools/hs-control/source_limits.h"
+#include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {
@@ -63,6 +64,8 @@ private:
     void start_map_stream(Stream& s, const MapReply& r);
     void queue_data(Stream& s, std::shared_ptr<const std::string> data);
     void finish(Stream& s);
+    // Closes the connection when it is past a deadline (conn_deadline.h); true when it did.
+    bool close_if_past_deadline(TimePoint now);
 
     static int on_begin_headers(nghttp2_session*, const nghttp2_frame*, void*);
     static int on_header(nghttp2_session*, const nghttp2_frame*, const std::uint8_t*, std::size_t, const std::uint8_t*,
@@ -90,6 +93,7 @@ private:
     bool overloaded_ = false;
     bool closed_ = false;
     bool early_payload_ = true;
+    ConnActivity activity_;
 };
 
 }  // namespace hs::control

@@ -12,6 +12,7 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/accept_loop.h"
 #include "common/netaddr.h"
 #include "common/tls.h"
 #include "common/store.h"
@@ -120,18 +121,19 @@ Server::Server(asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet
       noise_public_text_(key_text(kMachinePrefix, noise_key.public_key().bytes)),
       unauthenticated_(std::make_shared<SourceLimits>(kMaxUnauthenticatedPerSource, kMaxUnauthenticated)) {}
 
-void Server::start() {
+void Server::listen() {
+    if (main_acc_) return;
     if (!cfg_.tls_cert_path.empty()) tls_ = std::make_unique<asio::ssl::context>(tls_from_files(cfg_.tls_cert_path, cfg_.tls_key_path));
     main_acc_ = bind(io_, cfg_.listen_addr);
+    if (!cfg_.metrics_listen_addr.empty()) metrics_acc_ = bind(io_, cfg_.metrics_listen_addr);
+    if (derp_ && derp_->tls_context()) derp_acc_ = bind(io_, cfg_.derp.tls_listen_addr);
+}
+
+void Server::start() {
+    listen();
     asio::co_spawn(io_, accept_loop(*main_acc_, Role::Main, tls_.get()), asio::detached);
-    if (!cfg_.metrics_listen_addr.empty()) {
-        metrics_acc_ = bind(io_, cfg_.metrics_listen_addr);
-        asio::co_spawn(io_, accept_loop(*metrics_acc_, Role::Metrics, nullptr), asio::detached);
-    }
-    if (derp_ && derp_->tls_context()) {
-        derp_acc_ = bind(io_, cfg_.derp.tls_listen_addr);
-        asio::co_spawn(io_, accept_loop(*derp_acc_, Role::DerpOnly, derp_->tls_context()), asio::detached);
-    }
+    if (metrics_acc_) asio::co_spawn(io_, accept_loop(*metrics_acc_, Role::Metrics, nullptr), asio::detached);
+    if (derp_acc_) asio::co_spawn(io_, accept_loop(*derp_acc_, Role::DerpOnly, derp_->tls_context()), asio::detached);
     asio::co_spawn(io_, tick_loop(), asio::detached);
     spdlog::info("hs-control listening on {} (server_url {}){}", cfg_.listen_addr, cfg_.server_url,
                  cfg_.metrics_listen_addr.empty() ? "" : ", metrics on " + cfg_.metrics_listen_addr);
@@ -151,17 +153,18 @@ void Server::stop() {
 void Server::add_conn(const std::shared_ptr<NoiseConn>& c) { conns_.push_back(c); }
 
 asio::awaitable<void> Server::accept_loop(tcp::acceptor& acc, Role role, asio::ssl::context* tls) {
-    while (!stopping_) {
-        boost::system::error_code ec;
-        auto sock = co_await acc.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) {
-            if (stopping_ || ec == asio::error::operation_aborted) co_return;
-            spdlog::warn("accept: {}", ec.message());
-            continue;
-        }
+    boost::system::error_code ec;
+    const auto local = acc.local_endpoint(ec);
+    const char* what = role == Role::Main ? "" : role == Role::Metrics ? "metrics " : "DERP TLS ";
+    // Named, not temporaries: GCC 12 destroys temporary arguments of a co_awaited coroutine
+    // call twice (a double free at shutdown).
+    const AcceptOptions opts{.name = what + host_port_text(local.address().to_string(), local.port())};
+    const std::function<void(tcp::socket)> serve = [this, role, tls](tcp::socket sock) {
+        if (stopping_) return;
         detect_dead_peers(sock);
         asio::co_spawn(io_, serve_conn(std::move(sock), role, tls), asio::detached);
-    }
+    };
+    co_await accept_connections(acc, opts, serve);
 }
 
 asio::awaitable<void> Server::serve_conn(tcp::socket sock, Role role, asio::ssl::context* tls) {
@@ -395,6 +398,7 @@ std::string Server::metrics_text() const {
         o += "hs_control_request_failures_total{code=\"" + std::to_string(code) + "\"} " + std::to_string(count) + "\n";
     metric("hs_control_db_write_failures_total", "counter", "Database writes that failed (busy, full, read-only).",
            std::to_string(tailnet_.db_write_failures()));
+    o += deadline_closes_.prometheus_text();
     if (derp_) o += derp_->metrics_text();
     return o;
 }

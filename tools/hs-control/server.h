@@ -16,6 +16,7 @@
 #include "common/keys.h"
 #include "tools/hs-control/log_limit.h"
 #include "tools/hs-control/source_limits.h"
+#include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {
@@ -29,7 +30,10 @@ public:
     Server(boost::asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet, PrivateKey noise_key,
            EmbeddedDerp* derp);
 
-    // Binds the listeners (throws with the address on failure) and starts serving.
+    // Binds the listeners (throws with the address on failure) without serving yet: done before
+    // anything changes the database, so an instance that cannot serve changes nothing.
+    void listen();
+    // Binds (unless listen() did) and starts serving.
     void start();
     void stop();
 
@@ -37,6 +41,7 @@ public:
     const PrivateKey& noise_key() const { return noise_key_; }
     void add_conn(const std::shared_ptr<NoiseConn>& c);
     void count_handshake_failure() { ++handshake_failures_; }
+    DeadlineCloses& deadline_closes() { return deadline_closes_; }
     std::string metrics_text() const;
 
     // What an unauthenticated peer was stopped from holding.
@@ -79,6 +84,7 @@ private:
     std::map<int, std::uint64_t> request_failures_;
     std::shared_ptr<SourceLimits> unauthenticated_;
     LogLimit log_limit_;
+    DeadlineCloses deadline_closes_;
     bool stopping_ = false;
 };
 

@@ -10,6 +10,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include "common/accept_loop.h"
 #include "common/derp_conn.h"
 #include "common/derp_webhook.h"
 #include "common/duration.h"
@@ -170,19 +171,16 @@ net::awaitable<void> session(tcp::socket sock, Ctx& ctx, bool metrics) {
 }
 
 net::awaitable<void> accept_loop(tcp::acceptor& acc, Ctx& ctx, bool metrics) {
-    auto& io = static_cast<net::io_context&>(acc.get_executor().context());
-    for (;;) {
-        // A strand per connection: its reader, writer and timers never run at once.
-        tcp::socket sock(net::make_strand(io));
-        boost::system::error_code ec;
-        co_await acc.async_accept(sock, net::redirect_error(net::use_awaitable, ec));
-        if (ec == net::error::operation_aborted) co_return;
-        if (ec) {
-            spdlog::warn("accept: {}", ec.message());
-            continue;
-        }
-        net::co_spawn(sock.get_executor(), session(std::move(sock), ctx, metrics), net::detached);
-    }
+    // A strand per connection: its reader, writer and timers never run at once. The arguments
+    // are named, not temporaries: GCC 12 destroys temporary arguments of a co_awaited
+    // coroutine call twice.
+    const AcceptOptions opts{.name = (metrics ? "metrics " : "") + endpoint_text(acc.local_endpoint()),
+                             .strand_per_connection = true};
+    const std::function<void(tcp::socket)> serve = [&ctx, metrics](tcp::socket sock) {
+        const auto ex = sock.get_executor();
+        net::co_spawn(ex, session(std::move(sock), ctx, metrics), net::detached);
+    };
+    co_await accept_connections(acc, opts, serve);
 }
 
 // Re-reads the admitted keys when the database changes and closes connections whose key left.
