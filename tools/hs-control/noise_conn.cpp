@@ -292,7 +292,7 @@ void NoiseConn::dispatch(Stream& s) {
         const auto req = json::parse(s.body, nullptr, false);
         if (!req.is_object()) return respond(s.id, 400, "request body is not a JSON object", "text/plain");
         if (is_register) {
-            auto r = tn.register_node(machine_key_, req, now);
+            auto r = tn.register_node(machine_key_, req, now, peer_);
             if (r.hold) {
                 s.holding = true;
                 s.auth_id = r.auth_id;

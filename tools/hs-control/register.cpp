@@ -5,6 +5,7 @@
 
 #include "common/ipalloc.h"
 #include "common/keys.h"
+#include "common/log.h"
 #include "common/netaddr.h"
 #include "common/store.h"
 #include "tools/hs-control/tailnet.h"
@@ -41,6 +42,27 @@ std::string hostname_of(const json& req) {
         if (h != hi->end() && h->is_string() && !h->get<std::string>().empty()) return h->get<std::string>();
     }
     return "node";
+}
+
+// A flood of wrong keys from one script must not write one line each; the rejected counter in
+// /metrics still counts every one.
+LogLimiter& rejection_limiter() {
+    static LogLimiter limiter;
+    return limiter;
+}
+
+// `reason` is one of a fixed set (the limiter keeps a slot per reason); `why` may add detail.
+// The hostname is the client's own claim, so it is quoted and cut short; the address and the
+// Noise machine key are what identify the sender.
+void log_rejection(std::string_view reason, const std::string& why, const std::string& peer,
+                   const std::string& machine_key, const json& req) {
+    const auto suppressed = rejection_limiter().allow(reason);
+    if (!suppressed) return;
+    constexpr std::size_t kMaxHostname = 64;
+    const auto hostname = hostname_of(req);
+    spdlog::warn("registration from {} (machine {}, hostname \"{}{}\") refused: {}{}", peer.empty() ? "?" : peer,
+                 machine_key, hostname.substr(0, kMaxHostname), hostname.size() > kMaxHostname ? "..." : "", why,
+                 suppressed_note(*suppressed));
 }
 
 }  // namespace
@@ -157,10 +179,12 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     return success(l);
 }
 
-RegisterReply Tailnet::register_node(const std::string& machine_key, const json& req, TimePoint now) {
+RegisterReply Tailnet::register_node(const std::string& machine_key, const json& req, TimePoint now,
+                                     const std::string& peer) {
     const auto node_key = request_key(req, "NodeKey", kNodePrefix);
     if (!node_key) {
         ++stats_.registrations_rejected;
+        log_rejection("bad node key", "NodeKey is missing or malformed", peer, machine_key, req);
         RegisterReply r;
         r.status = 400;
         r.body = {{"Error", "NodeKey is missing or malformed"}};
@@ -168,14 +192,15 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
     }
     if (const auto v = req.find("Version"); v != req.end() && v->is_number_integer() && v->get<int>() < kMinCapVer) {
         ++stats_.registrations_rejected;
-        spdlog::warn("registration of {} refused: client capability version {} is below {}", hostname_of(req),
-                     v->get<int>(), kMinCapVer);
+        log_rejection("old client", "client capability version " + std::to_string(v->get<int>()) + " is below " +
+                                        std::to_string(kMinCapVer), peer, machine_key, req);
         return error_reply("this Tailscale client is too old for this server (capability version " +
                            std::to_string(v->get<int>()) + ", at least " + std::to_string(kMinCapVer) + " (v1.74) is needed)");
     }
     Live* current = by_node_key(*node_key);
     if (current && current->rec.machine_key != machine_key) {
         ++stats_.registrations_rejected;
+        log_rejection("foreign node key", "node key belongs to another machine", peer, machine_key, req);
         return error_reply("node key belongs to another machine");
     }
 
@@ -208,7 +233,7 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
         const auto key = store::lookup_preauth_key(db_, auth_key);
         auto reject = [&](const std::string& why) {
             ++stats_.registrations_rejected;
-            spdlog::warn("registration of {} refused: {}", hostname_of(req), why);
+            log_rejection(why, why, peer, machine_key, req);
             return error_reply(why);
         };
         if (!key) return reject("invalid pre-auth key");

@@ -70,8 +70,10 @@ public:
     // past what we had seen).
     void load();
 
-    // POST /machine/register. `machine_key` is the Noise peer ("mkey:...").
-    RegisterReply register_node(const std::string& machine_key, const nlohmann::json& req, TimePoint now);
+    // POST /machine/register. `machine_key` is the Noise peer ("mkey:..."); `peer` its address
+    // ("ip:port"), named with the machine key when a registration is refused.
+    RegisterReply register_node(const std::string& machine_key, const nlohmann::json& req, TimePoint now,
+                                const std::string& peer = "");
     // For a held interactive login: the reply once approved, or nullopt while still pending.
     // A request that vanished or expired yields a fresh AuthURL reply.
     std::optional<RegisterReply> poll_auth(const std::string& auth_id, const std::string& machine_key,
