@@ -300,7 +300,9 @@ hs::PublicKey server_key(const Url& url) {
 class Session {
 public:
     Session(const Url& url, std::uint16_t version) : conn(url) {
-        const auto init = hs::noise_initiate(hs::PrivateKey::generate(), server_key(url), version);
+        const auto machine = hs::PrivateKey::generate();
+        machine_key = hs::key_text(hs::kMachinePrefix, machine.public_key().bytes);
+        const auto init = hs::noise_initiate(machine, server_key(url), version);
         upgrade(conn, url, base64(init.message));
         const auto header = conn.read_exact(3, "the handshake response");
         const std::size_t len = static_cast<unsigned char>(header[1]) << 8 | static_cast<unsigned char>(header[2]);
@@ -354,6 +356,7 @@ public:
     Conn conn;
     Bytes plain;  // decrypted, not yet consumed
     json early;
+    std::string machine_key;  // "mkey:...", the Noise static key this session presented
 
 private:
     std::unique_ptr<hs::NoiseSealer> sealer_;
@@ -471,6 +474,8 @@ json register_request(int version, const std::string& auth_key, const std::strin
 // Registers a fresh machine and node key; returns the JSON object the server answered with 200.
 json do_register(const Url& url, int version, const std::string& auth_key, const std::string& hostname) {
     Session s(url, static_cast<std::uint16_t>(version));
+    // On stderr, so stdout stays the server's JSON: a test looks for this key in the server's log.
+    std::cerr << "machine key " << s.machine_key << "\n";
     const auto call = post(s, url, "/machine/register", register_request(version, auth_key, hostname).dump());
     const auto body = json::parse(call.response, nullptr, false);
     if (call.status != 200) throw Unexpected("HTTP " + std::to_string(call.status) + " " + json_quoted(call.response) + " instead of 200");
@@ -569,7 +574,9 @@ constexpr const char* kUsage =
     "  garbage URL              101 random bytes with a valid header: expect 101, close\n"
     "  oversized URL            a transport record header announcing 5000 bytes: expect close\n"
     "  old-client URL VERSION   register with an old capability version: expect a too-old Error\n"
-    "  register URL AUTHKEY     register a fresh node with AUTHKEY: print the JSON answer\n"
+    "  register URL AUTHKEY [HOSTNAME]\n"
+    "                           register a fresh node with AUTHKEY (as HOSTNAME, default probe):\n"
+    "                           print the JSON answer; the machine key used goes to stderr\n"
     "URL is http://HOST:PORT. Exit 0: as expected; 1: not; 2: usage.\n";
 
 }  // namespace
@@ -586,7 +593,8 @@ int main(int argc, char** argv) {
     }
     const auto& cmd = args[0];
     const bool has_arg = cmd == "old-client" || cmd == "register";
-    if (args.size() != (has_arg ? 3u : 2u)) {
+    const bool optional_arg = cmd == "register" && args.size() == 4;
+    if (args.size() != (has_arg ? 3u : 2u) + (optional_arg ? 1u : 0u)) {
         std::cerr << kUsage;
         return 2;
     }
@@ -615,7 +623,7 @@ int main(int argc, char** argv) {
         else if (cmd == "old-client") line = probe_old_client(url, version);
         else if (cmd == "register") {
             // Only the JSON, so that scripts can pipe it to jq.
-            std::cout << do_register(url, kCurrentVersion, args[2], "probe").dump() << "\n";
+            std::cout << do_register(url, kCurrentVersion, args[2], optional_arg ? args[3] : "probe").dump() << "\n";
             return 0;
         } else {
             std::cerr << "hs-ts2021-probe: unknown command " << cmd << "\n" << kUsage;
