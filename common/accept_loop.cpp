@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/backoff.h"
+#include "common/log.h"
 
 namespace hs {
 
@@ -40,9 +41,9 @@ net::awaitable<void> accept_connections(tcp::acceptor& acc, AcceptOptions opts, 
         if (ec == net::error::operation_aborted || !acc.is_open()) co_return;
         if (ec.category() == boost::system::system_category() && accept_error_is_per_connection(ec.value())) continue;
         const auto wait = backoff.next();
-        if (const auto n = limiter.note(LogLimiter::clock::now()))
+        if (const auto held = limiter.allow("accept"))
             spdlog::warn("accept on {}: {} ({} time{} since the last report); pausing accepts for {} ms", opts.name,
-                         ec.message(), n, n == 1 ? "" : "s", wait.count());
+                         ec.message(), *held + 1, *held == 0 ? "" : "s", wait.count());
         pause.expires_after(wait);
         co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
     }

@@ -1,9 +1,17 @@
 #include "common/db.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "common/files.h"
 
 namespace hs {
 
@@ -26,6 +34,32 @@ std::string busy_hint(sqlite3* db) {
 
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
     throw DbError(what + ": " + (db ? sqlite3_errmsg(db) : "out of memory") + busy_hint(db));
+}
+
+// SQLite would create the file 0644 less the umask, and it gives -wal, -shm and -journal the
+// main file's mode; creating the file 0600 first keeps all of them private whatever the umask.
+// A file that exists keeps its mode (an admin may share it with a group on purpose). SQLite
+// reports a read-only mount or an unwritable directory only as "unable to open database file"
+// (often at the first write), so those are named here before it runs.
+void prepare_writable(const std::string& path) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+        const bool ok = ::fchmod(fd, 0600) == 0;
+        const int e = errno;
+        ::close(fd);
+        if (!ok) throw DbError(fs_error_text("cannot set mode 0600 on", path, e));
+    } else if (errno != EEXIST) {
+        throw DbError(fs_error_text("cannot create", path, errno));
+    } else if (::access(path.c_str(), W_OK) != 0) {
+        throw DbError(fs_error_text("cannot open for writing", path, errno));
+    } else if (struct stat st {}; ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 004)) {
+        spdlog::warn("database {} may be read by any user (mode {:o}); fix with: chmod 600 {}", path, st.st_mode & 0777,
+                     path + "*");
+    }
+    const auto dir = std::filesystem::path(path).parent_path();
+    const std::string d = dir.empty() ? "." : dir.string();
+    if (::access(d.c_str(), W_OK) != 0 && (errno == EROFS || errno == EACCES))
+        throw DbError(fs_error_text("cannot create", path + "-wal", errno) + " (SQLite keeps its journal beside the file)");
 }
 
 }  // namespace
@@ -105,7 +139,8 @@ Db::Db(const std::string& path, const Options& opts) : path_(path) {
         const auto dir = std::filesystem::path(path).parent_path();
         std::error_code ec;
         if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-        if (ec) throw DbError(path + ": cannot create directory " + dir.string() + ": " + ec.message());
+        if (ec) throw DbError(fs_error_text("cannot create the directory of", path, ec.value()));
+        prepare_writable(path);
     }
     const int flags = (opts.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
                       SQLITE_OPEN_NOMUTEX;

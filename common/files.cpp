@@ -5,9 +5,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <random>
+
+#include <spdlog/spdlog.h>
 
 namespace hs {
 namespace {
@@ -16,7 +19,48 @@ namespace {
     throw FileError(path + ": " + what + ": " + std::strerror(errno));
 }
 
+std::string dir_of(const std::string& path) {
+    const auto dir = std::filesystem::path(path).parent_path();
+    return dir.empty() ? "." : dir.string();
+}
+
+std::string mode_text(unsigned mode) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "%04o", mode & 07777u);
+    return buf;
+}
+
 }  // namespace
+
+std::string fs_error_text(const std::string& what, const std::string& path, int err) {
+    const std::string head = what + " " + path + ": ";
+    switch (err) {
+    case EROFS: return head + "the filesystem is read-only (EROFS)";
+    case ENOENT: return head + "the directory " + dir_of(path) + " does not exist (ENOENT)";
+    case ENOTDIR: return head + "a part of " + dir_of(path) + " is not a directory (ENOTDIR)";
+    case EACCES:
+    case EPERM:
+        return head + "permission denied: this user may not write in " + dir_of(path) + " or the file (" +
+               (err == EACCES ? "EACCES" : "EPERM") + ")";
+    case ENOSPC: return head + "no space left on the device (ENOSPC)";
+    case EDQUOT: return head + "disk quota exceeded (EDQUOT)";
+    default: return head + std::strerror(err);
+    }
+}
+
+void check_private_file(const std::string& path, GroupRead group) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) fail(path, "cannot stat");
+    const unsigned mode = st.st_mode & 0777u;
+    if ((mode & 077u) == 0) return;
+    const std::string problem = path + ": permissions " + mode_text(mode) + " are too open: a private key must not be " +
+                                "accessible by group or others; fix with: chmod 600 " + path;
+    if (group == GroupRead::Warn && (mode & 037u) == 0) {
+        spdlog::warn("{} (the group may read it; accepted for keys shared through a group such as ssl-cert)", problem);
+        return;
+    }
+    throw FileError(problem);
+}
 
 std::string read_file(const std::string& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -64,7 +108,7 @@ void write_file_atomic(const std::string& path, const std::string& data, unsigne
     const std::string tmp = (dir.empty() ? fs::path(".") : dir).string() + "/." +
                             fs::path(path).filename().string() + ".tmp" + std::to_string(rd());
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
-    if (fd < 0) fail(tmp, "cannot create");
+    if (fd < 0) throw FileError(fs_error_text("cannot create", path, errno));
     auto cleanup = [&](const std::string& what) {
         const int e = errno;
         ::close(fd);
@@ -91,7 +135,7 @@ void write_file_atomic(const std::string& path, const std::string& data, unsigne
             ::unlink(tmp.c_str());
             errno = e;
             if (e == EEXIST) throw FileError(path + ": already exists (use --force to overwrite)");
-            fail(path, "cannot create");
+            throw FileError(fs_error_text("cannot create", path, e));
         }
         ::unlink(tmp.c_str());
         return;

@@ -15,6 +15,19 @@ std::string read_file(const std::string& path);
 // Reads stdin to EOF, at most `limit` bytes (more is an error: the input is not what we expect).
 std::string read_stdin(std::size_t limit);
 
+// "WHAT PATH: REASON" for errno `err`, worded so that a read-only mount, a missing directory or
+// a directory this user may not write is recognised without knowing what errno means (SQLite
+// and strerror say "unable to open database file" or "No such file or directory" for all of
+// them). WHAT is e.g. "cannot create".
+std::string fs_error_text(const std::string& what, const std::string& path, int err);
+
+// ssh's rule for private keys: group and others get no access. A key that breaks it throws
+// FileError naming the file, its mode and the chmod that fixes it. With GroupRead::Warn a key
+// the group may only read is logged as a warning instead (TLS keys shared through a group such
+// as Debian's ssl-cert, mode 0640).
+enum class GroupRead { Refuse, Warn };
+void check_private_file(const std::string& path, GroupRead group = GroupRead::Refuse);
+
 // Writes via a temporary file in the same directory, fsync and rename, so readers see the old
 // content or the new, never a part. The file gets `mode` (e.g. 0600) from its creation on.
 // When `overwrite` is false an existing file is left alone and FileError is thrown.

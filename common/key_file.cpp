@@ -16,6 +16,7 @@ PrivateKey load_or_create_key_file(const std::string& path, bool* created) {
         if (created) *created = true;
         return k;
     }
+    check_private_file(path);
     try {
         return parse_private_key_file(read_file(path));
     } catch (const KeyError& e) {

@@ -13,6 +13,7 @@
 
 #include "common/accept_loop.h"
 #include "common/backoff.h"
+#include "common/log.h"
 #include "common/netaddr.h"
 
 namespace hs {
@@ -85,9 +86,9 @@ void MetricsEndpoint::run(std::stop_token stop) {
             // Out of descriptors the socket stays readable: pause (as accept_connections does)
             // rather than spin, in steps short enough to see a stop.
             const auto wait = backoff.next();
-            if (const auto n = limiter.note(LogLimiter::clock::now()))
+            if (const auto held = limiter.allow("accept"))
                 spdlog::warn("accept on metrics {}: {} ({} time{} since the last report); pausing accepts for {} ms",
-                             local_address(), ec.message(), n, n == 1 ? "" : "s", wait.count());
+                             local_address(), ec.message(), *held + 1, *held == 0 ? "" : "s", wait.count());
             for (auto left = wait; left.count() > 0 && !stop.stop_requested(); left -= 50ms) std::this_thread::sleep_for(50ms);
             continue;
         }

@@ -88,6 +88,14 @@ void delete_api_key(Db& db, std::int64_t id);
 // constant time); nullopt otherwise. Does not write.
 std::optional<ApiKey> authenticate_api_key(Db& db, std::string_view text, TimePoint now);
 std::string masked_api_key(const ApiKey& k);
+// Why authenticate_api_key refused `text`, for the log: `reason` is one of a fixed few
+// ("malformed API key", "unknown API key", "expired API key", "wrong API key secret"); `key`
+// names the key tried by its public prefix (and id when it exists), never the secret.
+struct ApiKeyRefusal {
+    const char* reason;
+    std::string key;
+};
+ApiKeyRefusal explain_api_key_refusal(Db& db, std::string_view text, TimePoint now);
 
 // --- policies (store_policy.cpp) -----------------------------------------------------------
 struct StoredPolicy {

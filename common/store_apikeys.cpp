@@ -78,4 +78,13 @@ std::optional<ApiKey> authenticate_api_key(Db& db, std::string_view text, TimePo
 
 std::string masked_api_key(const ApiKey& k) { return std::string(kKind) + k.prefix + "-***"; }
 
+ApiKeyRefusal explain_api_key_refusal(Db& db, std::string_view text, TimePoint now) {
+    const auto key = parse_secret_key(kKind, text);
+    if (!key) return {"malformed API key", ""};
+    const auto known = find_api_key_by_prefix(db, key->prefix);
+    if (!known) return {"unknown API key", std::string(kKind) + key->prefix + "-***"};
+    const auto named = masked_api_key(*known) + " (id " + std::to_string(known->id) + ")";
+    return {known->expired(now) ? "expired API key" : "wrong API key secret", named};
+}
+
 }  // namespace hs::store

@@ -7,10 +7,14 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <unistd.h>
+
 #include <memory>
 #include <stdexcept>
 
 #include <boost/asio/ip/address.hpp>
+
+#include "common/files.h"
 
 namespace hs {
 namespace ssl = boost::asio::ssl;
@@ -67,6 +71,8 @@ ssl::context tls_from_files(const std::string& cert_file, const std::string& key
     boost::system::error_code ec;
     ctx.use_certificate_chain_file(cert_file, ec);
     if (ec) throw std::runtime_error(cert_file + ": cannot load certificate: " + ec.message());
+    // An unreadable file is left to OpenSSL's message; one that others may read is refused here.
+    if (::access(key_file.c_str(), F_OK) == 0) check_private_file(key_file, GroupRead::Warn);
     ctx.use_private_key_file(key_file, ssl::context::pem, ec);
     if (ec) throw std::runtime_error(key_file + ": cannot load private key: " + ec.message());
     if (SSL_CTX_check_private_key(ctx.native_handle()) != 1)

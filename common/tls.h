@@ -12,7 +12,8 @@ namespace hs {
 std::string cert_path(const std::string& certdir, const std::string& hostname, const char* ext);
 
 // A server context (TLS 1.2 and up) holding the certificate chain and key from the files.
-// Throws std::runtime_error naming the file on failure.
+// Throws std::runtime_error naming the file on failure, also for a key others may read (one
+// only the group may read is accepted with a warning, see check_private_file).
 boost::asio::ssl::context tls_from_files(const std::string& cert_file, const std::string& key_file);
 
 // A server context with a fresh self-signed ECDSA P-256 certificate valid for one year, whose

@@ -3,6 +3,8 @@
 # a config, keys and the SQLite file; every start runs hs-control on 127.0.0.1:8080 with the
 # embedded DERP relay and STUN server.
 set -euo pipefail
+# The config, keys and SQLite file are for this user alone (hs-control refuses keys others may read).
+umask 077
 bin=${1:-build/bin}
 var=${2:-var}
 mkdir -p "$var"

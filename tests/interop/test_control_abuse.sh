@@ -102,7 +102,7 @@ pass "the report kept in memory during the lock reached the file afterwards"
 server_alive "the held lock"
 
 # --- 5. login flood ----------------------------------------------------------------------------
-"$ABUSE" login-flood "$CONTROL_URL" 60 >"$LAB/logins.out" 2>&1 || { cat "$LAB/logins.out" >&2; fail "login flood failed"; }
+"$ABUSE" login-flood "$CONTROL_URL" 60 >"$LAB/logins.out" 2>"$LAB/logins.err" || { cat "$LAB/logins.out" >&2; fail "login flood failed"; }
 cat "$LAB/logins.out" >&2
 urls=$(sed -E 's/^login-flood: ([0-9]+) login URLs.*/\1/' "$LAB/logins.out")
 rows=$(sqlite3 "$DB" "select count(*) from auth_requests")

@@ -19,7 +19,7 @@ certs="$LAB/certs"
 mkdir -p "$certs"
 cp "$LAB/pki/srv.pem" "$certs/$DERP_IP.crt"
 cp "$LAB/pki/srv.key" "$certs/$DERP_IP.key"
-openssl rand -hex 32 >"$LAB/mesh.key"
+(umask 077; openssl rand -hex 32 >"$LAB/mesh.key")  # hs-derper refuses a key others may read
 MESH="$DERP_IP:$P1,$DERP_IP:$P2"  # each node lists itself too and skips that entry
 
 DERPER_ENV="SSL_CERT_FILE=$LAB/pki/bundle.pem"
@@ -37,7 +37,7 @@ eventually 5 grep -q "that is this derper" "$LAB/d1/derper.log" || fail "d1 did 
 pass "two hs-derpers linked both ways over verified TLS with the mesh key; each skipped itself in --mesh-with"
 
 # A wrong mesh key is an ordinary client: no WatchConns for it, the link keeps retrying.
-openssl rand -hex 32 >"$LAB/wrong.key"
+(umask 077; openssl rand -hex 32 >"$LAB/wrong.key")
 hs_derper_start dx $((P2 + 1)) $((M2 + 1)) --hostname "$DERP_IP" --certdir "$certs" --stun=false \
   --mesh-psk-file "$LAB/wrong.key" --mesh-with "$DERP_IP:$P1"
 eventually 10 grep -q "mesh $DERP_IP:$P1: .*retrying" "$LAB/dx/derper.log" || { cat "$LAB/dx/derper.log" >&2; fail "a derper with the wrong mesh key was not refused"; }

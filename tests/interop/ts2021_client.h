@@ -295,7 +295,9 @@ inline hs::PublicKey server_key(const Url& url) {
 class Session {
 public:
     Session(const Url& url, std::uint16_t version) : conn(url) {
-        const auto init = hs::noise_initiate(hs::PrivateKey::generate(), server_key(url), version);
+        const auto machine = hs::PrivateKey::generate();
+        machine_key = hs::key_text(hs::kMachinePrefix, machine.public_key().bytes);
+        const auto init = hs::noise_initiate(machine, server_key(url), version);
         upgrade(conn, url, base64(init.message));
         const auto header = conn.read_exact(3, "the handshake response");
         const std::size_t len = static_cast<unsigned char>(header[1]) << 8 | static_cast<unsigned char>(header[2]);
@@ -349,6 +351,7 @@ public:
     Conn conn;
     Bytes plain;  // decrypted, not yet consumed
     json early;
+    std::string machine_key;  // "mkey:...", the Noise static key this session presented
 
 private:
     std::unique_ptr<hs::NoiseSealer> sealer_;
@@ -466,6 +469,8 @@ inline json register_request(int version, const std::string& auth_key, const std
 // Registers a fresh machine and node key; returns the JSON object the server answered with 200.
 inline json do_register(const Url& url, int version, const std::string& auth_key, const std::string& hostname) {
     Session s(url, static_cast<std::uint16_t>(version));
+    // On stderr, so stdout stays the server's JSON: a test looks for this key in the server's log.
+    std::cerr << "machine key " << s.machine_key << "\n";
     const auto call = post(s, url, "/machine/register", register_request(version, auth_key, hostname).dump());
     const auto body = json::parse(call.response, nullptr, false);
     if (call.status != 200) throw Unexpected("HTTP " + std::to_string(call.status) + " " + json_quoted(call.response) + " instead of 200");

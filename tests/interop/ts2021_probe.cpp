@@ -133,7 +133,9 @@ constexpr const char* kUsage =
     "  silent URL               complete the handshake, send nothing: expect a close within 10 s\n"
     "  idle URL                 one request, then nothing: expect a close within 10 s\n"
     "  old-client URL VERSION   register with an old capability version: expect a too-old Error\n"
-    "  register URL AUTHKEY     register a fresh node with AUTHKEY: print the JSON answer\n"
+    "  register URL AUTHKEY [HOSTNAME]\n"
+    "                           register a fresh node with AUTHKEY (as HOSTNAME, default probe):\n"
+    "                           print the JSON answer; the machine key used goes to stderr\n"
     "URL is http://HOST:PORT. Exit 0: as expected; 1: not; 2: usage.\n";
 
 }  // namespace
@@ -150,7 +152,8 @@ int main(int argc, char** argv) {
     }
     const auto& cmd = args[0];
     const bool has_arg = cmd == "old-client" || cmd == "register";
-    if (args.size() != (has_arg ? 3u : 2u)) {
+    const bool optional_arg = cmd == "register" && args.size() == 4;
+    if (args.size() != (has_arg ? 3u : 2u) + (optional_arg ? 1u : 0u)) {
         std::cerr << kUsage;
         return 2;
     }
@@ -181,7 +184,7 @@ int main(int argc, char** argv) {
         else if (cmd == "old-client") line = probe_old_client(url, version);
         else if (cmd == "register") {
             // Only the JSON, so that scripts can pipe it to jq.
-            std::cout << do_register(url, kCurrentVersion, args[2], "probe").dump() << "\n";
+            std::cout << do_register(url, kCurrentVersion, args[2], optional_arg ? args[3] : "probe").dump() << "\n";
             return 0;
         } else {
             std::cerr << "hs-ts2021-probe: unknown command " << cmd << "\n" << kUsage;

@@ -6,7 +6,6 @@
 
 #include "common/store.h"
 #include "tests/unit/tailnet_fixture.h"
-#include "tools/hs-control/log_limit.h"
 #include "tools/hs-control/request_check.h"
 #include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/tailnet.h"
@@ -61,15 +60,6 @@ TEST_CASE("request fields of the wrong type are named, nulls are absent") {
     CHECK(normalize_request(host) == "field Hostinfo.Hostname must be a string");
     json not_object = json::array();
     CHECK(normalize_request(not_object));
-}
-
-TEST_CASE("log lines a peer can trigger are limited per kind") {
-    LogLimit limit(std::chrono::seconds(1));
-    const auto t0 = LogLimit::Clock::now();
-    CHECK(limit.allow("a", t0));
-    CHECK_FALSE(limit.allow("a", t0 + std::chrono::milliseconds(500)));
-    CHECK(limit.allow("b", t0 + std::chrono::milliseconds(500)));
-    CHECK(limit.allow("a", t0 + std::chrono::milliseconds(1001)));
 }
 
 TEST_CASE("a registration while another process holds the write lock changes nothing and can be retried") {

@@ -9,21 +9,13 @@
 #include "common/db.h"
 #include "common/db_checkpointer.h"
 #include "common/timeutil.h"
+#include "tests/unit/temp_dir.h"
 
 using namespace hs;
+using hs::test::TempDir;
 using Catch::Contains;
 
 namespace {
-
-struct TempDir {
-    std::filesystem::path path;
-    TempDir() {
-        char tmpl[] = "/tmp/hs-unit-XXXXXX";
-        path = ::mkdtemp(tmpl);
-    }
-    ~TempDir() { std::filesystem::remove_all(path); }
-    std::string file(const char* name) const { return (path / name).string(); }
-};
 
 std::string file_bytes(const std::string& p) {
     std::ifstream in(p, std::ios::binary);

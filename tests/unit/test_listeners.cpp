@@ -23,18 +23,6 @@ TEST_CASE("accept backoff doubles from 100 ms to 1 s and starts over after a suc
     CHECK(b.next() == 100ms);
 }
 
-TEST_CASE("a log limiter writes one line per interval carrying the count") {
-    hs::LogLimiter l(10s);
-    const hs::LogLimiter::clock::time_point t0{std::chrono::hours(1)};
-    CHECK(l.note(t0) == 1);  // the first event is reported at once
-    std::uint64_t lines = 0;
-    for (int i = 1; i <= 1000; ++i) lines += l.note(t0 + i * 9ms) ? 1 : 0;
-    CHECK(lines == 0);
-    CHECK(l.note(t0 + 10s) == 1001);  // the 1000 held back and this one
-    CHECK(l.note(t0 + 10s + 1ms) == 0);
-    CHECK(l.note(t0 + 25s) == 2);
-}
-
 TEST_CASE("accept errors about one connection are retried, running out of descriptors is not") {
     CHECK(hs::accept_error_is_per_connection(ECONNABORTED));
     CHECK(hs::accept_error_is_per_connection(EPROTO));

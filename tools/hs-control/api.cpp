@@ -1,11 +1,13 @@
 #include "tools/hs-control/api.h"
 
+#include <atomic>
 #include <map>
 #include <memory>
 
 #include <spdlog/spdlog.h>
 
 #include "common/admin_ops.h"
+#include "common/log.h"
 
 namespace hs::control {
 namespace {
@@ -96,6 +98,25 @@ Db& own_connection(const Db& shared, const Config& cfg) {
     return *c;
 }
 
+std::atomic<std::uint64_t> auth_failures{0};
+
+// Every refusal is counted; the log gets at most a line a second per reason, so a script trying
+// keys cannot fill the disk. The line names the sender and the key's public part only.
+void refuse(Db& db, std::string_view authorization, TimePoint now, const std::string& peer) {
+    ++auth_failures;
+    constexpr std::string_view bearer = "Bearer ";
+    store::ApiKeyRefusal why{"no Authorization header", ""};
+    if (!authorization.empty() && authorization.substr(0, bearer.size()) != bearer)
+        why = {"Authorization is not \"Bearer <API key>\"", ""};
+    else if (!authorization.empty())
+        why = store::explain_api_key_refusal(db, authorization.substr(bearer.size()), now);
+    static LogLimiter limiter;
+    const auto suppressed = limiter.allow(why.reason);
+    if (!suppressed) return;
+    spdlog::warn("API request from {} refused: {}{}{}", peer.empty() ? "?" : peer, why.reason,
+                 why.key.empty() ? "" : " " + why.key, suppressed_note(*suppressed));
+}
+
 bool authorized(Db& db, std::string_view authorization, TimePoint now) {
     constexpr std::string_view bearer = "Bearer ";
     if (authorization.substr(0, bearer.size()) != bearer) return false;
@@ -114,8 +135,10 @@ bool authorized(Db& db, std::string_view authorization, TimePoint now) {
 
 }  // namespace
 
+std::uint64_t api_auth_failures() { return auth_failures.load(); }
+
 ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std::string_view target,
-                    std::string_view authorization, const std::string& body, TimePoint now) {
+                    std::string_view authorization, const std::string& body, TimePoint now, const std::string& peer) {
     Db* conn = nullptr;
     try {
         conn = &own_connection(shared, cfg);
@@ -124,7 +147,10 @@ ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std:
     }
     Db& db = *conn;
     try {
-        if (!authorized(db, authorization, now)) return error(401, "unauthorized: missing, unknown or expired API key");
+        if (!authorized(db, authorization, now)) {
+            refuse(db, authorization, now, peer);
+            return error(401, "unauthorized: missing, unknown or expired API key");
+        }
     } catch (const DbError& e) {
         return error(503, std::string("database unavailable: ") + e.what());
     }

@@ -3,6 +3,7 @@
 // database, so it is tested without sockets; server.cpp only routes /api/v1/ here.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,8 +21,13 @@ struct ApiReply {
 // `db` names the database; the API writes through a connection of its own to that file, so the
 // tailnet watching `db` sees the changes like any other process's. `authorization` is the
 // Authorization header ("Bearer hskey-api-..."); a missing, unknown or expired key gets 401
-// before any operation runs.
+// before any operation runs, is counted (api_auth_failures) and logged with `peer` (the
+// client's "ip:port"), at most one line per second per kind of failure.
 ApiReply handle_api(Db& db, const Config& cfg, std::string_view method, std::string_view target,
-                    std::string_view authorization, const std::string& body, TimePoint now);
+                    std::string_view authorization, const std::string& body, TimePoint now,
+                    const std::string& peer = "");
+
+// Requests refused for their API key since the process started (hs_control_api_auth_failures_total).
+std::uint64_t api_auth_failures();
 
 }  // namespace hs::control

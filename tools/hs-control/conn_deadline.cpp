@@ -43,8 +43,9 @@ Deadline ConnActivity::check(TimePoint now, bool long_poll, const Ts2021Limits& 
 void DeadlineCloses::note(Deadline d, const std::string& peer, const std::string& machine_key) {
     if (d == Deadline::None) return;
     ++(d == Deadline::NoRequest ? no_request_ : idle_);
-    const auto n = limiter_.note(LogLimiter::clock::now());
-    if (!n) return;
+    const auto held = limiter_.allow("deadline");
+    if (!held) return;
+    const auto n = *held + 1;
     const auto& l = ts2021_limits();
     spdlog::info("ts2021 {} ({}): closing: {}{}", peer, machine_key,
                  d == Deadline::NoRequest ? "no request within " + format_duration(l.first_request) + " of the upgrade"

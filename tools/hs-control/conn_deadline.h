@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <string>
 
-#include "common/backoff.h"
+#include "common/log.h"
 #include "common/timeutil.h"
 
 namespace hs::control {

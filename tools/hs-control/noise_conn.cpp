@@ -349,7 +349,7 @@ void NoiseConn::dispatch(Stream& s) {
         release_body(s);
         if (const auto problem = normalize_request(req)) return respond(s.id, 400, *problem, "text/plain");
         if (is_register) {
-            auto r = tn.register_node(machine_key_, req, now, source_);
+            auto r = tn.register_node(machine_key_, req, now, peer_);
             if (r.hold) {
                 s.holding = true;
                 s.auth_id = r.auth_id;
@@ -378,7 +378,7 @@ void NoiseConn::tick(TimePoint now) {
         if (s.holding) {
             std::optional<RegisterReply> r;
             try {
-                r = server_.tailnet().poll_auth(s.auth_id, machine_key_, s.req, now, source_);
+                r = server_.tailnet().poll_auth(s.auth_id, machine_key_, s.req, now, peer_);
             } catch (const DbError& e) {
                 continue;  // a busy or full file: the login stays held and is tried on the next tick
             } catch (const std::exception& e) {

@@ -5,8 +5,10 @@
 
 #include "common/ipalloc.h"
 #include "common/keys.h"
+#include "common/log.h"
 #include "common/netaddr.h"
 #include "common/store.h"
+#include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {
@@ -48,6 +50,27 @@ std::string hostname_of(const json& req) {
     return "node";
 }
 
+// A flood of wrong keys from one script must not write one line each; the rejected counter in
+// /metrics still counts every one.
+LogLimiter& rejection_limiter() {
+    static LogLimiter limiter;
+    return limiter;
+}
+
+// `reason` is one of a fixed set (the limiter keeps a slot per reason); `why` may add detail.
+// The hostname is the client's own claim, so it is quoted and cut short; the address and the
+// Noise machine key are what identify the sender.
+void log_rejection(std::string_view reason, const std::string& why, const std::string& peer,
+                   const std::string& machine_key, const json& req) {
+    const auto suppressed = rejection_limiter().allow(reason);
+    if (!suppressed) return;
+    constexpr std::size_t kMaxHostname = 64;
+    const auto hostname = hostname_of(req);
+    spdlog::warn("registration from {} (machine {}, hostname \"{}{}\") refused: {}{}", peer.empty() ? "?" : peer,
+                 machine_key, hostname.substr(0, kMaxHostname), hostname.size() > kMaxHostname ? "..." : "", why,
+                 suppressed_note(*suppressed));
+}
+
 }  // namespace
 
 std::string Tailnet::auth_url(const std::string& id) const { return cfg_.server_url + "/register/" + id; }
@@ -71,7 +94,8 @@ RegisterReply Tailnet::success(const Live& l) const {
 }
 
 RegisterReply Tailnet::start_interactive(const std::string& machine_key, const json& req, TimePoint now,
-                                         const std::string& source) {
+                                         const std::string& peer) {
+    const auto source = source_of(peer);
     const auto node_key = *request_key(req, "NodeKey", kNodePrefix);
     RegisterReply r;
     // The same device asking again gets the login it already has: no new row.
@@ -91,7 +115,7 @@ RegisterReply Tailnet::start_interactive(const std::string& machine_key, const j
     mine.push_back(ar.expires_at);
     ++stats_.registrations_pending;
     spdlog::info("interactive login for {} from {} waits for: hs-admin nodes register --user USER --key {}",
-                 hostname_of(req), source, ar.id);
+                 hostname_of(req), peer, ar.id);
     r.body = {{"AuthURL", auth_url(ar.id)}, {"MachineAuthorized", false}};
     return r;
 }
@@ -185,7 +209,7 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
 }
 
 RegisterReply Tailnet::register_with_key(const std::string& machine_key, const json& req, const std::string& auth_key,
-                                         Live* current, TimePoint now) {
+                                         Live* current, TimePoint now, const std::string& peer) {
     // The key's use and the node's row are one transaction: a file that fails between them
     // must not leave a single-use key spent with no node to show for it.
     check_writable(now);
@@ -193,7 +217,7 @@ RegisterReply Tailnet::register_with_key(const std::string& machine_key, const j
     const auto key = store::lookup_preauth_key(db_, auth_key);
     auto reject = [&](const std::string& why) {
         ++stats_.registrations_rejected;
-        spdlog::warn("registration of {} refused: {}", hostname_of(req), why);
+        log_rejection(why, why, peer, machine_key, req);
         return error_reply(why);
     };
     if (!key) return reject("invalid pre-auth key");
@@ -210,10 +234,11 @@ RegisterReply Tailnet::register_with_key(const std::string& machine_key, const j
 }
 
 RegisterReply Tailnet::register_node(const std::string& machine_key, const json& req, TimePoint now,
-                                     const std::string& source) {
+                                     const std::string& peer) {
     const auto node_key = request_key(req, "NodeKey", kNodePrefix);
     if (!node_key) {
         ++stats_.registrations_rejected;
+        log_rejection("bad node key", "NodeKey is missing or malformed", peer, machine_key, req);
         RegisterReply r;
         r.status = 400;
         r.body = {{"Error", "NodeKey is missing or malformed"}};
@@ -221,14 +246,15 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
     }
     if (const auto v = req.find("Version"); v != req.end() && v->is_number_integer() && v->get<int>() < kMinCapVer) {
         ++stats_.registrations_rejected;
-        spdlog::warn("registration of {} refused: client capability version {} is below {}", hostname_of(req),
-                     v->get<int>(), kMinCapVer);
+        log_rejection("old client", "client capability version " + std::to_string(v->get<int>()) + " is below " +
+                                        std::to_string(kMinCapVer), peer, machine_key, req);
         return error_reply("this Tailscale client is too old for this server (capability version " +
                            std::to_string(v->get<int>()) + ", at least " + std::to_string(kMinCapVer) + " (v1.74) is needed)");
     }
     Live* current = by_node_key(*node_key);
     if (current && current->rec.machine_key != machine_key) {
         ++stats_.registrations_rejected;
+        log_rejection("foreign node key", "node key belongs to another machine", peer, machine_key, req);
         return error_reply("node key belongs to another machine");
     }
 
@@ -259,7 +285,7 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
     if (const auto a = req.find("Auth"); a != req.end() && a->is_object())
         if (const auto k = a->find("AuthKey"); k != a->end() && k->is_string()) auth_key = k->get<std::string>();
 
-    if (!auth_key.empty()) return register_with_key(machine_key, req, auth_key, current, now);
+    if (!auth_key.empty()) return register_with_key(machine_key, req, auth_key, current, now, peer);
 
     // A restart: the node presents its current key and asks for nothing new.
     if (current && !expiry) {
@@ -288,14 +314,14 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
         r.auth_id = id;
         return r;
     }
-    return start_interactive(machine_key, req, now, source);
+    return start_interactive(machine_key, req, now, peer);
 }
 
 std::optional<RegisterReply> Tailnet::poll_auth(const std::string& auth_id, const std::string& machine_key,
-                                                const json& req, TimePoint now, const std::string& source) {
+                                                const json& req, TimePoint now, const std::string& peer) {
     auto ar = store::find_auth_request(db_, auth_id);
     if (!ar || ar->expires_at <= now || ar->machine_key != machine_key || ar->status == "done")
-        return start_interactive(machine_key, req, now, source);
+        return start_interactive(machine_key, req, now, peer);
     if (ar->status != "approved" || !ar->user_id) return std::nullopt;
     check_writable(now);
     Db::Tx tx(db_);

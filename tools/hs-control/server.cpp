@@ -339,7 +339,7 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
         } else if (path.rfind("/api/v1/", 0) == 0) {
             // Admin operations run synchronously on the loop: short SQLite transactions.
             const auto r = handle_api(db_, cfg_, std::string(req.method_string()), target,
-                                      std::string(req[http::field::authorization]), req.body(), Clock::now());
+                                      std::string(req[http::field::authorization]), req.body(), Clock::now(), peer);
             res = make(r.status, r.body, "application/json");
         } else if (path == "/key") {
             res = make(200, key_json(noise_public_text_), "application/json");
@@ -385,6 +385,7 @@ std::string Server::metrics_text() const {
     metric("hs_control_map_build_seconds_total", "counter", "Time spent computing full maps.", std::to_string(s.map_build_seconds));
     metric("hs_control_map_builds_total", "counter", "Full maps computed.", std::to_string(s.map_builds));
     metric("hs_control_handshake_failures_total", "counter", "Failed TS2021 handshakes.", std::to_string(handshake_failures_));
+    metric("hs_control_api_auth_failures_total", "counter", "REST API requests refused for their API key.", std::to_string(api_auth_failures()));
     metric("hs_control_http_requests_total", "counter", "HTTP/1 requests served.", std::to_string(http_requests_));
     metric("hs_control_http_refused_total", "counter", "Malformed or oversized HTTP/1 requests refused.", std::to_string(http_refused_));
     o += "# HELP hs_control_ts2021_refused_total What unauthenticated peers were stopped from holding.\n"

@@ -14,7 +14,7 @@
 #include "common/config.h"
 #include "common/db.h"
 #include "common/keys.h"
-#include "tools/hs-control/log_limit.h"
+#include "common/log.h"
 #include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/tailnet.h"
@@ -49,7 +49,7 @@ public:
     void count_refusal(Refusal r) { ++refusals_[static_cast<int>(r)]; }
     // A request answered with an error because its handler failed (bad types, database).
     void count_request_failure(int status) { ++request_failures_[status]; }
-    LogLimit& log_limit() { return log_limit_; }
+    LogLimiter& log_limit() { return log_limit_; }
     // Upgraded connections that have not yet shown a node of the tailnet.
     const std::shared_ptr<SourceLimits>& unauthenticated() { return unauthenticated_; }
 
@@ -83,7 +83,7 @@ private:
     std::uint64_t refusals_[3] = {};
     std::map<int, std::uint64_t> request_failures_;
     std::shared_ptr<SourceLimits> unauthenticated_;
-    LogLimit log_limit_;
+    LogLimiter log_limit_;
     DeadlineCloses deadline_closes_;
     bool stopping_ = false;
 };

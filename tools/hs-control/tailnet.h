@@ -71,15 +71,16 @@ public:
     // past what we had seen).
     void load();
 
-    // POST /machine/register. `machine_key` is the Noise peer ("mkey:..."), `source` its address
-    // (for the limits on pending logins). Database writes happen before any change in memory
-    // and in one transaction: a busy or full file throws DbError and changes nothing.
+    // POST /machine/register. `machine_key` is the Noise peer ("mkey:..."); `peer` its address
+    // ("ip:port"), named with the machine key when a registration is refused and counted in
+    // the limits on pending logins. Database writes happen before any change in memory and in
+    // one transaction: a busy or full file throws DbError and changes nothing.
     RegisterReply register_node(const std::string& machine_key, const nlohmann::json& req, TimePoint now,
-                                const std::string& source = "");
+                                const std::string& peer = "");
     // For a held interactive login: the reply once approved, or nullopt while still pending.
     // A request that vanished or expired yields a fresh AuthURL reply.
     std::optional<RegisterReply> poll_auth(const std::string& auth_id, const std::string& machine_key,
-                                           const nlohmann::json& req, TimePoint now, const std::string& source = "");
+                                           const nlohmann::json& req, TimePoint now, const std::string& peer = "");
 
     // POST /machine/map.
     MapReply map_request(const std::string& machine_key, const nlohmann::json& req, TimePoint now);
@@ -185,9 +186,9 @@ private:
                                         std::optional<std::int64_t> auth_key_id, bool ephemeral,
                                         const std::string& method, Db::Tx& tx, TimePoint now);
     RegisterReply register_with_key(const std::string& machine_key, const nlohmann::json& req, const std::string& auth_key,
-                                    Live* current, TimePoint now);
+                                    Live* current, TimePoint now, const std::string& peer);
     RegisterReply start_interactive(const std::string& machine_key, const nlohmann::json& req, TimePoint now,
-                                    const std::string& source);
+                                    const std::string& peer);
     std::string auth_url(const std::string& id) const;
 
     Live* by_node_key(const std::string& key);

@@ -47,6 +47,7 @@ struct Ctx {
 };
 
 Key32 load_mesh_key(const std::string& path) {
+    check_private_file(path);  // whoever reads the key may join the mesh and see its traffic
     std::string text = read_file(path);
     const auto b = text.find_first_not_of(" \t\r\n"), e = text.find_last_not_of(" \t\r\n");
     text = b == std::string::npos ? "" : text.substr(b, e - b + 1);
