@@ -114,9 +114,15 @@ TEST_CASE("what a client reports while the file is locked reaches peers now and 
         CHECK_THROWS_AS(tn.retry_unsaved(now + std::chrono::seconds(2)), DbError);
     }
     CHECK(count(*t.db, "SELECT count(*) FROM nodes WHERE hostname = 'renamed'") == 0);
+    // An admin edits the node meanwhile: reading it back must not lose the unsaved report.
+    {
+        Db admin(t.path());
+        store::set_node_given_name(admin, count(admin, "SELECT id FROM nodes WHERE given_name = 'beta'"), "bee");
+    }
+    tn.sync_from_db(now);
     const auto later = now + std::chrono::seconds(4);
     tn.retry_unsaved(later);
-    CHECK(count(*t.db, "SELECT count(*) FROM nodes WHERE hostname = 'renamed'") == 1);
+    CHECK(count(*t.db, "SELECT count(*) FROM nodes WHERE hostname = 'renamed' AND given_name = 'bee'") == 1);
     CHECK_FALSE(tn.db_write_problem(later));
 }
 

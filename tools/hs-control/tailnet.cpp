@@ -424,6 +424,13 @@ void Tailnet::sync_from_db(TimePoint now) {
         auto& l = it->second;
         row->online = l.rec.online;  // liveness is ours, not the file's
         row->last_seen = l.rec.last_seen;
+        if (unsaved_reports_.count(id)) {
+            // What the client reported while the file was busy is newer than the file.
+            row->disco_key = l.rec.disco_key;
+            row->endpoints = l.rec.endpoints;
+            row->host_info = l.rec.host_info;
+            row->hostname = l.rec.hostname;
+        }
         const auto before = l.peer_json;
         if (row->node_key != l.rec.node_key) {
             by_node_key_.erase(l.rec.node_key);
