@@ -184,7 +184,7 @@ asio::awaitable<void> Server::tick_loop() {
         const auto now = Clock::now();
         try {
             tailnet_.sync_from_db(now);
-            tailnet_.flush_presence(now);
+            tailnet_.flush(now);
             if (derp_ && n % 4 == 0) derp_->enforce_admission();
             if (++n % 40 == 0) {
                 tailnet_.collect_ephemeral(now);
