@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -52,42 +51,26 @@ func (b *bench) scale(ctx context.Context) error {
 	var (
 		mu    sync.Mutex
 		done  []time.Time
-		next  atomic.Int64
-		wg    sync.WaitGroup
 		first string
 	)
 	start := time.Now()
-	for w := 0; w < min(b.opt.concurrency, n); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				c, cancel := context.WithTimeout(ctx, 60*time.Second)
-				err := nodes[i].register(c, b.e)
-				cancel()
-				mu.Lock()
-				if err != nil {
-					r.Failed++
-					if first == "" {
-						first = err.Error()
-					}
-				} else {
-					done = append(done, time.Now())
-					b.nodes = append(b.nodes, nodes[i])
-					b.startStream(nodes[i])
-				}
-				if len(done)%1000 == 0 && err == nil {
-					logf("scale: %d registered after %.1fs", len(done), time.Since(start).Seconds())
-				}
-				mu.Unlock()
+	b.registerEach(ctx, nodes, func(i int, err error, _ time.Duration) {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			r.Failed++
+			if first == "" {
+				first = err.Error()
 			}
-		}()
-	}
-	wg.Wait()
+			return
+		}
+		done = append(done, time.Now())
+		b.nodes = append(b.nodes, nodes[i])
+		b.startStream(nodes[i])
+		if len(done)%1000 == 0 {
+			logf("scale: %d registered after %.1fs", len(done), time.Since(start).Seconds())
+		}
+	})
 	r.Registered, r.Seconds = len(done), time.Since(start).Seconds()
 	r.RateByThousand = ratesByThousand(start, done)
 	if r.Failed > 0 {
@@ -119,6 +102,9 @@ func (b *bench) scale(ctx context.Context) error {
 	r.RSSPerNodeKB = float64(r.RSSKB) / float64(max(len(b.nodes), 1))
 	r.ServerCPUSeconds = b.srv.cpuSeconds() - cpu0
 	r.PeersOK = b.checkObservers("scale", b.nodes, len(b.nodes)-1, 10*time.Second)
+	if r.StreamsDropped > 0 {
+		b.problem("scale: %d map requests or streams failed on the way (each node redials after a 100 ms-1 s backoff)", r.StreamsDropped)
+	}
 	if r.Connected < len(b.nodes) {
 		b.problem("scale: %d of %d nodes connected after the %.0fs hold; %d streams dropped", r.Connected, len(b.nodes), r.HoldSeconds, r.StreamsDropped)
 	}
