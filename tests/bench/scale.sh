@@ -55,9 +55,9 @@ for s in ${BENCH_SCALE_SERVERS:-hs headscale}; do
     version=$HEADSCALE_VERSION
   fi
   log "$s, growing to N=$n (limit ${limit}s); uptime:$(uptime)"
-  # Registration gets the run's deadline; waiting for maps and the hold come on top of it.
-  if ! timeout --kill-after=30 $((limit + 600)) "${gen_pin[@]}" "$work/hs-loadgen" run --scenarios scale \
-      --deadline "${limit}s" --phase-timeout 240s --hold "${BENCH_SCALE_HOLD:-60s}" \
+  # Registration is cut off after the limit; waiting for maps and the hold come on top of it.
+  if ! timeout --kill-after=30 $((limit + 900)) "${gen_pin[@]}" "$work/hs-loadgen" run --scenarios scale \
+      --register-limit "${limit}s" --deadline $((limit + 600))s --phase-timeout 240s --hold "${BENCH_SCALE_HOLD:-60s}" \
       --label "$s" --version "$version" --url "$SERVER_URL" --server-cmd "$SERVER_CMD" \
       --ready-url "$READY_URL" --key-cmd "$KEY_CMD" --server-log "$dir/server.log" --nodes "$n" \
       --observers "${BENCH_OBSERVERS:-5}" >"$dir/result.json"; then

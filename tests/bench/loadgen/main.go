@@ -31,6 +31,7 @@ type options struct {
 	nodes, observers, concurrency, joins, capver                    int
 	churnRate                                                       float64
 	churnDuration, churnGrace, phaseTimeout, settle, deadline, hold time.Duration
+	registerLimit                                                   time.Duration
 	scenarios                                                       map[string]bool
 }
 
@@ -163,6 +164,7 @@ func parseRun(args []string) (options, error) {
 	fs.DurationVar(&o.deadline, "deadline", time.Hour, "bound on the whole run; what is done by then is still reported")
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "pause before memory is read after connect")
 	fs.DurationVar(&o.hold, "hold", 60*time.Second, "scale: how long all nodes stay connected before they are counted")
+	fs.DurationVar(&o.registerLimit, "register-limit", 25*time.Minute, "scale: bound on registering; maps and the hold come after it")
 	scen := fs.String("scenarios", "register,connect,churn,join,storm", "scenarios to run, in this order; or scale alone")
 	if err := fs.Parse(args); err != nil {
 		return o, err
