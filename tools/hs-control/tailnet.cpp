@@ -298,7 +298,6 @@ void Tailnet::flush(TimePoint) {
         if (!on) seen[std::to_string(id)] = true;
     }
     json rest = json::object();
-    if (!patch_list.empty()) rest["PeersChangedPatch"] = std::move(patch_list);
     if (!online.empty()) rest["OnlineChange"] = std::move(online);
     if (!seen.empty()) rest["PeerSeenChange"] = std::move(seen);
     auto rest_text = rest.dump();
@@ -306,7 +305,9 @@ void Tailnet::flush(TimePoint) {
     // Clients ignore patches and presence for IDs that are not their peers, their own
     // included, so one frame serves everyone, except that a node listed whole must not find
     // itself in PeersChanged (the client would add it as a peer): those get their own frame.
-    // They are few: a joining node registers before it streams.
+    // They are few: a joining node registers before it streams. Patches go in a frame of their
+    // own after it: tailscaled v1.102.5 sometimes failed to list a new peer that arrived in the
+    // same message as a patch of its own node (interop test_control, test_control_tls).
     std::shared_ptr<const std::string> shared;
     bool shared_empty = false;
     for (auto& [id, l] : nodes_) {
@@ -321,6 +322,10 @@ void Tailnet::flush(TimePoint) {
             if (!shared_empty) shared = frame(text);
         }
         if (shared) push(l, shared);
+    }
+    if (!patch_list.empty()) {
+        const auto f = frame(json{{"PeersChangedPatch", std::move(patch_list)}}.dump());
+        for (auto& [id, l] : nodes_) push(l, f);
     }
     record_presence(presence);
 }
