@@ -10,7 +10,7 @@ VAR        ?= $(CURDIR)/var
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
-.PHONY: all deps build build-asan build-fuzz run test unit interop fuzz bench bench-derp clean
+.PHONY: all deps build build-asan build-fuzz run test unit interop fuzz bench bench-derp bench-scale clean
 
 all: build
 
@@ -49,6 +49,11 @@ fuzz: build-fuzz
 bench: build
 	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/run.sh
 	@if grep -q '^bench-derp:' $(firstword $(MAKEFILE_LIST)); then $(MAKE) --no-print-directory bench-derp; fi
+
+# A tailnet growing to 10,000 nodes, hs-control and headscale (tests/bench/scale.sh); its own
+# section of docs/benchmarks.md. Long: about half an hour when headscale is included.
+bench-scale: build
+	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/scale.sh
 
 # DERP relay and STUN against Tailscale's derper (tests/bench/derp_bench.sh; needs Go for derper).
 bench-derp: build

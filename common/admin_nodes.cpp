@@ -106,28 +106,24 @@ json nodes_tag(Env& env, const Params& p) {
 // Gives every node an address from each configured prefix it lacks, and drops addresses of a
 // family no longer configured. Returns the nodes that changed, before and after.
 json nodes_backfill_ips(Env& env, const Params&) {
-    std::optional<Prefix> v4, v6;
-    if (!env.cfg.prefix_v4.empty()) v4 = parse_prefix(env.cfg.prefix_v4);
-    if (!env.cfg.prefix_v6.empty()) v6 = parse_prefix(env.cfg.prefix_v6);
+    AddressPools pools(env.cfg.prefix_v4, env.cfg.prefix_v6);
     const bool random = env.cfg.allocation == "random";
     Db::Tx tx(env.db);
     const auto nodes = store::list_nodes(env.db);
-    std::set<IpAddr> used;
-    for (const auto& n : nodes)
-        for (const auto& a : {n.ipv4, n.ipv6})
-            if (a)
-                if (auto ip = parse_ip(*a)) used.insert(*ip);
-    auto pick = [&](const std::optional<Prefix>& pool, const std::optional<std::string>& have) -> std::optional<std::string> {
+    for (const auto& n : nodes) {
+        pools.take(n.ipv4);
+        pools.take(n.ipv6);
+    }
+    auto pick = [&](std::optional<AddressPool>& pool, const std::optional<std::string>& have) -> std::optional<std::string> {
         if (!pool) return std::nullopt;
         if (have) return have;
-        const auto ip = allocate_ip(*pool, used, random);
-        if (!ip) throw store::StoreError("address pool " + pool->str() + " is full");
-        used.insert(*ip);
+        const auto ip = pool->allocate(random);
+        if (!ip) throw store::StoreError("address pool " + pool->prefix().str() + " is full");
         return ip->str();
     };
     auto changes = json::array();
     for (const auto& n : nodes) {
-        const auto a4 = pick(v4, n.ipv4), a6 = pick(v6, n.ipv6);
+        const auto a4 = pick(pools.v4, n.ipv4), a6 = pick(pools.v6, n.ipv6);
         if (a4 == n.ipv4 && a6 == n.ipv6) continue;
         store::set_node_ips(env.db, n.id, a4, a6);
         auto before = json::array(), after = json::array();

@@ -162,7 +162,9 @@ void validate_given_name(std::string_view name) {
 
 std::string unique_given_name(Db& db, const std::string& base, std::int64_t except) {
     std::set<std::string> taken;
-    auto st = db.prepare("SELECT given_name FROM nodes WHERE (given_name = ?1 OR given_name LIKE ?1 || '-%') AND id != ?2");
+    // "base-*" as a range on given_name's unique index ('.' follows '-'): LIKE would read every
+    // row, for each registration. Names are DNS labels, so LIKE's case folding changed nothing.
+    auto st = db.prepare("SELECT given_name FROM nodes WHERE (given_name = ?1 OR (given_name >= ?1 || '-' AND given_name < ?1 || '.')) AND id != ?2");
     st.bind(1, base).bind(2, except);
     while (st.step()) taken.insert(st.text(0));
     if (!taken.count(base)) return base;

@@ -98,7 +98,7 @@ TEST_CASE("what a client reports while the file is locked reaches peers now and 
     auto ma = tn.map_request(a.machine, a.map(true), now);
     Sink sa;
     tn.attach(ma.node_id, &sa, now);
-    tn.flush_presence(now);
+    tn.flush(now);
     sa.got.clear();
     {
         WriteLock lock(t.path());
@@ -107,6 +107,7 @@ TEST_CASE("what a client reports while the file is locked reaches peers now and 
         report["Hostinfo"]["Hostname"] = "renamed";
         const auto r = tn.map_request(b.machine, report, now);
         CHECK(r.status == 200);
+        tn.flush(now);
         REQUIRE_FALSE(sa.got.empty());  // the peer heard of it although nothing was written
         CHECK(tn.db_write_problem(now));
         CHECK_FALSE(tn.may_write(now));  // no second wait on the lock within the next second

@@ -125,8 +125,10 @@ TEST_CASE("routes through the Tailnet: approval, failover to the standby, exit n
         n.approved_routes = routes;
         store::update_node(admin, n);
     }
+    tn.flush(now);  // the joins above, announced on their tick
     const auto seen_before = peer.sink.got.size();
     tn.sync_from_db(now);
+    tn.flush(now);
     // A router whose view changed reaches the peer once (the election's message, not a second
     // copy from sync); the standby, unchanged to peers, not at all.
     for (const auto& [id, want] : {std::pair{r1.id, 1}, {exit.id, 1}, {r2.id, 0}}) {
@@ -155,17 +157,20 @@ TEST_CASE("routes through the Tailnet: approval, failover to the standby, exit n
 
     // The primary goes offline: the standby takes over, and r1 no longer carries the prefix.
     tn.detach(r1.id, &r1.sink, now);
+    tn.flush(now);
     CHECK(last_seen_peer(peer.sink, r2.id)->value("PrimaryRoutes", json::array()) == json({"10.77.0.0/24"}));
     CHECK_FALSE(last_seen_peer(peer.sink, r1.id)->contains("PrimaryRoutes"));
     CHECK(store::find_node(admin, r2.id)->primary_routes == std::vector<std::string>{"10.77.0.0/24"});
     CHECK(store::find_node(admin, r1.id)->primary_routes.empty());
     // It returns: the standby stays primary.
     tn.attach(r1.id, &r1.sink, now);
+    tn.flush(now);
     CHECK(last_seen_peer(peer.sink, r2.id)->value("PrimaryRoutes", json::array()) == json({"10.77.0.0/24"}));
 
     // Deleting the primary hands the prefix back to r1.
     store::delete_node(admin, r2.id);
     tn.sync_from_db(now);
+    tn.flush(now);
     CHECK(last_seen_peer(peer.sink, r1.id)->value("PrimaryRoutes", json::array()) == json({"10.77.0.0/24"}));
 
     // Withdrawing the exit node's approval takes 0.0.0.0/0 and ::/0 out of what peers see (exit
@@ -174,5 +179,6 @@ TEST_CASE("routes through the Tailnet: approval, failover to the standby, exit n
     xn.approved_routes = {};
     store::update_node(admin, xn);
     tn.sync_from_db(now);
+    tn.flush(now);
     CHECK(last_seen_peer(peer.sink, exit.id)->value("AllowedIPs", json::array()).size() == 1);
 }

@@ -65,6 +65,8 @@ TEST_CASE("pre-auth registration, full map and deltas for rename, expire, delete
     lite["OmitPeers"] = true;
     auto mb = tn.map_request(b.machine, lite, now);
     CHECK(mb.lite);
+    CHECK(sa.got.empty());  // peers hear of it on the next flush (every tick), with other changes
+    tn.flush(now);
     REQUIRE_FALSE(sa.got.empty());
     const auto& delta = sa.got.back();
     REQUIRE(delta.contains("PeersChanged"));
@@ -78,6 +80,7 @@ TEST_CASE("pre-auth registration, full map and deltas for rename, expire, delete
     moved["Endpoints"] = {"10.0.0.9:41641"};
     moved["Hostinfo"]["NetInfo"]["PreferredDERP"] = 901;
     tn.map_request(b.machine, moved, now);
+    tn.flush(now);
     REQUIRE(sa.got.size() == 1);
     const auto& patch = sa.got[0]["PeersChangedPatch"][0];
     CHECK(patch["NodeID"] == mb.node_id);
@@ -88,17 +91,18 @@ TEST_CASE("pre-auth registration, full map and deltas for rename, expire, delete
     auto noise = moved;
     noise["Hostinfo"]["NetInfo"]["DERPLatency"] = {{"901-v4", 0.01}};
     tn.map_request(b.machine, noise, now);
+    tn.flush(now);
     CHECK(sa.got.empty());
 
     // b's stream coming and going shows as OnlineChange, and going also stamps LastSeen.
     Sink sb;
     tn.attach(mb.node_id, &sb, now);
     CHECK(sa.got.empty());  // announced on the next flush, batched with others
-    tn.flush_presence(now);
+    tn.flush(now);
     REQUIRE(sa.got.size() == 1);
     CHECK(sa.got[0]["OnlineChange"][std::to_string(mb.node_id)] == true);
     tn.detach(mb.node_id, &sb, now);
-    tn.flush_presence(now);
+    tn.flush(now);
     REQUIRE(sa.got.size() == 2);
     CHECK(sa.got[1]["OnlineChange"][std::to_string(mb.node_id)] == false);
     CHECK(sa.got[1]["PeerSeenChange"][std::to_string(mb.node_id)] == true);
@@ -110,6 +114,7 @@ TEST_CASE("pre-auth registration, full map and deltas for rename, expire, delete
     store::update_node(other, bn);
     sa.got.clear();
     tn.sync_from_db(Clock::now());
+    tn.flush(Clock::now());
     REQUIRE(sa.got.size() == 1);
     CHECK(sa.got[0]["PeersChanged"][0]["Name"] == "web.hs.test.");
 
@@ -119,6 +124,7 @@ TEST_CASE("pre-auth registration, full map and deltas for rename, expire, delete
     store::update_node(other, an);
     sa.got.clear();
     tn.sync_from_db(Clock::now());
+    tn.flush(Clock::now());
     REQUIRE(sa.got.size() == 1);
     CHECK(sa.got[0]["Node"]["MachineAuthorized"] == false);
 
@@ -126,6 +132,7 @@ TEST_CASE("pre-auth registration, full map and deltas for rename, expire, delete
     store::delete_node(other, bn.id);
     sa.got.clear();
     tn.sync_from_db(Clock::now());
+    tn.flush(Clock::now());
     REQUIRE(sa.got.size() == 1);
     CHECK(sa.got[0]["PeersRemoved"] == json({bn.id}));
 }

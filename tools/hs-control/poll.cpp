@@ -92,12 +92,9 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
             // Its routes moved: peers (and the node) already have all of it.
         } else if (whole) {
             // The node itself learns nothing new from its own report; only peers need it.
-            const auto self_sinks = std::move(l.sinks);
-            l.sinks.clear();
-            broadcast_changed(l, now);
-            l.sinks = self_sinks;
+            changed_.insert(l.rec.id);
         } else if (patch.size() > 1) {
-            broadcast_to_peers(l, R"({"PeersChangedPatch":[)" + patch.dump() + "]}");
+            queue_patch(l.rec.id, patch);
         }
     }
 

@@ -1,6 +1,4 @@
 // POST /machine/register: pre-auth keys, interactive logins, restarts, logout, key rotation.
-#include <set>
-
 #include <spdlog/spdlog.h>
 
 #include "common/ipalloc.h"
@@ -135,12 +133,14 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     // key, or by machine key for the same owner (a reinstall keeps the machine key).
     Live* existing = by_node_key(node_key);
     if (!existing && old_key) existing = by_node_key(*old_key);
-    if (!existing)
-        for (auto& [id, l] : nodes_)
-            if (l.rec.machine_key == machine_key && l.rec.user_id == user_id && l.rec.tags == tags) {
-                existing = &l;
-                break;
-            }
+    if (!existing) {
+        // The oldest such node, as a walk over nodes_ in ID order would find.
+        const auto [first, last] = by_machine_key_.equal_range(machine_key);
+        for (auto it = first; it != last; ++it) {
+            auto& l = nodes_.at(it->second);
+            if (l.rec.user_id == user_id && l.rec.tags == tags && (!existing || l.rec.id < existing->rec.id)) existing = &l;
+        }
+    }
     if (existing && existing->rec.machine_key != machine_key) return error_reply("node key belongs to another machine");
 
     if (existing) {
@@ -182,24 +182,29 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     n.ephemeral = ephemeral;
     n.created_at = now;
     n.updated_at = now;
-    std::set<IpAddr> used;
-    for (const auto& [id, l] : nodes_) {
-        if (l.rec.ipv4) used.insert(*parse_ip(*l.rec.ipv4));
-        if (l.rec.ipv6) used.insert(*parse_ip(*l.rec.ipv6));
-    }
     const bool random = cfg_.allocation == "random";
-    if (!cfg_.prefix_v4.empty()) {
-        const auto ip = allocate_ip(*parse_prefix(cfg_.prefix_v4), used, random);
+    if (pools_.v4) {
+        const auto ip = pools_.v4->allocate(random);
         if (!ip) return error_reply("no free IPv4 address left in " + cfg_.prefix_v4);
         n.ipv4 = ip->str();
     }
-    if (!cfg_.prefix_v6.empty()) {
-        const auto ip = allocate_ip(*parse_prefix(cfg_.prefix_v6), used, random);
-        if (!ip) return error_reply("no free IPv6 address left in " + cfg_.prefix_v6);
+    if (pools_.v6) {
+        const auto ip = pools_.v6->allocate(random);
+        if (!ip) {
+            pools_.release(n.ipv4);
+            return error_reply("no free IPv6 address left in " + cfg_.prefix_v6);
+        }
         n.ipv6 = ip->str();
     }
-    n = store::insert_node(db_, std::move(n));
-    tx.commit();
+    try {
+        n = store::insert_node(db_, n);
+        tx.commit();
+    } catch (...) {
+        // Not stored, so not taken: the next registration may have them.
+        pools_.release(n.ipv4);
+        pools_.release(n.ipv6);
+        throw;
+    }
     ensure_user(n.user_id);
     auto& l = add_node(std::move(n));
     refresh_and_announce(l, now);

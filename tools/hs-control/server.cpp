@@ -207,7 +207,7 @@ void Server::tick(TimePoint now, int n) {
         }
     };
     step("reading the change log", [&] { tailnet_.sync_from_db(now); });
-    step("recording presence", [&] { tailnet_.flush_presence(now); });
+    step("sending and recording changes", [&] { tailnet_.flush(now); });
     step("retrying writes", [&] { tailnet_.retry_unsaved(now); });
     if (derp_ && n % 4 == 0) step("DERP admission", [&] { derp_->enforce_admission(); });
     if (n % 40 == 0) {

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -25,7 +26,8 @@ std::optional<std::string> request_key(const json& req, const char* field, std::
     }
 }
 
-Tailnet::Tailnet(Db& db, Config cfg, json derp_map) : db_(db), cfg_(std::move(cfg)) {
+Tailnet::Tailnet(Db& db, Config cfg, json derp_map)
+    : db_(db), cfg_(std::move(cfg)), pools_(cfg_.prefix_v4, cfg_.prefix_v6) {
     settings_.base_domain = cfg_.dns.base_domain;
     settings_.taildrop = cfg_.taildrop_enabled;
     settings_.randomize_client_port = cfg_.randomize_client_port;
@@ -46,6 +48,8 @@ void Tailnet::load() {
     nodes_.clear();
     chunks_.clear();
     by_node_key_.clear();
+    by_machine_key_.clear();
+    pools_ = AddressPools(cfg_.prefix_v4, cfg_.prefix_v6);
     routers_.clear();
     const auto now = Clock::now();
     for (auto& n : store::list_nodes(db_)) {
@@ -79,11 +83,31 @@ void Tailnet::ensure_user(std::optional<std::int64_t> user_id) {
 
 Tailnet::Live& Tailnet::add_node(Node n) {
     const auto id = n.id;
-    by_node_key_[n.node_key] = id;
     auto& l = nodes_[id];
     l.rec = std::move(n);
+    index(l);
     chunks_.invalidate(id);
     return l;
+}
+
+void Tailnet::index(const Live& l) {
+    by_node_key_[l.rec.node_key] = l.rec.id;
+    by_machine_key_.emplace(l.rec.machine_key, l.rec.id);
+    pools_.take(l.rec.ipv4);
+    pools_.take(l.rec.ipv6);
+}
+
+void Tailnet::unindex(const Live& l) {
+    if (const auto it = by_node_key_.find(l.rec.node_key); it != by_node_key_.end() && it->second == l.rec.id)
+        by_node_key_.erase(it);
+    const auto [first, last] = by_machine_key_.equal_range(l.rec.machine_key);
+    for (auto it = first; it != last; ++it)
+        if (it->second == l.rec.id) {
+            by_machine_key_.erase(it);
+            break;
+        }
+    pools_.release(l.rec.ipv4);
+    pools_.release(l.rec.ipv6);
 }
 
 Tailnet::Live* Tailnet::by_node_key(const std::string& key) {
@@ -122,26 +146,17 @@ void Tailnet::push(Live& l, std::shared_ptr<const std::string> f) {
 
 void Tailnet::broadcast_changed(const Live& changed, TimePoint now) {
     spdlog::debug("node {} ({}) changed", changed.rec.id, changed.rec.given_name);
-    std::shared_ptr<const std::string> to_peers;
-    for (auto& [id, l] : nodes_) {
-        if (l.sinks.empty()) continue;
-        if (id == changed.rec.id) {
-            push(l, frame(R"({"Node":)" + node_json(l.rec, settings_, l.capver, now, true, &l.routes).dump() + "}"));
-            continue;
-        }
-        // One compressed frame serves every peer: the change costs one encode plus a push each.
-        if (!to_peers) to_peers = frame(R"({"PeersChanged":[)" + changed.peer_json + "]}");
-        push(l, to_peers);
+    if (const auto it = nodes_.find(changed.rec.id); it != nodes_.end() && !it->second.sinks.empty()) {
+        auto& l = it->second;
+        push(l, frame(R"({"Node":)" + node_json(l.rec, settings_, l.capver, now, true, &l.routes).dump() + "}"));
     }
+    changed_.insert(changed.rec.id);
 }
 
-void Tailnet::broadcast_to_peers(const Live& changed, const std::string& js) {
-    std::shared_ptr<const std::string> f;
-    for (auto& [id, l] : nodes_) {
-        if (l.sinks.empty() || id == changed.rec.id) continue;
-        if (!f) f = frame(js);
-        push(l, f);
-    }
+void Tailnet::queue_patch(std::int64_t id, const json& patch) {
+    auto& p = patches_[id];
+    if (p.is_null()) p = patch;
+    else p.update(patch);
 }
 
 void Tailnet::broadcast_removed(std::int64_t removed) {
@@ -154,7 +169,7 @@ void Tailnet::remove_node(std::int64_t id, TimePoint now) {
     const auto it = nodes_.find(id);
     if (it == nodes_.end()) return;
     const auto sinks = it->second.sinks;
-    by_node_key_.erase(it->second.rec.node_key);
+    unindex(it->second);
     nodes_.erase(it);
     chunks_.invalidate(id);
     for (auto* s : sinks) s->end();
@@ -307,24 +322,76 @@ void Tailnet::detach(std::int64_t node_id, MapSink* sink, TimePoint now) {
     }
 }
 
-void Tailnet::flush_presence(TimePoint) {
-    if (presence_.empty()) return;
-    auto changes = std::move(presence_);
-    presence_.clear();
+std::string Tailnet::delta_text(const std::vector<const Live*>& whole, std::int64_t except, const std::string& rest) {
+    std::string list;
+    for (const auto* l : whole) {
+        if (l->rec.id == except) continue;
+        if (!list.empty()) list += ',';
+        list += l->peer_json;
+    }
+    if (list.empty() && rest.empty()) return {};
+    std::string out = "{";
+    if (!list.empty()) out += R"("PeersChanged":[)" + list + "]";
+    if (!list.empty() && !rest.empty()) out += ',';
+    out += rest;
+    out += '}';
+    return out;
+}
+
+void Tailnet::flush(TimePoint) {
+    if (presence_.empty() && changed_.empty() && patches_.empty()) return;
+    const auto changed = std::exchange(changed_, {});
+    const auto patches = std::exchange(patches_, {});
+    const auto presence = std::exchange(presence_, {});
+    // Peers get a changed node as it is now (peer_json is rendered on every change), so a patch
+    // of a node that also goes out whole says nothing new.
+    std::vector<const Live*> whole;
+    for (const auto id : changed)
+        if (const auto it = nodes_.find(id); it != nodes_.end()) whole.push_back(&it->second);
+    json patch_list = json::array(), online = json::object(), seen = json::object();
+    for (const auto& [id, p] : patches)
+        if (nodes_.count(id) && !changed.count(id)) patch_list.push_back(p);
     // PeerSeenChange true stamps LastSeen "now" on the client: when it went offline.
-    json online = json::object(), seen = json::object();
-    for (const auto& [id, on] : changes) {
+    for (const auto& [id, on] : presence) {
         if (!nodes_.count(id)) continue;
         online[std::to_string(id)] = on;
         if (!on) seen[std::to_string(id)] = true;
     }
-    if (online.empty()) return;
-    json msg = {{"OnlineChange", online}};
-    if (!seen.empty()) msg["PeerSeenChange"] = seen;
-    // Clients ignore entries for IDs that are not their peers, their own included, so one frame
-    // serves everyone.
-    const auto f = frame(msg.dump());
-    for (auto& [id, l] : nodes_) push(l, f);
+    json rest = json::object();
+    if (!online.empty()) rest["OnlineChange"] = std::move(online);
+    if (!seen.empty()) rest["PeerSeenChange"] = std::move(seen);
+    auto rest_text = rest.dump();
+    rest_text = rest_text.substr(1, rest_text.size() - 2);  // its members, to follow PeersChanged
+    // Clients ignore patches and presence for IDs that are not their peers, their own
+    // included, so one frame serves everyone, except that a node listed whole must not find
+    // itself in PeersChanged (the client would add it as a peer): those get their own frame.
+    // They are few: a joining node registers before it streams. Patches go in a frame of their
+    // own after it: tailscaled v1.102.5 sometimes failed to list a new peer that arrived in the
+    // same message as a patch of its own node (interop test_control, test_control_tls).
+    std::shared_ptr<const std::string> shared;
+    bool shared_empty = false;
+    for (auto& [id, l] : nodes_) {
+        if (l.sinks.empty()) continue;
+        if (changed.count(id)) {
+            if (const auto text = delta_text(whole, id, rest_text); !text.empty()) push(l, frame(text));
+            continue;
+        }
+        if (!shared && !shared_empty) {
+            const auto text = delta_text(whole, 0, rest_text);
+            shared_empty = text.empty();
+            if (!shared_empty) shared = frame(text);
+        }
+        if (shared) push(l, shared);
+    }
+    if (!patch_list.empty()) {
+        const auto f = frame(json{{"PeersChangedPatch", std::move(patch_list)}}.dump());
+        for (auto& [id, l] : nodes_) push(l, f);
+    }
+    record_presence(presence);
+}
+
+void Tailnet::record_presence(const std::map<std::int64_t, bool>& changes) {
+    if (changes.empty()) return;
     if (!may_write(Clock::now())) {
         for (const auto& [id, on] : changes) unsaved_presence_.insert(id);
         return;
@@ -432,11 +499,9 @@ void Tailnet::sync_from_db(TimePoint now) {
             row->hostname = l.rec.hostname;
         }
         const auto before = l.peer_json;
-        if (row->node_key != l.rec.node_key) {
-            by_node_key_.erase(l.rec.node_key);
-            by_node_key_[row->node_key] = id;
-        }
+        unindex(l);  // an admin may have given it new addresses (nodes backfill-ips)
         l.rec = std::move(*row);
+        index(l);
         if (!refresh(l, now) && l.peer_json != before) broadcast_changed(l, now);
     }
 }

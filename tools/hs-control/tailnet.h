@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "common/db.h"
+#include "common/ipalloc.h"
 #include "common/model.h"
 #include "tools/hs-control/mapper.h"
 #include "tools/hs-control/peer_chunks.h"
@@ -86,14 +87,15 @@ public:
     MapReply map_request(const std::string& machine_key, const nlohmann::json& req, TimePoint now);
     // A streaming map request starts and stops receiving deltas. The first sink of a node makes
     // it online; the last one leaving makes it offline.
-    // Presence changes are collected and announced by flush_presence.
+    // Presence changes are collected and announced by flush.
     void attach(std::int64_t node_id, MapSink* sink, TimePoint now);
     void detach(std::int64_t node_id, MapSink* sink, TimePoint now);
-    // Announces the nodes that came or went since the last call in one message to every
-    // connected node, and records them in the file in one transaction. The server calls it on
-    // every tick: when thousands of nodes reconnect at once, each peer gets one message per tick
-    // instead of one per node.
-    void flush_presence(TimePoint now);
+    // Announces what changed since the last call (nodes added or changed, their patches, nodes
+    // that came or went) in one message to every connected node, and records presence in the
+    // file in one transaction. The server calls it on every tick (250 ms): when thousands of
+    // nodes join or reconnect at once, each peer gets one message per tick instead of one per
+    // node, O(N) messages per tick rather than O(N^2) in all.
+    void flush(TimePoint now);
     // hs-control is exiting: streams that end now change nothing (the file is reset at exit).
     void set_stopping() { stopping_ = true; }
 
@@ -162,9 +164,18 @@ private:
     // A user created moments ago by hs-admin may not be loaded yet: load it, and send the new
     // profile to connected clients before any node of that user reaches them.
     void ensure_user(std::optional<std::int64_t> user_id);
+    // The node's new self to its own streams now; the node to its peers on the next flush.
     void broadcast_changed(const Live& l, TimePoint now);
-    // Sends one message (a patch) to every other connected node; one encode for all of them.
-    void broadcast_to_peers(const Live& l, const std::string& json);
+    // The fields of `patch` (a PeerChange with NodeID) to peers on the next flush, merged with
+    // any earlier patch of the same node.
+    void queue_patch(std::int64_t id, const nlohmann::json& patch);
+    // flush's message for one recipient: every queued node but `except` (a client would take
+    // itself for a peer), then `rest` (patches, presence). Empty when there is nothing to say.
+    static std::string delta_text(const std::vector<const Live*>& whole, std::int64_t except, const std::string& rest);
+    void record_presence(const std::map<std::int64_t, bool>& changes);
+    // The indexes kept beside nodes_: node key, machine key, taken addresses.
+    void index(const Live& l);
+    void unindex(const Live& l);
     void broadcast_removed(std::int64_t id);
     void push(Live& l, std::shared_ptr<const std::string> frame);
     std::shared_ptr<const std::string> frame(const std::string& json);
@@ -198,13 +209,18 @@ private:
     MapSettings settings_;
     std::map<std::int64_t, Live> nodes_;  // ordered: peers go out sorted by ID
     std::unordered_map<std::string, std::int64_t> by_node_key_;
+    std::unordered_multimap<std::string, std::int64_t> by_machine_key_;
+    AddressPools pools_;  // addresses of nodes_ in the configured prefixes
     PeerChunks chunks_;  // every change of a peer_json, or of nodes_, invalidates its piece
     std::unordered_map<std::int64_t, User> users_;
     std::string derp_map_json_;
     std::string dns_json_;
     std::string profiles_json_;
     std::shared_ptr<const std::string> keepalive_;
-    std::map<std::int64_t, bool> presence_;  // node -> online, not yet announced
+    // Not yet announced (flush): node -> online; nodes peers get whole; patches by node.
+    std::map<std::int64_t, bool> presence_;
+    std::set<std::int64_t> changed_;
+    std::map<std::int64_t, nlohmann::json> patches_;
     bool stopping_ = false;
     std::set<std::int64_t> routers_;                 // nodes that serve at least one route
     std::map<std::string, std::int64_t> primaries_;  // subnet prefix -> primary router

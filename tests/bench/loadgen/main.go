@@ -30,7 +30,8 @@ type options struct {
 	label, version, serverURL, serverCmd, readyURL, keyCmd, logPath string
 	nodes, observers, concurrency, joins, capver                    int
 	churnRate                                                       float64
-	churnDuration, churnGrace, phaseTimeout, settle, deadline       time.Duration
+	churnDuration, churnGrace, phaseTimeout, settle, deadline, hold time.Duration
+	registerLimit                                                   time.Duration
 	scenarios                                                       map[string]bool
 }
 
@@ -111,6 +112,7 @@ type result struct {
 	Churn      *churnResult    `json:"churn,omitempty"`
 	Join       *joinResult     `json:"join,omitempty"`
 	Storm      *stormResult    `json:"storm,omitempty"`
+	Scale      *scaleResult    `json:"scale,omitempty"`
 	Problems   []string        `json:"problems"`
 }
 
@@ -120,7 +122,7 @@ func logf(format string, args ...any) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: hs-loadgen run|report [flags] (see -h of each)")
+		fmt.Fprintln(os.Stderr, "usage: hs-loadgen run|report|scale-report [flags] (see -h of each)")
 		os.Exit(2)
 	}
 	var err error
@@ -129,8 +131,10 @@ func main() {
 		err = runCmd(os.Args[2:])
 	case "report":
 		err = reportCmd(os.Args[2:])
+	case "scale-report":
+		err = scaleReportCmd(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (want run or report)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (want run, report or scale-report)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hs-loadgen:", err)
@@ -159,14 +163,16 @@ func parseRun(args []string) (options, error) {
 	fs.DurationVar(&o.phaseTimeout, "phase-timeout", 300*time.Second, "bound on each waiting phase")
 	fs.DurationVar(&o.deadline, "deadline", time.Hour, "bound on the whole run; what is done by then is still reported")
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "pause before memory is read after connect")
-	scen := fs.String("scenarios", "register,connect,churn,join,storm", "scenarios to run, in this order")
+	fs.DurationVar(&o.hold, "hold", 60*time.Second, "scale: how long all nodes stay connected before they are counted")
+	fs.DurationVar(&o.registerLimit, "register-limit", 25*time.Minute, "scale: bound on registering; maps and the hold come after it")
+	scen := fs.String("scenarios", "register,connect,churn,join,storm", "scenarios to run, in this order; or scale alone")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
 	o.scenarios = map[string]bool{}
 	for _, s := range strings.Split(*scen, ",") {
 		switch s {
-		case "register", "connect", "churn", "join", "storm":
+		case "register", "connect", "churn", "join", "storm", "scale":
 			o.scenarios[s] = true
 		default:
 			return o, fmt.Errorf("unknown scenario %q", s)
@@ -261,6 +267,14 @@ func dialRetryRefused(ctx context.Context, network, addr string) (net.Conn, erro
 
 func (b *bench) scenarios(ctx context.Context) error {
 	o := b.opt
+	if o.scenarios["scale"] {
+		logf("%s: scale: growing to %d nodes, each streaming once registered", o.label, o.nodes)
+		err := b.scale(ctx)
+		if b.res.Scale != nil {
+			logf("%s: scale: %s", o.label, b.res.Scale)
+		}
+		return err
+	}
 	logf("%s: registering %d nodes", o.label, o.nodes)
 	if err := b.registerAll(ctx); err != nil {
 		return err

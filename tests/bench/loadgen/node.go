@@ -50,6 +50,7 @@ type node struct {
 	bytes    atomic.Int64 // compressed map bytes received, all streams
 	endpoint atomic.Value // netip.AddrPort the node reports now; a new stream repeats it
 	streams  atomic.Int64
+	live     atomic.Bool // a map stream is open
 	failures atomic.Int64
 	lastErr  atomic.Value // string
 }
@@ -206,6 +207,8 @@ func (n *node) stream(ctx context.Context, e *env) (bool, error) {
 	}
 	defer res.Body.Close()
 	n.streams.Add(1)
+	n.live.Store(true)
+	defer n.live.Store(false)
 	if n.obs != nil {
 		n.obs.newStream()
 	}

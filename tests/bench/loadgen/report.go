@@ -233,6 +233,11 @@ func reportCmd(args []string) error {
 		}
 		w.Write(b)
 	}
+	if old, err := os.ReadFile(*out); err == nil {
+		if block := scaleBlock(string(old)); block != "" {
+			fmt.Fprintf(&w, "\n%s\n", block)
+		}
+	}
 	return os.WriteFile(*out, w.Bytes(), 0o644)
 }
 

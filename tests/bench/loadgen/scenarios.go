@@ -41,27 +41,8 @@ func (b *bench) registerAll(ctx context.Context) error {
 	}
 	lat := make([]time.Duration, n)
 	errs := make([]error, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
-	for w := 0; w < min(b.opt.concurrency, n); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n || ctx.Err() != nil {
-					return
-				}
-				c, cancel := context.WithTimeout(ctx, 60*time.Second)
-				t0 := time.Now()
-				errs[i] = nodes[i].register(c, b.e)
-				lat[i] = time.Since(t0)
-				cancel()
-			}
-		}()
-	}
-	wg.Wait()
+	b.registerEach(ctx, nodes, func(i int, err error, took time.Duration) { errs[i], lat[i] = err, took })
 	elapsed := time.Since(start)
 	r := &registerResult{Seconds: elapsed.Seconds()}
 	var okLat []time.Duration
@@ -90,6 +71,31 @@ func (b *bench) registerAll(ctx context.Context) error {
 		return fmt.Errorf("no node registered: %s", r.FirstError)
 	}
 	return nil
+}
+
+// registerEach registers nodes, opt.concurrency at a time, until all are done or ctx ends;
+// done is called, from the worker, after each attempt.
+func (b *bench) registerEach(ctx context.Context, nodes []*node, done func(i int, err error, took time.Duration)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(b.opt.concurrency, len(nodes)); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(nodes) || ctx.Err() != nil {
+					return
+				}
+				c, cancel := context.WithTimeout(ctx, 60*time.Second)
+				t0 := time.Now()
+				err := nodes[i].register(c, b.e)
+				cancel()
+				done(i, err, time.Since(t0))
+			}
+		}()
+	}
+	wg.Wait()
 }
 
 // waitMaps waits until every node has a full map received at or after t (or ctx ends); it
