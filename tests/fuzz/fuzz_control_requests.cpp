@@ -53,7 +53,7 @@ struct World {
 };
 
 void handle(World& w, json req, bool as_map) {
-    if (normalize_request(req)) return;  // refused with a 400 that names the field
+    if (hs::control::normalize_request(req)) return;  // refused with a 400 that names the field
     const auto now = hs::Clock::now();
     try {
         if (as_map) w.tn->map_request(w.machine, req, now);
