@@ -68,8 +68,9 @@ TEST_CASE("pre-auth registration, full map and deltas for rename, expire, delete
     CHECK(sa.got.empty());  // peers hear of it on the next flush (every tick), with other changes
     tn.flush(now);
     REQUIRE_FALSE(sa.got.empty());
-    const auto& delta = sa.got.back();
+    const auto& delta = sa.got.front();  // nodes first; a's own presence follows in its own message
     REQUIRE(delta.contains("PeersChanged"));
+    CHECK_FALSE(delta.contains("OnlineChange"));
     CHECK(delta["PeersChanged"][0]["Endpoints"][0] == "10.0.0.1:41641");
     CHECK(delta["PeersChanged"][0]["HomeDERP"] == 900);
 

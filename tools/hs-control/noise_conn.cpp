@@ -109,7 +109,11 @@ asio::awaitable<bool> NoiseConn::write(asio::const_buffer b) {
     try {
         co_await stream_->write(b);
         co_return true;
-    } catch (const std::exception&) {
+    } catch (const std::exception& e) {
+        // A client that vanished or reset its connection: it reconnects, but the reason for a
+        // burst of these belongs in the log (issue 19 saw thousands of streams end unexplained).
+        if (!closed_ && server_.log_limit().allow("write failed"))
+            spdlog::info("ts2021 {} ({}): sending failed, closing: {}", peer_, machine_key_, e.what());
         co_return false;
     }
 }
@@ -185,7 +189,9 @@ asio::awaitable<void> NoiseConn::run(std::vector<std::uint8_t> init, std::string
 }
 
 asio::awaitable<void> NoiseConn::reader() {
-    std::vector<std::uint8_t> buf(32768), plain;
+    // Noise records carry at most 4 KiB of plaintext; a few of them per read is plenty, and the
+    // buffer lives as long as the connection.
+    std::vector<std::uint8_t> buf(8192), plain;
     while (!closed_) {
         std::size_t n = 0;
         try {
@@ -211,7 +217,11 @@ asio::awaitable<void> NoiseConn::reader() {
 }
 
 namespace {
-constexpr std::size_t kKeepBuffer = 64 * 1024;
+// What one write seals and sends at most: a full map of a large tailnet goes out in several.
+constexpr std::size_t kWriteBatch = 256 * 1024;
+// An idle connection keeps no more writer buffer than this: tens of thousands of them wait on
+// their keepalive at any time (issue 19 measured RSS per connection growing with the tailnet).
+constexpr std::size_t kKeepBuffer = 4 * 1024;
 }  // namespace
 
 asio::awaitable<void> NoiseConn::writer() {
@@ -223,10 +233,12 @@ asio::awaitable<void> NoiseConn::writer() {
         ssize_t n;
         while ((n = nghttp2_session_mem_send(h2_, &data)) > 0) {
             plain.insert(plain.end(), data, data + n);
-            if (plain.size() > (1 << 20)) break;
+            if (plain.size() >= kWriteBatch) break;
         }
         if (n < 0) break;
         if (plain.empty()) {
+            if (plain.capacity() > kKeepBuffer) std::vector<std::uint8_t>().swap(plain);
+            if (out.capacity() > kKeepBuffer) std::vector<std::uint8_t>().swap(out);
             wakeup_.expires_at(asio::steady_timer::time_point::max());
             boost::system::error_code ec;
             co_await wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
@@ -235,12 +247,6 @@ asio::awaitable<void> NoiseConn::writer() {
         out.clear();
         sealer_->seal(plain, out);
         if (!co_await write(asio::buffer(out))) break;
-        // A full map is large and rare; thousands of idle streams must not each keep a buffer
-        // that size for the rest of their life.
-        if (plain.capacity() > kKeepBuffer) {
-            std::vector<std::uint8_t>().swap(plain);
-            std::vector<std::uint8_t>().swap(out);
-        }
     }
     close();
 }
@@ -251,7 +257,8 @@ void NoiseConn::queue_data(Stream& s, std::shared_ptr<const std::string> data) {
     s.out.push_back(std::move(data));
     s.last_send = Clock::now();
     if (queued_bytes_ > kMaxQueuedBytes) {
-        spdlog::warn("ts2021 {}: client is not reading its map stream; closing", peer_);
+        if (server_.log_limit().allow("not reading"))
+            spdlog::warn("ts2021 {} ({}): client is not reading its map stream; closing", peer_, machine_key_);
         close();
         return;
     }

@@ -322,20 +322,14 @@ void Tailnet::detach(std::int64_t node_id, MapSink* sink, TimePoint now) {
     }
 }
 
-std::string Tailnet::delta_text(const std::vector<const Live*>& whole, std::int64_t except, const std::string& rest) {
+std::string Tailnet::peers_changed_text(const std::vector<const Live*>& whole, std::int64_t except) {
     std::string list;
     for (const auto* l : whole) {
         if (l->rec.id == except) continue;
         if (!list.empty()) list += ',';
         list += l->peer_json;
     }
-    if (list.empty() && rest.empty()) return {};
-    std::string out = "{";
-    if (!list.empty()) out += R"("PeersChanged":[)" + list + "]";
-    if (!list.empty() && !rest.empty()) out += ',';
-    out += rest;
-    out += '}';
-    return out;
+    return list.empty() ? std::string() : R"({"PeersChanged":[)" + list + "]}";
 }
 
 void Tailnet::flush(TimePoint) {
@@ -357,36 +351,33 @@ void Tailnet::flush(TimePoint) {
         online[std::to_string(id)] = on;
         if (!on) seen[std::to_string(id)] = true;
     }
-    json rest = json::object();
-    if (!online.empty()) rest["OnlineChange"] = std::move(online);
-    if (!seen.empty()) rest["PeerSeenChange"] = std::move(seen);
-    auto rest_text = rest.dump();
-    rest_text = rest_text.substr(1, rest_text.size() - 2);  // its members, to follow PeersChanged
-    // Clients ignore patches and presence for IDs that are not their peers, their own
-    // included, so one frame serves everyone, except that a node listed whole must not find
-    // itself in PeersChanged (the client would add it as a peer): those get their own frame.
-    // They are few: a joining node registers before it streams. Patches go in a frame of their
-    // own after it: tailscaled v1.102.5 sometimes failed to list a new peer that arrived in the
-    // same message as a patch of its own node (interop test_control, test_control_tls).
+    // Three messages at most, each one encode shared by every peer: the nodes, then presence,
+    // then patches. Clients ignore presence and patches for IDs that are not their peers, their
+    // own included, but a node listed whole must not find itself in PeersChanged (the client
+    // would add it as a peer): those few (a joining node registers before it streams) get their
+    // own copy. Presence and patches stay out of the PeersChanged message: tailscaled v1.102.5
+    // then sometimes kept a new peer as an empty, offline entry (interop test_derp_relay,
+    // test_embedded_derp: two clients joining within the same tick).
     std::shared_ptr<const std::string> shared;
-    bool shared_empty = false;
     for (auto& [id, l] : nodes_) {
-        if (l.sinks.empty()) continue;
+        if (l.sinks.empty() || whole.empty()) continue;
         if (changed.count(id)) {
-            if (const auto text = delta_text(whole, id, rest_text); !text.empty()) push(l, frame(text));
+            if (const auto text = peers_changed_text(whole, id); !text.empty()) push(l, frame(text));
             continue;
         }
-        if (!shared && !shared_empty) {
-            const auto text = delta_text(whole, 0, rest_text);
-            shared_empty = text.empty();
-            if (!shared_empty) shared = frame(text);
-        }
-        if (shared) push(l, shared);
+        if (!shared) shared = frame(peers_changed_text(whole, 0));
+        push(l, shared);
     }
-    if (!patch_list.empty()) {
-        const auto f = frame(json{{"PeersChangedPatch", std::move(patch_list)}}.dump());
+    auto to_all = [&](const json& msg) {
+        const auto f = frame(msg.dump());
         for (auto& [id, l] : nodes_) push(l, f);
+    };
+    if (!online.empty()) {
+        json msg = {{"OnlineChange", std::move(online)}};
+        if (!seen.empty()) msg["PeerSeenChange"] = std::move(seen);
+        to_all(msg);
     }
+    if (!patch_list.empty()) to_all(json{{"PeersChangedPatch", std::move(patch_list)}});
     record_presence(presence);
 }
 

@@ -169,9 +169,9 @@ private:
     // The fields of `patch` (a PeerChange with NodeID) to peers on the next flush, merged with
     // any earlier patch of the same node.
     void queue_patch(std::int64_t id, const nlohmann::json& patch);
-    // flush's message for one recipient: every queued node but `except` (a client would take
-    // itself for a peer), then `rest` (patches, presence). Empty when there is nothing to say.
-    static std::string delta_text(const std::vector<const Live*>& whole, std::int64_t except, const std::string& rest);
+    // flush's PeersChanged message for one recipient: every queued node but `except` (a client
+    // would take itself for a peer). Empty when that leaves none.
+    static std::string peers_changed_text(const std::vector<const Live*>& whole, std::int64_t except);
     void record_presence(const std::map<std::int64_t, bool>& changes);
     // The indexes kept beside nodes_: node key, machine key, taken addresses.
     void index(const Live& l);
