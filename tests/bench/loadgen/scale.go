@@ -36,14 +36,9 @@ type scaleResult struct {
 // scale registers opt.nodes nodes, opt.concurrency at a time, each streaming as soon as it is
 // registered; then waits for every map, holds for opt.hold and counts what survived.
 func (b *bench) scale(ctx context.Context) error {
-	n := b.opt.nodes
-	nodes := make([]*node, n)
-	for i := range nodes {
-		nd, err := newNode(b.e, i, i < b.opt.observers)
-		if err != nil {
-			return err
-		}
-		nodes[i] = nd
+	nodes, err := b.newNodes()
+	if err != nil {
+		return err
 	}
 	r := &scaleResult{}
 	b.res.Scale = r

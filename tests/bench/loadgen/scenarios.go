@@ -28,16 +28,25 @@ func (b *bench) problem(format string, args ...any) {
 	logf("problem: %s", msg)
 }
 
-// registerAll registers opt.nodes fresh nodes with opt.concurrency workers.
-func (b *bench) registerAll(ctx context.Context) error {
-	n := b.opt.nodes
-	nodes := make([]*node, n)
+// newNodes makes opt.nodes fresh nodes, the first opt.observers of them observers.
+func (b *bench) newNodes() ([]*node, error) {
+	nodes := make([]*node, b.opt.nodes)
 	for i := range nodes {
 		nd, err := newNode(b.e, i, i < b.opt.observers)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		nodes[i] = nd
+	}
+	return nodes, nil
+}
+
+// registerAll registers opt.nodes fresh nodes with opt.concurrency workers.
+func (b *bench) registerAll(ctx context.Context) error {
+	n := b.opt.nodes
+	nodes, err := b.newNodes()
+	if err != nil {
+		return err
 	}
 	lat := make([]time.Duration, n)
 	errs := make([]error, n)
