@@ -201,8 +201,10 @@ void Server::tick(TimePoint now, int n) {
     auto step = [&](const char* what, auto&& f) {
         try {
             f();
-        } catch (const std::exception& e) {
+        } catch (const DbError& e) {
             tailnet_.note_db_failure(now, e.what());
+            if (log_limit_.allow(what)) spdlog::error("{}: {}", what, e.what());
+        } catch (const std::exception& e) {
             if (log_limit_.allow(what)) spdlog::error("{}: {}", what, e.what());
         }
     };
