@@ -221,10 +221,14 @@ TEST_CASE("checkpoints run on their own thread when the writer's connection does
         const auto wal = path + "-wal";
         const auto before = std::filesystem::file_size(wal);
         CHECK(before > 200 * 2000);  // nothing was copied back: the WAL holds every insert
-        DbCheckpointer ckpt(path, true, std::chrono::milliseconds(20));
-        for (int i = 0; i < 100 && ckpt.checkpoints() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        CHECK(ckpt.checkpoints() >= 1);
-        // The next write starts the WAL over instead of growing it.
+        {
+            DbCheckpointer ckpt(path, true, std::chrono::milliseconds(20));
+            for (int i = 0; i < 100 && ckpt.checkpoints() == 0; ++i)
+                std::this_thread::sleep_for(std::chrono::milliseconds(10));
+            CHECK(ckpt.checkpoints() >= 1);
+        }
+        // With the thread stopped (so no checkpoint is reading the WAL), the next write starts
+        // the WAL over instead of growing it.
         db.prepare("INSERT INTO t VALUES (1)").run();
         auto st = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
         st.step();
