@@ -107,4 +107,7 @@ TEST_CASE("a batch merges patches, and a changed node never finds itself among i
     REQUIRE(sc.got.size() == 1);
     CHECK_FALSE(sc.got[0].contains("PeersChanged"));
     CHECK(ids(sc.got[0]["PeersChangedPatch"]) == std::vector<std::int64_t>{ib});
+    // b hears of c, and not of its own patch: a client has no peer of its own ID.
+    REQUIRE(sb.got.size() == 1);
+    CHECK(ids(sb.got[0]["PeersChanged"]) == std::vector<std::int64_t>{ic});
 }

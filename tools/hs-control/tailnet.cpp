@@ -342,9 +342,10 @@ void Tailnet::flush(TimePoint) {
     std::vector<const Live*> whole;
     for (const auto id : changed)
         if (const auto it = nodes_.find(id); it != nodes_.end()) whole.push_back(&it->second);
-    json patch_list = json::array(), online = json::object(), seen = json::object();
+    std::map<std::int64_t, const json*> patch_of;  // ordered: the message lists them by ID
+    json online = json::object(), seen = json::object();
     for (const auto& [id, p] : patches)
-        if (nodes_.count(id) && !changed.count(id)) patch_list.push_back(p);
+        if (nodes_.count(id) && !changed.count(id)) patch_of[id] = &p;
     // PeerSeenChange true stamps LastSeen "now" on the client: when it went offline.
     for (const auto& [id, on] : presence) {
         if (!nodes_.count(id)) continue;
@@ -368,17 +369,37 @@ void Tailnet::flush(TimePoint) {
         if (!shared) shared = frame(peers_changed_text(whole, 0));
         push(l, shared);
     }
-    auto to_all = [&](const json& msg) {
-        const auto f = frame(msg.dump());
-        for (auto& [id, l] : nodes_) push(l, f);
-    };
     if (!online.empty()) {
         json msg = {{"OnlineChange", std::move(online)}};
         if (!seen.empty()) msg["PeerSeenChange"] = std::move(seen);
-        to_all(msg);
+        const auto f = frame(msg.dump());
+        for (auto& [id, l] : nodes_) push(l, f);
     }
-    if (!patch_list.empty()) to_all(json{{"PeersChangedPatch", std::move(patch_list)}});
+    send_patches(patch_of);
     record_presence(presence);
+}
+
+void Tailnet::send_patches(const std::map<std::int64_t, const json*>& patch_of) {
+    if (patch_of.empty()) return;
+    // A node is not sent its own patch: the client has no peer of that ID and would give up
+    // applying the message as a delta (and the load generator counts it as a delivery). One
+    // shared message for everyone else; the patched nodes that stream get theirs without it.
+    auto text = [&](std::int64_t except) {
+        json list = json::array();
+        for (const auto& [id, p] : patch_of)
+            if (id != except) list.push_back(*p);
+        return list.empty() ? std::string() : json{{"PeersChangedPatch", std::move(list)}}.dump();
+    };
+    std::shared_ptr<const std::string> shared;
+    for (auto& [id, l] : nodes_) {
+        if (l.sinks.empty()) continue;
+        if (patch_of.count(id)) {
+            if (const auto t = text(id); !t.empty()) push(l, frame(t));
+            continue;
+        }
+        if (!shared) shared = frame(text(0));
+        push(l, shared);
+    }
 }
 
 void Tailnet::record_presence(const std::map<std::int64_t, bool>& changes) {

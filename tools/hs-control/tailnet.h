@@ -173,6 +173,8 @@ private:
     // would take itself for a peer). Empty when that leaves none.
     static std::string peers_changed_text(const std::vector<const Live*>& whole, std::int64_t except);
     void record_presence(const std::map<std::int64_t, bool>& changes);
+    // flush's PeersChangedPatch messages.
+    void send_patches(const std::map<std::int64_t, const nlohmann::json*>& patch_of);
     // The indexes kept beside nodes_: node key, machine key, taken addresses.
     void index(const Live& l);
     void unindex(const Live& l);
