@@ -34,6 +34,14 @@ control_start() {
   daemon_start CONTROL_PID "$CONTROL_DIR/control.log" "$CONTROL_URL/health" "$HS_BIN/hs-control" -c "$CONTROL_DIR/config.yaml"
 }
 
+# server_alive WHAT: fails (with the log's tail) if hs-control has exited, so a crash shows up
+# at the first step after it rather than at the end.
+server_alive() {
+  kill -0 "$CONTROL_PID" 2>/dev/null && return 0
+  tail -n 30 "$CONTROL_DIR/control.log" >&2
+  fail "hs-control is gone after: $1"
+}
+
 control_stop() {
   daemon_stop "$CONTROL_PID"
   CONTROL_PID=""

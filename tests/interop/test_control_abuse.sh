@@ -21,15 +21,9 @@ control_start
 admin users create alice >/dev/null
 key=$(admin preauthkeys create -u alice --reusable -e 1h)
 DB="$CONTROL_DIR/db.sqlite"
-[ -f "$DB" ] || DB=$(find "$CONTROL_DIR" -name '*.sqlite' | head -1)
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$CONTROL_PID/status"; }
 metric() { curl -sf "$METRICS" | awk -v m="$1" '$1 == m {print $2}'; }
-server_alive() {
-  kill -0 "$CONTROL_PID" 2>/dev/null && return 0
-  tail -n 30 "$CONTROL_DIR/control.log" >&2
-  fail "hs-control is gone after: $1"
-}
 
 # --- 1. unfinished requests -------------------------------------------------------------------
 before=$(rss_kib)
@@ -44,7 +38,7 @@ max_sent=$(awk '{print $4}' "$LAB/flood.out" | sort -n | tail -1)
 [ "$max_sent" -le $((2 * 1024 * 1024)) ] || fail "a flooding connection got $max_sent bytes in before the close"
 grew=$(( (after - before) / 1024 ))
 [ "$grew" -le 64 ] || fail "RSS grew by $grew MiB under the flood ($before -> $after KiB)"
-refused=$(curl -sf "$METRICS" | awk '$1 == "hs_control_ts2021_refused_total{reason=\"connection_bytes\"}" {print $2}')
+refused=$(metric 'hs_control_ts2021_refused_total{reason="connection_bytes"}')
 [ "${refused:-0}" -ge 4 ] || fail "connection_bytes refusals counted: ${refused:-none}"
 lines=$(grep -c "bytes of unfinished requests" "$CONTROL_DIR/control.log")
 [ "$lines" -ge 1 ] && [ "$lines" -le 4 ] || fail "$lines log lines about the flood (want 1 to 4: rate-limited)"

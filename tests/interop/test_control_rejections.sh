@@ -25,13 +25,6 @@ eventually 10 peer_is ra rb .HostName rb || fail "ra does not list rb"
 eventually 10 peer_is rb ra .HostName ra || fail "rb does not list ra"
 pass "ra and rb registered with a reusable key and list each other"
 
-# A crash shows up at the first probe after it rather than at the end.
-server_alive() {
-  kill -0 "$CONTROL_PID" 2>/dev/null && return 0
-  tail -n 30 "$CONTROL_DIR/control.log" >&2
-  fail "hs-control is gone after: $1"
-}
-
 # probe COMMAND [ARG]: runs hs-ts2021-probe against the server; its one line lands in OUT.
 probe() {
   local cmd=$1
