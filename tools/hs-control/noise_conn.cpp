@@ -342,6 +342,13 @@ void NoiseConn::fail_request(Stream& s, int status, const std::string& reply, co
     if (!s.responded) respond(s.id, status, reply + "\n", "text/plain");
 }
 
+void NoiseConn::respond_register(Stream& s, const RegisterReply& r) {
+    // A registration that went through proves the peer holds a node of the tailnet (or an
+    // approved login); one refused with an Error proves nothing.
+    if (r.status == 200 && !r.body.contains("Error")) authenticated();
+    respond(s.id, r.status, r.body.dump());
+}
+
 void NoiseConn::dispatch(Stream& s) {
     const auto now = Clock::now();
     activity_.requested = true;
@@ -364,8 +371,7 @@ void NoiseConn::dispatch(Stream& s) {
                 tick(now);
                 return;
             }
-            if (r.status == 200 && !r.body.contains("Error")) authenticated();
-            return respond(s.id, r.status, r.body.dump());
+            return respond_register(s, r);
         }
         auto r = tn.map_request(machine_key_, req, now);
         if (r.status != 200) return respond(s.id, r.status, r.error, "text/plain");
@@ -394,8 +400,7 @@ void NoiseConn::tick(TimePoint now) {
             }
             if (r) {
                 s.holding = false;
-                if (r->status == 200 && !r->body.contains("Error")) authenticated();
-                respond(s.id, r->status, r->body.dump());
+                respond_register(s, *r);
             }
         } else if (s.attached && now - s.last_send >= s.keepalive_after) {
             queue_data(s, server_.tailnet().keepalive_frame());

@@ -55,6 +55,8 @@ private:
     void dispatch_safely(Stream& s);
     void dispatch(Stream& s);
     void fail_request(Stream& s, int status, const std::string& reply, const std::string& cause);
+    // Answers a register request, first counting the peer as authenticated when it succeeded.
+    void respond_register(Stream& s, const RegisterReply& r);
     void release_body(Stream& s);
     void detach_safely(Stream& s, TimePoint now);
     // The peer proved it is a node of the tailnet (or finished a login): it no longer counts
