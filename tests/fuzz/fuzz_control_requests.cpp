@@ -10,9 +10,9 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "common/db.h"
-#include "common/keys.h"
-#include "common/store.h"
+#include "common/store/db.h"
+#include "common/base/keys.h"
+#include "common/store/store.h"
 #include "tools/hs-control/request_check.h"
 #include "tools/hs-control/tailnet.h"
 

@@ -1,7 +1,7 @@
 // DERP frames on hostile bytes. The input is what a client sends: it reaches a FrameDecoder in
 // two reads, split at a point the input picks (its last byte), the first copied in with feed()
 // and the second written through prepare()/commit(). Every frame that comes out must be the next
-// piece of the stream, and goes to each payload parser of derp_frame.h under fixed keys. The
+// piece of the stream, and goes to each payload parser of derp/frame.h under fixed keys. The
 // input is also sealed as the JSON of a ClientInfo and a ServerInfo box, so the JSON readers see
 // fuzzed text, and wrapped in frames by every encoder, which must decode back to themselves.
 // Whatever opens must survive an encode/open round trip. Any exception other than
@@ -21,9 +21,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/derp_frame.h"
-#include "common/keys.h"
-#include "common/netaddr.h"
+#include "common/derp/frame.h"
+#include "common/base/keys.h"
+#include "common/base/netaddr.h"
 
 namespace {
 

@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/derpmap.h"
+#include "common/config/derpmap.h"
 
 namespace {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "common/mapframe.h"
+#include "common/control/mapframe.h"
 
 namespace {
 

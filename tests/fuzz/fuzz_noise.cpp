@@ -9,8 +9,8 @@
 #include <span>
 #include <vector>
 
-#include "common/keys.h"
-#include "common/noise.h"
+#include "common/base/keys.h"
+#include "common/control/noise.h"
 
 namespace {
 

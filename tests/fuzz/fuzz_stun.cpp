@@ -1,4 +1,4 @@
-// STUN on hostile datagrams. Nothing in stun.h throws, so the checks are invariants: parse_request
+// STUN on hostile datagrams. Nothing in stun/message.h throws, so the checks are invariants: parse_request
 // and handle_packet agree and count every drop by its reason; a request that parses is a
 // well-formed Binding Request whose answer, for IPv4, IPv6 and v4-mapped sources taken from the
 // input, parse_response reads back to the same address and port (and to nothing under another
@@ -12,8 +12,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/netaddr.h"
-#include "common/stun.h"
+#include "common/base/netaddr.h"
+#include "common/stun/message.h"
 
 namespace {
 

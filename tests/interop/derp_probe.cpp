@@ -21,9 +21,9 @@
 #include <nlohmann/json.hpp>
 #include <sodium.h>
 
-#include "common/derp_client.h"
-#include "common/netaddr.h"
-#include "common/stun.h"
+#include "common/derp/net/client.h"
+#include "common/base/netaddr.h"
+#include "common/stun/message.h"
 
 namespace {
 

@@ -23,8 +23,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
-#include "common/keys.h"
-#include "common/noise.h"
+#include "common/base/keys.h"
+#include "common/control/noise.h"
 
 namespace ts2021 {
 

@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "common/asio.h"
-#include "common/keys.h"
-#include "common/noise.h"
+#include "common/net/asio.h"
+#include "common/base/keys.h"
+#include "common/control/noise.h"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;

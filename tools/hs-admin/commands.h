@@ -1,5 +1,5 @@
 // hs-admin's nouns, one file each. Verbs turn their flags into the parameters of an operation
-// (common/admin_ops.h), run it through Context::call and print the result.
+// (common/admin/ops.h), run it through Context::call and print the result.
 #pragma once
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // hs-admin config check: loads a config file the way hs-control does and prints the values it
 // would use (defaults filled in, legacy keys mapped, relative paths resolved), under
 // headscale's key names. Secrets are replaced by "<redacted>".
-#include "common/duration.h"
+#include "common/base/duration.h"
 #include "tools/hs-admin/commands.h"
 
 namespace hs::admin {

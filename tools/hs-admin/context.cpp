@@ -5,7 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/admin_ops.h"
+#include "common/admin/ops.h"
 
 namespace hs::admin {
 

@@ -12,8 +12,8 @@
 
 #include <CLI/CLI.hpp>
 
-#include "common/config.h"
-#include "common/db.h"
+#include "common/config/config.h"
+#include "common/store/db.h"
 #include "tools/hs-admin/output.h"
 
 namespace hs::admin {
@@ -31,7 +31,7 @@ public:
     Format format() const { return parse_format(output); }
     const Config& config();
     Db& db();
-    // Runs an operation of common/admin_ops.h here or on the remote server; same result.
+    // Runs an operation of common/admin/ops.h here or on the remote server; same result.
     json call(const std::string& op, const json& params);
     // Runs a list operation and prints its items: streamed as they are made when the op runs
     // here and the format allows (JSON, JSON lines), else collected and printed by print_list.

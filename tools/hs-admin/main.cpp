@@ -3,7 +3,7 @@
 // file per noun; this one is the dispatcher.
 #include <cstdlib>
 
-#include "common/cli.h"
+#include "common/base/cli.h"
 #include "tools/hs-admin/commands.h"
 
 int main(int argc, char** argv) {

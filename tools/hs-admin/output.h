@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "common/admin_json.h"
+#include "common/admin/json.h"
 
 namespace hs::admin {
 

@@ -5,7 +5,7 @@
 #include <memory>
 #include <sstream>
 
-#include "common/store.h"
+#include "common/store/store.h"
 #include "tools/hs-admin/commands.h"
 
 namespace hs::admin {

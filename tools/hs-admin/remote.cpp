@@ -3,8 +3,8 @@
 // drift apart; the server returns the operation's JSON, which prints exactly as a local result.
 #include <stdexcept>
 
-#include "common/admin_ops.h"
-#include "common/http_fetch.h"
+#include "common/admin/ops.h"
+#include "common/net/http_fetch.h"
 #include "tools/hs-admin/context.h"
 
 namespace hs::admin {

@@ -1,7 +1,7 @@
 // hs-admin users: the people (or service identities) that own nodes and keys.
 #include <memory>
 
-#include "common/store.h"
+#include "common/store/store.h"
 #include "tools/hs-admin/commands.h"
 
 namespace hs::admin {

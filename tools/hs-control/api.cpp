@@ -6,8 +6,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/admin_ops.h"
-#include "common/log.h"
+#include "common/admin/ops.h"
+#include "common/base/log.h"
 
 namespace hs::control {
 namespace {

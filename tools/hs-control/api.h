@@ -1,4 +1,4 @@
-// hs-control's REST API (/api/v1/...): the operations of common/admin_ops.h over HTTP, with
+// hs-control's REST API (/api/v1/...): the operations of common/admin/ops.h over HTTP, with
 // API keys (hs-admin apikeys create) as bearer tokens. A pure function of the request and the
 // database, so it is tested without sockets; server.cpp only routes /api/v1/ here.
 #pragma once
@@ -7,9 +7,9 @@
 #include <string>
 #include <string_view>
 
-#include "common/config.h"
-#include "common/db.h"
-#include "common/timeutil.h"
+#include "common/config/config.h"
+#include "common/store/db.h"
+#include "common/base/timeutil.h"
 
 namespace hs::control {
 

@@ -5,7 +5,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/duration.h"
+#include "common/base/duration.h"
 
 namespace hs::control {
 

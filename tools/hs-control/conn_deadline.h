@@ -10,8 +10,8 @@
 #include <cstdint>
 #include <string>
 
-#include "common/log.h"
-#include "common/timeutil.h"
+#include "common/base/log.h"
+#include "common/base/timeutil.h"
 
 namespace hs::control {
 

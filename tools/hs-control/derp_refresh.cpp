@@ -4,8 +4,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/derpmap.h"
-#include "common/http_fetch.h"
+#include "common/config/derpmap.h"
+#include "common/net/http_fetch.h"
 
 namespace hs::control {
 

@@ -2,13 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/derp_conn.h"
-#include "common/derpmap.h"
-#include "common/tls.h"
-#include "common/key_file.h"
-#include "common/keys.h"
-#include "common/netaddr.h"
-#include "common/stun_udp.h"
+#include "common/derp/net/conn.h"
+#include "common/config/derpmap.h"
+#include "common/net/tls.h"
+#include "common/base/key_file.h"
+#include "common/base/keys.h"
+#include "common/base/netaddr.h"
+#include "common/stun/net/udp.h"
 
 namespace hs::control {
 

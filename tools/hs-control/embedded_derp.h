@@ -11,13 +11,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
-#include "common/asio.h"
+#include "common/net/asio.h"
 
 #include <boost/asio/ssl.hpp>
-#include "common/config.h"
-#include "common/derp_conn.h"
-#include "common/derp_server.h"
-#include "common/stun.h"
+#include "common/config/config.h"
+#include "common/derp/net/conn.h"
+#include "common/derp/server.h"
+#include "common/stun/message.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {

@@ -1,17 +1,17 @@
 // hs-control: the coordination server. Flags and wiring only; the work is in server.cpp
 // (network), noise_conn.cpp (TS2021 + HTTP/2), tailnet.cpp/register.cpp/poll.cpp (logic).
 
-#include "common/asio.h"
+#include "common/net/asio.h"
 #include <spdlog/spdlog.h>
 
-#include "common/cli.h"
-#include "common/config.h"
-#include "common/db.h"
-#include "common/db_checkpointer.h"
-#include "common/key_file.h"
-#include "common/lock_file.h"
-#include "common/log.h"
-#include "common/store.h"
+#include "common/base/cli.h"
+#include "common/config/config.h"
+#include "common/store/db.h"
+#include "common/store/checkpointer.h"
+#include "common/base/key_file.h"
+#include "common/base/lock_file.h"
+#include "common/base/log.h"
+#include "common/store/store.h"
 #include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/derp_refresh.h"
 #include "tools/hs-control/embedded_derp.h"

@@ -1,6 +1,6 @@
 #include "tools/hs-control/mapper.h"
 
-#include "common/netaddr.h"
+#include "common/base/netaddr.h"
 
 namespace hs::control {
 namespace {

@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/config.h"
-#include "common/model.h"
+#include "common/config/config.h"
+#include "common/store/model.h"
 #include "tools/hs-control/routes.h"
 
 namespace hs::control {

@@ -4,7 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/db.h"
+#include "common/store/db.h"
 #include "tools/hs-control/request_check.h"
 #include "tools/hs-control/server.h"
 

@@ -9,14 +9,14 @@
 #include <string>
 #include <vector>
 
-#include "common/asio.h"
+#include "common/net/asio.h"
 #include <boost/beast/core.hpp>
 #include <nghttp2/nghttp2.h>
 #include <nlohmann/json.hpp>
 
-#include "common/derp_conn.h"
-#include "common/keys.h"
-#include "common/noise.h"
+#include "common/derp/net/conn.h"
+#include "common/base/keys.h"
+#include "common/control/noise.h"
 #include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/tailnet.h"

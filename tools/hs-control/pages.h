@@ -4,7 +4,7 @@
 
 #include <string>
 
-#include "common/model.h"
+#include "common/store/model.h"
 
 namespace hs::control {
 

@@ -1,6 +1,6 @@
 #include "tools/hs-control/peer_chunks.h"
 
-#include "common/mapframe.h"
+#include "common/control/mapframe.h"
 #include "tools/hs-control/mapper.h"
 
 namespace hs::control {

@@ -1,9 +1,9 @@
 // POST /machine/map: the long poll, lite updates and one-shot maps.
 #include <spdlog/spdlog.h>
 
-#include "common/keys.h"
-#include "common/mapframe.h"
-#include "common/store.h"
+#include "common/base/keys.h"
+#include "common/control/mapframe.h"
+#include "common/store/store.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {

@@ -1,11 +1,11 @@
 // POST /machine/register: pre-auth keys, interactive logins, restarts, logout, key rotation.
 #include <spdlog/spdlog.h>
 
-#include "common/ipalloc.h"
-#include "common/keys.h"
-#include "common/log.h"
-#include "common/netaddr.h"
-#include "common/store.h"
+#include "common/base/ipalloc.h"
+#include "common/base/keys.h"
+#include "common/base/log.h"
+#include "common/base/netaddr.h"
+#include "common/store/store.h"
 #include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/tailnet.h"
 

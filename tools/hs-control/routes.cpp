@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "common/netaddr.h"
+#include "common/base/netaddr.h"
 
 namespace hs::control {
 

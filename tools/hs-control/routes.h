@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "common/model.h"
+#include "common/store/model.h"
 
 namespace hs::control {
 

@@ -12,11 +12,11 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <spdlog/spdlog.h>
 
-#include "common/accept_loop.h"
-#include "common/netaddr.h"
-#include "common/tls.h"
-#include "common/store.h"
-#include "common/derp_conn.h"
+#include "common/net/accept_loop.h"
+#include "common/base/netaddr.h"
+#include "common/net/tls.h"
+#include "common/store/store.h"
+#include "common/derp/net/conn.h"
 #include "tools/hs-control/api.h"
 #include "tools/hs-control/embedded_derp.h"
 #include "tools/hs-control/noise_conn.h"

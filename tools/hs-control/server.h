@@ -7,14 +7,14 @@
 #include <string>
 #include <vector>
 
-#include "common/asio.h"
+#include "common/net/asio.h"
 
 #include <boost/asio/ssl.hpp>
 
-#include "common/config.h"
-#include "common/db.h"
-#include "common/keys.h"
-#include "common/log.h"
+#include "common/config/config.h"
+#include "common/store/db.h"
+#include "common/base/keys.h"
+#include "common/base/log.h"
 #include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/tailnet.h"

@@ -6,9 +6,9 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/keys.h"
-#include "common/mapframe.h"
-#include "common/store.h"
+#include "common/base/keys.h"
+#include "common/control/mapframe.h"
+#include "common/store/store.h"
 
 namespace hs::control {
 

@@ -14,10 +14,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/config.h"
-#include "common/db.h"
-#include "common/ipalloc.h"
-#include "common/model.h"
+#include "common/config/config.h"
+#include "common/store/db.h"
+#include "common/base/ipalloc.h"
+#include "common/store/model.h"
 #include "tools/hs-control/mapper.h"
 #include "tools/hs-control/peer_chunks.h"
 

@@ -4,7 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/store.h"
+#include "common/store/store.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/log.h"
+#include "common/base/log.h"
 
 namespace hs::derper {
 namespace {

@@ -1,6 +1,6 @@
 // hs-derper: a DERP relay and STUN server for Tailscale clients, flag-compatible with derper
 // where the meaning is the same.
-#include "common/cli.h"
+#include "common/base/cli.h"
 #include "tools/hs-derper/options.h"
 
 int main(int argc, char** argv) {

@@ -13,7 +13,7 @@
 #include <unordered_set>
 #include <vector>
 
-#include "common/derp_client.h"
+#include "common/derp/net/client.h"
 
 namespace hs::derper {
 

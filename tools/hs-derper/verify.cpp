@@ -2,7 +2,7 @@
 
 #include <mutex>
 
-#include "common/log.h"
+#include "common/base/log.h"
 
 namespace hs::derper {
 namespace {

@@ -8,9 +8,9 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/db.h"
-#include "common/derp_server.h"
-#include "common/timeutil.h"
+#include "common/store/db.h"
+#include "common/derp/server.h"
+#include "common/base/timeutil.h"
 
 namespace hs::derper {
 

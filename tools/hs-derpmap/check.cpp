@@ -5,8 +5,8 @@
 #include <map>
 #include <memory>
 
-#include "common/derpmap.h"
-#include "common/netaddr.h"
+#include "common/config/derpmap.h"
+#include "common/base/netaddr.h"
 #include "tools/hs-derpmap/commands.h"
 
 namespace hs::derpmap {

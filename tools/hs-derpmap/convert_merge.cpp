@@ -2,10 +2,10 @@
 // hs-control would serve from a config.
 #include <memory>
 
-#include "common/config.h"
-#include "common/derpmap.h"
-#include "common/duration.h"
-#include "common/http_fetch.h"
+#include "common/config/config.h"
+#include "common/config/derpmap.h"
+#include "common/base/duration.h"
+#include "common/net/http_fetch.h"
 #include "tools/hs-derpmap/commands.h"
 
 namespace hs::derpmap {

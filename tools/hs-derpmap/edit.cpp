@@ -3,7 +3,7 @@
 #include <memory>
 #include <set>
 
-#include "common/derpmap.h"
+#include "common/config/derpmap.h"
 #include "tools/hs-derpmap/commands.h"
 
 namespace hs::derpmap {

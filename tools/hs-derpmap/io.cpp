@@ -3,8 +3,8 @@
 #include <charconv>
 #include <cstdio>
 
-#include "common/derpmap.h"
-#include "common/files.h"
+#include "common/config/derpmap.h"
+#include "common/base/files.h"
 #include "tools/hs-derpmap/commands.h"
 
 namespace hs::derpmap {

@@ -1,6 +1,6 @@
 // hs-derpmap: make, change, convert, merge, check and probe DERP maps, as filters that chain:
 //   hs-derpmap new ... | hs-derpmap add-node ... | hs-derpmap check
-#include "common/cli.h"
+#include "common/base/cli.h"
 #include "tools/hs-derpmap/commands.h"
 
 int main(int argc, char** argv) {

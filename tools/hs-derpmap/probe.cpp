@@ -9,12 +9,12 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "common/asio.h"
-#include "common/derp_frame.h"
-#include "common/duration.h"
-#include "common/keys.h"
-#include "common/random.h"
-#include "common/stun.h"
+#include "common/net/asio.h"
+#include "common/derp/frame.h"
+#include "common/base/duration.h"
+#include "common/base/keys.h"
+#include "common/base/random.h"
+#include "common/stun/message.h"
 #include "tools/hs-derpmap/commands.h"
 
 namespace hs::derpmap {

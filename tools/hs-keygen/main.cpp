@@ -1,7 +1,7 @@
 // hs-keygen: key generation and conversion, in the spirit of `wg genkey | wg pubkey`.
 #include <cstdio>
 
-#include "common/cli.h"
+#include "common/base/cli.h"
 #include "tools/hs-keygen/commands.h"
 
 int main(int argc, char** argv) {

@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/files.h"
-#include "common/keys.h"
+#include "common/base/files.h"
+#include "common/base/keys.h"
 #include "tools/hs-keygen/commands.h"
 
 namespace hs::keygen {

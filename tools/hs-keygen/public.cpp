@@ -2,8 +2,8 @@
 #include <cstdio>
 #include <memory>
 
-#include "common/files.h"
-#include "common/keys.h"
+#include "common/base/files.h"
+#include "common/base/keys.h"
 #include "tools/hs-keygen/commands.h"
 
 namespace hs::keygen {

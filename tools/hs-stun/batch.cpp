@@ -10,8 +10,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "common/stun_batch.h"
-#include "common/netaddr.h"
+#include "common/stun/net/batch.h"
+#include "common/base/netaddr.h"
 
 namespace hs::stunsrv {
 namespace {

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <string>
 
-#include "common/stun.h"
+#include "common/stun/message.h"
 
 namespace hs::stunsrv {
 

@@ -3,10 +3,10 @@
 #include <memory>
 #include <thread>
 
-#include "common/cli.h"
-#include "common/duration.h"
-#include "common/log.h"
-#include "common/metrics_http.h"
+#include "common/base/cli.h"
+#include "common/base/duration.h"
+#include "common/base/log.h"
+#include "common/net/metrics_http.h"
 #include "tools/hs-stun/batch.h"
 
 namespace {

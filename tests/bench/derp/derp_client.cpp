@@ -12,7 +12,7 @@
 #include <stdexcept>
 #include <utility>
 
-#include "common/derp_frame.h"
+#include "common/derp/frame.h"
 
 namespace hs::bench {
 namespace {

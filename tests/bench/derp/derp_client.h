@@ -7,7 +7,7 @@
 
 #include <string>
 
-#include "common/keys.h"
+#include "common/base/keys.h"
 
 namespace hs::bench {
 

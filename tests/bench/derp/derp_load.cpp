@@ -20,9 +20,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/cli.h"
-#include "common/derp_frame.h"
-#include "common/duration.h"
+#include "common/base/cli.h"
+#include "common/derp/frame.h"
+#include "common/base/duration.h"
 #include "tests/bench/derp/derp_client.h"
 #include "tests/bench/derp/proc_stat.h"
 

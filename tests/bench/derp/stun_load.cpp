@@ -19,9 +19,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/cli.h"
-#include "common/duration.h"
-#include "common/stun.h"
+#include "common/base/cli.h"
+#include "common/base/duration.h"
+#include "common/stun/message.h"
 #include "tests/bench/derp/proc_stat.h"
 
 namespace {

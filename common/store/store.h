@@ -1,0 +1,169 @@
+// Reads and writes of the tailnet's records in the shared SQLite file. Every function is one
+// short transaction (or a single statement), so hs-admin and hs-control can work on the same
+// file at once. Invalid arguments throw StoreError with a message meant for the user.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/store/db.h"
+#include "common/store/model.h"
+
+namespace hs::store {
+
+struct StoreError : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+// A lookup found nothing: "user \"bob\" not found".
+struct NotFound : StoreError {
+    using StoreError::StoreError;
+};
+
+// --- users ---------------------------------------------------------------------------------
+// Names: 2-63 characters, starting with a letter; letters, digits, '-', '.', '_' and at most
+// one '@' (so e-mail style names work). Unique among local users.
+void validate_user_name(std::string_view name);
+User create_user(Db& db, const std::string& name, const std::string& display_name = "",
+                 const std::string& email = "");
+std::vector<User> list_users(Db& db);
+std::optional<User> find_user(Db& db, std::int64_t id);
+std::optional<User> find_user_by_name(Db& db, std::string_view name);
+// By numeric ID when `ref` is all digits and such a user exists, else by name. Throws NotFound.
+User resolve_user(Db& db, std::string_view ref);
+void rename_user(Db& db, std::int64_t id, const std::string& new_name);
+// Deletes the user and (by cascade) its pre-auth keys and pending logins. Refuses while the
+// user still owns nodes.
+void delete_user(Db& db, std::int64_t id);
+
+// Tags look like "tag:name": lower-case letters, digits, '-' or '_'. Throws StoreError.
+void validate_tag(const std::string& tag);
+
+// --- pre-auth keys -------------------------------------------------------------------------
+struct NewPreAuthKey {
+    PreAuthKey key;
+    std::string secret;  // the full "hskey-auth-<prefix>-<secret>"; shown once, never stored
+};
+// Tags must look like "tag:name" (lower case, no spaces); they are sorted and de-duplicated.
+// A key belongs to a user, or is tagged, or both.
+NewPreAuthKey create_preauth_key(Db& db, std::optional<std::int64_t> user_id, bool reusable, bool ephemeral,
+                                 std::optional<TimePoint> expiration, std::vector<std::string> tags);
+std::vector<PreAuthKey> list_preauth_keys(Db& db);
+std::optional<PreAuthKey> find_preauth_key(Db& db, std::int64_t id);
+// Finds the key whose full text is `text` (hash compared in constant time). nullopt when the
+// text is malformed or no key matches; it does not judge expiry or use.
+std::optional<PreAuthKey> lookup_preauth_key(Db& db, std::string_view text);
+void expire_preauth_key(Db& db, std::int64_t id, TimePoint now);
+void delete_preauth_key(Db& db, std::int64_t id);
+// Marks a single-use key used; false if it was used already (another registration won).
+bool claim_preauth_key(Db& db, std::int64_t id);
+// "hskey-auth-<prefix>-***": what listings show instead of the secret.
+std::string masked_preauth_key(const PreAuthKey& k);
+
+// --- API keys (apikeys.cpp) ----------------------------------------------------------
+struct ApiKey {
+    std::int64_t id = 0;
+    std::string prefix;  // public part: hskey-api-<prefix>-***
+    std::optional<TimePoint> expiration;
+    std::optional<TimePoint> last_seen;
+    TimePoint created_at{};
+
+    bool expired(TimePoint now) const { return expiration && *expiration <= now; }
+};
+struct NewApiKey {
+    ApiKey key;
+    std::string secret;  // "hskey-api-<prefix>-<64 hex>", shown once; only its hash is stored
+};
+NewApiKey create_api_key(Db& db, std::optional<TimePoint> expiration);
+std::vector<ApiKey> list_api_keys(Db& db);
+std::optional<ApiKey> find_api_key(Db& db, std::int64_t id);
+// By the prefix as listed ("hskey-api-<prefix>-***") or bare.
+std::optional<ApiKey> find_api_key_by_prefix(Db& db, std::string_view prefix);
+void expire_api_key(Db& db, std::int64_t id, TimePoint now);
+void delete_api_key(Db& db, std::int64_t id);
+// The key whose full text is `text`, if it exists and has not expired (hash compared in
+// constant time); nullopt otherwise. Does not write.
+std::optional<ApiKey> authenticate_api_key(Db& db, std::string_view text, TimePoint now);
+std::string masked_api_key(const ApiKey& k);
+// Why authenticate_api_key refused `text`, for the log: `reason` is one of a fixed few
+// ("malformed API key", "unknown API key", "expired API key", "wrong API key secret"); `key`
+// names the key tried by its public prefix (and id when it exists), never the secret.
+struct ApiKeyRefusal {
+    const char* reason;
+    std::string key;
+};
+ApiKeyRefusal explain_api_key_refusal(Db& db, std::string_view text, TimePoint now);
+
+// --- policies (policy.cpp) -----------------------------------------------------------
+struct StoredPolicy {
+    std::int64_t id = 0;
+    std::string data;  // the HuJSON text as given
+    TimePoint created_at{};
+};
+// The active policy: the row with the highest id.
+std::optional<StoredPolicy> latest_policy(Db& db);
+StoredPolicy insert_policy(Db& db, const std::string& data);
+
+// --- nodes ---------------------------------------------------------------------------------
+std::vector<Node> list_nodes(Db& db);
+// The same rows one at a time, in ID order, without holding them all.
+void each_node(Db& db, const std::function<void(Node&&)>& fn);
+std::optional<Node> find_node(Db& db, std::int64_t id);
+std::optional<Node> find_node_by_node_key(Db& db, std::string_view node_key);
+// Inserts `n` (id ignored) and returns it with its new id.
+Node insert_node(Db& db, Node n);
+// Writes every column of `n` (matched by id). Throws NotFound if the row is gone.
+void update_node(Db& db, const Node& n);
+void delete_node(Db& db, std::int64_t id);
+// Only the liveness columns, so a session coming or going never rewrites a row an admin edits.
+void set_node_online(Db& db, std::int64_t id, bool online, std::optional<TimePoint> last_seen);
+// The prefixes the node is primary router for (hs-control's election); its column only.
+void set_node_primary_routes(Db& db, std::int64_t id, const std::vector<std::string>& routes);
+// At hs-control start and exit: nobody is connected, so nobody is online or a primary router.
+void clear_live_state(Db& db);
+
+// Narrow setters for admin edits (node_fields.cpp): each writes only its columns and
+// updated_at, so a concurrent whole-row write of other columns by hs-control is not undone.
+// Each throws NotFound when the node is gone; the nodes_upd trigger logs the change.
+void set_node_approved_routes(Db& db, std::int64_t id, const std::vector<std::string>& routes);
+void set_node_user(Db& db, std::int64_t id, std::optional<std::int64_t> user_id);
+// Tags and owner together: tagging a user's node makes it a tagged node without an owner.
+void set_node_tags(Db& db, std::int64_t id, const std::vector<std::string>& tags, std::optional<std::int64_t> user_id);
+void set_node_given_name(Db& db, std::int64_t id, const std::string& given_name);
+void set_node_expiry(Db& db, std::int64_t id, std::optional<TimePoint> expiry);
+void set_node_ips(Db& db, std::int64_t id, const std::optional<std::string>& ipv4, const std::optional<std::string>& ipv6);
+// hs-control's writes: what a client reports in its map requests (disco key, endpoints,
+// Hostinfo, hostname), and what a login sets (node key, owner, tags, expiry, how and with which
+// key). Neither touches the admin's columns (given name, approved routes, addresses).
+void set_node_client_report(Db& db, const Node& n);
+void set_node_login(Db& db, const Node& n);
+
+// A DNS label from a client hostname: lower case, [a-z0-9-], at most 63, no leading or
+// trailing '-'; "node" when nothing is left.
+std::string dns_label(std::string_view hostname);
+// Checks a name an admin asks for: a valid DNS label as above, unchanged by dns_label.
+void validate_given_name(std::string_view name);
+// `base` made unique among the nodes' given names (ignoring node `except`): base, base-1, ...
+std::string unique_given_name(Db& db, const std::string& base, std::int64_t except = 0);
+
+// --- interactive logins --------------------------------------------------------------------
+AuthRequest create_auth_request(Db& db, const std::string& machine_key, const std::string& node_key,
+                                const std::string& hostname, TimePoint expires_at);
+std::optional<AuthRequest> find_auth_request(Db& db, std::string_view id);
+// Approves a pending request for `user_id`. Throws NotFound for an unknown ID and StoreError
+// for one that expired or was already used.
+void approve_auth_request(Db& db, std::string_view id, std::int64_t user_id, TimePoint now);
+void set_auth_request_status(Db& db, std::string_view id, const std::string& status);
+// Removes requests that expired before `now`.
+void prune_auth_requests(Db& db, TimePoint now);
+// The open login of this machine and node key, if it has one that has not expired.
+std::optional<AuthRequest> find_pending_auth_request(Db& db, const std::string& machine_key, const std::string& node_key,
+                                                     TimePoint now);
+std::int64_t count_pending_auth_requests(Db& db, TimePoint now);
+// Forgets change-log entries older than `before`: every reader has seen them by then.
+void prune_change_log(Db& db, TimePoint before);
+
+}  // namespace hs::store

@@ -1,0 +1,182 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+
+#include "common/config/config.h"
+#include "common/base/duration.h"
+
+using namespace hs;
+using Catch::Contains;
+
+namespace {
+
+LoadedConfig load(const std::string& yaml) { return load_config_text(yaml, "test.yaml", "/etc/hs"); }
+
+std::string errors_of(const std::string& yaml) {
+    try {
+        load(yaml);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+bool has_warning(const LoadedConfig& lc, const std::string& needle) {
+    for (const auto& w : lc.warnings)
+        if (w.find(needle) != std::string::npos) return true;
+    return false;
+}
+
+const std::string kMinimal = "dns:\n  base_domain: tailnet.test\n";
+
+}  // namespace
+
+TEST_CASE("a minimal config gets working defaults") {
+    const auto lc = load(kMinimal);
+    const auto& c = lc.config;
+    CHECK(c.listen_addr == "127.0.0.1:8080");
+    CHECK(c.server_url == "http://127.0.0.1:8080");
+    CHECK(c.prefix_v4 == "100.64.0.0/10");
+    CHECK(c.prefix_v6 == "fd7a:115c:a1e0::/48");
+    CHECK(c.database_path == "/etc/hs/db.sqlite");
+    CHECK(c.noise_private_key_path == "/etc/hs/noise_private.key");
+    CHECK(c.ephemeral_inactivity_timeout == std::chrono::seconds(120));
+    CHECK(lc.warnings.empty());
+}
+
+TEST_CASE("headscale 0.29 example config loads without warnings") {
+    const auto lc = load_config_file(std::string(HS_TEST_DATA) + "/headscale-0.29.yaml", false);
+    const auto& c = lc.config;
+    CHECK(lc.warnings.empty());
+    CHECK(c.server_url == "http://127.0.0.1:8080");
+    CHECK(c.metrics_listen_addr == "127.0.0.1:9090");
+    CHECK(c.noise_private_key_path == "/var/lib/headscale/noise_private.key");
+    CHECK(c.derp.region_id == 999);
+    CHECK(c.derp.region_code == "headscale");
+    CHECK(c.derp.urls.size() == 1);
+    CHECK(c.derp.update_frequency == std::chrono::hours(3));
+    CHECK(c.ephemeral_inactivity_timeout == std::chrono::minutes(30));
+    CHECK(c.database_path == "/var/lib/headscale/db.sqlite");
+    CHECK(c.dns.base_domain == "example.com");
+    CHECK(c.dns.override_local_dns);
+    CHECK(c.dns.nameservers_global.size() == 4);
+    CHECK(c.taildrop_enabled);
+}
+
+TEST_CASE("headscale 0.16 config loads with a warning per legacy key") {
+    const auto lc = load_config_file(std::string(HS_TEST_DATA) + "/headscale-0.16.yaml", false);
+    const auto& c = lc.config;
+    CHECK(c.prefix_v4 == "100.64.0.0/10");
+    CHECK(c.prefix_v6 == "fd7a:115c:a1e0::/48");
+    CHECK(c.database_type == "sqlite");
+    // Relative paths resolve against the config file's directory.
+    CHECK(c.database_path == std::string(HS_TEST_DATA) + "/db.sqlite");
+    CHECK(c.policy_path == std::string(HS_TEST_DATA) + "/acl.hujson");
+    CHECK(c.dns.base_domain == "example.com");
+    CHECK(c.dns.nameservers_global == std::vector<std::string>{"1.1.1.1"});
+    CHECK(c.ephemeral_inactivity_timeout == std::chrono::minutes(30));
+    CHECK(has_warning(lc, "ip_prefixes is headscale's old name for \"prefixes.v4\""));
+    CHECK(has_warning(lc, "db_type is headscale's old name for \"database.type\""));
+    CHECK(has_warning(lc, "db_path is headscale's old name for \"database.sqlite.path\""));
+    CHECK(has_warning(lc, "acl_policy_path is headscale's old name for \"policy.path\""));
+    CHECK(has_warning(lc, "log_level is headscale's old name for \"log.level\""));
+    CHECK(has_warning(lc, "dns_config.nameservers is headscale's old name for \"dns.nameservers.global\""));
+    CHECK(has_warning(lc, "dns_config.base_domain is headscale's old name for \"dns.base_domain\""));
+    CHECK(has_warning(lc, "ephemeral_node_inactivity_timeout is headscale's old name"));
+    CHECK(has_warning(lc, "private_key_path: no longer has any effect"));
+    CHECK(has_warning(lc, "node_update_check_interval: no longer has any effect"));
+    CHECK(has_warning(lc, "tls_client_auth_mode: no longer has any effect"));
+    // Every warning carries file:line.
+    for (const auto& w : lc.warnings) CHECK_THAT(w, Contains("headscale-0.16.yaml:"));
+}
+
+TEST_CASE("the current key wins over its legacy name") {
+    const auto lc = load(kMinimal + "db_path: /old.db\ndatabase:\n  sqlite:\n    path: /new.db\n");
+    CHECK(lc.config.database_path == "/new.db");
+    CHECK(has_warning(lc, "db_path ignored because \"database.sqlite.path\" is also set"));
+}
+
+TEST_CASE("malformed YAML is reported with its line") {
+    CHECK_THAT(errors_of("server_url: http://x\nlisten_addr: [unclosed\n"), Contains("test.yaml:") && Contains("invalid YAML"));
+    CHECK_THAT(errors_of("a: b\n  c: d\n"), Contains("invalid YAML"));
+}
+
+TEST_CASE("wrong types name file, line and key") {
+    CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    enabled: maybe\n"),
+               Contains("test.yaml:5: derp.server.enabled: expected true or false"));
+    CHECK_THAT(errors_of(kMinimal + "derp:\n  urls: https://x\n"), Contains("test.yaml:4: derp.urls: expected a list"));
+    CHECK_THAT(errors_of(kMinimal + "listen_addr: [a, b]\n"), Contains("listen_addr: expected a string, got a list"));
+    CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    region_id: abc\n"), Contains("derp.server.region_id: expected an integer"));
+    CHECK_THAT(errors_of(kMinimal + "node:\n  expiry: soon\n"), Contains("node.expiry: invalid duration \"soon\""));
+    CHECK_THAT(errors_of("dns: [1, 2]\n"), Contains("dns: expected a mapping"));
+}
+
+TEST_CASE("unknown keys are errors with a suggestion") {
+    CHECK_THAT(errors_of(kMinimal + "server_ur: http://x\n"),
+               Contains("test.yaml:3: server_ur: unknown key (did you mean \"server_url\"?)"));
+    CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    enabeld: true\n"),
+               Contains("derp.server.enabeld: unknown key (did you mean \"derp.server.enabled\"?)"));
+    CHECK_THAT(errors_of(kMinimal + "completely_new: 1\n"), Contains("completely_new: unknown key"));
+}
+
+TEST_CASE("invalid values are rejected with file:line and key") {
+    CHECK_THAT(errors_of(kMinimal + "server_url: ftp://x\n"), Contains("test.yaml:3: server_url:"));
+    CHECK_THAT(errors_of(kMinimal + "listen_addr: localhost\n"), Contains("listen_addr: \"localhost\" is not host:port"));
+    CHECK_THAT(errors_of(kMinimal + "prefixes:\n  v4: 100.64.0.1/10\n"), Contains("test.yaml:4: prefixes.v4:"));
+    CHECK_THAT(errors_of(kMinimal + "prefixes:\n  v4: fd7a::/48\n"), Contains("is not an IPv4 prefix"));
+    CHECK_THAT(errors_of(kMinimal + "prefixes:\n  allocation: clever\n"), Contains("prefixes.allocation: \"clever\" is not one of sequential, random"));
+    CHECK_THAT(errors_of(kMinimal + "database:\n  type: postgres\n"), Contains("postgres is not supported"));
+    CHECK_THAT(errors_of(kMinimal + "log:\n  level: loud\n"), Contains("log.level: \"loud\" is not one of"));
+    CHECK_THAT(errors_of(kMinimal + "node:\n  ephemeral:\n    inactivity_timeout: 30s\n"), Contains("must be longer than 65s"));
+    CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    enabled: true\n"), Contains("stun_listen_addr: is required"));
+    CHECK_THAT(errors_of(kMinimal + "tls_cert_path: /a.pem\n"), Contains("must be set together"));
+    CHECK_THAT(errors_of(kMinimal + "dns:\n  override_local_dns: true\n"), Contains("dns.nameservers.global is empty"));
+    CHECK_THAT(errors_of("dns:\n  magic_dns: true\n"), Contains("dns.base_domain: is required"));
+    CHECK_THAT(errors_of("server_url: https://hs.example.com\ndns:\n  base_domain: example.com\n"), Contains("must not contain the server's own host name"));
+    CHECK_THAT(errors_of(kMinimal + "dns:\n  extra_records:\n    - {name: a, type: A, value: fd7a::1}\n"), Contains("is not an IPv4 address"));
+    CHECK_THAT(errors_of(kMinimal + "trusted_proxies: [0.0.0.0/0]\n"), Contains("would trust every address"));
+}
+
+TEST_CASE("every problem of one file is reported at once") {
+    const auto e = errors_of("server_ur: x\nlog:\n  level: loud\nprefixes:\n  v4: nope\n");
+    CHECK_THAT(e, Contains("server_ur") && Contains("log.level") && Contains("prefixes.v4") && Contains("dns.base_domain"));
+}
+
+TEST_CASE("HEADSCALE_ environment variables override the file") {
+    ::setenv("HEADSCALE_LISTEN_ADDR", "127.0.0.1:9999", 1);
+    ::setenv("HEADSCALE_DERP_URLS", "[]", 1);
+    const auto lc = load_config_text(kMinimal + "listen_addr: 127.0.0.1:1\nderp:\n  urls: [https://a.example/x]\n",
+                                     "test.yaml", "/etc/hs", true);
+    ::unsetenv("HEADSCALE_LISTEN_ADDR");
+    ::unsetenv("HEADSCALE_DERP_URLS");
+    CHECK(lc.config.listen_addr == "127.0.0.1:9999");
+    CHECK(lc.config.derp.urls.empty());
+}
+
+TEST_CASE("an unreadable config file is a clear error") {
+    CHECK_THROWS_WITH(load_config_file("/nonexistent/hs/config.yaml"),
+                      Contains("/nonexistent/hs/config.yaml: cannot read config file"));
+}
+
+TEST_CASE("durations") {
+    using namespace std::chrono;
+    CHECK(parse_duration("0") == milliseconds(0));
+    CHECK(parse_duration("90s") == seconds(90));
+    CHECK(parse_duration("1h30m") == minutes(90));
+    CHECK(parse_duration("180d") == hours(180 * 24));
+    CHECK(parse_duration("2w") == hours(14 * 24));
+    CHECK(parse_duration("1y") == hours(365 * 24));
+    CHECK(parse_duration("250ms") == milliseconds(250));
+    CHECK(format_duration(minutes(90)) == "1h30m");
+    CHECK(format_duration(hours(240)) == "10d");
+    CHECK(format_duration(hours(14 * 24)) == "2w");
+    for (auto bad : {"", "s", "10", "10x", "-5s", "1.5h", "5 s", "99999999999999999999y"})
+        CHECK_THROWS_AS(parse_duration(bad), DurationError);
+}
+
+TEST_CASE("examples/config.yaml loads without warnings") {
+    const auto lc = load_config_file(std::string(HS_TEST_DATA) + "/../../../examples/config.yaml", false);
+    CHECK(lc.warnings.empty());
+    CHECK(lc.config.dns.base_domain == "tailnet.example.com");
+    CHECK(lc.config.derp.urls.empty());
+}

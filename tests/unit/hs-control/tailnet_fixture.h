@@ -1,0 +1,72 @@
+// What the Tailnet tests share: a scratch SQLite file and a map sink that decodes every frame.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "common/config/config.h"
+#include "common/store/db.h"
+#include "common/base/keys.h"
+#include "common/control/mapframe.h"
+#include "tools/hs-control/tailnet.h"
+
+namespace hs::test {
+
+struct TempDb {
+    std::filesystem::path dir;
+    std::unique_ptr<Db> db;
+    TempDb() {
+        char tmpl[] = "/tmp/hs-tailnet-XXXXXX";
+        dir = ::mkdtemp(tmpl);
+        db = std::make_unique<Db>(path());
+    }
+    ~TempDb() { std::filesystem::remove_all(dir); }
+    std::string path() const { return (dir / "db.sqlite").string(); }
+};
+
+// Collects what a stream would send, decoded.
+struct Sink : control::MapSink {
+    std::vector<nlohmann::json> got;
+    bool ended = false;
+    void push(std::shared_ptr<const std::string> frame) override {
+        std::string_view v(*frame);
+        got.push_back(nlohmann::json::parse(unframe_one(v)));
+    }
+    void end() override { ended = true; }
+};
+
+// A hs-control config for a scratch tailnet: both families, MagicDNS under hs.test.
+inline Config test_config() {
+    Config c;
+    c.server_url = "http://127.0.0.1:8080";
+    c.prefix_v4 = "100.64.0.0/10";
+    c.prefix_v6 = "fd7a:115c:a1e0::/48";
+    c.dns.base_domain = "hs.test";
+    return c;
+}
+
+// One DERP region on loopback.
+inline nlohmann::json derp_map() {
+    return nlohmann::json::parse(R"({"Regions":{"900":{"RegionID":900,"RegionCode":"lab","RegionName":"Lab","Nodes":[{"Name":"900a","RegionID":900,"HostName":"127.0.0.1"}]}}})");
+}
+
+// A node to be: fresh machine and node keys, and the requests the real client sends.
+struct Client {
+    std::string machine = key_text(kMachinePrefix, PrivateKey::generate().public_key().bytes);
+    std::string node = key_text(kNodePrefix, PrivateKey::generate().public_key().bytes);
+    nlohmann::json request(const std::string& hostname, const std::string& auth) const {
+        return {{"Version", 142}, {"NodeKey", node}, {"Auth", {{"AuthKey", auth}}}, {"Expiry", "0001-01-01T00:00:00Z"},
+                {"Followup", ""}, {"Hostinfo", {{"Hostname", hostname}}}};
+    }
+    nlohmann::json map(bool stream) const {
+        return {{"Version", 142}, {"NodeKey", node}, {"Stream", stream}, {"Compress", "zstd"}, {"KeepAlive", true},
+                {"DiscoKey", key_text(kDiscoPrefix, PrivateKey::generate().public_key().bytes)},
+                {"Endpoints", {"10.0.0.1:41641"}}, {"Hostinfo", {{"Hostname", "x"}, {"NetInfo", {{"PreferredDERP", 900}}}}}};
+    }
+};
+
+}  // namespace hs::test

@@ -1,0 +1,120 @@
+// HuJSON, policy validation and the REST API's routing and authentication, on bytes and a
+// temporary database (no sockets).
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+
+#include "common/admin/ops.h"
+#include "common/base/hujson.h"
+#include "common/policy/check.h"
+#include "tools/hs-control/api.h"
+
+using namespace hs;
+using Catch::Contains;
+
+namespace {
+
+struct ApiFixture {
+    std::filesystem::path dir;
+    std::unique_ptr<Db> db;
+    Config cfg;
+    std::string key;
+    ApiFixture() {
+        char tmpl[] = "/tmp/hs-unit-api-XXXXXX";
+        dir = ::mkdtemp(tmpl);
+        db = std::make_unique<Db>((dir / "db.sqlite").string());
+        key = store::create_api_key(*db, std::nullopt).secret;
+    }
+    ~ApiFixture() { std::filesystem::remove_all(dir); }
+    control::ApiReply call(const char* method, const char* target, const std::string& body = "", std::string auth = "") {
+        if (auth.empty()) auth = "Bearer " + key;
+        return control::handle_api(*db, cfg, method, target, auth, body, Clock::now());
+    }
+};
+
+}  // namespace
+
+TEST_CASE("HuJSON: comments and trailing commas become spaces, strings stay") {
+    const std::string text = "{\n  // c\n  \"a\": [1, 2,], /* x, */\n  \"s\": \"// not, a comment,]\",\n}";
+    const auto out = hujson_standardize(text);
+    CHECK(out.size() == text.size());
+    const auto j = nlohmann::json::parse(out);
+    CHECK(j["a"] == nlohmann::json({1, 2}));
+    CHECK(j["s"] == "// not, a comment,]");
+    CHECK(parse_hujson("[1,\n// end\n]") == nlohmann::json({1}));
+    CHECK(parse_hujson(R"({"q": "a\"b",})")["q"] == "a\"b");
+}
+
+TEST_CASE("HuJSON: errors name the line and column of the original text") {
+    CHECK_THROWS_WITH(parse_hujson("{\n  /* note */ \"a\" 1\n}"), Contains("line 2, column 18"));
+    CHECK_THROWS_WITH(parse_hujson("{ /* open"), Contains("unterminated /* comment"));
+    CHECK_THROWS_WITH(parse_hujson("{\"a\": \"open}"), Contains("unterminated string"));
+    CHECK_THROWS_AS(parse_hujson("[1,,]"), HujsonError);
+}
+
+TEST_CASE("policy: sections case-insensitive, aliases resolved, every error reported") {
+    const auto p = parse_policy(R"({"TagOwners": {"tag:a": ["x@"]}, "acls": [{"action": "accept", "src": ["tag:a"], "dst": ["tag:a:22"]}]})");
+    CHECK(policy_tags(p) == std::set<std::string>{"tag:a"});
+    try {
+        parse_policy(R"({"groups": {"g": ["a@"]}, "acls": [{"action": "accept", "src": ["group:g"], "dst": ["*:70000"]}]})");
+        FAIL("accepted");
+    } catch (const PolicyError& e) {
+        const std::string msg = e.what();
+        CHECK_THAT(msg, Contains("groups.g: group names look like group:<name>"));
+        CHECK_THAT(msg, Contains("acls[0].dst[0]: invalid ports \"70000\""));
+    }
+    CHECK_NOTHROW(parse_policy("{}"));
+    CHECK_NOTHROW(parse_policy(R"({"acls": [{"action": "accept", "src": ["10.0.0.0/8", "autogroup:danger-all"], "dst": ["[fd7a::1]:80", "autogroup:internet:*"]}]})"));
+    CHECK_THROWS_AS(parse_policy(R"({"acls": [{"action": "accept", "src": ["*"], "dst": ["autogroup:danger-all:*"]}]})"), PolicyError);
+}
+
+TEST_CASE("API: bearer keys are checked before anything runs") {
+    ApiFixture f;
+    CHECK(f.call("POST", "/api/v1/user", R"({"name": "alice"})", "Bearer nope").status == 401);
+    CHECK(f.call("POST", "/api/v1/user", R"({"name": "alice"})", "Basic " + f.key).status == 401);
+    auto wrong = f.key;
+    wrong.back() = wrong.back() == '0' ? '1' : '0';
+    CHECK(f.call("POST", "/api/v1/user", R"({"name": "alice"})", "Bearer " + wrong).status == 401);
+    const auto expired = store::create_api_key(*f.db, Clock::now() - std::chrono::seconds(1)).secret;
+    CHECK(f.call("POST", "/api/v1/user", R"({"name": "alice"})", "Bearer " + expired).status == 401);
+    CHECK(store::list_users(*f.db).empty());
+    const auto ok = f.call("POST", "/api/v1/user", R"({"name": "alice"})");
+    CHECK(ok.status == 200);
+    CHECK(nlohmann::json::parse(ok.body)["name"] == "alice");
+}
+
+TEST_CASE("API: routes, parameters and status codes") {
+    ApiFixture f;
+    f.call("POST", "/api/v1/user", R"({"name": "alice"})");
+    Node n;
+    n.machine_key = "mkey:1";
+    n.node_key = "nodekey:1";
+    n.given_name = "r1";
+    n.user_id = 1;
+    n.host_info = {{"RoutableIPs", {"10.0.0.0/24"}}};
+    store::insert_node(*f.db, n);
+    // A literal segment wins over {id}: /node/routes is the routes listing, not node "routes".
+    const auto lr = f.call("GET", "/api/v1/node/routes");
+    REQUIRE(lr.status == 200);
+    CHECK(nlohmann::json::parse(lr.body).size() == 1);
+    CHECK(f.call("GET", "/api/v1/node/1").status == 200);
+    CHECK(f.call("GET", "/api/v1/node/2").status == 404);
+    CHECK(f.call("GET", "/api/v1/node/x").status == 400);
+    CHECK(f.call("PATCH", "/api/v1/node/1").status == 405);
+    CHECK(f.call("GET", "/api/v1/nothing").status == 404);
+    CHECK(f.call("POST", "/api/v1/node/1/approve_routes", "[]").status == 400);
+    const auto ap = f.call("POST", "/api/v1/node/1/approve_routes", R"({"routes": ["10.0.0.0/24", "::/0"]})");
+    REQUIRE(ap.status == 200);
+    CHECK(nlohmann::json::parse(ap.body)["approved_routes"] == nlohmann::json({"0.0.0.0/0", "10.0.0.0/24", "::/0"}));
+    CHECK(store::find_node(*f.db, 1)->approved_routes.size() == 3);
+    // Query parameters arrive as strings; the operations take both forms.
+    const auto q = f.call("GET", "/api/v1/routes?node=1");
+    REQUIRE(q.status == 200);
+    CHECK(nlohmann::json::parse(q.body).size() == 3);
+    const auto bad = f.call("POST", "/api/v1/routes/approve", R"({"node": 1, "routes": "10.0.0.1/24"})");
+    CHECK(bad.status == 400);
+    CHECK_THAT(bad.body, Contains("host bits are set"));
+    // The same operation locally gives the same bytes.
+    admin::Env env{*f.db, f.cfg, Clock::now()};
+    CHECK(admin::run_op("routes.list", {{"node", 1}}, env).dump() == q.body);
+}
