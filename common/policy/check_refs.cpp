@@ -1,0 +1,126 @@
+// Whether each alias names something defined, and is allowed where it is used (§4.3, §4.6).
+#include "common/policy/parse.h"
+#include "common/policy/parse_util.h"
+
+namespace hs::policy {
+
+namespace {
+
+enum class Place { src, dst, ssh_src, ssh_dst, owner, approver, attr_target };
+
+const char* place_name(Place p) {
+    switch (p) {
+        case Place::src: return "src";
+        case Place::dst: return "dst";
+        case Place::ssh_src: return "ssh src";
+        case Place::ssh_dst: return "ssh dst";
+        case Place::owner: return "tagOwners";
+        case Place::approver: return "autoApprovers";
+        case Place::attr_target: return "nodeAttrs target";
+    }
+    return "";
+}
+
+bool autogroup_allowed(const std::string& name, Place p) {
+    if (name == "member" || name == "tagged") return p != Place::owner && p != Place::approver;
+    if (name == "self") return p == Place::dst || p == Place::ssh_dst;
+    if (name == "internet") return p == Place::dst;
+    if (name == "danger-all") return p == Place::src;
+    return false;
+}
+
+bool kind_allowed(Alias::Kind k, Place p) {
+    using K = Alias::Kind;
+    switch (p) {
+        case Place::owner:
+        case Place::approver: return k == K::user || k == K::group || k == K::tag;
+        case Place::ssh_src: return k == K::user || k == K::group || k == K::tag || k == K::autogroup;
+        case Place::ssh_dst: return k == K::user || k == K::tag || k == K::autogroup;
+        default: return true;
+    }
+}
+
+void check_alias(const ParsedPolicy& p, const Alias& a, Place place, Reporter& r) {
+    using K = Alias::Kind;
+    std::string where = place_name(place);
+    if (!kind_allowed(a.kind, place)) return r.add(a.pos, "\"" + a.name + "\" is not allowed in " + where);
+    switch (a.kind) {
+        case K::group:
+            if (!p.groups.count(a.name)) r.add(a.pos, "group \"" + a.name + "\" is not defined");
+            break;
+        case K::tag:
+            if (!p.tag_owners.count(a.name)) r.add(a.pos, "tag \"" + a.name + "\" is not defined in tagOwners");
+            break;
+        case K::host:
+            if (!p.hosts.count(a.name)) r.add(a.pos, "host \"" + a.name + "\" is not defined");
+            break;
+        case K::autogroup:
+            if (!autogroup_allowed(a.name, place)) r.add(a.pos, "\"autogroup:" + a.name + "\" is not allowed in " + where);
+            break;
+        case K::user:
+            if (a.name.find('@') != a.name.rfind('@')) r.add(a.pos, "user \"" + a.name + "\" is not valid");
+            break;
+        default: break;
+    }
+}
+
+bool has_autogroup(const std::vector<Alias>& list, const char* name) {
+    for (const Alias& a : list) {
+        if (a.kind == Alias::Kind::autogroup && a.name == name) return true;
+    }
+    return false;
+}
+
+void check_rule(const ParsedPolicy& p, const Rule& rule, Reporter& r) {
+    for (const Alias& a : rule.src) check_alias(p, a, Place::src, r);
+    for (const Alias& a : rule.dst) check_alias(p, a, Place::dst, r);
+    if (has_autogroup(rule.dst, "self")) {
+        for (const Alias& a : rule.src) {
+            bool ok = a.kind == Alias::Kind::user || a.kind == Alias::Kind::group ||
+                      (a.kind == Alias::Kind::autogroup && a.name == "member") ||
+                      (rule.from_acl && a.kind == Alias::Kind::wildcard);
+            if (!ok) r.add(a.pos, "\"" + a.name + "\" cannot be a source for autogroup:self");
+        }
+    }
+    if (has_autogroup(rule.dst, "internet") && !rule.app.empty()) r.add(rule.pos, "autogroup:internet cannot be used with app capabilities");
+    for (const std::string& t : rule.via) {
+        if (!p.tag_owners.count(t)) r.add(rule.pos, "via tag \"" + t + "\" is not defined in tagOwners");
+    }
+}
+
+void check_ssh(const ParsedPolicy& p, const SshRuleSpec& s, Reporter& r) {
+    for (const Alias& a : s.src) check_alias(p, a, Place::ssh_src, r);
+    for (const Alias& a : s.dst) {
+        check_alias(p, a, Place::ssh_dst, r);
+        if (a.kind == Alias::Kind::user && !(s.src.size() == 1 && s.src[0].kind == Alias::Kind::user && s.src[0].name == a.name)) {
+            r.add(a.pos, "ssh dst \"" + a.name + "\": a user destination needs that same user as the only source");
+        }
+    }
+    bool tag_src = false;
+    for (const Alias& a : s.src) tag_src = tag_src || a.kind == Alias::Kind::tag || (a.kind == Alias::Kind::autogroup && a.name == "tagged");
+    if (tag_src && s.check) r.add(s.pos, "ssh: tagged sources cannot use action \"check\"");
+}
+
+}  // namespace
+
+void check_refs(const ParsedPolicy& p, Reporter& r) {
+    for (const auto& [tag, owners] : p.tag_owners) {
+        for (const Alias& a : owners) check_alias(p, a, Place::owner, r);
+    }
+    for (const Rule& rule : p.rules) check_rule(p, rule, r);
+    for (const SshRuleSpec& s : p.ssh) check_ssh(p, s, r);
+    for (const auto& [cidr, approvers] : p.auto_routes) {
+        for (const Alias& a : approvers) check_alias(p, a, Place::approver, r);
+    }
+    for (const Alias& a : p.auto_exit) check_alias(p, a, Place::approver, r);
+    for (const NodeAttrSpec& n : p.node_attrs) {
+        for (const Alias& a : n.target) check_alias(p, a, Place::attr_target, r);
+    }
+    for (const PolicyTestSpec& t : p.tests) check_alias(p, t.src, Place::src, r);
+    for (const SshTestSpec& t : p.ssh_tests) {
+        check_alias(p, t.src, Place::ssh_src, r);
+        for (const Alias& a : t.dst) check_alias(p, a, Place::ssh_dst, r);
+    }
+}
+
+}  // namespace hs::policy

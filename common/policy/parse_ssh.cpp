@@ -1,0 +1,140 @@
+// ssh rules, tests and sshTests entries (§4.6, tests of §4.2).
+#include "common/policy/parse.h"
+#include "common/policy/parse_util.h"
+
+namespace hs::policy {
+
+std::vector<Alias> alias_list(const JValue& v, Reporter& r, std::string_view what);  // parse.cpp
+
+namespace {
+
+// Go duration text ("12h", "1h30m", "90s"); nullopt when malformed.
+std::optional<std::int64_t> go_duration_seconds(std::string_view s) {
+    if (s.empty()) return std::nullopt;
+    double total = 0;
+    while (!s.empty()) {
+        std::size_t k = 0;
+        while (k < s.size() && ((s[k] >= '0' && s[k] <= '9') || s[k] == '.')) ++k;
+        if (k == 0) return std::nullopt;
+        double num = std::stod(std::string(s.substr(0, k)));
+        s.remove_prefix(k);
+        std::size_t u = 0;
+        while (u < s.size() && !(s[u] >= '0' && s[u] <= '9') && s[u] != '.') ++u;
+        std::string_view unit = s.substr(0, u);
+        s.remove_prefix(u);
+        double mult = unit == "h" ? 3600 : unit == "m" ? 60 : unit == "s" ? 1 : unit == "ms" ? 1e-3 : -1;
+        if (mult < 0) return std::nullopt;
+        total += num * mult;
+    }
+    return static_cast<std::int64_t>(total);
+}
+
+void parse_check_period(const JValue& val, SshRuleSpec& spec, Reporter& r) {
+    if (val.is_null()) return;
+    if (!val.is_string()) return r.add(val.pos, "ssh checkPeriod: expected a duration string");
+    if (val.text == "always") {
+        spec.check_period_s = -1;
+        return;
+    }
+    auto d = go_duration_seconds(val.text);
+    if (!d) return r.add(val.pos, "ssh checkPeriod \"" + val.text + "\" is not a duration");
+    if (*d > 168 * 3600) return r.add(val.pos, "ssh checkPeriod \"" + val.text + "\" is longer than 168h");
+    if (*d < 60) return r.add(val.pos, "ssh checkPeriod \"" + val.text + "\" is shorter than 1m");
+    spec.check_period_s = *d;
+}
+
+void check_ssh_users(const SshRuleSpec& spec, const JValue& v, Reporter& r) {
+    if (spec.users.empty()) r.add(v.pos, "ssh: users must not be empty");
+    for (const std::string& u : spec.users) {
+        if (u.empty() || u == "*") r.add(v.pos, "ssh users: \"" + u + "\" is not allowed");
+        if (u.rfind("autogroup:", 0) == 0 && u != "autogroup:nonroot") r.add(v.pos, "ssh users: \"" + u + "\" is not a supported autogroup");
+        if (u.rfind("localpart:", 0) == 0) {
+            std::string rest = u.substr(10);
+            if (rest.rfind("*@", 0) != 0 || rest.size() <= 2 || rest.find_first_of("*@", 2) != std::string::npos) {
+                r.add(v.pos, "ssh users: \"" + u + "\" must be localpart:*@domain");
+            }
+        }
+    }
+}
+
+}  // namespace
+
+void parse_ssh_rule(const JValue& v, ParsedPolicy& out, Reporter& r) {
+    SshRuleSpec spec;
+    spec.pos = v.pos;
+    const JValue* period = nullptr;
+    bool has_action = false;
+    each_member(v, {"action", "src", "dst", "users", "checkPeriod", "acceptEnv"}, r, "ssh", true, [&](int which, const JValue& val) {
+        switch (which) {
+            case 0:
+                has_action = true;
+                if (val.text == "check") spec.check = true;
+                else if (val.text != "accept") r.add(val.pos, "ssh action \"" + val.text + "\" must be \"accept\" or \"check\"");
+                break;
+            case 1: spec.src = alias_list(val, r, "ssh src"); break;
+            case 2: spec.dst = alias_list(val, r, "ssh dst"); break;
+            case 3:
+                for (auto& [s, pos] : string_list(val, r, "ssh users")) spec.users.push_back(trim(s));
+                break;
+            case 4: period = &val; break;
+            case 5:
+                for (auto& [s, pos] : string_list(val, r, "ssh acceptEnv")) {
+                    if (s.empty()) r.add(pos, "ssh acceptEnv: empty pattern");
+                    spec.accept_env.push_back(s);
+                }
+                break;
+        }
+    });
+    if (!has_action) r.add(v.pos, "ssh: missing action");
+    if (period) {
+        if (!spec.check && !period->is_null()) r.add(period->pos, "ssh checkPeriod is only valid with action \"check\"");
+        parse_check_period(*period, spec, r);
+    }
+    check_ssh_users(spec, v, r);
+    out.ssh.push_back(std::move(spec));
+}
+
+void parse_tests(const JValue& v, ParsedPolicy& out, Reporter& r) {
+    PolicyTestSpec t;
+    t.pos = v.pos;
+    bool has_src = false;
+    each_member(v, {"src", "proto", "accept", "deny"}, r, "test", false, [&](int which, const JValue& val) {
+        if (which == 0 && val.is_string()) {
+            has_src = true;
+            t.src_text = trim(val.text);
+            if (auto a = parse_alias(val.text, val.pos)) t.src = *a;
+        }
+        if (which == 1 && val.is_string() && !val.text.empty()) {
+            auto p = parse_proto(val.text);
+            if (!p) r.add(val.pos, "test proto \"" + val.text + "\" is not a protocol");
+            t.proto = p.value_or(0);
+        }
+        if (which == 2) t.accept = string_list(val, r, "test accept");
+        if (which == 3) t.deny = string_list(val, r, "test deny");
+    });
+    if (!has_src) r.add(v.pos, "test: missing src");
+    out.tests.push_back(std::move(t));
+}
+
+void parse_ssh_tests(const JValue& v, ParsedPolicy& out, Reporter& r) {
+    SshTestSpec t;
+    t.pos = v.pos;
+    bool has_src = false;
+    auto names = [&](const JValue& val, std::vector<std::string>& to) {
+        for (auto& [s, pos] : string_list(val, r, "sshTests users")) to.push_back(trim(s));
+    };
+    each_member(v, {"src", "dst", "accept", "deny", "check"}, r, "sshTest", false, [&](int which, const JValue& val) {
+        if (which == 0 && val.is_string()) {
+            has_src = true;
+            if (auto a = parse_alias(val.text, val.pos)) t.src = *a;
+        }
+        if (which == 1) t.dst = alias_list(val, r, "sshTests dst");
+        if (which == 2) names(val, t.accept);
+        if (which == 3) names(val, t.deny);
+        if (which == 4) names(val, t.check);
+    });
+    if (!has_src) r.add(v.pos, "sshTest: missing src");
+    out.ssh_tests.push_back(std::move(t));
+}
+
+}  // namespace hs::policy

@@ -1,0 +1,129 @@
+// SSH rules per destination node (§4.6): principals are the source nodes' addresses grouped
+// by owner (a tagged source once per tag), the login map names root, "*" for nonroot and each
+// literal user, and localpart:*@domain adds one rule per matching user mapping their local part.
+#include <algorithm>
+#include <map>
+
+#include "common/policy/aliases.h"
+#include "common/policy/compiled.h"
+
+namespace hs::policy {
+
+namespace {
+
+using nlohmann::json;
+
+json action_json(const SshRuleSpec& s, const std::string& server_url) {
+    if (!s.check) {
+        return {{"accept", true}, {"allowAgentForwarding", true}, {"allowLocalPortForwarding", true}, {"allowRemotePortForwarding", true}};
+    }
+    json a{{"holdAndDelegate", server_url + "/machine/ssh/action/$SRC_NODE_ID/to/$DST_NODE_ID?local_user=$LOCAL_USER"}};
+    if (s.check_period_s && *s.check_period_s > 0) a["sessionDuration"] = *s.check_period_s * 1000000000LL;
+    return a;
+}
+
+json login_map(const SshRuleSpec& s) {
+    json m = json::object();
+    bool root = false;
+    for (const std::string& u : s.users) {
+        if (u == "root") root = true;
+        else if (u == "autogroup:nonroot") m["*"] = "=";
+        else if (u.rfind("localpart:", 0) != 0) m[u] = u;
+    }
+    m["root"] = root ? "root" : "";
+    return m;
+}
+
+// Source nodes grouped the way Tailscale groups principals: by owning user, tagged nodes by tag.
+std::map<std::string, std::vector<int>> group_sources(const CompiledImpl& c, const std::vector<int>& src) {
+    std::map<std::string, std::vector<int>> groups;
+    for (int i : src) {
+        const NodeInfo& n = c.nodes[static_cast<std::size_t>(i)];
+        if (n.tagged) {
+            for (const std::string& t : n.rec.tags) groups[t].push_back(i);
+        } else {
+            groups["user:" + std::to_string(n.user)].push_back(i);
+        }
+    }
+    return groups;
+}
+
+json principals(const CompiledImpl& c, const std::vector<int>& nodes) {
+    json p = json::array();
+    for (int i : nodes) {
+        for (u128 a : c.nodes[static_cast<std::size_t>(i)].addrs) p.push_back({{"nodeIP", addr_str(a)}});
+    }
+    return p;
+}
+
+void add_localpart_rules(const CompiledImpl& c, const SshRuleSpec& s, const std::vector<int>& group, const json& action, json& rules) {
+    const NodeInfo& first = c.nodes[static_cast<std::size_t>(group.front())];
+    if (first.tagged || first.user < 0) return;
+    const std::string& email = c.users[static_cast<std::size_t>(first.user)].email;
+    auto at = email.find('@');
+    if (at == std::string::npos) return;
+    for (const std::string& u : s.users) {
+        if (u.rfind("localpart:*@", 0) != 0 || email.substr(at + 1) != u.substr(12)) continue;
+        std::string local = email.substr(0, at);
+        json rule{{"principals", principals(c, group)}, {"sshUsers", {{local, local}}}, {"action", action}};
+        if (!s.accept_env.empty()) rule["acceptEnv"] = s.accept_env;
+        rules.push_back(std::move(rule));
+    }
+}
+
+void emit(const CompiledImpl& c, const SshCompiled& sc, std::size_t node, const std::string& url, json& rules) {
+    const NodeInfo& me = c.nodes[node];
+    std::vector<int> src;
+    for (int i : sc.src_nodes) {
+        const NodeInfo& n = c.nodes[static_cast<std::size_t>(i)];
+        // autogroup:self reaches a node only from its owner's own devices.
+        bool via_self = sc.self && !me.tagged && n.user == me.user && !n.tagged;
+        if (sc.dst_nodes.test(node) || via_self) src.push_back(i);
+    }
+    if (src.empty()) return;
+    json action = action_json(*sc.spec, url);
+    for (const auto& [key, group] : group_sources(c, src)) {
+        json rule{{"principals", principals(c, group)}, {"sshUsers", login_map(*sc.spec)}, {"action", action}};
+        if (!sc.spec->accept_env.empty()) rule["acceptEnv"] = sc.spec->accept_env;
+        rules.push_back(std::move(rule));
+        add_localpart_rules(c, *sc.spec, group, action, rules);
+    }
+}
+
+}  // namespace
+
+void compile_ssh(CompiledImpl& c, const Resolver& res) {
+    for (const SshRuleSpec& s : c.policy.ssh) {
+        SshCompiled sc;
+        sc.spec = &s;
+        sc.dst_nodes = Bits(c.nodes.size());
+        for (const Alias& a : s.src) {
+            auto part = res.nodes_of(a);
+            sc.src_nodes.insert(sc.src_nodes.end(), part.begin(), part.end());
+        }
+        std::sort(sc.src_nodes.begin(), sc.src_nodes.end());
+        sc.src_nodes.erase(std::unique(sc.src_nodes.begin(), sc.src_nodes.end()), sc.src_nodes.end());
+        for (const Alias& a : s.dst) {
+            if (a.kind == Alias::Kind::autogroup && a.name == "self") {
+                sc.self = true;
+                continue;
+            }
+            for (int i : res.nodes_of(a)) sc.dst_nodes.set(static_cast<std::size_t>(i));
+        }
+        c.ssh.push_back(std::move(sc));
+    }
+}
+
+nlohmann::json ssh_policy_for(const CompiledImpl& c, std::size_t node, const std::string& server_url) {
+    if (!c.policy.has_ssh) return nullptr;
+    json rules = json::array();
+    // Check rules come first so a session that must re-authenticate is not accepted early.
+    for (bool check : {true, false}) {
+        for (const SshCompiled& sc : c.ssh) {
+            if (sc.spec->check == check) emit(c, sc, node, server_url, rules);
+        }
+    }
+    return json{{"rules", rules}};
+}
+
+}  // namespace hs::policy

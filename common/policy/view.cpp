@@ -1,0 +1,161 @@
+// Per-node answers (§4.10 step 4, §4.11): the reduced packet filter, the visible peers and
+// the routes each peer may carry for this node.
+#include <algorithm>
+
+#include "common/policy/aliases.h"
+#include "common/policy/compiled.h"
+
+namespace hs::policy {
+
+nlohmann::json ssh_policy_for(const CompiledImpl& c, std::size_t node, const std::string& server_url);  // ssh.cpp
+nlohmann::json cap_map_for(const CompiledImpl& c, std::size_t node);      // view_extras.cpp
+
+namespace {
+
+using nlohmann::json;
+
+// The destinations of a rule as this node sees them: its own addresses for node aliases,
+// literal prefixes that concern it, "*", and the Internet when it is an exit node.
+std::vector<std::string> reduced_dsts(const CompiledImpl& c, const CompiledRule& r, const NodeInfo& n, bool cap) {
+    std::vector<std::string> out;
+    if (r.dst.star) out.push_back("*");
+    for (u128 a : n.addrs) {
+        if (r.self || r.dst.nodes.contains(a)) out.push_back(cap ? Cidr{{a, (a >> 32) != 0xffff}, (a >> 32) != 0xffff ? 128 : 32}.str() : addr_str(a));
+    }
+    bool exit = !n.exit_routes.empty();
+    for (const Cidr& l : r.dst.literal) {
+        IpSet one;
+        one.add(l);
+        one.normalize();
+        if (one.overlaps(n.ident) || (exit && c.internet.covers(l.range()))) out.push_back(l.bits == (l.is_v6() ? 128 : 32) && !cap ? addr_str(l.addr.v) : l.str());
+    }
+    if (r.dst.internet && exit) {
+        for (const Cidr& p : c.internet.cidrs()) out.push_back(p.str());
+    }
+    return out;
+}
+
+void emit_rule(const CompiledImpl& c, const CompiledRule& r, const NodeInfo& n, json& filter) {
+    std::vector<std::string> src = r.src_text;
+    if (r.self) {
+        // autogroup:self: only the sources that are this node owner's own devices.
+        IpSet mine;
+        for (int i : c.user_nodes[static_cast<std::size_t>(n.user)]) mine.add(c.nodes[static_cast<std::size_t>(i)].ips);
+        mine.normalize();
+        IpSet s = r.src.intersect(mine);
+        if (s.empty()) return;
+        src = s.strings();
+    }
+    std::vector<std::string> dsts = reduced_dsts(c, r, n, false);
+    if (dsts.empty()) return;
+    for (const IpSpec& spec : r.spec->ip) {
+        json rule{{"SrcIPs", src}, {"DstPorts", json::array()}};
+        for (const std::string& d : dsts) {
+            for (const PortRange& p : spec.ports) rule["DstPorts"].push_back({{"IP", d}, {"Ports", {{"First", p.first}, {"Last", p.last}}}});
+        }
+        if (spec.proto != 0) rule["IPProto"] = json::array({spec.proto});
+        filter.push_back(std::move(rule));
+    }
+    if (!r.spec->app.empty()) {
+        json caps = json::object();
+        for (const auto& [name, values] : r.spec->app) caps[name] = json::parse(values);
+        json grant{{"Dsts", reduced_dsts(c, r, n, true)}, {"CapMap", caps}};
+        filter.push_back({{"SrcIPs", src}, {"CapGrant", json::array({grant})}});
+    }
+}
+
+bool dst_overlaps(const CompiledRule& r, const Cidr& route) {
+    IpSet one;
+    one.add(route);
+    one.normalize();
+    if (r.dst.star || r.dst.nodes.overlaps(one) || r.dst.literal_set.overlaps(one)) return true;
+    return r.dst.internet && is_exit_route(route);
+}
+
+// May `viewer` use `route` served by a peer: traffic from the viewer into it, or from it back.
+bool can_use_route(const CompiledImpl& c, std::size_t viewer, const Cidr& route) {
+    for (int ri : c.rules_by_src[viewer]) {
+        if (!c.rules[static_cast<std::size_t>(ri)].self && dst_overlaps(c.rules[static_cast<std::size_t>(ri)], route)) return true;
+    }
+    if (is_exit_route(route)) return false;
+    for (int ri : c.rules_by_dst[viewer]) {
+        const CompiledRule& r = c.rules[static_cast<std::size_t>(ri)];
+        if (r.src.overlaps(route.range())) return true;
+    }
+    return false;
+}
+
+std::vector<std::string> allowed_ips(const CompiledImpl& c, std::size_t viewer, const NodeInfo& peer) {
+    std::vector<std::string> out;
+    for (const Cidr& own : peer.own) out.push_back(own.str());
+    for (const std::string& text : peer.rec.primary_routes) {
+        auto route = parse_cidr(text, true);
+        if (route && can_use_route(c, viewer, *route)) out.push_back(route->str());
+    }
+    for (const Cidr& route : peer.exit_routes) {
+        if (can_use_route(c, viewer, route)) out.push_back(route.str());
+    }
+    return out;
+}
+
+std::vector<PeerView> peers_of(const CompiledImpl& c, std::size_t v) {
+    Bits seen(c.nodes.size());
+    const NodeInfo& me = c.nodes[v];
+    for (int ri : c.rules_by_src[v]) {
+        const CompiledRule& r = c.rules[static_cast<std::size_t>(ri)];
+        if (!r.self) seen.merge(r.dst_nodes);
+    }
+    for (int ri : c.rules_by_dst[v]) {
+        const CompiledRule& r = c.rules[static_cast<std::size_t>(ri)];
+        if (!r.self) seen.merge(r.src_nodes);
+    }
+    if (me.user >= 0) {
+        for (int ri : c.rules_by_dst[v]) {
+            const CompiledRule& r = c.rules[static_cast<std::size_t>(ri)];
+            if (!r.self) continue;
+            // Same-user devices see each other when either may reach the other.
+            for (int i : c.user_nodes[static_cast<std::size_t>(me.user)]) {
+                if (r.src.overlaps(me.ips) || r.src.overlaps(c.nodes[static_cast<std::size_t>(i)].ips)) seen.set(static_cast<std::size_t>(i));
+            }
+        }
+    }
+    std::vector<PeerView> out;
+    seen.each([&](std::size_t i) {
+        if (i != v) out.push_back({c.nodes[i].rec.id, allowed_ips(c, v, c.nodes[i])});
+    });
+    std::sort(out.begin(), out.end(), [](const PeerView& a, const PeerView& b) { return a.node_id < b.node_id; });
+    return out;
+}
+
+}  // namespace
+
+NodeView Compiled::view(std::uint64_t node_id, const std::string& server_url) const {
+    const CompiledImpl& c = *impl_;
+    NodeView out;
+    auto it = c.by_id.find(node_id);
+    if (it == c.by_id.end()) return out;
+    std::size_t v = it->second;
+    if (c.policy.allow_all) {
+        out.packet_filter = json::array({{{"SrcIPs", {"*"}}, {"DstPorts", {{{"IP", "*"}, {"Ports", {{"First", 0}, {"Last", 65535}}}}}}}});
+        for (std::size_t i = 0; i < c.nodes.size(); ++i) {
+            if (i == v) continue;
+            PeerView p{c.nodes[i].rec.id, {}};
+            for (const Cidr& own : c.nodes[i].own) p.allowed_ips.push_back(own.str());
+            for (const std::string& r : c.nodes[i].rec.primary_routes) p.allowed_ips.push_back(r);
+            for (const Cidr& r : c.nodes[i].exit_routes) p.allowed_ips.push_back(r.str());
+            out.peers.push_back(std::move(p));
+        }
+        std::sort(out.peers.begin(), out.peers.end(), [](const PeerView& a, const PeerView& b) { return a.node_id < b.node_id; });
+    } else {
+        for (int ri : c.rules_by_dst[v]) emit_rule(c, c.rules[static_cast<std::size_t>(ri)], c.nodes[v], out.packet_filter);
+        out.peers = peers_of(c, v);
+    }
+    out.ssh_policy = ssh_policy_for(c, v, server_url);
+    out.cap_map = cap_map_for(c, v);
+    return out;
+}
+
+bool Compiled::randomize_client_port() const { return impl_->policy.randomize_client_port; }
+std::vector<Problem> Compiled::test_failures() const { return impl_->test_failures; }
+
+}  // namespace hs::policy
