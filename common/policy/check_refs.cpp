@@ -116,10 +116,27 @@ void check_refs(const ParsedPolicy& p, Reporter& r) {
     for (const NodeAttrSpec& n : p.node_attrs) {
         for (const Alias& a : n.target) check_alias(p, a, Place::attr_target, r);
     }
-    for (const PolicyTestSpec& t : p.tests) check_alias(p, t.src, Place::src, r);
+    for (const PolicyTestSpec& t : p.tests) {
+        check_alias(p, t.src, Place::src, r);
+        for (const auto* list : {&t.accept, &t.deny}) {
+            for (const auto& [hp, pos] : *list) {
+                std::string host = hp.substr(0, hp.rfind(':'));
+                if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+                auto a = parse_alias(host, pos);
+                if (!a) continue;
+                if (a->kind == Alias::Kind::autogroup && (a->name == "self" || a->name == "internet")) {
+                    r.add(pos, "test \"" + hp + "\": autogroup:" + a->name + " cannot be tested");
+                } else if (a->kind == Alias::Kind::prefix && a->cidr.bits != (a->cidr.is_v6() ? 128 : 32)) {
+                    r.add(pos, "test \"" + hp + "\": a test destination is one address, not a prefix");
+                } else {
+                    check_alias(p, *a, Place::dst, r);
+                }
+            }
+        }
+    }
     for (const SshTestSpec& t : p.ssh_tests) {
-        check_alias(p, t.src, Place::ssh_src, r);
-        for (const Alias& a : t.dst) check_alias(p, a, Place::ssh_dst, r);
+        check_alias(p, t.src, Place::src, r);
+        for (const Alias& a : t.dst) check_alias(p, a, Place::dst, r);
     }
 }
 

@@ -168,7 +168,6 @@ void parse_node_attr(const JValue& v, ParsedPolicy& out, Reporter& r) {
         if (which == 2) parse_app(val, spec.app, r);
         if (which == 3) r.add(val.pos, "nodeAttrs ipPool: IP pools are not supported");
     });
-    if (spec.target.empty()) r.add(v.pos, "nodeAttrs: target must not be empty");
     out.node_attrs.push_back(std::move(spec));
 }
 

@@ -71,18 +71,34 @@ void add_localpart_rules(const CompiledImpl& c, const SshRuleSpec& s, const std:
     }
 }
 
+bool has_localpart(const SshRuleSpec& s) {
+    for (const std::string& u : s.users) {
+        if (u.rfind("localpart:", 0) == 0) return true;
+    }
+    return false;
+}
+
 void emit(const CompiledImpl& c, const SshCompiled& sc, std::size_t node, const std::string& url, json& rules) {
     const NodeInfo& me = c.nodes[node];
+    bool localpart = has_localpart(*sc.spec);
     std::vector<int> src;
     for (int i : sc.src_nodes) {
         const NodeInfo& n = c.nodes[static_cast<std::size_t>(i)];
-        // autogroup:self reaches a node only from its owner's own devices.
-        bool via_self = sc.self && !me.tagged && n.user == me.user && !n.tagged;
-        if (sc.dst_nodes.test(node) || via_self) src.push_back(i);
+        // autogroup:self reaches a node only from its owner's own devices. Tailscale also
+        // lets a localpart: rule's source users reach their own devices.
+        bool own = !me.tagged && n.user == me.user && !n.tagged;
+        if (sc.dst_nodes.test(node) || ((sc.self || localpart) && own)) src.push_back(i);
     }
     if (src.empty()) return;
     json action = action_json(*sc.spec, url);
-    for (const auto& [key, group] : group_sources(c, src)) {
+    // Principals share one rule unless localpart: needs each user's login name apart.
+    std::map<std::string, std::vector<int>> groups;
+    if (localpart) {
+        groups = group_sources(c, src);
+    } else {
+        groups[""] = src;
+    }
+    for (const auto& [key, group] : groups) {
         json rule{{"principals", principals(c, group)}, {"sshUsers", login_map(*sc.spec)}, {"action", action}};
         if (!sc.spec->accept_env.empty()) rule["acceptEnv"] = sc.spec->accept_env;
         rules.push_back(std::move(rule));

@@ -13,7 +13,11 @@ namespace {
 std::vector<u128> addresses(const CompiledImpl& c, const Resolver& res, const Alias& a) {
     std::vector<u128> out;
     if (a.kind == Alias::Kind::prefix) return {a.cidr.addr.v};
-    if (a.kind == Alias::Kind::host) return {c.policy.hosts.at(a.name).addr.v};
+    if (a.kind == Alias::Kind::host) {
+        auto h = c.policy.hosts.find(a.name);
+        if (h == c.policy.hosts.end()) return {};
+        return {h->second.addr.v};
+    }
     for (int i : res.nodes_of(a)) {
         const auto& addrs = c.nodes[static_cast<std::size_t>(i)].addrs;
         out.insert(out.end(), addrs.begin(), addrs.end());
@@ -60,7 +64,9 @@ bool check_dest(const CompiledImpl& c, const Resolver& res, const std::vector<u1
         why = "\"" + hp + "\" is not host:port";
         return false;
     }
-    auto alias = parse_alias(hp.substr(0, colon), {});
+    std::string host = hp.substr(0, colon);
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    auto alias = parse_alias(host, {});
     int port = std::atoi(hp.c_str() + colon + 1);
     if (!alias) {
         why = "\"" + hp + "\" is not host:port";
@@ -86,6 +92,9 @@ std::vector<Problem> run_policy_tests(const CompiledImpl& c, const Resolver& res
     std::vector<Problem> out;
     for (const PolicyTestSpec& t : c.policy.tests) {
         auto srcs = addresses(c, res, t.src);
+        if (t.src.kind == Alias::Kind::user && res.user_index(t.src) < 0) {
+            out.push_back({t.pos.line, t.pos.column, "test(s) failed: src user \"" + t.src.name + "\" does not exist"});
+        }
         for (bool want : {true, false}) {
             for (const auto& [hp, pos] : want ? t.accept : t.deny) {
                 std::string why;
