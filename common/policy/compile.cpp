@@ -141,9 +141,33 @@ void add_rule(CompiledImpl& c, const Resolver& res, const NodeIndex& idx, const 
     c.rules.push_back(std::move(cr));
 }
 
+// Some capabilities need the reverse direction too: a drive share lets the destination reach
+// back as "drive-sharer", a peer relay grant gives the relay "relay-target".
+void add_companions(CompiledImpl& c) {
+    static const std::pair<const char*, const char*> pairs[] = {{"tailscale.com/cap/drive", "tailscale.com/cap/drive-sharer"},
+                                                                {"tailscale.com/cap/relay", "tailscale.com/cap/relay-target"}};
+    for (const Rule& rule : c.policy.rules) {
+        for (const auto& [cap, companion] : pairs) {
+            bool has = std::any_of(rule.app.begin(), rule.app.end(), [&](const auto& a) { return a.first == cap; });
+            if (!has) continue;
+            Rule back;
+            back.src = rule.dst;
+            back.dst = rule.src;
+            back.app.emplace_back(companion, "[]");
+            back.pos = rule.pos;
+            c.companions.push_back(std::move(back));
+        }
+    }
+}
+
 void build_rules(CompiledImpl& c, const Resolver& res) {
     NodeIndex idx(c);
-    for (const Rule& rule : c.policy.rules) {
+    add_companions(c);
+    std::vector<const Rule*> all;
+    for (const Rule& rule : c.policy.rules) all.push_back(&rule);
+    for (const Rule& rule : c.companions) all.push_back(&rule);
+    for (const Rule* rp : all) {
+        const Rule& rule = *rp;
         bool has_self = false, has_other = false;
         for (const Alias& a : rule.dst) {
             bool self = a.kind == Alias::Kind::autogroup && a.name == "self";

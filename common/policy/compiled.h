@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <unordered_map>
 #include <vector>
@@ -81,6 +82,7 @@ struct CompiledImpl {
     std::unordered_map<std::uint64_t, std::size_t> by_id;
     std::vector<std::vector<int>> user_nodes;  // untagged nodes per user index
     std::vector<CompiledRule> rules;
+    std::deque<Rule> companions;  // rules the policy implies (drive-sharer, relay-target)
     std::vector<std::vector<int>> rules_by_src, rules_by_dst;  // per node
     IpSet internet;
     std::vector<SshCompiled> ssh;

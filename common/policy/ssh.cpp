@@ -13,12 +13,12 @@ namespace {
 
 using nlohmann::json;
 
+// The check period is not sent: the server applies it when the check is approved.
 json action_json(const SshRuleSpec& s, const std::string& server_url) {
     if (!s.check) {
         return {{"accept", true}, {"allowAgentForwarding", true}, {"allowLocalPortForwarding", true}, {"allowRemotePortForwarding", true}};
     }
     json a{{"holdAndDelegate", server_url + "/machine/ssh/action/$SRC_NODE_ID/to/$DST_NODE_ID?local_user=$LOCAL_USER"}};
-    if (s.check_period_s && *s.check_period_s > 0) a["sessionDuration"] = *s.check_period_s * 1000000000LL;
     return a;
 }
 

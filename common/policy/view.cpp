@@ -18,9 +18,10 @@ using nlohmann::json;
 // literal prefixes that concern it, "*", and the Internet when it is an exit node.
 std::vector<std::string> reduced_dsts(const CompiledImpl& c, const CompiledRule& r, const NodeInfo& n, bool cap) {
     std::vector<std::string> out;
-    if (r.dst.star) out.push_back("*");
+    // A capability grant to "*" names this node itself; a packet rule keeps "*".
+    if (r.dst.star && !cap) out.push_back("*");
     for (u128 a : n.addrs) {
-        if (r.self || r.dst.nodes.contains(a)) out.push_back(cap ? Cidr{{a, (a >> 32) != 0xffff}, (a >> 32) != 0xffff ? 128 : 32}.str() : addr_str(a));
+        if (r.self || r.dst.nodes.contains(a) || (cap && r.dst.star)) out.push_back(cap ? Cidr{{a, (a >> 32) != 0xffff}, (a >> 32) != 0xffff ? 128 : 32}.str() : addr_str(a));
     }
     bool exit = !n.exit_routes.empty();
     for (const Cidr& l : r.dst.literal) {
