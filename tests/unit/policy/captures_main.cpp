@@ -45,6 +45,19 @@ bool check_capture(const std::string& category, const nlohmann::json& c, std::st
     std::string text = policy_text(c);
     bool refused_there = c["input"].value("api_response_code", 200) != 200;
     auto result = compile(text, topo.users, topo.nodes);
+    if (result.ok()) {
+        // Tailscale approved what autoApprovers allow before capturing; do the same.
+        bool changed = false;
+        for (Node& n : topo.nodes) {
+            for (const std::string& r : result.compiled->auto_approved_routes(n.id)) {
+                if (std::find(n.approved_routes.begin(), n.approved_routes.end(), r) == n.approved_routes.end()) {
+                    n.approved_routes.push_back(r);
+                    changed = true;
+                }
+            }
+        }
+        if (changed) result = compile(text, topo.users, topo.nodes);
+    }
     if (refused_there) {
         if (!result.ok()) return true;
         note = "Tailscale refused, we accepted";

@@ -5,8 +5,6 @@
 
 const std::map<std::string, std::string>& known_failures() {
     static const std::map<std::string, std::string> list = {
-        {"acl-ah01", "peer AllowedIPs for a subnet route differ: not yet analysed"},
-        {"acl-h03", "peer AllowedIPs for a subnet route differ: not yet analysed"},
         {"acl-k03", "peer AllowedIPs for a subnet route differ: not yet analysed"},
         {"acl-r10", "peer AllowedIPs for a subnet route differ: not yet analysed"},
         {"grant-a4", "output differs: not yet analysed"},
