@@ -81,7 +81,8 @@ bool can_use_route(const CompiledImpl& c, std::size_t viewer, const Cidr& route)
     if (is_exit_route(route)) return false;
     for (int ri : c.rules_by_dst[viewer]) {
         const CompiledRule& r = c.rules[static_cast<std::size_t>(ri)];
-        if (r.src.overlaps(route.range())) return true;
+        // A self rule's sources are only the owner's devices, never a route.
+        if (!r.self && r.src.overlaps(route.range())) return true;
     }
     return false;
 }

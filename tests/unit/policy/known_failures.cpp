@@ -6,7 +6,6 @@
 const std::map<std::string, std::string>& known_failures() {
     static const std::map<std::string, std::string> list = {
         {"acl-k03", "peer AllowedIPs for a subnet route differ: not yet analysed"},
-        {"acl-r10", "peer AllowedIPs for a subnet route differ: not yet analysed"},
         {"grant-a4", "output differs: not yet analysed"},
         {"grant-a6", "output differs: not yet analysed"},
         {"grant-b3", "output differs: not yet analysed"},
