@@ -121,7 +121,9 @@ void add_rule(CompiledImpl& c, const Resolver& res, const NodeIndex& idx, const 
     cr.dst_nodes = Bits(c.nodes.size());
     for (const Alias& a : rule.src) res.add_src(a, cr.src, cr.src_all);
     cr.src.normalize();
-    if (cr.src.empty()) return;  // no source: the rule grants nothing
+    // No source: no packet can match. Tailscale still sends capability grants (with empty
+    // SrcIPs), so only those survive.
+    if (rule.src.empty() || (cr.src.empty() && rule.app.empty())) return;
     cr.src_text = cr.src_all ? std::vector<std::string>{"*"} : cr.src.strings();
     if (cr.src_all) {
         for (std::size_t i = 0; i < c.nodes.size(); ++i) cr.src_nodes.set(i);
@@ -150,12 +152,21 @@ void add_companions(CompiledImpl& c) {
         for (const auto& [cap, companion] : pairs) {
             bool has = std::any_of(rule.app.begin(), rule.app.end(), [&](const auto& a) { return a.first == cap; });
             if (!has) continue;
-            Rule back;
-            back.src = rule.dst;
+            // The reverse of src->dst; autogroup:self stays within each user, so its
+            // reverse is itself.
+            Rule back, self_back;
+            for (const Alias& a : rule.dst) {
+                bool self = a.kind == Alias::Kind::autogroup && a.name == "self";
+                (self ? self_back.dst : back.src).push_back(a);
+            }
             back.dst = rule.src;
-            back.app.emplace_back(companion, "[]");
-            back.pos = rule.pos;
-            c.companions.push_back(std::move(back));
+            self_back.src = rule.src;
+            for (Rule* r : {&back, &self_back}) {
+                if (r->src.empty() || r->dst.empty()) continue;
+                r->app.emplace_back(companion, "null");  // Tailscale sends these without values
+                r->pos = rule.pos;
+                c.companions.push_back(std::move(*r));
+            }
         }
     }
 }

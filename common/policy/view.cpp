@@ -49,7 +49,7 @@ void emit_rule(const CompiledImpl& c, const CompiledRule& r, const NodeInfo& n, 
     }
     std::vector<std::string> dsts = reduced_dsts(c, r, n, false);
     if (dsts.empty()) return;
-    for (const IpSpec& spec : r.spec->ip) {
+    for (const IpSpec& spec : r.src.empty() ? std::vector<IpSpec>{} : r.spec->ip) {
         json rule{{"SrcIPs", src}, {"DstPorts", json::array()}};
         for (const std::string& d : dsts) {
             for (const PortRange& p : spec.ports) rule["DstPorts"].push_back({{"IP", d}, {"Ports", {{"First", p.first}, {"Last", p.last}}}});
