@@ -57,7 +57,8 @@ void emit_rule(const CompiledImpl& c, const CompiledRule& r, const NodeInfo& n, 
         if (spec.proto != 0) rule["IPProto"] = json::array({spec.proto});
         filter.push_back(std::move(rule));
     }
-    if (!r.spec->app.empty()) {
+    // Tailscale sends no capability grants for via rules.
+    if (!r.spec->app.empty() && r.spec->via.empty()) {
         json caps = json::object();
         for (const auto& [name, values] : r.spec->app) caps[name] = json::parse(values);
         json grant{{"Dsts", reduced_dsts(c, r, n, true)}, {"CapMap", caps}};
@@ -75,6 +76,10 @@ bool dst_overlaps(const CompiledRule& r, const Cidr& route) {
 
 // May `viewer` use `route` served by a peer: traffic from the viewer into it, or from it back.
 bool can_use_route(const CompiledImpl& c, std::size_t viewer, const Cidr& route) {
+    // An HA secondary always knows the primary's route for a prefix it serves too.
+    for (const std::string& mine : c.nodes[viewer].rec.approved_routes) {
+        if (!is_exit_route(route) && parse_cidr(mine, true) == route) return true;
+    }
     for (int ri : c.rules_by_src[viewer]) {
         if (!c.rules[static_cast<std::size_t>(ri)].self && dst_overlaps(c.rules[static_cast<std::size_t>(ri)], route)) return true;
     }
