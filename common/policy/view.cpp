@@ -81,7 +81,8 @@ bool can_use_route(const CompiledImpl& c, std::size_t viewer, const Cidr& route)
         if (!is_exit_route(route) && parse_cidr(mine, true) == route) return true;
     }
     for (int ri : c.rules_by_src[viewer]) {
-        if (!c.rules[static_cast<std::size_t>(ri)].self && dst_overlaps(c.rules[static_cast<std::size_t>(ri)], route)) return true;
+        const CompiledRule& r = c.rules[static_cast<std::size_t>(ri)];
+        if (!r.self && r.spec->via.empty() && dst_overlaps(r, route)) return true;
     }
     if (is_exit_route(route)) return false;
     for (int ri : c.rules_by_dst[viewer]) {
@@ -92,15 +93,61 @@ bool can_use_route(const CompiledImpl& c, std::size_t viewer, const Cidr& route)
     return false;
 }
 
+// The via tags that steer `viewer`'s traffic for `route` (empty: no via grant applies).
+std::vector<std::string> via_tags(const CompiledImpl& c, std::size_t viewer, const Cidr& route) {
+    std::vector<std::string> tags;
+    for (int ri : c.rules_by_src[viewer]) {
+        const CompiledRule& r = c.rules[static_cast<std::size_t>(ri)];
+        if (!r.spec->via.empty() && dst_overlaps(r, route)) tags.insert(tags.end(), r.spec->via.begin(), r.spec->via.end());
+    }
+    return tags;
+}
+
+bool carries_any(const NodeInfo& n, const std::vector<std::string>& tags) {
+    for (const std::string& t : tags) {
+        if (std::find(n.rec.tags.begin(), n.rec.tags.end(), t) != n.rec.tags.end()) return true;
+    }
+    return false;
+}
+
+bool is_primary(const NodeInfo& n, const Cidr& route) {
+    return std::any_of(n.rec.primary_routes.begin(), n.rec.primary_routes.end(), [&](const std::string& p) { return parse_cidr(p, true) == route; });
+}
+
+// Among the routers a via grant names for a subnet route, one serves it (HA still applies):
+// the elected primary when it carries the tag, else the lowest node ID.
+const NodeInfo* via_choice(const CompiledImpl& c, const std::vector<std::string>& tags, const Cidr& route) {
+    const NodeInfo* best = nullptr;
+    for (const NodeInfo& n : c.nodes) {
+        if (!carries_any(n, tags) || !n.routes.covers(route.range())) continue;
+        bool better = !best || (is_primary(n, route) && !is_primary(*best, route)) ||
+                      (is_primary(n, route) == is_primary(*best, route) && n.rec.id < best->rec.id);
+        if (better) best = &n;
+    }
+    return best;
+}
+
+// A route reaches the viewer through this peer when the policy lets the viewer use it and the
+// peer is its primary (exit routes: any approved exit node), or, with only via grants for it,
+// when the peer is the router those grants choose.
 std::vector<std::string> allowed_ips(const CompiledImpl& c, std::size_t viewer, const NodeInfo& peer) {
     std::vector<std::string> out;
     for (const Cidr& own : peer.own) out.push_back(own.str());
-    for (const std::string& text : peer.rec.primary_routes) {
+    std::vector<Cidr> routes = peer.exit_routes;
+    for (const std::string& text : peer.rec.approved_routes) {
         auto route = parse_cidr(text, true);
-        if (route && can_use_route(c, viewer, *route)) out.push_back(route->str());
+        if (route && !is_exit_route(*route)) routes.push_back(*route);
     }
-    for (const Cidr& route : peer.exit_routes) {
-        if (can_use_route(c, viewer, route)) out.push_back(route.str());
+    for (const Cidr& route : routes) {
+        auto tags = via_tags(c, viewer, route);
+        bool ok = false;
+        // A plain grant for the route wins over via steering: the primary serves it.
+        if (can_use_route(c, viewer, route)) {
+            ok = is_exit_route(route) || is_primary(peer, route);
+        } else if (!tags.empty()) {
+            ok = is_exit_route(route) ? carries_any(peer, tags) : via_choice(c, tags, route) == &peer;
+        }
+        if (ok) out.push_back(route.str());
     }
     return out;
 }
