@@ -39,13 +39,10 @@ void parse_ip_specs(const JValue& v, Rule& rule, Reporter& r) {
             }
             proto = *p;
             ports = t.substr(colon + 1);
-        } else if (auto p = parse_proto(t); p && t.find_first_not_of("0123456789") != std::string::npos) {
-            proto = *p;  // a protocol name alone: every port
-            ports = "*";
         }
         IpSpec spec{proto, {}};
         if (!parse_ports(ports, spec.ports)) {
-            r.add(pos, "grant ip \"" + s + "\": invalid port range");
+            r.add(pos, "grant ip: port range \"" + s + "\": invalid first integer");
             continue;
         }
         if (!ports_allowed(proto) && ports != "*") r.add(pos, "grant ip \"" + s + "\": ports are only allowed for tcp, udp and sctp");
@@ -138,8 +135,8 @@ void parse_grant(const JValue& v, ParsedPolicy& out, Reporter& r) {
         switch (which) {
             case 0: rule.src = alias_list(val, r, "grant src"); break;
             case 1: rule.dst = alias_list(val, r, "grant dst"); break;
-            case 2: has_ip = true; parse_ip_specs(val, rule, r); break;
-            case 3: has_app = true; parse_app(val, rule.app, r); break;
+            case 2: parse_ip_specs(val, rule, r); has_ip = !val.items.empty(); break;
+            case 3: parse_app(val, rule.app, r); has_app = !val.members.empty(); break;
             case 4:
                 for (auto& [s, pos] : string_list(val, r, "grant via")) {
                     if (s.rfind("tag:", 0) != 0) r.add(pos, "grant via \"" + s + "\": only tags are allowed");
@@ -149,7 +146,12 @@ void parse_grant(const JValue& v, ParsedPolicy& out, Reporter& r) {
             case 5: r.add(val.pos, "grant srcPosture: device posture is not supported"); break;
         }
     });
-    if (!has_ip && !has_app) r.add(v.pos, "grant: needs \"ip\" or \"app\"");
+    if (!has_ip && !has_app) r.add(v.pos, "grant: ip and app can not both be empty");
+    for (const Alias& a : rule.dst) {
+        if (a.kind == Alias::Kind::prefix && a.cidr.bits == 0) {
+            r.add(a.pos, "dst \"" + a.name + "\": to allow all IP addresses, use \"*\" or \"autogroup:internet\"");
+        }
+    }
     out.rules.push_back(std::move(rule));
 }
 

@@ -6,18 +6,8 @@
 const std::map<std::string, std::string>& known_failures() {
     static const std::map<std::string, std::string> list = {
         {"acl-k03", "peer AllowedIPs for a subnet route differ: not yet analysed"},
-        {"grant-h1", "validation gap: Tailscale refuses this policy, hs does not yet"},
-        {"grant-h3", "validation gap: Tailscale refuses this policy, hs does not yet"},
-        {"grant-j7", "validation gap: Tailscale refuses this policy, hs does not yet"},
         {"grant-k20", "user:*@passkey wildcard not supported"},
         {"grant-k21", "user:*@passkey wildcard not supported"},
-        {"grant-v04", "validation gap: Tailscale refuses this policy, hs does not yet"},
-        {"grant-v05", "validation gap: Tailscale refuses this policy, hs does not yet"},
-        {"grant-v08", "validation gap: Tailscale refuses this policy, hs does not yet"},
-        {"grant-v14", "validation gap: Tailscale refuses this policy, hs does not yet"},
-        {"grant-v15", "validation gap: Tailscale refuses this policy, hs does not yet"},
-        {"grant-v16", "validation gap: Tailscale refuses this policy, hs does not yet"},
-        {"grant-v18", "validation gap: Tailscale refuses this policy, hs does not yet"},
         {"via-grant-v37", "via: per-viewer route steering through tagged routers not implemented"},
         {"via-grant-v39", "via: per-viewer route steering through tagged routers not implemented"},
         {"via-grant-v44", "via: per-viewer route steering through tagged routers not implemented"},
