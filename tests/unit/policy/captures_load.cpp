@@ -69,8 +69,11 @@ Topology build_topology(const nlohmann::json& c) {
         user_by_name[rec.name] = rec.id;
         t.users.push_back(rec);
     }
-    // Primary routes are the SaaS's HA choice, read from what peers were told.
-    std::map<std::string, std::set<std::string>> primaries;
+    // Primary routes are the SaaS's HA choice: a node's own netmap says which it serves; only
+    // for a node without one do we fall back to what peers were told (via grants can show a
+    // peer a non-primary router, so that is second best).
+    std::map<std::string, std::set<std::string>> primaries, from_peers;
+    std::set<std::string> has_self;
     if (c.contains("captures") && c["captures"].is_object()) {
         for (const auto& [viewer, cap] : c["captures"].items()) {
             if (!cap.contains("netmap") || cap["netmap"].is_null()) continue;
@@ -80,10 +83,11 @@ Topology build_topology(const nlohmann::json& c) {
                     std::string name = p.value("Name", "");
                     name = name.substr(0, name.find('.'));
                     if (p.contains("PrimaryRoutes") && p["PrimaryRoutes"].is_array()) {
-                        for (const auto& r : p["PrimaryRoutes"]) primaries[name].insert(r.get<std::string>());
+                        for (const auto& r : p["PrimaryRoutes"]) from_peers[name].insert(r.get<std::string>());
                     }
                 }
             }
+            if (nm.contains("SelfNode") && nm["SelfNode"].is_object()) has_self.insert(viewer);
             if (nm.contains("SelfNode") && nm["SelfNode"].contains("PrimaryRoutes") && nm["SelfNode"]["PrimaryRoutes"].is_array()) {
                 for (const auto& r : nm["SelfNode"]["PrimaryRoutes"]) primaries[viewer].insert(r.get<std::string>());
             }
@@ -103,7 +107,8 @@ Topology build_topology(const nlohmann::json& c) {
         if (rec.tags.empty() && n.contains("user") && user_by_name.count(n["user"].get<std::string>())) {
             rec.user_id = user_by_name[n["user"].get<std::string>()];
         }
-        rec.primary_routes.assign(primaries[name].begin(), primaries[name].end());
+        const auto& prim = has_self.count(name) ? primaries[name] : from_peers[name];
+        rec.primary_routes.assign(prim.begin(), prim.end());
         t.id_by_name[name] = rec.id;
         t.name_by_id[rec.id] = name;
         t.nodes.push_back(std::move(rec));
