@@ -70,7 +70,8 @@ class Resolver;
 
 struct SshCompiled {
     const SshRuleSpec* spec = nullptr;
-    std::vector<int> src_nodes;
+    std::vector<int> src_nodes;  // sorted, unique
+    std::vector<int> src_times;  // per src_nodes entry: how often it is a principal (below)
     Bits dst_nodes;
     bool self = false;  // dst includes autogroup:self
 };

@@ -82,12 +82,13 @@ void emit(const CompiledImpl& c, const SshCompiled& sc, std::size_t node, const 
     const NodeInfo& me = c.nodes[node];
     bool localpart = has_localpart(*sc.spec);
     std::vector<int> src;
-    for (int i : sc.src_nodes) {
+    for (std::size_t k = 0; k < sc.src_nodes.size(); ++k) {
+        int i = sc.src_nodes[k];
         const NodeInfo& n = c.nodes[static_cast<std::size_t>(i)];
         // autogroup:self reaches a node only from its owner's own devices. Tailscale also
         // lets a localpart: rule's source users reach their own devices.
         bool own = !me.tagged && n.user == me.user && !n.tagged;
-        if (sc.dst_nodes.test(node) || ((sc.self || localpart) && own)) src.push_back(i);
+        if (sc.dst_nodes.test(node) || ((sc.self || localpart) && own)) src.insert(src.end(), static_cast<std::size_t>(sc.src_times[k]), i);
     }
     if (src.empty()) return;
     json action = action_json(*sc.spec, url);
@@ -113,12 +114,20 @@ void compile_ssh(CompiledImpl& c, const Resolver& res) {
         SshCompiled sc;
         sc.spec = &s;
         sc.dst_nodes = Bits(c.nodes.size());
+        // Tailscale expands autogroup:tagged tag by tag, so a node with several tags is a
+        // principal once per tag; any other alias counts a node once.
+        std::map<int, int> times;
         for (const Alias& a : s.src) {
-            auto part = res.nodes_of(a);
-            sc.src_nodes.insert(sc.src_nodes.end(), part.begin(), part.end());
+            bool per_tag = a.kind == Alias::Kind::autogroup && a.name == "tagged";
+            for (int i : res.nodes_of(a)) {
+                int n = per_tag ? static_cast<int>(c.nodes[static_cast<std::size_t>(i)].rec.tags.size()) : 1;
+                times[i] = std::max(times[i], n);
+            }
         }
-        std::sort(sc.src_nodes.begin(), sc.src_nodes.end());
-        sc.src_nodes.erase(std::unique(sc.src_nodes.begin(), sc.src_nodes.end()), sc.src_nodes.end());
+        for (const auto& [i, n] : times) {
+            sc.src_nodes.push_back(i);
+            sc.src_times.push_back(n);
+        }
         for (const Alias& a : s.dst) {
             if (a.kind == Alias::Kind::autogroup && a.name == "self") {
                 sc.self = true;

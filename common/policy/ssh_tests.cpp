@@ -1,5 +1,7 @@
 // sshTests: from `src`, logging in as each user on each `dst` must be accepted, denied, or
 // need a check, as listed.
+#include <algorithm>
+
 #include "common/policy/aliases.h"
 #include "common/policy/compiled.h"
 
@@ -26,7 +28,7 @@ Verdict verdict(const CompiledImpl& c, std::size_t src, std::size_t dst, const s
     const NodeInfo& d = c.nodes[dst];
     Verdict v = Verdict::deny;
     for (const SshCompiled& sc : c.ssh) {
-        bool in_src = std::find(sc.src_nodes.begin(), sc.src_nodes.end(), static_cast<int>(src)) != sc.src_nodes.end();
+        bool in_src = std::binary_search(sc.src_nodes.begin(), sc.src_nodes.end(), static_cast<int>(src));
         bool in_dst = sc.dst_nodes.test(dst) || (sc.self && !d.tagged && !s.tagged && s.user == d.user);
         if (!in_src || !in_dst || !user_allowed(*sc.spec, c, s.user, login)) continue;
         if (sc.spec->check) return Verdict::check;
