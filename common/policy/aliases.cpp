@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/policy/parse_util.h"
+
 namespace hs::policy {
 
 Resolver::Resolver(CompiledImpl& c, std::vector<Problem>& problems) : c_(c) {
@@ -55,6 +57,7 @@ std::vector<int> Resolver::nodes_of(const Alias& a) const {
             return it == tag_nodes_.end() ? none : it->second;
         }
         case K::user: {
+            if (a.name.rfind("user:*@", 0) == 0) return domain_nodes(a.name.substr(7));
             int u = user_index(a);
             return u < 0 ? none : c_.user_nodes[static_cast<std::size_t>(u)];
         }
@@ -86,6 +89,19 @@ std::vector<int> Resolver::nodes_of(const Alias& a) const {
         }
     }
     return none;
+}
+
+// "user:*@example.com": the untagged nodes of every user whose email is in that domain.
+std::vector<int> Resolver::domain_nodes(const std::string& domain) const {
+    std::vector<int> out;
+    for (std::size_t u = 0; u < c_.users.size(); ++u) {
+        const std::string& email = c_.users[u].email;
+        auto at = email.rfind('@');
+        if (at == std::string::npos || lower(email.substr(at + 1)) != lower(domain)) continue;
+        out.insert(out.end(), c_.user_nodes[u].begin(), c_.user_nodes[u].end());
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 IpSet Resolver::ips_of(const std::vector<int>& nodes) const {

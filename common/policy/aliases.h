@@ -21,6 +21,7 @@ public:
     void add_src(const Alias& a, IpSet& out, bool& all) const;
     void add_dst(const Alias& a, DstSet& out) const;
     IpSet ips_of(const std::vector<int>& nodes) const;
+    std::vector<int> domain_nodes(const std::string& domain) const;
 
 private:
     CompiledImpl& c_;

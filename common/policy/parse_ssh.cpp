@@ -46,8 +46,11 @@ void check_ssh_users(const SshRuleSpec& spec, const JValue& v, Reporter& r) {
     if (spec.users.empty()) r.add(v.pos, "ssh: users must not be empty");
     for (const std::string& u : spec.users) {
         if (u.empty() || u == "*") r.add(v.pos, "ssh users: \"" + u + "\" is not allowed");
-        // Tailscale accepts other autogroups and malformed localpart: entries here and
-        // simply matches no login with them; so do we.
+        // Tailscale takes other autogroups and malformed localpart: entries as literal login
+        // names; only a wildcard domain is refused.
+        if (u.rfind("localpart:*@", 0) == 0 && u.find_first_of("*@", 12) != std::string::npos) {
+            r.add(v.pos, "ssh users: \"" + u + "\": the domain of localpart:*@domain cannot be a pattern");
+        }
     }
 }
 

@@ -22,13 +22,19 @@ json action_json(const SshRuleSpec& s, const std::string& server_url) {
     return a;
 }
 
+// "localpart:*@domain" with a plain domain; Tailscale ignores malformed localpart entries.
+bool well_formed_localpart(const std::string& u) {
+    if (u.rfind("localpart:*@", 0) != 0 || u.size() <= 12) return false;
+    return u.find_first_of("*@", 12) == std::string::npos;
+}
+
 json login_map(const SshRuleSpec& s) {
     json m = json::object();
     bool root = false;
     for (const std::string& u : s.users) {
         if (u == "root") root = true;
         else if (u == "autogroup:nonroot") m["*"] = "=";
-        else if (u.rfind("localpart:", 0) != 0) m[u] = u;
+        else if (!well_formed_localpart(u)) m[u] = u;  // malformed localpart: is a literal name to Tailscale
     }
     m["root"] = root ? "root" : "";
     return m;
@@ -56,6 +62,10 @@ json principals(const CompiledImpl& c, const std::vector<int>& nodes) {
     return p;
 }
 
+bool has_localpart(const SshRuleSpec& s) {
+    return std::any_of(s.users.begin(), s.users.end(), well_formed_localpart);
+}
+
 void add_localpart_rules(const CompiledImpl& c, const SshRuleSpec& s, const std::vector<int>& group, const json& action, json& rules) {
     const NodeInfo& first = c.nodes[static_cast<std::size_t>(group.front())];
     if (first.tagged || first.user < 0) return;
@@ -63,19 +73,12 @@ void add_localpart_rules(const CompiledImpl& c, const SshRuleSpec& s, const std:
     auto at = email.find('@');
     if (at == std::string::npos) return;
     for (const std::string& u : s.users) {
-        if (u.rfind("localpart:*@", 0) != 0 || email.substr(at + 1) != u.substr(12)) continue;
+        if (!well_formed_localpart(u) || email.substr(at + 1) != u.substr(12)) continue;
         std::string local = email.substr(0, at);
         json rule{{"principals", principals(c, group)}, {"sshUsers", {{local, local}}}, {"action", action}};
         if (!s.accept_env.empty()) rule["acceptEnv"] = s.accept_env;
         rules.push_back(std::move(rule));
     }
-}
-
-bool has_localpart(const SshRuleSpec& s) {
-    for (const std::string& u : s.users) {
-        if (u.rfind("localpart:", 0) == 0) return true;
-    }
-    return false;
 }
 
 void emit(const CompiledImpl& c, const SshCompiled& sc, std::size_t node, const std::string& url, json& rules) {
@@ -87,7 +90,7 @@ void emit(const CompiledImpl& c, const SshCompiled& sc, std::size_t node, const 
         const NodeInfo& n = c.nodes[static_cast<std::size_t>(i)];
         // autogroup:self reaches a node only from its owner's own devices. Tailscale also
         // lets a localpart: rule's source users reach their own devices.
-        bool own = !me.tagged && n.user == me.user && !n.tagged;
+        bool own = me.tagged ? static_cast<std::size_t>(i) == node : (n.user == me.user && !n.tagged);
         if (sc.dst_nodes.test(node) || ((sc.self || localpart) && own)) src.insert(src.end(), static_cast<std::size_t>(sc.src_times[k]), i);
     }
     if (src.empty()) return;
