@@ -126,8 +126,11 @@ void check_refs(const ParsedPolicy& p, Reporter& r) {
                 if (!a) continue;
                 if (a->kind == Alias::Kind::autogroup && (a->name == "self" || a->name == "internet")) {
                     r.add(pos, "test \"" + hp + "\": autogroup:" + a->name + " cannot be tested");
-                } else if (a->kind == Alias::Kind::prefix && a->cidr.bits != (a->cidr.is_v6() ? 128 : 32)) {
-                    r.add(pos, "test \"" + hp + "\": a test destination is one address, not a prefix");
+                } else if ((a->kind == Alias::Kind::prefix && host.find('/') != std::string::npos) ||
+                           (a->kind == Alias::Kind::host && p.hosts.count(a->name) &&
+                            p.hosts.at(a->name).bits != (p.hosts.at(a->name).is_v6() ? 128 : 32))) {
+                    // Tailscale tests one address; a prefix, even a /32, fails the test.
+                    r.add(pos, "test(s) failed: \"" + hp + "\" is a prefix, not one address");
                 } else {
                     check_alias(p, *a, Place::dst, r);
                 }
@@ -136,7 +139,12 @@ void check_refs(const ParsedPolicy& p, Reporter& r) {
     }
     for (const SshTestSpec& t : p.ssh_tests) {
         check_alias(p, t.src, Place::src, r);
-        for (const Alias& a : t.dst) check_alias(p, a, Place::dst, r);
+        for (const Alias& a : t.dst) {
+            if (a.kind == Alias::Kind::autogroup && (a.name == "internet" || a.name == "danger-all")) {
+                r.add(a.pos, "SSH tests dst contains disallowed element \"autogroup:" + a.name + "\"");
+            }
+            check_alias(p, a, Place::dst, r);
+        }
     }
 }
 

@@ -18,10 +18,6 @@ const std::map<std::string, std::string>& known_failures() {
         {"nodeattrs-ippool-g3-mixed", "nodeAttrs ipPool is refused (needs the IP allocator)"},
         {"nodeattrs-target-a10-autogroup-admin", "admin/owner role autogroups are refused (no user roles)"},
         {"nodeattrs-target-a11-autogroup-owner", "admin/owner role autogroups are refused (no user roles)"},
-        {"policytest-allpass-grants-only-tag-src-host-alias-cidr-dst", "validation gap: Tailscale refuses this policy, hs does not yet"},
-        {"policytest-allpass-grants-only-tag-src-prefix32-dst", "validation gap: Tailscale refuses this policy, hs does not yet"},
-        {"sshtest-malformed-dst-autogroup-internet", "validation gap: Tailscale refuses this policy, hs does not yet"},
-        {"sshtest-malformed-dst-bare-ipv6", "validation gap: Tailscale refuses this policy, hs does not yet"},
     };
     return list;
 }
