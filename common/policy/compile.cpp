@@ -9,6 +9,8 @@ namespace hs::policy {
 
 std::vector<Problem> run_policy_tests(const CompiledImpl& c, const Resolver& res);  // tests.cpp
 void compile_extras(CompiledImpl& c, const Resolver& res);                         // view_extras.cpp
+void compile_attr_targets(CompiledImpl& c, const Resolver& res);                   // view_extras.cpp
+std::vector<std::size_t> disable_ipv4_nodes(const CompiledImpl& c);                 // view_extras.cpp
 
 namespace {
 
@@ -219,6 +221,21 @@ CompileResult compile(std::string_view policy_text, std::vector<User> users, std
     build_nodes(*impl, std::move(nodes));
     impl->resolver = std::make_shared<Resolver>(*impl, out.problems);
     if (!out.problems.empty()) return out;
+    compile_attr_targets(*impl, *impl->resolver);
+    if (auto drop = disable_ipv4_nodes(*impl); !drop.empty()) {
+        // nodeAttrs "disable-ipv4": the node has no IPv4 address anywhere in the tailnet.
+        // Targets were chosen with the addresses as given; the rest compiles without them.
+        std::vector<Node> records;
+        for (NodeInfo& n : impl->nodes) records.push_back(std::move(n.rec));
+        for (std::size_t i : drop) records[i].ipv4.clear();
+        auto targets = std::move(impl->attr_targets);
+        impl->nodes.clear();
+        impl->by_id.clear();
+        build_nodes(*impl, std::move(records));
+        impl->resolver = std::make_shared<Resolver>(*impl, out.problems);
+        impl->attr_targets = std::move(targets);
+        for (std::size_t i : drop) impl->nodes[i].v4_disabled = true;
+    }
     build_rules(*impl, *impl->resolver);
     compile_extras(*impl, *impl->resolver);
     impl->test_failures = run_policy_tests(*impl, *impl->resolver);

@@ -24,6 +24,7 @@ struct NodeInfo {
     std::vector<Cidr> exit_routes;  // approved 0.0.0.0/0, ::/0
     IpSet ident;              // ips + routes: what this node may send from or receive for
     bool tagged = false;
+    bool v4_disabled = false;  // nodeAttrs disable-ipv4: no IPv4 for it, nor for its view of peers
     int user = -1;            // index into users, -1 for tagged / unknown
 };
 

@@ -111,6 +111,17 @@ void each_entry(const JValue& v, Reporter& r, std::string_view what, Fn fn) {
     }
 }
 
+// No acls and no grants means everyone may reach everyone: the same as one rule from "*" to
+// "*:*", which is also what Tailscale sends (sources are the tailnet ranges and routes).
+void add_allow_all(ParsedPolicy& out) {
+    Rule all;
+    all.from_acl = true;
+    all.src.push_back(*parse_alias("*", {}));
+    all.dst.push_back(*parse_alias("*", {}));
+    all.ip.push_back({0, {{0, 65535}}});
+    out.rules.push_back(std::move(all));
+}
+
 bool only_space_and_comments(std::string_view text) {
     JValue dummy;
     JsonSyntaxError err;
@@ -124,6 +135,7 @@ void parse_policy_text(std::string_view text, ParsedPolicy& out, std::vector<Pro
     Reporter r{problems};
     if (only_space_and_comments(text)) {
         out.allow_all = true;
+        add_allow_all(out);
         return;
     }
     JValue root;
@@ -154,6 +166,7 @@ void parse_policy_text(std::string_view text, ParsedPolicy& out, std::vector<Pro
                 });
     out.allow_all = !has_rules;
     check_refs(out, r);
+    if (out.allow_all) add_allow_all(out);
 }
 
 }  // namespace hs::policy

@@ -54,7 +54,6 @@ bool rule_allows(const CompiledImpl& c, const CompiledRule& r, u128 src, u128 ds
 }
 
 bool allowed(const CompiledImpl& c, u128 src, u128 dst, int port, int proto) {
-    if (c.policy.allow_all) return true;
     return std::any_of(c.rules.begin(), c.rules.end(), [&](const CompiledRule& r) { return rule_allows(c, r, src, dst, port, proto); });
 }
 

@@ -132,7 +132,9 @@ const NodeInfo* via_choice(const CompiledImpl& c, const std::vector<std::string>
 // when the peer is the router those grants choose.
 std::vector<std::string> allowed_ips(const CompiledImpl& c, std::size_t viewer, const NodeInfo& peer) {
     std::vector<std::string> out;
-    for (const Cidr& own : peer.own) out.push_back(own.str());
+    for (const Cidr& own : peer.own) {
+        if (!(own.addr.v6 == false && c.nodes[viewer].v4_disabled)) out.push_back(own.str());
+    }
     std::vector<Cidr> routes = peer.exit_routes;
     for (const std::string& text : peer.rec.approved_routes) {
         auto route = parse_cidr(text, true);
@@ -189,21 +191,8 @@ NodeView Compiled::view(std::uint64_t node_id, const std::string& server_url) co
     auto it = c.by_id.find(node_id);
     if (it == c.by_id.end()) return out;
     std::size_t v = it->second;
-    if (c.policy.allow_all) {
-        out.packet_filter = json::array({{{"SrcIPs", {"*"}}, {"DstPorts", {{{"IP", "*"}, {"Ports", {{"First", 0}, {"Last", 65535}}}}}}}});
-        for (std::size_t i = 0; i < c.nodes.size(); ++i) {
-            if (i == v) continue;
-            PeerView p{c.nodes[i].rec.id, {}};
-            for (const Cidr& own : c.nodes[i].own) p.allowed_ips.push_back(own.str());
-            for (const std::string& r : c.nodes[i].rec.primary_routes) p.allowed_ips.push_back(r);
-            for (const Cidr& r : c.nodes[i].exit_routes) p.allowed_ips.push_back(r.str());
-            out.peers.push_back(std::move(p));
-        }
-        std::sort(out.peers.begin(), out.peers.end(), [](const PeerView& a, const PeerView& b) { return a.node_id < b.node_id; });
-    } else {
-        for (int ri : c.rules_by_dst[v]) emit_rule(c, c.rules[static_cast<std::size_t>(ri)], c.nodes[v], out.packet_filter);
-        out.peers = peers_of(c, v);
-    }
+    for (int ri : c.rules_by_dst[v]) emit_rule(c, c.rules[static_cast<std::size_t>(ri)], c.nodes[v], out.packet_filter);
+    out.peers = peers_of(c, v);
     out.ssh_policy = ssh_policy_for(c, v, server_url);
     out.cap_map = cap_map_for(c, v);
     return out;

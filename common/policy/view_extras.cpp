@@ -1,4 +1,6 @@
 // nodeAttrs (CapMap) and autoApprovers (§4.7, §4.9).
+#include <algorithm>
+
 #include "common/policy/aliases.h"
 #include "common/policy/compiled.h"
 
@@ -6,8 +8,8 @@ namespace hs::policy {
 
 void compile_ssh(CompiledImpl& c, const Resolver& res);  // ssh.cpp
 
-void compile_extras(CompiledImpl& c, const Resolver& res) {
-    compile_ssh(c, res);
+void compile_attr_targets(CompiledImpl& c, const Resolver& res) {
+    c.attr_targets.clear();
     for (const NodeAttrSpec& spec : c.policy.node_attrs) {
         Bits b(c.nodes.size());
         for (const Alias& a : spec.target) {
@@ -16,6 +18,18 @@ void compile_extras(CompiledImpl& c, const Resolver& res) {
         c.attr_targets.push_back(std::move(b));
     }
 }
+
+std::vector<std::size_t> disable_ipv4_nodes(const CompiledImpl& c) {
+    std::vector<std::size_t> out;
+    for (std::size_t k = 0; k < c.policy.node_attrs.size(); ++k) {
+        const auto& attrs = c.policy.node_attrs[k].attr;
+        if (std::find(attrs.begin(), attrs.end(), "disable-ipv4") == attrs.end()) continue;
+        c.attr_targets[k].each([&](std::size_t i) { out.push_back(i); });
+    }
+    return out;
+}
+
+void compile_extras(CompiledImpl& c, const Resolver& res) { compile_ssh(c, res); }
 
 nlohmann::json cap_map_for(const CompiledImpl& c, std::size_t node) {
     nlohmann::json caps = nlohmann::json::object();

@@ -37,7 +37,10 @@ TEST_CASE("empty policy allows all") {
     auto r = compile("  // nothing\n", users(), nodes());
     REQUIRE(r.ok());
     auto v = r.compiled->view(1, "https://hs");
-    CHECK(v.packet_filter[0]["SrcIPs"] == nlohmann::json::array({"*"}));
+    // As Tailscale sends it: the tailnet's ranges and approved routes may reach everything.
+    CHECK(v.packet_filter[0]["SrcIPs"] ==
+          nlohmann::json::array({"10.0.0.0/24", "100.115.94.0-100.127.255.255", "100.64.0.0-100.115.91.255", "fd7a:115c:a1e0::/48"}));
+    CHECK(v.packet_filter[0]["DstPorts"][0]["IP"] == "*");
     CHECK(v.peers.size() == 2);
 }
 
