@@ -52,20 +52,25 @@ bool parse_u16(std::string_view s, std::uint16_t& out) {
 
 }  // namespace
 
-bool parse_ports(std::string_view text, std::vector<PortRange>& out) {
+bool parse_ports(std::string_view text, std::vector<PortRange>& out, std::string* why) {
     if (text == "*") {
         out.push_back({0, 65535});
         return true;
     }
+    auto fail = [&](std::string_view part, const char* what) {
+        if (why) *why = "port range \"" + std::string(part) + "\": " + what;
+        return false;
+    };
     while (true) {
         auto comma = text.find(',');
         std::string_view part = text.substr(0, comma);
         auto dash = part.find('-');
         PortRange r;
-        if (!parse_u16(part.substr(0, dash), r.first)) return false;
+        if (!parse_u16(part.substr(0, dash), r.first)) return fail(part, "invalid first integer");
         r.last = r.first;
-        if (dash != std::string_view::npos && !parse_u16(part.substr(dash + 1), r.last)) return false;
-        if (r.first == 0 || r.last < r.first) return false;
+        if (dash != std::string_view::npos && !parse_u16(part.substr(dash + 1), r.last)) return fail(part, "invalid last integer");
+        if (r.first == 0) return fail(part, "first port must be >0, or use '*' for wildcard");
+        if (r.last < r.first) return fail(part, "last port must be >= first port");
         out.push_back(r);
         if (comma == std::string_view::npos) break;
         text.remove_prefix(comma + 1);

@@ -40,22 +40,37 @@ bool kind_allowed(Alias::Kind k, Place p) {
     }
 }
 
+// Messages follow Tailscale's wording where it has one, so errors read the same as there.
+std::string autogroup_message(const Alias& a, Place place) {
+    if (a.name == "self" && place == Place::src) return "\"autogroup:self\" not valid on the src side of a rule";
+    if (a.name == "danger-all" && place == Place::dst) return "cannot use autogroup:danger-all as a dst";
+    return "\"autogroup:" + a.name + "\" is not allowed in " + place_name(place);
+}
+
 void check_alias(const ParsedPolicy& p, const Alias& a, Place place, Reporter& r) {
     using K = Alias::Kind;
     std::string where = place_name(place);
-    if (!kind_allowed(a.kind, place)) return r.add(a.pos, "\"" + a.name + "\" is not allowed in " + where);
+    if (!kind_allowed(a.kind, place)) {
+        if (place == Place::ssh_dst) return r.add(a.pos, "invalid dst \"" + a.name + "\"");
+        return r.add(a.pos, "\"" + a.name + "\" is not allowed in " + where);
+    }
     switch (a.kind) {
         case K::group:
-            if (!p.groups.count(a.name)) r.add(a.pos, "group \"" + a.name + "\" is not defined");
+            if (!p.groups.count(a.name)) r.add(a.pos, where + ": group not found: \"" + a.name + "\"");
             break;
         case K::tag:
-            if (!p.tag_owners.count(a.name)) r.add(a.pos, "tag \"" + a.name + "\" is not defined in tagOwners");
+            if (!p.tag_owners.count(a.name)) {
+                r.add(a.pos, place == Place::src ? "src=tag not found: \"" + a.name + "\""
+                             : place == Place::dst ? "dst=\"" + a.name + "\": tag not found: \"" + a.name + "\""
+                                                   : where + ": tag not found: \"" + a.name + "\"");
+            }
             break;
         case K::host:
-            if (!p.hosts.count(a.name)) r.add(a.pos, "host \"" + a.name + "\" is not defined");
+            // Tailscale reads an undefined name as an address that does not parse.
+            if (!p.hosts.count(a.name)) r.add(a.pos, "\"" + a.name + "\": invalid address (no such host in hosts)");
             break;
         case K::autogroup:
-            if (!autogroup_allowed(a.name, place)) r.add(a.pos, "\"autogroup:" + a.name + "\" is not allowed in " + where);
+            if (!autogroup_allowed(a.name, place)) r.add(a.pos, autogroup_message(a, place));
             break;
         case K::user:
             if (a.name.find('@') != a.name.rfind('@')) r.add(a.pos, "user \"" + a.name + "\" is not valid");
@@ -79,12 +94,12 @@ void check_rule(const ParsedPolicy& p, const Rule& rule, Reporter& r) {
             bool ok = a.kind == Alias::Kind::user || a.kind == Alias::Kind::group ||
                       (a.kind == Alias::Kind::autogroup && a.name == "member") ||
                       (rule.from_acl && a.kind == Alias::Kind::wildcard);
-            if (!ok) r.add(a.pos, "\"" + a.name + "\" cannot be a source for autogroup:self");
+            if (!ok) r.add(a.pos, "autogroup:self can only be used with users, groups, or supported autogroups (not \"" + a.name + "\")");
         }
     }
-    if (has_autogroup(rule.dst, "internet") && !rule.app.empty()) r.add(rule.pos, "autogroup:internet cannot be used with app capabilities");
+    if (has_autogroup(rule.dst, "internet") && !rule.app.empty()) r.add(rule.pos, "cannot use app grants with autogroup:internet");
     for (const std::string& t : rule.via) {
-        if (!p.tag_owners.count(t)) r.add(rule.pos, "via tag \"" + t + "\" is not defined in tagOwners");
+        if (t.rfind("tag:", 0) == 0 && !p.tag_owners.count(t)) r.add(rule.pos, "via: tag \"" + t + "\" not found");
     }
 }
 
@@ -99,6 +114,57 @@ void check_ssh(const ParsedPolicy& p, const SshRuleSpec& s, Reporter& r) {
     bool tag_src = false;
     for (const Alias& a : s.src) tag_src = tag_src || a.kind == Alias::Kind::tag || (a.kind == Alias::Kind::autogroup && a.name == "tagged");
     if (tag_src && s.check) r.add(s.pos, "ssh: tagged sources cannot use action \"check\"");
+}
+
+// Tailscale reports every problem inside `tests` as "test(s) failed"; keep that prefix.
+void check_test_alias(const ParsedPolicy& p, const Alias& a, Place place, Reporter& r) {
+    std::vector<Problem> found;
+    Reporter inner{found};
+    check_alias(p, a, place, inner);
+    for (Problem& x : found) {
+        x.message = "test(s) failed: " + x.message;
+        r.problems.push_back(std::move(x));
+    }
+}
+
+void check_test_dst(const ParsedPolicy& p, const std::string& hp, Pos pos, Reporter& r) {
+    std::string host = hp.substr(0, hp.rfind(':'));
+    if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    auto a = parse_alias(host, pos);
+    if (!a) return;
+    bool prefix = (a->kind == Alias::Kind::prefix && host.find('/') != std::string::npos) ||
+                  (a->kind == Alias::Kind::host && p.hosts.count(a->name) &&
+                   p.hosts.at(a->name).bits != (p.hosts.at(a->name).is_v6() ? 128 : 32));
+    if (a->kind == Alias::Kind::autogroup && (a->name == "self" || a->name == "internet")) {
+        r.add(pos, "test(s) failed: \"" + hp + "\": autogroup:" + a->name + " cannot be tested");
+    } else if (prefix) {
+        // Tailscale tests one address; a prefix, even a /32, fails the test.
+        r.add(pos, "test(s) failed: \"" + hp + "\" is a prefix, not one address");
+    } else {
+        check_test_alias(p, *a, Place::dst, r);
+    }
+}
+
+void check_ssh_test_dst(const ParsedPolicy& p, const Alias& a, Reporter& r) {
+    bool disallowed = (a.kind == Alias::Kind::autogroup && (a.name == "internet" || a.name == "danger-all")) ||
+                      (a.kind == Alias::Kind::prefix && a.name.find('/') != std::string::npos);
+    std::string shown = (a.kind == Alias::Kind::autogroup ? "autogroup:" : "") + a.name;
+    if (disallowed) return r.add(a.pos, "SSH tests dst contains disallowed element \"" + shown + "\"");
+    if (a.kind == Alias::Kind::tag && !p.tag_owners.count(a.name)) return r.add(a.pos, "SSH tests dst contains unknown tag \"" + a.name + "\"");
+    check_test_alias(p, a, Place::dst, r);
+}
+
+void check_tests(const ParsedPolicy& p, Reporter& r) {
+    for (const PolicyTestSpec& t : p.tests) {
+        check_test_alias(p, t.src, Place::src, r);
+        for (const auto* list : {&t.accept, &t.deny}) {
+            for (const auto& [hp, pos] : *list) check_test_dst(p, hp, pos, r);
+        }
+    }
+    for (const SshTestSpec& t : p.ssh_tests) {
+        check_test_alias(p, t.src, Place::src, r);
+        for (const Alias& a : t.dst) check_ssh_test_dst(p, a, r);
+    }
 }
 
 }  // namespace
@@ -116,36 +182,7 @@ void check_refs(const ParsedPolicy& p, Reporter& r) {
     for (const NodeAttrSpec& n : p.node_attrs) {
         for (const Alias& a : n.target) check_alias(p, a, Place::attr_target, r);
     }
-    for (const PolicyTestSpec& t : p.tests) {
-        check_alias(p, t.src, Place::src, r);
-        for (const auto* list : {&t.accept, &t.deny}) {
-            for (const auto& [hp, pos] : *list) {
-                std::string host = hp.substr(0, hp.rfind(':'));
-                if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-                auto a = parse_alias(host, pos);
-                if (!a) continue;
-                if (a->kind == Alias::Kind::autogroup && (a->name == "self" || a->name == "internet")) {
-                    r.add(pos, "test \"" + hp + "\": autogroup:" + a->name + " cannot be tested");
-                } else if ((a->kind == Alias::Kind::prefix && host.find('/') != std::string::npos) ||
-                           (a->kind == Alias::Kind::host && p.hosts.count(a->name) &&
-                            p.hosts.at(a->name).bits != (p.hosts.at(a->name).is_v6() ? 128 : 32))) {
-                    // Tailscale tests one address; a prefix, even a /32, fails the test.
-                    r.add(pos, "test(s) failed: \"" + hp + "\" is a prefix, not one address");
-                } else {
-                    check_alias(p, *a, Place::dst, r);
-                }
-            }
-        }
-    }
-    for (const SshTestSpec& t : p.ssh_tests) {
-        check_alias(p, t.src, Place::src, r);
-        for (const Alias& a : t.dst) {
-            if (a.kind == Alias::Kind::autogroup && (a.name == "internet" || a.name == "danger-all")) {
-                r.add(a.pos, "SSH tests dst contains disallowed element \"autogroup:" + a.name + "\"");
-            }
-            check_alias(p, a, Place::dst, r);
-        }
-    }
+    check_tests(p, r);
 }
 
 }  // namespace hs::policy

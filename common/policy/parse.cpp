@@ -35,7 +35,7 @@ void parse_groups(const JValue& v, ParsedPolicy& out, Reporter& r) {
         if (name.rfind("group:", 0) != 0) r.add(v.key_pos[k], "group \"" + name + "\" must start with \"group:\"");
         auto list = alias_list(members, r, name);
         for (const Alias& a : list) {
-            if (a.kind == Alias::Kind::group) r.add(a.pos, "group \"" + name + "\": nested groups are not allowed");
+            if (a.kind == Alias::Kind::group) r.add(a.pos, "groups[\"" + name + "\"]: \"" + a.name + "\": group members cannot be recursive");
             else if (a.kind != Alias::Kind::user) r.add(a.pos, "group \"" + name + "\": \"" + a.name + "\" is not a user");
         }
         out.groups[name] = std::move(list);
@@ -68,7 +68,7 @@ void parse_tag_owners(const JValue& v, ParsedPolicy& out, Reporter& r) {
         const auto& [name, owners] = v.members[k];
         bool ok = name.size() > 4 && name.rfind("tag:", 0) == 0 &&
                   ((name[4] >= 'a' && name[4] <= 'z') || (name[4] >= 'A' && name[4] <= 'Z'));
-        if (!ok) r.add(v.key_pos[k], "tag \"" + name + "\" must be \"tag:\" followed by a name starting with a letter");
+        if (!ok) r.add(v.key_pos[k], "tagOwners[\"" + name + "\"]: tag names must start with a letter, after 'tag:'");
         auto list = alias_list(owners, r, name);
         for (const Alias& a : list) {
             if (a.kind != Alias::Kind::user && a.kind != Alias::Kind::group && a.kind != Alias::Kind::tag) {

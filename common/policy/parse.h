@@ -104,7 +104,8 @@ void parse_policy_text(std::string_view text, ParsedPolicy& out, std::vector<Pro
 
 // Helpers shared with the compiler and the tests.
 std::optional<Alias> parse_alias(std::string_view text, Pos pos);
-bool parse_ports(std::string_view text, std::vector<PortRange>& out);
+// "*", "22", "80-443", "22,80": false with Tailscale's message in `why` when malformed.
+bool parse_ports(std::string_view text, std::vector<PortRange>& out, std::string* why = nullptr);
 std::optional<int> parse_proto(std::string_view text);
 
 }  // namespace hs::policy

@@ -41,8 +41,9 @@ void parse_ip_specs(const JValue& v, Rule& rule, Reporter& r) {
             ports = t.substr(colon + 1);
         }
         IpSpec spec{proto, {}};
-        if (!parse_ports(ports, spec.ports)) {
-            r.add(pos, "grant ip: port range \"" + s + "\": invalid first integer");
+        std::string why;
+        if (!parse_ports(ports, spec.ports, &why)) {
+            r.add(pos, "ip=\"" + s + "\": " + why);
             continue;
         }
         if (!ports_allowed(proto) && ports != "*") r.add(pos, "grant ip \"" + s + "\": ports are only allowed for tcp, udp and sctp");
@@ -58,25 +59,26 @@ void parse_ip_specs(const JValue& v, Rule& rule, Reporter& r) {
     }
 }
 
-bool valid_cap_name(const std::string& name) {
+// "" when the capability name is acceptable, else Tailscale's complaint.
+std::string cap_name_problem(const std::string& name) {
     auto slash = name.find('/');
-    if (slash == std::string::npos || slash == 0 || name.find("://") != std::string::npos) return false;
+    if (slash == std::string::npos || slash == 0 || name.find("://") != std::string::npos) return "capability name must have the form {domain}/{path}";
     if (name.rfind("tailscale.com/", 0) == 0) {
         static const char* allowed[] = {"tailscale.com/cap/drive", "tailscale.com/cap/relay", "tailscale.com/cap/webui",
                                         "tailscale.com/cap/kubernetes", "tailscale.com/cap/tsidp"};
         for (const char* a : allowed) {
-            if (name == a) return true;
+            if (name == a) return "";
         }
-        return false;
+        return "capability name must not be in the tailscale.com domain";
     }
-    return true;
+    return "";
 }
 
 void parse_app(const JValue& v, std::vector<std::pair<std::string, std::string>>& out, Reporter& r) {
     if (!v.is_object()) return r.add(v.pos, "app: expected an object of capability -> list");
     for (std::size_t k = 0; k < v.members.size(); ++k) {
         const auto& [name, vals] = v.members[k];
-        if (!valid_cap_name(name)) r.add(v.key_pos[k], "app: capability name \"" + name + "\" must look like domain/path");
+        if (auto why = cap_name_problem(name); !why.empty()) r.add(v.key_pos[k], "app \"" + name + "\": " + why);
         if (!vals.is_array() && !vals.is_null()) r.add(vals.pos, "app \"" + name + "\": expected a list");
         out.emplace_back(name, vals.is_null() ? std::string("[]") : to_json_text(vals));
     }
@@ -94,7 +96,7 @@ void parse_acl(const JValue& v, ParsedPolicy& out, Reporter& r) {
     each_member(v, {"action", "src", "dst", "proto"}, r, "acl", true, [&](int which, const JValue& val) {
         if (which == 0) {
             action = val.text;
-            if (val.text != "accept") r.add(val.pos, "acl action \"" + val.text + "\" is not supported (only \"accept\")");
+            if (val.text != "accept") r.add(val.pos, "action=\"" + val.text + "\" is not supported");
         } else if (which == 1) {
             base.src = alias_list(val, r, "acl src");
         } else if (which == 2) {
@@ -105,14 +107,15 @@ void parse_acl(const JValue& v, ParsedPolicy& out, Reporter& r) {
             proto = p.value_or(0);
         }
     });
-    if (action.empty()) r.add(v.pos, "acl: missing action");
+    if (action.empty()) r.add(v.pos, "action must be specified");
     if (!dst) return;
     for (auto& [s, pos] : string_list(*dst, r, "acl dst")) {
         std::string alias_text, ports_text;
         Rule rule = base;
         IpSpec spec{proto, {}};
-        if (!split_dst(trim(s), alias_text, ports_text) || !parse_ports(ports_text, spec.ports)) {
-            r.add(pos, "acl dst \"" + s + "\": expected alias:ports");
+        std::string why = "expected alias:ports";
+        if (!split_dst(trim(s), alias_text, ports_text) || !parse_ports(ports_text, spec.ports, &why)) {
+            r.add(pos, "dst=\"" + s + "\": " + why);
             continue;
         }
         if (!ports_allowed(proto) && ports_text != "*") r.add(pos, "acl dst \"" + s + "\": ports are only allowed for tcp, udp and sctp");
@@ -139,7 +142,7 @@ void parse_grant(const JValue& v, ParsedPolicy& out, Reporter& r) {
             case 3: parse_app(val, rule.app, r); has_app = !val.members.empty(); break;
             case 4:
                 for (auto& [s, pos] : string_list(val, r, "grant via")) {
-                    if (s.rfind("tag:", 0) != 0) r.add(pos, "grant via \"" + s + "\": only tags are allowed");
+                    if (s.rfind("tag:", 0) != 0) r.add(pos, "via can only be a tag (not \"" + s + "\")");
                     rule.via.push_back(s);
                 }
                 break;

@@ -10,6 +10,8 @@ namespace {
 
 // Go duration text ("12h", "1h30m", "90s"); nullopt when malformed.
 std::optional<std::int64_t> go_duration_seconds(std::string_view s) {
+    bool negative = !s.empty() && s.front() == '-';
+    if (negative || (!s.empty() && s.front() == '+')) s.remove_prefix(1);
     if (s.empty()) return std::nullopt;
     double total = 0;
     while (!s.empty()) {
@@ -26,7 +28,17 @@ std::optional<std::int64_t> go_duration_seconds(std::string_view s) {
         if (mult < 0) return std::nullopt;
         total += num * mult;
     }
-    return static_cast<std::int64_t>(total);
+    return static_cast<std::int64_t>(negative ? -total : total);
+}
+
+// Go's rendering of a whole-second duration: "200h0m0s", "1m30s", "45s".
+std::string go_duration_text(std::int64_t secs) {
+    std::string sign = secs < 0 ? "-" : "";
+    std::int64_t a = secs < 0 ? -secs : secs;
+    std::int64_t h = a / 3600, m = a % 3600 / 60, s = a % 60;
+    if (h) return sign + std::to_string(h) + "h" + std::to_string(m) + "m" + std::to_string(s) + "s";
+    if (m) return sign + std::to_string(m) + "m" + std::to_string(s) + "s";
+    return sign + std::to_string(s) + "s";
 }
 
 void parse_check_period(const JValue& val, SshRuleSpec& spec, Reporter& r) {
@@ -37,15 +49,16 @@ void parse_check_period(const JValue& val, SshRuleSpec& spec, Reporter& r) {
         return;
     }
     auto d = go_duration_seconds(val.text);
-    if (!d) return r.add(val.pos, "ssh checkPeriod \"" + val.text + "\" is not a duration");
-    if (*d > 168 * 3600) return r.add(val.pos, "ssh checkPeriod \"" + val.text + "\" is longer than 168h");
+    if (!d) return r.add(val.pos, "checkPeriod: time: invalid duration \"" + val.text + "\"");
+    if (*d < 0) return r.add(val.pos, "checkPeriod " + go_duration_text(*d) + " must be a positive duration");
+    if (*d > 168 * 3600) return r.add(val.pos, "checkPeriod " + go_duration_text(*d) + " is above the max (168h)");
     spec.check_period_s = *d;
 }
 
 void check_ssh_users(const SshRuleSpec& spec, const JValue& v, Reporter& r) {
-    if (spec.users.empty()) r.add(v.pos, "ssh: users must not be empty");
+    if (spec.users.empty()) r.add(v.pos, "users must be specified");
     for (const std::string& u : spec.users) {
-        if (u.empty() || u == "*") r.add(v.pos, "ssh users: \"" + u + "\" is not allowed");
+        if (u.empty() || u == "*") r.add(v.pos, "user \"" + u + "\" is not valid");
         // Tailscale takes other autogroups and malformed localpart: entries as literal login
         // names; only a wildcard domain is refused.
         if (u.rfind("localpart:*@", 0) == 0 && u.find_first_of("*@", 12) != std::string::npos) {
@@ -64,9 +77,9 @@ void parse_ssh_rule(const JValue& v, ParsedPolicy& out, Reporter& r) {
     each_member(v, {"action", "src", "dst", "users", "checkPeriod", "acceptEnv"}, r, "ssh", true, [&](int which, const JValue& val) {
         switch (which) {
             case 0:
-                has_action = true;
+                has_action = !val.text.empty();
                 if (trim(val.text) == "check") spec.check = true;
-                else if (trim(val.text) != "accept") r.add(val.pos, "ssh action \"" + val.text + "\" must be \"accept\" or \"check\"");
+                else if (!val.text.empty() && trim(val.text) != "accept") r.add(val.pos, "\"" + val.text + "\" is not a valid action");
                 break;
             case 1: spec.src = alias_list(val, r, "ssh src"); break;
             case 2: spec.dst = alias_list(val, r, "ssh dst"); break;
@@ -76,13 +89,13 @@ void parse_ssh_rule(const JValue& v, ParsedPolicy& out, Reporter& r) {
             case 4: period = &val; break;
             case 5:
                 for (auto& [s, pos] : string_list(val, r, "ssh acceptEnv")) {
-                    if (s.empty()) r.add(pos, "ssh acceptEnv: empty pattern");
+                    if (s.empty()) r.add(pos, "acceptEnv values cannot be empty");
                     spec.accept_env.push_back(s);
                 }
                 break;
         }
     });
-    if (!has_action) r.add(v.pos, "ssh: missing action");
+    if (!has_action) r.add(v.pos, "action must be specified");
     if (period) {
         if (!spec.check && !period->is_null()) r.add(period->pos, "ssh checkPeriod is only valid with action \"check\"");
         parse_check_period(*period, spec, r);
@@ -103,23 +116,23 @@ void parse_tests(const JValue& v, ParsedPolicy& out, Reporter& r) {
         }
         if (which == 1 && val.is_string() && !val.text.empty()) {
             auto p = parse_proto(val.text);
-            if (!p) r.add(val.pos, "test proto \"" + val.text + "\" is not a protocol");
+            if (!p) r.add(val.pos, "test(s) failed: proto \"" + val.text + "\" is not a protocol");
             t.proto = p.value_or(0);
         }
         if (which == 2) t.accept = string_list(val, r, "test accept");
         if (which == 3) t.deny = string_list(val, r, "test deny");
     });
-    if (!has_src) r.add(v.pos, "test: missing src");
-    if (t.accept.empty() && t.deny.empty()) r.add(v.pos, "test: needs accept or deny");
+    if (!has_src) r.add(v.pos, "test(s) failed: missing src");
+    if (t.accept.empty() && t.deny.empty()) r.add(v.pos, "test(s) failed: needs accept or deny");
     for (const auto* list : {&t.accept, &t.deny}) {
         for (const auto& [hp, pos] : *list) {
             // One destination and one port per entry: no lists, ranges or wildcards.
             auto colon = hp.rfind(':');
             std::string port = colon == std::string::npos ? "" : hp.substr(colon + 1);
-            if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) r.add(pos, "test \"" + hp + "\": expected host:port with one port");
+            if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) r.add(pos, "test(s) failed: \"" + hp + "\": expected host:port with one port");
         }
     }
-    if (t.proto == 1) r.add(v.pos, "test proto: icmp has no ports to test");
+    if (t.proto == 1) r.add(v.pos, "test(s) failed: proto icmp has no ports to test");
     out.tests.push_back(std::move(t));
 }
 
@@ -140,8 +153,8 @@ void parse_ssh_tests(const JValue& v, ParsedPolicy& out, Reporter& r) {
         if (which == 3) names(val, t.deny);
         if (which == 4) names(val, t.check);
     });
-    if (!has_src) r.add(v.pos, "sshTest: missing src");
-    if (t.accept.empty() && t.deny.empty() && t.check.empty()) r.add(v.pos, "sshTest: needs accept, deny or check");
+    if (!has_src) r.add(v.pos, "test(s) failed: sshTest missing src");
+    if (t.accept.empty() && t.deny.empty() && t.check.empty()) r.add(v.pos, "test(s) failed: sshTest needs accept, deny or check");
     out.ssh_tests.push_back(std::move(t));
 }
 
