@@ -258,8 +258,9 @@ IpSet internet_set() {
     s.add(cidr_range("2000::/3"));
     s.normalize();
     IpSet priv;
-    for (const char* p : {"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-                          "192.168.0.0/16", "224.0.0.0/3", "fc00::/7", "fe80::/10", "ff00::/8"}) {
+    // Exactly what Tailscale sends exit nodes: private, CGNAT and link-local IPv4 removed;
+    // IPv6 is the global unicast 2000::/3 alone.
+    for (const char* p : {"10.0.0.0/8", "100.64.0.0/10", "169.254.0.0/16", "172.16.0.0/12", "192.168.0.0/16"}) {
         priv.add(cidr_range(p));
     }
     priv.normalize();

@@ -31,7 +31,8 @@ std::vector<std::string> reduced_dsts(const CompiledImpl& c, const CompiledRule&
         if (one.overlaps(n.ident) || (exit && c.internet.covers(l.range()))) out.push_back(l.bits == (l.is_v6() ? 128 : 32) && !cap ? addr_str(l.addr.v) : l.str());
     }
     if (r.dst.internet && exit) {
-        for (const Cidr& p : c.internet.cidrs()) out.push_back(p.str());
+        auto ranges = c.internet.strings();  // "first-last" ranges, as Tailscale sends them
+        out.insert(out.end(), ranges.begin(), ranges.end());
     }
     return out;
 }
