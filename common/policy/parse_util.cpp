@@ -38,4 +38,10 @@ std::string Problem::str() const {
     return "line " + std::to_string(line) + ", column " + std::to_string(column) + ": " + message;
 }
 
+std::string format_problems(const std::vector<Problem>& problems) {
+    std::string out;
+    for (const Problem& p : problems) out += p.str() + "\n";
+    return out;
+}
+
 }  // namespace hs::policy

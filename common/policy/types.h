@@ -40,6 +40,9 @@ struct Problem {
     std::string str() const;  // "line L, column C: message" or just the message
 };
 
+// One problem per line, in order: what an admin sees when a policy is refused.
+std::string format_problems(const std::vector<Problem>& problems);
+
 // A peer a node may see, with the addresses WireGuard should route to it.
 struct PeerView {
     std::uint64_t node_id = 0;

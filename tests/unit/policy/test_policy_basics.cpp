@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+
 #include "common/policy/engine.h"
 #include "common/policy/ipset.h"
 
@@ -67,6 +69,8 @@ TEST_CASE("errors name line and column, all of them") {
     REQUIRE(r.problems.size() == 3);
     CHECK(r.problems[0].str().find("line 3, column 3: unknown field \"bogus\"") == 0);
     CHECK(r.problems[1].line == 2);
+    std::string text = format_problems(r.problems);
+    CHECK(std::count(text.begin(), text.end(), '\n') == 3);
 }
 
 TEST_CASE("failing tests refuse the policy") {
@@ -92,4 +96,21 @@ TEST_CASE("autoApprovers approve contained routes, exit only via exitNode") {
                      users(), ns);
     REQUIRE(r.ok());
     CHECK(r.compiled->auto_approved_routes(3) == std::vector<std::string>{"10.1.2.0/24", "192.168.0.0/24"});
+}
+
+TEST_CASE("acl destinations: bracketed IPv6, port lists and ranges, protocol rules") {
+    auto r = compile(R"({"hosts": {"v6net": "fd7a:115c:a1e0::/120"},
+        "acls": [{"action": "accept", "src": ["alice@"], "dst": ["[fd7a:115c:a1e0::2]:22,80-81", "v6net:443"], "proto": "tcp"}]})",
+                     users(), nodes());
+    REQUIRE(r.ok());
+    auto b = r.compiled->view(2, "");
+    REQUIRE(b.packet_filter.size() == 2);
+    CHECK(b.packet_filter[0]["DstPorts"].size() == 2);
+    CHECK(b.packet_filter[0]["DstPorts"][1]["Ports"] == nlohmann::json{{"First", 80}, {"Last", 81}});
+    CHECK(b.packet_filter[0]["IPProto"] == nlohmann::json::array({6}));
+    CHECK(b.packet_filter[1]["DstPorts"][0]["IP"] == "fd7a:115c:a1e0::/120");
+    auto bad = check(R"({"acls": [{"action": "accept", "src": ["*"], "dst": ["*:0", "*:http", "tag:x"], "proto": "icmp"}]})");
+    REQUIRE(bad.size() == 3);
+    CHECK(bad[0].message.find("first port must be >0") != std::string::npos);
+    CHECK(bad[1].message.find("invalid first integer") != std::string::npos);
 }
