@@ -47,6 +47,9 @@ std::string format_problems(const std::vector<Problem>& problems);
 struct PeerView {
     std::uint64_t node_id = 0;
     std::vector<std::string> allowed_ips;  // the peer's own /32 and /128, then permitted routes
+    // Peer capabilities: "suggest-exit-node" on an exit node this viewer may use (Tailscale
+    // marks every such peer, letting clients pick one).
+    nlohmann::json cap_map = nlohmann::json::object();
 };
 
 // Everything the policy decides for one node's MapResponse.

@@ -178,7 +178,10 @@ std::vector<PeerView> peers_of(const CompiledImpl& c, std::size_t v) {
     }
     std::vector<PeerView> out;
     seen.each([&](std::size_t i) {
-        if (i != v) out.push_back({c.nodes[i].rec.id, allowed_ips(c, v, c.nodes[i])});
+        if (i == v) return;
+        PeerView p{c.nodes[i].rec.id, allowed_ips(c, v, c.nodes[i]), json::object()};
+        if (std::find(p.allowed_ips.begin(), p.allowed_ips.end(), "0.0.0.0/0") != p.allowed_ips.end()) p.cap_map["suggest-exit-node"] = nullptr;
+        out.push_back(std::move(p));
     });
     std::sort(out.begin(), out.end(), [](const PeerView& a, const PeerView& b) { return a.node_id < b.node_id; });
     return out;

@@ -114,6 +114,7 @@ std::set<std::string> norm_peers_want(const json& netmap) {
         std::sort(ips.begin(), ips.end());
         std::string line = name + ":";
         for (const auto& ip : ips) line += " " + ip;
+        for (const auto& cap : norm_caps(p.value("CapMap", json::object()))) line += " cap " + cap;
         out.insert(line);
     }
     return out;
@@ -126,6 +127,7 @@ std::set<std::string> norm_peers_got(const NodeView& view, const Topology& topo)
         std::sort(ips.begin(), ips.end());
         std::string line = topo.name_by_id.at(p.node_id) + ":";
         for (const auto& ip : ips) line += " " + ip;
+        for (const auto& cap : norm_caps(p.cap_map)) line += " cap " + cap;
         out.insert(line);
     }
     return out;

@@ -66,6 +66,7 @@ TEST_CASE("autogroup:internet lands on exit nodes and shows their exit routes") 
     auto b1 = c->view(3, "");
     REQUIRE(peer(b1, 6));
     CHECK(peer(b1, 6)->allowed_ips == std::vector<std::string>{"100.64.0.6/32", "fd7a:115c:a1e0::6/128", "0.0.0.0/0", "::/0"});
+    CHECK(peer(b1, 6)->cap_map.contains("suggest-exit-node"));
     CHECK(c->view(1, "").peers.empty());
 }
 
