@@ -15,11 +15,13 @@ u128 mask_bits(int host_bits) {
     return (static_cast<u128>(1) << host_bits) - 1;
 }
 
-bool is_v4(u128 v) { return (v >> 32) == 0xffff; }
-
 Range cidr_range(std::string_view text) { return parse_cidr(text)->range(); }
 
 }  // namespace
+
+bool is_v4(u128 v) { return (v >> 32) == 0xffff; }
+
+Cidr host_cidr(u128 v) { return is_v4(v) ? Cidr{{v, false}, 32} : Cidr{{v, true}, 128}; }
 
 Range Cidr::range() const {
     int host = (addr.v6 ? 128 : 32) - bits;

@@ -40,6 +40,8 @@ std::optional<Addr> parse_addr(std::string_view text);
 // unless `allow_host_bits`, in which case they are cleared.
 std::optional<Cidr> parse_cidr(std::string_view text, bool allow_host_bits = false);
 std::string addr_str(u128 v);  // the address at v, v4 when inside the mapped range
+bool is_v4(u128 v);            // inside ::ffff:0:0/96, i.e. an IPv4 address here
+Cidr host_cidr(u128 v);        // the address as a /32 or /128
 
 class IpSet {
 public:

@@ -73,7 +73,7 @@ bool check_dest(const CompiledImpl& c, const Resolver& res, const std::vector<u1
     }
     for (u128 s : srcs) {
         for (u128 d : addresses(c, res, *alias)) {
-            if (((s >> 32) == 0xffff) != ((d >> 32) == 0xffff)) continue;  // no traffic across families
+            if (is_v4(s) != is_v4(d)) continue;  // no traffic across families
             if (allowed(c, s, d, port, proto) != want) {
                 why = (want ? "expected access to " : "expected no access to ") + hp + " from " + addr_str(s);
                 return false;

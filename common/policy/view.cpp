@@ -7,28 +7,32 @@
 
 namespace hs::policy {
 
-nlohmann::json ssh_policy_for(const CompiledImpl& c, std::size_t node, const std::string& server_url);  // ssh.cpp
-nlohmann::json cap_map_for(const CompiledImpl& c, std::size_t node);      // view_extras.cpp
+// ssh.cpp, view_extras.cpp
+nlohmann::json ssh_policy_for(const CompiledImpl& c, std::size_t node, const std::string& server_url);
+nlohmann::json cap_map_for(const CompiledImpl& c, std::size_t node);
 
 namespace {
 
 using nlohmann::json;
 
 // The destinations of a rule as this node sees them: its own addresses for node aliases,
-// literal prefixes that concern it, "*", and the Internet when it is an exit node.
+// literal prefixes that concern it, "*", and the Internet when it is an exit node. Packet
+// rules write single addresses bare; capability grants (`cap`) always as prefixes, and a
+// grant to "*" names the node itself.
 std::vector<std::string> reduced_dsts(const CompiledImpl& c, const CompiledRule& r, const NodeInfo& n, bool cap) {
     std::vector<std::string> out;
-    // A capability grant to "*" names this node itself; a packet rule keeps "*".
     if (r.dst.star && !cap) out.push_back("*");
     for (u128 a : n.addrs) {
-        if (r.self || r.dst.nodes.contains(a) || (cap && r.dst.star)) out.push_back(cap ? Cidr{{a, (a >> 32) != 0xffff}, (a >> 32) != 0xffff ? 128 : 32}.str() : addr_str(a));
+        if (r.self || r.dst.nodes.contains(a) || (cap && r.dst.star)) out.push_back(cap ? host_cidr(a).str() : addr_str(a));
     }
     bool exit = !n.exit_routes.empty();
     for (const Cidr& l : r.dst.literal) {
         IpSet one;
         one.add(l);
         one.normalize();
-        if (one.overlaps(n.ident) || (exit && c.internet.covers(l.range()))) out.push_back(l.bits == (l.is_v6() ? 128 : 32) && !cap ? addr_str(l.addr.v) : l.str());
+        if (!one.overlaps(n.ident) && !(exit && c.internet.covers(l.range()))) continue;
+        bool single = l.bits == (l.is_v6() ? 128 : 32);
+        out.push_back(single && !cap ? addr_str(l.addr.v) : l.str());
     }
     if (r.dst.internet && exit) {
         auto ranges = c.internet.strings();  // "first-last" ranges, as Tailscale sends them
