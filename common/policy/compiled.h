@@ -72,7 +72,7 @@ class Resolver;
 struct SshCompiled {
     const SshRuleSpec* spec = nullptr;
     std::vector<int> src_nodes;  // sorted, unique
-    std::vector<int> src_times;  // per src_nodes entry: how often it is a principal (below)
+    std::vector<int> src_times;  // per src_nodes entry: how often it is a principal (per tag)
     Bits dst_nodes;
     bool self = false;  // dst includes autogroup:self
 };
@@ -91,8 +91,6 @@ struct CompiledImpl {
     std::vector<Bits> attr_targets;  // per nodeAttrs entry
     std::vector<Problem> test_failures;
     std::shared_ptr<Resolver> resolver;
-
-    bool reaches_dst(const CompiledRule& r, const NodeInfo& n) const;
 };
 
 }  // namespace hs::policy
