@@ -146,53 +146,47 @@ struct Parser {
         return true;
     }
 
-    bool array(JValue& v, int depth) {
-        v.kind = JValue::Kind::array;
+    // The elements of an array or object up to `close`, a trailing comma allowed (HuJSON);
+    // `element` parses one.
+    template <class Fn>
+    bool sequence(char close, const char* what, Fn element) {
         advance();
         for (;;) {
             if (!skip_space()) return false;
-            if (i >= s.size()) return fail("unterminated array");
-            if (s[i] == ']') break;
-            JValue item;
-            if (!value(item, depth + 1)) return false;
-            v.items.push_back(std::move(item));
-            if (!skip_space()) return false;
+            if (i >= s.size()) return fail(std::string("unterminated ") + what);
+            if (s[i] == close) break;
+            if (!element() || !skip_space()) return false;
             if (i < s.size() && s[i] == ',') {
                 advance();
                 continue;
             }
-            if (i >= s.size() || s[i] != ']') return fail("expected ',' or ']'");
+            if (i >= s.size() || s[i] != close) return fail(std::string("expected ',' or '") + close + "'");
         }
         advance();
         return true;
     }
 
+    bool array(JValue& v, int depth) {
+        v.kind = JValue::Kind::array;
+        return sequence(']', "array", [&] {
+            v.items.emplace_back();
+            return value(v.items.back(), depth + 1);
+        });
+    }
+
     bool object(JValue& v, int depth) {
         v.kind = JValue::Kind::object;
-        advance();
-        for (;;) {
-            if (!skip_space()) return false;
-            if (i >= s.size()) return fail("unterminated object");
-            if (s[i] == '}') break;
+        return sequence('}', "object", [&] {
             if (s[i] != '"') return fail("expected a string key");
             Pos kp = here();
             std::string key;
             if (!string(key) || !skip_space()) return false;
             if (i >= s.size() || s[i] != ':') return fail("expected ':'");
             advance();
-            JValue item;
-            if (!value(item, depth + 1)) return false;
-            v.members.emplace_back(std::move(key), std::move(item));
+            v.members.emplace_back(std::move(key), JValue{});
             v.key_pos.push_back(kp);
-            if (!skip_space()) return false;
-            if (i < s.size() && s[i] == ',') {
-                advance();
-                continue;
-            }
-            if (i >= s.size() || s[i] != '}') return fail("expected ',' or '}'");
-        }
-        advance();
-        return true;
+            return value(v.members.back().second, depth + 1);
+        });
     }
 
     bool value(JValue& v, int depth) {
