@@ -151,7 +151,9 @@ void add_companions(CompiledImpl& c) {
     static const std::pair<const char*, const char*> pairs[] = {{"tailscale.com/cap/drive", "tailscale.com/cap/drive-sharer"},
                                                                 {"tailscale.com/cap/relay", "tailscale.com/cap/relay-target"}};
     for (const Rule& rule : c.policy.rules) {
-        for (const auto& [cap, companion] : pairs) {
+        for (const auto& pair : pairs) {
+            const char* cap = pair.first;
+            const char* companion = pair.second;
             bool has = std::any_of(rule.app.begin(), rule.app.end(), [&](const auto& a) { return a.first == cap; });
             if (!has) continue;
             // The reverse of src->dst; autogroup:self stays within each user, so its

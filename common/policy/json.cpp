@@ -112,7 +112,38 @@ struct Parser {
         return true;
     }
 
+    // Strict UTF-8 (no overlongs, no surrogates): every string must survive being sent on as
+    // JSON, and a policy is text.
+    static bool valid_utf8(const std::string& t) {
+        for (std::size_t k = 0; k < t.size();) {
+            auto c = static_cast<unsigned char>(t[k]);
+            std::size_t n = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+            if (n == 0 || k + n > t.size()) return false;
+            std::uint32_t cp = n == 1 ? c : c & (0x7F >> n);
+            for (std::size_t j = 1; j < n; ++j) {
+                auto d = static_cast<unsigned char>(t[k + j]);
+                if ((d >> 6) != 2) return false;
+                cp = (cp << 6) | (d & 0x3F);
+            }
+            static const std::uint32_t min_for_len[] = {0, 0, 0x80, 0x800, 0x10000};
+            if (cp < min_for_len[n] || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000)) return false;
+            k += n;
+        }
+        return true;
+    }
+
     bool string(std::string& out) {
+        Pos start = here();
+        if (!raw_string(out)) return false;
+        if (!valid_utf8(out)) {
+            failed = true;
+            err = {start, "string is not valid UTF-8"};
+            return false;
+        }
+        return true;
+    }
+
+    bool raw_string(std::string& out) {
         advance();  // opening quote
         while (i < s.size() && s[i] != '"') {
             if (s[i] == '\\') {
@@ -183,7 +214,7 @@ struct Parser {
             if (!string(key) || !skip_space()) return false;
             if (i >= s.size() || s[i] != ':') return fail("expected ':'");
             advance();
-            v.members.emplace_back(std::move(key), JValue{});
+            v.members.push_back(JMember{std::move(key), JValue{}});
             v.key_pos.push_back(kp);
             return value(v.members.back().second, depth + 1);
         });

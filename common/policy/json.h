@@ -16,6 +16,8 @@ struct Pos {
     int column = 0;
 };
 
+struct JMember;
+
 struct JValue {
     enum class Kind { null, boolean, number, string, array, object };
     Kind kind = Kind::null;
@@ -23,13 +25,19 @@ struct JValue {
     bool b = false;
     std::string text;  // string value, or the number's literal text
     std::vector<JValue> items;  // array elements
-    std::vector<std::pair<std::string, JValue>> members;  // object members, in file order
+    std::vector<JMember> members;  // object members, in file order (a vector of an incomplete
+                                   // type is fine; std::pair of one is not, for clang)
     std::vector<Pos> key_pos;  // position of each member's key
 
     bool is_string() const { return kind == Kind::string; }
     bool is_array() const { return kind == Kind::array; }
     bool is_object() const { return kind == Kind::object; }
     bool is_null() const { return kind == Kind::null; }
+};
+
+struct JMember {
+    std::string first;  // the key
+    JValue second;
 };
 
 struct JsonSyntaxError {

@@ -1,4 +1,6 @@
 // ssh rules, tests and sshTests entries (§4.6, tests of §4.2).
+#include <cstdlib>
+
 #include "common/policy/parse.h"
 #include "common/policy/parse_util.h"
 
@@ -15,10 +17,10 @@ std::optional<std::int64_t> go_duration_seconds(std::string_view s) {
     if (s.empty()) return std::nullopt;
     double total = 0;
     while (!s.empty()) {
-        std::size_t k = 0;
-        while (k < s.size() && ((s[k] >= '0' && s[k] <= '9') || s[k] == '.')) ++k;
-        if (k == 0) return std::nullopt;
-        double num = std::stod(std::string(s.substr(0, k)));
+        std::size_t k = 0, dots = 0, digits = 0;
+        for (; k < s.size() && ((s[k] >= '0' && s[k] <= '9') || s[k] == '.'); ++k) (s[k] == '.' ? dots : digits)++;
+        if (digits == 0 || dots > 1 || k > 30) return std::nullopt;
+        double num = std::strtod(std::string(s.substr(0, k)).c_str(), nullptr);
         s.remove_prefix(k);
         std::size_t u = 0;
         while (u < s.size() && !(s[u] >= '0' && s[u] <= '9') && s[u] != '.') ++u;
@@ -27,6 +29,7 @@ std::optional<std::int64_t> go_duration_seconds(std::string_view s) {
         double mult = unit == "h" ? 3600 : unit == "m" ? 60 : unit == "s" ? 1 : unit == "ms" ? 1e-3 : -1;
         if (mult < 0) return std::nullopt;
         total += num * mult;
+        if (total > 1e12) return std::nullopt;  // far beyond any limit; Go would overflow
     }
     return static_cast<std::int64_t>(negative ? -total : total);
 }
