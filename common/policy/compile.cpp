@@ -167,7 +167,7 @@ void add_companions(CompiledImpl& c) {
             self_back.src = rule.src;
             for (Rule* r : {&back, &self_back}) {
                 if (r->src.empty() || r->dst.empty()) continue;
-                r->app.emplace_back(companion, "null");  // Tailscale sends these without values
+                r->app.emplace_back(companion, nullptr);  // Tailscale sends these without values
                 r->pos = rule.pos;
                 c.companions.push_back(std::move(*r));
             }

@@ -50,8 +50,6 @@ public:
     std::vector<Problem> test_failures() const;
     bool randomize_client_port() const;
 
-    const CompiledImpl& impl() const { return *impl_; }
-
 private:
     std::unique_ptr<CompiledImpl> impl_;
 };

@@ -1,6 +1,8 @@
 #include "common/policy/json.h"
 
+#include <cmath>
 #include <cstdint>
+#include <cstdlib>
 
 namespace hs::policy {
 namespace {
@@ -168,12 +170,32 @@ struct Parser {
         return true;
     }
 
+    std::size_t digits() {
+        std::size_t n = 0;
+        for (; i < s.size() && s[i] >= '0' && s[i] <= '9'; ++n) advance();
+        return n;
+    }
+
+    // JSON's number grammar exactly, and only values a double can hold, so every number can
+    // be passed on as JSON again.
     bool number(JValue& v) {
         std::size_t start = i;
-        while (i < s.size() && (std::string_view("+-0123456789.eE").find(s[i]) != std::string_view::npos)) advance();
-        if (i == start) return fail("invalid value");
+        if (i < s.size() && s[i] == '-') advance();
+        bool lead_zero = i < s.size() && s[i] == '0';
+        std::size_t int_digits = digits();
+        if (int_digits == 0 || (lead_zero && int_digits > 1)) return fail("invalid value");
+        if (i < s.size() && s[i] == '.') {
+            advance();
+            if (digits() == 0) return fail("invalid number");
+        }
+        if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+            advance();
+            if (i < s.size() && (s[i] == '+' || s[i] == '-')) advance();
+            if (digits() == 0) return fail("invalid number");
+        }
         v.kind = JValue::Kind::number;
         v.text = std::string(s.substr(start, i - start));
+        if (std::isinf(std::strtod(v.text.c_str(), nullptr))) return fail("number out of range");
         return true;
     }
 

@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "common/policy/ipset.h"
 #include "common/policy/json.h"
 #include "common/policy/types.h"
@@ -42,7 +44,7 @@ struct Rule {
     std::vector<Alias> src;
     std::vector<Alias> dst;
     std::vector<IpSpec> ip;
-    std::vector<std::pair<std::string, std::string>> app;  // capability -> JSON array text
+    std::vector<std::pair<std::string, nlohmann::json>> app;  // capability -> its values (an array or null)
     std::vector<std::string> via;
     bool from_acl = false;
     Pos pos;
@@ -61,7 +63,7 @@ struct SshRuleSpec {
 struct NodeAttrSpec {
     std::vector<Alias> target;
     std::vector<std::string> attr;
-    std::vector<std::pair<std::string, std::string>> app;  // capability -> JSON array text
+    std::vector<std::pair<std::string, nlohmann::json>> app;  // capability -> its values (an array or null)
     Pos pos;
 };
 

@@ -74,13 +74,14 @@ std::string cap_name_problem(const std::string& name) {
     return "";
 }
 
-void parse_app(const JValue& v, std::vector<std::pair<std::string, std::string>>& out, Reporter& r) {
+void parse_app(const JValue& v, std::vector<std::pair<std::string, nlohmann::json>>& out, Reporter& r) {
     if (!v.is_object()) return r.add(v.pos, "app: expected an object of capability -> list");
     for (std::size_t k = 0; k < v.members.size(); ++k) {
         const auto& [name, vals] = v.members[k];
         if (auto why = cap_name_problem(name); !why.empty()) r.add(v.key_pos[k], "app \"" + name + "\": " + why);
         if (!vals.is_array() && !vals.is_null()) r.add(vals.pos, "app \"" + name + "\": expected a list");
-        out.emplace_back(name, vals.is_null() ? std::string("[]") : to_json_text(vals));
+        // The parser admits only JSON nlohmann reads back (UTF-8, finite numbers).
+        out.emplace_back(name, vals.is_null() ? nlohmann::json::array() : nlohmann::json::parse(to_json_text(vals)));
     }
 }
 

@@ -65,7 +65,7 @@ void emit_rule(const CompiledImpl& c, const CompiledRule& r, const NodeInfo& n, 
     // Tailscale sends no capability grants for via rules.
     if (!r.spec->app.empty() && r.spec->via.empty()) {
         json caps = json::object();
-        for (const auto& [name, values] : r.spec->app) caps[name] = json::parse(values);
+        for (const auto& [name, values] : r.spec->app) caps[name] = values;
         json grant{{"Dsts", reduced_dsts(c, r, n, true)}, {"CapMap", caps}};
         filter.push_back({{"SrcIPs", src}, {"CapGrant", json::array({grant})}});
     }

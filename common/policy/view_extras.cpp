@@ -41,9 +41,8 @@ nlohmann::json cap_map_for(const CompiledImpl& c, std::size_t node) {
             if (!caps.contains(a)) caps[a] = nullptr;
         }
         for (const auto& [name, values] : spec.app) {
-            auto v = nlohmann::json::parse(values);
             if (!caps.contains(name) || caps[name].is_null()) caps[name] = nlohmann::json::array();
-            for (auto& x : v) caps[name].push_back(x);
+            for (const auto& x : values) caps[name].push_back(x);
         }
     }
     return caps;

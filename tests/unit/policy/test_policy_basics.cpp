@@ -114,3 +114,13 @@ TEST_CASE("acl destinations: bracketed IPv6, port lists and ranges, protocol rul
     CHECK(bad[0].message.find("first port must be >0") != std::string::npos);
     CHECK(bad[1].message.find("invalid first integer") != std::string::npos);
 }
+
+TEST_CASE("the HuJSON reader takes only JSON that can be sent on: numbers, UTF-8") {
+    CHECK(check(R"({"randomizeClientPort": true, "nodeAttrs": [{"target": ["*"], "app": {"example.com/cap/x": [1.5e3, -0, 2]}}]})").empty());
+    for (const char* bad : {R"({"nodeAttrs": [{"target": ["*"], "app": {"example.com/cap/x": [01]}}]})",
+                            R"({"nodeAttrs": [{"target": ["*"], "app": {"example.com/cap/x": [1e999]}}]})",
+                            R"({"nodeAttrs": [{"target": ["*"], "app": {"example.com/cap/x": [+-1.e]}}]})",
+                            "{\"hosts\": {\"a\xff\": \"10.0.0.1\"}}"}) {
+        CHECK(check(bad).size() == 1);
+    }
+}
