@@ -15,6 +15,7 @@
 #include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/derp_refresh.h"
 #include "tools/hs-control/embedded_derp.h"
+#include "tools/hs-control/policy_file.h"
 #include "tools/hs-control/server.h"
 #include "tools/hs-control/tailnet.h"
 
@@ -24,6 +25,23 @@ std::string default_config_path() {
     for (const char* env : {"HS_CONFIG", "HEADSCALE_CONFIG"})
         if (const char* v = std::getenv(env); v && *v) return v;
     return "/etc/hs/config.yaml";
+}
+
+// --check: the policy in force must parse and pass its own checks (users and nodes are the
+// server's to resolve). Empty when it does, else every problem with its line and column.
+std::string check_policy(const hs::Config& cfg, hs::Db& db) {
+    std::optional<std::string> text;
+    std::string where;
+    if (cfg.policy_mode == "database") {
+        if (const auto stored = hs::store::latest_policy(db)) text = stored->data;
+        where = "the stored policy";
+    } else {
+        text = hs::control::read_policy_file(cfg.policy_path);
+        where = "policy file " + cfg.policy_path;
+    }
+    if (!text) return {};
+    const auto problems = hs::policy::check(*text);
+    return problems.empty() ? std::string() : where + " is refused:\n" + hs::policy::format_problems(problems);
 }
 
 }  // namespace
@@ -62,6 +80,10 @@ int main(int argc, char** argv) {
         hs::control::DerpRefresher derp(io, cfg, embedded ? embedded->cert_name() : "");
         auto derp_map = derp.build_initial();
         if (check_only) {
+            if (const auto problems = check_policy(cfg, db); !problems.empty()) {
+                std::fprintf(stderr, "%s\n", problems.c_str());
+                return 1;
+            }
             std::printf("configuration %s is valid; database %s is at schema version %d\n", config_path.c_str(),
                         cfg.database_path.c_str(), db.schema_version());
             return 0;
@@ -73,7 +95,9 @@ int main(int argc, char** argv) {
         server.listen();
         if (embedded) embedded->listen();
         hs::store::clear_live_state(db);
-        tailnet.load();
+        tailnet.load();  // policy.mode database: the stored policy too
+        hs::control::PolicyFile policy_file(io, cfg.policy_mode == "file" ? cfg.policy_path : "", tailnet);
+        if (cfg.policy_mode == "file") policy_file.load_initial();
         // From here on every database call runs on the event loop that also serves maps,
         // keepalives and /health: a write waits at most this long for another process's lock
         // (hs-admin's transactions take milliseconds), then fails and is retried or refused.
@@ -94,12 +118,14 @@ int main(int argc, char** argv) {
         boost::asio::signal_set hup(io, SIGHUP);
         std::function<void(const boost::system::error_code&, int)> on_hup = [&](const boost::system::error_code& ec, int) {
             if (ec) return;
-            spdlog::info("SIGHUP: reloading the DERP map");
+            spdlog::info("SIGHUP: reloading the DERP map and the policy file");
             derp.refresh(tailnet);
+            if (cfg.policy_mode == "file") policy_file.reload();
             hup.async_wait(on_hup);
         };
         hup.async_wait(on_hup);
         derp.start(tailnet);
+        policy_file.start();
         io.run();
         hs::store::clear_live_state(db);
         return 0;

@@ -116,7 +116,8 @@ const std::string& allow_all_filter_json() {
 }
 
 std::string full_map_head(const std::string& self_node, const std::string& derp_map, const std::string& dns_config,
-                          const std::string& user_profiles, const std::string& packet_filter, const std::string& domain) {
+                          const std::string& user_profiles, const std::string& packet_filter, const std::string& domain,
+                          const std::string& ssh_policy) {
     std::string out;
     out.reserve(self_node.size() + derp_map.size() + dns_config.size() + user_profiles.size() + packet_filter.size() + 256);
     out += R"({"Node":)";
@@ -129,6 +130,10 @@ std::string full_map_head(const std::string& self_node, const std::string& derp_
     out += json(domain).dump();
     out += R"(,"CollectServices":false,"PacketFilter":)";
     out += packet_filter;
+    if (!ssh_policy.empty()) {
+        out += R"(,"SSHPolicy":)";
+        out += ssh_policy;
+    }
     out += R"(,"UserProfiles":)";
     out += user_profiles;
     return out;
@@ -146,8 +151,9 @@ std::string full_map_tail(TimePoint now, const MapSettings& s) {
 std::string full_map_json(const std::string& self_node, const std::vector<const std::string*>& peers,
                           const std::string& derp_map, const std::string& dns_config,
                           const std::string& user_profiles, const std::string& packet_filter,
-                          const std::string& domain, TimePoint now, const MapSettings& s) {
-    std::string out = full_map_head(self_node, derp_map, dns_config, user_profiles, packet_filter, domain);
+                          const std::string& domain, TimePoint now, const MapSettings& s,
+                          const std::string& ssh_policy) {
+    std::string out = full_map_head(self_node, derp_map, dns_config, user_profiles, packet_filter, domain, ssh_policy);
     std::size_t size = out.size() + 256;
     for (const auto* p : peers) size += p->size() + 1;
     out.reserve(size);

@@ -48,14 +48,17 @@ const std::string& allow_all_filter_json();
 // the head (everything before the Peers array), then kPeersOpen, the peers joined by commas and
 // ']' when there are peers, then the tail.
 inline constexpr std::string_view kPeersOpen = R"(,"Peers":[)";
+// `ssh_policy` is tailcfg.SSHPolicy's JSON, or empty when the map carries none.
 std::string full_map_head(const std::string& self_node, const std::string& derp_map, const std::string& dns_config,
-                          const std::string& user_profiles, const std::string& packet_filter, const std::string& domain);
+                          const std::string& user_profiles, const std::string& packet_filter, const std::string& domain,
+                          const std::string& ssh_policy = {});
 std::string full_map_tail(TimePoint now, const MapSettings& s);
 // The whole first message: everything the client needs, with `peers` (already JSON, sorted by
 // node ID). The pieces are pre-serialised so a map for many peers is concatenation.
 std::string full_map_json(const std::string& self_node, const std::vector<const std::string*>& peers,
                           const std::string& derp_map, const std::string& dns_config,
                           const std::string& user_profiles, const std::string& packet_filter,
-                          const std::string& domain, TimePoint now, const MapSettings& s);
+                          const std::string& domain, TimePoint now, const MapSettings& s,
+                          const std::string& ssh_policy = {});
 
 }  // namespace hs::control

@@ -58,6 +58,7 @@ void Tailnet::load() {
         l.rec.online = !l.sinks.empty();
         refresh(l, now);
     }
+    if (cfg_.policy_mode == "database") load_stored_policy(true);
     // Streams of nodes that vanished while we were not looking end now.
     for (auto& [id, sinks] : keep)
         if (!nodes_.count(id))
@@ -72,6 +73,7 @@ void Tailnet::reload_users() {
         users_.emplace(u.id, std::move(u));
     }
     profiles_json_ = profiles.dump();
+    policy_dirty_ = true;
 }
 
 void Tailnet::ensure_user(std::optional<std::int64_t> user_id) {
@@ -128,6 +130,7 @@ void Tailnet::refresh_and_announce(Live& l, TimePoint now) {
 }
 
 void Tailnet::render(Live& l, TimePoint now) {
+    policy_dirty_ = true;  // tags, addresses, routes and presence are all inputs of the policy
     l.peer_json = node_json(l.rec, settings_, l.capver, now, false, &l.routes).dump();
     chunks_.invalidate(l.rec.id);
 }
@@ -148,7 +151,7 @@ void Tailnet::broadcast_changed(const Live& changed, TimePoint now) {
     spdlog::debug("node {} ({}) changed", changed.rec.id, changed.rec.given_name);
     if (const auto it = nodes_.find(changed.rec.id); it != nodes_.end() && !it->second.sinks.empty()) {
         auto& l = it->second;
-        push(l, frame(R"({"Node":)" + node_json(l.rec, settings_, l.capver, now, true, &l.routes).dump() + "}"));
+        push(l, frame(R"({"Node":)" + self_json(l, now) + "}"));
     }
     changed_.insert(changed.rec.id);
 }
@@ -172,6 +175,7 @@ void Tailnet::remove_node(std::int64_t id, TimePoint now) {
     unindex(it->second);
     nodes_.erase(it);
     chunks_.invalidate(id);
+    policy_dirty_ = true;
     for (auto* s : sinks) s->end();
     broadcast_removed(id);
     forget_router(id, now);
@@ -246,24 +250,41 @@ void Tailnet::persist(Live& l, TimePoint now, Write what) {
     }
 }
 
-std::string Tailnet::full_map(const Live& self, TimePoint now) {
+std::string Tailnet::full_map(Live& self, TimePoint now) {
     const auto t0 = std::chrono::steady_clock::now();
+    self.view = policy_view(self);
+    std::vector<std::string> shaped;  // peers as the policy shows them to this node
     std::vector<const std::string*> peers;
-    peers.reserve(nodes_.size());
-    for (const auto& [id, l] : nodes_)
-        if (id != self.rec.id) peers.push_back(&l.peer_json);
-    auto out = full_map_json(node_json(self.rec, settings_, self.capver, now, true, &self.routes).dump(), peers, derp_map_json_,
-                             dns_json_, profiles_json_, allow_all_filter_json(), settings_.base_domain, now, settings_);
+    if (self.view) {
+        shaped.reserve(self.view->peers.size());
+        for (const auto& pv : self.view->peers)
+            if (const auto it = nodes_.find(static_cast<std::int64_t>(pv.node_id)); it != nodes_.end())
+                shaped.push_back(peer_json_for(pv, it->second, now));
+        for (const auto& p : shaped) peers.push_back(&p);
+    } else {
+        peers.reserve(nodes_.size());
+        for (const auto& [id, l] : nodes_)
+            if (id != self.rec.id) peers.push_back(&l.peer_json);
+    }
+    auto out = full_map_json(self_json(self, now), peers, derp_map_json_, dns_json_, profiles_json_,
+                             self.view ? self.view->packet_filter.dump() : allow_all_filter_json(), settings_.base_domain,
+                             now, settings_, self.view && !self.view->ssh_policy.is_null() ? self.view->ssh_policy.dump() : "");
     stats_.map_build_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++stats_.map_builds;
     return out;
 }
 
-std::string Tailnet::full_map_frame(const Live& self, TimePoint now) {
+std::string Tailnet::full_map_frame(Live& self, TimePoint now) {
+    if (policy_) {
+        // Every node sees its own set of peers: no pieces to share.
+        FrameBuilder b;
+        b.text(full_map(self, now));
+        return b.finish();
+    }
     const auto t0 = std::chrono::steady_clock::now();
     FrameBuilder b;
-    b.text(full_map_head(node_json(self.rec, settings_, self.capver, now, true, &self.routes).dump(), derp_map_json_,
-                         dns_json_, profiles_json_, allow_all_filter_json(), settings_.base_domain));
+    b.text(full_map_head(self_json(self, now), derp_map_json_, dns_json_, profiles_json_, allow_all_filter_json(),
+                         settings_.base_domain));
     const auto own = PeerChunks::span_of(self.rec.id);
     bool opened = false;
     for (auto it = nodes_.begin(); it != nodes_.end();) {
@@ -332,11 +353,13 @@ std::string Tailnet::peers_changed_text(const std::vector<const Live*>& whole, s
     return list.empty() ? std::string() : R"({"PeersChanged":[)" + list + "]}";
 }
 
-void Tailnet::flush(TimePoint) {
-    if (presence_.empty() && changed_.empty() && patches_.empty()) return;
+void Tailnet::flush(TimePoint now) {
+    if (presence_.empty() && changed_.empty() && patches_.empty() && !views_stale_) return;
     const auto changed = std::exchange(changed_, {});
     const auto patches = std::exchange(patches_, {});
     const auto presence = std::exchange(presence_, {});
+    if (policy_) return flush_with_policy(changed, patches, presence, now);
+    views_stale_ = false;
     // Peers get a changed node as it is now (peer_json is rendered on every change), so a patch
     // of a node that also goes out whole says nothing new.
     std::vector<const Live*> whole;
@@ -467,12 +490,13 @@ void Tailnet::sync_from_db(TimePoint now) {
     auto st = db_.prepare("SELECT seq, tbl, row_id FROM change_log WHERE seq > ? ORDER BY seq");
     st.bind(1, change_seq_);
     std::vector<std::int64_t> node_ids;
-    bool users_changed = false;
+    bool users_changed = false, policy_changed = false;
     while (st.step()) {
         change_seq_ = st.int64(0);
         const auto tbl = st.text(1);
         if (tbl == "nodes") node_ids.push_back(st.int64(2));
         else if (tbl == "users") users_changed = true;
+        else if (tbl == "policies") policy_changed = true;
     }
     if (users_changed) {
         const auto before = profiles_json_;
@@ -516,6 +540,7 @@ void Tailnet::sync_from_db(TimePoint now) {
         index(l);
         if (!refresh(l, now) && l.peer_json != before) broadcast_changed(l, now);
     }
+    if (policy_changed && cfg_.policy_mode == "database") load_stored_policy(false);
 }
 
 }  // namespace hs::control

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/config/config.h"
+#include "common/policy/engine.h"
 #include "common/store/db.h"
 #include "common/base/ipalloc.h"
 #include "common/store/model.h"
@@ -117,6 +118,17 @@ public:
     std::optional<std::string> db_write_problem(TimePoint now) const;
     std::uint64_t db_write_failures() const { return db_failures_; }
 
+    // The ACL policy in force (tailnet_policy.cpp). nullopt or blank text: every node reaches
+    // every other (as headscale without a policy). A policy that does not compile, or whose
+    // tests fail, is refused: the problems are returned and the last good policy stays.
+    // Connected clients get what changed for them (peers, PacketFilter, SSHPolicy) on the
+    // next flush.
+    // `enforce_tests` false (at start): failing policy tests are logged, not refused.
+    std::vector<policy::Problem> set_policy(std::optional<std::string> text, bool enforce_tests = true);
+    bool has_policy() const { return policy_ != nullptr; }
+    std::uint64_t policy_reload_errors() const { return policy_reload_errors_; }
+    void count_policy_reload_error() { ++policy_reload_errors_; }
+
     void set_derp_map(nlohmann::json derp_map);
     const std::string& derp_map_json() const { return derp_map_json_; }
 
@@ -140,7 +152,32 @@ private:
         std::vector<std::string> served;  // approved and advertised routes
         bool routed_online = false;       // `online` as the last primary election saw it
         RouteView routes;
+        // What the policy let this node's streams see last (nullopt: no policy was in force
+        // when they got their map, so every peer and the allow-all filter).
+        std::optional<policy::NodeView> view;
     };
+
+    // --- policy (tailnet_policy.cpp) ---
+    // Compiles again when nodes, users or routes changed since the last compile.
+    void ensure_policy();
+    // policy.mode database: the newest stored policy. At start (`at_start`), one that does not
+    // compile stops the server rather than leaving the tailnet open.
+    void load_stored_policy(bool at_start);
+    // The node's view under the policy in force; nullopt without a policy.
+    std::optional<policy::NodeView> policy_view(Live& l);
+    std::vector<policy::User> policy_users() const;
+    std::vector<policy::Node> policy_nodes() const;
+    // `peer` as `viewer` sees it: its AllowedIPs and CapMap as the policy gives them.
+    std::string peer_json_for(const policy::PeerView& pv, const Live& peer, TimePoint now) const;
+    // The node's own tailcfg.Node with the policy's CapMap merged in.
+    std::string self_json(const Live& l, TimePoint now) const;
+    // flush with a policy in force: each connected node hears what changed in its own view,
+    // and only about the nodes it may see.
+    void flush_with_policy(const std::set<std::int64_t>& changed, const std::map<std::int64_t, nlohmann::json>& patches,
+                           const std::map<std::int64_t, bool>& presence, TimePoint now);
+    std::string view_delta(Live& l, policy::NodeView nv, const std::set<std::int64_t>& changed, TimePoint now);
+    // No policy any more: every streaming node gets every peer and the allow-all filter back.
+    void drop_policy(TimePoint now);
 
     // --- state changes (tailnet.cpp) ---
     Live& add_node(Node n);
@@ -181,9 +218,10 @@ private:
     void broadcast_removed(std::int64_t id);
     void push(Live& l, std::shared_ptr<const std::string> frame);
     std::shared_ptr<const std::string> frame(const std::string& json);
-    std::string full_map(const Live& self, TimePoint now);
+    // Full maps record in self.view what the policy let the node see.
+    std::string full_map(Live& self, TimePoint now);
     // The same map framed and compressed, from the shared pieces of chunks_.
-    std::string full_map_frame(const Live& self, TimePoint now);
+    std::string full_map_frame(Live& self, TimePoint now);
     // Writes only the columns `what` changes, never a whole row: an admin may have edited the
     // others in the file since we last read it.
     enum class Write { ClientReport, Login, Expiry };
@@ -234,6 +272,11 @@ private:
     // Throws DbError when writes are paused after a failure (see may_write).
     void check_writable(TimePoint now) const;
     std::string last_db_error_;
+    std::optional<std::string> policy_text_;
+    std::shared_ptr<const policy::Compiled> policy_;
+    bool policy_dirty_ = false;  // nodes, users or routes changed since the last compile
+    bool views_stale_ = false;   // the policy changed: every streaming node needs its view again
+    std::uint64_t policy_reload_errors_ = 0;
     std::int64_t change_seq_ = 0;
     std::int64_t data_version_ = -1;
     TailnetStats stats_;

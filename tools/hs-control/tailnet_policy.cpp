@@ -1,0 +1,259 @@
+// The ACL policy in the tailnet: hs::policy compiles it against the nodes and users in memory;
+// each node's map carries its own PacketFilter, SSHPolicy and CapMap and only the peers the
+// policy lets it see. Without a policy nothing here runs and every map is allow-all.
+#include <algorithm>
+#include <cctype>
+#include <unordered_set>
+
+#include <spdlog/spdlog.h>
+
+#include "common/store/store.h"
+#include "tools/hs-control/tailnet.h"
+
+namespace hs::control {
+
+using nlohmann::json;
+
+namespace {
+
+bool blank(const std::string& s) {
+    return std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isspace(c); });
+}
+
+std::vector<std::string> sorted(std::vector<std::string> v) {
+    std::sort(v.begin(), v.end());
+    return v;
+}
+
+// What node_json puts in AllowedIPs when no policy narrows it: own addresses, then served routes.
+std::vector<std::string> default_allowed(const Node& n, const RouteView& routes) {
+    std::vector<std::string> out;
+    if (n.ipv4) out.push_back(*n.ipv4 + "/32");
+    if (n.ipv6) out.push_back(*n.ipv6 + "/128");
+    out.insert(out.end(), routes.allowed.begin(), routes.allowed.end());
+    return out;
+}
+
+// tailcfg.SSHPolicy for a delta: an empty rule list takes back whatever was allowed before
+// (a null would leave the client's last policy in force).
+json ssh_or_empty(const json& ssh) { return ssh.is_null() ? json{{"rules", json::array()}} : ssh; }
+
+}  // namespace
+
+std::vector<policy::Problem> Tailnet::set_policy(std::optional<std::string> text, bool enforce_tests) {
+    if (text && blank(*text)) text.reset();
+    if (text == policy_text_ && (policy_ || !text)) return {};
+    if (!text) {
+        spdlog::info("no ACL policy: every node may reach every other");
+        policy_text_.reset();
+        policy_.reset();
+        drop_policy(Clock::now());
+        return {};
+    }
+    auto result = policy::compile(*text, policy_users(), policy_nodes(), enforce_tests);
+    if (!result.ok()) {
+        ++policy_reload_errors_;
+        spdlog::error("ACL policy refused{}:\n{}", policy_ ? " (the previous one stays in force)" : "",
+                      policy::format_problems(result.problems));
+        return result.problems;
+    }
+    for (const auto& p : result.compiled->test_failures()) spdlog::warn("ACL policy test fails: {}", p.str());
+    spdlog::info("ACL policy in force ({} bytes)", text->size());
+    policy_text_ = std::move(text);
+    policy_ = std::move(result.compiled);
+    policy_dirty_ = false;
+    views_stale_ = true;
+    return {};
+}
+
+void Tailnet::load_stored_policy(bool at_start) {
+    const auto stored = store::latest_policy(db_);
+    const auto problems = set_policy(stored ? std::optional(stored->data) : std::nullopt, !at_start);
+    if (at_start && !problems.empty())
+        throw std::runtime_error("the stored ACL policy is refused:\n" + policy::format_problems(problems));
+}
+
+void Tailnet::ensure_policy() {
+    if (!policy_ || !policy_dirty_) return;
+    policy_dirty_ = false;
+    // Tests are the admin's check when the policy changes; a node joining must not undo it.
+    auto result = policy::compile(*policy_text_, policy_users(), policy_nodes(), false);
+    if (!result.ok()) {
+        ++policy_reload_errors_;
+        spdlog::error("ACL policy no longer compiles against the tailnet (the previous compile stays):\n{}",
+                      policy::format_problems(result.problems));
+        return;
+    }
+    policy_ = std::move(result.compiled);
+}
+
+std::vector<policy::User> Tailnet::policy_users() const {
+    std::vector<policy::User> out;
+    out.reserve(users_.size());
+    for (const auto& [id, u] : users_)
+        out.push_back({static_cast<std::uint64_t>(id), u.name, u.email, u.display_name, u.provider_identifier.value_or("")});
+    return out;
+}
+
+std::vector<policy::Node> Tailnet::policy_nodes() const {
+    std::vector<policy::Node> out;
+    out.reserve(nodes_.size());
+    for (const auto& [id, l] : nodes_) {
+        policy::Node n;
+        n.id = static_cast<std::uint64_t>(id);
+        n.user_id = static_cast<std::uint64_t>(l.rec.user_id.value_or(0));
+        n.given_name = l.rec.given_name;
+        n.hostname = l.rec.hostname;
+        n.tags = l.rec.tags;
+        n.ipv4 = l.rec.ipv4.value_or("");
+        n.ipv6 = l.rec.ipv6.value_or("");
+        if (const auto it = l.rec.host_info.find("RoutableIPs"); it != l.rec.host_info.end() && it->is_array())
+            for (const auto& r : *it)
+                if (r.is_string()) n.announced_routes.push_back(r.get<std::string>());
+        n.approved_routes = l.rec.approved_routes;
+        n.primary_routes = l.routes.primary;
+        out.push_back(std::move(n));
+    }
+    return out;
+}
+
+std::string Tailnet::peer_json_for(const policy::PeerView& pv, const Live& peer, TimePoint now) const {
+    if (pv.cap_map.empty() && sorted(pv.allowed_ips) == sorted(default_allowed(peer.rec, peer.routes)))
+        return peer.peer_json;
+    auto j = node_json(peer.rec, settings_, peer.capver, now, false, &peer.routes);
+    j["AllowedIPs"] = pv.allowed_ips;
+    if (const auto it = j.find("PrimaryRoutes"); it != j.end()) {
+        // Only the routes this viewer may use: the others are not in its AllowedIPs either.
+        json kept = json::array();
+        for (const auto& r : *it)
+            if (std::find(pv.allowed_ips.begin(), pv.allowed_ips.end(), r.get<std::string>()) != pv.allowed_ips.end())
+                kept.push_back(r);
+        if (kept.empty()) j.erase(it);
+        else *it = std::move(kept);
+    }
+    if (!pv.cap_map.empty()) j["CapMap"] = pv.cap_map;
+    return j.dump();
+}
+
+std::string Tailnet::self_json(const Live& l, TimePoint now) const {
+    auto j = node_json(l.rec, settings_, l.capver, now, true, &l.routes);
+    if (l.view)
+        for (const auto& [cap, values] : l.view->cap_map.items()) j["CapMap"][cap] = values;
+    return j.dump();
+}
+
+std::optional<policy::NodeView> Tailnet::policy_view(Live& l) {
+    if (!policy_) return std::nullopt;
+    ensure_policy();
+    return policy_->view(static_cast<std::uint64_t>(l.rec.id), cfg_.server_url);
+}
+
+std::string Tailnet::view_delta(Live& l, policy::NodeView nv, const std::set<std::int64_t>& changed, TimePoint now) {
+    std::map<std::uint64_t, const policy::PeerView*> before;
+    if (l.view)
+        for (const auto& p : l.view->peers) before[p.node_id] = &p;
+    std::unordered_set<std::uint64_t> visible;
+    std::string peers;
+    for (const auto& p : nv.peers) {
+        visible.insert(p.node_id);
+        const auto it = nodes_.find(static_cast<std::int64_t>(p.node_id));
+        if (it == nodes_.end()) continue;
+        bool send = changed.count(it->first) > 0;
+        if (!send && l.view) {
+            const auto b = before.find(p.node_id);
+            send = b == before.end() || b->second->allowed_ips != p.allowed_ips || b->second->cap_map != p.cap_map;
+        } else if (!send) {
+            // The node had every peer as node_json renders it: only those the policy reshapes.
+            send = !p.cap_map.empty() || sorted(p.allowed_ips) != sorted(default_allowed(it->second.rec, it->second.routes));
+        }
+        if (!send) continue;
+        peers += peers.empty() ? "" : ",";
+        peers += peer_json_for(p, it->second, now);
+    }
+    std::string removed;
+    auto drop = [&](std::int64_t id) {
+        if (id == l.rec.id || visible.count(static_cast<std::uint64_t>(id))) return;
+        removed += removed.empty() ? "" : ",";
+        removed += std::to_string(id);
+    };
+    if (l.view) {
+        for (const auto& [id, p] : before) drop(static_cast<std::int64_t>(id));
+    } else {
+        for (const auto& [id, peer] : nodes_) drop(id);
+    }
+    const json old_filter = l.view ? l.view->packet_filter : json::parse(allow_all_filter_json());
+    const json old_ssh = l.view ? l.view->ssh_policy : json();
+    const json old_caps = l.view ? l.view->cap_map : json::object();
+    std::string out;
+    auto field = [&](const char* name, const std::string& value) {
+        out += out.empty() ? "{" : ",";
+        out += '"';
+        out += name;
+        out += "\":";
+        out += value;
+    };
+    if (!peers.empty()) field("PeersChanged", "[" + peers + "]");
+    if (!removed.empty()) field("PeersRemoved", "[" + removed + "]");
+    if (nv.packet_filter != old_filter) field("PacketFilter", nv.packet_filter.dump());
+    if (nv.ssh_policy != old_ssh) field("SSHPolicy", ssh_or_empty(nv.ssh_policy).dump());
+    const bool caps_changed = nv.cap_map != old_caps;
+    l.view = std::move(nv);
+    if (caps_changed) field("Node", self_json(l, now));
+    if (!out.empty()) out += '}';
+    return out;
+}
+
+void Tailnet::flush_with_policy(const std::set<std::int64_t>& changed, const std::map<std::int64_t, json>& patches,
+                                const std::map<std::int64_t, bool>& presence, TimePoint now) {
+    ensure_policy();
+    views_stale_ = false;
+    for (auto& [id, l] : nodes_) {
+        if (l.sinks.empty()) continue;  // the others get their view with their next map
+        auto nv = policy_->view(static_cast<std::uint64_t>(id), cfg_.server_url);
+        std::unordered_set<std::int64_t> visible;
+        for (const auto& p : nv.peers) visible.insert(static_cast<std::int64_t>(p.node_id));
+        if (const auto text = view_delta(l, std::move(nv), changed, now); !text.empty()) push(l, frame(text));
+        // Presence and patches only of the nodes this one may see (as in the allow-all path,
+        // in messages of their own after the peers).
+        json online = json::object(), seen = json::object();
+        for (const auto& [pid, on] : presence) {
+            if (!visible.count(pid)) continue;
+            online[std::to_string(pid)] = on;
+            if (!on) seen[std::to_string(pid)] = true;
+        }
+        if (!online.empty()) {
+            json msg = {{"OnlineChange", std::move(online)}};
+            if (!seen.empty()) msg["PeerSeenChange"] = std::move(seen);
+            push(l, frame(msg.dump()));
+        }
+        json list = json::array();
+        for (const auto& [pid, p] : patches)
+            if (visible.count(pid) && !changed.count(pid)) list.push_back(p);
+        if (!list.empty()) push(l, frame(json{{"PeersChangedPatch", std::move(list)}}.dump()));
+    }
+    record_presence(presence);
+}
+
+void Tailnet::drop_policy(TimePoint now) {
+    const auto filter = allow_all_filter_json();
+    for (auto& [id, l] : nodes_) {
+        if (!l.view) continue;
+        const bool had_caps = !l.view->cap_map.empty();
+        const bool had_ssh = !l.view->ssh_policy.is_null();
+        l.view.reset();
+        if (l.sinks.empty()) continue;
+        std::string peers;
+        for (const auto& [pid, peer] : nodes_) {
+            if (pid == id) continue;
+            peers += peers.empty() ? "" : ",";
+            peers += peer.peer_json;
+        }
+        std::string msg = R"({"PacketFilter":)" + filter;
+        if (!peers.empty()) msg += R"(,"PeersChanged":[)" + peers + "]";
+        if (had_ssh) msg += R"(,"SSHPolicy":{"rules":[]})";
+        if (had_caps) msg += R"(,"Node":)" + self_json(l, now);
+        push(l, frame(msg + "}"));
+    }
+}
+
+}  // namespace hs::control
