@@ -96,14 +96,13 @@ PairVerdict judge(const CompiledImpl& c, const std::map<std::pair<int, int>, Loc
             return v;
         }
     }
-    // Denied: name the rules that would allow another port, the usual reason for surprise.
-    if (port) {
-        for (const CompiledRule& r : c.rules) {
-            if (!rule_allows(c, r, s, d, -1, proto)) continue;
-            Location l = locate(where, *r.spec);
-            auto same = [&](const Location& o) { return o.line == l.line && o.column == l.column; };
-            if (std::none_of(v.other_ports.begin(), v.other_ports.end(), same)) v.other_ports.push_back(l);
-        }
+    // Denied: name the rules that connect these ends on another port or protocol, the usual
+    // reason for surprise.
+    for (const CompiledRule& r : c.rules) {
+        if (!rule_allows(c, r, s, d, -1, -1)) continue;
+        Location l = locate(where, *r.spec);
+        auto same = [&](const Location& o) { return o.line == l.line && o.column == l.column; };
+        if (std::none_of(v.other_ports.begin(), v.other_ports.end(), same)) v.other_ports.push_back(l);
     }
     return v;
 }
@@ -166,9 +165,9 @@ TestOutcome run_extra(const CompiledImpl& c, const std::string& text, int index)
     p.tag_owners = c.policy.tag_owners;
     Reporter r{out.failures};
     parse_tests(v, p, r);
+    if (!p.tests.empty()) out.src = p.tests.front().src_text;
     if (out.failures.empty()) check_refs(p, r);
     if (!out.failures.empty() || p.tests.empty()) return out;
-    out.src = p.tests.front().src_text;
     out.failures = run_policy_test(c, *c.resolver, p.tests.front());
     return out;
 }

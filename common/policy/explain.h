@@ -44,7 +44,7 @@ struct PairVerdict {
     std::string src, dst;
     bool allowed = false;
     std::optional<Location> rule;  // the first rule allowing it, in policy order
-    std::vector<Location> other_ports;  // rules that cover src and dst, but not this port/protocol
+    std::vector<Location> other_ports;  // when denied: rules that connect src and dst on other ports or protocols
 };
 
 struct Explanation {

@@ -26,13 +26,15 @@ std::vector<u128> addresses(const CompiledImpl& c, const Resolver& res, const Al
 }
 
 bool proto_matches(int rule_proto, int test_proto) {
+    if (test_proto < 0) return true;  // explain's "any protocol"
     if (rule_proto == 0) return test_proto == 0 || test_proto == 6 || test_proto == 17 || test_proto == 1 || test_proto == 58;
     return rule_proto == (test_proto == 0 ? 6 : test_proto);
 }
 
 }  // namespace
 
-// Whether rule r lets src reach dst on port (-1 = any port) with proto; explain.cpp uses it too.
+// Whether rule r lets src reach dst on port (-1 = any port) with proto (-1 = any protocol);
+// explain.cpp uses it too.
 bool rule_allows(const CompiledImpl& c, const CompiledRule& r, u128 src, u128 dst, int port, int proto) {
     bool dst_ok = r.dst.star || r.dst.nodes.contains(dst) || r.dst.literal_set.contains(dst) || (r.dst.internet && c.internet.contains(dst));
     if (r.self) {
