@@ -31,7 +31,7 @@ std::string explain_text(const json& r) {
     std::string dst = r.value("dst", "");
     if (r["port"].is_number()) dst += ":" + std::to_string(r["port"].get<int>());
     std::string out = r.value("decision", "") + ": " + r.value("src", "") + " -> " + dst + " (" + r.value("proto", "") + ")";
-    if (r["pairs"].empty()) out += "\n  no source and destination address of the same family";
+    if (r["pairs"].empty()) out += "\n  no pair of distinct source and destination addresses of one family";
     for (const auto& p : r["pairs"]) {
         out += "\n  " + p.value("src", "") + " -> " + p.value("dst", "") + ": ";
         if (p.value("allowed", false)) {
