@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "common/admin/ops.h"
+#include "common/admin/policy_input.h"
 #include "common/base/hujson.h"
 #include "tools/hs-control/api.h"
 
@@ -68,6 +69,39 @@ TEST_CASE("API: policy check compiles against the tailnet and names every proble
                                                    "tests": [{"src": "nobody@", "deny": ["10.0.0.1:22"]}]})"}};
     CHECK(f.call("POST", "/api/v1/policy/check", unknown.dump()).status == 400);
     CHECK(f.call("GET", "/api/v1/policy/explain?src=alice@&dst=10.0.0.1:22").status == 404);  // alice has no node
+}
+
+TEST_CASE("policy_input: the store's users and nodes as the engine's records") {
+    ApiFixture f;
+    const auto alice = store::create_user(*f.db, "alice", "Alice", "alice@example.com");
+    Node n;
+    n.machine_key = "mkey:1";
+    n.node_key = "nodekey:1";
+    n.given_name = "r1";
+    n.hostname = "router";
+    n.user_id = alice.id;
+    n.ipv4 = "100.64.0.1";
+    n.host_info = {{"RoutableIPs", {"10.0.0.0/24", "0.0.0.0/0"}}};
+    n.approved_routes = {"10.0.0.0/24"};
+    store::insert_node(*f.db, n);
+    n.machine_key = "mkey:2";
+    n.node_key = "nodekey:2";
+    n.given_name = "tagged";
+    n.ipv4 = "100.64.0.2";
+    n.tags = {"tag:web"};  // the row keeps its former owner; the policy must not see one
+    store::insert_node(*f.db, n);
+    const auto in = admin::policy_input(*f.db);
+    REQUIRE(in.users.size() == 1);
+    CHECK(in.users[0].email == "alice@example.com");
+    REQUIRE(in.nodes.size() == 2);
+    CHECK(in.nodes[0].user_id == static_cast<std::uint64_t>(alice.id));
+    CHECK(in.nodes[0].ipv4 == "100.64.0.1");
+    CHECK(in.nodes[0].ipv6.empty());
+    CHECK(in.nodes[0].announced_routes == std::vector<std::string>{"10.0.0.0/24", "0.0.0.0/0"});
+    CHECK(in.nodes[0].approved_routes == std::vector<std::string>{"10.0.0.0/24"});
+    CHECK(in.nodes[1].user_id == 0);
+    CHECK(in.nodes[1].tags == std::vector<std::string>{"tag:web"});
+    CHECK(admin::problem_lines({{3, 7, "x"}, {0, 0, "y"}}) == "3:7: x\ny");
 }
 
 TEST_CASE("API: bearer keys are checked before anything runs") {
