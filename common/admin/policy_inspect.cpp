@@ -127,7 +127,8 @@ json policy_explain(Env& env, const Params& p) {
             {"allowed", e.allowed()},
             {"src_nodes", e.src_nodes},
             {"dst_nodes", e.dst_nodes},
-            {"pairs", std::move(pairs)}};
+            {"pairs", std::move(pairs)},
+            {"truncated", e.truncated}};
 }
 
 }  // namespace

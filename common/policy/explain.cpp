@@ -127,7 +127,10 @@ Explanation explain(const Compiled& compiled, std::string_view src, std::string_
         for (u128 b : d.addrs) {
             // Traffic never crosses address families, and a node reaching itself is not filtered.
             if (is_v4(a) != is_v4(b) || a == b) continue;
-            if (out.pairs.size() == kMaxPairs) return out;
+            if (out.pairs.size() == kMaxPairs) {
+                out.truncated = true;
+                return out;
+            }
             out.pairs.push_back(judge(c, where, a, b, port, proto));
         }
     }

@@ -51,6 +51,7 @@ struct Explanation {
     std::vector<std::string> src_nodes, dst_nodes;  // names of the nodes each side resolved to
     std::vector<PairVerdict> pairs;                 // every src x dst address of one family
     std::vector<Problem> problems;                  // src or dst names nothing
+    bool truncated = false;                         // stopped after kMaxPairs pairs
     bool allowed() const;  // every pair allowed (and there is at least one)
 };
 

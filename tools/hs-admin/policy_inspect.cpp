@@ -41,6 +41,7 @@ std::string explain_text(const json& r) {
         out += "denied, no rule matches";
         for (const auto& o : p["other_ports"]) out += "\n    " + where(o) + " allows these ends on other ports or protocols";
     }
+    if (r.value("truncated", false)) out += "\n  (stopped after " + std::to_string(r["pairs"].size()) + " pairs)";
     return out;
 }
 

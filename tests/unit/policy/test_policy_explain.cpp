@@ -87,6 +87,19 @@ TEST_CASE("explain: unknown ends are problems, not denials") {
     CHECK(explain(*c, "laptop", "printer", 22, 0).problems.size() == 1);
 }
 
+TEST_CASE("explain: a large tailnet stops at 1024 pairs and says so") {
+    std::vector<Node> many;
+    for (int i = 1; i <= 40; ++i) {
+        many.push_back({static_cast<std::uint64_t>(i), 1, "n" + std::to_string(i), "n", {}, "100.64.1." + std::to_string(i), "", {}, {}, {}});
+    }
+    auto r = compile("{}", users(), many);
+    REQUIRE(r.ok());
+    auto e = explain(*r.compiled, "*", "*", 22, 0);
+    CHECK(e.truncated);
+    CHECK(e.pairs.size() == 1024);
+    CHECK_FALSE(explain(*r.compiled, "n1", "n2", 22, 0).truncated);
+}
+
 TEST_CASE("explain: with no acls or grants the implicit allow-all decides") {
     auto r = compile("{}", users(), nodes());
     REQUIRE(r.ok());
