@@ -7,7 +7,8 @@
 #include "common/admin/ops.h"
 #include "common/base/ipalloc.h"
 #include "common/base/netaddr.h"
-#include "common/policy/check.h"
+#include "common/admin/policy_input.h"
+#include "common/policy/explain.h"
 
 namespace hs::admin {
 namespace {
@@ -91,9 +92,11 @@ json nodes_tag(Env& env, const Params& p) {
     // With a policy in force, a tag must have owners there (headscale's rule); without one,
     // every tag is accepted.
     if (const auto text = current_policy_text(env)) {
-        const auto owned = policy_tags(parse_policy(*text));
+        std::vector<policy::Problem> problems;
+        const auto owned = policy::defined_tags(*text, problems);
+        if (!problems.empty()) throw store::StoreError("the policy in force is invalid:\n" + problem_lines(problems));
         for (const auto& t : tags)
-            if (!owned.count(t)) throw store::StoreError("tag \"" + t + "\" is not defined in the policy's tagOwners");
+            if (!std::binary_search(owned.begin(), owned.end(), t)) throw store::StoreError("tag \"" + t + "\" is not defined in the policy's tagOwners");
     }
     Db::Tx tx(env.db);
     const auto n = must_find(env, id);

@@ -63,6 +63,7 @@ void add_key_ops(OpTable& t);
 void add_node_ops(OpTable& t);
 void add_route_ops(OpTable& t);
 void add_policy_ops(OpTable& t);
+void add_policy_inspect_ops(OpTable& t);  // test, filter, peers, explain (admin/policy_inspect.cpp)
 
 // A duration flag ("24h", "90d", "0" = never) as an expiration time from now.
 std::optional<TimePoint> expiration_from(const std::string& text, TimePoint now);

@@ -1,10 +1,11 @@
 // The ACL policy: stored in the database (policy.mode: database) or read from policy.path
-// (policy.mode: file). `set` validates first, so a malformed policy is never stored.
+// (policy.mode: file). `set` compiles the text against the tailnet in the database first, so a
+// policy naming unknown users or tags, or failing its own tests, is never stored.
 #include <fstream>
 #include <sstream>
 
 #include "common/admin/ops.h"
-#include "common/policy/check.h"
+#include "common/admin/policy_input.h"
 
 namespace hs::admin {
 namespace {
@@ -36,7 +37,7 @@ std::string policy_param(const Params& p) {
 
 json policy_set(Env& env, const Params& p) {
     const auto text = policy_param(p);
-    parse_policy(text);
+    compile_policy(env, text);
     // In file mode hs-control reads policy.path; a stored row would be silently ignored.
     if (!database_mode(env))
         throw store::StoreError("policy.mode is \"" + env.cfg.policy_mode + "\"" +
@@ -46,8 +47,8 @@ json policy_set(Env& env, const Params& p) {
     return {{"policy", stored.data}, {"source", "database"}, {"updated_at", json_time(stored.created_at)}};
 }
 
-json policy_check(Env&, const Params& p) {
-    parse_policy(policy_param(p));
+json policy_check(Env& env, const Params& p) {
+    compile_policy(env, policy_param(p));
     return result_json("policy is valid");
 }
 
@@ -66,6 +67,7 @@ void add_policy_ops(OpTable& t) {
     t.push_back({"policy.get", "GET", "/api/v1/policy", policy_get});
     t.push_back({"policy.set", "PUT", "/api/v1/policy", policy_set});
     t.push_back({"policy.check", "POST", "/api/v1/policy/check", policy_check});
+    add_policy_inspect_ops(t);
 }
 
 }  // namespace hs::admin

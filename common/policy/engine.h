@@ -49,6 +49,8 @@ public:
     // this is non-empty; exposed so a boot-time load can log them instead).
     std::vector<Problem> test_failures() const;
     bool randomize_client_port() const;
+    // The compiled state, for the inspection tools of explain.h (same library).
+    const CompiledImpl& impl() const { return *impl_; }
 
 private:
     std::unique_ptr<CompiledImpl> impl_;

@@ -39,9 +39,10 @@ Verdict verdict(const CompiledImpl& c, std::size_t src, std::size_t dst, const s
 
 }  // namespace
 
-std::vector<Problem> run_ssh_tests(const CompiledImpl& c, const Resolver& res) {
+// One sshTest's failures (`policy test` reports each test on its own).
+std::vector<Problem> run_ssh_test(const CompiledImpl& c, const Resolver& res, const SshTestSpec& t) {
     std::vector<Problem> out;
-    for (const SshTestSpec& t : c.policy.ssh_tests) {
+    {
         auto srcs = res.nodes_of(t.src);
         for (const Alias& da : t.dst) {
             // Tailscale finds no node for an IPv6 literal here (observed: such tests fail).
@@ -68,6 +69,15 @@ std::vector<Problem> run_ssh_tests(const CompiledImpl& c, const Resolver& res) {
                 }
             }
         }
+    }
+    return out;
+}
+
+std::vector<Problem> run_ssh_tests(const CompiledImpl& c, const Resolver& res) {
+    std::vector<Problem> out;
+    for (const SshTestSpec& t : c.policy.ssh_tests) {
+        auto one = run_ssh_test(c, res, t);
+        out.insert(out.end(), one.begin(), one.end());
     }
     return out;
 }

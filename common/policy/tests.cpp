@@ -26,10 +26,15 @@ std::vector<u128> addresses(const CompiledImpl& c, const Resolver& res, const Al
 }
 
 bool proto_matches(int rule_proto, int test_proto) {
+    if (test_proto < 0) return true;  // explain's "any protocol"
     if (rule_proto == 0) return test_proto == 0 || test_proto == 6 || test_proto == 17 || test_proto == 1 || test_proto == 58;
     return rule_proto == (test_proto == 0 ? 6 : test_proto);
 }
 
+}  // namespace
+
+// Whether rule r lets src reach dst on port (-1 = any port) with proto (-1 = any protocol);
+// explain.cpp uses it too.
 bool rule_allows(const CompiledImpl& c, const CompiledRule& r, u128 src, u128 dst, int port, int proto) {
     bool dst_ok = r.dst.star || r.dst.nodes.contains(dst) || r.dst.literal_set.contains(dst) || (r.dst.internet && c.internet.contains(dst));
     if (r.self) {
@@ -47,11 +52,13 @@ bool rule_allows(const CompiledImpl& c, const CompiledRule& r, u128 src, u128 ds
     for (const IpSpec& spec : r.spec->ip) {
         if (!proto_matches(spec.proto, proto)) continue;
         for (const PortRange& p : spec.ports) {
-            if (port >= p.first && port <= p.last) return true;
+            if (port < 0 || (port >= p.first && port <= p.last)) return true;
         }
     }
     return false;
 }
+
+namespace {
 
 bool allowed(const CompiledImpl& c, u128 src, u128 dst, int port, int proto) {
     return std::any_of(c.rules.begin(), c.rules.end(), [&](const CompiledRule& r) { return rule_allows(c, r, src, dst, port, proto); });
@@ -87,9 +94,10 @@ bool check_dest(const CompiledImpl& c, const Resolver& res, const std::vector<u1
 
 std::vector<Problem> run_ssh_tests(const CompiledImpl& c, const Resolver& res);  // ssh_tests.cpp
 
-std::vector<Problem> run_policy_tests(const CompiledImpl& c, const Resolver& res) {
+// One test's failures; `policy test` runs them one at a time to report each.
+std::vector<Problem> run_policy_test(const CompiledImpl& c, const Resolver& res, const PolicyTestSpec& t) {
     std::vector<Problem> out;
-    for (const PolicyTestSpec& t : c.policy.tests) {
+    {
         auto srcs = addresses(c, res, t.src);
         if (t.src.kind == Alias::Kind::user && res.user_index(t.src) < 0) {
             out.push_back({t.pos.line, t.pos.column, "test(s) failed: src user \"" + t.src.name + "\" does not exist"});
@@ -100,6 +108,15 @@ std::vector<Problem> run_policy_tests(const CompiledImpl& c, const Resolver& res
                 if (!check_dest(c, res, srcs, hp, t.proto, want, why)) out.push_back({pos.line, pos.column, "test(s) failed: " + why});
             }
         }
+    }
+    return out;
+}
+
+std::vector<Problem> run_policy_tests(const CompiledImpl& c, const Resolver& res) {
+    std::vector<Problem> out;
+    for (const PolicyTestSpec& t : c.policy.tests) {
+        auto one = run_policy_test(c, res, t);
+        out.insert(out.end(), one.begin(), one.end());
     }
     auto ssh = run_ssh_tests(c, res);
     out.insert(out.end(), ssh.begin(), ssh.end());

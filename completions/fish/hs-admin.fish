@@ -62,7 +62,9 @@ complete -c hs-admin -n "__fish_seen_subcommand_from $routes; and not __fish_see
 complete -c hs-admin -n "__fish_seen_subcommand_from $routes; and __fish_seen_subcommand_from list approve unapprove" -s i -l identifier -x -d 'Node ID'
 complete -c hs-admin -n "__fish_seen_subcommand_from $routes; and __fish_seen_subcommand_from approve unapprove" -s r -l routes -x -d 'CIDR,CIDR,...'
 
-complete -c hs-admin -n "__fish_seen_subcommand_from policy; and not __fish_seen_subcommand_from get set check" -a 'get set check'
+complete -c hs-admin -n "__fish_seen_subcommand_from policy; and not __fish_seen_subcommand_from get set check test filter peers explain" -a 'get set check test filter peers explain'
+complete -c hs-admin -n "__fish_seen_subcommand_from policy; and __fish_seen_subcommand_from test" -l test -x -d 'An extra test (JSON)'
+complete -c hs-admin -n "__fish_seen_subcommand_from policy; and __fish_seen_subcommand_from explain" -l proto -x -a 'tcp udp icmp sctp' -d 'Protocol'
 complete -c hs-admin -n "__fish_seen_subcommand_from policy; and __fish_seen_subcommand_from set check" -s f -l file -r -F -d 'Policy file (HuJSON)'
 complete -c hs-admin -n "__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from check" -a check -d 'Validate and print the config'
 

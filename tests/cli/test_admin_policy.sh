@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# hs-admin policy get|set|check (HuJSON with comments and trailing commas; every structural
-# error named, nothing stored on failure), nodes tag against tagOwners, and config check.
+# hs-admin policy get|set|check (HuJSON with comments and trailing commas; compiled against the
+# tailnet, every problem named as line:column, nothing stored on failure), nodes tag against tagOwners, and config check.
 . "$(dirname "$0")/lib.sh"
 ADMIN_EXTRA_CONFIG='policy: {mode: database}'
 . "$(dirname "$0")/admin_lib.sh"
@@ -35,27 +35,29 @@ bad() { # bad NAME EXPECTED-ERROR-TEXT POLICY
   run "$A" policy set -f "$T/bad.hujson"; expect_rc 1 "$1"; expect_no_out "$1"; expect_err "$2" "$1"
   run "$A" policy check -f "$T/bad.hujson" -o json; expect_rc 1 "$1 (check)"; jqt '.error | startswith("invalid policy")'; ok
 }
-bad "syntax" 'line 3, column' $'{\n  "acls": [\n    {"action": "accept" "src": []}\n  ]\n}'
-bad "unterminated comment" "unterminated /* comment" '{ /* "acls": [] }'
-bad "not an object" "policy: must be a JSON object" '[1, 2]'
-bad "unknown section" "postures: unknown field" '{"postures": {}}'
-bad "group member" 'a group cannot contain a group' '{"groups": {"group:a": ["x@"], "group:b": ["group:a"]}}'
-bad "bare user" 'members are users, written user@' '{"groups": {"group:a": ["alice"]}}'
-bad "host value" 'hosts.printer: must be an IP address' '{"hosts": {"printer": "not-an-ip"}}'
-bad "tag name" 'tag names look like tag:<name>' '{"tagOwners": {"tag:1x": ["a@"]}}'
-bad "undefined tag" '"tag:nope" is not defined in tagOwners' '{"acls": [{"action": "accept", "src": ["tag:nope"], "dst": ["*:*"]}]}'
-bad "undefined group" '"group:nope" is not defined in groups' '{"acls": [{"action": "accept", "src": ["group:nope"], "dst": ["*:*"]}]}'
-bad "undefined host" '"printer" is not a user' '{"acls": [{"action": "accept", "src": ["*"], "dst": ["printer:80"]}]}'
-bad "action" 'acls[0].action: must be "accept"' '{"acls": [{"action": "drop", "src": ["*"], "dst": ["*:*"]}]}'
-bad "ports" 'invalid ports "0"' '{"acls": [{"action": "accept", "src": ["*"], "dst": ["*:0"]}]}'
+bad "syntax" "3:25: expected ','" $'{\n  "acls": [\n    {"action": "accept" "src": []}\n  ]\n}'
+bad "unterminated comment" "1:18: unterminated comment" '{ /* "acls": [] }'
+bad "not an object" "1:1: policy: expected an object" '[1, 2]'
+bad "unknown section" '1:2: unknown field "postures"' '{"postures": {}}'
+bad "group member" 'group members cannot be recursive' '{"groups": {"group:a": ["x@"], "group:b": ["group:a"]}}'
+bad "bare user" '1:25: group "group:a": "alice" is not a user' '{"groups": {"group:a": ["alice"]}}'
+bad "host value" '1:23: host "printer": "not-an-ip" is not an IP or CIDR' '{"hosts": {"printer": "not-an-ip"}}'
+bad "tag name" 'tag names must start with a letter' '{"tagOwners": {"tag:1x": ["a@"]}}'
+bad "undefined tag" '1:40: src=tag not found: "tag:nope"' '{"acls": [{"action": "accept", "src": ["tag:nope"], "dst": ["*:*"]}]}'
+bad "undefined group" '1:40: src: group not found: "group:nope"' '{"acls": [{"action": "accept", "src": ["group:nope"], "dst": ["*:*"]}]}'
+bad "undefined host" '1:54: "printer": invalid address (no such host in hosts)' '{"acls": [{"action": "accept", "src": ["*"], "dst": ["printer:80"]}]}'
+bad "action" '1:22: action="drop" is not supported' '{"acls": [{"action": "drop", "src": ["*"], "dst": ["*:*"]}]}'
+bad "ports" 'first port must be >0' '{"acls": [{"action": "accept", "src": ["*"], "dst": ["*:0"]}]}'
 bad "missing port" 'expected alias:ports' '{"acls": [{"action": "accept", "src": ["*"], "dst": ["alice@"]}]}'
-bad "self as source" '"autogroup:self" can only be a destination' '{"acls": [{"action": "accept", "src": ["autogroup:self"], "dst": ["*:*"]}]}'
-bad "proto" 'acls[0].proto: expected a protocol' '{"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"], "proto": "*"}]}'
-bad "ssh action" 'ssh[0].action: must be "accept" or "check"' '{"ssh": [{"action": "allow", "src": ["a@"], "dst": ["a@"], "users": ["root"]}]}'
+bad "self as source" '"autogroup:self" not valid on the src side' '{"acls": [{"action": "accept", "src": ["autogroup:self"], "dst": ["*:*"]}]}'
+bad "proto" '1:71: acl proto "*" is not a protocol' '{"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"], "proto": "*"}]}'
+bad "ssh action" '1:21: "allow" is not a valid action' '{"ssh": [{"action": "allow", "src": ["a@"], "dst": ["a@"], "users": ["root"]}]}'
 # Every problem is reported at once.
 printf '{"hosts": {"h": "x"}, "acls": [{"action": "deny", "src": ["tag:x"], "dst": ["*:*"]}]}' >"$T/bad.hujson"
 run "$A" policy check -f "$T/bad.hujson"; expect_rc 1 "several errors"
-expect_err "hosts.h" "several errors"; expect_err "acls[0].action" "several errors"; expect_err "acls[0].src[0]" "several errors"; ok
+expect_err "1:17: host" "several errors"; expect_err "1:43: action" "several errors"; expect_err "1:59: src=tag" "several errors"; ok
+# Compiled against the tailnet: a test whose source user does not exist refuses the policy.
+bad "failing test" 'test(s) failed: src user "nobody@" does not exist' '{"acls": [{"action": "accept", "src": ["*"], "dst": ["*:22"]}], "tests": [{"src": "nobody@", "deny": ["100.64.0.1:22"]}]}'
 run "$A" policy set -f "$T/missing.hujson"; expect_fail "cannot read" "missing file"; ok
 run "$A" policy set; expect_rc 2 "set without -f"; ok
 [ "$(q 'SELECT count(*) FROM policies')" = 2 ] || fail "a rejected policy was stored"; ok

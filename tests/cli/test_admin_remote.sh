@@ -74,8 +74,18 @@ printf '{"tagOwners": {"tag:db": ["alice@"]}, "acls": [{"action": "accept", "src
 run R policy set -f "$T/p.hujson"; expect_rc 0 "remote policy set"; [ "$(q 'SELECT count(*) FROM policies')" = 1 ] || fail "policy"; ok
 run R policy check -f "$T/p.hujson" -o json; jqt '.result == "policy is valid"'; ok
 printf '{"acls": [{"action": "accept", "src": ["tag:nope"], "dst": ["*:*"]}]}' >"$T/bad.hujson"
-run R policy set -f "$T/bad.hujson"; expect_rc 1 "remote bad policy"; expect_err '"tag:nope" is not defined in tagOwners' "remote bad policy"
+run R policy set -f "$T/bad.hujson"; expect_rc 1 "remote bad policy"; expect_err 'src=tag not found: "tag:nope"' "remote bad policy"
 [ "$(q 'SELECT count(*) FROM policies')" = 1 ] || fail "bad policy stored"; ok
+# The policy's view of the tailnet reads the same through the REST API.
+q "UPDATE nodes SET ipv4 = '100.64.0.' || id, ipv6 = 'fd7a:115c:a1e0::' || id"
+same policy filter r1
+same policy filter 2
+same policy peers r1
+same policy explain alice@ tag:db:5432 --proto udp
+same policy explain r1 '[fd7a:115c:a1e0::2]:22'
+same policy explain r1 nobody@
+same policy test --test '{"src":"alice@","accept":["tag:db:22"]}' --test '{"src":"alice@","deny":["tag:db:22"]}'
+run R policy explain r1 srv:22 -o json; jqt '.decision == "allowed" and .pairs[0].rule.section == "acls"'; ok
 # hs-control's own view follows within a second (change log), whichever side wrote.
 nodes_gauge() { curl -s "http://127.0.0.1:$MPORT/metrics" | sed -n 's/^hs_control_nodes \([0-9]*\)$/\1/p'; }
 within_1s() { for _ in $(seq 10); do [ "$(nodes_gauge)" = "$1" ] && return 0; sleep 0.1; done; return 1; }

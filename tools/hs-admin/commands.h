@@ -15,6 +15,7 @@ void add_apikeys(CLI::App& app, Context& ctx, Actions& actions);
 void add_nodes(CLI::App& app, Context& ctx, Actions& actions);
 void add_routes(CLI::App& app, Context& ctx, Actions& actions);
 void add_policy(CLI::App& app, Context& ctx, Actions& actions);
+void add_policy_inspect(CLI::App& noun, Context& ctx, Actions& actions);  // policy test|filter|peers|explain
 void add_config(CLI::App& app, Context& ctx, Actions& actions);
 void add_auth(CLI::App& app, Context& ctx, Actions& actions);
 void add_version(CLI::App& app, Context& ctx, Actions& actions);

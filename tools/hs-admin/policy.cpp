@@ -1,5 +1,5 @@
-// hs-admin policy: the ACL policy (HuJSON). set and check validate the file first; get prints
-// the policy in force exactly as it was written.
+// hs-admin policy: the ACL policy (HuJSON). set and check compile the file against the tailnet
+// first; get prints the policy in force exactly as it was written.
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -55,6 +55,7 @@ void add_policy(CLI::App& app, Context& ctx, Actions& actions) {
                   {"put", "update"}, "policy.set", "Policy updated.");
     add_with_file(*noun, ctx, actions, "check", "Validate a policy file without storing it", {}, "policy.check",
                   "Policy is valid");
+    add_policy_inspect(*noun, ctx, actions);
 }
 
 }  // namespace hs::admin
