@@ -18,22 +18,12 @@
 #include "tools/hs-control/server.h"
 #include "tools/hs-control/tailnet.h"
 
-namespace {
-
-std::string default_config_path() {
-    for (const char* env : {"HS_CONFIG", "HEADSCALE_CONFIG"})
-        if (const char* v = std::getenv(env); v && *v) return v;
-    return "/etc/hs/config.yaml";
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
     CLI::App app{"The hs coordination server: Tailscale clients log in, get their netmaps and find each other here.",
                  "hs-control"};
     hs::CommonFlags flags;
     hs::add_common_flags(app, flags);
-    std::string config_path = default_config_path();
+    std::string config_path = hs::config_path();
     app.add_option("-c,--config", config_path, "Configuration file (headscale's config.yaml works too)")->capture_default_str();
     bool check_only = false;
     app.add_flag("--check", check_only, "Load and validate the configuration, open the database, then exit");
