@@ -112,6 +112,11 @@ struct LoadedConfig {
     std::vector<std::string> warnings;
 };
 
+// Where the config file is, as hs-control and hs-admin look for it: `flag` (-c) when given,
+// else $HS_CONFIG, else $HEADSCALE_CONFIG (headscale's name), else kDefaultConfigPath.
+inline constexpr const char* kDefaultConfigPath = "/etc/hs/config.yaml";
+std::string config_path(const std::string& flag = "");
+
 // Reads and validates a config file. Relative paths in it are resolved against its directory.
 // HEADSCALE_<KEY> environment variables (dots as underscores, upper case) override file values
 // when `use_env` is true. Throws ConfigError listing every problem found.

@@ -6,6 +6,8 @@
 #include <chrono>
 #include <utility>
 
+#include "common/base/prometheus.h"
+
 namespace hs::derp {
 namespace {
 
@@ -428,45 +430,41 @@ Stats DerpServer::stats() const {
 }
 
 std::string prometheus_text(const Stats& s) {
-    std::string out;
-    auto metric = [&](const char* name, const char* type, const char* help, std::uint64_t v) {
-        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
-               std::to_string(v) + "\n";
-    };
-    metric("derp_current_connections", "gauge", "Connected DERP clients, mesh peers included.", s.current_connections);
-    metric("derp_current_home_connections", "gauge", "Clients that chose this server as home.", s.current_home_connections);
-    metric("derp_current_not_ideal_connections", "gauge", "Clients not on their region's first node.", s.current_not_ideal);
-    metric("derp_current_mesh_peers", "gauge", "Connections holding the mesh key.", s.current_mesh_peers);
-    metric("derp_current_watchers", "gauge", "Mesh peers watching connections.", s.current_watchers);
-    metric("derp_current_dup_client_keys", "gauge", "Keys connected more than once.", s.current_dup_keys);
-    metric("derp_accepts_total", "counter", "Connections admitted.", s.accepts);
-    metric("derp_dup_client_accepts_total", "counter", "Admitted connections for a key already connected.", s.dup_accepts);
-    metric("derp_refused_total", "counter", "Connections refused by client verification.", s.refused);
-    metric("derp_packets_received_total", "counter", "Packets clients sent to the relay.", s.packets_received);
-    metric("derp_bytes_received_total", "counter", "Packet bytes clients sent to the relay.", s.bytes_received);
-    metric("derp_disco_packets_received_total", "counter", "Disco packets among them.", s.disco_received);
-    metric("derp_packets_relayed_total", "counter", "Packets queued for a local client.", s.packets_relayed);
-    metric("derp_bytes_relayed_total", "counter", "Packet bytes queued for a local client.", s.bytes_relayed);
-    metric("derp_packets_forwarded_in_total", "counter", "Packets mesh peers forwarded here.", s.packets_forwarded_in);
-    metric("derp_packets_forwarded_out_total", "counter", "Packets forwarded to mesh peers.", s.packets_forwarded_out);
-    metric("derp_pings_total", "counter", "Ping frames received.", s.pings);
-    metric("derp_pongs_received_total", "counter", "Pong frames received.", s.pongs_received);
-    metric("derp_peer_gone_disconnected_total", "counter", "PeerGone(Disconnected) frames queued.", s.peer_gone_disconnected);
-    metric("derp_peer_gone_not_here_total", "counter", "PeerGone(NotHere) frames queued.", s.peer_gone_not_here);
+    prometheus::Writer w;
+    w.gauge("derp_current_connections", "Connected DERP clients, mesh peers included.", s.current_connections);
+    w.gauge("derp_current_home_connections", "Clients that chose this server as home.", s.current_home_connections);
+    w.gauge("derp_current_not_ideal_connections", "Clients not on their region's first node.", s.current_not_ideal);
+    w.gauge("derp_current_mesh_peers", "Connections holding the mesh key.", s.current_mesh_peers);
+    w.gauge("derp_current_watchers", "Mesh peers watching connections.", s.current_watchers);
+    w.gauge("derp_current_dup_client_keys", "Keys connected more than once.", s.current_dup_keys);
+    w.counter("derp_accepts_total", "Connections admitted.", s.accepts);
+    w.counter("derp_dup_client_accepts_total", "Admitted connections for a key already connected.", s.dup_accepts);
+    w.counter("derp_refused_total", "Connections refused by client verification.", s.refused);
+    w.counter("derp_packets_received_total", "Packets clients sent to the relay.", s.packets_received);
+    w.counter("derp_bytes_received_total", "Packet bytes clients sent to the relay.", s.bytes_received);
+    w.counter("derp_disco_packets_received_total", "Disco packets among them.", s.disco_received);
+    w.counter("derp_packets_relayed_total", "Packets queued for a local client.", s.packets_relayed);
+    w.counter("derp_bytes_relayed_total", "Packet bytes queued for a local client.", s.bytes_relayed);
+    w.counter("derp_packets_forwarded_in_total", "Packets mesh peers forwarded here.", s.packets_forwarded_in);
+    w.counter("derp_packets_forwarded_out_total", "Packets forwarded to mesh peers.", s.packets_forwarded_out);
+    w.counter("derp_pings_total", "Ping frames received.", s.pings);
+    w.counter("derp_pongs_received_total", "Pong frames received.", s.pongs_received);
+    w.counter("derp_peer_gone_disconnected_total", "PeerGone(Disconnected) frames queued.", s.peer_gone_disconnected);
+    w.counter("derp_peer_gone_not_here_total", "PeerGone(NotHere) frames queued.", s.peer_gone_not_here);
     for (const char* what : {"packets", "bytes"}) {
         const std::string name = std::string("derp_") + what + "_dropped_total";
-        out += "# HELP " + name + " Dropped " + what + " by reason.\n# TYPE " + name + " counter\n";
+        w.family(name, "counter", std::string("Dropped ") + what + " by reason.");
         const auto& v = std::string(what) == "packets" ? s.packets_dropped : s.bytes_dropped;
         for (std::size_t i = 0; i < kDropReasons; ++i)
-            out += name + "{reason=\"" + drop_reason_name(static_cast<DropReason>(i)) + "\"} " + std::to_string(v[i]) + "\n";
+            w.sample(name, v[i], {{"reason", drop_reason_name(static_cast<DropReason>(i))}});
     }
-    return out;
+    return w.take();
 }
 
 std::string fast_start_metric(std::uint64_t upgrades) {
-    return "# HELP derp_fast_start_total DERP upgrades with Derp-Fast-Start (no 101 written).\n"
-           "# TYPE derp_fast_start_total counter\nderp_fast_start_total " +
-           std::to_string(upgrades) + "\n";
+    prometheus::Writer w;
+    w.counter("derp_fast_start_total", "DERP upgrades with Derp-Fast-Start (no 101 written).", upgrades);
+    return w.take();
 }
 
 }  // namespace hs::derp

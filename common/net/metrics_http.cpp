@@ -15,6 +15,9 @@
 #include "common/base/backoff.h"
 #include "common/base/log.h"
 #include "common/base/netaddr.h"
+#include "common/base/url.h"
+#include "common/net/http_text.h"
+#include "common/net/listen.h"
 
 namespace hs {
 
@@ -23,19 +26,9 @@ using tcp = boost::asio::ip::tcp;
 
 MetricsEndpoint::MetricsEndpoint(const std::string& addr, std::function<std::string()> body)
     : acc_(io_), body_(std::move(body)) {
-    const auto hp = parse_host_port(addr);
-    if (!hp) throw std::runtime_error("metrics address \"" + addr + "\": expected IP:PORT, [IPv6]:PORT or :PORT");
-    boost::system::error_code ec;
-    const auto ip = hp->host.empty() ? boost::asio::ip::address(boost::asio::ip::address_v6::any())
-                                     : boost::asio::ip::make_address(hp->host, ec);
-    if (ec) throw std::runtime_error("metrics address \"" + addr + "\": \"" + hp->host + "\" is not an IP address");
-    const tcp::endpoint ep(ip, hp->port);
-    acc_.open(ep.protocol(), ec);
-    if (!ec) acc_.set_option(tcp::acceptor::reuse_address(true), ec);
-    if (!ec) acc_.bind(ep, ec);
-    if (!ec) acc_.listen(16, ec);
-    if (!ec) acc_.non_blocking(true, ec);
-    if (ec) throw std::runtime_error("cannot listen for metrics on " + addr + ": " + ec.message());
+    acc_ = listen_tcp(io_.get_executor(), parse_listen_addr(addr, "metrics address"), "metrics address");
+    // run() polls the acceptor so that a stop request is seen within a quarter second.
+    acc_.non_blocking(true);
     thread_ = std::jthread([this](std::stop_token st) { run(st); });
 }
 
@@ -105,12 +98,10 @@ void MetricsEndpoint::run(std::stop_token stop) {
         if (!finish_within(io_, sock, 5s, done) || ec) continue;
         const auto& req = parser.get();
         const std::string target(req.target());
-        const bool scrape = req.method() == http::verb::get && target.substr(0, target.find('?')) == "/metrics";
-        http::response<http::string_body> res{scrape ? http::status::ok : http::status::not_found, req.version()};
-        res.set(http::field::content_type, scrape ? "text/plain; version=0.0.4" : "text/plain");
-        res.body() = scrape ? body_() : "not found\n";
+        const bool scrape = req.method() == http::verb::get && target_path(target) == "/metrics";
+        auto res = scrape ? text_response(http::status::ok, body_(), req.version(), "text/plain; version=0.0.4")
+                          : text_response(http::status::not_found, "not found\n", req.version(), "text/plain");
         res.keep_alive(false);
-        res.prepare_payload();
         done = false;
         http::async_write(sock, res, [&](boost::system::error_code, std::size_t) { done = true; });
         finish_within(io_, sock, 5s, done);

@@ -87,4 +87,8 @@ ApiKeyRefusal explain_api_key_refusal(Db& db, std::string_view text, TimePoint n
     return {known->expired(now) ? "expired API key" : "wrong API key secret", named};
 }
 
+void touch_api_key(Db& db, std::int64_t id, TimePoint now) {
+    db.prepare("UPDATE api_keys SET last_seen = ? WHERE id = ?").bind(1, format_time(now)).bind(2, id).run();
+}
+
 }  // namespace hs::store

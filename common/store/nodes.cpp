@@ -175,4 +175,11 @@ std::string unique_given_name(Db& db, const std::string& base, std::int64_t exce
     }
 }
 
+std::vector<NodeKeyRow> node_keys(Db& db) {
+    std::vector<NodeKeyRow> out;
+    auto st = db.prepare("SELECT node_key, expiry FROM nodes");
+    while (st.step()) out.push_back({st.text(0), st.is_null(1) ? std::string() : st.text(1)});
+    return out;
+}
+
 }  // namespace hs::store

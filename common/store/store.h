@@ -88,6 +88,8 @@ void delete_api_key(Db& db, std::int64_t id);
 // constant time); nullopt otherwise. Does not write.
 std::optional<ApiKey> authenticate_api_key(Db& db, std::string_view text, TimePoint now);
 std::string masked_api_key(const ApiKey& k);
+// Records that key `id` was used at `now` (its last_seen column only).
+void touch_api_key(Db& db, std::int64_t id, TimePoint now);
 // Why authenticate_api_key refused `text`, for the log: `reason` is one of a fixed few
 // ("malformed API key", "unknown API key", "expired API key", "wrong API key secret"); `key`
 // names the key tried by its public prefix (and id when it exists), never the secret.
@@ -107,12 +109,23 @@ struct StoredPolicy {
 std::optional<StoredPolicy> latest_policy(Db& db);
 StoredPolicy insert_policy(Db& db, const std::string& data);
 
+// A cheap read of the users table, for health checks: throws DbError when the file cannot be
+// read.
+void probe_readable(Db& db);
+
 // --- nodes ---------------------------------------------------------------------------------
 std::vector<Node> list_nodes(Db& db);
 // The same rows one at a time, in ID order, without holding them all.
 void each_node(Db& db, const std::function<void(Node&&)>& fn);
 std::optional<Node> find_node(Db& db, std::int64_t id);
 std::optional<Node> find_node_by_node_key(Db& db, std::string_view node_key);
+// Every node's key and expiry as stored ("" for no expiry), unparsed: hs-derper's client
+// verification judges each row on its own, so one malformed row cannot hide the others.
+struct NodeKeyRow {
+    std::string node_key;
+    std::string expiry;
+};
+std::vector<NodeKeyRow> node_keys(Db& db);
 // Inserts `n` (id ignored) and returns it with its new id.
 Node insert_node(Db& db, Node n);
 // Writes every column of `n` (matched by id). Throws NotFound if the row is gone.

@@ -87,6 +87,8 @@ User resolve_user(Db& db, std::string_view ref) {
     throw NotFound("user \"" + std::string(ref) + "\" not found");
 }
 
+void probe_readable(Db& db) { db.prepare("SELECT count(*) FROM users").step(); }
+
 }  // namespace hs::store
 
 namespace hs::store {

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "common/base/prometheus.h"
+
 namespace hs::stun {
 namespace {
 
@@ -186,18 +188,14 @@ std::uint64_t Counters::malformed_total() const {
 }
 
 std::string Counters::prometheus_text() const {
-    std::string out;
-    out += "# HELP stun_requests_total Binding requests answered.\n# TYPE stun_requests_total counter\n";
-    out += "stun_requests_total " + std::to_string(requests.load()) + "\n";
-    out += "# HELP stun_responses_total Responses sent.\n# TYPE stun_responses_total counter\n";
-    out += "stun_responses_total " + std::to_string(responses.load()) + "\n";
-    out += "# HELP stun_send_errors_total Responses the socket refused.\n# TYPE stun_send_errors_total counter\n";
-    out += "stun_send_errors_total " + std::to_string(send_errors.load()) + "\n";
-    out += "# HELP stun_malformed_total Datagrams dropped, by reason.\n# TYPE stun_malformed_total counter\n";
+    prometheus::Writer w;
+    w.counter("stun_requests_total", "Binding requests answered.", requests.load());
+    w.counter("stun_responses_total", "Responses sent.", responses.load());
+    w.counter("stun_send_errors_total", "Responses the socket refused.", send_errors.load());
+    w.family("stun_malformed_total", "counter", "Datagrams dropped, by reason.");
     for (std::size_t i = 1; i < kErrorKinds; ++i)
-        out += std::string("stun_malformed_total{reason=\"") + error_name(static_cast<Error>(i)) + "\"} " +
-               std::to_string(malformed[i].load()) + "\n";
-    return out;
+        w.sample("stun_malformed_total", malformed[i].load(), {{"reason", error_name(static_cast<Error>(i))}});
+    return w.take();
 }
 
 }  // namespace hs::stun

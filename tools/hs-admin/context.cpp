@@ -9,16 +9,9 @@
 
 namespace hs::admin {
 
-std::string config_path(const std::string& flag) {
-    if (!flag.empty()) return flag;
-    for (const char* var : {"HS_CONFIG", "HEADSCALE_CONFIG"})
-        if (const char* v = std::getenv(var); v && *v) return v;
-    return kDefaultConfig;
-}
-
 const Config& Context::config() {
     if (config_) return *config_;
-    const auto path = config_path(config_flag);
+    const auto path = hs::config_path(config_flag);
     std::error_code ec;
     if (!std::filesystem::exists(path, ec))
         throw ConfigError(path + ": config file not found (give one with -c FILE or $HS_CONFIG)");

@@ -18,7 +18,7 @@
 
 namespace hs::admin {
 
-inline constexpr const char* kDefaultConfig = "/etc/hs/config.yaml";
+inline constexpr const char* kDefaultConfig = kDefaultConfigPath;
 
 class Context {
 public:
@@ -45,9 +45,6 @@ private:
 // The remote form of call(): the operation's REST route on `url` with the bearer key. Throws
 // with the server's error message, so failures read the same as local ones.
 json remote_call(const std::string& url, const std::string& api_key, const std::string& op, const json& params);
-
-// The config file to read: the flag, else the environment, else the default.
-std::string config_path(const std::string& flag);
 
 // Each verb is a leaf subcommand; after parsing, main runs the action of the one chosen.
 using Action = std::function<int()>;

@@ -8,6 +8,7 @@
 
 #include "common/admin/ops.h"
 #include "common/base/log.h"
+#include "common/base/url.h"
 
 namespace hs::control {
 namespace {
@@ -28,21 +29,6 @@ std::vector<std::string> segments(std::string_view path) {
     return out;
 }
 
-std::string unescape(std::string_view s) {
-    std::string out;
-    auto hex = [](char c) { return std::isdigit(static_cast<unsigned char>(c)) ? c - '0' : (std::tolower(c) - 'a' + 10); };
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-            out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
-            i += 2;
-        } else {
-            out.push_back(s[i] == '+' ? ' ' : s[i]);
-        }
-    }
-    return out;
-}
-
 // The operation whose route matches; literal segments beat {variables} (GET /node/routes is
 // not GET /node/{id}). Fills `params` with the path variables. `path_known` tells a wrong
 // method (405) from an unknown path (404).
@@ -59,7 +45,7 @@ const admin::Op* match(std::string_view method, std::string_view path, json& par
         bool ok = true;
         for (std::size_t i = 0; i < have.size() && ok; ++i) {
             if (have[i].size() > 2 && have[i].front() == '{') {
-                p[have[i].substr(1, have[i].size() - 2)] = unescape(want[i]);
+                p[have[i].substr(1, have[i].size() - 2)] = url_unescape(want[i], Plus::Literal);
                 ++vars;
             } else {
                 ok = have[i] == want[i];
@@ -77,15 +63,7 @@ const admin::Op* match(std::string_view method, std::string_view path, json& par
 }
 
 void add_query(std::string_view query, json& params) {
-    std::size_t pos = 0;
-    while (pos < query.size()) {
-        const auto amp = query.find('&', pos);
-        const auto part = query.substr(pos, amp == std::string_view::npos ? std::string_view::npos : amp - pos);
-        const auto eq = part.find('=');
-        if (!part.empty()) params[unescape(part.substr(0, eq))] = eq == std::string_view::npos ? "" : unescape(part.substr(eq + 1));
-        if (amp == std::string_view::npos) break;
-        pos = amp + 1;
-    }
+    for (auto& [k, v] : parse_query(query)) params[k] = std::move(v);
 }
 
 // The API works on a connection of its own: hs-control's tailnet learns of writes through
@@ -125,7 +103,7 @@ bool authorized(Db& db, std::string_view authorization, TimePoint now) {
     // last_seen at minute resolution: enough to spot unused keys, one write a minute at most.
     if (!key->last_seen || now - *key->last_seen > std::chrono::minutes(1)) {
         try {
-            db.prepare("UPDATE api_keys SET last_seen = ? WHERE id = ?").bind(1, format_time(now)).bind(2, key->id).run();
+            store::touch_api_key(db, key->id, now);
         } catch (const std::exception& e) {
             spdlog::debug("API key last_seen not updated: {}", e.what());
         }

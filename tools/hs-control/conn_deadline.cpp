@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/base/duration.h"
+#include "common/base/prometheus.h"
 
 namespace hs::control {
 
@@ -54,10 +55,12 @@ void DeadlineCloses::note(Deadline d, const std::string& peer, const std::string
 }
 
 std::string DeadlineCloses::prometheus_text() const {
-    return "# HELP hs_control_ts2021_deadline_closes_total TS2021 connections closed for want of a request or for silence.\n"
-           "# TYPE hs_control_ts2021_deadline_closes_total counter\n"
-           "hs_control_ts2021_deadline_closes_total{reason=\"no_request\"} " + std::to_string(no_request_) + "\n"
-           "hs_control_ts2021_deadline_closes_total{reason=\"idle\"} " + std::to_string(idle_) + "\n";
+    prometheus::Writer w;
+    const char* name = "hs_control_ts2021_deadline_closes_total";
+    w.family(name, "counter", "TS2021 connections closed for want of a request or for silence.");
+    w.sample(name, no_request_, {{"reason", "no_request"}});
+    w.sample(name, idle_, {{"reason", "idle"}});
+    return w.take();
 }
 
 }  // namespace hs::control

@@ -4,6 +4,7 @@
 
 #include "common/derp/net/conn.h"
 #include "common/config/derpmap.h"
+#include "common/net/listen.h"
 #include "common/net/tls.h"
 #include "common/base/key_file.h"
 #include "common/base/keys.h"
@@ -42,15 +43,9 @@ EmbeddedDerp::EmbeddedDerp(asio::io_context& io, const Config& cfg) : io_(io), c
 
 void EmbeddedDerp::listen() {
     if (stun_) return;
-    const auto hp = parse_host_port(cfg_.derp.stun_listen_addr);
-    boost::system::error_code ec;
-    const auto ip = hp->host.empty() ? asio::ip::address(asio::ip::address_v6::any()) : asio::ip::make_address(hp->host, ec);
-    if (ec) throw std::runtime_error("derp.server.stun_listen_addr: \"" + hp->host + "\" is not an IP address");
-    auto sock = std::make_unique<udp::socket>(io_);
-    const udp::endpoint ep(ip, hp->port);
-    sock->open(ep.protocol(), ec);
-    if (!ec) sock->bind(ep, ec);
-    if (ec) throw std::runtime_error("cannot listen for STUN on " + cfg_.derp.stun_listen_addr + ": " + ec.message());
+    const char* setting = "derp.server.stun_listen_addr";
+    auto sock = std::make_unique<udp::socket>(
+        bind_udp(io_.get_executor(), parse_listen_addr(cfg_.derp.stun_listen_addr, setting), setting));
     stun_ = std::move(sock);
 }
 

@@ -21,12 +21,6 @@
 
 namespace {
 
-std::string default_config_path() {
-    for (const char* env : {"HS_CONFIG", "HEADSCALE_CONFIG"})
-        if (const char* v = std::getenv(env); v && *v) return v;
-    return "/etc/hs/config.yaml";
-}
-
 // --check: the policy in force must parse and pass its own checks (users and nodes are the
 // server's to resolve). Empty when it does, else every problem with its line and column.
 std::string check_policy(const hs::Config& cfg, hs::Db& db) {
@@ -51,7 +45,7 @@ int main(int argc, char** argv) {
                  "hs-control"};
     hs::CommonFlags flags;
     hs::add_common_flags(app, flags);
-    std::string config_path = default_config_path();
+    std::string config_path = hs::config_path();
     app.add_option("-c,--config", config_path, "Configuration file (headscale's config.yaml works too)")->capture_default_str();
     bool check_only = false;
     app.add_flag("--check", check_only, "Load and validate the configuration, open the database, then exit");

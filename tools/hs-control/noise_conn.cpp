@@ -1,5 +1,7 @@
 #include "tools/hs-control/noise_conn.h"
 
+#include <new>
+
 #include <sodium.h>
 
 #include <spdlog/spdlog.h>
@@ -69,7 +71,21 @@ NoiseConn::NoiseConn(Server& server, std::shared_ptr<derp::ByteStream> stream, s
 
 NoiseConn::~NoiseConn() {
     close();
-    if (h2_) nghttp2_session_del(h2_);
+}
+
+NoiseConn::H2Session NoiseConn::new_h2_session() {
+    nghttp2_session_callbacks* raw = nullptr;
+    if (nghttp2_session_callbacks_new(&raw) != 0) throw std::bad_alloc();
+    const std::unique_ptr<nghttp2_session_callbacks, decltype(&nghttp2_session_callbacks_del)> cbs(
+        raw, nghttp2_session_callbacks_del);
+    nghttp2_session_callbacks_set_on_begin_headers_callback(raw, on_begin_headers);
+    nghttp2_session_callbacks_set_on_header_callback(raw, on_header);
+    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(raw, on_data_chunk);
+    nghttp2_session_callbacks_set_on_frame_recv_callback(raw, on_frame_recv);
+    nghttp2_session_callbacks_set_on_stream_close_callback(raw, on_stream_close);
+    nghttp2_session* session = nullptr;
+    if (nghttp2_session_server_new(&session, raw, this) != 0) throw std::bad_alloc();
+    return H2Session(session);
 }
 
 void NoiseConn::authenticated() {
@@ -142,18 +158,10 @@ asio::awaitable<void> NoiseConn::run(std::vector<std::uint8_t> init, std::string
     }
     spdlog::debug("ts2021 connection from {} as {}", peer_, machine_key_);
 
-    nghttp2_session_callbacks* cbs = nullptr;
-    nghttp2_session_callbacks_new(&cbs);
-    nghttp2_session_callbacks_set_on_begin_headers_callback(cbs, on_begin_headers);
-    nghttp2_session_callbacks_set_on_header_callback(cbs, on_header);
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cbs, on_data_chunk);
-    nghttp2_session_callbacks_set_on_frame_recv_callback(cbs, on_frame_recv);
-    nghttp2_session_callbacks_set_on_stream_close_callback(cbs, on_stream_close);
-    nghttp2_session_server_new(&h2_, cbs, this);
-    nghttp2_session_callbacks_del(cbs);
+    h2_ = new_h2_session();
     const nghttp2_settings_entry settings[] = {{NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, 250},
                                                {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1 << 20}};
-    nghttp2_submit_settings(h2_, NGHTTP2_FLAG_NONE, settings, 2);
+    nghttp2_submit_settings(h2_.get(), NGHTTP2_FLAG_NONE, settings, 2);
 
     // The early payload goes first: clients from v1.70 to v1.88 wait for the server's first
     // bytes before sending any request.
@@ -166,7 +174,7 @@ asio::awaitable<void> NoiseConn::run(std::vector<std::uint8_t> init, std::string
             noise_early_payload(json{{"nodeKeyChallenge", key_text("chalpub:", challenge.public_key().bytes)}}.dump());
     }
     const std::uint8_t* data = nullptr;
-    for (ssize_t n; (n = nghttp2_session_mem_send(h2_, &data)) > 0;) pending_plain_.insert(pending_plain_.end(), data, data + n);
+    for (ssize_t n; (n = nghttp2_session_mem_send(h2_.get(), &data)) > 0;) pending_plain_.insert(pending_plain_.end(), data, data + n);
     sealer_->seal(pending_plain_, out);
     pending_plain_.clear();
     if (!co_await write(asio::buffer(out))) {
@@ -179,7 +187,7 @@ asio::awaitable<void> NoiseConn::run(std::vector<std::uint8_t> init, std::string
         std::vector<std::uint8_t> plain;
         try {
             opener_->feed({reinterpret_cast<const std::uint8_t*>(leftover.data()), leftover.size()}, plain);
-            if (nghttp2_session_mem_recv(h2_, plain.data(), plain.size()) < 0) close();
+            if (nghttp2_session_mem_recv(h2_.get(), plain.data(), plain.size()) < 0) close();
         } catch (const NoiseError&) {
             close();
         }
@@ -207,12 +215,12 @@ asio::awaitable<void> NoiseConn::reader() {
             spdlog::info("ts2021 {} ({}): {}", peer_, machine_key_, e.what());
             co_return;
         }
-        if (!plain.empty() && nghttp2_session_mem_recv(h2_, plain.data(), plain.size()) < 0) {
+        if (!plain.empty() && nghttp2_session_mem_recv(h2_.get(), plain.data(), plain.size()) < 0) {
             if (!overloaded_) spdlog::info("ts2021 {}: HTTP/2 protocol error", peer_);
             co_return;
         }
         wake();
-        if (!nghttp2_session_want_read(h2_) && !nghttp2_session_want_write(h2_)) co_return;
+        if (!nghttp2_session_want_read(h2_.get()) && !nghttp2_session_want_write(h2_.get())) co_return;
     }
 }
 
@@ -231,7 +239,7 @@ asio::awaitable<void> NoiseConn::writer() {
         plain.clear();
         const std::uint8_t* data = nullptr;
         ssize_t n;
-        while ((n = nghttp2_session_mem_send(h2_, &data)) > 0) {
+        while ((n = nghttp2_session_mem_send(h2_.get(), &data)) > 0) {
             plain.insert(plain.end(), data, data + n);
             if (plain.size() >= kWriteBatch) break;
         }
@@ -264,7 +272,7 @@ void NoiseConn::queue_data(Stream& s, std::shared_ptr<const std::string> data) {
     }
     if (s.deferred) {
         s.deferred = false;
-        nghttp2_session_resume_data(h2_, s.id);
+        nghttp2_session_resume_data(h2_.get(), s.id);
     }
     wake();
 }
@@ -273,7 +281,7 @@ void NoiseConn::finish(Stream& s) {
     s.eof = true;
     if (s.deferred) {
         s.deferred = false;
-        nghttp2_session_resume_data(h2_, s.id);
+        nghttp2_session_resume_data(h2_.get(), s.id);
     }
     wake();
 }
@@ -294,7 +302,7 @@ void NoiseConn::respond(std::int32_t id, int status, std::string body, const cha
     s.eof = true;
     nghttp2_data_provider prov{};
     prov.read_callback = read_data;
-    nghttp2_submit_response(h2_, id, hdrs, 3, &prov);
+    nghttp2_submit_response(h2_.get(), id, hdrs, 3, &prov);
     wake();
 }
 
@@ -306,7 +314,7 @@ void NoiseConn::start_map_stream(Stream& s, const MapReply& r) {
     };
     nghttp2_data_provider prov{};
     prov.read_callback = read_data;
-    nghttp2_submit_response(h2_, s.id, hdrs, 2, &prov);
+    nghttp2_submit_response(h2_.get(), s.id, hdrs, 2, &prov);
     s.node_id = r.node_id;
     s.keepalive_after = std::chrono::seconds(50 + randombytes_uniform(10));
     queue_data(s, r.first);

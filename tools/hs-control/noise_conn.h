@@ -83,7 +83,6 @@ private:
     std::string peer_;
     std::string source_;  // peer_ without the port
     std::string machine_key_;
-    nghttp2_session* h2_ = nullptr;
     std::unique_ptr<NoiseSealer> sealer_;
     std::unique_ptr<NoiseOpener> opener_;
     std::vector<std::uint8_t> pending_plain_;  // early payload waiting for the writer
@@ -96,6 +95,14 @@ private:
     bool closed_ = false;
     bool early_payload_ = true;
     ConnActivity activity_;
+    // Last, so it goes first: the session's streams point into streams_ and its callbacks at
+    // `this`.
+    struct H2Delete {
+        void operator()(nghttp2_session* s) const { nghttp2_session_del(s); }
+    };
+    using H2Session = std::unique_ptr<nghttp2_session, H2Delete>;
+    H2Session new_h2_session();
+    H2Session h2_;
 };
 
 }  // namespace hs::control

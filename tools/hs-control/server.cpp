@@ -4,8 +4,6 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <sodium.h>
-
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
@@ -13,7 +11,11 @@
 #include <spdlog/spdlog.h>
 
 #include "common/net/accept_loop.h"
+#include "common/net/http_text.h"
+#include "common/net/listen.h"
 #include "common/base/netaddr.h"
+#include "common/base/prometheus.h"
+#include "common/base/url.h"
 #include "common/net/tls.h"
 #include "common/store/store.h"
 #include "common/derp/net/conn.h"
@@ -21,6 +23,7 @@
 #include "tools/hs-control/embedded_derp.h"
 #include "tools/hs-control/noise_conn.h"
 #include "tools/hs-control/pages.h"
+#include "tools/hs-control/ts2021_upgrade.h"
 
 namespace hs::control {
 
@@ -31,65 +34,17 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-using Response = http::response<http::string_body>;
+using Response = TextResponse;
 
 Response make(unsigned status, std::string body, const char* type) {
-    Response r{static_cast<http::status>(status), 11};
+    auto r = text_response(static_cast<http::status>(status), std::move(body), 11, type);
     r.set(http::field::server, "hs-control");
-    r.set(http::field::content_type, type);
-    r.body() = std::move(body);
-    r.prepare_payload();
     return r;
 }
 
-// The value of `name` in the query of `target` ("" when absent), still URL-escaped.
-std::string query_param(const std::string& target, const std::string& name) {
-    const auto q = target.find('?');
-    if (q == std::string::npos) return "";
-    std::size_t pos = q + 1;
-    while (pos < target.size()) {
-        const auto amp = target.find('&', pos);
-        const auto part = target.substr(pos, amp == std::string::npos ? std::string::npos : amp - pos);
-        if (part.rfind(name + "=", 0) == 0) return part.substr(name.size() + 1);
-        if (amp == std::string::npos) break;
-        pos = amp + 1;
-    }
-    return "";
-}
-
-std::string url_unescape(const std::string& s) {
-    std::string out;
-    for (std::size_t i = 0; i < s.size(); ++i) {
-        if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-            std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-            out.push_back(static_cast<char>(std::stoi(s.substr(i + 1, 2), nullptr, 16)));
-            i += 2;
-        } else {
-            out.push_back(s[i]);  // '+' stays: base64 uses it, and clients that escape send %2B
-        }
-    }
-    return out;
-}
-
-tcp::endpoint endpoint_of(const std::string& addr) {
-    const auto hp = parse_host_port(addr);
-    if (!hp) throw std::runtime_error("cannot listen on \"" + addr + "\": expected host:port");
-    boost::system::error_code ec;
-    const auto ip = hp->host.empty() ? asio::ip::address(asio::ip::address_v6::any()) : asio::ip::make_address(hp->host, ec);
-    if (ec) throw std::runtime_error("cannot listen on \"" + addr + "\": \"" + hp->host + "\" is not an IP address");
-    return {ip, hp->port};
-}
-
-std::unique_ptr<tcp::acceptor> bind(asio::io_context& io, const std::string& addr) {
-    const auto ep = endpoint_of(addr);
-    auto acc = std::make_unique<tcp::acceptor>(io);
-    boost::system::error_code ec;
-    acc->open(ep.protocol(), ec);
-    if (!ec) acc->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acc->bind(ep, ec);
-    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) throw std::runtime_error("cannot listen on " + addr + ": " + ec.message());
-    return acc;
+// `setting` names the config key in errors.
+std::unique_ptr<tcp::acceptor> bind(asio::io_context& io, const std::string& addr, const char* setting) {
+    return std::make_unique<tcp::acceptor>(listen_tcp(io.get_executor(), parse_listen_addr(addr, setting), setting));
 }
 
 // A client whose host vanished (power loss, a deleted network namespace) never closes its map
@@ -124,9 +79,9 @@ Server::Server(asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet
 void Server::listen() {
     if (main_acc_) return;
     if (!cfg_.tls_cert_path.empty()) tls_ = std::make_unique<asio::ssl::context>(tls_from_files(cfg_.tls_cert_path, cfg_.tls_key_path));
-    main_acc_ = bind(io_, cfg_.listen_addr);
-    if (!cfg_.metrics_listen_addr.empty()) metrics_acc_ = bind(io_, cfg_.metrics_listen_addr);
-    if (derp_ && derp_->tls_context()) derp_acc_ = bind(io_, cfg_.derp.tls_listen_addr);
+    main_acc_ = bind(io_, cfg_.listen_addr, "listen_addr");
+    if (!cfg_.metrics_listen_addr.empty()) metrics_acc_ = bind(io_, cfg_.metrics_listen_addr, "metrics_listen_addr");
+    if (derp_ && derp_->tls_context()) derp_acc_ = bind(io_, cfg_.derp.tls_listen_addr, "derp.server.tls_listen_addr");
 }
 
 void Server::start() {
@@ -225,7 +180,7 @@ void Server::tick(TimePoint now, int n) {
 std::string Server::health_json(int& status) {
     // Reads never wait for another process's write lock (WAL), so this answers at once.
     try {
-        db_.prepare("SELECT count(*) FROM users").step();
+        store::probe_readable(db_);
     } catch (const std::exception& e) {
         status = 503;
         return nlohmann::json{{"status", "fail"}, {"error", std::string("database unreadable: ") + e.what()}}.dump();
@@ -265,7 +220,7 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
         auto req = parser.release();
         ++http_requests_;
         const std::string target(req.target());
-        const std::string path = target.substr(0, target.find('?'));
+        const std::string path(target_path(target));
         Response res;
         if (metrics) {
             res = path == "/metrics" ? make(200, metrics_text(), "text/plain; version=0.0.4") : make(404, "not found\n", "text/plain");
@@ -275,66 +230,14 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
             co_await derp_->serve(std::move(stream), buf, std::move(req), remote, peer);
             co_return;
         } else if (path == "/ts2021") {
-            const auto upgrade = std::string(req[http::field::upgrade]);
-            const auto hs64 = std::string(req["X-Tailscale-Handshake"]);
-            std::vector<std::uint8_t> init(256);
-            std::size_t init_len = 0;
-            if (upgrade.empty()) {
-                res = make(400, "missing Upgrade header (does a reverse proxy drop it?)\n", "text/plain");
-            } else if (beast::iequals(upgrade, "websocket")) {
-                // The browser (JS/WASM) client: the handshake travels in the query string and the
-                // Noise bytes in binary WebSocket messages.
-                const auto q = url_unescape(query_param(target, "X-Tailscale-Handshake"));
-                const auto protocols = std::string(req[http::field::sec_websocket_protocol]);
-                if (protocols.find("tailscale-control-protocol") == std::string::npos) {
-                    res = make(400, "WebSocket upgrade without the tailscale-control-protocol subprotocol\n", "text/plain");
-                } else if (q.empty() || sodium_base642bin(init.data(), init.size(), q.data(), q.size(), nullptr, &init_len,
-                                                          nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
-                    res = make(400, "missing or invalid X-Tailscale-Handshake parameter\n", "text/plain");
-                } else if (!unauthenticated_->admit(source_of(peer))) {
-                    res = make(429, "too many connections from your address that have not logged in; try again later\n", "text/plain");
-                } else {
-                    init.resize(init_len);
-                    beast::get_lowest_layer(stream).expires_never();
-                    beast::websocket::stream<Stream> ws(std::move(stream));
-                    ws.set_option(beast::websocket::stream_base::decorator([](beast::websocket::response_type& r) {
-                        r.set(http::field::sec_websocket_protocol, "tailscale-control-protocol");
-                    }));
-                    ws.binary(true);
-                    co_await ws.async_accept(req, asio::redirect_error(asio::use_awaitable, ec));
-                    if (ec) {
-                        unauthenticated_->release(source_of(peer));
-                        co_return;
-                    }
-                    auto conn = std::make_shared<NoiseConn>(
-                        *this, std::make_shared<derp::WebSocketByteStream<Stream>>(std::move(ws)), peer, false);
-                    co_await conn->run(std::move(init), "");
-                    co_return;
-                }
-            } else if (!beast::iequals(upgrade, "tailscale-control-protocol")) {
-                res = make(400, "unknown Upgrade protocol\n", "text/plain");
-            } else if (hs64.empty() || sodium_base642bin(init.data(), init.size(), hs64.data(), hs64.size(), nullptr, &init_len,
-                                                         nullptr, sodium_base64_VARIANT_ORIGINAL) != 0) {
-                res = make(400, "missing or invalid X-Tailscale-Handshake header\n", "text/plain");
-            } else if (!unauthenticated_->admit(source_of(peer))) {
-                res = make(429, "too many connections from your address that have not logged in; try again later\n", "text/plain");
-            } else {
-                init.resize(init_len);
-                Response up{http::status::switching_protocols, 11};
-                up.set(http::field::upgrade, "tailscale-control-protocol");
-                up.set(http::field::connection, "upgrade");
-                co_await http::async_write(stream, up, asio::redirect_error(asio::use_awaitable, ec));
-                if (ec) {
-                    unauthenticated_->release(source_of(peer));
-                    co_return;
-                }
-                const auto left = buf.data();
-                std::string leftover(static_cast<const char*>(left.data()), left.size());
-                beast::get_lowest_layer(stream).expires_never();
-                auto conn = std::make_shared<NoiseConn>(*this, std::make_shared<derp::AsioByteStream<Stream>>(std::move(stream)), peer);
-                co_await conn->run(std::move(init), std::move(leftover));
+            auto up = check_ts2021(req);
+            if (up.status == 0 && !unauthenticated_->admit(source_of(peer)))
+                up = {{}, false, 429, "too many connections from your address that have not logged in; try again later\n"};
+            if (up.status == 0) {
+                co_await accept_ts2021(*this, std::move(stream), buf, std::move(req), std::move(up), peer);
                 co_return;
             }
+            res = make(up.status, std::move(up.error), "text/plain");
             if (res.result_int() == 429) count_refusal(Refusal::UnauthenticatedPerSource);
             if (log_limit_.allow("ts2021 refused"))
                 spdlog::info("rejected /ts2021 request from {}: {}", peer, res.body().substr(0, res.body().size() - 1));
@@ -372,35 +275,31 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
 
 std::string Server::metrics_text() const {
     const auto& s = tailnet_.stats();
-    std::string o;
-    auto metric = [&](const char* name, const char* type, const char* help, const std::string& value, const char* labels = "") {
-        o += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + labels + " " + value + "\n";
-    };
-    metric("hs_control_nodes", "gauge", "Nodes in the tailnet.", std::to_string(tailnet_.node_count()));
-    metric("hs_control_connected_clients", "gauge", "Nodes with an open map stream.", std::to_string(tailnet_.online_count()));
-    o += "# HELP hs_control_registrations_total Registration requests by outcome.\n# TYPE hs_control_registrations_total counter\n";
-    o += "hs_control_registrations_total{outcome=\"ok\"} " + std::to_string(s.registrations_ok) + "\n";
-    o += "hs_control_registrations_total{outcome=\"rejected\"} " + std::to_string(s.registrations_rejected) + "\n";
-    o += "hs_control_registrations_total{outcome=\"pending\"} " + std::to_string(s.registrations_pending) + "\n";
-    metric("hs_control_map_messages_total", "counter", "Map messages sent to clients.", std::to_string(s.map_messages));
-    metric("hs_control_map_bytes_total", "counter", "Bytes of map messages sent (compressed).", std::to_string(s.map_bytes));
-    metric("hs_control_map_build_seconds_total", "counter", "Time spent computing full maps.", std::to_string(s.map_build_seconds));
-    metric("hs_control_map_builds_total", "counter", "Full maps computed.", std::to_string(s.map_builds));
-    metric("hs_control_handshake_failures_total", "counter", "Failed TS2021 handshakes.", std::to_string(handshake_failures_));
-    metric("hs_control_api_auth_failures_total", "counter", "REST API requests refused for their API key.", std::to_string(api_auth_failures()));
-    metric("hs_control_http_requests_total", "counter", "HTTP/1 requests served.", std::to_string(http_requests_));
-    metric("hs_control_http_refused_total", "counter", "Malformed or oversized HTTP/1 requests refused.", std::to_string(http_refused_));
-    o += "# HELP hs_control_ts2021_refused_total What unauthenticated peers were stopped from holding.\n"
-         "# TYPE hs_control_ts2021_refused_total counter\n";
+    prometheus::Writer w;
+    w.gauge("hs_control_nodes", "Nodes in the tailnet.", tailnet_.node_count());
+    w.gauge("hs_control_connected_clients", "Nodes with an open map stream.", tailnet_.online_count());
+    w.family("hs_control_registrations_total", "counter", "Registration requests by outcome.");
+    w.sample("hs_control_registrations_total", s.registrations_ok, {{"outcome", "ok"}});
+    w.sample("hs_control_registrations_total", s.registrations_rejected, {{"outcome", "rejected"}});
+    w.sample("hs_control_registrations_total", s.registrations_pending, {{"outcome", "pending"}});
+    w.counter("hs_control_map_messages_total", "Map messages sent to clients.", s.map_messages);
+    w.counter("hs_control_map_bytes_total", "Bytes of map messages sent (compressed).", s.map_bytes);
+    w.counter("hs_control_map_build_seconds_total", "Time spent computing full maps.", s.map_build_seconds);
+    w.counter("hs_control_map_builds_total", "Full maps computed.", s.map_builds);
+    w.counter("hs_control_handshake_failures_total", "Failed TS2021 handshakes.", handshake_failures_);
+    w.counter("hs_control_api_auth_failures_total", "REST API requests refused for their API key.", api_auth_failures());
+    w.counter("hs_control_http_requests_total", "HTTP/1 requests served.", http_requests_);
+    w.counter("hs_control_http_refused_total", "Malformed or oversized HTTP/1 requests refused.", http_refused_);
+    w.family("hs_control_ts2021_refused_total", "counter", "What unauthenticated peers were stopped from holding.");
     const char* reasons[] = {"stream_bytes", "connection_bytes", "unauthenticated_per_source"};
-    for (int i = 0; i < 3; ++i)
-        o += std::string("hs_control_ts2021_refused_total{reason=\"") + reasons[i] + "\"} " + std::to_string(refusals_[i]) + "\n";
-    o += "# HELP hs_control_request_failures_total Requests answered with an error because their handler failed.\n"
-         "# TYPE hs_control_request_failures_total counter\n";
+    for (int i = 0; i < 3; ++i) w.sample("hs_control_ts2021_refused_total", refusals_[i], {{"reason", reasons[i]}});
+    w.family("hs_control_request_failures_total", "counter",
+             "Requests answered with an error because their handler failed.");
     for (const auto& [code, count] : request_failures_)
-        o += "hs_control_request_failures_total{code=\"" + std::to_string(code) + "\"} " + std::to_string(count) + "\n";
-    metric("hs_control_db_write_failures_total", "counter", "Database writes that failed (busy, full, read-only).",
-           std::to_string(tailnet_.db_write_failures()));
+        w.sample("hs_control_request_failures_total", count, {{"code", std::to_string(code)}});
+    w.counter("hs_control_db_write_failures_total", "Database writes that failed (busy, full, read-only).",
+              tailnet_.db_write_failures());
+    std::string o = w.take();
     o += deadline_closes_.prometheus_text();
     if (derp_) o += derp_->metrics_text();
     return o;

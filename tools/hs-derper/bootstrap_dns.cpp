@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/base/log.h"
+#include "common/base/url.h"
 
 namespace hs::derper {
 namespace {
@@ -44,19 +45,6 @@ std::vector<std::string> resolve(const std::string& name, std::string& error) {
     return out;
 }
 
-// The value of `key` in a query string ("q=name&x=y"); empty when absent.
-std::string query_value(std::string_view query, std::string_view key) {
-    while (!query.empty()) {
-        const auto amp = query.find('&');
-        const auto part = query.substr(0, amp);
-        if (part.size() > key.size() && part.substr(0, key.size()) == key && part[key.size()] == '=')
-            return std::string(part.substr(key.size() + 1));
-        if (amp == std::string_view::npos) break;
-        query.remove_prefix(amp + 1);
-    }
-    return {};
-}
-
 }  // namespace
 
 BootstrapDns::BootstrapDns(const std::string& published, const std::string& unpublished) : published_(split(published)) {
@@ -85,7 +73,7 @@ std::string BootstrapDns::answer(std::string_view query) const {
     for (const auto& name : published_)
         if (auto it = addrs_.find(name); it != addrs_.end()) j[name] = it->second;
     // Unpublished names are only for clients that already know to ask for them.
-    const auto q = query_value(query, "q");
+    const auto q = query_value(query, "q").value_or("");
     if (unpublished_.count(q))
         if (auto it = addrs_.find(q); it != addrs_.end()) j[q] = it->second;
     return j.dump();

@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include "common/base/log.h"
+#include "common/base/prometheus.h"
 
 namespace hs::derper {
 namespace {
@@ -264,11 +265,10 @@ void Mesh::stop() {
 }
 
 std::string Mesh::prometheus_text() const {
-    std::string out;
+    prometheus::Writer w;
     auto family = [&](const char* name, const char* type, const char* help, auto value) {
-        out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-        for (const auto& l : links_)
-            out += std::string(name) + "{peer=\"" + l->target().text() + "\"} " + std::to_string(value(*l)) + "\n";
+        w.family(name, type, help);
+        for (const auto& l : links_) w.sample(name, value(*l), {{"peer", l->target().text()}});
     };
     family("derp_mesh_link_up", "gauge", "1 while the outbound mesh link to the peer is established.",
            [](const MeshLink& l) { return l.connected() ? 1 : 0; });
@@ -280,7 +280,7 @@ std::string Mesh::prometheus_text() const {
            [](const MeshLink& l) { return l.forwarded(); });
     family("derp_mesh_frames_dropped_total", "counter", "Frames for the peer dropped: link down, queue full or write error.",
            [](const MeshLink& l) { return l.dropped(); });
-    return out;
+    return w.take();
 }
 
 }  // namespace hs::derper

@@ -11,6 +11,8 @@
 #include <boost/beast/websocket/ssl.hpp>
 
 #include "common/net/accept_loop.h"
+#include "common/net/http_text.h"
+#include "common/net/listen.h"
 #include "common/derp/net/conn.h"
 #include "common/derp/net/webhook.h"
 #include "common/base/duration.h"
@@ -18,6 +20,8 @@
 #include "common/base/key_file.h"
 #include "common/base/log.h"
 #include "common/base/netaddr.h"
+#include "common/base/prometheus.h"
+#include "common/base/url.h"
 #include "common/stun/net/udp.h"
 #include "common/net/tls.h"
 #include "tools/hs-derper/bootstrap_dns.h"
@@ -62,54 +66,29 @@ std::string endpoint_text(const tcp::endpoint& ep) {
     return host_port_text(ep.address().to_string(), ep.port());
 }
 
-// An empty host listens on every address, both families when the kernel allows.
-template <class Endpoint>
-Endpoint endpoint_for(const std::string& host, std::uint16_t port, const char* flag) {
-    if (host.empty()) return Endpoint(net::ip::address_v6::any(), port);
-    boost::system::error_code ec;
-    const auto addr = net::ip::make_address(host, ec);
-    if (ec) throw std::runtime_error(std::string(flag) + ": \"" + host + "\" is not an IP address");
-    return Endpoint(addr, port);
-}
+std::string_view path_of(beast::string_view target) { return target_path({target.data(), target.size()}); }
 
-template <class Socket, class Endpoint>
-void open_and_bind(Socket& s, const Endpoint& ep, const std::string& what) {
-    s.open(ep.protocol());
-    if (ep.address().is_v6() && ep.address().is_unspecified()) s.set_option(net::ip::v6_only(false));
-    if constexpr (std::is_same_v<Socket, tcp::acceptor>) s.set_option(net::socket_base::reuse_address(true));
-    boost::system::error_code ec;
-    s.bind(ep, ec);
-    if (ec) throw std::runtime_error(what + ": cannot listen on " + ep.address().to_string() + " port " +
-                                     std::to_string(ep.port()) + ": " + ec.message());
-}
-
-std::string_view path_of(beast::string_view target) {
-    const std::string_view t(target.data(), target.size());
-    return t.substr(0, t.find('?'));
-}
-
-http::response<http::string_body> text_response(const http::request<http::string_body>& req, http::status status,
-                                                std::string body, const char* type = "text/plain; charset=utf-8") {
-    http::response<http::string_body> res{status, req.version()};
-    res.set(http::field::content_type, type);
+// Answers `req` in its HTTP version, keeping the connection as it asked.
+TextResponse reply(const http::request<http::string_body>& req, http::status status, std::string body,
+                   const char* type = "text/plain; charset=utf-8") {
+    auto res = text_response(status, std::move(body), req.version(), type);
     res.keep_alive(req.keep_alive());
-    res.body() = std::move(body);
-    res.prepare_payload();
     return res;
 }
 
 http::response<http::string_body> respond(const http::request<http::string_body>& req, Ctx& ctx, bool metrics) {
     const auto path = path_of(req.target());
     if (metrics) {
-        if (path != "/metrics" && path != "/debug/varz") return text_response(req, http::status::not_found, "not found\n");
+        if (path != "/metrics" && path != "/debug/varz") return reply(req, http::status::not_found, "not found\n");
         std::string body = derp::prometheus_text(ctx.derp.stats()) + ctx.stun.prometheus_text();
-        if (ctx.keys)
-            body += "# HELP derp_verify_node_keys Node keys loaded for client verification.\n"
-                    "# TYPE derp_verify_node_keys gauge\nderp_verify_node_keys " +
-                    std::to_string(ctx.keys->size()) + "\n";
+        if (ctx.keys) {
+            prometheus::Writer w;
+            w.gauge("derp_verify_node_keys", "Node keys loaded for client verification.", ctx.keys->size());
+            body += w.take();
+        }
         body += derp::fast_start_metric(ctx.fast_starts.load());
         if (ctx.mesh) body += ctx.mesh->prometheus_text();
-        return text_response(req, http::status::ok, std::move(body), "text/plain; version=0.0.4");
+        return reply(req, http::status::ok, std::move(body), "text/plain; version=0.0.4");
     }
     if (derp::is_derp_path(std::string(req.target()))) {
         auto res = derp::derp_http_response(req);
@@ -118,15 +97,13 @@ http::response<http::string_body> respond(const http::request<http::string_body>
     }
     if (path == "/bootstrap-dns" && ctx.bootstrap_dns) {
         const std::string_view t(req.target().data(), req.target().size());
-        const auto q = t.find('?');
-        auto res = text_response(req, http::status::ok, ctx.bootstrap_dns->answer(q == t.npos ? "" : t.substr(q + 1)),
-                                 "application/json");
+        auto res = reply(req, http::status::ok, ctx.bootstrap_dns->answer(target_query(t)), "application/json");
         res.keep_alive(false);  // derper closes after answering
         return res;
     }
-    if (path == "/") return text_response(req, http::status::ok, "hs-derper: a DERP relay. Clients connect to /derp.\n");
-    if (path == "/robots.txt") return text_response(req, http::status::ok, "User-agent: *\nDisallow: /\n");
-    return text_response(req, http::status::not_found, "not found\n");
+    if (path == "/") return reply(req, http::status::ok, "hs-derper: a DERP relay. Clients connect to /derp.\n");
+    if (path == "/robots.txt") return reply(req, http::status::ok, "User-agent: *\nDisallow: /\n");
+    return reply(req, http::status::not_found, "not found\n");
 }
 
 template <class Stream>
@@ -207,16 +184,14 @@ void verify_poller(std::stop_token stop, NodeKeySet& keys, derp::DerpServer& der
     }
 }
 
-}  // namespace
-
-int run(const Options& o) {
+// Refuses option combinations that cannot work before any file or socket is touched.
+derp::ConnOptions check_options(const Options& o) {
     if (o.verify_clients && o.db_path.empty()) throw std::runtime_error("--verify-clients needs --db PATH");
     if (!o.verify_client_url.empty() && o.verify_client_url.rfind("http://", 0) != 0 &&
         o.verify_client_url.rfind("https://", 0) != 0)
         throw std::runtime_error("--verify-client-url: expected an http:// or https:// URL, got \"" + o.verify_client_url + "\"");
     if (!o.mesh_with.empty() && o.mesh_psk_file.empty()) throw std::runtime_error("--mesh-with needs --mesh-psk-file");
-    const auto hp = parse_host_port(o.addr);
-    if (!hp) throw std::runtime_error("--addr: expected HOST:PORT or :PORT, got \"" + o.addr + "\"");
+    parse_listen_addr(o.addr, "--addr");
     if (o.stun && (o.stun_port < 0 || o.stun_port > 65535)) throw std::runtime_error("--stun-port: out of range");
     derp::ConnOptions conn;
     try {
@@ -224,7 +199,94 @@ int run(const Options& o) {
     } catch (const DurationError& e) {
         throw std::runtime_error(std::string("--tcp-write-timeout: ") + e.what());
     }
+    return conn;
+}
 
+// The certificate: self-signed, from --certdir, or none with --http.
+std::optional<ssl::context> make_tls(const Options& o) {
+    std::optional<ssl::context> tls;
+    if (o.plain_http) return tls;
+    if (o.hostname.empty()) throw std::runtime_error("--hostname is required for TLS (or use --http)");
+    if (o.self_signed) {
+        std::string fp;
+        tls.emplace(tls_self_signed(o.hostname, fp));
+        spdlog::info("self-signed certificate for {}; DERPNode CertName \"sha256-raw:{}\" pins it", o.hostname, fp);
+    } else {
+        const auto crt = cert_path(o.certdir, o.hostname, ".crt"), key = cert_path(o.certdir, o.hostname, ".key");
+        if (!std::filesystem::exists(crt))
+            throw std::runtime_error(crt + ": no certificate (use --certdir, --self-signed or --http)");
+        tls.emplace(tls_from_files(crt, key));
+    }
+    return tls;
+}
+
+// One thread per CPU this process may run on (taskset, cpusets), not per CPU the machine
+// has: extra threads on one CPU only add strand locking and hand-offs (about 6% of the
+// relay's packets per CPU second when pinned to one CPU in tests/bench/derp_bench.sh).
+unsigned worker_threads() {
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    const unsigned allowed = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? static_cast<unsigned>(CPU_COUNT(&cpus)) : 0;
+    return std::max(1u, allowed ? allowed : std::thread::hardware_concurrency());
+}
+
+// DERP over HTTP(S) on --addr, STUN on --addr's host at --stun-port, metrics on --metrics-addr.
+struct Listeners {
+    tcp::acceptor derp;
+    std::optional<net::ip::udp::socket> stun;
+    std::optional<tcp::acceptor> metrics;
+};
+
+// Binds every listener and starts serving on each.
+Listeners start_listeners(net::io_context& io, const Options& o, Ctx& ctx) {
+    const auto addr = parse_listen_addr(o.addr, "--addr");
+    Listeners l{listen_tcp(io.get_executor(), addr, "--addr"), {}, {}};
+    net::co_spawn(io, accept_loop(l.derp, ctx, false), net::detached);
+    if (o.stun) {
+        const ListenAddr stun_addr{addr.ip, static_cast<std::uint16_t>(o.stun_port)};
+        l.stun.emplace(bind_udp(net::make_strand(io), stun_addr, "--stun-port"));
+        net::co_spawn(l.stun->get_executor(), stun::serve_stun(*l.stun, ctx.stun), net::detached);
+    }
+    if (!o.metrics_addr.empty()) {
+        l.metrics.emplace(listen_tcp(io.get_executor(), parse_listen_addr(o.metrics_addr, "--metrics-addr"),
+                                     "--metrics-addr"));
+        net::co_spawn(io, accept_loop(*l.metrics, ctx, true), net::detached);
+    }
+    return l;
+}
+
+// derper re-resolves the bootstrap names every 10 minutes; a stop request ends the wait at once.
+std::jthread start_dns_refresher(BootstrapDns& dns) {
+    if (!dns.enabled()) return {};
+    return std::jthread([&dns](std::stop_token st) {
+        std::mutex m;
+        std::condition_variable_any cv;
+        while (!st.stop_requested()) {
+            dns.refresh();
+            std::unique_lock lk(m);
+            cv.wait_for(lk, st, 10min, [] { return false; });
+        }
+    });
+}
+
+// Runs `io` on `threads` threads until SIGINT or SIGTERM.
+void run_until_signal(net::io_context& io, unsigned threads) {
+    net::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
+        if (ec) return;
+        spdlog::info("signal {}: shutting down", sig);
+        io.stop();
+    });
+    std::vector<std::jthread> workers;
+    for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&] { io.run(); });
+    io.run();
+    for (auto& w : workers) w.join();
+}
+
+}  // namespace
+
+int run(const Options& o) {
+    derp::ConnOptions conn = check_options(o);
     bool created = false;
     derp::DerpServer::Options dopts{load_or_create_key_file(o.key_file, &created)};
     if (created) spdlog::info("created server key file {}", o.key_file);
@@ -236,33 +298,12 @@ int run(const Options& o) {
         spdlog::info("verify-clients: {} node keys loaded from {}", keys->size(), o.db_path);
         dopts.admit = [k = keys.get()](const PublicKey& key) { return k->admits(key); };
     }
-
-    std::optional<ssl::context> tls;
-    if (!o.plain_http) {
-        if (o.hostname.empty()) throw std::runtime_error("--hostname is required for TLS (or use --http)");
-        if (o.self_signed) {
-            std::string fp;
-            tls.emplace(tls_self_signed(o.hostname, fp));
-            spdlog::info("self-signed certificate for {}; DERPNode CertName \"sha256-raw:{}\" pins it", o.hostname, fp);
-        } else {
-            const auto crt = cert_path(o.certdir, o.hostname, ".crt"), key = cert_path(o.certdir, o.hostname, ".key");
-            if (!std::filesystem::exists(crt))
-                throw std::runtime_error(crt + ": no certificate (use --certdir, --self-signed or --http)");
-            tls.emplace(tls_from_files(crt, key));
-        }
-    }
-
+    std::optional<ssl::context> tls = make_tls(o);
     // Lets TLS 1.3 clients skip waiting for the 101 (fast start).
     if (tls) add_derp_meta_cert(*tls, to_hex(dopts.private_key.public_key().bytes), derp::kProtocolVersion);
     derp::DerpServer derp(std::move(dopts));
     stun::Counters stun_counters;
-    // One thread per CPU this process may run on (taskset, cpusets), not per CPU the machine
-    // has: extra threads on one CPU only add strand locking and hand-offs (about 6% of the
-    // relay's packets per CPU second when pinned to one CPU in tests/bench/derp_bench.sh).
-    cpu_set_t cpus;
-    CPU_ZERO(&cpus);
-    const unsigned allowed = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? static_cast<unsigned>(CPU_COUNT(&cpus)) : 0;
-    const unsigned threads = std::max(1u, allowed ? allowed : std::thread::hardware_concurrency());
+    const unsigned threads = worker_threads();
     net::io_context io(static_cast<int>(threads));
 
     std::unique_ptr<Mesh> mesh;
@@ -278,68 +319,23 @@ int run(const Options& o) {
     std::unique_ptr<derp::WebhookVerifier> webhook;
     if (!o.verify_client_url.empty()) {
         webhook = std::make_unique<derp::WebhookVerifier>(o.verify_client_url, o.verify_client_url_fail_open,
-                                                    webhook_pool.get_executor());
+                                                          webhook_pool.get_executor());
         conn.verify = [w = webhook.get()](const PublicKey& k, const derp::ConnMeta& m) { return w->admit(k, m); };
         spdlog::info("verify-client-url: asking {} (fail {})", o.verify_client_url,
                      o.verify_client_url_fail_open ? "open" : "closed");
     }
     BootstrapDns bootstrap_dns(o.bootstrap_dns_names, o.unpublished_bootstrap_dns_names);
     Ctx ctx{derp, tls ? &*tls : nullptr, conn, stun_counters, keys.get(), mesh.get(), &bootstrap_dns};
-
-    tcp::acceptor acc(io);
-    open_and_bind(acc, endpoint_for<tcp::endpoint>(hp->host, hp->port, "--addr"), "--addr");
-    acc.listen(net::socket_base::max_listen_connections);
-    net::co_spawn(io, accept_loop(acc, ctx, false), net::detached);
-
-    std::optional<net::ip::udp::socket> stun_sock;
-    if (o.stun) {
-        stun_sock.emplace(net::make_strand(io));
-        open_and_bind(*stun_sock,
-                      endpoint_for<net::ip::udp::endpoint>(hp->host, static_cast<std::uint16_t>(o.stun_port), "--addr"),
-                      "--stun-port");
-        net::co_spawn(stun_sock->get_executor(), stun::serve_stun(*stun_sock, stun_counters), net::detached);
-    }
-
-    std::optional<tcp::acceptor> macc;
-    if (!o.metrics_addr.empty()) {
-        const auto mhp = parse_host_port(o.metrics_addr);
-        if (!mhp) throw std::runtime_error("--metrics-addr: expected HOST:PORT, got \"" + o.metrics_addr + "\"");
-        macc.emplace(io);
-        open_and_bind(*macc, endpoint_for<tcp::endpoint>(mhp->host, mhp->port, "--metrics-addr"), "--metrics-addr");
-        macc->listen();
-        net::co_spawn(io, accept_loop(*macc, ctx, true), net::detached);
-    }
+    Listeners listeners = start_listeners(io, o, ctx);
 
     if (mesh) mesh->start();
-    std::jthread dns_refresher;
-    if (bootstrap_dns.enabled())
-        dns_refresher = std::jthread([&](std::stop_token st) {
-            // derper re-resolves every 10 minutes; a stop request ends the wait at once.
-            std::mutex m;
-            std::condition_variable_any cv;
-            while (!st.stop_requested()) {
-                bootstrap_dns.refresh();
-                std::unique_lock lk(m);
-                cv.wait_for(lk, st, 10min, [] { return false; });
-            }
-        });
+    std::jthread dns_refresher = start_dns_refresher(bootstrap_dns);
     std::jthread poller;
     if (keys) poller = std::jthread([&](std::stop_token st) { verify_poller(st, *keys, derp); });
-
-    net::signal_set signals(io, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code& ec, int sig) {
-        if (ec) return;
-        spdlog::info("signal {}: shutting down", sig);
-        io.stop();
-    });
-
-    spdlog::info("serving DERP on {}://{} (server key {}){}", tls ? "https" : "http", endpoint_text(acc.local_endpoint()),
-                 key_text(kNodePrefix, derp.public_key().bytes),
+    spdlog::info("serving DERP on {}://{} (server key {}){}", tls ? "https" : "http",
+                 endpoint_text(listeners.derp.local_endpoint()), key_text(kNodePrefix, derp.public_key().bytes),
                  o.stun ? ", STUN on UDP port " + std::to_string(o.stun_port) : "");
-    std::vector<std::jthread> workers;
-    for (unsigned i = 1; i < threads; ++i) workers.emplace_back([&] { io.run(); });
-    io.run();
-    for (auto& w : workers) w.join();
+    run_until_signal(io, threads);
     return 0;
 }
 

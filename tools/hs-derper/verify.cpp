@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "common/base/log.h"
+#include "common/store/store.h"
 
 namespace hs::derper {
 namespace {
@@ -23,14 +24,13 @@ NodeKeySet::NodeKeySet(const std::string& db_path) : db_(db_path, read_only()) {
 void NodeKeySet::load() {
     version_ = db_.data_version();
     std::unordered_map<PublicKey, std::optional<TimePoint>, derp::KeyHash> keys;
-    auto st = db_.prepare("SELECT node_key, expiry FROM nodes");
     std::size_t bad = 0;
-    while (st.step()) {
+    for (const auto& row : store::node_keys(db_)) {
         try {
-            const PublicKey k{parse_key_text(st.text(0), kNodePrefix)};
+            const PublicKey k{parse_key_text(row.node_key, kNodePrefix)};
             std::optional<TimePoint> expiry;
-            if (!st.is_null(1) && !st.text(1).empty()) {
-                expiry = parse_time(st.text(1));
+            if (!row.expiry.empty()) {
+                expiry = parse_time(row.expiry);
                 if (!expiry) throw KeyError("bad expiry");  // unreadable: treat as not admitted
             }
             keys[k] = expiry;

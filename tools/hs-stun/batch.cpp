@@ -11,7 +11,7 @@
 #include <stdexcept>
 
 #include "common/stun/net/batch.h"
-#include "common/base/netaddr.h"
+#include "common/net/listen.h"
 
 namespace hs::stunsrv {
 namespace {
@@ -21,35 +21,14 @@ namespace {
 }  // namespace
 
 BatchServer::BatchServer(const std::string& addr) {
-    const auto hp = parse_host_port(addr);
-    if (!hp) throw std::runtime_error("--addr: expected HOST:PORT or :PORT, got \"" + addr + "\"");
-    sockaddr_storage ss{};
-    socklen_t len = 0;
-    std::optional<IpAddr> ip;
-    if (!hp->host.empty()) {
-        ip = parse_ip(hp->host);
-        if (!ip) throw std::runtime_error("--addr: \"" + hp->host + "\" is not an IP address");
-    }
-    wildcard_ = !ip;
-    if (ip && !ip->v6) {
-        auto& s4 = reinterpret_cast<sockaddr_in&>(ss);
-        s4.sin_family = AF_INET;
-        s4.sin_port = htons(hp->port);
-        std::memcpy(&s4.sin_addr, ip->b.data(), 4);
-        len = sizeof s4;
-    } else {
-        auto& s6 = reinterpret_cast<sockaddr_in6&>(ss);
-        s6.sin6_family = AF_INET6;
-        s6.sin6_port = htons(hp->port);
-        if (ip) std::memcpy(&s6.sin6_addr, ip->b.data(), 16);
-        len = sizeof s6;
-    }
-    fd_ = ::socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd_ < 0) sys_fail("socket");
-    const int on = 1, off = 0;
-    if (ss.ss_family == AF_INET6) ::setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, wildcard_ ? &off : &on, sizeof on);
+    // Bound through Asio like every other listener, then served on the bare descriptor:
+    // recvmmsg/sendmmsg need no event loop.
+    boost::asio::io_context io;
+    const auto at = parse_listen_addr(addr, "--addr");
+    auto sock = bind_udp(io.get_executor(), at, "--addr");
+    wildcard_ = at.ip.is_unspecified();
+    fd_ = sock.release();
     if (wildcard_) stun::enable_pktinfo(fd_);
-    if (::bind(fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0) sys_fail("--addr: cannot listen on " + addr);
 }
 
 BatchServer::~BatchServer() {

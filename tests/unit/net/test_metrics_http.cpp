@@ -67,5 +67,5 @@ TEST_CASE("metrics endpoint: malformed or unusable addresses are refused by name
                       Catch::Contains("not an IP address"));
     hs::MetricsEndpoint first("127.0.0.1:0", [] { return std::string(); });
     CHECK_THROWS_WITH(hs::MetricsEndpoint(first.local_address(), [] { return std::string(); }),
-                      Catch::Contains("cannot listen for metrics on"));
+                      Catch::Contains("cannot listen on"));
 }
