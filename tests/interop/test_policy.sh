@@ -50,10 +50,11 @@ serve() {
 }
 
 # get SRC DST PORT: GET / from SRC's tailscaled to DST's tailnet address (tailscale nc, 4 s at
-# most); prints the body. stdin stays open a while: nc ends when its input does.
+# most); prints the body. stdin stays open longer than that: nc ends when its input does. The
+# writer lets go of stderr, so a test runner waiting on it is not held up by a sleep.
 get() {
   TS_TIMEOUT=4 ts "$1" nc "$(ts "$2" ip -4)" "$3" \
-    < <(printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$2"; sleep 5) 2>/dev/null | tail -n 1
+    < <(exec 2>/dev/null; printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$2"; sleep 5) 2>/dev/null | tail -n 1
 }
 reaches() { [ "$(get "$1" "$2" "$3")" = "$4" ]; }
 # peers NAME: the HostNames of NAME's peers, sorted, comma-separated.
