@@ -19,6 +19,7 @@ LAB_PIDS=()
 LAB_BRIDGE=""
 LAB_SUBNET=${LAB_SUBNET:-10.201.$(( LAB_ID % 250 )).}
 TESTS_PASSED=0
+TESTS_FAILED=0
 
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 fail() {
@@ -31,6 +32,16 @@ fail() {
   exit 1
 }
 pass() { TESTS_PASSED=$((TESTS_PASSED + 1)); log "ok: $*"; }
+# check WHAT CMD...: runs CMD; "ok: WHAT" when it succeeds, else "FAILED: WHAT" and the suite
+# goes on (finish then exits non-zero). For checks that stand alone, where one failing says
+# nothing about the rest; fail stays right for steps later checks depend on.
+check() {
+  local what=$1
+  shift
+  if "$@"; then pass "$what"; return 0; fi
+  TESTS_FAILED=$((TESTS_FAILED + 1))
+  echo "[$(date +%H:%M:%S)] FAILED: $what" >&2
+}
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then
@@ -80,7 +91,8 @@ lab_bridge() {
 }
 
 # host_add NAME INDEX: a network namespace "hs<id>-NAME" on the lab bridge with address
-# ${LAB_SUBNET}<10+INDEX>/24 and no route out of the lab; DNS resolves nothing.
+# ${LAB_SUBNET}<10+INDEX>/24 and no route out of the lab; DNS resolves nothing. NAME may hold
+# hyphens (alice-laptop); each is an underscore in the HOST_NS_ variable.
 host_add() {
   local name=$1 idx=$2 ns="hs$LAB_ID-$1"
   lab_bridge
@@ -94,9 +106,9 @@ host_add() {
   ip -n "$ns" route add unreachable default
   mkdir -p "/etc/netns/$ns"
   echo "nameserver 127.0.0.1" >"/etc/netns/$ns/resolv.conf"
-  eval "HOST_NS_$name=$ns"
+  printf -v "HOST_NS_${name//-/_}" '%s' "$ns"
 }
-host_ns() { local v="HOST_NS_$1"; echo "${!v}"; }
+host_ns() { local v="HOST_NS_${1//-/_}"; echo "${!v}"; }
 host_ip() { local i; i=$(ip -n "$(host_ns "$1")" -4 -o addr show dev eth0 | awk '{print $4}'); echo "${i%/*}"; }
 
 # ts_start NAME PORT [tailscaled flags...]: one tailscaled with its own state dir, socket and
@@ -108,8 +120,9 @@ ts_start() {
   local d="$LAB/$name"
   mkdir -p "$d/logs"
   local prefix=()
-  local ns_var="HOST_NS_$name"
+  local ns_var="HOST_NS_${name//-/_}"
   if [ -n "${!ns_var:-}" ]; then prefix=(ip netns exec "${!ns_var}"); fi
+  echo "$TS_BIN" >"$d/bindir"
   "${prefix[@]}" env TS_NO_LOGS_NO_SUPPORT=true TS_LOGS_DIR="$d/logs" TS_DISABLE_PORTMAPPER=1 \
     TS_DISABLE_UPNP=true TS_PANIC_IF_HIT_MAIN_CONTROL=1 TS_ASSUME_NETWORK_UP_FOR_TEST=1 \
     ${TS_EXTRA_ENV:-} \
@@ -126,11 +139,15 @@ ts_start() {
   fail "tailscaled $name did not create its socket within 10s"
 }
 
-# ts NAME ARGS...: the tailscale CLI against instance NAME.
+# ts NAME ARGS...: the tailscale CLI against instance NAME, of the version NAME's tailscaled runs
+# (a lab may mix versions: ts_install V before each ts_start picks that host's version).
+# With TS_TIMEOUT=SECONDS set, the CLI is killed after that long.
 ts() {
-  local name=$1
+  local name=$1 bin=$TS_BIN pre=()
   shift
-  TS_DISABLE_PORTMAPPER=1 TS_DISABLE_UPNP=true "$TS_BIN/tailscale" --socket="$LAB/$name/ts.sock" "$@"
+  [ -f "$LAB/$name/bindir" ] && bin=$(<"$LAB/$name/bindir")
+  [ -n "${TS_TIMEOUT:-}" ] && pre=(timeout "$TS_TIMEOUT")
+  TS_DISABLE_PORTMAPPER=1 TS_DISABLE_UPNP=true "${pre[@]}" "$bin/tailscale" --socket="$LAB/$name/ts.sock" "$@"
 }
 
 ts_stop() {
@@ -165,14 +182,16 @@ daemon_stop() {
   for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
 }
 
-# eventually SECONDS CMD...: retries CMD every 0.25 s until it succeeds or time runs out.
+# eventually SECONDS CMD...: retries CMD every 0.25 s until it succeeds or time runs out. The
+# deadline is SECONDS from now to the microsecond ($SECONDS ticks whole seconds, which gave
+# `eventually 2` anywhere from 1 to 2 s).
 eventually() {
   local secs=$1
   shift
-  local end=$((SECONDS + secs))
+  local end=$(( ${EPOCHREALTIME/[.,]/} + secs * 1000000 ))
   while :; do
     if "$@" >/dev/null 2>&1; then return 0; fi
-    [ $SECONDS -ge $end ] && return 1
+    [ "${EPOCHREALTIME/[.,]/}" -ge "$end" ] && return 1
     sleep 0.25
   done
 }
@@ -189,7 +208,8 @@ for_each_version() {
 
 # Prints the plain closing line the CI reads, then exits non-zero if any check failed.
 finish() {
-  echo "$(basename "$0" .sh): $TESTS_PASSED passed, 0 failed"
+  echo "$(basename "$0" .sh): $TESTS_PASSED passed, $TESTS_FAILED failed"
+  [ "$TESTS_FAILED" = 0 ]
 }
 
 # lab_pki IP: a lab CA and a server certificate for IP, signed by it, in $LAB/pki: ca.pem,
