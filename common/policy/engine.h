@@ -45,6 +45,10 @@ public:
     // The node's announced routes that autoApprovers let it approve itself (exit routes only
     // through autoApprovers.exitNode), in announced order.
     std::vector<std::string> auto_approved_routes(std::uint64_t node_id) const;
+    // Of `tags` (Hostinfo.RequestTags of a user's node registering), those the user may not
+    // give it: not defined in tagOwners, or owned by neither the user, a group of theirs nor
+    // autogroup:member. Empty when every tag is granted.
+    std::vector<std::string> unowned_tags(std::uint64_t user_id, const std::vector<std::string>& tags) const;
     // The failures of tests and sshTests against this tailnet (compile refuses a policy when
     // this is non-empty; exposed so a boot-time load can log them instead).
     std::vector<Problem> test_failures() const;

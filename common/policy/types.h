@@ -31,6 +31,7 @@ struct Node {
     // Subnet routes this node serves as the elected primary (HA election is the caller's:
     // it depends on who is online). Only these reach peers' AllowedIPs.
     std::vector<std::string> primary_routes;
+    bool operator==(const Node&) const = default;
 };
 
 struct Problem {

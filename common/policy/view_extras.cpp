@@ -59,7 +59,44 @@ bool approver_matches(const CompiledImpl& c, const std::vector<Alias>& approvers
     return false;
 }
 
+// Whether tagOwners entry `a` names user `u` (a tag owning a tag never names a user).
+bool owner_names_user(const CompiledImpl& c, const Alias& a, int u) {
+    switch (a.kind) {
+        case Alias::Kind::user: {
+            if (a.name.rfind("user:*@", 0) == 0) {
+                const std::string& email = c.users[static_cast<std::size_t>(u)].email;
+                const std::string domain = "@" + a.name.substr(7);
+                return email.size() > domain.size() && email.compare(email.size() - domain.size(), domain.size(), domain) == 0;
+            }
+            return c.resolver->user_index(a) == u;
+        }
+        case Alias::Kind::group: {
+            const auto it = c.policy.groups.find(a.name);
+            if (it == c.policy.groups.end()) return false;
+            return std::any_of(it->second.begin(), it->second.end(),
+                               [&](const Alias& m) { return m.kind != Alias::Kind::group && owner_names_user(c, m, u); });
+        }
+        case Alias::Kind::autogroup: return a.name == "member";
+        default: return false;
+    }
+}
+
 }  // namespace
+
+std::vector<std::string> Compiled::unowned_tags(std::uint64_t user_id, const std::vector<std::string>& tags) const {
+    const CompiledImpl& c = *impl_;
+    int u = -1;
+    for (std::size_t i = 0; i < c.users.size(); ++i)
+        if (c.users[i].id == user_id) u = static_cast<int>(i);
+    std::vector<std::string> out;
+    for (const std::string& tag : tags) {
+        const auto it = c.policy.tag_owners.find(tag);
+        const bool owned = u >= 0 && it != c.policy.tag_owners.end() &&
+                           std::any_of(it->second.begin(), it->second.end(), [&](const Alias& a) { return owner_names_user(c, a, u); });
+        if (!owned) out.push_back(tag);
+    }
+    return out;
+}
 
 std::vector<std::string> Compiled::auto_approved_routes(std::uint64_t node_id) const {
     const CompiledImpl& c = *impl_;

@@ -7,7 +7,9 @@
 # netstack forwards to) the allowed connections succeed and the others fail; each node's peer
 # list holds only the nodes it may reach or be reached by (bob: none). Adding bob to group:eng
 # with hs-admin reaches the connected clients within 2 s, without a new map stream: bob then
-# lists web and reaches it.
+# lists web and reaches it. Then autoApprovers approve a route alice announces (and it becomes
+# primary) but not one bob announces, and bob asking for a tag he does not own is refused with
+# the message the client prints.
 #
 # Deny and visibility checks go on after a failure (check), so one run shows every verdict.
 . "$(dirname "$0")/lib.sh"
@@ -25,6 +27,7 @@ policy_text() {
 {
   "groups": {"group:eng": [$eng]},
   "tagOwners": {"tag:web": ["alice@"], "tag:db": ["alice@"]},
+  "autoApprovers": {"routes": {"10.77.0.0/16": ["group:eng"]}},
   "acls": [
     {"action": "accept", "src": ["group:eng"], "dst": ["tag:web:80"]},
     {"action": "accept", "src": ["tag:web"], "dst": ["tag:db:5432"]},
@@ -141,5 +144,26 @@ check "alice-laptop -> web:80 still answers" reaches alice-laptop web 80 from-we
 streams_after=$(map_streams bob-laptop)
 check "bob-laptop kept its map stream through the change ($streams_before opened before, $streams_after after)" \
   [ "$streams_before" = "$streams_after" ]
-server_alive "the policy change"
+
+# autoApprovers: alice (group:eng) announces a route inside 10.77.0.0/16; it is approved and
+# elected primary with no admin step. bob's announced route has no approver and waits.
+ts alice-laptop set --advertise-routes=10.77.1.0/24 || fail "tailscale set --advertise-routes on alice-laptop"
+ts bob-laptop set --advertise-routes=10.78.1.0/24 || fail "tailscale set --advertise-routes on bob-laptop"
+check "alice-laptop's 10.77.1.0/24 is approved by autoApprovers and primary within 5 s" \
+  eventually 5 admin_node_is alice-laptop '.approved_routes + .primary_routes | join(",")' 10.77.1.0/24,10.77.1.0/24
+eventually 5 admin_node_is bob-laptop '.available_routes | join(",")' 10.78.1.0/24 || true
+check "bob-laptop's 10.78.1.0/24 (no approver) is announced but not approved" \
+  admin_node_is bob-laptop '.approved_routes | length' 0
+
+# Tags: bob owns no tag, so asking for tag:web is refused with Tailscale's message, which the
+# client prints (a logged-in client asks for new tags by logging in again); his node stays his.
+key_bob_again=$(admin preauthkeys create -u bob --reusable)
+refused_tags() {
+  ! ts_up bob-laptop "$key_bob_again" --advertise-tags=tag:web --force-reauth >"$LAB/tags.out" 2>"$LAB/tags.err" &&
+    grep -qF "requested tags [tag:web] are invalid or not permitted" "$LAB/tags.err"
+}
+check "tailscale up --advertise-tags=tag:web as bob is refused: $(refused_tags; tail -n 1 "$LAB/tags.err")" \
+  grep -qF "requested tags [tag:web] are invalid or not permitted" "$LAB/tags.err"
+check "bob-laptop is still bob's and untagged" admin_node_is bob-laptop '.user.name + "/" + (.tags | join(","))' bob/
+server_alive "the policy change, the routes and the refused tags"
 finish

@@ -234,8 +234,12 @@ RegisterReply Tailnet::register_with_key(const std::string& machine_key, const j
     if (!key->reusable && !reuse_by_same_node && !store::claim_preauth_key(db_, key->id))
         return reject("pre-auth key has already been used");
     if (key->reusable) store::claim_preauth_key(db_, key->id);
+    // A tagged key's tags are the node's; only a user's key lets the client ask for some.
+    auto tags = key->tags;
+    if (tags.empty())
+        if (auto why = grant_requested_tags(key->user_id, req, tags)) return reject(*why);  // the key stays unspent
     const bool ephemeral = key->ephemeral || req.value("Ephemeral", false);
-    return complete_registration(machine_key, req, key->user_id, key->tags, key->id, ephemeral, "authkey", tx, now);
+    return complete_registration(machine_key, req, key->user_id, tags, key->id, ephemeral, "authkey", tx, now);
 }
 
 RegisterReply Tailnet::register_node(const std::string& machine_key, const json& req, TimePoint now,
@@ -333,8 +337,15 @@ std::optional<RegisterReply> Tailnet::poll_auth(const std::string& auth_id, cons
     ar = store::find_auth_request(db_, auth_id);  // under the write lock: nobody completes it twice
     if (!ar || ar->status != "approved" || !ar->user_id) return std::nullopt;
     store::set_auth_request_status(db_, auth_id, "done");
+    std::vector<std::string> tags;
+    if (auto why = grant_requested_tags(ar->user_id, req, tags)) {
+        tx.commit();  // the request is answered: the client starts over with other tags
+        ++stats_.registrations_rejected;
+        log_rejection(*why, *why, peer, machine_key, req);
+        return error_reply(*why);
+    }
     const bool ephemeral = req.value("Ephemeral", false);
-    return complete_registration(machine_key, req, ar->user_id, {}, std::nullopt, ephemeral, "cli", tx, now);
+    return complete_registration(machine_key, req, ar->user_id, tags, std::nullopt, ephemeral, "cli", tx, now);
 }
 
 }  // namespace hs::control

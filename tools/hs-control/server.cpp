@@ -299,6 +299,11 @@ std::string Server::metrics_text() const {
         w.sample("hs_control_request_failures_total", count, {{"code", std::to_string(code)}});
     w.counter("hs_control_db_write_failures_total", "Database writes that failed (busy, full, read-only).",
               tailnet_.db_write_failures());
+    w.counter("hs_control_policy_reload_errors_total",
+              "ACL policies refused on reload or recompile; the last good policy stayed in force.",
+              tailnet_.policy_reload_errors());
+    w.gauge("hs_control_policy_in_force", "1 while an ACL policy is enforced, 0 when every node may reach every other.",
+            tailnet_.has_policy() ? 1 : 0);
     std::string o = w.take();
     o += deadline_closes_.prometheus_text();
     if (derp_) o += derp_->metrics_text();

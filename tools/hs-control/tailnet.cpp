@@ -130,7 +130,10 @@ void Tailnet::refresh_and_announce(Live& l, TimePoint now) {
 }
 
 void Tailnet::render(Live& l, TimePoint now) {
-    policy_dirty_ = true;  // tags, addresses, routes and presence are all inputs of the policy
+    if (auto in = policy_node(l); in != l.policy_in) {
+        l.policy_in = std::move(in);
+        policy_dirty_ = true;
+    }
     l.peer_json = node_json(l.rec, settings_, l.capver, now, false, &l.routes).dump();
     chunks_.invalidate(l.rec.id);
 }

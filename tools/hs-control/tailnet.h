@@ -155,11 +155,24 @@ private:
         // What the policy let this node's streams see last (nullopt: no policy was in force
         // when they got their map, so every peer and the allow-all filter).
         std::optional<policy::NodeView> view;
+        // The node as the policy compiler saw it last: only a change here needs a new compile
+        // (endpoints, presence and the like do not).
+        policy::Node policy_in;
     };
 
     // --- policy (tailnet_policy.cpp) ---
-    // Compiles again when nodes, users or routes changed since the last compile.
+    // Compiles again when nodes, users or routes changed since the last compile, then lets
+    // autoApprovers approve what nodes announce (which compiles once more if it approved any).
     void ensure_policy();
+    // Adds the routes autoApprovers allow to each node's approved routes (never removes any:
+    // that is an admin's); true when any node changed. The file is written first: a route
+    // that cannot be recorded is not approved, and the next compile tries again.
+    bool auto_approve(TimePoint now);
+    // Hostinfo.RequestTags of a user's node registering (`--advertise-tags`): into `tags`
+    // when the policy lets the user own them all; else Tailscale's refusal for the client.
+    std::optional<std::string> grant_requested_tags(std::optional<std::int64_t> user_id, const nlohmann::json& req,
+                                                    std::vector<std::string>& tags);
+    static policy::Node policy_node(const Live& l);
     // policy.mode database: the newest stored policy. At start (`at_start`), one that does not
     // compile stops the server rather than leaving the tailnet open.
     void load_stored_policy(bool at_start);

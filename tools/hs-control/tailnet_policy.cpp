@@ -63,6 +63,7 @@ std::vector<policy::Problem> Tailnet::set_policy(std::optional<std::string> text
     policy_ = std::move(result.compiled);
     policy_dirty_ = false;
     views_stale_ = true;
+    if (auto_approve(Clock::now())) ensure_policy();
     return {};
 }
 
@@ -74,17 +75,74 @@ void Tailnet::load_stored_policy(bool at_start) {
 }
 
 void Tailnet::ensure_policy() {
-    if (!policy_ || !policy_dirty_) return;
-    policy_dirty_ = false;
-    // Tests are the admin's check when the policy changes; a node joining must not undo it.
-    auto result = policy::compile(*policy_text_, policy_users(), policy_nodes(), false);
-    if (!result.ok()) {
-        ++policy_reload_errors_;
-        spdlog::error("ACL policy no longer compiles against the tailnet (the previous compile stays):\n{}",
-                      policy::format_problems(result.problems));
-        return;
+    // Twice at most: approving routes changes the nodes the policy was compiled against.
+    for (int round = 0; round < 2 && policy_ && policy_dirty_; ++round) {
+        policy_dirty_ = false;
+        // Tests are the admin's check when the policy changes; a node joining must not undo it.
+        auto result = policy::compile(*policy_text_, policy_users(), policy_nodes(), false);
+        if (!result.ok()) {
+            ++policy_reload_errors_;
+            spdlog::error("ACL policy no longer compiles against the tailnet (the previous compile stays):\n{}",
+                          policy::format_problems(result.problems));
+            return;
+        }
+        policy_ = std::move(result.compiled);
+        if (!auto_approve(Clock::now())) return;
     }
-    policy_ = std::move(result.compiled);
+}
+
+bool Tailnet::auto_approve(TimePoint now) {
+    bool any = false;
+    for (auto& [id, l] : nodes_) {
+        const auto& announced = l.policy_in.announced_routes;
+        if (announced.empty()) continue;
+        auto approved = l.rec.approved_routes;
+        for (const auto& r : policy_->auto_approved_routes(static_cast<std::uint64_t>(id)))
+            if (std::find(approved.begin(), approved.end(), r) == approved.end()) approved.push_back(r);
+        if (approved.size() == l.rec.approved_routes.size()) continue;
+        try {
+            check_writable(now);
+            store::set_node_approved_routes(db_, id, approved);
+        } catch (const std::exception& e) {
+            spdlog::warn("node {}: autoApprovers would approve its routes, but they cannot be recorded: {}", id, e.what());
+            continue;
+        }
+        spdlog::info("node {} ({}): routes approved by autoApprovers; approved now: {}", id, l.rec.given_name,
+                     json(approved).dump());
+        l.rec.approved_routes = std::move(approved);
+        refresh_and_announce(l, now);
+        any = true;
+    }
+    return any;
+}
+
+std::optional<std::string> Tailnet::grant_requested_tags(std::optional<std::int64_t> user_id, const json& req,
+                                                         std::vector<std::string>& tags) {
+    std::vector<std::string> requested;
+    if (const auto hi = req.find("Hostinfo"); hi != req.end() && hi->is_object())
+        if (const auto rt = hi->find("RequestTags"); rt != hi->end() && rt->is_array())
+            for (const auto& t : *rt)
+                if (t.is_string()) requested.push_back(t.get<std::string>());
+    if (requested.empty() || !user_id) return std::nullopt;
+    std::sort(requested.begin(), requested.end());
+    requested.erase(std::unique(requested.begin(), requested.end()), requested.end());
+    // Without a policy no tag is defined, so none can be owned (as on Tailscale).
+    std::vector<std::string> refused = requested;
+    if (policy_) {
+        // Ownership needs only the users; a full ensure_policy here could approve routes
+        // inside this registration's transaction, which a refusal rolls back.
+        auto compiled = policy_;
+        if (policy_dirty_) compiled = policy::compile(*policy_text_, policy_users(), {}, false).compiled;
+        if (compiled) refused = compiled->unowned_tags(static_cast<std::uint64_t>(*user_id), requested);
+    }
+    if (!refused.empty()) {
+        std::string list;
+        for (const auto& t : refused) list += (list.empty() ? "" : " ") + t;
+        // Tailscale's wording, which the client prints as it is.
+        return "requested tags [" + list + "] are invalid or not permitted";
+    }
+    tags = std::move(requested);
+    return std::nullopt;
 }
 
 std::vector<policy::User> Tailnet::policy_users() const {
@@ -95,25 +153,27 @@ std::vector<policy::User> Tailnet::policy_users() const {
     return out;
 }
 
+policy::Node Tailnet::policy_node(const Live& l) {
+    policy::Node n;
+    n.id = static_cast<std::uint64_t>(l.rec.id);
+    n.user_id = static_cast<std::uint64_t>(l.rec.user_id.value_or(0));
+    n.given_name = l.rec.given_name;
+    n.hostname = l.rec.hostname;
+    n.tags = l.rec.tags;
+    n.ipv4 = l.rec.ipv4.value_or("");
+    n.ipv6 = l.rec.ipv6.value_or("");
+    if (const auto it = l.rec.host_info.find("RoutableIPs"); it != l.rec.host_info.end() && it->is_array())
+        for (const auto& r : *it)
+            if (r.is_string()) n.announced_routes.push_back(r.get<std::string>());
+    n.approved_routes = l.rec.approved_routes;
+    n.primary_routes = l.routes.primary;
+    return n;
+}
+
 std::vector<policy::Node> Tailnet::policy_nodes() const {
     std::vector<policy::Node> out;
     out.reserve(nodes_.size());
-    for (const auto& [id, l] : nodes_) {
-        policy::Node n;
-        n.id = static_cast<std::uint64_t>(id);
-        n.user_id = static_cast<std::uint64_t>(l.rec.user_id.value_or(0));
-        n.given_name = l.rec.given_name;
-        n.hostname = l.rec.hostname;
-        n.tags = l.rec.tags;
-        n.ipv4 = l.rec.ipv4.value_or("");
-        n.ipv6 = l.rec.ipv6.value_or("");
-        if (const auto it = l.rec.host_info.find("RoutableIPs"); it != l.rec.host_info.end() && it->is_array())
-            for (const auto& r : *it)
-                if (r.is_string()) n.announced_routes.push_back(r.get<std::string>());
-        n.approved_routes = l.rec.approved_routes;
-        n.primary_routes = l.routes.primary;
-        out.push_back(std::move(n));
-    }
+    for (const auto& [id, l] : nodes_) out.push_back(l.policy_in);
     return out;
 }
 

@@ -180,3 +180,68 @@ TEST_CASE("a node joining under a policy is shown only to the nodes that may see
     n.tn.flush(n.now);
     CHECK(last_with(sb, "OnlineChange").is_null());
 }
+
+TEST_CASE("tags a client asks for (--advertise-tags) are granted when the user owns the tags, else refused with Tailscale's message") {
+    Net n;
+    Client a, b, c;
+    auto req = [](const Client& cl, const std::string& name, const std::string& key, std::vector<std::string> tags) {
+        auto r = cl.request(name, key);
+        r["Hostinfo"]["RequestTags"] = tags;
+        return r;
+    };
+    // No policy: no tag is defined, so none can be owned.
+    auto r = n.tn.register_node(a.machine, req(a, "a", n.alice_key.secret, {"tag:web"}), n.now);
+    CHECK(r.body.value("Error", "") == "requested tags [tag:web] are invalid or not permitted");
+    CHECK(!store::find_node_by_node_key(*n.t.db, a.node));
+
+    REQUIRE(n.tn.set_policy(std::string(kPolicy)).empty());
+    r = n.tn.register_node(b.machine, req(b, "b", n.bob_key.secret, {"tag:web"}), n.now);
+    CHECK(r.body.value("Error", "") == "requested tags [tag:web] are invalid or not permitted");
+    r = n.tn.register_node(b.machine, req(b, "b", n.alice_key.secret, {"tag:web", "tag:nope"}), n.now);
+    CHECK(r.body.value("Error", "") == "requested tags [tag:nope] are invalid or not permitted");
+    CHECK(n.tn.stats().registrations_rejected == 3);
+
+    r = n.tn.register_node(c.machine, req(c, "c", n.alice_key.secret, {"tag:web"}), n.now);
+    REQUIRE(r.status == 200);
+    CHECK(!r.body.contains("Error"));
+    const auto node = store::find_node_by_node_key(*n.t.db, c.node);
+    REQUIRE(node);
+    CHECK(node->tags == std::vector<std::string>{"tag:web"});
+    CHECK(!node->user_id);  // a tagged node belongs to its tags
+}
+
+TEST_CASE("autoApprovers approve announced routes at registration and when the policy allows them later") {
+    Net n;
+    Client r1;
+    Sink s1;
+    auto with_routes = [](nlohmann::json req, std::vector<std::string> routes) {
+        req["Hostinfo"]["RoutableIPs"] = routes;
+        return req;
+    };
+    REQUIRE(n.tn.set_policy(std::string(R"({
+      "tagOwners": {"tag:router": ["alice@"]},
+      "autoApprovers": {"routes": {"10.0.0.0/8": ["alice@"]}},
+      "acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]
+    })")).empty());
+    REQUIRE(n.tn.register_node(r1.machine, with_routes(r1.request("r1", n.alice_key.secret), {"10.1.0.0/16", "192.168.0.0/24"}), n.now).status == 200);
+    const auto id1 = store::find_node_by_node_key(*n.t.db, r1.node)->id;
+    auto m = n.tn.map_request(r1.machine, with_routes(r1.map(true), {"10.1.0.0/16", "192.168.0.0/24"}), n.now);
+    REQUIRE(m.status == 200);
+    n.tn.attach(id1, &s1, n.now);
+    n.tn.flush(n.now);
+    // Only the route inside 10.0.0.0/8: 192.168.0.0/24 waits for an admin.
+    CHECK(store::find_node(*n.t.db, id1)->approved_routes == std::vector<std::string>{"10.1.0.0/16"});
+    CHECK(store::find_node(*n.t.db, id1)->primary_routes == std::vector<std::string>{"10.1.0.0/16"});
+
+    // The policy now approves 192.168.0.0/16 for alice too: the node's route is approved on set.
+    REQUIRE(n.tn.set_policy(std::string(R"({
+      "tagOwners": {"tag:router": ["alice@"]},
+      "autoApprovers": {"routes": {"10.0.0.0/8": ["alice@"], "192.168.0.0/16": ["alice@"]}},
+      "acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]
+    })")).empty());
+    const auto approved = store::find_node(*n.t.db, id1)->approved_routes;
+    CHECK(std::count(approved.begin(), approved.end(), "192.168.0.0/24") == 1);
+    // Never taken back by a narrower policy: removing is an admin's call.
+    REQUIRE(n.tn.set_policy(std::string(R"({"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]})")).empty());
+    CHECK(store::find_node(*n.t.db, id1)->approved_routes.size() == 2);
+}
