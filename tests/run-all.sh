@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test suite: units, CLI and real-client tests on the -Werror build, units and CLI
-# again under AddressSanitizer and UBSan, then each fuzz target briefly. Prints one closing
-# line "N passed, N failed" over all of them and exits non-zero if anything failed.
+# Runs every test suite: units, CLI, policy captures and real-client tests on the -Werror build,
+# units and CLI again under AddressSanitizer and UBSan, then each fuzz target briefly. Prints
+# one closing line "N passed, N failed" over all of them and exits non-zero if anything failed.
 set -uo pipefail
 build=${1:-build} asan=${2:-build-asan} fuzz=${3:-build-fuzz}
 total_pass=0 total_fail=0 rc=0
@@ -31,9 +31,13 @@ suite() {
 
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
-suite "unit, cli and interop tests" "$build"
-suite "unit and cli tests under address,undefined sanitizers" "$asan" -L unit
-suite "fuzz targets on their seed corpora" "$fuzz"
+# Everything but the real-client suites runs on every core; those take turns (RUN_SERIAL: each
+# lab owns its namespaces and ports, and some check how fast a change arrives).
+jobs=$(nproc)
+suite "unit, cli, policy and bench-smoke tests" "$build" -LE interop -j "$jobs"
+suite "real-client (interop) tests" "$build" -L interop
+suite "unit and cli tests under address,undefined sanitizers" "$asan" -L unit -j "$jobs"
+suite "fuzz targets on their seed corpora" "$fuzz" -j "$jobs"
 
 echo
 echo "all suites: $total_pass passed, $total_fail failed"
