@@ -78,8 +78,4 @@ std::int64_t count_pending_auth_requests(Db& db, TimePoint now) {
     return st.int64(0);
 }
 
-void prune_change_log(Db& db, TimePoint before) {
-    db.prepare("DELETE FROM change_log WHERE at < ?").bind(1, format_time(before)).run();
-}
-
 }  // namespace hs::store

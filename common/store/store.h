@@ -176,7 +176,21 @@ void prune_auth_requests(Db& db, TimePoint now);
 std::optional<AuthRequest> find_pending_auth_request(Db& db, const std::string& machine_key, const std::string& node_key,
                                                      TimePoint now);
 std::int64_t count_pending_auth_requests(Db& db, TimePoint now);
+
+// --- the change log (change_log.cpp): schema.cpp's triggers add a row for every write to
+// nodes, users and policies, whoever made it; hs-control reads past what it has seen.
 // Forgets change-log entries older than `before`: every reader has seen them by then.
 void prune_change_log(Db& db, TimePoint before);
+// The newest entry's sequence number (0 when the log is empty).
+std::int64_t change_log_head(Db& db);
+struct ChangesSince {
+    bool pruned = false;                 // entries after `seq` were pruned: reload everything
+    std::int64_t last_seq = 0;           // the newest entry read (`seq` when there were none)
+    std::vector<std::int64_t> node_ids;  // in log order, repeats kept
+    bool users = false;
+    bool policies = false;
+};
+// What changed after entry `seq`.
+ChangesSince changes_since(Db& db, std::int64_t seq);
 
 }  // namespace hs::store

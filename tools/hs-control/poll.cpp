@@ -22,6 +22,7 @@ MapReply map_error(int status, std::string msg) {
 }  // namespace
 
 MapReply Tailnet::map_request(const std::string& machine_key, const json& req, TimePoint now) {
+    on_owner_thread();
     const auto node_key = request_key(req, "NodeKey", kNodePrefix);
     if (!node_key) return map_error(400, "NodeKey is missing or malformed");
     const int capver = req.value("Version", 0);

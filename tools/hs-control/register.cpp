@@ -244,6 +244,7 @@ RegisterReply Tailnet::register_with_key(const std::string& machine_key, const j
 
 RegisterReply Tailnet::register_node(const std::string& machine_key, const json& req, TimePoint now,
                                      const std::string& peer) {
+    on_owner_thread();
     const auto node_key = request_key(req, "NodeKey", kNodePrefix);
     if (!node_key) {
         ++stats_.registrations_rejected;
@@ -328,6 +329,7 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
 
 std::optional<RegisterReply> Tailnet::poll_auth(const std::string& auth_id, const std::string& machine_key,
                                                 const json& req, TimePoint now, const std::string& peer) {
+    on_owner_thread();
     auto ar = store::find_auth_request(db_, auth_id);
     if (!ar || ar->expires_at <= now || ar->machine_key != machine_key || ar->status == "done")
         return start_interactive(machine_key, req, now, peer);

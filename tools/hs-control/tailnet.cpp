@@ -37,10 +37,15 @@ Tailnet::Tailnet(Db& db, Config cfg, json derp_map)
     keepalive_ = std::make_shared<const std::string>(frame_map_message(R"({"KeepAlive":true})"));
 }
 
+void Tailnet::on_owner_thread() const {
+    if (std::this_thread::get_id() == owner_) return;
+    spdlog::critical("hs-control: the Tailnet was called from a second thread; stopping rather than corrupting it");
+    std::abort();
+}
+
 void Tailnet::load() {
-    auto seq = db_.prepare("SELECT coalesce(max(seq), 0) FROM change_log");
-    seq.step();
-    change_seq_ = seq.int64(0);
+    on_owner_thread();
+    change_seq_ = store::change_log_head(db_);
     data_version_ = db_.data_version();
     reload_users();
     std::map<std::int64_t, std::vector<MapSink*>> keep;
@@ -315,6 +320,7 @@ std::string Tailnet::full_map_frame(Live& self, TimePoint now) {
 }
 
 void Tailnet::attach(std::int64_t node_id, MapSink* sink, TimePoint now) {
+    on_owner_thread();
     const auto it = nodes_.find(node_id);
     if (it == nodes_.end()) {
         sink->end();
@@ -332,6 +338,7 @@ void Tailnet::attach(std::int64_t node_id, MapSink* sink, TimePoint now) {
 }
 
 void Tailnet::detach(std::int64_t node_id, MapSink* sink, TimePoint now) {
+    on_owner_thread();
     const auto it = nodes_.find(node_id);
     if (it == nodes_.end()) return;
     auto& l = it->second;
@@ -357,6 +364,7 @@ std::string Tailnet::peers_changed_text(const std::vector<const Live*>& whole, s
 }
 
 void Tailnet::flush(TimePoint now) {
+    on_owner_thread();
     if (presence_.empty() && changed_.empty() && patches_.empty() && !views_stale_) return;
     const auto changed = std::exchange(changed_, {});
     const auto patches = std::exchange(patches_, {});
@@ -478,29 +486,21 @@ void Tailnet::collect_ephemeral(TimePoint now) {
 }
 
 void Tailnet::sync_from_db(TimePoint now) {
+    on_owner_thread();
     const auto dv = db_.data_version();
     if (dv == data_version_) return;
     spdlog::debug("database changed (data_version {} -> {}); reading the change log past {}", data_version_, dv, change_seq_);
     data_version_ = dv;
-    auto first = db_.prepare("SELECT coalesce(min(seq), 0) FROM change_log");
-    first.step();
-    if (first.int64(0) > change_seq_ + 1) {
+    auto changes = store::changes_since(db_, change_seq_);
+    if (changes.pruned) {
         spdlog::info("change log was pruned past what this server saw; reloading everything");
         load();
         for (auto& [id, l] : nodes_) broadcast_changed(l, now);
         return;
     }
-    auto st = db_.prepare("SELECT seq, tbl, row_id FROM change_log WHERE seq > ? ORDER BY seq");
-    st.bind(1, change_seq_);
-    std::vector<std::int64_t> node_ids;
-    bool users_changed = false, policy_changed = false;
-    while (st.step()) {
-        change_seq_ = st.int64(0);
-        const auto tbl = st.text(1);
-        if (tbl == "nodes") node_ids.push_back(st.int64(2));
-        else if (tbl == "users") users_changed = true;
-        else if (tbl == "policies") policy_changed = true;
-    }
+    change_seq_ = changes.last_seq;
+    auto& node_ids = changes.node_ids;
+    const bool users_changed = changes.users, policy_changed = changes.policies;
     if (users_changed) {
         const auto before = profiles_json_;
         reload_users();

@@ -12,6 +12,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "common/config/config.h"
@@ -65,6 +67,10 @@ struct TailnetStats {
     std::uint64_t map_builds = 0;
 };
 
+// One thread only: hs-control runs every Tailnet call on its one event loop (main.cpp's
+// io.run()), so nothing here locks. The thread that constructs a Tailnet owns it; the entry
+// points below check that they run on it and abort otherwise, because a second thread would
+// corrupt the node maps silently rather than fail.
 class Tailnet {
 public:
     Tailnet(Db& db, Config cfg, nlohmann::json derp_map);
@@ -291,6 +297,9 @@ private:
     bool views_stale_ = false;   // the policy changed: every streaming node needs its view again
     std::uint64_t policy_reload_errors_ = 0;
     std::int64_t change_seq_ = 0;
+    std::thread::id owner_ = std::this_thread::get_id();
+    // Aborts when called off the owning thread (see the class comment).
+    void on_owner_thread() const;
     std::int64_t data_version_ = -1;
     TailnetStats stats_;
 };

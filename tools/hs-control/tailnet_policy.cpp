@@ -41,6 +41,7 @@ json ssh_or_empty(const json& ssh) { return ssh.is_null() ? json{{"rules", json:
 }  // namespace
 
 std::vector<policy::Problem> Tailnet::set_policy(std::optional<std::string> text, bool enforce_tests) {
+    on_owner_thread();
     if (text && blank(*text)) text.reset();
     if (text == policy_text_ && (policy_ || !text)) return {};
     if (!text) {
