@@ -1,10 +1,9 @@
 // The ACL policy: stored in the database (policy.mode: database) or read from policy.path
 // (policy.mode: file). `set` compiles the text against the tailnet in the database first, so a
 // policy naming unknown users or tags, or failing its own tests, is never stored.
-#include <fstream>
-#include <sstream>
-
 #include "common/admin/ops.h"
+#include "common/base/files.h"
+#include "common/policy/engine.h"
 #include "common/admin/policy_input.h"
 
 namespace hs::admin {
@@ -13,11 +12,11 @@ namespace {
 bool database_mode(const Env& env) { return env.cfg.policy_mode == "database"; }
 
 std::string read_policy_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw store::StoreError("cannot read policy file " + path);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    try {
+        return read_file(path, policy::kMaxPolicyBytes);
+    } catch (const FileError& e) {
+        throw store::StoreError(std::string("cannot read policy file: ") + e.what());
+    }
 }
 
 json policy_get(Env& env, const Params&) {

@@ -62,42 +62,41 @@ void check_private_file(const std::string& path, GroupRead group) {
     throw FileError(problem);
 }
 
-std::string read_file(const std::string& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) fail(path, "cannot open");
+namespace {
+
+// Reads `fd` to EOF; more than `limit` bytes is an error naming `name`.
+std::string read_all(int fd, const std::string& name, std::size_t limit) {
     std::string out;
     char buf[65536];
     for (;;) {
         const ssize_t n = ::read(fd, buf, sizeof buf);
         if (n < 0) {
             if (errno == EINTR) continue;
-            const int e = errno;
-            ::close(fd);
-            errno = e;
-            fail(path, "cannot read");
+            fail(name, "cannot read");
         }
         if (n == 0) break;
         out.append(buf, static_cast<std::size_t>(n));
+        if (out.size() > limit) throw FileError(name + ": longer than " + std::to_string(limit) + " bytes");
     }
-    ::close(fd);
     return out;
 }
 
-std::string read_stdin(std::size_t limit) {
-    std::string out;
-    char buf[4096];
-    for (;;) {
-        const ssize_t n = ::read(0, buf, sizeof buf);
-        if (n < 0) {
-            if (errno == EINTR) continue;
-            fail("stdin", "cannot read");
-        }
-        if (n == 0) break;
-        out.append(buf, static_cast<std::size_t>(n));
-        if (out.size() > limit) throw FileError("stdin: input longer than " + std::to_string(limit) + " bytes");
+}  // namespace
+
+std::string read_file(const std::string& path, std::size_t limit) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) fail(path, "cannot open");
+    try {
+        auto out = read_all(fd, path, limit);
+        ::close(fd);
+        return out;
+    } catch (...) {
+        ::close(fd);  // the message already holds the reason
+        throw;
     }
-    return out;
 }
+
+std::string read_stdin(std::size_t limit) { return read_all(0, "stdin", limit); }
 
 void write_file_atomic(const std::string& path, const std::string& data, unsigned mode, bool overwrite) {
     namespace fs = std::filesystem;

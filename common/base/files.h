@@ -1,6 +1,7 @@
 // Small file helpers with the guarantees key and config files need.
 #pragma once
 
+#include <cstdint>
 #include <stdexcept>
 #include <string>
 
@@ -10,8 +11,9 @@ struct FileError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-// Whole file as bytes. Throws FileError "path: reason".
-std::string read_file(const std::string& path);
+// Whole file as bytes; a file longer than `limit` bytes is an error. Throws FileError
+// "path: reason".
+std::string read_file(const std::string& path, std::size_t limit = SIZE_MAX);
 // Reads stdin to EOF, at most `limit` bytes (more is an error: the input is not what we expect).
 std::string read_stdin(std::size_t limit);
 

@@ -15,6 +15,10 @@ namespace hs::policy {
 
 class Compiled;
 
+// The largest policy accepted, 1 MiB: it is compiled again on every change to the tailnet,
+// and a company's 500 rules take about 50 KB. Bigger text is refused before parsing.
+inline constexpr std::size_t kMaxPolicyBytes = 1 << 20;
+
 struct CompileResult {
     std::shared_ptr<const Compiled> compiled;  // null when the policy is refused
     std::vector<Problem> problems;             // every problem found, in file order

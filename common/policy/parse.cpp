@@ -1,6 +1,7 @@
 // Reads each top-level section of a policy into ParsedPolicy, reporting every structural
 // problem with its position. Name resolution (does group:x exist?) is in check_refs.cpp.
 #include "common/policy/parse.h"
+#include "common/policy/engine.h"
 
 #include "common/policy/parse_util.h"
 
@@ -133,6 +134,11 @@ bool only_space_and_comments(std::string_view text) {
 
 void parse_policy_text(std::string_view text, ParsedPolicy& out, std::vector<Problem>& problems) {
     Reporter r{problems};
+    if (text.size() > kMaxPolicyBytes) {
+        problems.push_back({0, 0, "the policy is " + std::to_string(text.size()) + " bytes; at most " +
+                                      std::to_string(kMaxPolicyBytes) + " (1 MiB) are accepted"});
+        return;
+    }
     if (only_space_and_comments(text)) {
         out.allow_all = true;
         add_allow_all(out);

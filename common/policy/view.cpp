@@ -71,12 +71,17 @@ void emit_rule(const CompiledImpl& c, const CompiledRule& r, const NodeInfo& n, 
     }
 }
 
-bool dst_overlaps(const CompiledRule& r, const Cidr& route) {
+bool dst_overlaps(const CompiledImpl& c, const CompiledRule& r, const Cidr& route) {
+    if (r.dst.star) return true;
+    if (is_exit_route(route)) {
+        // An exit node carries traffic to the internet: a rule reaching the exit node's own
+        // address (inside 0.0.0.0/0 like every address) does not make it the viewer's exit.
+        return r.dst.internet || r.dst.literal_set.overlaps(c.internet);
+    }
     IpSet one;
     one.add(route);
     one.normalize();
-    if (r.dst.star || r.dst.nodes.overlaps(one) || r.dst.literal_set.overlaps(one)) return true;
-    return r.dst.internet && is_exit_route(route);
+    return r.dst.nodes.overlaps(one) || r.dst.literal_set.overlaps(one);
 }
 
 // May `viewer` use `route` served by a peer: traffic from the viewer into it, or from it back.
@@ -87,7 +92,7 @@ bool can_use_route(const CompiledImpl& c, std::size_t viewer, const Cidr& route)
     }
     for (int ri : c.rules_by_src[viewer]) {
         const CompiledRule& r = c.rules[static_cast<std::size_t>(ri)];
-        if (!r.self && r.spec->via.empty() && dst_overlaps(r, route)) return true;
+        if (!r.self && r.spec->via.empty() && dst_overlaps(c, r, route)) return true;
     }
     if (is_exit_route(route)) return false;
     for (int ri : c.rules_by_dst[viewer]) {
@@ -103,7 +108,7 @@ std::vector<std::string> via_tags(const CompiledImpl& c, std::size_t viewer, con
     std::vector<std::string> tags;
     for (int ri : c.rules_by_src[viewer]) {
         const CompiledRule& r = c.rules[static_cast<std::size_t>(ri)];
-        if (!r.spec->via.empty() && dst_overlaps(r, route)) tags.insert(tags.end(), r.spec->via.begin(), r.spec->via.end());
+        if (!r.spec->via.empty() && dst_overlaps(c, r, route)) tags.insert(tags.end(), r.spec->via.begin(), r.spec->via.end());
     }
     return tags;
 }

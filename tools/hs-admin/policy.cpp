@@ -1,26 +1,22 @@
 // hs-admin policy: the ACL policy (HuJSON). set and check compile the file against the tailnet
 // first; get prints the policy in force exactly as it was written.
-#include <fstream>
-#include <iostream>
 #include <memory>
-#include <sstream>
 
+#include "common/base/files.h"
+#include "common/policy/engine.h"
 #include "common/store/store.h"
 #include "tools/hs-admin/commands.h"
 
 namespace hs::admin {
 namespace {
 
-std::string read_file(const std::string& path) {
-    std::ostringstream s;
-    if (path == "-") {
-        s << std::cin.rdbuf();
-        return s.str();
+// The policy text from PATH or standard input ("-"), refused past the engine's size limit.
+std::string read_policy(const std::string& path) {
+    try {
+        return path == "-" ? read_stdin(policy::kMaxPolicyBytes) : read_file(path, policy::kMaxPolicyBytes);
+    } catch (const FileError& e) {
+        throw store::StoreError(std::string("cannot read policy file: ") + e.what());
     }
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw store::StoreError("cannot read " + path);
-    s << in.rdbuf();
-    return s.str();
 }
 
 void add_with_file(CLI::App& noun, Context& ctx, Actions& actions, const char* name, const char* help,
@@ -31,7 +27,7 @@ void add_with_file(CLI::App& noun, Context& ctx, Actions& actions, const char* n
     cmd->add_flag("--bypass-grpc-and-access-database-directly,--bypass-server-and-access-database-directly")
         ->description("Accepted for headscale's scripts; hs-admin always works on the database or --remote");
     actions[cmd] = [&ctx, file, op, done] {
-        const auto r = ctx.call(op, {{"policy", read_file(*file)}});
+        const auto r = ctx.call(op, {{"policy", read_policy(*file)}});
         print_text(ctx.format(), r, done);
         return 0;
     };

@@ -2,21 +2,22 @@
 
 #include <sys/stat.h>
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
+
+#include "common/base/files.h"
+#include "common/policy/engine.h"
 
 namespace hs::control {
 
 std::optional<std::string> read_policy_file(const std::string& path) {
     if (path.empty()) return std::nullopt;
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("cannot read policy file " + path);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
+    try {
+        return read_file(path, policy::kMaxPolicyBytes);
+    } catch (const FileError& e) {
+        throw std::runtime_error(std::string("cannot read policy file: ") + e.what());
+    }
 }
 
 PolicyFile::PolicyFile(boost::asio::io_context& io, std::string path, Tailnet& tailnet)

@@ -70,6 +70,17 @@ TEST_CASE("autogroup:internet lands on exit nodes and shows their exit routes") 
     CHECK(c->view(1, "").peers.empty());
 }
 
+TEST_CASE("an exit node reached on its own address is not offered as an exit without the internet") {
+    auto c = build(R"("acls": [{"action": "accept", "src": ["alice@"], "dst": ["autogroup:internet:*"]},
+                               {"action": "accept", "src": ["bob@"], "dst": ["tag:exit:80"]}])");
+    auto b1 = c->view(3, "");
+    REQUIRE(peer(b1, 6));  // bob may reach the node itself...
+    CHECK(peer(b1, 6)->allowed_ips == std::vector<std::string>{"100.64.0.6/32", "fd7a:115c:a1e0::6/128"});  // ...not through it
+    auto a1 = c->view(1, "");
+    REQUIRE(peer(a1, 6));
+    CHECK(peer(a1, 6)->allowed_ips.back() == "::/0");
+}
+
 TEST_CASE("a subnet route is offered only to who may use it; * as a source includes it") {
     auto c = build(R"("acls": [{"action": "accept", "src": ["alice@"], "dst": ["10.1.2.0/24:443"]},
                                {"action": "accept", "src": ["*"], "dst": ["tag:server:22"]}])");
@@ -191,4 +202,14 @@ TEST_CASE("sshTests: a failing expectation refuses the policy unless tests are n
     auto lenient = compile(pol, users(), nodes(), false);
     REQUIRE(lenient.ok());
     CHECK(lenient.compiled->test_failures().size() == 1);
+}
+
+TEST_CASE("a policy over 1 MiB is refused before it is parsed") {
+    std::string big = R"({"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]})";
+    CHECK(check(big).empty());
+    big.resize(kMaxPolicyBytes + 1, ' ');
+    const auto problems = check(big);
+    REQUIRE(problems.size() == 1);
+    CHECK(problems[0].message.find("at most 1048576") != std::string::npos);
+    CHECK(!compile(big, users(), nodes()).ok());
 }
