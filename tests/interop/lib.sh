@@ -230,6 +230,40 @@ lab_pki() {
   cat /etc/ssl/certs/ca-certificates.crt "$pki/ca.pem" >"$pki/bundle.pem" 2>/dev/null || cp "$pki/ca.pem" "$pki/bundle.pem"
 }
 
+# internet_behind HOST ADDR TEXT: a namespace routed behind HOST (a veth, 10.98.0.0/30) with
+# ADDR on its loopback and a web server on ADDR:8080 answering TEXT. An exit node forwards only
+# to addresses outside its own LANs and outside RFC 1918 ("guest wifi"), so ADDR is taken from
+# TEST-NET-3 (203.0.113.0/24, documentation only); it exists only inside this namespace.
+internet_behind() {
+  local host_ns inet="hs$LAB_ID-inet"
+  host_ns=$(host_ns "$1")
+  ip netns add "$inet"
+  LAB_NETNS+=("$inet")
+  ip -n "$inet" link set lo up
+  # http.server looks its address up by name before it listens: answer at once, locally.
+  mkdir -p "/etc/netns/$inet"
+  echo "nameserver 127.0.0.1" >"/etc/netns/$inet/resolv.conf"
+  ip link add "hsx$LAB_ID" netns "$host_ns" type veth peer name up0 netns "$inet"
+  ip -n "$host_ns" addr add 10.98.0.1/30 dev "hsx$LAB_ID"
+  ip -n "$host_ns" link set "hsx$LAB_ID" up
+  ip -n "$inet" addr add 10.98.0.2/30 dev up0
+  ip -n "$inet" link set up0 up
+  ip -n "$inet" addr add "$2/32" dev lo
+  ip -n "$inet" route add default via 10.98.0.1
+  ip -n "$host_ns" route add "$2/32" via 10.98.0.2
+  mkdir -p "$LAB/www-inet"
+  echo "$3" >"$LAB/www-inet/index.html"
+  ip netns exec "$inet" python3 -m http.server 8080 --bind "$2" --directory "$LAB/www-inet" >"$LAB/www-inet.log" 2>&1 &
+  LAB_PIDS+=("$!")
+  local t; t=$(ip netns exec "$host_ns" curl -s --max-time 5 --retry 10 --retry-connrefused --retry-delay 0 "http://$2:8080/") || true
+  [ "$t" = "$3" ] || fail "$1 cannot reach its own internet host $2 ('$t')"
+}
+
+# SOCKS_PORT: where a tailscaled started with --socks5-server="127.0.0.1:$SOCKS_PORT" serves its
+# proxy, inside its host's namespace. socks_get HOST URL: a GET through HOST's tailnet (5 s).
+SOCKS_PORT=1055
+socks_get() { ip netns exec "$(host_ns "$1")" curl -s --max-time 5 --socks5 "127.0.0.1:$SOCKS_PORT" "$2"; }
+
 # nft_out NAME MATCH...: adds a rule to the output hook inside NAME's namespace (nft syntax,
 # e.g. `nft_out a meta l4proto udp ip daddr != 10.0.0.1 counter drop`).
 nft_out() {

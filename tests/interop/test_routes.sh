@@ -24,49 +24,19 @@ serve_behind() {
   LAB_PIDS+=("$!")
 }
 
-# internet_behind HOST ADDR TEXT: a namespace routed behind HOST (a veth, 10.98.0.0/30) with
-# ADDR on its loopback and a web server on ADDR:8080 answering TEXT. An exit node forwards only
-# to addresses outside its own LANs and outside RFC 1918 ("guest wifi"), so ADDR is taken from
-# TEST-NET-3 (203.0.113.0/24, documentation only); it exists only inside this namespace.
-internet_behind() {
-  local host_ns inet="hs$LAB_ID-inet"
-  host_ns=$(host_ns "$1")
-  ip netns add "$inet"
-  LAB_NETNS+=("$inet")
-  ip -n "$inet" link set lo up
-  # http.server looks its address up by name before it listens: answer at once, locally.
-  mkdir -p "/etc/netns/$inet"
-  echo "nameserver 127.0.0.1" >"/etc/netns/$inet/resolv.conf"
-  ip link add "hsx$LAB_ID" netns "$host_ns" type veth peer name up0 netns "$inet"
-  ip -n "$host_ns" addr add 10.98.0.1/30 dev "hsx$LAB_ID"
-  ip -n "$host_ns" link set "hsx$LAB_ID" up
-  ip -n "$inet" addr add 10.98.0.2/30 dev up0
-  ip -n "$inet" link set up0 up
-  ip -n "$inet" addr add "$2/32" dev lo
-  ip -n "$inet" route add default via 10.98.0.1
-  ip -n "$host_ns" route add "$2/32" via 10.98.0.2
-  mkdir -p "$LAB/www-inet"
-  echo "$3" >"$LAB/www-inet/index.html"
-  ip netns exec "$inet" python3 -m http.server 8080 --bind "$2" --directory "$LAB/www-inet" >"$LAB/www-inet.log" 2>&1 &
-  LAB_PIDS+=("$!")
-  local t; t=$(ip netns exec "$host_ns" curl -s --max-time 5 --retry 10 --retry-connrefused --retry-delay 0 "http://$2:8080/") || true
-  [ "$t" = "$3" ] || fail "$1 cannot reach its own internet host $2 ('$t')"
-}
-
 host_add r1 1; host_add r2 2; host_add ex 3; host_add p 4
 internet_behind ex 203.0.113.80 from-internet
 serve_behind r1 10.77.0.1 from-r1
 serve_behind r2 10.77.0.1 from-r2
-socks=1055
 ts_start r1 41641; ts_start r2 41642; ts_start ex 41643
-ts_start p 41644 --socks5-server="127.0.0.1:$socks"
+ts_start p 41644 --socks5-server="127.0.0.1:$SOCKS_PORT"
 ts_up r1 "$key" --advertise-routes=10.77.0.0/24 || fail "up r1"
 ts_up r2 "$key" --advertise-routes=10.77.0.0/24 || fail "up r2"
 ts_up ex "$key" --advertise-exit-node || fail "up ex"
 ts_up p "$key" --accept-routes || fail "up p"
 
 # fetch URL: an HTTP GET from p's host through p's tailnet (the SOCKS5 proxy tailscaled serves).
-fetch() { ip netns exec "$(host_ns p)" curl -s --max-time 5 --socks5 "127.0.0.1:$socks" "$1"; }
+fetch() { socks_get p "$1"; }
 fetch_is() { [ "$(fetch "$1")" = "$2" ]; }
 
 r1=$(node_id r1); r2=$(node_id r2); ex=$(node_id ex)
