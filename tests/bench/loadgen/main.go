@@ -122,7 +122,7 @@ func logf(format string, args ...any) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: hs-loadgen run|report|scale-report [flags] (see -h of each)")
+		fmt.Fprintln(os.Stderr, "usage: hs-loadgen run|report|scale-report|policy-gen [flags] (see -h of each)")
 		os.Exit(2)
 	}
 	var err error
@@ -133,8 +133,10 @@ func main() {
 		err = reportCmd(os.Args[2:])
 	case "scale-report":
 		err = scaleReportCmd(os.Args[2:])
+	case "policy-gen":
+		err = policyGenCmd(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (want run, report or scale-report)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (want run, report, scale-report or policy-gen)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hs-loadgen:", err)
