@@ -128,7 +128,7 @@ func logf(format string, args ...any) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: hs-loadgen run|report|scale-report|policy-gen [flags] (see -h of each)")
+		fmt.Fprintln(os.Stderr, "usage: hs-loadgen run|report|scale-report|policy-gen|policy-report [flags] (see -h of each)")
 		os.Exit(2)
 	}
 	var err error
@@ -141,8 +141,10 @@ func main() {
 		err = scaleReportCmd(os.Args[2:])
 	case "policy-gen":
 		err = policyGenCmd(os.Args[2:])
+	case "policy-report":
+		err = policyReportCmd(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (want run, report, scale-report or policy-gen)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (want run, report, scale-report, policy-gen or policy-report)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hs-loadgen:", err)
