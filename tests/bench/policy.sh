@@ -8,7 +8,9 @@
 # Environment: BENCH_POLICY_NODES (2000), BENCH_POLICY_HS_NODES (10000; "" for none),
 # BENCH_POLICY_SERVERS ("hs headscale"), BENCH_POLICY_LIMIT (seconds per server and N, 1800;
 # a server slower than that is reported as far as it got), BENCH_OBSERVERS (5), BENCH_PIN (1:
-# server on CPU 0, generator on CPU 1), HS_BIN (build/bin).
+# server on CPU 0, generator on CPU 1), BENCH_POLICY_ENGINE_NODES ("2000 10000": the companies
+# hs-policy-bench times), HS_BIN (build/bin). Results of earlier runs at other N stay in
+# docs/bench/results/policy-*.json and in the report; delete them for a clean one.
 # Everything listens on 127.0.0.1; every wait is bounded.
 set -euo pipefail
 HS_SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -41,7 +43,7 @@ git -C "$HS_SRC" diff --quiet HEAD -- . ':!docs/bench' ':!docs/benchmarks.md' 2>
 mkdir -p "$results"
 
 # The engine alone on the same company: compile and every node's view, median of 5.
-engine_ns=$(printf '%s\n' ${BENCH_POLICY_NODES:-2000} ${BENCH_POLICY_HS_NODES-10000} | sort -nu)
+engine_ns=${BENCH_POLICY_ENGINE_NODES:-2000 10000}
 : >"$work/engine.txt"
 for n in $engine_ns; do
   "$work/hs-loadgen" policy-gen --nodes "$n" --out "$work/company-$n"

@@ -214,7 +214,16 @@ func writePolicyReport(all []*result, hsVersion, gen, engine string) string {
 			if h.Register != nil {
 				reg = h.Register.OK
 			}
-			fmt.Fprintf(&w, "- at least 10x faster than headscale, with at most 1/10 of its CPU: not measured at N=%d: headscale registered %d of %d nodes within the run's limit, so its policy change never ran (hs: all nodes reached in %.3f s, %.2f CPU-s)\n", r.Nodes, reg, r.Nodes, c.Seconds, c.CPUSeconds)
+			why := "before its run ended"
+			for _, p := range h.Problems {
+				switch {
+				case strings.Contains(p, "context canceled"):
+					why = "before its run was stopped (SIGTERM)"
+				case strings.Contains(p, "deadline exceeded"):
+					why = "within the run's time limit"
+				}
+			}
+			fmt.Fprintf(&w, "- at least 10x faster than headscale, with at most 1/10 of its CPU: not measured at N=%d: headscale registered %d of %d nodes %s, so its policy change never ran (hs: all nodes reached in %.3f s, %.2f CPU-s)\n", r.Nodes, reg, r.Nodes, why, c.Seconds, c.CPUSeconds)
 		} else if h != nil {
 			hc := h.Company.Change
 			if hc.Reached == hc.Affected && hc.Affected > 0 && c.Seconds > 0 {
