@@ -90,6 +90,10 @@ log "done; uptime:$(uptime)"
 shopt -s nullglob
 files=("$results"/policy-*.json)
 [ ${#files[@]} -gt 0 ] || { log "no result"; exit 1; }
+# docs/bench/policy-notes.md, when present, is what a person found in these results; it is
+# appended to the section as it is (delete or update it with new results).
+notes=()
+[ -f "$HS_SRC/docs/bench/policy-notes.md" ] && notes=(--notes "$HS_SRC/docs/bench/policy-notes.md")
 "$work/hs-loadgen" policy-report --out "$HS_SRC/docs/benchmarks.md" --hs-version "$hs_version" \
-  --generator "tailscale.com $TS_VERSION" --engine "$results/policy-engine.txt" "${files[@]}"
+  --generator "tailscale.com $TS_VERSION" --engine "$results/policy-engine.txt" "${notes[@]}" "${files[@]}"
 log "wrote the policy section of docs/benchmarks.md"

@@ -37,6 +37,7 @@ func policyReportCmd(args []string) error {
 	hsVersion := fs.String("hs-version", "", "hs version string (git describe)")
 	gen := fs.String("generator", "", "load generator description (tailscale.com version)")
 	engine := fs.String("engine", "", "hs-policy-bench --company output")
+	notes := fs.String("notes", "", "markdown file appended to the section (what a person saw in these runs)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,6 +74,13 @@ func policyReportCmd(args []string) error {
 		eng = string(b)
 	}
 	block := writePolicyReport(all, *hsVersion, *gen, eng)
+	if *notes != "" {
+		b, err := os.ReadFile(*notes)
+		if err != nil {
+			return err
+		}
+		block = strings.Replace(block, policyEnd, strings.TrimRight(string(b), "\n")+"\n\n"+policyEnd, 1)
+	}
 	old, _ := os.ReadFile(*out)
 	doc := string(old)
 	if prev := policyBlock(doc); prev != "" {
@@ -94,7 +102,7 @@ func writePolicyReport(all []*result, hsVersion, gen, engine string) string {
 	fmt.Fprintf(&w, "- load generator: tests/bench/loadgen on %s; server on CPU 0, generator on CPU 1\n", gen)
 	for _, r := range all {
 		v := r.Version
-		if r.Server == "hs" {
+		if r.Server == "hs" && v == "" {
 			v = hsVersion
 		}
 		at := ""
