@@ -35,9 +35,9 @@ type options struct {
 	registerLimit                                                   time.Duration
 	scenarios                                                       map[string]bool
 	// The policy scenario.
-	policyPath, userKeyCmd, tagKeyCmd, policyChangeCmd string
-	seed                                               uint64
-	spreadSources                                      bool
+	policyPath, userKeyCmd, tagKeyCmd string
+	seed                              uint64
+	spreadSources                     bool
 }
 
 type registerResult struct {
@@ -179,7 +179,6 @@ func parseRun(args []string) (options, error) {
 	fs.Uint64Var(&o.seed, "seed", 1, "policy scenario: seed of the company")
 	fs.StringVar(&o.userKeyCmd, "user-key-cmd", "", "policy scenario: shell command that creates user {user} and prints a reusable pre-auth key of it")
 	fs.StringVar(&o.tagKeyCmd, "tag-key-cmd", "", "policy scenario: shell command that prints a reusable pre-auth key for tags {tags} (comma-separated; owner {user})")
-	fs.StringVar(&o.policyChangeCmd, "policy-change-cmd", "", "policy scenario: shell command that puts policy file {file} in force (default: rewrite --policy and send SIGHUP)")
 	fs.BoolVar(&o.spreadSources, "spread-sources", false, "each node connects from its own loopback address (127.1.x.y), as real nodes come from their own addresses, instead of all from 127.0.0.1")
 	scen := fs.String("scenarios", "", "scenarios to run, in this order; or scale alone (default register,connect,churn,join,storm; with --policy register,connect,policy,storm)")
 	if err := fs.Parse(args); err != nil {

@@ -32,7 +32,7 @@ type fullMapStats struct {
 }
 
 type policyChangeResult struct {
-	Reload string `json:"reload"` // how the server was told: sighup or the command run
+	Reload string `json:"reload"` // how the server was told: sighup (after the file was replaced)
 	// Nodes whose peers the change alters (all of them from about 1,000 nodes on), how many of
 	// them received a message after the change, and when: the last one and the median.
 	Affected   int     `json:"affected_nodes"`
@@ -183,9 +183,6 @@ func writePolicy(path string, p *policyDoc) error {
 // every node it affects received a message.
 func (b *bench) policyChange(ctx context.Context) {
 	r := &policyChangeResult{Reload: "sighup", ObserversOK: true, LoadAvg: loadAvg()}
-	if b.opt.policyChangeCmd != "" {
-		r.Reload = b.opt.policyChangeCmd
-	}
 	b.res.Company.Change = r
 	affected := map[int]bool{}
 	for _, i := range b.co.changed() {
@@ -224,23 +221,11 @@ func (b *bench) policyChange(ctx context.Context) {
 	}
 	bytes0 := received()
 	t0, cpu0 := time.Now(), b.srv.cpuSeconds()
-	if b.opt.policyChangeCmd != "" {
-		if err := writePolicy(b.opt.policyPath+".after", &b.co.After); err != nil {
-			b.problem("policy: %v", err)
-			return
-		}
-		t0, cpu0 = time.Now(), b.srv.cpuSeconds()
-		if _, err := runShell(ctx, strings.ReplaceAll(b.opt.policyChangeCmd, "{file}", b.opt.policyPath+".after")); err != nil {
-			b.problem("policy: %v", err)
-			return
-		}
-	} else {
-		if err := writePolicy(b.opt.policyPath, &b.co.After); err != nil {
-			b.problem("policy: %v", err)
-			return
-		}
-		_ = syscall.Kill(b.srv.pid(), syscall.SIGHUP)
+	if err := writePolicy(b.opt.policyPath, &b.co.After); err != nil {
+		b.problem("policy: %v", err)
+		return
 	}
+	_ = syscall.Kill(b.srv.pid(), syscall.SIGHUP)
 	b.coChanged = true
 	deadline := t0.Add(b.opt.phaseTimeout)
 	since := t0.UnixNano()
