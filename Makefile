@@ -10,7 +10,7 @@ VAR        ?= $(CURDIR)/var
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
-.PHONY: all deps build build-asan build-fuzz run test unit interop fuzz bench bench-derp bench-scale clean
+.PHONY: all deps build build-asan build-fuzz run test unit interop fuzz bench bench-derp bench-scale bench-policy clean
 
 all: build
 
@@ -44,16 +44,22 @@ interop: build
 fuzz: build-fuzz
 	@cd $(BUILD_FUZZ) && ctest --output-on-failure
 
-# Control-plane benchmarks against headscale (docs/benchmarks.md); the DERP/STUN ones too when
-# their target exists.
+# Control-plane benchmarks against headscale (docs/benchmarks.md), then the policy scenario
+# (bench-policy); the DERP/STUN ones too when their target exists.
 bench: build
 	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/run.sh
+	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/policy.sh
 	@if grep -q '^bench-derp:' $(firstword $(MAKEFILE_LIST)); then $(MAKE) --no-print-directory bench-derp; fi
 
 # A tailnet growing to 10,000 nodes, hs-control and headscale (tests/bench/scale.sh); its own
 # section of docs/benchmarks.md. Long: about half an hour when headscale is included.
 bench-scale: build
 	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/scale.sh
+
+# A company-shaped ACL policy (tests/bench/policy.sh): N = 2,000 against headscale, 10,000 for
+# hs-control alone, and the engine alone (hs-policy-bench); its own section of docs/benchmarks.md.
+bench-policy: build
+	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/policy.sh
 
 # DERP relay and STUN against Tailscale's derper (tests/bench/derp_bench.sh; needs Go for derper).
 bench-derp: build

@@ -66,3 +66,29 @@ EOC
   SERVER_CMD="$pin$bin -c $dir/config.yaml serve"
   KEY_CMD="id=\$($bin -c $dir/config.yaml users create bench -o json | jq -r .id) && $bin -c $dir/config.yaml preauthkeys create -u \"\$id\" --reusable -e 24h -o json | jq -r .key"
 }
+
+# The policy scenario (hs-loadgen run --policy): each server reads the policy from the file
+# POLICY_PATH (policy.mode: file; hs-loadgen writes it before the server starts and rewrites it,
+# then sends SIGHUP, for the change); USER_KEY_CMD and TAG_KEY_CMD make the company's keys with
+# the server's own admin CLI ({user}, {tags} are filled in by hs-loadgen).
+
+# hs_policy_setup DIR PORT [CPU]
+hs_policy_setup() {
+  hs_setup "$@"
+  # BENCH_HS_LOG_INFO=1: hs-control logs at info (its refusals, reloads).
+  [ -z "${BENCH_HS_LOG_INFO:-}" ] || sed -i "s/^log: .*/log: {level: info}/" "$1/config.yaml"
+  local dir=$1 admin="$HS_BIN/hs-admin -c $1/config.yaml"
+  echo "policy: {mode: file, path: $dir/policy.json}" >>"$dir/config.yaml"
+  POLICY_PATH=$dir/policy.json
+  USER_KEY_CMD="$admin users create {user} >/dev/null && $admin preauthkeys create -u {user} --reusable -e 24h"
+  TAG_KEY_CMD="$admin preauthkeys create -u {user} --reusable -e 24h --tags {tags}"
+}
+
+# headscale_policy_setup DIR PORT BIN [CPU]: tagged keys have no user (headscale 0.29's model).
+headscale_policy_setup() {
+  headscale_setup "$@"
+  local dir=$1 hsc="$3 -c $1/config.yaml"
+  POLICY_PATH=$dir/policy.json
+  USER_KEY_CMD="id=\$($hsc users create {user} -o json | jq -r .id) && $hsc preauthkeys create -u \"\$id\" --reusable -e 24h -o json | jq -r .key"
+  TAG_KEY_CMD="$hsc preauthkeys create --reusable -e 24h --tags {tags} -o json | jq -r .key"
+}

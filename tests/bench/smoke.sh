@@ -2,7 +2,8 @@
 # `make test`'s guard against a rotting load generator: builds hs-loadgen, runs every scenario
 # with 20 simulated nodes (all of them observers, decoding every frame) against hs-control on
 # loopback, and checks that the nodes registered, received full maps with every peer, saw the
-# churned endpoints, and got their maps back after a restart.
+# churned endpoints, and got their maps back after a restart; then the policy scenario with 20
+# nodes (the company's policy, its change, the restart).
 HS_SRC=${HS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 # shellcheck source=../interop/lib.sh
 . "$HS_SRC/tests/interop/lib.sh"
@@ -41,4 +42,25 @@ pass "2 joining nodes got a first map with every peer"
 pass "after a restart all 22 nodes had their full maps again within $(r '.storm.seconds') s"
 [ "$(r '.problems | length')" = 0 ] || fail "problems: $(r '.problems')"
 pass "hs-loadgen reported no problems"
+
+# The policy scenario at 20 nodes: the company's keys, its policy in force, the change.
+hs_policy_setup "$LAB/hsp" $((port + 2)) >/dev/null
+log "hs-loadgen: the policy scenario, 20 nodes against hs-control on 127.0.0.1:$((port + 2))"
+"$LAB/hs-loadgen" run --label hs --url "$SERVER_URL" --server-cmd "$SERVER_CMD" --ready-url "$READY_URL" \
+  --policy "$POLICY_PATH" --user-key-cmd "$USER_KEY_CMD" --tag-key-cmd "$TAG_KEY_CMD" --spread-sources \
+  --server-log "$LAB/hsp/server.log" --nodes 20 --observers 20 --phase-timeout 60s --settle 0s \
+  >"$LAB/policy.json" || { tail -20 "$LAB/hsp/server.log" >&2; fail "hs-loadgen run --policy failed"; }
+p() { jq -r "$1" "$LAB/policy.json"; }
+[ "$(p '.register.ok')" = 20 ] && [ "$(p '.policy.connect.nodes_with_map')" = 20 ] &&
+  [ "$(p '.policy.connect.nodes_with_wrong_peers')" = 0 ] && [ "$(p '.connect.peers_ok')" = true ] ||
+  fail "policy connect: $(p '.policy.connect') problems: $(p '.problems')"
+pass "20 nodes registered with their users' and tags' keys; every full map holds exactly the peers the policy allows ($(p '.policy.connect.peers_p50') of 19 for the median node)"
+[ "$(p '.policy.change.affected_nodes')" -gt 0 ] &&
+  [ "$(p '.policy.change.reached_nodes')" = "$(p '.policy.change.affected_nodes')" ] &&
+  [ "$(p '.policy.change.observers_ok')" = true ] ||
+  fail "policy change: $(p '.policy.change') problems: $(p '.problems')"
+pass "the policy change reached all $(p '.policy.change.affected_nodes') affected nodes in $(p '.policy.change.seconds') s; every observer sees the new peers"
+[ "$(p '.storm.nodes_with_map')" = 20 ] && [ "$(p '.policy.storm.nodes_with_wrong_peers')" = 0 ] &&
+  [ "$(p '.problems | length')" = 0 ] || fail "policy storm: $(p '.policy.storm') problems: $(p '.problems')"
+pass "after a restart all 20 nodes had their maps again, with the changed policy's peers"
 finish

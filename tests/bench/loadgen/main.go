@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -33,6 +34,10 @@ type options struct {
 	churnDuration, churnGrace, phaseTimeout, settle, deadline, hold time.Duration
 	registerLimit                                                   time.Duration
 	scenarios                                                       map[string]bool
+	// The policy scenario.
+	policyPath, userKeyCmd, tagKeyCmd string
+	seed                              uint64
+	spreadSources                     bool
 }
 
 type registerResult struct {
@@ -113,6 +118,7 @@ type result struct {
 	Join       *joinResult     `json:"join,omitempty"`
 	Storm      *stormResult    `json:"storm,omitempty"`
 	Scale      *scaleResult    `json:"scale,omitempty"`
+	Company    *companyResult  `json:"policy,omitempty"`
 	Problems   []string        `json:"problems"`
 }
 
@@ -122,7 +128,7 @@ func logf(format string, args ...any) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: hs-loadgen run|report|scale-report [flags] (see -h of each)")
+		fmt.Fprintln(os.Stderr, "usage: hs-loadgen run|report|scale-report|policy-gen|policy-report [flags] (see -h of each)")
 		os.Exit(2)
 	}
 	var err error
@@ -133,8 +139,12 @@ func main() {
 		err = reportCmd(os.Args[2:])
 	case "scale-report":
 		err = scaleReportCmd(os.Args[2:])
+	case "policy-gen":
+		err = policyGenCmd(os.Args[2:])
+	case "policy-report":
+		err = policyReportCmd(os.Args[2:])
 	default:
-		err = fmt.Errorf("unknown command %q (want run, report or scale-report)", os.Args[1])
+		err = fmt.Errorf("unknown command %q (want run, report, scale-report, policy-gen or policy-report)", os.Args[1])
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hs-loadgen:", err)
@@ -165,22 +175,42 @@ func parseRun(args []string) (options, error) {
 	fs.DurationVar(&o.settle, "settle", 3*time.Second, "pause before memory is read after connect")
 	fs.DurationVar(&o.hold, "hold", 60*time.Second, "scale: how long all nodes stay connected before they are counted")
 	fs.DurationVar(&o.registerLimit, "register-limit", 25*time.Minute, "scale: bound on registering; maps and the hold come after it")
-	scen := fs.String("scenarios", "register,connect,churn,join,storm", "scenarios to run, in this order; or scale alone")
+	fs.StringVar(&o.policyPath, "policy", "", "policy scenario: the policy file the server reads; the company's policy is written there before the server starts")
+	fs.Uint64Var(&o.seed, "seed", 1, "policy scenario: seed of the company")
+	fs.StringVar(&o.userKeyCmd, "user-key-cmd", "", "policy scenario: shell command that creates user {user} and prints a reusable pre-auth key of it")
+	fs.StringVar(&o.tagKeyCmd, "tag-key-cmd", "", "policy scenario: shell command that prints a reusable pre-auth key for tags {tags} (comma-separated; owner {user})")
+	fs.BoolVar(&o.spreadSources, "spread-sources", false, "each node connects from its own loopback address (127.1.x.y), as real nodes come from their own addresses, instead of all from 127.0.0.1")
+	scen := fs.String("scenarios", "", "scenarios to run, in this order; or scale alone (default register,connect,churn,join,storm; with --policy register,connect,policy,storm)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if *scen == "" {
+		*scen = "register,connect,churn,join,storm"
+		if o.policyPath != "" {
+			*scen = "register,connect,policy,storm"
+		}
 	}
 	o.scenarios = map[string]bool{}
 	for _, s := range strings.Split(*scen, ",") {
 		switch s {
-		case "register", "connect", "churn", "join", "storm", "scale":
+		case "policy", "churn", "join", "scale":
+			if (s == "policy") != (o.policyPath != "") {
+				return o, fmt.Errorf("scenario %q and --policy go together only as policy (churn, join and scale expect every node to see every other)", s)
+			}
+			o.scenarios[s] = true
+		case "register", "connect", "storm":
 			o.scenarios[s] = true
 		default:
 			return o, fmt.Errorf("unknown scenario %q", s)
 		}
 	}
 	switch {
-	case o.serverURL == "" || o.serverCmd == "" || o.readyURL == "" || o.keyCmd == "":
-		return o, errors.New("--url, --server-cmd, --ready-url and --key-cmd are required")
+	case o.serverURL == "" || o.serverCmd == "" || o.readyURL == "":
+		return o, errors.New("--url, --server-cmd and --ready-url are required")
+	case o.policyPath == "" && o.keyCmd == "":
+		return o, errors.New("--key-cmd is required")
+	case o.policyPath != "" && (o.userKeyCmd == "" || o.tagKeyCmd == ""):
+		return o, errors.New("--policy needs --user-key-cmd and --tag-key-cmd")
 	case o.nodes < 2:
 		return o, errors.New("--nodes must be at least 2")
 	case o.observers < 1 || o.observers > o.nodes:
@@ -204,6 +234,14 @@ func runCmd(args []string) error {
 	defer cancelDeadline()
 	res := &result{Server: o.label, Version: o.version, Nodes: o.nodes, Observers: o.observers,
 		Capver: o.capver, Started: time.Now().UTC(), LoadBefore: loadAvg(), Problems: []string{}}
+	var co *company
+	if o.policyPath != "" {
+		co = newCompany(o.nodes, o.seed)
+		res.Company = &companyResult{Seed: o.seed, Shape: co.summary()}
+		if err := writePolicy(o.policyPath, &co.Before); err != nil {
+			return err
+		}
+	}
 	srv := &server{cmdline: o.serverCmd, readyURL: o.readyURL, logPath: o.logPath}
 	if err := srv.start(); err != nil {
 		return err
@@ -212,12 +250,15 @@ func runCmd(args []string) error {
 	if err := srv.waitReady(ctx, 60*time.Second); err != nil {
 		return err
 	}
-	authKey, err := runShell(ctx, o.keyCmd)
-	if err != nil {
-		return err
-	}
-	if authKey == "" {
-		return errors.New("--key-cmd printed no key")
+	var authKey string
+	if co == nil {
+		authKey, err = runShell(ctx, o.keyCmd)
+		if err != nil {
+			return err
+		}
+		if authKey == "" {
+			return errors.New("--key-cmd printed no key")
+		}
 	}
 	serverKey, err := tsp.DiscoverServerKey(ctx, o.serverURL)
 	if err != nil {
@@ -228,12 +269,21 @@ func runCmd(args []string) error {
 		serverKey: serverKey,
 		capver:    tailcfg.CapabilityVersion(o.capver),
 		authKey:   authKey,
-		dialer:    tsdial.NewFromFuncForDebug(logger.Discard, dialRetryRefused),
+		dialer:    tsdial.NewFromFuncForDebug(logger.Discard, dialRetryRefused(serverHostPort(o.serverURL), nil)),
+		server:    serverHostPort(o.serverURL),
+		spread:    o.spreadSources,
 		churn:     newChurnTable(int(o.churnRate*o.churnDuration.Seconds()) + 16),
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	b := &bench{opt: o, e: e, srv: srv, res: res, runCtx: runCtx}
-	err = b.scenarios(ctx)
+	b := &bench{opt: o, e: e, srv: srv, res: res, runCtx: runCtx, co: co}
+	if co != nil {
+		logf("%s: policy: %d users, %d tag sets: making their keys", o.label, len(co.Users), len(co.TagSets))
+		err = b.makeCompanyKeys(ctx)
+		logf("%s: policy: %d keys in %.1fs", o.label, res.Company.Keys, res.Company.KeysSeconds)
+	}
+	if err == nil {
+		err = b.scenarios(ctx)
+	}
 	cancel()
 	for _, n := range b.nodes {
 		n.nc.Close()
@@ -245,24 +295,43 @@ func runCmd(args []string) error {
 	return err
 }
 
-// dialRetryRefused dials TCP and retries refused connections until ctx ends. The ts2021 dialer
-// (tailscale.com/control/controlhttp) has no HTTPS fallback for an http:// loopback URL, and
-// after a failed plain-HTTP attempt it waits for its whole 10 s timeout instead of returning;
-// without this, every node that redials in the instant the server is down would add 10 s to
-// the storm measurement that neither server causes.
-func dialRetryRefused(ctx context.Context, network, addr string) (net.Conn, error) {
-	var d net.Dialer
-	for {
-		c, err := d.DialContext(ctx, network, addr)
-		if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
-			return c, err
-		}
-		select {
-		case <-ctx.Done():
-			return nil, err
-		case <-time.After(50*time.Millisecond + time.Duration(rand.Int64N(int64(100*time.Millisecond)))):
+// dialRetryRefused dials TCP and retries refused connections to the server's own address
+// until ctx ends. The ts2021 dialer (tailscale.com/control/controlhttp) has no HTTPS fallback
+// for an http:// loopback URL, and after a failed plain-HTTP attempt it waits for its whole
+// 10 s timeout instead of returning; without this, every node that redials in the instant the
+// server is down would add 10 s to the storm measurement that neither server causes.
+// Other addresses (controlhttp's port 443 fallback, tried when the plain-HTTP upgrade was
+// refused, e.g. by a 429) are dialed once, so the refusal comes back at once, as it does to a
+// real client, instead of holding the node for those 10 s.
+//
+// local, when set, is the source address of every connection.
+func dialRetryRefused(server string, local net.Addr) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		d := net.Dialer{LocalAddr: local}
+		for {
+			c, err := d.DialContext(ctx, network, addr)
+			if err == nil || !errors.Is(err, syscall.ECONNREFUSED) || addr != server {
+				return c, err
+			}
+			select {
+			case <-ctx.Done():
+				return nil, err
+			case <-time.After(50*time.Millisecond + time.Duration(rand.Int64N(int64(100*time.Millisecond)))):
+			}
 		}
 	}
+}
+
+// serverHostPort is the host:port the server URL names (port 80 when it names none).
+func serverHostPort(u string) string {
+	pu, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	if pu.Port() == "" {
+		return net.JoinHostPort(pu.Hostname(), "80")
+	}
+	return pu.Host
 }
 
 func (b *bench) scenarios(ctx context.Context) error {
@@ -286,7 +355,7 @@ func (b *bench) scenarios(ctx context.Context) error {
 	}
 	b.connect()
 	logf("%s: connect: %d nodes have maps after %.2fs", o.label, b.res.Connect.NodesWithMap, b.res.Connect.Seconds)
-	for _, s := range []string{"churn", "join", "storm"} {
+	for _, s := range []string{"churn", "join", "policy", "storm"} {
 		if ctx.Err() != nil {
 			b.problem("run stopped before %s: %v", s, ctx.Err())
 			break
@@ -300,6 +369,11 @@ func (b *bench) scenarios(ctx context.Context) error {
 			b.churn(ctx)
 		case "join":
 			b.join(ctx)
+		case "policy":
+			b.policyChange(ctx)
+			if c := b.res.Company.Change; c != nil {
+				logf("%s: policy change reached %d of %d nodes in %.3fs (p50 %.3fs), server CPU %.2fs", o.label, c.Reached, c.Affected, c.Seconds, c.P50Seconds, c.CPUSeconds)
+			}
 		case "storm":
 			b.storm(ctx)
 		}

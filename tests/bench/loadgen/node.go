@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -8,9 +9,12 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/netip"
 	"os"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +33,8 @@ type env struct {
 	capver    tailcfg.CapabilityVersion
 	authKey   string
 	dialer    *tsdial.Dialer
+	server    string // host:port of the server
+	spread    bool   // each node dials from its own loopback address
 	churn     *churnTable
 }
 
@@ -43,6 +49,12 @@ type node struct {
 	hi    *tailcfg.Hostinfo
 	nc    *ts2021.Client
 	obs   *observer // nil for a counting node
+	// The policy scenario: the node's own pre-auth key, and whether the node decodes the
+	// first full map of each stream to keep its peers' names.
+	authKey    string
+	decodeFull bool
+	mapPeers   atomic.Pointer[[]string] // host names of the peers in the latest full map, sorted
+	lastUpdate atomic.Int64             // unix nanos of the latest frame that was not a keepalive
 
 	lastMap  atomic.Int64 // unix nanos at which the current stream's full map arrived
 	mapBytes atomic.Int64 // compressed size of that map
@@ -55,6 +67,9 @@ type node struct {
 	lastErr  atomic.Value // string
 }
 
+// nodeName is the host name of simulated node idx.
+func nodeName(idx int) string { return fmt.Sprintf("sim%05d", idx) }
+
 // keepAliveJSON is what a server sends when it has nothing else to say.
 const keepAliveJSON = `{"KeepAlive":true}`
 
@@ -64,7 +79,7 @@ const maxFrame = 64 << 20
 func newNode(e *env, idx int, observe bool) (*node, error) {
 	n := &node{
 		idx:   idx,
-		name:  fmt.Sprintf("sim%05d", idx),
+		name:  nodeName(idx),
 		mk:    key.NewMachine(),
 		nk:    key.NewNode(),
 		disco: key.NewDisco().Public(),
@@ -85,7 +100,7 @@ func newNode(e *env, idx int, observe bool) (*node, error) {
 		ServerURL:       e.serverURL,
 		PrivKey:         n.mk,
 		ServerPubKey:    e.serverKey,
-		Dialer:          e.dialer,
+		Dialer:          n.dialer(e),
 		Logf:            logger.Discard,
 		ProtocolVersion: uint16(e.capver),
 	})
@@ -94,6 +109,16 @@ func newNode(e *env, idx int, observe bool) (*node, error) {
 	}
 	n.nc = nc
 	return n, nil
+}
+
+// dialer is the shared one, or with spread sources one whose connections come from the
+// node's own address, 127.1.<idx/256>.<idx%256> (any 127/8 address is the loopback's).
+func (n *node) dialer(e *env) *tsdial.Dialer {
+	if !e.spread {
+		return e.dialer
+	}
+	local := &net.TCPAddr{IP: net.IPv4(127, 1, byte(n.idx>>8), byte(n.idx))}
+	return tsdial.NewFromFuncForDebug(logger.Discard, dialRetryRefused(e.server, local))
 }
 
 func (n *node) fail(err error) {
@@ -126,7 +151,7 @@ func (n *node) register(ctx context.Context, e *env) error {
 		Version:  e.capver,
 		NodeKey:  n.nk.Public(),
 		Hostinfo: n.hi,
-		Auth:     &tailcfg.RegisterResponseAuth{AuthKey: e.authKey},
+		Auth:     &tailcfg.RegisterResponseAuth{AuthKey: cmp.Or(n.authKey, e.authKey)},
 	}
 	res, err := n.post(ctx, "/machine/register", req)
 	if err != nil {
@@ -225,9 +250,10 @@ func (n *node) stream(ctx context.Context, e *env) (bool, error) {
 		}
 		now := time.Now()
 		keepAlive := false
-		if n.obs != nil || (size < 64 && !gotMap) {
-			// Observers decode everything; counting nodes only decode, until the full map
-			// came, frames small enough to be keepalives, which must not count as the map.
+		if n.obs != nil || size < 64 || (n.decodeFull && !gotMap) {
+			// Observers decode everything; counting nodes only decode frames small enough to
+			// be keepalives, which must not count as the map or as an update (and, in the
+			// policy scenario, the full map, for its peers).
 			if cap(buf) < int(size) {
 				buf = make([]byte, size)
 			}
@@ -240,6 +266,13 @@ func (n *node) stream(ctx context.Context, e *env) (bool, error) {
 				return gotMap, fmt.Errorf("map frame zstd: %w", err)
 			}
 			keepAlive = string(plain) == keepAliveJSON
+			if n.decodeFull && !gotMap && !keepAlive {
+				names, err := mapPeerNames(plain)
+				if err != nil {
+					return gotMap, err
+				}
+				n.mapPeers.Store(&names)
+			}
 			if n.obs != nil && !keepAlive {
 				if err := n.obs.handle(plain, now, !gotMap); err != nil {
 					return gotMap, err
@@ -250,6 +283,9 @@ func (n *node) stream(ctx context.Context, e *env) (bool, error) {
 		}
 		n.frames.Add(1)
 		n.bytes.Add(int64(size) + 4)
+		if !keepAlive {
+			n.lastUpdate.Store(now.UnixNano())
+		}
 		if !gotMap && !keepAlive {
 			gotMap = true
 			n.mapBytes.Store(int64(size))
@@ -271,3 +307,27 @@ func (n *node) sendEndpoint(ctx context.Context, e *env, ep netip.AddrPort) erro
 
 // mapSince reports whether the node received a full map at or after t.
 func (n *node) mapSince(t time.Time) bool { return n.lastMap.Load() >= t.UnixNano() }
+
+// mapPeerNames decodes only the peers' names of a full MapResponse.
+func mapPeerNames(plain []byte) ([]string, error) {
+	// Only the fields peerName reads, which keeps thousands of decodes cheap.
+	var mr struct {
+		Peers []struct {
+			Name     string
+			Hostinfo *struct{ Hostname string }
+		}
+	}
+	if err := json.Unmarshal(plain, &mr); err != nil {
+		return nil, fmt.Errorf("full map JSON: %w", err)
+	}
+	names := make([]string, len(mr.Peers))
+	for i, p := range mr.Peers {
+		if p.Hostinfo != nil && p.Hostinfo.Hostname != "" {
+			names[i] = p.Hostinfo.Hostname
+		} else {
+			names[i], _, _ = strings.Cut(p.Name, ".")
+		}
+	}
+	slices.Sort(names)
+	return names, nil
+}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,7 +62,7 @@ type observer struct {
 	churn *churnTable
 
 	mu        sync.Mutex
-	peers     map[tailcfg.NodeID]bool
+	peers     map[tailcfg.NodeID]string // peer ID to host name
 	selfSeen  bool
 	mapPeers  int // peers in the stream's first (full) map
 	seen      map[uint32]bool
@@ -69,14 +71,14 @@ type observer struct {
 }
 
 func newObserver(c *churnTable) *observer {
-	return &observer{churn: c, peers: map[tailcfg.NodeID]bool{}, seen: map[uint32]bool{}}
+	return &observer{churn: c, peers: map[tailcfg.NodeID]string{}, seen: map[uint32]bool{}}
 }
 
 // newStream resets the per-stream state: a client starts every stream from nothing.
 func (o *observer) newStream() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.peers = map[tailcfg.NodeID]bool{}
+	o.peers = map[tailcfg.NodeID]string{}
 	o.selfSeen = false
 	o.mapPeers = -1
 }
@@ -101,14 +103,14 @@ func (o *observer) handle(plain []byte, now time.Time, first bool) error {
 	}
 	// The client's rules (tailcfg): a non-empty Peers replaces the set and voids the deltas.
 	if len(mr.Peers) > 0 {
-		o.peers = make(map[tailcfg.NodeID]bool, len(mr.Peers))
+		o.peers = make(map[tailcfg.NodeID]string, len(mr.Peers))
 		for _, p := range mr.Peers {
-			o.peers[p.ID] = true
+			o.peers[p.ID] = peerName(p)
 			o.note(p.Endpoints, now)
 		}
 	} else {
 		for _, p := range mr.PeersChanged {
-			o.peers[p.ID] = true
+			o.peers[p.ID] = peerName(p)
 			o.note(p.Endpoints, now)
 		}
 		for _, id := range mr.PeersRemoved {
@@ -141,8 +143,18 @@ func (o *observer) note(eps []netip.AddrPort, now time.Time) {
 	}
 }
 
+// peerName is the host name a simulated node registered with ("sim00042").
+func peerName(p *tailcfg.Node) string {
+	if p.Hostinfo.Valid() && p.Hostinfo.Hostname() != "" {
+		return p.Hostinfo.Hostname()
+	}
+	name, _, _ := strings.Cut(p.Name, ".")
+	return name
+}
+
 type observerView struct {
 	peers, mapPeers int
+	names           []string // the current peers' host names, sorted
 	selfSeen        bool
 	latencies       []time.Duration
 	err             error
@@ -151,7 +163,13 @@ type observerView struct {
 func (o *observer) view() observerView {
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	names := make([]string, 0, len(o.peers))
+	for _, n := range o.peers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
 	return observerView{
+		names:     names,
 		peers:     len(o.peers),
 		mapPeers:  o.mapPeers,
 		selfSeen:  o.selfSeen,

@@ -138,6 +138,9 @@ func loadResults(paths []string) (*reportData, error) {
 		if err := json.Unmarshal(b, &r); err != nil {
 			return nil, fmt.Errorf("%s: %w", p, err)
 		}
+		if r.Company != nil {
+			continue // the policy scenario's, reported by policy-report
+		}
 		if d.by[r.Server] == nil {
 			d.by[r.Server] = map[int]*result{}
 			d.servers = append(d.servers, r.Server)
@@ -235,6 +238,9 @@ func reportCmd(args []string) error {
 	}
 	if old, err := os.ReadFile(*out); err == nil {
 		if block := scaleBlock(string(old)); block != "" {
+			fmt.Fprintf(&w, "\n%s\n", block)
+		}
+		if block := policyBlock(string(old)); block != "" {
 			fmt.Fprintf(&w, "\n%s\n", block)
 		}
 	}

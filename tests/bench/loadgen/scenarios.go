@@ -20,6 +20,11 @@ type bench struct {
 
 	runCtx context.Context
 	wg     sync.WaitGroup
+
+	// The policy scenario: the company, and whether its changed policy is in force.
+	co          *company
+	coChanged   bool
+	companyKeys map[string]string // user name or tag set ("tag:a,tag:b") to its pre-auth key
 }
 
 func (b *bench) problem(format string, args ...any) {
@@ -32,9 +37,17 @@ func (b *bench) problem(format string, args ...any) {
 func (b *bench) newNodes() ([]*node, error) {
 	nodes := make([]*node, b.opt.nodes)
 	for i := range nodes {
-		nd, err := newNode(b.e, i, i < b.opt.observers)
+		observe := i < b.opt.observers
+		if b.co != nil {
+			observe = b.companyObserver(i)
+		}
+		nd, err := newNode(b.e, i, observe)
 		if err != nil {
 			return nil, err
+		}
+		if b.co != nil {
+			nd.authKey = b.companyKey(i)
+			nd.decodeFull = true
 		}
 		nodes[i] = nd
 	}
@@ -127,9 +140,39 @@ func waitMaps(ctx context.Context, nodes []*node, t time.Time, limit time.Durati
 	}
 }
 
-// checkObservers waits (briefly) until each observer's current peer set has the expected size.
-func (b *bench) checkObservers(phase string, nodes []*node, want int, limit time.Duration) bool {
+// wantPeers is the host names a node should see now: every other node, or in the policy
+// scenario the peers the company's policy in force allows.
+func (b *bench) wantPeers(n *node) []string {
+	if b.co == nil {
+		names := make([]string, 0, len(b.nodes)-1)
+		for _, m := range b.nodes {
+			if m != n {
+				names = append(names, m.name)
+			}
+		}
+		slices.Sort(names)
+		return names
+	}
+	peers := b.co.PeersBefore
+	if b.coChanged {
+		peers = b.co.PeersAfter
+	}
+	names := make([]string, len(peers[n.idx]))
+	for i, p := range peers[n.idx] {
+		names[i] = nodeName(p)
+	}
+	return names
+}
+
+// checkObservers waits (briefly) until each observer's current peer set is what it should be.
+func (b *bench) checkObservers(phase string, nodes []*node, limit time.Duration) bool {
 	deadline := time.Now().Add(limit)
+	want := map[*node][]string{}
+	for _, n := range nodes {
+		if n.obs != nil {
+			want[n] = b.wantPeers(n)
+		}
+	}
 	for {
 		bad := ""
 		for _, n := range nodes {
@@ -142,8 +185,10 @@ func (b *bench) checkObservers(phase string, nodes []*node, want int, limit time
 				bad = fmt.Sprintf("%s: %v", n.name, v.err)
 			case !v.selfSeen:
 				bad = fmt.Sprintf("%s: no self node in its map", n.name)
-			case v.peers != want:
-				bad = fmt.Sprintf("%s sees %d peers, want %d", n.name, v.peers, want)
+			case v.peers != len(want[n]):
+				bad = fmt.Sprintf("%s sees %d peers, want %d", n.name, v.peers, len(want[n]))
+			case !slices.Equal(v.names, want[n]):
+				bad = fmt.Sprintf("%s sees %d peers, as many as it should, but not the right ones", n.name, v.peers)
 			}
 			if bad != "" {
 				break
@@ -192,7 +237,10 @@ func (b *bench) connect() {
 	if have < len(b.nodes) {
 		b.problem("connect: only %d of %d nodes got a map within %s", have, len(b.nodes), b.opt.phaseTimeout)
 	}
-	r.PeersOK = b.checkObservers("connect", b.nodes, len(b.nodes)-1, 10*time.Second)
+	r.PeersOK = b.checkObservers("connect", b.nodes, 10*time.Second)
+	if b.co != nil {
+		b.res.Company.Connect = b.fullMaps("connect")
+	}
 	time.Sleep(b.opt.settle)
 	rss, _ := b.srv.memKB()
 	r.RSSKB = rss
@@ -371,6 +419,9 @@ func (b *bench) storm(ctx context.Context) {
 	if have < len(b.nodes) {
 		b.problem("storm: only %d of %d nodes got their map back within %s", have, len(b.nodes), b.opt.phaseTimeout)
 	}
-	r.PeersOK = b.checkObservers("storm", b.nodes, len(b.nodes)-1, 10*time.Second)
+	r.PeersOK = b.checkObservers("storm", b.nodes, 10*time.Second)
+	if b.co != nil {
+		b.res.Company.Storm = b.fullMaps("storm")
+	}
 	b.res.Storm = r
 }
