@@ -92,6 +92,21 @@ check "db -> web:80 is refused (only tag:web -> tag:db is allowed)" refused db w
 check "alice-laptop -> db:5432 is refused (group:eng reaches only tag:web)" refused alice-laptop db 5432
 check "alice-laptop -> web:5432 is refused (the rule names port 80 only; web listens there)" refused alice-laptop web 5432
 
+# What hs-admin says about the same lab: explain names the deciding rule, filter prints the
+# PacketFilter web's map carries (alice's addresses on port 80).
+explain() { admin -o json policy explain "$@"; }
+log "hs-admin policy explain alice-laptop web:80: $(explain alice-laptop web:80 | jq -c '{decision, rule: .pairs[0].rule}')"
+log "hs-admin policy explain bob-laptop web:80: $(explain bob-laptop web:80 | jq -c '{decision, other_ports: .pairs[0].other_ports}')"
+log "hs-admin policy filter web: $(admin -o json policy filter web | jq -c '.packet_filter')"
+check "policy explain: alice-laptop -> web:80 allowed by acls[0] (line 7 of the policy)" \
+  [ "$(explain alice-laptop web:80 | jq -r '.pairs[0].rule as $r | "\(.decision) \($r.section)[\($r.index)] line \($r.line)"')" = "allowed acls[0] line 7" ]
+check "policy explain: bob-laptop -> web:80 denied" [ "$(explain bob-laptop web:80 | jq -r .decision)" = denied ]
+check "policy explain: alice-laptop -> web:5432 denied, acls[0] joins them on another port" \
+  [ "$(explain alice-laptop web:5432 | jq -r '"\(.decision) " + ([.pairs[0].other_ports[] | "\(.section)[\(.index)] line \(.line)"] | join(","))')" = "denied acls[0] line 7" ]
+check "policy filter web: one rule, alice-laptop's address to port 80" \
+  [ "$(admin -o json policy filter web | jq -r --arg a "$(ts alice-laptop ip -4)" \
+      '[.packet_filter[] | select(any(.SrcIPs[]; startswith($a)) and any(.DstPorts[]; .Ports.First == 80))] | length')" = 1 ]
+
 # The policy changes under connected clients: bob joins group:eng.
 streams_before=$(map_streams bob-laptop)
 t0=$(date +%s%N)
