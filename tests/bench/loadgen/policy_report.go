@@ -14,20 +14,11 @@ import (
 	"time"
 )
 
-// The policy section lives between these markers in docs/benchmarks.md: `make bench-policy`
-// replaces it; `make bench` (report) and `make bench-scale` keep it.
-const (
-	policyBegin = "<!-- policy: written by make bench-policy (tests/bench/policy.sh) -->"
-	policyEnd   = "<!-- /policy -->"
-)
-
-func policyBlock(doc string) string {
-	i := strings.Index(doc, policyBegin)
-	j := strings.Index(doc, policyEnd)
-	if i < 0 || j < i {
-		return ""
-	}
-	return doc[i : j+len(policyEnd)]
+// The policy section of docs/benchmarks.md: `make bench-policy` replaces it; `make bench`
+// (report) and `make bench-scale` keep it.
+var policySection = docSection{
+	begin: "<!-- policy: written by make bench-policy (tests/bench/policy.sh) -->",
+	end:   "<!-- /policy -->",
 }
 
 // policyReportCmd writes the policy results into the policy section of --out.
@@ -79,23 +70,16 @@ func policyReportCmd(args []string) error {
 		if err != nil {
 			return err
 		}
-		block = strings.Replace(block, policyEnd, strings.TrimRight(string(b), "\n")+"\n\n"+policyEnd, 1)
+		block = strings.Replace(block, policySection.end, strings.TrimRight(string(b), "\n")+"\n\n"+policySection.end, 1)
 	}
-	old, _ := os.ReadFile(*out)
-	doc := string(old)
-	if prev := policyBlock(doc); prev != "" {
-		doc = strings.Replace(doc, prev, block, 1)
-	} else {
-		doc = strings.TrimRight(doc, "\n") + "\n\n" + block + "\n"
-	}
-	return os.WriteFile(*out, []byte(doc), 0o644)
+	return policySection.writeInto(*out, block)
 }
 
 var engineLine = regexp.MustCompile(`^policy\.json: (\d+) nodes: compile ([0-9.]+) ms`)
 
 func writePolicyReport(all []*result, hsVersion, gen, engine string) string {
 	var w bytes.Buffer
-	fmt.Fprintf(&w, "%s\n## policy: a company-shaped ACL policy\n\n", policyBegin)
+	fmt.Fprintf(&w, "%s\n## policy: a company-shaped ACL policy\n\n", policySection.begin)
 	fmt.Fprint(&w, "`make bench-policy` (also run by `make bench`; tests/bench/policy.sh). `hs-loadgen policy-gen` builds a company from a seed: users with 1-3 devices, every tenth node a tagged server (100 tags, some servers with two), 50 department groups, 500 `acls` lines: one per team of about 20 devices (its users reach each other), 50 department lines (`group:deptK` reaches `tag:svcK` on 22 and 443), 100 service lines (`tag:svcI` reaches `tag:svcI+1` on 5432), and port-only lines inside teams that change nobody's peers. The generator also computes, by Tailscale's rule (a node sees another when a line lets either reach the other), the peers every node should see. Both servers read the same policy file (`policy.mode: file`).\n\n")
 	fmt.Fprint(&w, "Keys are made with each server's own CLI, 4 commands at a time: a user and a reusable key per user, one tagged key per tag set. Every node registers with its key and streams its map, from its own loopback address (127.1.x.y: hs-control allows 64 unauthenticated connections per source address, which the storm of thousands of nodes from one address would otherwise hit). Every node decodes its full maps: the peers must be exactly those the policy allows. **Policy change**: after a second in which no node received anything but keepalives, the policy file is replaced by one where department K reaches `tag:svcK+50` instead (from about 1,000 nodes on, this changes the peers of every node), and the server gets SIGHUP; the time is until every affected node received a message after it, the CPU is the server's from the change until then (and 2 s more). **Storm**: the server restarts under all nodes, as in the main scenarios, with the changed policy.\n\n")
 	fmt.Fprintf(&w, "- date: %s\n- machine: %s; shared with other builds and tests while these ran, so the load average is part of each figure\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machineLine())
@@ -261,6 +245,6 @@ func writePolicyReport(all []*result, hsVersion, gen, engine string) string {
 			fmt.Fprintf(&w, "- %s N=%d: %s\n", r.Server, r.Nodes, p)
 		}
 	}
-	fmt.Fprintf(&w, "\n%s", policyEnd)
+	fmt.Fprintf(&w, "\n%s", policySection.end)
 	return w.String()
 }

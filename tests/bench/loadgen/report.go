@@ -237,10 +237,10 @@ func reportCmd(args []string) error {
 		w.Write(b)
 	}
 	if old, err := os.ReadFile(*out); err == nil {
-		if block := scaleBlock(string(old)); block != "" {
+		if block := scaleSection.in(string(old)); block != "" {
 			fmt.Fprintf(&w, "\n%s\n", block)
 		}
-		if block := policyBlock(string(old)); block != "" {
+		if block := policySection.in(string(old)); block != "" {
 			fmt.Fprintf(&w, "\n%s\n", block)
 		}
 	}

@@ -11,21 +11,11 @@ import (
 	"time"
 )
 
-// The scale section lives between these markers in docs/benchmarks.md: `make bench-scale`
-// replaces it, and `make bench`, which rewrites the rest, keeps it.
-const (
-	scaleBegin = "<!-- scale: written by make bench-scale (tests/bench/scale.sh) -->"
-	scaleEnd   = "<!-- /scale -->"
-)
-
-// scaleBlock returns the scale section of a benchmarks file, markers included, or "".
-func scaleBlock(doc string) string {
-	i := strings.Index(doc, scaleBegin)
-	j := strings.Index(doc, scaleEnd)
-	if i < 0 || j < i {
-		return ""
-	}
-	return doc[i : j+len(scaleEnd)]
+// The scale section of docs/benchmarks.md: `make bench-scale` replaces it, and `make bench`,
+// which rewrites the rest, keeps it.
+var scaleSection = docSection{
+	begin: "<!-- scale: written by make bench-scale (tests/bench/scale.sh) -->",
+	end:   "<!-- /scale -->",
 }
 
 // scaleReportCmd writes the scale results into the scale section of --out.
@@ -58,19 +48,12 @@ func scaleReportCmd(args []string) error {
 		return errors.New("scale-report: no scale results among the files")
 	}
 	block := writeScale(all, *hsVersion, *gen)
-	old, _ := os.ReadFile(*out)
-	doc := string(old)
-	if prev := scaleBlock(doc); prev != "" {
-		doc = strings.Replace(doc, prev, block, 1)
-	} else {
-		doc = strings.TrimRight(doc, "\n") + "\n\n" + block + "\n"
-	}
-	return os.WriteFile(*out, []byte(doc), 0o644)
+	return scaleSection.writeInto(*out, block)
 }
 
 func writeScale(all []*result, hsVersion, gen string) string {
 	var w bytes.Buffer
-	fmt.Fprintf(&w, "%s\n## scale: a tailnet growing to %d nodes\n\n", scaleBegin, all[0].Nodes)
+	fmt.Fprintf(&w, "%s\n## scale: a tailnet growing to %d nodes\n\n", scaleSection.begin, all[0].Nodes)
 	fmt.Fprintf(&w, "Each node registers (32 in flight) and opens its map stream as soon as it is registered, so every registration lands on a tailnet whose earlier nodes are all connected. Then every node must have its full map, all stay connected for a hold period, and what survived is counted. A server that has not registered every node within the run's limit is reported as far as it got. Targets (issue 19): at least 300 registrations/s in every thousand, all nodes connected after the hold, none dropped, RSS at most 300 KiB per node.\n\n")
 	fmt.Fprintf(&w, "- date: %s\n- machine: %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"), machineLine())
 	fmt.Fprintf(&w, "- load generator: tests/bench/loadgen on %s\n", gen)
@@ -117,6 +100,6 @@ func writeScale(all []*result, hsVersion, gen string) string {
 			fmt.Fprintf(&w, "- %s: %s\n", r.Server, p)
 		}
 	}
-	fmt.Fprintf(&w, "\n%s", scaleEnd)
+	fmt.Fprintf(&w, "\n%s", scaleSection.end)
 	return w.String()
 }
