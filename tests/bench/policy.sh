@@ -35,11 +35,7 @@ HS_BIN=$work/bin
 bash "$HS_SRC/tests/bench/loadgen.sh" build "$work/hs-loadgen"
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-srv_cpu="" gen_pin=()
-if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then srv_cpu=0 gen_pin=(taskset -c 1); fi
-port=$((20000 + $$ % 1200 * 10))
-hs_version=$(git -C "$HS_SRC" describe --always 2>/dev/null || echo unknown)
-git -C "$HS_SRC" diff --quiet HEAD -- . ':!docs/bench' ':!docs/benchmarks.md' 2>/dev/null || hs_version+=-dirty
+bench_pin_port_version
 mkdir -p "$results"
 
 # The engine alone on the same company: compile and every node's view, median of 5.

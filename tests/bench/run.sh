@@ -43,14 +43,7 @@ bash "$HS_SRC/tests/bench/headscale.sh" install
 headscale=$(bash "$HS_SRC/tests/bench/headscale.sh" bin)
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 
-srv_cpu="" gen_pin=()
-if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then srv_cpu=0 gen_pin=(taskset -c 1); fi
-# Below Linux's ephemeral range (32768+), where the generator's own client sockets would collide.
-port=$((20000 + $$ % 1200 * 10))
-# The commit measured, read before this run replaces its own output files: "-dirty" only when
-# the sources differ from the commit.
-hs_version=$(git -C "$HS_SRC" describe --always 2>/dev/null || echo unknown)
-git -C "$HS_SRC" diff --quiet HEAD -- . ':!docs/bench' ':!docs/benchmarks.md' 2>/dev/null || hs_version+=-dirty
+bench_pin_port_version
 mkdir -p "$plots/results"
 rm -f "$plots/results/"*.json
 for n in $nodes; do

@@ -37,11 +37,7 @@ if [ "$(ulimit -n)" -lt $((n + 1000)) ]; then
   exit 1
 fi
 
-srv_cpu="" gen_pin=()
-if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then srv_cpu=0 gen_pin=(taskset -c 1); fi
-port=$((20000 + $$ % 1200 * 10))
-hs_version=$(git -C "$HS_SRC" describe --always 2>/dev/null || echo unknown)
-git -C "$HS_SRC" diff --quiet HEAD -- . ':!docs/bench' ':!docs/benchmarks.md' 2>/dev/null || hs_version+=-dirty
+bench_pin_port_version
 mkdir -p "$results"
 files=()
 for s in ${BENCH_SCALE_SERVERS:-hs headscale}; do

@@ -4,6 +4,19 @@
 # runs: the simulated nodes never dial it, the map is only part of every netmap).
 # Needs HS_BIN (hs-control, hs-admin, hs-derpmap).
 
+# bench_pin_port_version: what every benchmark run sets first. srv_cpu and gen_pin put the server
+# on CPU 0 and the generator on CPU 1 (BENCH_PIN=1, the default, with two cores or more); port
+# is below Linux's ephemeral range (32768+), where the generator's own client sockets would
+# collide; hs_version is the commit measured, read before a run replaces its own output files
+# ("-dirty" only when the sources differ from the commit). Needs HS_SRC.
+bench_pin_port_version() {
+  srv_cpu="" gen_pin=()
+  if [ "${BENCH_PIN:-1}" = 1 ] && [ "$(nproc)" -ge 2 ]; then srv_cpu=0 gen_pin=(taskset -c 1); fi
+  port=$((20000 + $$ % 1200 * 10))
+  hs_version=$(git -C "$HS_SRC" describe --always 2>/dev/null || echo unknown)
+  git -C "$HS_SRC" diff --quiet HEAD -- . ':!docs/bench' ':!docs/benchmarks.md' 2>/dev/null || hs_version+=-dirty
+}
+
 # bench_derpmap DIR: DIR/derp.yaml, written and checked by hs-derpmap.
 bench_derpmap() {
   "$HS_BIN/hs-derpmap" new --region-id 900 --region-code bench --region-name "Bench DERP" \
