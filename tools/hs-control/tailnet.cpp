@@ -261,6 +261,7 @@ void Tailnet::persist(Live& l, TimePoint now, Write what) {
 std::string Tailnet::full_map(Live& self, TimePoint now) {
     const auto t0 = std::chrono::steady_clock::now();
     self.view = policy_view(self);
+    self.view_generation = policy_generation_;
     std::vector<std::string> shaped;  // peers as the policy shows them to this node
     std::vector<const std::string*> peers;
     if (self.view) {

@@ -161,6 +161,7 @@ private:
         // What the policy let this node's streams see last (nullopt: no policy was in force
         // when they got their map, so every peer and the allow-all filter).
         std::optional<policy::NodeView> view;
+        std::uint64_t view_generation = 0;  // policy_generation_ when `view` was computed
         // The node as the policy compiler saw it last: only a change here needs a new compile
         // (endpoints, presence and the like do not).
         policy::Node policy_in;
@@ -195,6 +196,8 @@ private:
     void flush_with_policy(const std::set<std::int64_t>& changed, const std::map<std::int64_t, nlohmann::json>& patches,
                            const std::map<std::int64_t, bool>& presence, TimePoint now);
     std::string view_delta(Live& l, policy::NodeView nv, const std::set<std::int64_t>& changed, TimePoint now);
+    // The same compile as the node's last view: only the changed peers it sees are news.
+    std::string changed_peers_delta(const Live& l, const std::set<std::int64_t>& changed, TimePoint now) const;
     // No policy any more: every streaming node gets every peer and the allow-all filter back.
     void drop_policy(TimePoint now);
 
@@ -293,6 +296,7 @@ private:
     std::string last_db_error_;
     std::optional<std::string> policy_text_;
     std::shared_ptr<const policy::Compiled> policy_;
+    std::uint64_t policy_generation_ = 0;  // counts replacements of policy_: views older than it are recomputed
     bool policy_dirty_ = false;  // nodes, users or routes changed since the last compile
     bool views_stale_ = false;   // the policy changed: every streaming node needs its view again
     std::uint64_t policy_reload_errors_ = 0;

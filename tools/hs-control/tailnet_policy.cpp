@@ -38,6 +38,13 @@ std::vector<std::string> default_allowed(const Node& n, const RouteView& routes)
 // (a null would leave the client's last policy in force).
 json ssh_or_empty(const json& ssh) { return ssh.is_null() ? json{{"rules", json::array()}} : ssh; }
 
+// The peer `id` as `v` shows it, or null when `v` does not see it (peers are sorted by ID).
+const policy::PeerView* seen_in(const policy::NodeView& v, std::int64_t id) {
+    const auto it = std::lower_bound(v.peers.begin(), v.peers.end(), static_cast<std::uint64_t>(id),
+                                     [](const policy::PeerView& p, std::uint64_t want) { return p.node_id < want; });
+    return it != v.peers.end() && it->node_id == static_cast<std::uint64_t>(id) ? &*it : nullptr;
+}
+
 }  // namespace
 
 std::vector<policy::Problem> Tailnet::set_policy(std::optional<std::string> text, bool enforce_tests) {
@@ -62,6 +69,7 @@ std::vector<policy::Problem> Tailnet::set_policy(std::optional<std::string> text
     spdlog::info("ACL policy in force ({} bytes)", text->size());
     policy_text_ = std::move(text);
     policy_ = std::move(result.compiled);
+    ++policy_generation_;
     policy_dirty_ = false;
     views_stale_ = true;
     if (auto_approve(Clock::now())) ensure_policy();
@@ -88,6 +96,7 @@ void Tailnet::ensure_policy() {
             return;
         }
         policy_ = std::move(result.compiled);
+        ++policy_generation_;
         if (!auto_approve(Clock::now())) return;
     }
 }
@@ -270,15 +279,18 @@ void Tailnet::flush_with_policy(const std::set<std::int64_t>& changed, const std
     views_stale_ = false;
     for (auto& [id, l] : nodes_) {
         if (l.sinks.empty()) continue;  // the others get their view with their next map
-        auto nv = policy_->view(static_cast<std::uint64_t>(id), cfg_.server_url);
-        std::unordered_set<std::int64_t> visible;
-        for (const auto& p : nv.peers) visible.insert(static_cast<std::int64_t>(p.node_id));
-        if (const auto text = view_delta(l, std::move(nv), changed, now); !text.empty()) push(l, frame(text));
+        // A view from the compile in force stays right: computing it again for every streaming
+        // node on every tick would cost O(N) views whenever anything changed.
+        const auto text = l.view && l.view_generation == policy_generation_
+                              ? changed_peers_delta(l, changed, now)
+                              : view_delta(l, policy_->view(static_cast<std::uint64_t>(id), cfg_.server_url), changed, now);
+        l.view_generation = policy_generation_;
+        if (!text.empty()) push(l, frame(text));
         // Presence and patches only of the nodes this one may see (as in the allow-all path,
         // in messages of their own after the peers).
         json online = json::object(), seen = json::object();
         for (const auto& [pid, on] : presence) {
-            if (!visible.count(pid)) continue;
+            if (!seen_in(*l.view, pid)) continue;
             online[std::to_string(pid)] = on;
             if (!on) seen[std::to_string(pid)] = true;
         }
@@ -289,10 +301,22 @@ void Tailnet::flush_with_policy(const std::set<std::int64_t>& changed, const std
         }
         json list = json::array();
         for (const auto& [pid, p] : patches)
-            if (visible.count(pid) && !changed.count(pid)) list.push_back(p);
+            if (seen_in(*l.view, pid) && !changed.count(pid)) list.push_back(p);
         if (!list.empty()) push(l, frame(json{{"PeersChangedPatch", std::move(list)}}.dump()));
     }
     record_presence(presence);
+}
+
+std::string Tailnet::changed_peers_delta(const Live& l, const std::set<std::int64_t>& changed, TimePoint now) const {
+    std::string peers;
+    for (const auto id : changed) {
+        const auto* pv = id == l.rec.id ? nullptr : seen_in(*l.view, id);
+        const auto it = pv ? nodes_.find(id) : nodes_.end();
+        if (it == nodes_.end()) continue;
+        peers += peers.empty() ? "" : ",";
+        peers += peer_json_for(*pv, it->second, now);
+    }
+    return peers.empty() ? std::string() : R"({"PeersChanged":[)" + peers + "]}";
 }
 
 void Tailnet::drop_policy(TimePoint now) {

@@ -245,3 +245,25 @@ TEST_CASE("autoApprovers approve announced routes at registration and when the p
     REQUIRE(n.tn.set_policy(std::string(R"({"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]})")).empty());
     CHECK(store::find_node(*n.t.db, id1)->approved_routes.size() == 2);
 }
+
+TEST_CASE("a change that leaves the policy's inputs alone reaches only the nodes that see it, without a recompile") {
+    Net n;
+    REQUIRE(n.tn.set_policy(std::string(kPolicy)).empty());
+    Client a, b, w;
+    Sink sa, sb, sw;
+    n.join(a, sa, "laptop-a", n.alice_key.secret);
+    n.join(b, sb, "laptop-b", n.bob_key.secret);
+    const auto iw = n.join(w, sw, "web", n.web_key.secret);
+    n.tn.flush(n.now);
+    for (auto* s : {&sa, &sb, &sw}) s->got.clear();
+    auto req = w.map(false);
+    req["OmitPeers"] = true;
+    req["Hostinfo"]["OS"] = "plan9";  // a whole-node change; tags, addresses and routes stay
+    REQUIRE(n.tn.map_request(w.machine, req, n.now).status == 200);
+    n.tn.flush(n.now);
+    const auto ma = last_with(sa, "PeersChanged");
+    REQUIRE(ma.is_object());
+    CHECK(peer_ids(ma, "PeersChanged") == std::vector<std::int64_t>{iw});
+    CHECK(!ma.contains("PacketFilter"));  // the same view: only the changed peer
+    CHECK(sb.got.empty());
+}
