@@ -13,6 +13,8 @@ PACKAGES=(
   iproute2 nftables jq curl sqlite3 openssl procps man-db bash-completion zsh fish
   # systemd-analyze verifies examples/systemd
   systemd
+  # a real Prometheus (and promtool) scrapes the servers; nginx and Caddy run the reverse-proxy examples
+  prometheus nginx caddy
 )
 
 missing=()
