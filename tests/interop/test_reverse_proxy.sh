@@ -4,11 +4,12 @@
 # loopback only, so two official clients can join, stream their maps and relay through the
 # embedded DERP only through the proxy. trusted_proxies makes the log show each client's own
 # address; a second location that drops the Upgrade header gets an answer naming the proxy.
-# nginx runs as nobody, with its prefix, configuration, logs and temp files in the lab dir.
+# Then a third client joins through Caddy with examples/caddy/Caddyfile. Both proxies run as
+# nobody, with their configuration, logs and temp files in the lab dir.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/control.sh"
 need_root
-command -v nginx >/dev/null || fail "nginx is not installed (.ci/deps.sh installs it)"
+for p in nginx caddy; do command -v $p >/dev/null || fail "$p is not installed (.ci/deps.sh installs it)"; done
 ts_install
 lab_bridge
 ip=${LAB_SUBNET}1
@@ -125,5 +126,34 @@ code=$(curl -s -o "$LAB/stripped-derp.out" -w '%{http_code}' --max-time 5 -H "Up
 [ "$code" = 426 ] && grep -q "reverse proxy" "$LAB/stripped-derp.out" || fail "/derp without Upgrade answered $code: $(cat "$LAB/stripped-derp.out")"
 pass "/derp through a proxy that drops Upgrade: $code $(cat "$LAB/stripped-derp.out")"
 
-ts_stop pa; ts_stop pb
+# --- Caddy with examples/caddy/Caddyfile (the lab certificate instead of ACME, no admin
+# endpoint, no port-80 redirect): a third client joins through it and sees the other two.
+caddy_port=$((17000 + LAB_ID))
+cdir="$LAB/caddy"
+mkdir -p "$cdir"
+{
+  printf '{\n\tadmin off\n\tauto_https disable_redirects\n\tstorage file_system %s/data\n}\n' "$cdir"
+  sed -e "s|^hs.example.com {|https://$ip:$caddy_port {\n\ttls $ngx/srv.pem $ngx/srv.key|" \
+      -e "s|reverse_proxy 127.0.0.1:8080|reverse_proxy 127.0.0.1:$CONTROL_PORT|" "$HS_SRC/examples/caddy/Caddyfile"
+} >"$cdir/Caddyfile"
+for want in "https://$ip:$caddy_port {" "reverse_proxy 127.0.0.1:$CONTROL_PORT"; do
+  grep -qF "$want" "$cdir/Caddyfile" || fail "examples/caddy/Caddyfile changed shape: could not set $want in it"
+done
+chown -R nobody "$cdir"
+caddy_cmd=(setpriv --reuid=nobody --regid=nogroup --clear-groups env HOME="$cdir" XDG_DATA_HOME="$cdir" XDG_CONFIG_HOME="$cdir"
+  caddy run --adapter caddyfile --config "$cdir/Caddyfile")
+"${caddy_cmd[@]}" >"$cdir/caddy.log" 2>&1 &
+LAB_PIDS+=("$!")
+eventually 10 curl -sf --cacert "$LAB/pki/ca.pem" "https://$ip:$caddy_port/health" || { tail -5 "$cdir/caddy.log" >&2; fail "Caddy did not serve /health"; }
+pass "Caddy (as nobody) serves /health with examples/caddy/Caddyfile"
+host_add pc 3
+TS_EXTRA_ENV="$env_a" ts_start pc 41643
+ts pc up --login-server="https://$ip:$caddy_port" --auth-key="$key" --hostname=pc --reset --timeout=60s || fail "pc: tailscale up through Caddy failed"
+eventually 15 peer_is pc pa .HostName pa || fail "pc (through Caddy) does not see pa"
+eventually 15 peer_is pa pc .HostName pc || fail "pa's stream through nginx did not bring pc"
+c_ip=$(host_ip pc)
+grep -q "ts2021 connection from $c_ip:0 " "$CONTROL_DIR/control.log" || fail "the log does not name pc's address $c_ip behind Caddy"
+pass "a client joined through Caddy (logged as $c_ip); pa, streaming through nginx, saw it arrive"
+
+ts_stop pa; ts_stop pb; ts_stop pc
 finish
