@@ -3,7 +3,8 @@
 # and certificate replaced): nginx terminates TLS on the lab bridge and hs-control listens on
 # loopback only, so two official clients can join, stream their maps and relay through the
 # embedded DERP only through the proxy. trusted_proxies makes the log show each client's own
-# address; a second location that drops the Upgrade header gets an answer naming the proxy.
+# address; a second location that drops the Upgrade header gets an answer naming the proxy, and
+# an official client sent through a server block that drops it gets a log line naming it.
 # Then a third client joins through Caddy with examples/caddy/Caddyfile. Both proxies run as
 # nobody, with their configuration, logs and temp files in the lab dir.
 . "$(dirname "$0")/lib.sh"
@@ -32,6 +33,18 @@ done
 # The broken proxy: a location that passes requests on without Upgrade and Connection (nginx
 # drops hop-by-hop headers unless told otherwise), as a default proxy_pass does.
 sed -i "s|^\( *\)location / {|\1location /stripped/ {\n\1    proxy_pass http://hs_control/;\n\1    proxy_http_version 1.1;\n\1}\n\n&|" "$ngx/hs.conf"
+# The same mistake on a whole server, for an official client to meet.
+strip_port=$((12000 + LAB_ID))
+cat >>"$ngx/hs.conf" <<CONF
+
+server {
+    listen $ip:$strip_port;
+    location / {
+        proxy_pass http://hs_control;
+        proxy_http_version 1.1;
+    }
+}
+CONF
 cat >"$ngx/nginx.conf" <<CONF
 daemon off;
 worker_processes 1;
@@ -125,6 +138,19 @@ code=$(curl -s -o "$LAB/stripped-derp.out" -w '%{http_code}' --max-time 5 -H "Up
   "http://$ip:$plain_port/stripped/derp") || true
 [ "$code" = 426 ] && grep -q "reverse proxy" "$LAB/stripped-derp.out" || fail "/derp without Upgrade answered $code: $(cat "$LAB/stripped-derp.out")"
 pass "/derp through a proxy that drops Upgrade: $code $(cat "$LAB/stripped-derp.out")"
+
+# An official client behind a proxy that drops Upgrade cannot log in; it shows only a timeout
+# (it retries on port 443), so the cause is in hs-control's log (one line a second at most: the
+# client's second try, 10 s later, is logged even if the first was not).
+stripped_lines() { grep -c "rejected /ts2021 request from 127.0.0.1:[0-9]*: no Upgrade header .*reverse proxy" "$CONTROL_DIR/control.log" || true; }
+before=$(stripped_lines)
+host_add pd 4
+TS_EXTRA_ENV="$env_a" ts_start pd 41644
+ts pd up --login-server="http://$ip:$strip_port" --auth-key="$key" --hostname=pd --timeout=15s >"$LAB/pd-up.out" 2>&1 \
+  && fail "pd logged in through a proxy that drops Upgrade"
+[ "$(stripped_lines)" -gt "$before" ] || fail "hs-control did not log the official client's upgrade without Upgrade"
+pass "an official client behind a proxy that drops Upgrade fails ($(head -c 60 "$LAB/pd-up.out")...); hs-control logged the cause"
+ts_stop pd
 
 # --- Caddy with examples/caddy/Caddyfile (the lab certificate instead of ACME, no admin
 # endpoint, no port-80 redirect): a third client joins through it and sees the other two.
