@@ -5,7 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   # build
-  build-essential cmake pkg-config ccache clang libclang-rt-14-dev
+  build-essential cmake pkg-config ccache clang libclang-rt-14-dev clang-format
   # libraries
   libcli11-dev libsodium-dev libsqlite3-dev libboost-dev nlohmann-json3-dev libssl-dev
   libspdlog-dev catch2 libzstd-dev libnghttp2-dev libyaml-cpp-dev
