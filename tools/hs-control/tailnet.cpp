@@ -34,7 +34,7 @@ Tailnet::Tailnet(Db& db, Config cfg, json derp_map)
     settings_.logtail = cfg_.logtail_enabled;
     dns_json_ = dns_config_json(cfg_).dump();
     derp_map_json_ = derp_map.dump();
-    keepalive_ = std::make_shared<const std::string>(frame_map_message(R"({"KeepAlive":true})"));
+    keepalive_ = std::make_shared<const std::string>(frame_map_message(delta_json({.keep_alive = true})));
 }
 
 void Tailnet::on_owner_thread() const {
@@ -84,7 +84,7 @@ void Tailnet::reload_users() {
 void Tailnet::ensure_user(std::optional<std::int64_t> user_id) {
     if (!user_id || users_.count(*user_id)) return;
     reload_users();
-    const auto f = frame(R"({"UserProfiles":)" + profiles_json_ + "}");
+    const auto f = frame(delta_json({.user_profiles = profiles_json_}));
     for (auto& [id, l] : nodes_) push(l, f);
 }
 
@@ -159,7 +159,7 @@ void Tailnet::broadcast_changed(const Live& changed, TimePoint now) {
     spdlog::debug("node {} ({}) changed", changed.rec.id, changed.rec.given_name);
     if (const auto it = nodes_.find(changed.rec.id); it != nodes_.end() && !it->second.sinks.empty()) {
         auto& l = it->second;
-        push(l, frame(R"({"Node":)" + self_json(l, now) + "}"));
+        push(l, frame(delta_json({.node = self_json(l, now)})));
     }
     changed_.insert(changed.rec.id);
 }
@@ -171,7 +171,7 @@ void Tailnet::queue_patch(std::int64_t id, const json& patch) {
 }
 
 void Tailnet::broadcast_removed(std::int64_t removed) {
-    const auto f = frame(R"({"PeersRemoved":[)" + std::to_string(removed) + "]}");
+    const auto f = frame(delta_json({.peers_removed = {removed}}));
     for (auto& [id, l] : nodes_)
         if (id != removed) push(l, f);
 }
@@ -355,13 +355,10 @@ void Tailnet::detach(std::int64_t node_id, MapSink* sink, TimePoint now) {
 }
 
 std::string Tailnet::peers_changed_text(const std::vector<const Live*>& whole, std::int64_t except) {
-    std::string list;
-    for (const auto* l : whole) {
-        if (l->rec.id == except) continue;
-        if (!list.empty()) list += ',';
-        list += l->peer_json;
-    }
-    return list.empty() ? std::string() : R"({"PeersChanged":[)" + list + "]}";
+    DeltaMessage m;
+    for (const auto* l : whole)
+        if (l->rec.id != except) m.peers_changed.push_back(l->peer_json);
+    return delta_json(m);
 }
 
 void Tailnet::flush(TimePoint now) {
@@ -378,15 +375,11 @@ void Tailnet::flush(TimePoint now) {
     for (const auto id : changed)
         if (const auto it = nodes_.find(id); it != nodes_.end()) whole.push_back(&it->second);
     std::map<std::int64_t, const json*> patch_of;  // ordered: the message lists them by ID
-    json online = json::object(), seen = json::object();
+    DeltaMessage online;
     for (const auto& [id, p] : patches)
         if (nodes_.count(id) && !changed.count(id)) patch_of[id] = &p;
-    // PeerSeenChange true stamps LastSeen "now" on the client: when it went offline.
-    for (const auto& [id, on] : presence) {
-        if (!nodes_.count(id)) continue;
-        online[std::to_string(id)] = on;
-        if (!on) seen[std::to_string(id)] = true;
-    }
+    for (const auto& [id, on] : presence)
+        if (nodes_.count(id)) online.online[id] = on;
     // Three messages at most, each one encode shared by every peer: the nodes, then presence,
     // then patches. Clients ignore presence and patches for IDs that are not their peers, their
     // own included, but a node listed whole must not find itself in PeersChanged (the client
@@ -404,10 +397,8 @@ void Tailnet::flush(TimePoint now) {
         if (!shared) shared = frame(peers_changed_text(whole, 0));
         push(l, shared);
     }
-    if (!online.empty()) {
-        json msg = {{"OnlineChange", std::move(online)}};
-        if (!seen.empty()) msg["PeerSeenChange"] = std::move(seen);
-        const auto f = frame(msg.dump());
+    if (!online.online.empty()) {
+        const auto f = frame(delta_json(online));
         for (auto& [id, l] : nodes_) push(l, f);
     }
     send_patches(patch_of);
@@ -420,10 +411,10 @@ void Tailnet::send_patches(const std::map<std::int64_t, const json*>& patch_of) 
     // applying the message as a delta (and the load generator counts it as a delivery). One
     // shared message for everyone else; the patched nodes that stream get theirs without it.
     auto text = [&](std::int64_t except) {
-        json list = json::array();
+        DeltaMessage m;
         for (const auto& [id, p] : patch_of)
-            if (id != except) list.push_back(*p);
-        return list.empty() ? std::string() : json{{"PeersChangedPatch", std::move(list)}}.dump();
+            if (id != except) m.patches.push_back(*p);
+        return delta_json(m);
     };
     std::shared_ptr<const std::string> shared;
     for (auto& [id, l] : nodes_) {
@@ -470,7 +461,7 @@ void Tailnet::set_derp_map(json derp_map) {
     auto text = derp_map.dump();
     if (text == derp_map_json_) return;
     derp_map_json_ = std::move(text);
-    const auto f = frame(R"({"DERPMap":)" + derp_map_json_ + "}");
+    const auto f = frame(delta_json({.derp_map = derp_map_json_}));
     for (auto& [id, l] : nodes_) push(l, f);
 }
 
@@ -506,7 +497,7 @@ void Tailnet::sync_from_db(TimePoint now) {
         const auto before = profiles_json_;
         reload_users();
         if (before != profiles_json_) {
-            const auto f = frame(R"({"UserProfiles":)" + profiles_json_ + "}");
+            const auto f = frame(delta_json({.user_profiles = profiles_json_}));
             for (auto& [id, l] : nodes_) push(l, f);
         }
     }

@@ -223,7 +223,7 @@ std::string Tailnet::view_delta(Live& l, policy::NodeView nv, const std::set<std
     if (l.view)
         for (const auto& p : l.view->peers) before[p.node_id] = &p;
     std::unordered_set<std::uint64_t> visible;
-    std::string peers;
+    std::vector<std::string> peers;
     for (const auto& p : nv.peers) {
         visible.insert(p.node_id);
         const auto it = nodes_.find(static_cast<std::int64_t>(p.node_id));
@@ -236,15 +236,12 @@ std::string Tailnet::view_delta(Live& l, policy::NodeView nv, const std::set<std
             // The node had every peer as node_json renders it: only those the policy reshapes.
             send = !p.cap_map.empty() || sorted(p.allowed_ips) != sorted(default_allowed(it->second.rec, it->second.routes));
         }
-        if (!send) continue;
-        peers += peers.empty() ? "" : ",";
-        peers += peer_json_for(p, it->second, now);
+        if (send) peers.push_back(peer_json_for(p, it->second, now));
     }
-    std::string removed;
+    DeltaMessage m;
+    m.peers_changed.assign(peers.begin(), peers.end());
     auto drop = [&](std::int64_t id) {
-        if (id == l.rec.id || visible.count(static_cast<std::uint64_t>(id))) return;
-        removed += removed.empty() ? "" : ",";
-        removed += std::to_string(id);
+        if (id != l.rec.id && !visible.count(static_cast<std::uint64_t>(id))) m.peers_removed.push_back(id);
     };
     if (l.view) {
         for (const auto& [id, p] : before) drop(static_cast<std::int64_t>(id));
@@ -254,23 +251,12 @@ std::string Tailnet::view_delta(Live& l, policy::NodeView nv, const std::set<std
     const json old_filter = l.view ? l.view->packet_filter : json::parse(allow_all_filter_json());
     const json old_ssh = l.view ? l.view->ssh_policy : json();
     const json old_caps = l.view ? l.view->cap_map : json::object();
-    std::string out;
-    auto field = [&](const char* name, const std::string& value) {
-        out += out.empty() ? "{" : ",";
-        out += '"';
-        out += name;
-        out += "\":";
-        out += value;
-    };
-    if (!peers.empty()) field("PeersChanged", "[" + peers + "]");
-    if (!removed.empty()) field("PeersRemoved", "[" + removed + "]");
-    if (nv.packet_filter != old_filter) field("PacketFilter", nv.packet_filter.dump());
-    if (nv.ssh_policy != old_ssh) field("SSHPolicy", ssh_or_empty(nv.ssh_policy).dump());
+    if (nv.packet_filter != old_filter) m.packet_filter = nv.packet_filter.dump();
+    if (nv.ssh_policy != old_ssh) m.ssh_policy = ssh_or_empty(nv.ssh_policy).dump();
     const bool caps_changed = nv.cap_map != old_caps;
     l.view = std::move(nv);
-    if (caps_changed) field("Node", self_json(l, now));
-    if (!out.empty()) out += '}';
-    return out;
+    if (caps_changed) m.node = self_json(l, now);
+    return delta_json(m);
 }
 
 void Tailnet::flush_with_policy(const std::set<std::int64_t>& changed, const std::map<std::int64_t, json>& patches,
@@ -288,35 +274,25 @@ void Tailnet::flush_with_policy(const std::set<std::int64_t>& changed, const std
         if (!text.empty()) push(l, frame(text));
         // Presence and patches only of the nodes this one may see (as in the allow-all path,
         // in messages of their own after the peers).
-        json online = json::object(), seen = json::object();
-        for (const auto& [pid, on] : presence) {
-            if (!seen_in(*l.view, pid)) continue;
-            online[std::to_string(pid)] = on;
-            if (!on) seen[std::to_string(pid)] = true;
-        }
-        if (!online.empty()) {
-            json msg = {{"OnlineChange", std::move(online)}};
-            if (!seen.empty()) msg["PeerSeenChange"] = std::move(seen);
-            push(l, frame(msg.dump()));
-        }
-        json list = json::array();
+        DeltaMessage online, patched;
+        for (const auto& [pid, on] : presence)
+            if (seen_in(*l.view, pid)) online.online[pid] = on;
+        if (!online.online.empty()) push(l, frame(delta_json(online)));
         for (const auto& [pid, p] : patches)
-            if (seen_in(*l.view, pid) && !changed.count(pid)) list.push_back(p);
-        if (!list.empty()) push(l, frame(json{{"PeersChangedPatch", std::move(list)}}.dump()));
+            if (seen_in(*l.view, pid) && !changed.count(pid)) patched.patches.push_back(p);
+        if (!patched.patches.empty()) push(l, frame(delta_json(patched)));
     }
     record_presence(presence);
 }
 
 std::string Tailnet::changed_peers_delta(const Live& l, const std::set<std::int64_t>& changed, TimePoint now) const {
-    std::string peers;
+    std::vector<std::string> peers;
     for (const auto id : changed) {
         const auto* pv = id == l.rec.id ? nullptr : seen_in(*l.view, id);
         const auto it = pv ? nodes_.find(id) : nodes_.end();
-        if (it == nodes_.end()) continue;
-        peers += peers.empty() ? "" : ",";
-        peers += peer_json_for(*pv, it->second, now);
+        if (it != nodes_.end()) peers.push_back(peer_json_for(*pv, it->second, now));
     }
-    return peers.empty() ? std::string() : R"({"PeersChanged":[)" + peers + "]}";
+    return delta_json({.peers_changed = {peers.begin(), peers.end()}});
 }
 
 void Tailnet::drop_policy(TimePoint now) {
@@ -327,17 +303,12 @@ void Tailnet::drop_policy(TimePoint now) {
         const bool had_ssh = !l.view->ssh_policy.is_null();
         l.view.reset();
         if (l.sinks.empty()) continue;
-        std::string peers;
-        for (const auto& [pid, peer] : nodes_) {
-            if (pid == id) continue;
-            peers += peers.empty() ? "" : ",";
-            peers += peer.peer_json;
-        }
-        std::string msg = R"({"PacketFilter":)" + filter;
-        if (!peers.empty()) msg += R"(,"PeersChanged":[)" + peers + "]";
-        if (had_ssh) msg += R"(,"SSHPolicy":{"rules":[]})";
-        if (had_caps) msg += R"(,"Node":)" + self_json(l, now);
-        push(l, frame(msg + "}"));
+        DeltaMessage m{.packet_filter = filter};
+        for (const auto& [pid, peer] : nodes_)
+            if (pid != id) m.peers_changed.push_back(peer.peer_json);
+        if (had_ssh) m.ssh_policy = ssh_or_empty(nullptr).dump();
+        if (had_caps) m.node = self_json(l, now);
+        push(l, frame(delta_json(m)));
     }
 }
 
