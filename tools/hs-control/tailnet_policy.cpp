@@ -38,14 +38,13 @@ std::vector<std::string> default_allowed(const Node& n, const RouteView& routes)
 // (a null would leave the client's last policy in force).
 json ssh_or_empty(const json& ssh) { return ssh.is_null() ? json{{"rules", json::array()}} : ssh; }
 
-// The peer `id` as `v` shows it, or null when `v` does not see it (peers are sorted by ID).
-const policy::PeerView* seen_in(const policy::NodeView& v, std::int64_t id) {
+}  // namespace
+
+const policy::PeerView* Tailnet::seen_in(const policy::NodeView& v, std::int64_t id) {
     const auto it = std::lower_bound(v.peers.begin(), v.peers.end(), static_cast<std::uint64_t>(id),
                                      [](const policy::PeerView& p, std::uint64_t want) { return p.node_id < want; });
     return it != v.peers.end() && it->node_id == static_cast<std::uint64_t>(id) ? &*it : nullptr;
 }
-
-}  // namespace
 
 std::vector<policy::Problem> Tailnet::set_policy(std::optional<std::string> text, bool enforce_tests) {
     on_owner_thread();
@@ -55,7 +54,8 @@ std::vector<policy::Problem> Tailnet::set_policy(std::optional<std::string> text
         spdlog::info("no ACL policy: every node may reach every other");
         policy_text_.reset();
         policy_.reset();
-        drop_policy(Clock::now());
+        pending_.drop_views = true;
+        publish(Clock::now());
         return {};
     }
     auto result = policy::compile(*text, policy_users(), policy_nodes(), enforce_tests);
@@ -71,8 +71,9 @@ std::vector<policy::Problem> Tailnet::set_policy(std::optional<std::string> text
     policy_ = std::move(result.compiled);
     ++policy_generation_;
     policy_dirty_ = false;
-    views_stale_ = true;
+    pending_.views = true;
     if (auto_approve(Clock::now())) ensure_policy();
+    publish(Clock::now());
     return {};
 }
 
@@ -110,17 +111,16 @@ bool Tailnet::auto_approve(TimePoint now) {
         for (const auto& r : policy_->auto_approved_routes(static_cast<std::uint64_t>(id)))
             if (std::find(approved.begin(), approved.end(), r) == approved.end()) approved.push_back(r);
         if (approved.size() == l.rec.approved_routes.size()) continue;
+        auto next = l.rec;
+        next.approved_routes = std::move(approved);
         try {
-            check_writable(now);
-            store::set_node_approved_routes(db_, id, approved);
+            change(l, std::move(next), now, {.write = Write::ApprovedRoutes});
         } catch (const std::exception& e) {
             spdlog::warn("node {}: autoApprovers would approve its routes, but they cannot be recorded: {}", id, e.what());
             continue;
         }
         spdlog::info("node {} ({}): routes approved by autoApprovers; approved now: {}", id, l.rec.given_name,
-                     json(approved).dump());
-        l.rec.approved_routes = std::move(approved);
-        refresh_and_announce(l, now);
+                     json(l.rec.approved_routes).dump());
         any = true;
     }
     return any;
@@ -240,8 +240,9 @@ std::string Tailnet::view_delta(Live& l, policy::NodeView nv, const std::set<std
     }
     DeltaMessage m;
     m.peers_changed.assign(peers.begin(), peers.end());
+    // A peer deleted since the last view was removed by publish already (send_removed).
     auto drop = [&](std::int64_t id) {
-        if (id != l.rec.id && !visible.count(static_cast<std::uint64_t>(id))) m.peers_removed.push_back(id);
+        if (id != l.rec.id && !visible.count(static_cast<std::uint64_t>(id)) && nodes_.count(id)) m.peers_removed.push_back(id);
     };
     if (l.view) {
         for (const auto& [id, p] : before) drop(static_cast<std::int64_t>(id));
@@ -259,10 +260,9 @@ std::string Tailnet::view_delta(Live& l, policy::NodeView nv, const std::set<std
     return delta_json(m);
 }
 
-void Tailnet::flush_with_policy(const std::set<std::int64_t>& changed, const std::map<std::int64_t, json>& patches,
-                                const std::map<std::int64_t, bool>& presence, TimePoint now) {
+void Tailnet::flush_with_policy(const Delta& d, TimePoint now) {
     ensure_policy();
-    views_stale_ = false;
+    const auto& changed = d.changed;
     for (auto& [id, l] : nodes_) {
         if (l.sinks.empty()) continue;  // the others get their view with their next map
         // A view from the compile in force stays right: computing it again for every streaming
@@ -275,14 +275,14 @@ void Tailnet::flush_with_policy(const std::set<std::int64_t>& changed, const std
         // Presence and patches only of the nodes this one may see (as in the allow-all path,
         // in messages of their own after the peers).
         DeltaMessage online, patched;
-        for (const auto& [pid, on] : presence)
-            if (seen_in(*l.view, pid)) online.online[pid] = on;
+        for (const auto& [pid, on] : d.presence)
+            if (seen_in(*l.view, pid) && nodes_.count(pid)) online.online[pid] = on;
         if (!online.online.empty()) push(l, frame(delta_json(online)));
-        for (const auto& [pid, p] : patches)
-            if (seen_in(*l.view, pid) && !changed.count(pid)) patched.patches.push_back(p);
+        for (const auto& [pid, p] : d.patches)
+            if (seen_in(*l.view, pid) && !changed.count(pid) && nodes_.count(pid)) patched.patches.push_back(p);
         if (!patched.patches.empty()) push(l, frame(delta_json(patched)));
     }
-    record_presence(presence);
+    record_presence(d.presence);
 }
 
 std::string Tailnet::changed_peers_delta(const Live& l, const std::set<std::int64_t>& changed, TimePoint now) const {
