@@ -111,3 +111,61 @@ TEST_CASE("a batch merges patches, and a changed node never finds itself among i
     REQUIRE(sb.got.size() == 1);
     CHECK(ids(sb.got[0]["PeersChanged"]) == std::vector<std::int64_t>{ic});
 }
+
+TEST_CASE("an admin's rename that also moves a route reaches each peer once and the node itself once") {
+    Net n;
+    Client r, w;
+    Sink sr, sw;
+    auto with_route = [](json req) {
+        req["Hostinfo"]["RoutableIPs"] = {"10.77.0.0/24"};
+        return req;
+    };
+    REQUIRE(n.tn.register_node(r.machine, with_route(r.request("router", n.key.secret)), n.now).status == 200);
+    const auto m = n.tn.map_request(r.machine, with_route(r.map(true)), n.now);
+    REQUIRE(m.status == 200);
+    n.tn.attach(m.node_id, &sr, n.now);
+    n.join(w, sw, "watch");
+    n.tn.flush(n.now);
+    sr.got.clear();
+    sw.got.clear();
+
+    // One admin edit: a new name and the advertised route approved, so the router becomes the
+    // prefix's primary. The election and the sync each have a reason to send the node.
+    Db admin(n.t.path());
+    store::set_node_given_name(admin, m.node_id, "gateway");
+    store::set_node_approved_routes(admin, m.node_id, {"10.77.0.0/24"});
+    const auto before = n.tn.stats().map_messages;
+    n.tn.sync_from_db(n.now);
+    REQUIRE(sr.got.size() == 1);  // its own new self at once
+    CHECK(sr.got[0]["Node"]["PrimaryRoutes"] == json({"10.77.0.0/24"}));
+    CHECK(sr.got[0]["Node"]["Name"] == "gateway.hs.test.");
+    CHECK(sw.got.empty());  // peers on the tick
+    n.tn.flush(n.now);
+    REQUIRE(sw.got.size() == 1);
+    CHECK(ids(sw.got[0]["PeersChanged"]) == std::vector<std::int64_t>{m.node_id});
+    CHECK(sw.got[0]["PeersChanged"][0]["Name"] == "gateway.hs.test.");
+    CHECK(sw.got[0]["PeersChanged"][0]["PrimaryRoutes"] == json({"10.77.0.0/24"}));
+    CHECK(sr.got.size() == 1);  // nothing more for the router: it is the only node that changed
+    CHECK(n.tn.stats().map_messages - before == 2);
+}
+
+TEST_CASE("nodes deleted together leave each peer's map in one PeersRemoved message") {
+    Net n;
+    Client w, a, b;
+    Sink sw, sa, sb;
+    n.join(w, sw, "watch");
+    const auto ia = n.join(a, sa, "a");
+    const auto ib = n.join(b, sb, "b");
+    n.tn.flush(n.now);
+    sw.got.clear();
+    Db admin(n.t.path());
+    store::delete_node(admin, ia);
+    store::delete_node(admin, ib);
+    n.tn.sync_from_db(n.now);
+    REQUIRE(sw.got.size() == 1);  // at once, not on the tick
+    CHECK(sw.got[0]["PeersRemoved"] == json({ia, ib}));
+    CHECK(sa.ended);
+    CHECK(sb.ended);
+    n.tn.flush(n.now);
+    CHECK(sw.got.size() == 1);
+}

@@ -267,3 +267,28 @@ TEST_CASE("a change that leaves the policy's inputs alone reaches only the nodes
     CHECK(!ma.contains("PacketFilter"));  // the same view: only the changed peer
     CHECK(sb.got.empty());
 }
+
+TEST_CASE("a node deleted under a policy leaves the maps of the nodes that saw it, once, and reaches no other") {
+    Net n;
+    REQUIRE(n.tn.set_policy(std::string(kPolicy)).empty());
+    Client a, b, w;
+    Sink sa, sb, sw;
+    n.join(a, sa, "laptop-a", n.alice_key.secret);
+    n.join(b, sb, "laptop-b", n.bob_key.secret);
+    const auto iw = n.join(w, sw, "web", n.web_key.secret);
+    n.tn.flush(n.now);
+    for (auto* s : {&sa, &sb}) s->got.clear();
+
+    Db admin(n.t.path());
+    store::delete_node(admin, iw);
+    n.tn.sync_from_db(n.now);
+    REQUIRE(sa.got.size() == 1);  // at once
+    CHECK(sa.got[0]["PeersRemoved"] == json({iw}));
+    CHECK(sb.got.empty());  // bob never saw the web server
+    CHECK(sw.ended);
+    // The tick recompiles the policy without the web server: alice's new view says nothing more
+    // of it, and bob still hears nothing.
+    n.tn.flush(n.now);
+    CHECK(sa.got.size() == 1);
+    CHECK(sb.got.empty());
+}
