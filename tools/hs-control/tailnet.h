@@ -115,7 +115,8 @@ public:
     // that came or went) in one message to every connected node, and records presence in the
     // file in one transaction. The server calls it on every tick (250 ms): when thousands of
     // nodes join or reconnect at once, each peer gets one message per tick instead of one per
-    // node, O(N) messages per tick rather than O(N^2) in all.
+    // node, O(N) messages per tick rather than O(N^2) in all. Sends first what an entry point
+    // that threw left unpublished.
     void flush(TimePoint now);
     // hs-control is exiting: streams that end now change nothing (the file is reset at exit).
     void set_stopping() { stopping_ = true; }
@@ -253,11 +254,12 @@ private:
     // the file since we last read it.
     enum class Write {
         None,
-        ClientReport,    // after the change in memory; a busy or full file keeps it for retry_unsaved
-        Login,           // Login, Expiry, ApprovedRoutes before it: a failed write throws and
-        Expiry,          // changes nothing
+        ClientReport,  // after memory changes; a busy or full file keeps it for retry_unsaved
+        // These three before memory changes: a failed write throws and changes nothing.
+        Login,
+        Expiry,
         ApprovedRoutes,
-        PrimaryRoutes,   // a record for hs-admin only: a failure is logged, the change goes on
+        PrimaryRoutes,  // a record for hs-admin only: a failure is logged, the change goes on
     };
     struct How {
         Write write = Write::None;
