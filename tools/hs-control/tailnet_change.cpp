@@ -192,9 +192,11 @@ void Tailnet::flush(TimePoint now) {
     }
     // Peers get a changed node as it is now (peer_json is rendered on every change), so a patch
     // of a node that also goes out whole says nothing new.
-    DeltaMessage whole;
+    std::vector<std::pair<std::int64_t, std::string_view>> listed;  // the changed nodes that still exist
     for (const auto id : d.changed)
-        if (const auto it = nodes_.find(id); it != nodes_.end()) whole.peers_changed.push_back(it->second.peer_json);
+        if (const auto it = nodes_.find(id); it != nodes_.end()) listed.emplace_back(id, it->second.peer_json);
+    DeltaMessage whole;
+    for (const auto& [id, text] : listed) whole.peers_changed.push_back(text);
     std::map<std::int64_t, const json*> patch_of;  // ordered: the message lists them by ID
     DeltaMessage online;
     for (const auto& [id, patch] : d.patches)
@@ -213,9 +215,8 @@ void Tailnet::flush(TimePoint now) {
         if (l.sinks.empty() || whole.peers_changed.empty()) continue;
         if (d.changed.count(id)) {
             DeltaMessage mine;
-            for (const auto pid : d.changed)
-                if (const auto it = nodes_.find(pid); pid != id && it != nodes_.end())
-                    mine.peers_changed.push_back(it->second.peer_json);
+            for (const auto& [pid, text] : listed)
+                if (pid != id) mine.peers_changed.push_back(text);
             if (!mine.peers_changed.empty()) push(l, frame(delta_json(mine)));
             continue;
         }
