@@ -52,7 +52,10 @@ json node_json(const Node& n, const UserIndex& users, TimePoint now) {
     put("given_name", n.given_name);
     put("user", user_ref(users, n.user_id));
     put("tags", n.tags);
-    put("online", n.online);
+    // A node whose key expired (logged out, or expired by an admin) takes no part in the
+    // tailnet even while its client still holds a map stream, or before hs-control's next
+    // tick records the stream's end: it is not shown online.
+    put("online", n.online && !n.expired(now));
     put("last_seen", json_time(n.last_seen));
     put("expiry", json_time(n.expiry));
     put("expired", n.expired(now));

@@ -32,7 +32,7 @@ json nodes_list(Env& env, const Params& p) {
     store::each_node(env.db, [&](Node&& n) {
         if (only && n.user_id != *only) return;
         if (!tag.empty() && std::find(n.tags.begin(), n.tags.end(), tag) == n.tags.end()) return;
-        if (online && !n.online) return;
+        if (online && (!n.online || n.expired(env.now))) return;
         if (expired && !n.expired(env.now)) return;
         if (env.emit) env.emit(node_json(n, users, env.now));
         else items.push_back(node_json(n, users, env.now));

@@ -190,6 +190,13 @@ done
 run "$A" nodes list -u bob -o json; jqt 'length == 1 and .[0].given_name == "bob-phone"'; ok
 run "$A" nodes list -u 1 -o json; jqt 'length == 1 and .[0].id == 1'; ok
 run "$A" nodes list -u nobody -o json; expect_json_error 'user "nobody" not found' "nodes of unknown user"; ok
+# A logged-out node whose stream hs-control has not yet seen end is expired, not online.
+q "UPDATE nodes SET expiry = '2020-01-01T00:00:00Z' WHERE id = 1"
+run "$A" nodes list -o json; jqt '.[0] | .online == false and .expired == true'; ok
+run "$A" nodes list --online -o json; jqt 'length == 0'; ok
+run "$A" nodes list; printf '%s\n' "$OUT" | grep -q '^1 .* offline \+yes$' || fail "expired node shown connected"; ok
+q "UPDATE nodes SET expiry = NULL WHERE id = 1"
+run "$A" nodes list --online -o json; jqt 'length == 1 and .[0].id == 1'; ok
 
 # rename
 run "$A" nodes rename -i 2 db-1 -o json; expect_rc 0 "rename"; jqt '.id == 2 and .given_name == "db-1" and .name == "srv"'; ok
