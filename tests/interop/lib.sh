@@ -13,7 +13,29 @@ HS_BIN=${HS_BIN:-$HS_SRC/build/bin}
 TS_VERSION=${HS_TS_VERSION:-$TS_VERSION}
 
 LAB=$(mktemp -d /tmp/hs-lab.XXXXXX)
-LAB_ID=$(( $$ % 1000 ))
+# The lab's ID (0-249) names its bridge and namespaces, picks its subnet 10.201.<ID>.0/24 and
+# offsets its ports, so it must be one no other running lab holds: suites of several trees run
+# side by side. Claimed as a directory under a lock; a claim whose lab died is taken over.
+lab_claim_id() {
+  local dir=/tmp/hs-lab-ids i id owner fd
+  mkdir -p "$dir"
+  exec {fd}>"$dir/.lock"
+  flock "$fd"
+  for i in $(seq 0 249); do
+    id=$(( ($$ + i) % 250 ))
+    owner=$(cat "$dir/$id" 2>/dev/null || true)
+    if [ -z "$owner" ] || ! kill -0 "$owner" 2>/dev/null; then
+      echo $$ >"$dir/$id"
+      LAB_ID=$id
+      flock -u "$fd"
+      exec {fd}>&-
+      return 0
+    fi
+  done
+  echo "lib.sh: all 250 lab IDs are held by running labs" >&2
+  exit 1
+}
+lab_claim_id
 LAB_NETNS=()
 LAB_PIDS=()
 LAB_BRIDGE=""
@@ -65,6 +87,7 @@ lab_cleanup() {
     rm -rf "/etc/netns/$ns"
   done
   [ -n "$LAB_BRIDGE" ] && ip link del "$LAB_BRIDGE" 2>/dev/null || true
+  [ "$(cat "/tmp/hs-lab-ids/$LAB_ID" 2>/dev/null)" = $$ ] && rm -f "/tmp/hs-lab-ids/$LAB_ID"
   if [ "${HS_KEEP_LAB:-0}" = 1 ]; then
     echo "lab kept in $LAB" >&2
   else
