@@ -20,6 +20,7 @@
 #include "common/store/store.h"
 #include "common/derp/net/conn.h"
 #include "tools/hs-control/api.h"
+#include "tools/hs-control/derp_verify.h"
 #include "tools/hs-control/embedded_derp.h"
 #include "tools/hs-control/noise_conn.h"
 #include "tools/hs-control/pages.h"
@@ -246,6 +247,11 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
             const auto r = handle_api(db_, cfg_, std::string(req.method_string()), target,
                                       std::string(req[http::field::authorization]), req.body(), Clock::now(), peer);
             res = make(r.status, r.body, "application/json");
+        } else if (path == "/verify") {
+            const auto now = Clock::now();
+            const auto v = derp_verify(std::string(req.method_string()), req.body(),
+                                       [&](const std::string& k) { return tailnet_.admits_node_key(k, now); });
+            res = make(static_cast<unsigned>(v.status), v.body, v.status == 200 ? "application/json" : "text/plain");
         } else if (path == "/key") {
             res = make(200, key_json(noise_public_text_), "application/json");
         } else if (path == "/health") {
