@@ -15,6 +15,7 @@ bool all_digits(const std::string& s) {
 OpTable build() {
     OpTable t;
     add_user_ops(t);
+    add_auth_ops(t);
     add_key_ops(t);
     add_node_ops(t);
     add_route_ops(t);

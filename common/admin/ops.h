@@ -59,6 +59,7 @@ json run_op(std::string_view name, const json& params, Env& env);
 
 // Each area adds its operations to the table (admin/users.cpp, admin/keys.cpp, ...).
 void add_user_ops(OpTable& t);
+void add_auth_ops(OpTable& t);  // auth register|approve|reject, nodes register, health
 void add_key_ops(OpTable& t);
 void add_node_ops(OpTable& t);
 void add_route_ops(OpTable& t);

@@ -1,7 +1,14 @@
 // hs-admin config check: loads a config file the way hs-control does and prints the values it
 // would use (defaults filled in, legacy keys mapped, relative paths resolved), under
-// headscale's key names. Secrets are replaced by "<redacted>".
+// headscale's key names. Secrets are replaced by "<redacted>". configtest (headscale's) checks
+// what hs-control would read at start and prints only whether it is valid.
+#include <fstream>
+#include <sstream>
+
+#include "common/admin/ops.h"
 #include "common/base/duration.h"
+#include "common/config/derpmap.h"
+#include "common/policy/engine.h"
 #include "tools/hs-admin/commands.h"
 
 namespace hs::admin {
@@ -92,6 +99,24 @@ json config_json(const Config& c) {
     };
 }
 
+// What hs-control reads at start besides the config: each derp.paths map, the database, and the
+// policy in force. Throws with the first problem.
+void check_startup_inputs(Context& ctx) {
+    const auto& c = ctx.config();
+    for (const auto& path : c.derp.paths) {
+        std::ifstream in(path);
+        if (!in) throw ConfigError("derp.paths: cannot read " + path);
+        std::stringstream text;
+        text << in.rdbuf();
+        parse_derp_map(text.str(), path);
+    }
+    Env env{ctx.db(), c, Clock::now()};
+    if (const auto text = current_policy_text(env)) {
+        const auto problems = policy::check(*text);
+        if (!problems.empty()) throw ConfigError("the policy in force is refused:\n" + policy::format_problems(problems));
+    }
+}
+
 }  // namespace
 
 void add_config(CLI::App& app, Context& ctx, Actions& actions) {
@@ -104,6 +129,14 @@ void add_config(CLI::App& app, Context& ctx, Actions& actions) {
         if (!file->empty()) ctx.config_flag = *file;
         const auto obj = config_json(ctx.config());
         print_text(ctx.format() == Format::table ? Format::yaml : ctx.format(), obj, "");
+        return 0;
+    };
+    // headscale's configtest: exit 0 when the server would start with this config, else 1.
+    auto* test = add_verb(app, "configtest", "Check the config (-c), its DERP map files, the database and the policy; exit 1 on a problem");
+    actions[test] = [&ctx] {
+        check_startup_inputs(ctx);
+        const auto path = hs::config_path(ctx.config_flag);
+        print_text(ctx.format(), json{{"config", path}, {"valid", true}}, "configuration " + path + " is valid");
         return 0;
     };
 }
