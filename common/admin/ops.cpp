@@ -104,6 +104,13 @@ json run_op(std::string_view name, const json& params, Env& env) {
 }
 
 std::optional<TimePoint> expiration_from(const std::string& text, TimePoint now) {
+    // An RFC 3339 time is the moment itself (headscale's API sends times); its zero time is never.
+    if (text.rfind("0001-01-01T", 0) == 0) return std::nullopt;
+    if (const auto at = parse_time(text)) {
+        if (*at <= now) throw DurationError("invalid expiration \"" + text + "\": the time is in the past");
+        if (*at - now > kMaxExpiration) throw DurationError("invalid expiration \"" + text + "\": at most 100 years ahead");
+        return at;
+    }
     const auto d = parse_duration(text);
     if (d.count() == 0) return std::nullopt;
     if (d > kMaxExpiration)
