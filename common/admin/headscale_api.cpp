@@ -1,5 +1,6 @@
 #include "common/admin/headscale_api.h"
 
+#include <algorithm>
 #include <functional>
 #include <map>
 #include <stdexcept>
@@ -89,25 +90,37 @@ public:
                 {"lastSeen", hs_time(k["last_seen"])}};
     }
 
-    json node(const json& n) {
+    // headscale fills subnetRoutes and the tagged nodes' user differently per call
+    // (grpcv1.go): ListNodes gives the primary routes plus the approved exit routes and shows
+    // tagged nodes as the "tagged-devices" user; SetApprovedRoutes gives the primary routes;
+    // every other call leaves subnetRoutes empty and a tagged node's user null.
+    enum class NodeView { Listed, Approved, Plain };
+
+    json node(const json& n) { return node_as(n, NodeView::Plain); }
+    json listed_node(const json& n) { return node_as(n, NodeView::Listed); }
+
+    json node_as(const json& n, NodeView view) {
         static const std::map<std::string, std::string> methods = {
             {"authkey", "REGISTER_METHOD_AUTH_KEY"}, {"cli", "REGISTER_METHOD_CLI"}, {"oidc", "REGISTER_METHOD_OIDC"}};
         const auto m = methods.find(n.value("register_method", ""));
-        // subnetRoutes: the approved routes the node advertises, which it serves.
         auto serving = json::array();
-        for (const auto& r : n["approved_routes"])
-            for (const auto& a : n["available_routes"])
-                if (a == r) serving.push_back(r);
+        if (view != NodeView::Plain) serving = n["primary_routes"];
+        if (view == NodeView::Listed)
+            for (const auto& r : n["approved_routes"])
+                if ((r == "0.0.0.0/0" || r == "::/0") &&
+                    std::find(n["available_routes"].begin(), n["available_routes"].end(), r) != n["available_routes"].end())
+                    serving.push_back(r);
+        const bool tagged = !n["tags"].empty();
         return {{"id", id_text(n["id"])},
                 {"machineKey", n["machine_key"]},
                 {"nodeKey", n["node_key"]},
                 {"discoKey", n["disco_key"]},
                 {"ipAddresses", n["ip_addresses"]},
                 {"name", n["name"]},
-                {"user", user(n["user"])},
+                {"user", view == NodeView::Listed && tagged ? tagged_devices() : user(n["user"])},
                 {"lastSeen", hs_time(n["last_seen"])},
                 {"expiry", hs_time(n["expiry"])},
-                {"preAuthKey", nullptr},
+                {"preAuthKey", auth_key_of(n)},
                 {"createdAt", hs_time(n["created_at"])},
                 {"registerMethod", m == methods.end() ? "REGISTER_METHOD_UNSPECIFIED" : m->second},
                 {"givenName", n["given_name"]},
@@ -116,6 +129,24 @@ public:
                 {"availableRoutes", n["available_routes"]},
                 {"subnetRoutes", serving},
                 {"tags", n["tags"]}};
+    }
+
+    // headscale's stand-in owner of tagged nodes (types.TaggedDevices, ID 2147455555).
+    static json tagged_devices() {
+        return {{"id", "2147455555"}, {"name", "tagged-devices"}, {"createdAt", "0001-01-01T00:00:00Z"},
+                {"displayName", "Tagged Devices"}, {"email", ""}, {"providerId", ""}, {"provider", ""},
+                {"profilePicUrl", ""}};
+    }
+
+    // The pre-auth key a node registered with (masked), or null.
+    json auth_key_of(const json& node) {
+        if (node.value("register_method", "") != "authkey") return nullptr;
+        const auto n = store::find_node(env_.db, node["id"].get<std::int64_t>());
+        if (!n || !n->auth_key_id) return nullptr;
+        const auto k = store::find_preauth_key(env_.db, *n->auth_key_id);
+        if (!k) return nullptr;
+        if (!index_) index_ = user_index(env_.db);
+        return preauth_key(preauth_key_json(*k, *index_));
     }
 
     json list(const json& items, json (Translator::*one)(const json&)) {
@@ -129,6 +160,7 @@ public:
 private:
     Env& env_;
     std::map<std::int64_t, std::optional<User>> users_;
+    std::optional<UserIndex> index_;
 };
 
 using Handler = std::function<json(Translator&, Env&, const std::map<std::string, std::string>&, const Request&)>;
@@ -169,6 +201,25 @@ json api_key_ref(const std::string& id, const std::string& prefix) {
     if (has_id && !prefix.empty()) throw store::StoreError("provide either id or prefix, not both");
     if (!has_id && prefix.empty()) throw store::StoreError("must provide id or prefix");
     return has_id ? json{{"id", id}} : json{{"prefix", prefix}};
+}
+
+// headscale elects primary routers inside SetApprovedRoutes and answers with the result;
+// hs-control elects them when it reads the change, a moment after this answer. The answer
+// shows what that election will give: an online node serving a subnet no other node is primary
+// for becomes its primary (hs-control keeps an existing primary, as headscale does).
+void expect_primaries(Translator& t, json& n) {
+    if (!n.value("online", false)) return;
+    std::vector<std::string> taken;
+    for (const auto& row : t.run("routes.list", json::object()))
+        if (row.value("primary", false) && row["node_id"] != n["id"]) taken.push_back(row["prefix"].get<std::string>());
+    auto& primary = n["primary_routes"];
+    for (const auto& r : n["approved_routes"]) {
+        const auto p = r.get<std::string>();
+        const auto& adv = n["available_routes"];
+        if (p == "0.0.0.0/0" || p == "::/0" || std::find(adv.begin(), adv.end(), r) == adv.end()) continue;
+        if (std::find(taken.begin(), taken.end(), p) == taken.end() && std::find(primary.begin(), primary.end(), r) == primary.end())
+            primary.push_back(r);
+    }
 }
 
 json policy_reply(const json& p) { return {{"policy", p["policy"]}, {"updatedAt", hs_time(p["updated_at"])}}; }
@@ -239,7 +290,7 @@ std::vector<Route> node_routes() {
     return {
         {"GET", "/api/v1/node",
          [](Translator& t, Env&, const Vars&, const Request& r) {
-             return json{{"nodes", t.list(t.run("nodes.list", {{"user", r.str("user")}}), &Translator::node)}};
+             return json{{"nodes", t.list(t.run("nodes.list", {{"user", r.str("user")}}), &Translator::listed_node)}};
          }},
         {"GET", "/api/v1/node/{node_id}",
          [](Translator& t, Env&, const Vars& v, const Request&) {
@@ -261,7 +312,9 @@ std::vector<Route> node_routes() {
          }},
         {"POST", "/api/v1/node/{node_id}/approve_routes",
          [](Translator& t, Env&, const Vars& v, const Request& r) {
-             return json{{"node", t.node(t.run("nodes.approve_routes", {{"id", v.at("node_id")}, {"routes", r.list("routes")}}))}};
+             auto n = t.run("nodes.approve_routes", {{"id", v.at("node_id")}, {"routes", r.list("routes")}});
+             expect_primaries(t, n);
+             return json{{"node", t.node_as(n, Translator::NodeView::Approved)}};
          }},
         {"POST", "/api/v1/node/backfillips",
          [](Translator& t, Env&, const Vars&, const Request& r) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Replays data/headscale_api_replay.jsonl against two servers' /api/v1 and compares the answers
+"""Replays a file of requests (data/headscale_api_replay*.jsonl) against two servers' /api/v1 and compares the answers
 field by field. Usage: api_replay.py REQUESTS URL_A KEY_A URL_B KEY_B (A is the reference,
 headscale). Prints one line per request and a summary; exits 1 on any unexplained difference.
 
@@ -11,6 +11,8 @@ type of every value, and every value except those that must differ between two s
     0.29.2 never does (always null), so either may be null; a non-null one must be a time,
   * key, apiKey, prefix: random secrets; both must start with the same "hskey-auth-" or
     "hskey-api-",
+  * machineKey, nodeKey, discoKey: each client's own keys; both must have the same type prefix
+    ("mkey:", "nodekey:", "discokey:"),
   * an error's message: each server words its own; its gRPC code and HTTP status are compared.
 A request marked "differs" must differ (in status or code) exactly as the reason says it does;
 it is reported, not hidden."""
@@ -19,6 +21,7 @@ import json, re, sys, urllib.request, urllib.error
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")
 RUN_TIMES = {"createdAt", "updatedAt"}
 SECRETS = {"key", "apiKey", "prefix"}
+CLIENT_KEYS = {"machineKey", "nodeKey", "discoKey"}
 
 def call(base, key, req):
     data = json.dumps(req["body"]).encode() if "body" in req else None
@@ -66,6 +69,9 @@ def compare(a, b, path, problems, fixed_times):
                 pa, pb = a[k][:10], b[k][:10]
                 if pa != pb or a[k].endswith("-***") != b[k].endswith("-***"):
                     problems.append(f"{sub}: secrets of different forms {a[k]!r} vs {b[k]!r}")
+            elif k in CLIENT_KEYS:
+                if not (isinstance(a[k], str) and isinstance(b[k], str) and a[k].split(":")[0] == b[k].split(":")[0]):
+                    problems.append(f"{sub}: {a[k]!r} vs {b[k]!r}")
             elif k == "message" and path == "":
                 pass
             else:

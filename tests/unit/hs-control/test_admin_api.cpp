@@ -185,7 +185,9 @@ TEST_CASE("API: /api/v1 speaks headscale's wire format") {
     CHECK(node["registerMethod"] == "REGISTER_METHOD_AUTH_KEY");
     CHECK(node["expiry"].is_null());
     CHECK(node["availableRoutes"] == nlohmann::json({"10.0.0.0/24", "10.9.0.0/16"}));
-    CHECK(node["subnetRoutes"] == nlohmann::json({"10.0.0.0/24"}));
+    // Listed: the primary routes (none: no hs-control elected any) and approved exit routes.
+    CHECK(node["subnetRoutes"] == nlohmann::json::array());
+    CHECK(node["preAuthKey"].is_null());
     // ExpireNode's fields arrive in the query; the answer is the node in its envelope.
     const auto e = f.call("POST", "/api/v1/node/1/expire?expiry=2031-01-02T03:04:05Z");
     REQUIRE(e.status == 200);
