@@ -9,39 +9,15 @@
 . "$(dirname "$0")/lib.sh"
 bash "$HS_SRC/tests/bench/headscale.sh" install || fail "building headscale failed"
 HEADSCALE=$(bash "$HS_SRC/tests/bench/headscale.sh" bin)
-HP=$((30000 + LAB_ID * 4)); CP=$((HP + 3))
+HP=$((30000 + LAB_ID * 6)); CP=$((HP + 3))  # headscale uses HP..HP+2, hs-control CP..CP+1
 
-"$HS_BIN/hs-derpmap" new --region-id 900 --region-code t --region-name T \
-  --node "name=900a,host=127.0.0.1,ipv4=127.0.0.1,ipv6=none,stun=3478,derp=8443,insecure=true" >"$LAB/derp.yaml"
-mkdir -p "$LAB/headscale" "$LAB/hs"
-cat >"$LAB/headscale/config.yaml" <<EOC
-server_url: http://127.0.0.1:$HP
-listen_addr: 127.0.0.1:$HP
-metrics_listen_addr: 127.0.0.1:$((HP + 1))
-grpc_listen_addr: 127.0.0.1:$((HP + 2))
-grpc_allow_insecure: false
-noise: {private_key_path: $LAB/headscale/noise_private.key}
-prefixes: {v4: 100.64.0.0/10, v6: fd7a:115c:a1e0::/48, allocation: sequential}
-derp: {server: {enabled: false}, urls: [], paths: [$LAB/derp.yaml], auto_update_enabled: false}
-disable_check_updates: true
-database: {type: sqlite, sqlite: {path: $LAB/headscale/db.sqlite}}
-dns: {magic_dns: true, base_domain: t.test, override_local_dns: false, nameservers: {global: []}}
-policy: {mode: database}
-unix_socket: $LAB/headscale/headscale.sock
-unix_socket_permission: "0770"
-log: {level: warn}
-logtail: {enabled: false}
-EOC
-cat >"$LAB/hs/config.yaml" <<EOC
-server_url: http://127.0.0.1:$CP
-listen_addr: 127.0.0.1:$CP
-noise: {private_key_path: $LAB/hs/noise_private.key}
-derp: {server: {enabled: false}, urls: [], paths: [$LAB/derp.yaml], auto_update_enabled: false}
-database: {type: sqlite, sqlite: {path: $LAB/hs/db.sqlite}}
-dns: {magic_dns: true, base_domain: t.test}
-policy: {mode: database}
-log: {level: warn}
-EOC
+# The benchmarks' configs for both servers (loopback, SQLite, the same DERP map), with the
+# policy kept in the database so the policy requests can store one.
+. "$HS_SRC/tests/bench/servers.sh"
+headscale_setup "$LAB/headscale" "$HP" "$HEADSCALE"
+sed -i 's|^policy: .*|policy: {mode: database}|' "$LAB/headscale/config.yaml"
+hs_setup "$LAB/hs" "$CP"
+echo "policy: {mode: database}" >>"$LAB/hs/config.yaml"
 daemon_start HEADSCALE_PID "$LAB/headscale/serve.log" "http://127.0.0.1:$HP/health" "$HEADSCALE" -c "$LAB/headscale/config.yaml" serve
 daemon_start CONTROL_PID "$LAB/hs/serve.log" "http://127.0.0.1:$CP/health" "$HS_BIN/hs-control" -c "$LAB/hs/config.yaml"
 key_a=$("$HEADSCALE" -c "$LAB/headscale/config.yaml" apikeys create -e 1h 2>/dev/null | tail -1)
