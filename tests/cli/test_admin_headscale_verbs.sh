@@ -69,4 +69,9 @@ run "$A" -c "$T/derp.yaml" configtest; expect_rc 1 "configtest with a missing DE
 echo '{"acls": [{"action": "allow", "src": ["*"], "dst": ["nohost:22"]}' >"$T/policy.hujson"
 printf 'dns: {base_domain: t.test}\ndatabase: {sqlite: {path: %s}}\npolicy: {mode: file, path: %s/policy.hujson}\n' "$DB" "$T" >"$T/pol.yaml"
 run "$A" -c "$T/pol.yaml" configtest; expect_rc 1 "configtest with a broken policy"; expect_err "policy" "names the policy"; ok
+printf 'dns: {base_domain: t.test}\ndatabase: {sqlite: {path: %s/fresh/db.sqlite}}\npolicy: {mode: file, path: %s/policy.hujson}\n' "$T" "$T" >"$T/fresh.yaml"
+run "$A" -c "$T/fresh.yaml" configtest; expect_rc 1 "configtest reads the policy file without a database"; expect_err "policy" "fresh: names the policy"; ok
+echo '{"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]}' >"$T/policy.hujson"
+run "$A" -c "$T/fresh.yaml" configtest; expect_rc 0 "configtest before the database exists"; ok
+[ ! -e "$T/fresh" ] || fail "configtest created the database"; ok
 finish

@@ -2,7 +2,9 @@
 // would use (defaults filled in, legacy keys mapped, relative paths resolved), under
 // headscale's key names. Secrets are replaced by "<redacted>". configtest (headscale's) checks
 // what hs-control would read at start and prints only whether it is valid.
+#include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "common/admin/ops.h"
@@ -99,8 +101,9 @@ json config_json(const Config& c) {
     };
 }
 
-// What hs-control reads at start besides the config: each derp.paths map, the database, and the
-// policy in force. Throws with the first problem.
+// What hs-control reads at start besides the config: each derp.paths map, the database (when it
+// exists; a missing one is created by hs-control, not here), and the policy in force. Throws
+// with the first problem.
 void check_startup_inputs(Context& ctx) {
     const auto& c = ctx.config();
     for (const auto& path : c.derp.paths) {
@@ -110,7 +113,13 @@ void check_startup_inputs(Context& ctx) {
         text << in.rdbuf();
         parse_derp_map(text.str(), path);
     }
-    Env env{ctx.db(), c, Clock::now()};
+    // A database that does not exist yet is hs-control's to create; checking changes nothing.
+    std::error_code ec;
+    const bool have_db = c.database_path == ":memory:" || std::filesystem::exists(c.database_path, ec);
+    if (!have_db && c.policy_mode == "database") return;
+    std::unique_ptr<Db> scratch;  // policy.mode file reads no database
+    if (!have_db) scratch = std::make_unique<Db>(":memory:");
+    Env env{have_db ? ctx.db() : *scratch, c, Clock::now()};
     if (const auto text = current_policy_text(env)) {
         const auto problems = policy::check(*text);
         if (!problems.empty()) throw ConfigError("the policy in force is refused:\n" + policy::format_problems(problems));
