@@ -10,7 +10,7 @@ PACKAGES=(
   libcli11-dev libsodium-dev libsqlite3-dev libboost-dev nlohmann-json3-dev libssl-dev
   libspdlog-dev catch2 libzstd-dev libnghttp2-dev libyaml-cpp-dev
   # tests and tools the tests drive
-  iproute2 nftables jq curl sqlite3 openssl procps man-db bash-completion zsh fish file
+  iproute2 nftables jq curl sqlite3 openssl procps man-db bash-completion zsh fish file python3
   # systemd-analyze verifies examples/systemd
   systemd
   # a real Prometheus (and promtool) scrapes the servers; nginx and Caddy run the reverse-proxy examples

@@ -40,12 +40,27 @@ json nodes_list(Env& env, const Params& p) {
     return items;
 }
 
+// headscale's ExpireNode: now by default, `expiry` (RFC 3339) sets that moment, past or
+// future, and `disable_expiry` removes the expiry (the node never expires); not both.
 json nodes_expire(Env& env, const Params& p) {
     const auto id = p.id("id", "node");
+    const bool disable = p.flag("disable_expiry");
+    std::optional<TimePoint> at;
+    if (p.has("expiry")) {
+        const auto text = p.str("expiry");
+        at = parse_time(text);
+        if (!at) throw store::StoreError("invalid expiry \"" + text + "\": expected an RFC 3339 time such as 2025-08-27T10:00:00Z");
+        if (disable) throw store::StoreError("cannot set both an expiry and disable the expiry");
+    }
     Db::Tx tx(env.db);
     const auto n = must_find(env, id);
-    // An expired node keeps the moment it expired.
-    if (!n.expired(env.now)) store::set_node_expiry(env.db, id, env.now);
+    if (disable) {
+        if (n.expiry) store::set_node_expiry(env.db, id, std::nullopt);
+    } else if (at) {
+        store::set_node_expiry(env.db, id, *at);
+    } else if (!n.expired(env.now)) {
+        store::set_node_expiry(env.db, id, env.now);  // an expired node keeps the moment it expired
+    }
     tx.commit();
     return shown(env, id);
 }

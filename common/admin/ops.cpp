@@ -15,6 +15,7 @@ bool all_digits(const std::string& s) {
 OpTable build() {
     OpTable t;
     add_user_ops(t);
+    add_auth_ops(t);
     add_key_ops(t);
     add_node_ops(t);
     add_route_ops(t);
@@ -103,6 +104,13 @@ json run_op(std::string_view name, const json& params, Env& env) {
 }
 
 std::optional<TimePoint> expiration_from(const std::string& text, TimePoint now) {
+    // An RFC 3339 time is the moment itself (headscale's API sends times); its zero time is never.
+    if (text.rfind("0001-01-01T", 0) == 0) return std::nullopt;
+    if (const auto at = parse_time(text)) {
+        if (*at <= now) throw DurationError("invalid expiration \"" + text + "\": the time is in the past");
+        if (*at - now > kMaxExpiration) throw DurationError("invalid expiration \"" + text + "\": at most 100 years ahead");
+        return at;
+    }
     const auto d = parse_duration(text);
     if (d.count() == 0) return std::nullopt;
     if (d > kMaxExpiration)

@@ -59,13 +59,15 @@ json run_op(std::string_view name, const json& params, Env& env);
 
 // Each area adds its operations to the table (admin/users.cpp, admin/keys.cpp, ...).
 void add_user_ops(OpTable& t);
+void add_auth_ops(OpTable& t);  // auth register|approve|reject, nodes register, health
 void add_key_ops(OpTable& t);
 void add_node_ops(OpTable& t);
 void add_route_ops(OpTable& t);
 void add_policy_ops(OpTable& t);
 void add_policy_inspect_ops(OpTable& t);  // test, filter, peers, explain (admin/policy_inspect.cpp)
 
-// A duration flag ("24h", "90d", "0" = never) as an expiration time from now.
+// A duration flag ("24h", "90d", "0" = never) as an expiration time from now, or an RFC 3339
+// time as itself ("0001-01-01T00:00:00Z", headscale's zero time, = never).
 std::optional<TimePoint> expiration_from(const std::string& text, TimePoint now);
 // {"result": text}: what deletes and similar commands print.
 json result_json(const std::string& text);

@@ -53,6 +53,22 @@ void approve_auth_request(Db& db, std::string_view id, std::int64_t user_id, Tim
     tx.commit();
 }
 
+AuthRequest reject_auth_request(Db& db, std::string_view id, TimePoint now) {
+    Db::Tx tx(db);
+    auto r = find_auth_request(db, id);
+    if (!r) throw NotFound("registration request \"" + std::string(id) + "\" not found (it may have expired)");
+    if (r->status != "pending") throw StoreError("registration request \"" + std::string(id) + "\" was already " + r->status);
+    if (r->expires_at <= now) throw StoreError("registration request \"" + std::string(id) + "\" has expired");
+    db.prepare("UPDATE auth_requests SET status = 'rejected', expires_at = ? WHERE id = ?")
+        .bind(1, format_time(now))
+        .bind(2, id)
+        .run();
+    tx.commit();
+    r->status = "rejected";
+    r->expires_at = now;
+    return *r;
+}
+
 void set_auth_request_status(Db& db, std::string_view id, const std::string& status) {
     db.prepare("UPDATE auth_requests SET status = ? WHERE id = ?").bind(1, status).bind(2, id).run();
 }

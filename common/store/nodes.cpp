@@ -100,6 +100,13 @@ std::optional<Node> find_node_by_node_key(Db& db, std::string_view node_key) {
     return read_node(st);
 }
 
+std::optional<Node> find_node_by_machine_key(Db& db, std::string_view machine_key) {
+    auto st = db.prepare(std::string(kNodeColumns) + " WHERE machine_key = ? ORDER BY id DESC LIMIT 1");
+    st.bind(1, machine_key);
+    if (!st.step()) return std::nullopt;
+    return read_node(st);
+}
+
 Node insert_node(Db& db, Node n) {
     auto st = db.prepare(
         "INSERT INTO nodes(machine_key, node_key, disco_key, endpoints, host_info, ipv4, ipv6, hostname, given_name, "

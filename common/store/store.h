@@ -27,8 +27,10 @@ struct NotFound : StoreError {
 // Names: 2-63 characters, starting with a letter; letters, digits, '-', '.', '_' and at most
 // one '@' (so e-mail style names work). Unique among local users.
 void validate_user_name(std::string_view name);
+// `picture_url`: the profile picture clients show (headscale's users create -p); empty or an
+// http(s) URL without spaces, else StoreError.
 User create_user(Db& db, const std::string& name, const std::string& display_name = "",
-                 const std::string& email = "");
+                 const std::string& email = "", const std::string& picture_url = "");
 std::vector<User> list_users(Db& db);
 std::optional<User> find_user(Db& db, std::int64_t id);
 std::optional<User> find_user_by_name(Db& db, std::string_view name);
@@ -119,6 +121,8 @@ std::vector<Node> list_nodes(Db& db);
 void each_node(Db& db, const std::function<void(Node&&)>& fn);
 std::optional<Node> find_node(Db& db, std::int64_t id);
 std::optional<Node> find_node_by_node_key(Db& db, std::string_view node_key);
+// The node of a machine (a machine holds one node at a time); nullopt when it has none.
+std::optional<Node> find_node_by_machine_key(Db& db, std::string_view machine_key);
 // Every node's key and expiry as stored ("" for no expiry), unparsed: hs-derper's client
 // verification judges each row on its own, so one malformed row cannot hide the others.
 struct NodeKeyRow {
@@ -170,6 +174,10 @@ std::optional<AuthRequest> find_auth_request(Db& db, std::string_view id);
 // for one that expired or was already used.
 void approve_auth_request(Db& db, std::string_view id, std::int64_t user_id, TimePoint now);
 void set_auth_request_status(Db& db, std::string_view id, const std::string& status);
+// Refuses a pending login: its status becomes "rejected" and it ends now, so hs-control stops
+// holding the client's request (the client is given a new login URL) and the ID cannot be
+// approved any more. NotFound for an unknown ID, StoreError for one that is not pending.
+AuthRequest reject_auth_request(Db& db, std::string_view id, TimePoint now);
 // Removes requests that expired before `now`.
 void prune_auth_requests(Db& db, TimePoint now);
 // The open login of this machine and node key, if it has one that has not expired.

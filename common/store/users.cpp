@@ -40,17 +40,22 @@ void validate_user_name(std::string_view name) {
     if (ats > 1) throw StoreError(quoted + ": at most one '@' is allowed");
 }
 
-User create_user(Db& db, const std::string& name, const std::string& display_name, const std::string& email) {
+User create_user(Db& db, const std::string& name, const std::string& display_name, const std::string& email,
+                 const std::string& picture_url) {
     validate_user_name(name);
+    const bool web = picture_url.rfind("https://", 0) == 0 || picture_url.rfind("http://", 0) == 0;
+    if (!picture_url.empty() && (!web || picture_url.find_first_of(" \t\r\n") != std::string::npos))
+        throw StoreError("invalid picture URL \"" + picture_url + "\": expected an http:// or https:// URL");
     Db::Tx tx(db);
     if (find_user_by_name(db, name)) throw StoreError("user \"" + name + "\" already exists");
     const auto now = format_time(Clock::now());
-    db.prepare("INSERT INTO users(name, display_name, email, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
+    db.prepare("INSERT INTO users(name, display_name, email, profile_pic_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
         .bind(1, name)
         .bind(2, display_name)
         .bind(3, email)
-        .bind(4, now)
+        .bind(4, picture_url)
         .bind(5, now)
+        .bind(6, now)
         .run();
     const auto id = db.last_insert_id();
     tx.commit();

@@ -1,5 +1,5 @@
 # fish completion for hs-admin
-set -l nouns users user namespaces namespace ns preauthkeys preauthkey authkey pre apikeys apikey api nodes node machines machine routes route policy config auth version
+set -l nouns users user namespaces namespace ns preauthkeys preauthkey authkey pre apikeys apikey api nodes node machines machine routes route policy config auth health configtest version
 set -l users users user namespaces namespace ns
 set -l keys preauthkeys preauthkey authkey pre
 set -l nodes nodes node machines machine
@@ -23,6 +23,8 @@ complete -c hs-admin -n "not __fish_seen_subcommand_from $nouns" -a routes -d 'S
 complete -c hs-admin -n "not __fish_seen_subcommand_from $nouns" -a policy -d 'The ACL policy'
 complete -c hs-admin -n "not __fish_seen_subcommand_from $nouns" -a config -d 'Check a configuration file'
 complete -c hs-admin -n "not __fish_seen_subcommand_from $nouns" -a auth -d 'Approve interactive logins'
+complete -c hs-admin -n "not __fish_seen_subcommand_from $nouns" -a health -d 'Check that the database answers'
+complete -c hs-admin -n "not __fish_seen_subcommand_from $nouns" -a configtest -d 'Check the config, DERP maps, database and policy'
 complete -c hs-admin -n "not __fish_seen_subcommand_from $nouns" -a version -d 'Print the version'
 
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and not __fish_seen_subcommand_from create list rename delete" -a 'create list rename delete'
@@ -30,6 +32,7 @@ complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_sub
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from rename delete" -s n -l name -x -d 'User name'
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from rename" -s r -l new-name -x -d 'New name'
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from create" -s d -l display-name -x -d 'Display name'
+complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from create" -s p -l picture-url -x -d 'Profile picture URL'
 complete -c hs-admin -n "__fish_seen_subcommand_from $users" -s e -l email -x -d 'E-mail address'
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from list" -s i -l identifier -x -d 'User ID'
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from list" -s n -l name -x -d 'User name'
@@ -55,6 +58,8 @@ complete -c hs-admin -n "__fish_seen_subcommand_from $nodes; and __fish_seen_sub
 complete -c hs-admin -n "__fish_seen_subcommand_from $nodes; and __fish_seen_subcommand_from list" -l expired -d 'Only expired nodes'
 complete -c hs-admin -n "__fish_seen_subcommand_from $nodes; and __fish_seen_subcommand_from register" -s k -l key -x -d 'Registration ID'
 complete -c hs-admin -n "__fish_seen_subcommand_from $nodes; and __fish_seen_subcommand_from show expire rename delete move tag approve-routes list-routes" -s i -l identifier -x -d 'Node ID'
+complete -c hs-admin -n "__fish_seen_subcommand_from $nodes; and __fish_seen_subcommand_from expire" -s e -l expiry -x -d 'Expire at this RFC 3339 time'
+complete -c hs-admin -n "__fish_seen_subcommand_from $nodes; and __fish_seen_subcommand_from expire" -s d -l disable -d 'Never expire'
 complete -c hs-admin -n "__fish_seen_subcommand_from $nodes; and __fish_seen_subcommand_from tag" -s t -l tags -x -d 'tag:a,tag:b'
 complete -c hs-admin -n "__fish_seen_subcommand_from $nodes; and __fish_seen_subcommand_from approve-routes" -s r -l routes -x -d 'CIDR,CIDR,...'
 
@@ -68,6 +73,8 @@ complete -c hs-admin -n "__fish_seen_subcommand_from policy; and __fish_seen_sub
 complete -c hs-admin -n "__fish_seen_subcommand_from policy; and __fish_seen_subcommand_from set check" -s f -l file -r -F -d 'Policy file (HuJSON)'
 complete -c hs-admin -n "__fish_seen_subcommand_from config; and not __fish_seen_subcommand_from check" -a check -d 'Validate and print the config'
 
-complete -c hs-admin -n "__fish_seen_subcommand_from auth; and not __fish_seen_subcommand_from register" -a register -d 'Approve an interactive login'
-complete -c hs-admin -n "__fish_seen_subcommand_from auth; and __fish_seen_subcommand_from register" -l auth-id -x -d 'Registration ID'
+complete -c hs-admin -n "__fish_seen_subcommand_from auth; and not __fish_seen_subcommand_from register approve reject" -a register -d 'Approve an interactive login for a user'
+complete -c hs-admin -n "__fish_seen_subcommand_from auth; and not __fish_seen_subcommand_from register approve reject" -a approve -d 'Let a known node log in again'
+complete -c hs-admin -n "__fish_seen_subcommand_from auth; and not __fish_seen_subcommand_from register approve reject" -a reject -d 'Refuse a waiting login'
+complete -c hs-admin -n "__fish_seen_subcommand_from auth; and __fish_seen_subcommand_from register approve reject" -l auth-id -x -d 'Registration ID'
 complete -c hs-admin -n "__fish_seen_subcommand_from auth; and __fish_seen_subcommand_from register" -s u -l user -x -d 'User name or ID'

@@ -112,11 +112,11 @@ if [ "${KEY: -1}" = 0 ]; then WRONG="${KEY%?}1"; else WRONG="${KEY%?}0"; fi
 [ "$WRONG" != "$KEY" ] || fail "could not derive a wrong key from $KEY"
 for k in "" "hskey-api-AAAAAAAAAAAA-$(h 0)" "$WRONG" "$OLD" "garbage"; do
   code=$(curl -s -o "$T/body" -w '%{http_code}' -X POST -H "Authorization: Bearer $k" -H 'Content-Type: application/json' \
-    -d '{"name": "mallory"}' "$URL/api/v1/user")
+    -d '{"name": "mallory"}' "$URL/api/hs/v1/user")
   [ "$code" = 401 ] || fail "key [$k]: HTTP $code"
   jq -e '.error | test("unauthorized")' "$T/body" >/dev/null || fail "401 body"
 done
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"name": "mallory"}' "$URL/api/v1/user"); [ "$code" = 401 ] || fail "no header: $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -d '{"name": "mallory"}' "$URL/api/hs/v1/user"); [ "$code" = 401 ] || fail "no header: $code"
 run "$A" --remote "$URL" --api-key "$OLD" users create mallory; expect_fail "unauthorized" "expired key via hs-admin"; ok
 run env -u HS_API_KEY "$A" --remote "$URL" users list; expect_fail "--remote needs an API key" "no key"; ok
 HS_API_KEY=$KEY run "$A" --remote "$URL" users list -o json; jqt 'length == 3'; ok
@@ -125,10 +125,10 @@ expect_unchanged "rejected remote calls"; ok
 [ "$(q 'SELECT last_seen IS NOT NULL FROM api_keys WHERE id = 1')" = 1 ] || fail "last_seen not recorded"; ok
 
 # Routing: unknown path 404, wrong method 405, bad body 400.
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "$URL/api/v1/nosuch"); [ "$code" = 404 ] || fail "unknown path: $code"; ok
-code=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH -H "Authorization: Bearer $KEY" "$URL/api/v1/user"); [ "$code" = 405 ] || fail "wrong method: $code"; ok
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $KEY" -d '[1' "$URL/api/v1/user"); [ "$code" = 400 ] || fail "bad body: $code"; ok
-code=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $KEY" "$URL/api/v1/node/77"); [ "$code" = 404 ] || fail "missing node: $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "$URL/api/hs/v1/nosuch"); [ "$code" = 404 ] || fail "unknown path: $code"; ok
+code=$(curl -s -o /dev/null -w '%{http_code}' -X PATCH -H "Authorization: Bearer $KEY" "$URL/api/hs/v1/user"); [ "$code" = 405 ] || fail "wrong method: $code"; ok
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $KEY" -d '[1' "$URL/api/hs/v1/user"); [ "$code" = 400 ] || fail "bad body: $code"; ok
+code=$(curl -s -o "$T/body" -w '%{http_code}' -H "Authorization: Bearer $KEY" "$URL/api/hs/v1/node/77"); [ "$code" = 404 ] || fail "missing node: $code"
 jq -e '.error == "node 77 not found"' "$T/body" >/dev/null || fail "404 body"; ok
 run "$A" --remote "http://127.0.0.1:1" --api-key "$KEY" users list; expect_rc 1 "unreachable server"; expect_err "127.0.0.1:1" "unreachable server"; ok
 kill -0 $CONTROL || fail "hs-control died"; ok

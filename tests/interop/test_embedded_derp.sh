@@ -58,11 +58,16 @@ c,_=s.accept(); c.settimeout(10); data=c.recv(100); c.sendall(b"echo:"+data); c.
   [ "$(echo "$nc_json" | jq -r '.RegionLatency["901"] // empty')" != "" ] || fail "$v: netcheck has no latency to region 901"
   pass "$v: netcheck: UDP true, PreferredDERP $(echo "$nc_json" | jq -r .PreferredDERP), latency to 901 $(echo "$nc_json" | jq -r '.RegionLatency["901"]')ns (answered by the embedded STUN)"
 
-  # Deleting a node closes its DERP connection (admission follows the tailnet).
+  # Deleting a node ends its DERP connection (admission follows the tailnet): hs-control closes
+  # it, unless the client, told to log in again (NeedsLogin), has already dropped it itself.
   admin nodes delete -i "$(node_id "$b")" >/dev/null
-  eventually 5 grep -q "closed 1 connections of nodes no longer in the tailnet" "$CONTROL_DIR/control.log" \
-    || fail "$v: the deleted node's DERP connection was not closed"
-  pass "$v: deleting a node closed its embedded DERP connection"
+  derp_conns() { curl -sf "http://127.0.0.1:$((CONTROL_PORT + 1000))/metrics" | awk '$1 == "derp_current_connections" {print $2}'; }
+  eventually 5 sh -c "[ \"\$(curl -sf http://127.0.0.1:$((CONTROL_PORT + 1000))/metrics | awk '\$1 == \"derp_current_connections\" {print \$2}')\" = 1 ]" \
+    || fail "$v: the deleted node's DERP connection is still open ($(derp_conns) connections)"
+  eventually 10 status_is "$b" .BackendState NeedsLogin || fail "$v: the deleted node is not told to log in again"
+  by="the client (NeedsLogin)"
+  grep -q "closed 1 connections of nodes no longer in the tailnet" "$CONTROL_DIR/control.log" && by="hs-control"
+  pass "$v: deleting a node ended its embedded DERP connection (closed by $by); the client shows NeedsLogin"
 
   ts_stop "$a"; ts_stop "$b"
   control_stop

@@ -18,6 +18,7 @@ void add_policy(CLI::App& app, Context& ctx, Actions& actions);
 void add_policy_inspect(CLI::App& noun, Context& ctx, Actions& actions);  // policy test|filter|peers|explain
 void add_config(CLI::App& app, Context& ctx, Actions& actions);
 void add_auth(CLI::App& app, Context& ctx, Actions& actions);
+void add_health(CLI::App& app, Context& ctx, Actions& actions);
 void add_version(CLI::App& app, Context& ctx, Actions& actions);
 
 // The table of node objects (nodes list, show, expire, ...) and of route rows.

@@ -51,7 +51,7 @@ void add_list(CLI::App& noun, Context& ctx, Actions& actions) {
     };
 }
 
-// show, expire, delete: -i and nothing else.
+// show, delete: -i and nothing else.
 void add_simple(CLI::App& noun, Context& ctx, Actions& actions, const char* name, const char* help,
                 std::initializer_list<const char*> aliases, const char* op, bool prints_node) {
     auto o = std::make_shared<IdVerb>();
@@ -61,6 +61,29 @@ void add_simple(CLI::App& noun, Context& ctx, Actions& actions, const char* name
         const auto r = ctx.call(op, {{"id", o->id}});
         if (prints_node) print_object(ctx.format(), r, node_columns());
         else print_result(ctx, r);
+        return 0;
+    };
+}
+
+// headscale's nodes expire: now, at --expiry (RFC 3339), or --disable for never.
+void add_expire(CLI::App& noun, Context& ctx, Actions& actions) {
+    struct Opts {
+        std::int64_t id = 0;
+        std::string expiry;
+        bool disable = false;
+    };
+    auto o = std::make_shared<Opts>();
+    auto* cmd = add_verb(noun, "expire", "Expire a node's key now (it must log in again), at a given time, or never",
+                         {"logout", "exp", "e"});
+    add_id(cmd, o->id);
+    auto* at = cmd->add_option("-e,--expiry", o->expiry,
+                               "Expire at this RFC 3339 time instead of now (e.g. 2025-08-27T10:00:00Z; a future time postpones it)");
+    cmd->add_flag("-d,--disable", o->disable, "Remove the expiry: the node's key never expires")->excludes(at);
+    actions[cmd] = [&ctx, o] {
+        json p{{"id", o->id}};
+        if (!o->expiry.empty()) p["expiry"] = o->expiry;
+        if (o->disable) p["disable_expiry"] = true;
+        print_object(ctx.format(), ctx.call("nodes.expire", p), node_columns());
         return 0;
     };
 }
@@ -148,8 +171,7 @@ void add_nodes(CLI::App& app, Context& ctx, Actions& actions) {
     add_list(*noun, ctx, actions);
     add_simple(*noun, ctx, actions, "show", "Show one node", {"get"}, "nodes.show", true);
     add_register(*noun, ctx, actions);
-    add_simple(*noun, ctx, actions, "expire", "Expire a node's key now: it must log in again", {"logout", "exp", "e"},
-               "nodes.expire", true);
+    add_expire(*noun, ctx, actions);
     add_with_value(*noun, ctx, actions, "rename", "Set a node's name in the tailnet (its MagicDNS label)", {"mv"},
                    "nodes.rename", "new_name", "NEW_NAME", "A DNS label: 1-63 lower-case letters, digits or '-'");
     add_simple(*noun, ctx, actions, "delete", "Delete a node (no prompt)", {"del", "rm"}, "nodes.delete", false);

@@ -57,7 +57,9 @@ json remote_call(const std::string& url, const std::string& api_key, const std::
         throw RemoteError("--remote " + url + ": expected an http:// or https:// URL");
 
     // Path parameters fill the {x} segments; the rest go in the query (GET, DELETE) or body.
-    std::string path = op->path;
+    // The table's routes read /api/v1/...; hs-control serves them (with hs-admin's JSON) under
+    // /api/hs/v1/, its /api/v1/ being headscale's format.
+    std::string path = "/api/hs/v1" + op->path.substr(std::string_view("/api/v1").size());
     json rest = json::object();
     for (const auto& [k, v] : params.items()) {
         const auto slot = "{" + k + "}";

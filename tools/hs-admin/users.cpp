@@ -30,7 +30,7 @@ struct UserSelector {
 
 void add_create(CLI::App& noun, Context& ctx, Actions& actions) {
     struct Opts {
-        std::string name, display_name, email;
+        std::string name, display_name, email, picture_url;
     };
     auto o = std::make_shared<Opts>();
     auto* cmd = add_verb(noun, "create", "Create a user", {"c", "new"});
@@ -39,10 +39,12 @@ void add_create(CLI::App& noun, Context& ctx, Actions& actions) {
         ->required();
     cmd->add_option("-d,--display-name", o->display_name, "Name shown in clients");
     cmd->add_option("-e,--email", o->email, "E-mail address");
+    cmd->add_option("-p,--picture-url", o->picture_url, "Profile picture URL (http:// or https://) shown in clients");
     actions[cmd] = [&ctx, o] {
         // Checked before the database is opened, so a typo creates no file.
         store::validate_user_name(o->name);
-        const auto u = ctx.call("users.create", {{"name", o->name}, {"display_name", o->display_name}, {"email", o->email}});
+        const auto u = ctx.call("users.create", {{"name", o->name}, {"display_name", o->display_name}, {"email", o->email},
+                                                 {"picture_url", o->picture_url}});
         print_object(ctx.format(), u, user_columns());
         return 0;
     };

@@ -6,12 +6,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/admin/headscale_api.h"
 #include "common/admin/ops.h"
 #include "common/base/log.h"
 #include "common/base/url.h"
 
 namespace hs::control {
 namespace {
+
+constexpr std::string_view kNativePrefix = "/api/hs/v1/";
 
 using admin::json;
 
@@ -124,16 +127,27 @@ ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std:
         return error(503, std::string("database unavailable: ") + e.what());
     }
     Db& db = *conn;
+    const auto q = target.find('?');
+    const auto full_path = target.substr(0, q);
+    const bool native = full_path.rfind(kNativePrefix, 0) == 0;
     try {
         if (!authorized(db, authorization, now)) {
             refuse(db, authorization, now, peer);
+            // headscale's authentication middleware answers in plain text.
+            if (!native) return {401, "Unauthorized", "text/plain; charset=utf-8"};
             return error(401, "unauthorized: missing, unknown or expired API key");
         }
     } catch (const DbError& e) {
         return error(503, std::string("database unavailable: ") + e.what());
     }
-    const auto q = target.find('?');
-    const auto path = target.substr(0, q);
+    if (!native) {
+        admin::Env env{db, cfg, now};
+        auto r = admin::headscale_api(env, method, full_path, q == std::string_view::npos ? "" : target.substr(q + 1), body);
+        if (r.status == 500) spdlog::error("API {} {}: {}", method, full_path, r.body);
+        return {r.status, std::move(r.body)};
+    }
+    // The operation table names its routes /api/v1/...; natively they are served under /api/hs/v1.
+    const std::string path = "/api/v1" + std::string(full_path.substr(kNativePrefix.size() - 1));
     json params = json::object();
     bool path_known = false;
     const auto* op = match(method, path, params, path_known);

@@ -1,6 +1,7 @@
-// hs-control's REST API (/api/v1/...): the operations of common/admin/ops.h over HTTP, with
-// API keys (hs-admin apikeys create) as bearer tokens. A pure function of the request and the
-// database, so it is tested without sockets; server.cpp only routes /api/v1/ here.
+// hs-control's REST APIs, with API keys (hs-admin apikeys create) as bearer tokens: under
+// /api/hs/v1/ the operations of common/admin/ops.h with hs-admin's JSON (what hs-admin --remote
+// uses), under /api/v1/ headscale's wire format (common/admin/headscale_api.h). A pure function
+// of the request and the database, so it is tested without sockets; server.cpp routes /api/ here.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +17,7 @@ namespace hs::control {
 struct ApiReply {
     int status = 200;
     std::string body;  // JSON: the operation's result, or {"error": "..."}
+    std::string content_type = "application/json";
 };
 
 // `db` names the database; the API writes through a connection of its own to that file, so the

@@ -318,6 +318,9 @@ void NoiseConn::start_map_stream(Stream& s, const MapReply& r) {
     s.node_id = r.node_id;
     s.keepalive_after = std::chrono::seconds(50 + randombytes_uniform(10));
     queue_data(s, r.first);
+    // An unknown node's "log in again" map stays open, unattached, until the client ends it (at
+    // its next login) or the connection's idle deadline does.
+    if (!r.node_id) return;
     s.sink = std::make_unique<Sink>(*this, s);
     s.attached = true;
     spdlog::debug("ts2021 {}: map stream {} opened for node {}", peer_, s.id, s.node_id);
@@ -383,7 +386,7 @@ void NoiseConn::dispatch(Stream& s) {
         }
         auto r = tn.map_request(machine_key_, req, now);
         if (r.status != 200) return respond(s.id, r.status, r.error, "text/plain");
-        authenticated();
+        if (r.node_id) authenticated();  // 0: a node key no node has (relogin.h) proves nothing
         if (r.lite) return respond(s.id, 200, "");
         if (!r.stream) return respond(s.id, 200, *r.first, "application/octet-stream");
         return start_map_stream(s, r);

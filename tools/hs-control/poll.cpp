@@ -4,6 +4,7 @@
 #include "common/base/keys.h"
 #include "common/control/mapframe.h"
 #include "common/store/store.h"
+#include "tools/hs-control/relogin.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {
@@ -30,7 +31,7 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
         return map_error(400, "unsupported client version (capability version " + std::to_string(capver) + ", at least " +
                                   std::to_string(kMinCapVer) + " needed)");
     Live* lp = by_node_key(*node_key);
-    if (!lp) return map_error(404, "node not found");
+    if (!lp) return relogin_reply(machine_key, *node_key, req, derp_map_json_, now);  // unknown: log in again
     if (lp->rec.machine_key != machine_key) return map_error(401, "node key belongs to another machine");
     auto& l = *lp;
 

@@ -21,6 +21,7 @@
 #include "common/store/store.h"
 #include "common/derp/net/conn.h"
 #include "tools/hs-control/api.h"
+#include "tools/hs-control/derp_verify.h"
 #include "tools/hs-control/embedded_derp.h"
 #include "tools/hs-control/noise_conn.h"
 #include "tools/hs-control/pages.h"
@@ -265,11 +266,16 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
             if (res.result_int() == 429) count_refusal(Refusal::UnauthenticatedPerSource);
             if (log_limit_.allow("ts2021 refused"))
                 spdlog::info("rejected /ts2021 request from {}: {}", peer, res.body().substr(0, res.body().size() - 1));
-        } else if (path.rfind("/api/v1/", 0) == 0) {
+        } else if (path.rfind("/api/v1/", 0) == 0 || path.rfind("/api/hs/v1/", 0) == 0) {
             // Admin operations run synchronously on the loop: short SQLite transactions.
             const auto r = handle_api(db_, cfg_, std::string(req.method_string()), target,
                                       std::string(req[http::field::authorization]), req.body(), Clock::now(), peer);
-            res = make(r.status, r.body, "application/json");
+            res = make(r.status, r.body, r.content_type.c_str());
+        } else if (path == "/verify") {
+            const auto now = Clock::now();
+            const auto v = derp_verify(std::string(req.method_string()), req.body(),
+                                       [&](const std::string& k) { return tailnet_.admits_node_key(k, now); });
+            res = make(static_cast<unsigned>(v.status), v.body, v.status == 200 ? "application/json" : "text/plain");
         } else if (path == "/key") {
             res = make(200, key_json(noise_public_text_), "application/json");
         } else if (path == "/health") {
