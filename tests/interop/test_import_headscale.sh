@@ -94,8 +94,9 @@ register_interactively() {
 
 fetch_is() { [ "$(socks_get "$1" http://10.77.0.1:8080/)" = "$2" ]; }
 pings() { TS_TIMEOUT=8 ts "$1" ping -c 1 --timeout=3s --until-direct=false "$2" >/dev/null; }
-# what_clients_see NAME: address, DNS name and state, as the client itself reports them.
-what_clients_see() { ts "$1" status --json | jq -r '[.BackendState, (.Self.TailscaleIPs | join(",")), .Self.DNSName] | join(" ")'; }
+# what_clients_see NAME: address, DNS name and state, as the client itself reports them
+# (headscale 0.25 sends the name without the root's trailing dot).
+what_clients_see() { ts "$1" status --json | jq -r '[.BackendState, (.Self.TailscaleIPs | join(",")), (.Self.DNSName | rtrimstr("."))] | join(" ")'; }
 
 # run_one HEADSCALE_VERSION INDEX ROUTER_CLIENT PEER_CLIENT
 run_one() {
@@ -135,18 +136,24 @@ run_one() {
   api_key=$(hsc apikeys create -e 1h | tail -n 1)
   local before_r before_p
   before_r=$(what_clients_see "$r"); before_p=$(what_clients_see "$p")
+  "$HS_BIN/hs-admin" -c "$RUN_DIR/config.yaml" import headscale "$RUN_DIR/db.sqlite" --in-place >/dev/null 2>"$RUN_DIR/busy.err" &&
+    fail "$HV: imported while headscale was running"
+  grep -q "is open in process $hpid (headscale still running?)" "$RUN_DIR/busy.err" || fail "$HV: import next to a running headscale: $(cat "$RUN_DIR/busy.err")"
   daemon_stop "$hpid"
 
   "$HS_BIN/hs-admin" -c "$RUN_DIR/config.yaml" import headscale "$RUN_DIR/db.sqlite" --in-place -o json \
     >"$RUN_DIR/import.json" 2>"$RUN_DIR/import.err" || fail "$HV: import: $(cat "$RUN_DIR/import.err")"
   jq -e '(.nodes | length) == 2 and .users == 1 and .policy == true' "$RUN_DIR/import.json" >/dev/null ||
     fail "$HV: import summary: $(cat "$RUN_DIR/import.json")"
-  pass "$HV: imported ($(jq -r .source_kind "$RUN_DIR/import.json"); $(jq -r '.preauth_keys' "$RUN_DIR/import.json") pre-auth keys, $(jq -r '.not_imported | length' "$RUN_DIR/import.json") notes)"
+  pass "$HV: import refused while headscale ran (its pid named); imported once stopped ($(jq -r .source_kind "$RUN_DIR/import.json"); $(jq -r '.preauth_keys' "$RUN_DIR/import.json") pre-auth keys, $(jq -r '.not_imported | length' "$RUN_DIR/import.json") notes)"
 
   local cpid=""
   daemon_start cpid "$RUN_DIR/hs-control.log" "$RUN_URL/health" "$HS_BIN/hs-control" -c "$RUN_DIR/config.yaml"
   local t0=$SECONDS
-  eventually 60 peer_is "$p" "$r" .Online true || fail "$HV: $r not online for $p after the switch: $(ts "$p" status 2>&1)"
+  # Online in hs-admin = a map session open on hs-control: both clients came back to it.
+  hs_online() { [ "$("$HS_BIN/hs-admin" -c "$RUN_DIR/config.yaml" nodes list -o json | jq '[.[] | select(.online)] | length')" = 2 ]; }
+  eventually 60 hs_online || fail "$HV: the clients did not reconnect to hs-control: $("$HS_BIN/hs-admin" -c "$RUN_DIR/config.yaml" nodes list 2>&1)"
+  eventually 30 peer_is "$p" "$r" .Online true || fail "$HV: $r not online for $p after the switch: $(ts "$p" status 2>&1)"
   eventually 20 pings "$p" "$(ts "$r" ip -4)" || fail "$HV: $p cannot ping $r on hs"
   [ "$(what_clients_see "$r")" = "$before_r" ] || fail "$HV: $r changed: '$before_r' -> '$(what_clients_see "$r")'"
   [ "$(what_clients_see "$p")" = "$before_p" ] || fail "$HV: $p changed: '$before_p' -> '$(what_clients_see "$p")'"
@@ -158,7 +165,7 @@ run_one() {
 
   ts_install "$vr"; ts_start "$n" 41643
   ts_up_at "$n" "$new_key" || fail "$HV: a key headscale made did not register $n on hs: $(tail -5 "$RUN_DIR/hs-control.log")"
-  eventually 20 peer_is "$n" "router-one" .Online true || fail "$HV: $n does not see router-one"
+  eventually 20 peer_is "$n" "$r" .Online true || fail "$HV: $n does not see $r online"
   local code; code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $api_key" "$RUN_URL/api/v1/apikey")
   [ "$code" = 200 ] || fail "$HV: headscale's API key got HTTP $code from hs"
   pass "$HV: a pre-auth key made by headscale registered $n on hs; headscale's API key is accepted (HTTP 200)"
