@@ -9,6 +9,8 @@ PACKAGES=(
   # libraries
   libcli11-dev libsodium-dev libsqlite3-dev libboost-dev nlohmann-json3-dev libssl-dev
   libspdlog-dev catch2 libzstd-dev libnghttp2-dev libyaml-cpp-dev
+  # crypt_r (libxcrypt): bcrypt hashes of keys imported from headscale
+  libcrypt-dev
   # tests and tools the tests drive
   iproute2 nftables jq curl sqlite3 openssl procps man-db bash-completion zsh fish
   # systemd-analyze verifies examples/systemd
