@@ -1,5 +1,5 @@
 // Moving a tailnet from headscale's database into hs's: read every table of the headscale file
-// read-only in one snapshot (headscale_read.cpp), turn the rows into hs records with a list of
+// (or PostgreSQL database) read-only in one snapshot (headscale_read*.cpp), turn the rows into hs records with a list of
 // what cannot be carried over (headscale_convert.cpp, no I/O), and write them into hs's
 // database in one transaction (headscale_write.cpp). Shapes of headscale 0.23 to 0.29:
 // /work/shared/reference/admin-config-policy.md §3.
@@ -37,6 +37,12 @@ struct HeadscaleTables {
 // running headscale) or that is not an SQLite database with headscale's tables, and reads
 // every table in one read transaction. Throws ImportError.
 HeadscaleTables read_headscale_db(const std::string& path);
+// The same from headscale's PostgreSQL (a postgres:// or postgresql:// URL, libpq's syntax):
+// one READ ONLY, REPEATABLE READ transaction; refused while other sessions are connected to the
+// database (a running headscale). Messages show the URL without its password.
+HeadscaleTables read_headscale_postgres(const std::string& url);
+// "postgres://user:***@host/db": the URL with any password replaced, for messages and output.
+std::string redacted_postgres_url(const std::string& url);
 
 struct ImportedPreAuthKey {
     PreAuthKey key;

@@ -160,8 +160,6 @@ ok
 
 run "$A" import headscale "$T/missing.db"
 expect_fail "cannot read the headscale database" "missing file"
-run "$A" import headscale postgres://localhost/headscale
-expect_fail "PostgreSQL is not implemented yet" "postgres URL"
 ok
 
 # --- the config's database is the headscale file itself (headscale's own config.yaml) -------
@@ -173,6 +171,19 @@ database: {type: sqlite, sqlite: {path: $T/inplace.db}}
 CFG
 run "$A" -c "$T/hs-config.yaml" import headscale "$T/inplace.db"
 expect_fail "is the headscale file itself: add --in-place" "in place without the flag"
+# A failure while writing (two nodes with one given name, which hs keeps unique) puts
+# headscale's files back exactly as they were.
+sqlite3 "$T/inplace.db" "INSERT INTO nodes(id, machine_key, node_key, given_name, hostname, user_id)
+  VALUES (13, 'mkey:$(h64 f)', 'nodekey:$(h64 f)', 'laptop', 'laptop2', 3)"
+dup=$(digest "$T/inplace.db")
+run "$A" -c "$T/hs-config.yaml" import headscale "$T/inplace.db" --in-place
+expect_fail 'writing node 13 ("laptop") failed' "a write that fails"
+expect_err "nothing was imported" "a write that fails"
+[ "$(digest "$T/inplace.db")" = "$dup" ] || fail "headscale's file was not put back"
+[ ! -e "$T/inplace.db.headscale-import" ] || fail "the moved copy is left behind"
+sqlite3 "$T/inplace.db" "DELETE FROM nodes WHERE id = 13"
+before=$(digest "$T/inplace.db")
+ok
 run "$A" -c "$T/hs-config.yaml" import headscale "$T/inplace.db" --in-place
 expect_rc 0 "in place"
 [ "$(digest "$T/inplace.db.headscale-import")" = "$before" ] || fail "the moved headscale file changed"

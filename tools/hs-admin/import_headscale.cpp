@@ -68,35 +68,44 @@ std::string summary_text(const json& s) {
 
 // The headscale files (db, -wal, -shm) move to <path>.headscale-import together; SQLite finds a
 // WAL by name, so the moved copy still opens with everything headscale committed.
+constexpr const char* kSuffixes[] = {"", "-wal", "-shm"};
+
+// Undoes move_aside after a failed import: hs's new files go (its -wal must never be read as
+// headscale's) and headscale's come back. The main file is only removed when headscale's was
+// moved, so nothing of headscale's is ever deleted.
+void move_back(const std::string& moved, const std::string& path) {
+    std::error_code ec;
+    const bool main_moved = std::filesystem::exists(moved, ec);
+    for (const char* suffix : kSuffixes) {
+        if (*suffix || main_moved) std::filesystem::remove(path + suffix, ec);
+        if (std::filesystem::exists(moved + suffix, ec)) std::filesystem::rename(moved + suffix, path + suffix, ec);
+    }
+}
+
 std::string move_aside(const std::string& path) {
     const std::string to = path + ".headscale-import";
-    if (std::filesystem::exists(to))
-        throw store::ImportError(to + " already exists (from an earlier --in-place import?); move it away first; "
-                                      "nothing was imported");
+    for (const char* suffix : kSuffixes)
+        if (std::filesystem::exists(to + suffix))
+            throw store::ImportError(to + suffix + " already exists (from an earlier --in-place import?); move it "
+                                     "away first; nothing was imported");
     for (const char* suffix : {"-wal", "-shm", ""}) {
         const auto from = path + suffix;
         std::error_code ec;
         if (!std::filesystem::exists(from, ec)) continue;
         std::filesystem::rename(from, to + suffix, ec);
-        if (ec) throw store::ImportError("cannot move " + from + " aside: " + ec.message() + "; nothing was imported");
+        if (ec) {
+            const auto why = ec.message();
+            move_back(to, path);
+            throw store::ImportError("cannot move " + from + " aside: " + why + "; nothing was imported");
+        }
     }
     return to;
 }
 
-void move_back(const std::string& moved, const std::string& path) {
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-        std::error_code ec;
-        std::filesystem::remove(path + suffix, ec);
-        if (std::filesystem::exists(moved + suffix, ec)) std::filesystem::rename(moved + suffix, path + suffix, ec);
-    }
-}
-
 int run_import(Context& ctx, const ImportFlags& f) {
-    if (f.source.rfind("postgres://", 0) == 0 || f.source.rfind("postgresql://", 0) == 0)
-        throw store::ImportError("importing from headscale's PostgreSQL is not implemented yet; dump it to SQLite "
-                                 "with headscale's own tools, or import from its SQLite file");
+    const bool postgres = f.source.rfind("postgres://", 0) == 0 || f.source.rfind("postgresql://", 0) == 0;
     const auto& cfg = ctx.config();
-    const bool in_place = same_file(f.source, cfg.database_path);
+    const bool in_place = !postgres && same_file(f.source, cfg.database_path);
     if (in_place && !f.in_place && !f.dry_run)
         throw store::ImportError("the config's database.sqlite.path (" + cfg.database_path +
                                  ") is the headscale file itself: add --in-place to move it aside to " +
@@ -105,8 +114,10 @@ int run_import(Context& ctx, const ImportFlags& f) {
     // hs-control holds this lock while it serves; importing under it would change its tailnet.
     std::unique_ptr<LockFile> lock;
     if (!f.dry_run) lock = std::make_unique<LockFile>(cfg.database_path + ".lock", "database " + cfg.database_path);
-    const auto imp = store::convert_headscale(store::read_headscale_db(f.source), f.source);
-    const auto s = summary(imp, f.source, cfg.database_path, f.dry_run);
+    const auto tables = postgres ? store::read_headscale_postgres(f.source) : store::read_headscale_db(f.source);
+    const auto shown = postgres ? store::redacted_postgres_url(f.source) : f.source;
+    const auto imp = store::convert_headscale(tables, shown);
+    const auto s = summary(imp, shown, cfg.database_path, f.dry_run);
     if (f.dry_run) {
         if (!in_place && std::filesystem::exists(cfg.database_path)) {
             Db::Options opts{.read_only = true};
@@ -121,7 +132,10 @@ int run_import(Context& ctx, const ImportFlags& f) {
     std::string moved;
     if (in_place) moved = move_aside(cfg.database_path);
     try {
-        store::write_headscale_import(ctx.db(), imp, ctx.force);
+        // Its own connection, closed (by unwinding) before move_back: SQLite removes a -wal by
+        // name when the last connection closes, which must not hit headscale's restored one.
+        Db db(cfg.database_path, Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
+        store::write_headscale_import(db, imp, ctx.force);
     } catch (...) {
         if (!moved.empty()) move_back(moved, cfg.database_path);
         throw;
@@ -138,10 +152,13 @@ void add_import(CLI::App& app, Context& ctx, Actions& actions) {
     auto* noun = add_noun(app, "import", "Import a tailnet from another control server");
     auto f = std::make_shared<ImportFlags>();
     auto* cmd = add_verb(*noun, "headscale",
-                         "Import headscale's SQLite database (0.23 to 0.29) into the hs database of the config (-c): "
+                         "Import headscale's SQLite or PostgreSQL database (0.23 to 0.29) into the hs database of the config (-c): "
                          "users, nodes, pre-auth and API keys, the stored policy. Clients keep working without "
                          "logging in again. Refuses a non-empty hs database unless --force (which replaces it).");
-    cmd->add_option("FILE", f->source, "headscale's database file (database.sqlite.path in its config)")->required();
+    cmd->add_option("FILE", f->source,
+                    "headscale's database file (database.sqlite.path in its config), or a postgres:// URL for its "
+                    "PostgreSQL database")
+        ->required();
     cmd->add_flag("--dry-run", f->dry_run, "Print what would be imported and what would be left behind; write nothing");
     cmd->add_flag("--in-place", f->in_place,
                   "When the config's database is the headscale file itself (headscale's own config.yaml): move it "
