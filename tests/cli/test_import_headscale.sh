@@ -147,13 +147,14 @@ ok
 # A process with the file open, as a running headscale has: the WAL index lock tells.
 make_hs029 "$T/busy.db"
 coproc HOLDER { exec sqlite3 "$T/busy.db"; }
+holder=$HOLDER_PID  # bash unsets HOLDER_PID as soon as the process ends
 echo "SELECT count(*) FROM users;" >&"${HOLDER[1]}"
 read -r -t 10 _ <&"${HOLDER[0]}" || fail "the holder did not answer"
 run "$A" import headscale "$T/busy.db"
-expect_fail "is open in process $HOLDER_PID (headscale still running?)" "file in use"
+expect_fail "is open in process $holder (headscale still running?)" "file in use"
 expect_unchanged "file in use"
 exec {HOLDER[1]}>&-
-wait "$HOLDER_PID" || true
+wait "$holder" || true
 run "$A" import headscale "$T/busy.db" --dry-run
 expect_rc 0 "once the holder is gone"
 ok

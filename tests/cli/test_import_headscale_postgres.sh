@@ -27,6 +27,14 @@ trap '"${as_pg[@]}" "$PGBIN/pg_ctl" -D "$T/pg/data" -m immediate stop >/dev/null
 psql_() { "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$T/pg" -U "$pguser" "$@"; }
 psql_ -d postgres -c "CREATE DATABASE headscale" -c "CREATE DATABASE empty"
 URL="postgresql:///headscale?host=$T/pg&user=$pguser"
+# A backend ends a moment after its client leaves; the import counts the sessions still there.
+no_sessions() {
+  for _ in $(seq 100); do
+    [ "$(psql_ -d postgres -tAc "SELECT count(*) FROM pg_stat_activity WHERE datname = 'headscale'")" = 0 ] && return 0
+    sleep 0.1
+  done
+  fail "sessions on the headscale database did not end"
+}
 
 h64() { printf "$1%.0s" $(seq 64); }
 BCRYPT='$2a$10$9nhc5/kFSURUmW0LfolGiOsBAT6oHgcr5XQPxHjrIzrSKPm03Y5fS'
@@ -55,6 +63,7 @@ CREATE TABLE policies(id bigserial PRIMARY KEY, data text, created_at timestampt
 INSERT INTO policies(id, data) VALUES (1, '{"acls":[]}');
 SQL
 
+no_sessions
 run "$A" import headscale "$URL" --dry-run -o json
 expect_rc 0 "dry run"
 jqt '.users == 1 and (.nodes | length) == 1 and .preauth_keys == 1 and .api_keys == 1 and .policy == true'
@@ -72,12 +81,14 @@ ok
 # Another session on the database, as a running headscale keeps: refused, naming the count.
 rm -f "$DB"*
 coproc HOLDER { exec "$PGBIN/psql" -X -q -h "$T/pg" -U "$pguser" -d headscale; }
+holder=$HOLDER_PID  # bash unsets HOLDER_PID as soon as the process ends
 echo "SELECT 'connected';" >&"${HOLDER[1]}"
 read -r -t 10 _ <&"${HOLDER[0]}" || fail "the second session did not connect"
 run "$A" import headscale "$URL"
 expect_fail "1 other session(s) are connected to the headscale database (headscale still running?)" "session open"
 exec {HOLDER[1]}>&-
-wait "$HOLDER_PID" || true
+wait "$holder" || true
+no_sessions
 [ ! -e "$DB" ] || [ "$(q 'SELECT count(*) FROM nodes')" = 0 ] || fail "refused import wrote nodes"
 ok
 
