@@ -16,7 +16,7 @@
 
 namespace hs {
 namespace config_detail {
-void validate(Config& c, const std::map<std::string, std::string>& where, Problems& p);
+void validate(Config& c, const std::map<std::string, std::string>& where, const std::string& file, Problems& p);
 void warn_unsupported(const Config& c, const std::map<std::string, std::string>& where, Problems& p);
 }
 
@@ -391,7 +391,7 @@ LoadedConfig load(const std::string& text, const std::string& name, const std::s
         where[a.path] = a.where;
     }
 
-    config_detail::validate(c, where, p);
+    config_detail::validate(c, where, name, p);
     config_detail::warn_unsupported(c, where, p);
     if (!p.errors.empty()) {
         std::string msg;

@@ -56,10 +56,6 @@ void warn_not_yet(const Config& c, const Warner& w) {
                  "oidc.allowed_users", "oidc.allowed_groups", "oidc.email_verified_required", "oidc.pkce.enabled",
                  "oidc.pkce.method", "oidc.use_expiry_from_token"},
                 std::string("OIDC is ") + kNotYet + "; no effect (oidc.issuer is empty)");
-    if (!c.trusted_proxies.empty())
-        w.one("trusted_proxies", std::string(kNotYet) +
-                                     ": forwarded client addresses (X-Forwarded-For, X-Real-IP) are not honoured; "
-                                     "hs sees the proxy's address");
 }
 
 void warn_different(const Config& c, const Warner& w) {
