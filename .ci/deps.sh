@@ -9,8 +9,12 @@ PACKAGES=(
   # libraries
   libcli11-dev libsodium-dev libsqlite3-dev libboost-dev nlohmann-json3-dev libssl-dev
   libspdlog-dev catch2 libzstd-dev libnghttp2-dev libyaml-cpp-dev
+  # crypt_r (libxcrypt): bcrypt hashes of keys imported from headscale; libpq: its PostgreSQL
+  libcrypt-dev libpq-dev
   # tests and tools the tests drive
   iproute2 nftables jq curl sqlite3 openssl procps man-db bash-completion zsh fish file python3
+  # a throwaway PostgreSQL server for test_import_headscale_postgres.sh
+  postgresql
   # systemd-analyze verifies examples/systemd
   systemd
   # a real Prometheus (and promtool) scrapes the servers; nginx and Caddy run the reverse-proxy examples

@@ -72,7 +72,9 @@ struct Config {
     struct Dns {
         bool magic_dns = true;
         std::string base_domain;
-        bool override_local_dns = false;
+        // headscale's default. Left unset with no dns.nameservers.global (where headscale
+        // refuses to start) hs turns it off: there is nothing to override the clients' DNS with.
+        bool override_local_dns = true;
         std::vector<std::string> nameservers_global;
         std::map<std::string, std::vector<std::string>> nameservers_split;
         std::vector<std::string> search_domains;

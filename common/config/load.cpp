@@ -17,6 +17,7 @@
 namespace hs {
 namespace config_detail {
 void validate(Config& c, const std::map<std::string, std::string>& where, const std::string& file, Problems& p);
+void warn_unsupported(const Config& c, const std::map<std::string, std::string>& where, Problems& p);
 }
 
 namespace {
@@ -31,7 +32,8 @@ struct Field {
 };
 
 // Keys headscale reads that hs accepts but has no use for (gRPC, GORM tuning, its batcher,
-// PostgreSQL, the CLI's remote settings). Accepting them lets an existing file load unchanged.
+// PostgreSQL, the CLI's remote settings). Accepting them lets an existing file load unchanged;
+// unsupported.cpp warns about each one a file sets.
 void ignore(Config&, Reader&) {}
 
 const std::vector<Field>& fields() {
@@ -390,6 +392,7 @@ LoadedConfig load(const std::string& text, const std::string& name, const std::s
     }
 
     config_detail::validate(c, where, name, p);
+    config_detail::warn_unsupported(c, where, p);
     if (!p.errors.empty()) {
         std::string msg;
         for (const auto& e : p.errors) msg += (msg.empty() ? "" : "\n") + e;

@@ -145,6 +145,11 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
         k.error(c.tls_cert_path.empty() ? "tls_cert_path" : "tls_key_path", "tls_cert_path and tls_key_path must be set together");
     if (!c.tls_letsencrypt_hostname.empty() && !c.tls_cert_path.empty())
         k.error("tls_letsencrypt_hostname", "cannot be combined with tls_cert_path/tls_key_path");
+    else if (!c.tls_letsencrypt_hostname.empty())
+        // A configured certificate source must not turn into plain HTTP without a word: refuse.
+        k.error("tls_letsencrypt_hostname", "ACME (Let's Encrypt) certificates are not implemented yet in hs, so it "
+                                            "would serve plain HTTP; refusing to start. Use tls_cert_path and "
+                                            "tls_key_path (e.g. from certbot) or remove tls_letsencrypt_hostname");
     k.one_of("tls_letsencrypt_challenge_type", c.tls_letsencrypt_challenge_type, {"HTTP-01", "TLS-ALPN-01"});
 
     // DNS
@@ -160,8 +165,10 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
             k.error("dns.base_domain", "\"" + bd + "\" must not contain the server's own host name " + server_host +
                                            " (clients would resolve the server through MagicDNS)");
     }
-    if (c.dns.override_local_dns && c.dns.nameservers_global.empty())
-        k.error("dns.override_local_dns", "is true but dns.nameservers.global is empty");
+    if (c.dns.override_local_dns && c.dns.nameservers_global.empty()) {
+        if (where.count("dns.override_local_dns")) k.error("dns.override_local_dns", "is true but dns.nameservers.global is empty");
+        else c.dns.override_local_dns = false;
+    }
     auto check_ns = [&](const std::string& key, const std::string& ns) {
         if (!parse_ip(ns) && !is_https_url(ns)) k.error(key, "\"" + ns + "\" is neither an IP address nor an https:// DoH URL");
     };

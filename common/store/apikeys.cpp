@@ -7,6 +7,7 @@ namespace hs::store {
 namespace {
 
 constexpr std::string_view kKind = "hskey-api-";
+constexpr std::size_t kLegacyPrefixLen = 7;
 constexpr const char* kColumns = "SELECT id, prefix, expiration, last_seen, created_at FROM api_keys";
 
 ApiKey read_key(const Stmt& st) {
@@ -17,6 +18,14 @@ ApiKey read_key(const Stmt& st) {
     if (auto s = st.opt_text(3)) k.last_seen = parse_time(*s);
     k.created_at = parse_time(st.text(4)).value_or(TimePoint{});
     return k;
+}
+
+// headscale's API keys before 0.28: "<7-char prefix>.<secret>", bcrypt of the secret.
+std::optional<SecretKey> parse_any_api_key(std::string_view text) {
+    if (auto k = parse_secret_key(kKind, text)) return k;
+    const auto dot = text.find('.');
+    if (dot != kLegacyPrefixLen || text.size() - dot - 1 < 16 || text.size() > 256) return std::nullopt;
+    return SecretKey{std::string(text.substr(0, dot)), std::string(text.substr(dot + 1))};
 }
 
 }  // namespace
@@ -49,6 +58,7 @@ std::optional<ApiKey> find_api_key(Db& db, std::int64_t id) {
 std::optional<ApiKey> find_api_key_by_prefix(Db& db, std::string_view prefix) {
     if (prefix.substr(0, kKind.size()) == kKind) prefix.remove_prefix(kKind.size());
     if (prefix.size() > 4 && prefix.substr(prefix.size() - 4) == "-***") prefix.remove_suffix(4);
+    else if (prefix.size() == kLegacyPrefixLen + 3 && prefix.substr(kLegacyPrefixLen) == "***") prefix.remove_suffix(3);
     auto st = db.prepare(std::string(kColumns) + " WHERE prefix = ?");
     st.bind(1, prefix);
     if (!st.step()) return std::nullopt;
@@ -66,7 +76,7 @@ void delete_api_key(Db& db, std::int64_t id) {
 }
 
 std::optional<ApiKey> authenticate_api_key(Db& db, std::string_view text, TimePoint now) {
-    const auto key = parse_secret_key(kKind, text);
+    const auto key = parse_any_api_key(text);
     if (!key) return std::nullopt;
     auto st = db.prepare("SELECT id, hash FROM api_keys WHERE prefix = ?");
     st.bind(1, key->prefix);
@@ -76,10 +86,13 @@ std::optional<ApiKey> authenticate_api_key(Db& db, std::string_view text, TimePo
     return found;
 }
 
-std::string masked_api_key(const ApiKey& k) { return std::string(kKind) + k.prefix + "-***"; }
+std::string masked_api_key(const ApiKey& k) {
+    if (k.prefix.size() == kLegacyPrefixLen) return k.prefix + "***";  // as headscale shows them
+    return std::string(kKind) + k.prefix + "-***";
+}
 
 ApiKeyRefusal explain_api_key_refusal(Db& db, std::string_view text, TimePoint now) {
-    const auto key = parse_secret_key(kKind, text);
+    const auto key = parse_any_api_key(text);
     if (!key) return {"malformed API key", ""};
     const auto known = find_api_key_by_prefix(db, key->prefix);
     if (!known) return {"unknown API key", std::string(kKind) + key->prefix + "-***"};

@@ -134,6 +134,13 @@ std::vector<std::uint8_t> Stmt::blob(int col) const {
 
 bool Stmt::is_null(int col) const { return sqlite3_column_type(st_, col) == SQLITE_NULL; }
 
+int Stmt::column_count() const { return sqlite3_column_count(st_); }
+
+std::string Stmt::column_name(int col) const {
+    const char* n = sqlite3_column_name(st_, col);
+    return n ? n : "";
+}
+
 Db::Db(const std::string& path, const Options& opts) : path_(path) {
     if (!opts.read_only) {
         try {
@@ -166,7 +173,8 @@ Db::Db(const std::string& path, const Options& opts) : path_(path) {
             st.step();
             if (st.int64(0) > 0)
                 throw DbError(path + ": not an hs database (it has tables but no hs schema version; a headscale "
-                                     "database must be imported, not opened). The file was not modified.");
+                                     "database is imported with: hs-admin import headscale FILE). The file was not "
+                                     "modified.");
         }
         exec("PRAGMA foreign_keys = ON");
         if (opts.read_only) {

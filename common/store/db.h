@@ -47,6 +47,8 @@ public:
     std::optional<std::string> opt_text(int col) const;
     std::vector<std::uint8_t> blob(int col) const;
     bool is_null(int col) const;
+    int column_count() const;
+    std::string column_name(int col) const;
 
 private:
     sqlite3* db_;

@@ -107,12 +107,14 @@ std::optional<Node> find_node_by_machine_key(Db& db, std::string_view machine_ke
     return read_node(st);
 }
 
-Node insert_node(Db& db, Node n) {
+Node insert_node(Db& db, Node n, bool keep_id) {
     auto st = db.prepare(
         "INSERT INTO nodes(machine_key, node_key, disco_key, endpoints, host_info, ipv4, ipv6, hostname, given_name, "
-        "user_id, register_method, tags, auth_key_id, last_seen, expiry, approved_routes, created_at, updated_at, ephemeral) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "user_id, register_method, tags, auth_key_id, last_seen, expiry, approved_routes, created_at, updated_at, ephemeral, id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     bind_node(st, n);
+    if (keep_id) st.bind(20, n.id);
+    else st.bind_null(20);  // a new rowid
     st.run();
     n.id = db.last_insert_id();
     return n;

@@ -9,6 +9,7 @@ namespace hs::store {
 namespace {
 
 constexpr std::string_view kKeyPrefix = "hskey-auth-";
+constexpr std::string_view kLegacyPrefix = "legacy-";
 
 constexpr const char* kKeyColumns =
     "SELECT id, prefix, user_id, reusable, ephemeral, used, tags, expiration, created_at FROM pre_auth_keys";
@@ -77,8 +78,20 @@ std::optional<PreAuthKey> find_preauth_key(Db& db, std::int64_t id) {
     return read_key(st);
 }
 
+std::string legacy_preauth_prefix(std::string_view key) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    const auto h = secret_hash(key);
+    std::string out(kLegacyPrefix);
+    for (std::size_t i = 0; i < 8; ++i) out += {kHex[h[i] >> 4], kHex[h[i] & 15]};
+    return out;
+}
+
 std::optional<PreAuthKey> lookup_preauth_key(Db& db, std::string_view text) {
-    const auto key = parse_secret_key(kKeyPrefix, text);
+    auto key = parse_secret_key(kKeyPrefix, text);
+    // headscale before 0.28 handed out plaintext keys (48 hex digits); imported ones are found
+    // by a prefix derived from their hash, and the whole text is the secret.
+    if (!key && !text.empty() && text.size() <= 256 && text.substr(0, 6) != "hskey-")
+        key = SecretKey{legacy_preauth_prefix(text), std::string(text)};
     if (!key) return std::nullopt;
     auto st = db.prepare("SELECT id, hash FROM pre_auth_keys WHERE prefix = ?");
     st.bind(1, key->prefix);
@@ -102,6 +115,9 @@ bool claim_preauth_key(Db& db, std::int64_t id) {
     return db.changes() == 1;
 }
 
-std::string masked_preauth_key(const PreAuthKey& k) { return std::string(kKeyPrefix) + k.prefix + "-***"; }
+std::string masked_preauth_key(const PreAuthKey& k) {
+    if (k.prefix.rfind(kLegacyPrefix, 0) == 0) return k.prefix + "-***";
+    return std::string(kKeyPrefix) + k.prefix + "-***";
+}
 
 }  // namespace hs::store

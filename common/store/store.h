@@ -56,8 +56,13 @@ NewPreAuthKey create_preauth_key(Db& db, std::optional<std::int64_t> user_id, bo
 std::vector<PreAuthKey> list_preauth_keys(Db& db);
 std::optional<PreAuthKey> find_preauth_key(Db& db, std::int64_t id);
 // Finds the key whose full text is `text` (hash compared in constant time). nullopt when the
-// text is malformed or no key matches; it does not judge expiry or use.
+// text is malformed or no key matches; it does not judge expiry or use. Besides hs's own
+// "hskey-auth-..." keys it finds keys imported from headscale: plaintext ones (before 0.28)
+// by legacy_preauth_prefix, and bcrypt-hashed ones by their prefix.
 std::optional<PreAuthKey> lookup_preauth_key(Db& db, std::string_view text);
+// The prefix column of an imported plaintext headscale key: "legacy-" and 16 hex digits of its
+// SHA-256 (the hash column holds the whole SHA-256), so the row is found without the key stored.
+std::string legacy_preauth_prefix(std::string_view key);
 void expire_preauth_key(Db& db, std::int64_t id, TimePoint now);
 void delete_preauth_key(Db& db, std::int64_t id);
 // Marks a single-use key used; false if it was used already (another registration won).
@@ -87,7 +92,8 @@ std::optional<ApiKey> find_api_key_by_prefix(Db& db, std::string_view prefix);
 void expire_api_key(Db& db, std::int64_t id, TimePoint now);
 void delete_api_key(Db& db, std::int64_t id);
 // The key whose full text is `text`, if it exists and has not expired (hash compared in
-// constant time); nullopt otherwise. Does not write.
+// constant time); nullopt otherwise. Does not write. headscale's keys, imported with their
+// bcrypt hashes, work in both its forms: "hskey-api-<12>-<64>" and "<7>.<secret>" (pre-0.28).
 std::optional<ApiKey> authenticate_api_key(Db& db, std::string_view text, TimePoint now);
 std::string masked_api_key(const ApiKey& k);
 // Records that key `id` was used at `now` (its last_seen column only).
@@ -130,8 +136,9 @@ struct NodeKeyRow {
     std::string expiry;
 };
 std::vector<NodeKeyRow> node_keys(Db& db);
-// Inserts `n` (id ignored) and returns it with its new id.
-Node insert_node(Db& db, Node n);
+// Inserts `n` and returns it with its new id; `keep_id` inserts it under n.id instead (an
+// import keeps the clients' node IDs).
+Node insert_node(Db& db, Node n, bool keep_id = false);
 // Writes every column of `n` (matched by id). Throws NotFound if the row is gone.
 void update_node(Db& db, const Node& n);
 void delete_node(Db& db, std::int64_t id);

@@ -1,5 +1,5 @@
 # fish completion for hs-admin
-set -l nouns users user namespaces namespace ns preauthkeys preauthkey authkey pre apikeys apikey api nodes node machines machine routes route policy config auth health configtest version
+set -l nouns users user namespaces namespace ns preauthkeys preauthkey authkey pre apikeys apikey api nodes node machines machine routes route policy config auth health configtest import version
 set -l users users user namespaces namespace ns
 set -l keys preauthkeys preauthkey authkey pre
 set -l nodes nodes node machines machine
@@ -25,7 +25,11 @@ complete -c hs-admin -n "not __fish_seen_subcommand_from $nouns" -a config -d 'C
 complete -c hs-admin -n "not __fish_seen_subcommand_from $nouns" -a auth -d 'Approve interactive logins'
 complete -c hs-admin -n "not __fish_seen_subcommand_from $nouns" -a health -d 'Check that the database answers'
 complete -c hs-admin -n "not __fish_seen_subcommand_from $nouns" -a configtest -d 'Check the config, DERP maps, database and policy'
+complete -c hs-admin -n "not __fish_seen_subcommand_from $nouns" -a import -d 'Import a headscale database'
 complete -c hs-admin -n "not __fish_seen_subcommand_from $nouns" -a version -d 'Print the version'
+complete -c hs-admin -n "__fish_seen_subcommand_from import; and not __fish_seen_subcommand_from headscale" -a headscale -d 'Import a headscale SQLite database'
+complete -c hs-admin -n "__fish_seen_subcommand_from import; and __fish_seen_subcommand_from headscale" -l dry-run -d 'Print what would be imported'
+complete -c hs-admin -n "__fish_seen_subcommand_from import; and __fish_seen_subcommand_from headscale" -l in-place -d 'Move the headscale file aside and create the hs database at its path'
 
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and not __fish_seen_subcommand_from create list rename delete" -a 'create list rename delete'
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from rename delete" -s i -l identifier -x -d 'User ID'

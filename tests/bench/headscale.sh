@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds headscale at HEADSCALE_VERSION (tests/interop/versions.env) from the Go module proxy
+# Builds headscale at HEADSCALE_VERSION (tests/interop/versions.env; HS_HEADSCALE_VERSION picks
+# another release, e.g. HEADSCALE_VERSION_OLD for test_import_headscale.sh) from the Go module proxy
 # into a cache outside the repository, and reuses it when present. It is only the reference
 # the benchmarks compare against; nothing of it is copied into hs.
 #
@@ -11,6 +12,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=../interop/versions.env
 . "$here/../interop/versions.env"
+HEADSCALE_VERSION=${HS_HEADSCALE_VERSION:-$HEADSCALE_VERSION}
 cache=${HS_CACHE:-$HOME/.cache/hs}/headscale
 bin="$cache/$HEADSCALE_VERSION/headscale"
 export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS=-modcacherw

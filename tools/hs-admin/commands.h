@@ -20,6 +20,7 @@ void add_config(CLI::App& app, Context& ctx, Actions& actions);
 void add_auth(CLI::App& app, Context& ctx, Actions& actions);
 void add_health(CLI::App& app, Context& ctx, Actions& actions);
 void add_version(CLI::App& app, Context& ctx, Actions& actions);
+void add_import(CLI::App& app, Context& ctx, Actions& actions);  // import headscale
 
 // The table of node objects (nodes list, show, expire, ...) and of route rows.
 Columns node_columns();

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
     if (const char* k = std::getenv("HS_API_KEY")) ctx.api_key = k;
     app.add_option("--remote", ctx.remote, "Work on this hs-control's REST API (http[s]://host:port) instead of the local file");
     app.add_option("--api-key", ctx.api_key, "API key for --remote (default $HS_API_KEY; see apikeys create)");
-    app.add_flag("--force", ctx.force, "Accepted for headscale's scripts; hs-admin never asks for confirmation");
+    app.add_flag("--force", ctx.force, "Never asks for confirmation (accepted for headscale's scripts); import headscale: replace a non-empty hs database");
     // Global flags are accepted after the verb too (hs-admin nodes list -o json); subcommands
     // inherit this setting, so it must come before them.
     app.fallthrough();
@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
     add_auth(app, ctx, actions);
     add_health(app, ctx, actions);
     add_version(app, ctx, actions);
+    add_import(app, ctx, actions);
 
     return hs::run_main(app, flags, argc, argv, [&] {
         const CLI::App* leaf = &app;

@@ -29,6 +29,15 @@ bool has_warning(const LoadedConfig& lc, const std::string& needle) {
 
 const std::string kMinimal = "dns:\n  base_domain: tailnet.test\n";
 
+// Exactly these warnings, each once (as substrings), in any order.
+void check_warnings(const LoadedConfig& lc, std::initializer_list<const char*> expected) {
+    CHECK(lc.warnings.size() == expected.size());
+    for (const char* e : expected) {
+        INFO("expected a warning containing: " << e);
+        CHECK(has_warning(lc, e));
+    }
+}
+
 }  // namespace
 
 TEST_CASE("a minimal config gets working defaults") {
@@ -44,10 +53,14 @@ TEST_CASE("a minimal config gets working defaults") {
     CHECK(lc.warnings.empty());
 }
 
-TEST_CASE("headscale 0.29 example config loads without warnings") {
+TEST_CASE("headscale 0.29 example config loads, warning once for each setting hs does not honour") {
     const auto lc = load_config_file(std::string(HS_TEST_DATA) + "/headscale-0.29.yaml", false);
     const auto& c = lc.config;
-    CHECK(lc.warnings.empty());
+    check_warnings(lc, {"grpc_listen_addr, grpc_allow_insecure: hs has no gRPC API",
+                        "unix_socket, unix_socket_permission: hs has no admin socket",
+                        "node.routes.ha.probe_interval, node.routes.ha.probe_timeout: hs does not probe",
+                        "database.gorm.slow_threshold: no effect in hs",
+                        "tls_letsencrypt_hostname: ACME certificates are not implemented yet in hs; no effect"});
     CHECK(c.server_url == "http://127.0.0.1:8080");
     CHECK(c.metrics_listen_addr == "127.0.0.1:9090");
     CHECK(c.noise_private_key_path == "/var/lib/headscale/noise_private.key");
@@ -179,4 +192,36 @@ TEST_CASE("examples/config.yaml loads without warnings") {
     CHECK(lc.warnings.empty());
     CHECK(lc.config.dns.base_domain == "tailnet.example.com");
     CHECK(lc.config.derp.urls.empty());
+}
+
+TEST_CASE("keys hs does not honour warn once each, naming what hs does instead") {
+    const auto lc = load("dns:\n  base_domain: tailnet.test\n  extra_records_path: /etc/hs/records.json\n"
+                         "trusted_proxies: [10.0.0.0/8]\nauto_update: {enabled: true}\n"
+                         "oidc: {issuer: 'https://idp.example.com', client_id: hs, scope: [openid]}\n"
+                         "cli: {address: 'hs.example.com:443'}\ntuning: {batcher_workers: 4}\n"
+                         "derp: {server: {automatically_add_embedded_derp_region: false}}\n");
+    check_warnings(lc, {"oidc.issuer: OIDC login is not implemented yet in hs",
+                        "dns.extra_records_path: hs does not read this file",
+                        "auto_update.enabled: hs does not send the default-auto-update node capability",
+                        "cli.address: hs-admin does not read these", "tuning.batcher_workers: no effect in hs",
+                        "automatically_add_embedded_derp_region: false has no effect"});
+    for (const auto& w : lc.warnings) CHECK_THAT(w, Contains("test.yaml:"));
+    // OIDC keys without an issuer are one line; settings equal to hs's behaviour say nothing.
+    const auto quiet = load(kMinimal + "oidc: {client_id: hs, pkce: {enabled: true}}\nauto_update: {enabled: false}\n"
+                                       "node: {routes: {ha: {probe_interval: 0s}}}\n");
+    REQUIRE(quiet.warnings.size() == 1);
+    CHECK_THAT(quiet.warnings[0], Contains("oidc.client_id, oidc.pkce.enabled: OIDC is not implemented yet"));
+}
+
+TEST_CASE("a configured ACME certificate refuses to start instead of serving plain HTTP") {
+    CHECK_THAT(errors_of(kMinimal + "tls_letsencrypt_hostname: hs.example.com\n"),
+               Contains("tls_letsencrypt_hostname: ACME (Let's Encrypt) certificates are not implemented yet") &&
+                   Contains("refusing to start"));
+}
+
+TEST_CASE("dns.override_local_dns defaults to true, as in headscale, when there are nameservers") {
+    CHECK(load(kMinimal).config.dns.override_local_dns == false);  // nothing to override with
+    CHECK(load("dns:\n  base_domain: t.test\n  nameservers: {global: [1.1.1.1]}\n").config.dns.override_local_dns);
+    CHECK_FALSE(load("dns:\n  base_domain: t.test\n  override_local_dns: false\n  nameservers: {global: [1.1.1.1]}\n")
+                    .config.dns.override_local_dns);
 }

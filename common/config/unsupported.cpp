@@ -1,0 +1,105 @@
+// headscale keys hs accepts (so headscale's config.yaml loads unchanged) but where it does
+// something different or nothing: one warning line each at start, naming what hs does instead.
+// Keys only warn when the file sets them to something that asks for behaviour hs lacks.
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/config/config.h"
+#include "common/config/reader.h"
+
+namespace hs::config_detail {
+namespace {
+
+// Features other branches are implementing; the lead drops these lines when they land.
+constexpr const char* kNotYet = "not implemented yet in hs";
+
+struct Warner {
+    const std::map<std::string, std::string>& where;
+    Problems& p;
+
+    bool set(const std::string& key) const { return where.count(key) > 0; }
+    // The keys of `keys` the file sets, joined, with the line of the first one.
+    std::string set_keys(std::initializer_list<const char*> keys, std::string& at) const {
+        std::string out;
+        for (const char* k : keys) {
+            if (!set(k)) continue;
+            if (out.empty()) at = where.at(k);
+            out += (out.empty() ? "" : ", ") + std::string(k);
+        }
+        return out;
+    }
+    void group(std::initializer_list<const char*> keys, const std::string& what) const {
+        std::string at;
+        const auto names = set_keys(keys, at);
+        if (!names.empty()) p.warnings.push_back(at + ": " + names + ": " + what);
+    }
+    void one(const std::string& key, const std::string& what) const {
+        if (set(key)) p.warnings.push_back(where.at(key) + ": " + key + ": " + what);
+    }
+};
+
+void warn_not_yet(const Config& c, const Warner& w) {
+    // With tls_letsencrypt_hostname set validate() refuses to start (no silent plain HTTP).
+    if (c.tls_letsencrypt_hostname.empty())
+        w.group({"acme_url", "acme_email", "tls_letsencrypt_cache_dir", "tls_letsencrypt_challenge_type",
+                 "tls_letsencrypt_listen", "tls_letsencrypt_hostname"},
+                std::string("ACME certificates are ") + kNotYet +
+                    "; no effect (tls_letsencrypt_hostname is empty, so headscale would not use them either)");
+    if (!c.oidc.issuer.empty())
+        w.one("oidc.issuer", std::string("OIDC login is ") + kNotYet +
+                                 ": interactive logins are approved with hs-admin auth register, not by the identity "
+                                 "provider; every other oidc.* key has no effect");
+    else
+        w.group({"oidc.only_start_if_oidc_is_available", "oidc.client_id", "oidc.client_secret",
+                 "oidc.client_secret_path", "oidc.scope", "oidc.extra_params", "oidc.allowed_domains",
+                 "oidc.allowed_users", "oidc.allowed_groups", "oidc.email_verified_required", "oidc.pkce.enabled",
+                 "oidc.pkce.method", "oidc.use_expiry_from_token"},
+                std::string("OIDC is ") + kNotYet + "; no effect (oidc.issuer is empty)");
+}
+
+void warn_different(const Config& c, const Warner& w) {
+    w.group({"grpc_listen_addr", "grpc_allow_insecure"},
+            "hs has no gRPC API (headscale's CLI cannot connect); use hs-admin on this machine or hs-admin --remote "
+            "over the REST API");
+    w.group({"unix_socket", "unix_socket_permission"},
+            "hs has no admin socket; hs-admin works on the database file directly");
+    if (!c.dns.extra_records_path.empty())
+        w.one("dns.extra_records_path", "hs does not read this file, so its records are not served; list them in "
+                                        "dns.extra_records instead");
+    if (c.ha_probe_interval.count() != 0)
+        w.group({"node.routes.ha.probe_interval", "node.routes.ha.probe_timeout"},
+                "hs does not probe subnet routers; a primary router is replaced when its connection ends (TCP "
+                "keepalive notices a vanished host within about 30 s)");
+    if (c.auto_update_enabled)
+        w.one("auto_update.enabled", "hs does not send the default-auto-update node capability; clients keep their "
+                                     "own auto-update setting");
+    if (!c.derp.auto_add_embedded_region)
+        w.one("derp.server.automatically_add_embedded_derp_region",
+              "false has no effect: hs always adds the embedded DERP region to the map");
+    w.one("derp.server.stun.enabled", "no effect in hs: the embedded DERP's STUN runs on stun_listen_addr");
+    w.group({"database.debug", "database.gorm.prepare_stmt", "database.gorm.parameterized_queries",
+             "database.gorm.skip_err_record_not_found", "database.gorm.slow_threshold"},
+            "no effect in hs (headscale's GORM settings)");
+    w.group({"database.postgres.host", "database.postgres.port", "database.postgres.name", "database.postgres.user",
+             "database.postgres.pass", "database.postgres.ssl", "database.postgres.max_open_conns",
+             "database.postgres.max_idle_conns", "database.postgres.conn_max_idle_time_secs"},
+            "no effect: hs keeps the tailnet in SQLite");
+    w.group({"cli.address", "cli.api_key", "cli.timeout", "cli.insecure"},
+            "hs-admin does not read these; use hs-admin --remote URL with --api-key or $HS_API_KEY");
+    w.group({"tuning.notifier_send_timeout", "tuning.batch_change_delay", "tuning.node_mapsession_buffered_chan_size",
+             "tuning.batcher_workers", "tuning.register_cache_expiration", "tuning.register_cache_max_entries",
+             "tuning.node_store_batch_size", "tuning.node_store_batch_timeout"},
+            "no effect in hs (headscale's internal tuning)");
+    w.one("preauth_keys.revoked_retention", "no effect in hs: expired keys stay until deleted");
+}
+
+}  // namespace
+
+void warn_unsupported(const Config& c, const std::map<std::string, std::string>& where, Problems& p) {
+    const Warner w{where, p};
+    warn_not_yet(c, w);
+    warn_different(c, w);
+}
+
+}  // namespace hs::config_detail
