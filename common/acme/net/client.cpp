@@ -20,7 +20,10 @@ constexpr std::size_t kMaxBody = 1 << 20;  // a certificate chain is a few KiB
 template <class Stream>
 asio::awaitable<HttpResponse> roundtrip(Stream& stream, const HttpRequest& r, const HttpUrl& u) {
     http::request<http::string_body> req{http::string_to_verb(r.method), u.target, 11};
-    req.set(http::field::host, u.host);
+    // RFC 9110 §7.2: the port too when it is not the scheme's (Pebble builds its URLs from this).
+    const bool v6 = u.host.find(':') != std::string::npos;
+    const std::string host = v6 ? "[" + u.host + "]" : u.host;
+    req.set(http::field::host, u.port == (u.tls ? "443" : "80") ? host : host + ":" + u.port);
     req.set(http::field::user_agent, "hs-acme");
     if (r.method == "POST") {
         req.set(http::field::content_type, "application/jose+json");  // RFC 8555 §6.2
