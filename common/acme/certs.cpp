@@ -22,6 +22,13 @@ using X509Ptr = std::unique_ptr<X509, Deleter<X509_free>>;
 using ReqPtr = std::unique_ptr<X509_REQ, Deleter<X509_REQ_free>>;
 using ExtPtr = std::unique_ptr<X509_EXTENSION, Deleter<X509_EXTENSION_free>>;
 using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
+// Named, not lambdas in decltype: the fuzz build's clang 14 lacks lambdas in unevaluated operands.
+struct ExtStackFree {
+    void operator()(STACK_OF(X509_EXTENSION) * s) const { sk_X509_EXTENSION_free(s); }
+};
+struct OsslFree {
+    void operator()(char* p) const { OPENSSL_free(p); }
+};
 
 [[noreturn]] void fail(const std::string& what) {
     char buf[256] = "";
@@ -63,8 +70,7 @@ std::string make_csr(const EcKey& key, const std::vector<std::string>& names) {
     X509V3_set_ctx_nodb(&v3);
     X509V3_set_ctx(&v3, nullptr, nullptr, req.get(), nullptr, 0);
     ExtPtr san(X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, san_list(names).c_str()));
-    std::unique_ptr<STACK_OF(X509_EXTENSION), decltype([](STACK_OF(X509_EXTENSION) * s) { sk_X509_EXTENSION_free(s); })>
-        exts(sk_X509_EXTENSION_new_null());
+    std::unique_ptr<STACK_OF(X509_EXTENSION), ExtStackFree> exts(sk_X509_EXTENSION_new_null());
     if (!san || !exts || !sk_X509_EXTENSION_push(exts.get(), san.get()) || !X509_REQ_add_extensions(req.get(), exts.get()))
         fail("CSR names");
     if (!X509_REQ_set_pubkey(req.get(), key.get()) || !X509_REQ_sign(req.get(), key.get(), EVP_sha256()))
@@ -131,7 +137,7 @@ CertInfo inspect_certificate(const std::string& chain_pem) {
     }
     std::unique_ptr<BIGNUM, Deleter<BN_free>> serial(ASN1_INTEGER_to_BN(X509_get0_serialNumber(x.get()), nullptr));
     if (serial) {
-        std::unique_ptr<char, decltype([](char* p) { OPENSSL_free(p); })> hex(BN_bn2hex(serial.get()));
+        std::unique_ptr<char, OsslFree> hex(BN_bn2hex(serial.get()));
         if (hex) info.serial_hex = hex.get();
     }
     return info;

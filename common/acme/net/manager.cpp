@@ -135,40 +135,43 @@ void CertManager::unpublish() {
 asio::awaitable<void> CertManager::obtain() {
     const EcKey account = account_key(), cert_key = EcKey::generate();
     Order order({s_.directory_url, s_.email, {s_.hostname}, s_.challenge}, account, cert_key);
-    struct Cleanup {
-        CertManager* m;
-        ~Cleanup() { m->unpublish(); }
-    } cleanup{this};
     asio::steady_timer wait(ex_);
-    for (Action a = order.start();;) {
-        switch (a.kind) {
-        case Action::Kind::Send:
-            a = order.on_response(co_await exchange(a.request, kRequestTimeout));
-            break;
-        case Action::Kind::Publish:
-            publish(a.challenge);
-            spdlog::debug("ACME: answering the {} challenge for {}", challenge_name(a.challenge.type), a.challenge.hostname);
-            a = order.on_published();
-            break;
-        case Action::Kind::Wait:
-            wait.expires_after(a.wait);
-            co_await wait.async_wait(asio::use_awaitable);
-            a = order.on_waited();
-            break;
-        case Action::Kind::Failed:
-            throw AcmeError(a.error);
-        case Action::Kind::Done: {
-            const std::string key_pem = cert_key.private_pem();
-            install(order.certificate_chain(), key_pem, false);
-            try {
-                write_file_atomic(key_path(), key_pem, 0600, true);
-                write_file_atomic(cert_path(), order.certificate_chain(), 0600, true);
-            } catch (const std::exception& e) {
-                spdlog::error("ACME: the new certificate is in use but could not be cached: {}", e.what());
+    Action a = order.start();
+    // Published answers are withdrawn on every way out that resumes here; a frame destroyed
+    // with its io_context at exit touches nothing (the manager may be gone by then).
+    try {
+        while (a.kind != Action::Kind::Done) {
+            switch (a.kind) {
+            case Action::Kind::Send:
+                a = order.on_response(co_await exchange(a.request, kRequestTimeout));
+                break;
+            case Action::Kind::Publish:
+                publish(a.challenge);
+                spdlog::debug("ACME: answering the {} challenge for {}", challenge_name(a.challenge.type),
+                              a.challenge.hostname);
+                a = order.on_published();
+                break;
+            case Action::Kind::Wait:
+                wait.expires_after(a.wait);
+                co_await wait.async_wait(asio::use_awaitable);
+                a = order.on_waited();
+                break;
+            default:
+                throw AcmeError(a.error);
             }
-            co_return;
         }
-        }
+    } catch (...) {
+        unpublish();
+        throw;
+    }
+    unpublish();
+    const std::string key_pem = cert_key.private_pem();
+    install(order.certificate_chain(), key_pem, false);
+    try {
+        write_file_atomic(key_path(), key_pem, 0600, true);
+        write_file_atomic(cert_path(), order.certificate_chain(), 0600, true);
+    } catch (const std::exception& e) {
+        spdlog::error("ACME: the new certificate is in use but could not be cached: {}", e.what());
     }
 }
 
