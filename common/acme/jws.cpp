@@ -1,5 +1,7 @@
 #include "common/acme/jws.h"
 
+#include "common/acme/ossl.h"
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -17,18 +19,6 @@ namespace {
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr std::size_t kCoord = 32;  // P-256 field size in bytes (RFC 7518 §6.2.1.2)
 
-[[noreturn]] void fail(const std::string& what) {
-    char buf[256] = "";
-    if (const unsigned long e = ERR_get_error()) ERR_error_string_n(e, buf, sizeof buf);
-    ERR_clear_error();
-    throw AcmeError(what + (buf[0] ? std::string(": ") + buf : std::string()));
-}
-
-template <auto Free>
-struct Deleter {
-    template <class T>
-    void operator()(T* p) const { Free(p); }
-};
 using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
 using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
@@ -39,10 +29,10 @@ struct OsslFree {
 
 std::string bn_param(EVP_PKEY* k, const char* name) {
     BIGNUM* raw = nullptr;
-    if (!EVP_PKEY_get_bn_param(k, name, &raw)) fail("reading the EC key");
+    if (!EVP_PKEY_get_bn_param(k, name, &raw)) ossl_fail("reading the EC key");
     BnPtr bn(raw);
     std::string out(kCoord, '\0');
-    if (BN_bn2binpad(bn.get(), reinterpret_cast<unsigned char*>(out.data()), kCoord) != kCoord) fail("EC coordinate");
+    if (BN_bn2binpad(bn.get(), reinterpret_cast<unsigned char*>(out.data()), kCoord) != kCoord) ossl_fail("EC coordinate");
     return out;
 }
 
@@ -56,6 +46,13 @@ void require_p256(EVP_PKEY* k) {
 }
 
 }  // namespace
+
+void ossl_fail(const std::string& what) {
+    char buf[256] = "";
+    if (const unsigned long e = ERR_get_error()) ERR_error_string_n(e, buf, sizeof buf);
+    ERR_clear_error();
+    throw AcmeError(what + (buf[0] ? std::string(": ") + buf : std::string()));
+}
 
 std::string b64url(std::string_view bytes) {
     std::string out;
@@ -99,14 +96,14 @@ EcKey::EcKey(EVP_PKEY* k) : key_(k, EVP_PKEY_free) {}
 
 EcKey EcKey::generate() {
     EVP_PKEY* k = EVP_EC_gen("P-256");
-    if (!k) fail("generating an ECDSA P-256 key");
+    if (!k) ossl_fail("generating an ECDSA P-256 key");
     return EcKey(k);
 }
 
 EcKey EcKey::from_pem(const std::string& pem) {
     BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
     EVP_PKEY* k = bio ? PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr) : nullptr;
-    if (!k) fail("not a PEM private key");
+    if (!k) ossl_fail("not a PEM private key");
     EcKey key(k);
     require_p256(k);
     return key;
@@ -120,20 +117,20 @@ EcKey EcKey::from_jwk(const std::string& x, const std::string& y, const std::str
     if (!dn || !bld || !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "prime256v1", 0) ||
         !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) ||
         !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, dn.get()))
-        fail("building the JWK key");
+        ossl_fail("building the JWK key");
     std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM_free>> params(OSSL_PARAM_BLD_to_param(bld.get()));
     std::unique_ptr<EVP_PKEY_CTX, Deleter<EVP_PKEY_CTX_free>> ctx(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
     EVP_PKEY* k = nullptr;
     if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
         EVP_PKEY_fromdata(ctx.get(), &k, EVP_PKEY_KEYPAIR, params.get()) <= 0)
-        fail("loading the JWK key");
+        ossl_fail("loading the JWK key");
     return EcKey(k);
 }
 
 std::string EcKey::private_pem() const {
     BioPtr bio(BIO_new(BIO_s_mem()));
     if (!bio || !PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr))
-        fail("writing the key");
+        ossl_fail("writing the key");
     char* data = nullptr;
     const long n = BIO_get_mem_data(bio.get(), &data);
     return std::string(data, static_cast<std::size_t>(n));
@@ -159,19 +156,19 @@ std::string EcKey::sign(std::string_view data) const {
     std::size_t len = 0;
     if (!md || EVP_DigestSignInit(md.get(), nullptr, EVP_sha256(), nullptr, key_.get()) != 1 ||
         EVP_DigestSign(md.get(), nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1)
-        fail("ES256 signing");
+        ossl_fail("ES256 signing");
     std::string der(len, '\0');
     if (EVP_DigestSign(md.get(), reinterpret_cast<unsigned char*>(der.data()), &len,
                        reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1)
-        fail("ES256 signing");
+        ossl_fail("ES256 signing");
     const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
     SigPtr sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(len)));
-    if (!sig) fail("ES256 signature");
+    if (!sig) ossl_fail("ES256 signature");
     std::string out(2 * kCoord, '\0');
     auto* o = reinterpret_cast<unsigned char*>(out.data());
     if (BN_bn2binpad(ECDSA_SIG_get0_r(sig.get()), o, kCoord) != kCoord ||
         BN_bn2binpad(ECDSA_SIG_get0_s(sig.get()), o + kCoord, kCoord) != kCoord)
-        fail("ES256 signature");
+        ossl_fail("ES256 signature");
     return out;
 }
 
@@ -184,11 +181,11 @@ bool EcKey::verify(std::string_view data, std::string_view signature) const {
     if (!sig || !r || !ss || !ECDSA_SIG_set0(sig.get(), r, ss)) {
         BN_free(r);
         BN_free(ss);
-        fail("ES256 signature");
+        ossl_fail("ES256 signature");
     }
     unsigned char* der = nullptr;
     const int der_len = i2d_ECDSA_SIG(sig.get(), &der);
-    if (der_len <= 0) fail("ES256 signature");
+    if (der_len <= 0) ossl_fail("ES256 signature");
     std::unique_ptr<unsigned char, OsslFree> der_owner(der);
     MdCtxPtr md(EVP_MD_CTX_new());
     const bool ok = md && EVP_DigestVerifyInit(md.get(), nullptr, EVP_sha256(), nullptr, key_.get()) == 1 &&

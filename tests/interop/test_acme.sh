@@ -72,6 +72,18 @@ derper() {
   LAB_PIDS+=("$DERPER_PID")
 }
 
+# derper_once NAME CERTDIR ARGS...: runs hs-derper in the foreground (at most 60 s), output in
+# $A/NAME.log; its exit status in rc.
+derper_once() {
+  local name=$1 certdir=$2
+  shift 2
+  set +e
+  timeout 60 "$HS_BIN/hs-derper" -c "$A/$name.key" --addr "127.0.0.1:$TLS_PORT" --stun=false --certmode letsencrypt \
+    --acme-url "$ACME_URL" --certdir "$certdir" "$@" >"$A/$name.log" 2>&1
+  rc=$?
+  set -e
+}
+
 # hs-derper, TLS-ALPN-01 on its DERP port, no HTTP listener.
 derper d1 --hostname derp1.acme.test --certdir "$A/d1" --http-port=-1
 eventually 20 https_get derp1.acme.test 127.0.0.1 "$TLS_PORT" / || { tail "$A/d1.log" >&2; fail "hs-derper got no certificate by TLS-ALPN-01"; }
@@ -98,20 +110,12 @@ check "a restart serves the cached certificate (serial $first)" test "$(serial d
 daemon_stop "$DERPER_PID"
 
 # A CA that refuses the name: a clear message, exit status 1, nothing served.
-set +e
-timeout 60 "$HS_BIN/hs-derper" -c "$A/d3.key" --addr "127.0.0.1:$TLS_PORT" --stun=false --certmode letsencrypt \
-  --acme-url "$ACME_URL" --hostname blocked.acme.test --certdir "$A/d3" --http-port=-1 >"$A/d3.log" 2>&1
-rc=$?
-set -e
+derper_once d3 "$A/d3" --hostname blocked.acme.test --http-port=-1
 check "a refused name ends hs-derper (exit $rc): $(tail -1 "$A/d3.log" | cut -c1-160)" \
   eval "[ $rc = 1 ] && grep -q 'rejectedIdentifier' '$A/d3.log'"
 # An unwritable cache: refused before anything listens.
 touch "$A/plainfile"
-set +e
-"$HS_BIN/hs-derper" -c "$A/d4.key" --addr "127.0.0.1:$TLS_PORT" --stun=false --certmode letsencrypt \
-  --acme-url "$ACME_URL" --hostname derp4.acme.test --certdir "$A/plainfile/certs" >"$A/d4.log" 2>&1
-rc=$?
-set -e
+derper_once d4 "$A/plainfile/certs" --hostname derp4.acme.test
 check "an unwritable cache is refused (exit $rc): $(cut -c1-160 "$A/d4.log")" \
   eval "[ $rc = 1 ] && grep -q 'ACME certificate cache: cannot create' '$A/d4.log'"
 
@@ -179,12 +183,8 @@ check "metrics: $(metrics | grep 'hs_acme_orders_total{outcome="failed"}')" eval
 check "the last good certificate is still served (serial $serial2)" test "$(serial control.acme.test "$ip" "$TLS_PORT")" = "$serial2"
 
 # No certificate and no CA: hs-derper refuses to start, never falling back to plain HTTP.
-set +e
 start=$SECONDS
-timeout 60 "$HS_BIN/hs-derper" -c "$A/d5.key" --addr "127.0.0.1:$TLS_PORT" --stun=false --certmode letsencrypt \
-  --acme-url "$ACME_URL" --hostname derp5.acme.test --certdir "$A/d5" --http-port=-1 >"$A/d5.log" 2>&1
-rc=$?
-set -e
+derper_once d5 "$A/d5" --hostname derp5.acme.test --http-port=-1
 check "CA down and nothing cached: hs-derper exits $rc after $((SECONDS - start))s: $(tail -1 "$A/d5.log" | cut -c1-200)" \
   eval "[ $rc = 1 ] && grep -q 'cannot reach the ACME server' '$A/d5.log'"
 finish

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "common/acme/jws.h"
+#include "common/acme/ossl.h"
 
 namespace hs::acme {
 namespace {
@@ -80,13 +81,6 @@ int select_alpn(SSL* s, const unsigned char** out, unsigned char* out_len, const
     return SSL_TLSEXT_ERR_OK;
 }
 
-[[noreturn]] void fail(const std::string& what) {
-    char buf[256] = "";
-    if (const unsigned long e = ERR_get_error()) ERR_error_string_n(e, buf, sizeof buf);
-    ERR_clear_error();
-    throw AcmeError(what + (buf[0] ? std::string(": ") + buf : std::string()));
-}
-
 }  // namespace
 
 struct LiveTls::Material {
@@ -119,12 +113,12 @@ std::shared_ptr<LiveTls::Material> load(const std::string& chain_pem, const std:
     };
     read_all(chain_pem, true);
     for (const auto& t : trailing) read_all(t, false);
-    if (!m->leaf) fail("the certificate file holds no PEM certificate");
+    if (!m->leaf) ossl_fail("the certificate file holds no PEM certificate");
     BIO* kb = BIO_new_mem_buf(key_pem.data(), static_cast<int>(key_pem.size()));
     m->key = kb ? PEM_read_bio_PrivateKey(kb, nullptr, nullptr, nullptr) : nullptr;
     BIO_free(kb);
-    if (!m->key) fail("the key file holds no PEM private key");
-    if (X509_check_private_key(m->leaf, m->key) != 1) fail("the private key does not match the certificate");
+    if (!m->key) ossl_fail("the key file holds no PEM private key");
+    if (X509_check_private_key(m->leaf, m->key) != 1) ossl_fail("the private key does not match the certificate");
     return m;
 }
 
