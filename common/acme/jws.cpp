@@ -202,7 +202,9 @@ std::string sign_request(const EcKey& key, const std::string& url, const std::st
         header["jwk"] = key.jwk();
     else
         header["kid"] = kid;
-    const std::string protected_b64 = b64url(header.dump()), payload_b64 = b64url(payload);
+    // Nonce and kid come from response headers: bytes that are not UTF-8 are replaced, not thrown on.
+    const std::string protected_b64 = b64url(header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    const std::string payload_b64 = b64url(payload);
     const std::string signature = key.sign(protected_b64 + "." + payload_b64);
     return nlohmann::json{{"protected", protected_b64}, {"payload", payload_b64}, {"signature", b64url(signature)}}.dump();
 }

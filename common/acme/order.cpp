@@ -23,9 +23,22 @@ json parse_json(const std::string& body) {
     return j.is_object() ? j : json();
 }
 
+// Members of answers that may be anything: a missing member, or one of the wrong type, reads
+// as empty (the fuzz target found json::value() throwing on a null answer).
 std::string str(const json& j, const char* key) {
+    if (!j.is_object()) return {};
     const auto it = j.find(key);
     return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+json member(const json& j, const char* key) {
+    if (!j.is_object()) return json::object();
+    const auto it = j.find(key);
+    return it != j.end() && it->is_object() ? *it : json::object();
+}
+json list(const json& j, const char* key) {
+    if (!j.is_object()) return json::array();
+    const auto it = j.find(key);
+    return it != j.end() && it->is_array() ? *it : json::array();
 }
 
 // "HTTP 403 urn:...:rejectedIdentifier: detail" from an RFC 7807 problem document.
@@ -113,25 +126,26 @@ Action Order::after_order(const json& order) {
     }
     if (status == "pending" && state_ == State::NewOrder) {
         finalize_url_ = str(order, "finalize");
-        for (const auto& a : order.value("authorizations", json::array()))
+        for (const auto& a : list(order, "authorizations"))
             if (a.is_string()) authzs_.push_back(a.get<std::string>());
         if (finalize_url_.empty() || authzs_.empty()) return fail("the order lacks its authorizations or finalize URL");
         authz_index_ = 0;
         return next_authz();
     }
     if (status == "processing" || status == "pending") return wait(State::PollOrder);
-    const std::string problem = order.contains("error") ? ": " + str(order["error"], "detail") : "";
+    const std::string detail = str(member(order, "error"), "detail");
+    const std::string problem = detail.empty() ? "" : ": " + detail;
     return fail("the order is " + (status.empty() ? "unreadable" : status) + problem);
 }
 
 Action Order::on_authz(const json& authz) {
     const std::string status = str(authz, "status");
-    const std::string host = str(authz.value("identifier", json::object()), "value");
+    const std::string host = str(member(authz, "identifier"), "value");
     if (status == "valid") {
         ++authz_index_;
         return next_authz();
     }
-    const auto challenges = authz.value("challenges", json::array());
+    const json challenges = list(authz, "challenges");
     if (status == "pending" && state_ == State::Authz) {
         std::string offered;
         for (const auto& c : challenges) {
@@ -153,7 +167,7 @@ Action Order::on_authz(const json& authz) {
     // The validation error is on the challenge we answered (RFC 8555 §7.1.5).
     std::string detail;
     for (const auto& c : challenges)
-        if (c.contains("error")) detail = str(c["error"], "type") + ": " + str(c["error"], "detail");
+        if (const json e = member(c, "error"); !e.empty()) detail = str(e, "type") + ": " + str(e, "detail");
     return fail(host + " is " + (status.empty() ? "unreadable" : status) + (detail.empty() ? "" : " (" + detail + ")"));
 }
 

@@ -191,3 +191,13 @@ TEST_CASE("parse_challenge_type: headscale's spellings") {
     CHECK(parse_challenge_type("tls-alpn-01") == ChallengeType::TlsAlpn01);
     CHECK_THROWS_WITH(parse_challenge_type("DNS-01"), Contains("expected HTTP-01 or TLS-ALPN-01"));
 }
+
+TEST_CASE("order: answers that are not JSON objects fail with a message, never an exception") {
+    for (const char* body : {"null", "[1,2]", "\"text\"", "{\"status\":\"pending\",\"challenges\":{}}"}) {
+        Run run(ChallengeType::Http01);
+        run.to_authz();
+        Action a = run.order.on_response(resp(200, body, "n"));
+        REQUIRE(a.kind == Kind::Failed);
+        CHECK_THAT(a.error, Contains("authorization"));
+    }
+}
