@@ -116,7 +116,7 @@ check "a refused name ends hs-derper (exit $rc): $(tail -1 "$A/d3.log" | cut -c1
 # An unwritable cache: refused before anything listens.
 touch "$A/plainfile"
 derper_once d4 "$A/plainfile/certs" --hostname derp4.acme.test
-check "an unwritable cache is refused (exit $rc): $(cut -c1-160 "$A/d4.log")" \
+check "an unwritable cache is refused (exit $rc): $(tail -1 "$A/d4.log" | cut -c1-200)" \
   eval "[ $rc = 1 ] && grep -q 'ACME certificate cache: cannot create' '$A/d4.log'"
 
 # hs-control, TLS-ALPN-01 on listen_addr (on loopback, its own directory).
@@ -161,6 +161,13 @@ ts_up ta "$key" || fail "tailscale up over https (Pebble's certificate) failed o
 ts_up tb "$key" || fail "tailscale up over https (Pebble's certificate) failed on tb"
 eventually 15 peer_is ta tb .HostName tb || fail "ta does not list tb"
 pass "two official clients ($TS_VERSION) joined $CONTROL_URL trusting Pebble's root"
+# The clients do verify: one without Pebble's root cannot log in.
+host_add tc 3
+printf '127.0.0.1 localhost\n%s control.acme.test\n' "$ip" >"/etc/netns/$(host_ns tc)/hosts"
+ts_start tc 41643
+check "a client that does not trust Pebble's root cannot log in" \
+  eval '! ts tc up --login-server="$CONTROL_URL" --auth-key="$key" --hostname=tc --timeout=8s >/dev/null 2>&1 && ! admin_node_is tc .name tc'
+ts_stop tc
 
 # Renewal: two thirds of 45 s after issuance, on the running process.
 eventually 40 eval '[ "$(serial control.acme.test "$ip" "$TLS_PORT")" != "$serial1" ]' || fail "no renewal within 40s"
@@ -171,8 +178,15 @@ check "the cache holds the renewed certificate" \
 check "metrics: $(metrics | grep 'hs_acme_orders_total{outcome="ok"}')" eval "metrics | grep -q 'hs_acme_orders_total{outcome=\"ok\"} [2-9]'"
 ts ta ping -c 2 --until-direct=false --timeout=5s "$(ts tb ip -4)" >"$LAB/ping.out" 2>&1 || { cat "$LAB/ping.out" >&2; fail "ping after renewal"; }
 check "clients still work after the renewal: $(grep -m1 pong "$LAB/ping.out")" true
-ts_up ta "$key" >/dev/null 2>&1 || true  # a fresh login connection verifies the renewed certificate
-check "a new client connection verifies the renewed certificate" status_is ta .BackendState Running
+# A restarted tailscaled opens a new control connection, which must verify the renewed certificate.
+# (hs_control_http_requests_total counts the TS2021 upgrade, which follows a verified handshake.)
+requests() { metrics | awk '/^hs_control_http_requests_total/ {print $2}'; }
+before=$(requests)
+ts_stop ta
+TS_EXTRA_ENV="SSL_CERT_FILE=$A/clients.pem" ts_start ta 41641
+eventually 20 eval '[ "$(requests)" -gt "$before" ] && peer_is ta tb .Online true' || true
+check "a restarted client reconnects over the renewed certificate (HTTP requests $before -> $(requests))" \
+  eval '[ "$(requests)" -gt "$before" ] && status_is ta .BackendState Running' 
 
 # The CA goes away: the renewal fails, the certificate in use stays, a log line and a metric say so.
 kill "$PEBBLE_PID"
@@ -182,9 +196,25 @@ check "renewal failure logged: $(grep -m1 'renewing the certificate for control.
 check "metrics: $(metrics | grep 'hs_acme_orders_total{outcome="failed"}')" eval "metrics | grep -q 'hs_acme_orders_total{outcome=\"failed\"} [1-9]'"
 check "the last good certificate is still served (serial $serial2)" test "$(serial control.acme.test "$ip" "$TLS_PORT")" = "$serial2"
 
-# No certificate and no CA: hs-derper refuses to start, never falling back to plain HTTP.
+# No certificate and no CA: hs-derper and hs-control (side by side) refuse to start, never
+# falling back to plain HTTP.
+C="$LAB/control-c"
+mkdir -p "$C"
+cp "$CONTROL_DIR/derp.yaml" "$C/"
+sed -e "s|^server_url: .*|server_url: https://control3.acme.test:$((CONTROL_PORT + 2000))|" \
+  -e "s|^listen_addr: .*|listen_addr: 127.0.0.1:$((CONTROL_PORT + 2000))|" -e "/^metrics_listen_addr/d" \
+  -e "s|^tls_letsencrypt_hostname: .*|tls_letsencrypt_hostname: control3.acme.test|" \
+  -e "s|^tls_letsencrypt_listen: .*|tls_letsencrypt_listen: 127.0.0.1:$((CONTROL_PORT + 2001))|" "$CONTROL_DIR/config.yaml" >"$C/config.yaml"
+timeout 60 "$HS_BIN/hs-control" -c "$C/config.yaml" >"$C/control.log" 2>&1 &
+c_pid=$!
 start=$SECONDS
 derper_once d5 "$A/d5" --hostname derp5.acme.test --http-port=-1
 check "CA down and nothing cached: hs-derper exits $rc after $((SECONDS - start))s: $(tail -1 "$A/d5.log" | cut -c1-200)" \
   eval "[ $rc = 1 ] && grep -q 'cannot reach the ACME server' '$A/d5.log'"
+set +e
+wait "$c_pid"
+rc=$?
+set -e
+check "CA down and nothing cached: hs-control exits $rc: $(tail -1 "$C/control.log" | cut -c1-200)" \
+  eval "[ $rc = 1 ] && grep -q '^hs-control: cannot obtain a certificate for control3.acme.test' '$C/control.log'"
 finish
