@@ -69,18 +69,24 @@ struct Run {
         CHECK(open(a).second == "");  // POST-as-GET
         return a;
     }
+
+    // Up to the first authorization, answered pending: the challenge to publish.
+    Action to_publish() {
+        to_authz();
+        Action a = order.on_response(resp(200, authz("pending"), "nonce-4"));
+        REQUIRE(a.kind == Kind::Publish);
+        CHECK(a.challenge.hostname == "hs.example");
+        return a;
+    }
 };
 
 }  // namespace
 
 TEST_CASE("order: HTTP-01 from directory to certificate") {
     Run run(ChallengeType::Http01);
-    run.to_authz();
-    Action a = run.order.on_response(resp(200, authz("pending"), "nonce-4"));
-    REQUIRE(a.kind == Kind::Publish);
+    Action a = run.to_publish();
     CHECK(a.challenge.type == ChallengeType::Http01);
     CHECK(a.challenge.token == "tokH");
-    CHECK(a.challenge.hostname == "hs.example");
     CHECK(a.challenge.key_authorization == "tokH." + run.account.thumbprint());
     a = run.order.on_published();
     CHECK(a.request.url == "https://ca/chalZ/h1");
@@ -112,9 +118,7 @@ TEST_CASE("order: HTTP-01 from directory to certificate") {
 
 TEST_CASE("order: TLS-ALPN-01 picks its challenge; an authorization already valid goes to finalize") {
     Run run(ChallengeType::TlsAlpn01);
-    run.to_authz();
-    Action a = run.order.on_response(resp(200, authz("pending"), "n"));
-    REQUIRE(a.kind == Kind::Publish);
+    Action a = run.to_publish();
     CHECK(a.challenge.type == ChallengeType::TlsAlpn01);
     CHECK(a.challenge.token == "tokT");
 
@@ -147,8 +151,7 @@ TEST_CASE("order: refusals and failed validations say what the server said") {
                             Contains("blocked identifier"));
 
     Run v(ChallengeType::Http01);
-    v.to_authz();
-    a = v.order.on_response(resp(200, authz("pending"), "n"));
+    v.to_publish();
     a = v.order.on_published();
     a = v.order.on_response(resp(200, "{}", "n"));
     a = v.order.on_waited();
@@ -173,9 +176,8 @@ TEST_CASE("order: refusals and failed validations say what the server said") {
 
 TEST_CASE("order: polling stops after max_polls") {
     Run run(ChallengeType::Http01);  // max_polls 3
-    run.to_authz();
-    Action a = run.order.on_response(resp(200, authz("pending"), "n"));
-    a = run.order.on_published();
+    run.to_publish();
+    Action a = run.order.on_published();
     a = run.order.on_response(resp(200, "{}", "n"));
     for (int i = 0; i < 3; ++i) {
         REQUIRE(a.kind == Kind::Wait);
