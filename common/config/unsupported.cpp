@@ -40,12 +40,6 @@ struct Warner {
 };
 
 void warn_not_yet(const Config& c, const Warner& w) {
-    // With tls_letsencrypt_hostname set validate() refuses to start (no silent plain HTTP).
-    if (c.tls_letsencrypt_hostname.empty())
-        w.group({"acme_url", "acme_email", "tls_letsencrypt_cache_dir", "tls_letsencrypt_challenge_type",
-                 "tls_letsencrypt_listen", "tls_letsencrypt_hostname"},
-                std::string("ACME certificates are ") + kNotYet +
-                    "; no effect (tls_letsencrypt_hostname is empty, so headscale would not use them either)");
     if (!c.oidc.issuer.empty())
         w.one("oidc.issuer", std::string("OIDC login is ") + kNotYet +
                                  ": interactive logins are approved with hs-admin auth register, not by the identity "

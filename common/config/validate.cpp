@@ -145,11 +145,6 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
         k.error(c.tls_cert_path.empty() ? "tls_cert_path" : "tls_key_path", "tls_cert_path and tls_key_path must be set together");
     if (!c.tls_letsencrypt_hostname.empty() && !c.tls_cert_path.empty())
         k.error("tls_letsencrypt_hostname", "cannot be combined with tls_cert_path/tls_key_path");
-    else if (!c.tls_letsencrypt_hostname.empty())
-        // A configured certificate source must not turn into plain HTTP without a word: refuse.
-        k.error("tls_letsencrypt_hostname", "ACME (Let's Encrypt) certificates are not implemented yet in hs, so it "
-                                            "would serve plain HTTP; refusing to start. Use tls_cert_path and "
-                                            "tls_key_path (e.g. from certbot) or remove tls_letsencrypt_hostname");
     k.one_of("tls_letsencrypt_challenge_type", c.tls_letsencrypt_challenge_type, {"HTTP-01", "TLS-ALPN-01"});
 
     // DNS

@@ -14,40 +14,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-struct Url {
-    bool tls = false;
-    std::string host, port, target;
-};
-
-Url parse_url(const std::string& url) {
-    Url u;
-    std::string rest;
-    if (url.rfind("https://", 0) == 0) {
-        u.tls = true;
-        rest = url.substr(8);
-    } else if (url.rfind("http://", 0) == 0) {
-        rest = url.substr(7);
-    } else {
-        throw FetchError(url + ": only http:// and https:// URLs can be fetched");
-    }
-    const auto slash = rest.find('/');
-    const std::string authority = rest.substr(0, slash);
-    u.target = slash == std::string::npos ? "/" : rest.substr(slash);
-    if (!authority.empty() && authority.front() == '[') {
-        const auto close = authority.find(']');
-        if (close == std::string::npos) throw FetchError(url + ": malformed host");
-        u.host = authority.substr(1, close - 1);
-        u.port = close + 2 <= authority.size() && authority[close + 1] == ':' ? authority.substr(close + 2) : "";
-    } else {
-        const auto colon = authority.rfind(':');
-        u.host = authority.substr(0, colon);
-        u.port = colon == std::string::npos ? "" : authority.substr(colon + 1);
-    }
-    if (u.host.empty()) throw FetchError(url + ": no host");
-    if (u.port.empty()) u.port = u.tls ? "443" : "80";
-    return u;
-}
-
 // What one exchange sends: a method, an optional JSON body and Authorization header.
 struct Request {
     http::verb method = http::verb::get;
@@ -56,7 +22,7 @@ struct Request {
 };
 
 template <class Stream>
-HttpResponse exchange(Stream& stream, const Url& u, const std::string& url, const Request& r, std::size_t max_bytes,
+HttpResponse exchange(Stream& stream, const HttpUrl& u, const std::string& url, const Request& r, std::size_t max_bytes,
                       asio::io_context& io, std::chrono::milliseconds timeout) {
     http::request<http::string_body> req{r.method, u.target, 11};
     req.set(http::field::host, u.host);
@@ -87,7 +53,7 @@ HttpResponse exchange(Stream& stream, const Url& u, const std::string& url, cons
 }
 
 HttpResponse request(const std::string& url, const Request& what, std::chrono::milliseconds timeout, std::size_t max_bytes) {
-    const auto u = parse_url(url);
+    const auto u = parse_http_url(url);
     asio::io_context io;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     auto left = [&] {
@@ -129,6 +95,35 @@ HttpResponse request(const std::string& url, const Request& what, std::chrono::m
 }
 
 }  // namespace
+
+HttpUrl parse_http_url(const std::string& url) {
+    HttpUrl u;
+    std::string rest;
+    if (url.rfind("https://", 0) == 0) {
+        u.tls = true;
+        rest = url.substr(8);
+    } else if (url.rfind("http://", 0) == 0) {
+        rest = url.substr(7);
+    } else {
+        throw FetchError(url + ": only http:// and https:// URLs can be fetched");
+    }
+    const auto slash = rest.find('/');
+    const std::string authority = rest.substr(0, slash);
+    u.target = slash == std::string::npos ? "/" : rest.substr(slash);
+    if (!authority.empty() && authority.front() == '[') {
+        const auto close = authority.find(']');
+        if (close == std::string::npos) throw FetchError(url + ": malformed host");
+        u.host = authority.substr(1, close - 1);
+        u.port = close + 2 <= authority.size() && authority[close + 1] == ':' ? authority.substr(close + 2) : "";
+    } else {
+        const auto colon = authority.rfind(':');
+        u.host = authority.substr(0, colon);
+        u.port = colon == std::string::npos ? "" : authority.substr(colon + 1);
+    }
+    if (u.host.empty()) throw FetchError(url + ": no host");
+    if (u.port.empty()) u.port = u.tls ? "443" : "80";
+    return u;
+}
 
 std::string http_get(const std::string& url, std::chrono::milliseconds timeout, std::size_t max_bytes) {
     auto res = request(url, Request{}, timeout, max_bytes);

@@ -12,6 +12,14 @@ struct FetchError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
+// An http:// or https:// URL split for a request: host without brackets, port (80 or 443 when
+// absent) and the target ("/" when absent). Throws FetchError for other schemes or no host.
+struct HttpUrl {
+    bool tls = false;
+    std::string host, port, target;
+};
+HttpUrl parse_http_url(const std::string& url);
+
 // Fetches `url` (http:// or https://). Throws FetchError naming the URL and the reason when
 // the whole exchange takes longer than `timeout`, the status is not 200, the body exceeds
 // `max_bytes`, or anything on the way fails. Call it off the server's event loop.

@@ -3,6 +3,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -121,7 +122,9 @@ ssl::context tls_self_signed(const std::string& hostname, std::string& sha256_he
     return ctx;
 }
 
-void add_derp_meta_cert(ssl::context& ctx, const std::string& server_key_hex, int protocol_version) {
+namespace {
+
+X509Ptr make_derp_meta_cert(const std::string& server_key_hex, int protocol_version) {
     PkeyPtr key(EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"));
     if (!key) ossl_fail("generating the meta certificate key");
     X509Ptr x(X509_new());
@@ -143,7 +146,23 @@ void add_derp_meta_cert(ssl::context& ctx, const std::string& server_key_hex, in
     // derper sets basic constraints because macOS rejects chains whose extra certificates lack them.
     add_ext(x.get(), NID_basic_constraints, "critical,CA:FALSE");
     if (!X509_sign(x.get(), key.get(), nullptr)) ossl_fail("signing the meta certificate");  // Ed25519: no digest
+    return x;
+}
+
+}  // namespace
+
+void add_derp_meta_cert(ssl::context& ctx, const std::string& server_key_hex, int protocol_version) {
+    const X509Ptr x = make_derp_meta_cert(server_key_hex, protocol_version);
     if (SSL_CTX_add1_chain_cert(ctx.native_handle(), x.get()) != 1) ossl_fail("adding the meta certificate");
+}
+
+std::string derp_meta_cert_pem(const std::string& server_key_hex, int protocol_version) {
+    const X509Ptr x = make_derp_meta_cert(server_key_hex, protocol_version);
+    std::unique_ptr<BIO, Deleter<BIO_free>> bio(BIO_new(BIO_s_mem()));
+    if (!bio || !PEM_write_bio_X509(bio.get(), x.get())) ossl_fail("writing the meta certificate");
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(n));
 }
 
 }  // namespace hs

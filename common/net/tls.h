@@ -28,5 +28,7 @@ boost::asio::ssl::context tls_self_signed(const std::string& hostname, std::stri
 // a round trip. Clients verify only the leaf (and sha256-raw pins skip "derpkey" certificates),
 // so it changes nothing for them otherwise. Call after the leaf certificate is set.
 void add_derp_meta_cert(boost::asio::ssl::context& ctx, const std::string& server_key_hex, int protocol_version);
+// The same certificate as PEM, for contexts whose chain is set per connection (ACME's LiveTls).
+std::string derp_meta_cert_pem(const std::string& server_key_hex, int protocol_version);
 
 }  // namespace hs

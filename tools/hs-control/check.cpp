@@ -26,6 +26,18 @@ void check_key(const std::string& what, const std::string& path, std::vector<std
     notes.push_back(what + " " + path + " will be created");
 }
 
+// ACME: the certificate cache must be usable (creatable when it does not exist yet).
+void check_acme(const Config& cfg, std::vector<std::string>& notes) {
+    if (cfg.tls_letsencrypt_hostname.empty()) return;
+    const auto& dir = cfg.tls_letsencrypt_cache_dir;
+    if (const auto problem = creation_problem(dir + "/certificate", true); !problem.empty())
+        throw std::runtime_error("ACME certificate cache: " + problem);
+    notes.push_back(::access(dir.c_str(), F_OK) == 0
+                        ? "ACME certificates for " + cfg.tls_letsencrypt_hostname + " are kept in " + dir
+                        : "an ACME certificate for " + cfg.tls_letsencrypt_hostname + " will be requested from " +
+                              cfg.acme_url);
+}
+
 // The database as it is, opened read-only; nullptr when start-up would create it.
 std::unique_ptr<Db> open_database(const Config& cfg, std::vector<std::string>& notes) {
     const auto& path = cfg.database_path;
@@ -72,6 +84,7 @@ int check_config(const Config& cfg, const std::string& config_path) {
     check_key("the Noise key", cfg.noise_private_key_path, notes);
     if (cfg.derp.server_enabled) check_key("the DERP key", cfg.derp.private_key_path, notes);
     if (!cfg.tls_cert_path.empty()) tls_from_files(cfg.tls_cert_path, cfg.tls_key_path);
+    check_acme(cfg, notes);
     boost::asio::io_context io;
     DerpRefresher(io, cfg, "").build_initial();
     if (const auto problems = check_policy(cfg, db.get()); !problems.empty()) {

@@ -95,6 +95,7 @@ int main(int argc, char** argv) {
         policy_file.start();
         io.run();
         hs::store::clear_live_state(db);
+        if (!server.fatal_error().empty()) throw std::runtime_error(server.fatal_error());
         return 0;
     });
 }

@@ -20,6 +20,7 @@
 #include "common/net/tls.h"
 #include "common/store/store.h"
 #include "common/derp/net/conn.h"
+#include "tools/hs-control/acme_tls.h"
 #include "tools/hs-control/api.h"
 #include "tools/hs-control/derp_verify.h"
 #include "tools/hs-control/embedded_derp.h"
@@ -100,9 +101,12 @@ Server::Server(asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet
       unauthenticated_(std::make_shared<SourceLimits>(kMaxUnauthenticatedPerSource, kMaxUnauthenticated, kUnauthenticatedBurst)),
       trusted_proxies_(cfg.trusted_proxies) {}
 
+Server::~Server() = default;
+
 void Server::listen() {
     if (main_acc_) return;
     if (!cfg_.tls_cert_path.empty()) tls_ = std::make_unique<asio::ssl::context>(tls_from_files(cfg_.tls_cert_path, cfg_.tls_key_path));
+    if (!cfg_.tls_letsencrypt_hostname.empty()) acme_ = std::make_unique<AcmeTls>(io_, cfg_);
     main_acc_ = bind(io_, cfg_.listen_addr, "listen_addr");
     if (!cfg_.metrics_listen_addr.empty()) metrics_acc_ = bind(io_, cfg_.metrics_listen_addr, "metrics_listen_addr");
     if (derp_ && derp_->tls_context()) derp_acc_ = bind(io_, cfg_.derp.tls_listen_addr, "derp.server.tls_listen_addr");
@@ -110,7 +114,13 @@ void Server::listen() {
 
 void Server::start() {
     listen();
-    asio::co_spawn(io_, accept_loop(*main_acc_, Role::Main, tls_.get()), asio::detached);
+    asio::co_spawn(io_, accept_loop(*main_acc_, Role::Main, acme_ ? &acme_->context() : tls_.get()), asio::detached);
+    // Without a certificate there is no HTTPS to serve, and plain HTTP is never the fallback.
+    if (acme_) acme_->start([this](const std::string& why) {
+        fatal_error_ = why;
+        stop();
+        io_.stop();
+    });
     if (metrics_acc_) asio::co_spawn(io_, accept_loop(*metrics_acc_, Role::Metrics, nullptr), asio::detached);
     if (derp_acc_) asio::co_spawn(io_, accept_loop(*derp_acc_, Role::DerpOnly, derp_->tls_context()), asio::detached);
     asio::co_spawn(io_, tick_loop(), asio::detached);
@@ -125,6 +135,7 @@ void Server::stop() {
     if (main_acc_) main_acc_->close(ec);
     if (metrics_acc_) metrics_acc_->close(ec);
     if (derp_acc_) derp_acc_->close(ec);
+    if (acme_) acme_->stop();
     for (auto& w : conns_)
         if (auto c = w.lock()) c->close();
 }
@@ -160,6 +171,7 @@ asio::awaitable<void> Server::serve_conn(tcp::socket sock, Role role, asio::ssl:
         spdlog::debug("TLS handshake from {}: {}", remote.address().to_string(), ec.message());
         co_return;
     }
+    if (acme::LiveTls::is_validation(stream.native_handle())) co_return;  // the CA only checks the certificate
     co_await serve_http(std::move(stream), role, remote);
 }
 
@@ -337,6 +349,7 @@ std::string Server::metrics_text() const {
     std::string o = w.take();
     o += deadline_closes_.prometheus_text();
     if (derp_) o += derp_->metrics_text();
+    if (acme_) o += acme_->metrics_text();
     return o;
 }
 

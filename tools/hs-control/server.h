@@ -24,12 +24,14 @@ namespace hs::control {
 
 class NoiseConn;
 class EmbeddedDerp;
+class AcmeTls;
 
 class Server {
 public:
     // `derp` is null unless derp.server.enabled.
     Server(boost::asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet, PrivateKey noise_key,
            EmbeddedDerp* derp);
+    ~Server();
 
     // Binds the listeners (throws with the address on failure) without serving yet: done before
     // anything changes the database, so an instance that cannot serve changes nothing.
@@ -44,6 +46,8 @@ public:
     void count_handshake_failure() { ++handshake_failures_; }
     DeadlineCloses& deadline_closes() { return deadline_closes_; }
     std::string metrics_text() const;
+    // Why the server stopped itself ("" when it did not): no ACME certificate could be had.
+    const std::string& fatal_error() const { return fatal_error_; }
 
     // What an unauthenticated peer was stopped from holding.
     enum class Refusal { StreamBytes, ConnectionBytes, UnauthenticatedPerSource };
@@ -77,6 +81,8 @@ private:
     std::string noise_public_text_;
     std::unique_ptr<boost::asio::ip::tcp::acceptor> main_acc_, metrics_acc_, derp_acc_;
     std::unique_ptr<boost::asio::ssl::context> tls_, derp_tls_;
+    std::unique_ptr<AcmeTls> acme_;  // tls_letsencrypt_hostname
+    std::string fatal_error_;
     std::vector<std::weak_ptr<NoiseConn>> conns_;
     std::uint64_t handshake_failures_ = 0;
     std::uint64_t http_requests_ = 0;

@@ -13,10 +13,19 @@ int main(int argc, char** argv) {
     app.add_option("-a,--addr", o.addr, "Listen address: :PORT, IP:PORT or [IPv6]:PORT")->capture_default_str();
     app.add_option("-c,--config", o.key_file, "Server key file (derper JSON or privkey:...), created 0600 if missing")
         ->capture_default_str();
-    app.add_option("--certmode", o.certmode, "How to get the TLS certificate: manual (files in --certdir)")
-        ->check(CLI::IsMember({"manual"}))
+    app.add_option("--certmode", o.certmode,
+                   "How to get the TLS certificate: manual (files in --certdir) or letsencrypt (ACME, cached in --certdir)")
+        ->check(CLI::IsMember({"manual", "letsencrypt"}))
         ->capture_default_str();
-    app.add_option("--certdir", o.certdir, "Directory holding HOSTNAME.crt and HOSTNAME.key")->capture_default_str();
+    app.add_option("--certdir", o.certdir, "Directory holding HOSTNAME.crt and HOSTNAME.key (and the ACME account key)")
+        ->capture_default_str();
+    app.add_option("--acme-url", o.acme_url, "ACME directory URL (letsencrypt mode)")->capture_default_str();
+    app.add_option("--acme-email", o.acme_email, "Contact address for the ACME account (letsencrypt mode)");
+    app.add_option("--acme-challenge", o.acme_challenge, "ACME challenge: TLS-ALPN-01 (on --addr) or HTTP-01 (on --http-port)")
+        ->capture_default_str();
+    app.add_option("--http-port", o.http_port,
+                   "Letsencrypt mode: plain-HTTP port for HTTP-01 and redirects to HTTPS, on --addr's IP (-1: none)")
+        ->capture_default_str();
     app.add_option("--hostname", o.hostname, "TLS host name (or IP) the certificate is for");
     app.add_flag("--self-signed", o.self_signed, "Make a self-signed certificate for --hostname in memory");
     app.add_flag("--http", o.plain_http, "Serve plain HTTP instead of TLS (clients need TS_DEBUG_USE_DERP_HTTP=1)");

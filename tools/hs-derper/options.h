@@ -8,7 +8,11 @@ namespace hs::derper {
 struct Options {
     std::string addr = ":443";
     std::string key_file = "/var/lib/hs/derper.key";
-    std::string certmode = "manual";
+    std::string certmode = "manual";  // or "letsencrypt" (ACME)
+    std::string acme_url = "https://acme-v02.api.letsencrypt.org/directory";
+    std::string acme_email;
+    std::string acme_challenge = "TLS-ALPN-01";
+    int http_port = 80;  // HTTP-01 and the redirect to HTTPS in letsencrypt mode; -1: none
     std::string certdir = "/var/lib/hs/derper-certs";
     std::string hostname;
     bool self_signed = false;

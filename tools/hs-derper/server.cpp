@@ -24,6 +24,7 @@
 #include "common/base/url.h"
 #include "common/stun/net/udp.h"
 #include "common/net/tls.h"
+#include "tools/hs-derper/acme.h"
 #include "tools/hs-derper/bootstrap_dns.h"
 #include "tools/hs-derper/mesh.h"
 #include "tools/hs-derper/options.h"
@@ -47,6 +48,7 @@ struct Ctx {
     const NodeKeySet* keys = nullptr;
     const Mesh* mesh = nullptr;
     const BootstrapDns* bootstrap_dns = nullptr;
+    const acme::CertManager* acme = nullptr;
     std::atomic<std::uint64_t> fast_starts{0};  // upgrades that skipped the 101 (meta certificate)
 };
 
@@ -88,6 +90,7 @@ http::response<http::string_body> respond(const http::request<http::string_body>
         }
         body += derp::fast_start_metric(ctx.fast_starts.load());
         if (ctx.mesh) body += ctx.mesh->prometheus_text();
+        if (ctx.acme) body += ctx.acme->metrics_text();
         return reply(req, http::status::ok, std::move(body), "text/plain; version=0.0.4");
     }
     if (derp::is_derp_path(std::string(req.target()))) {
@@ -139,6 +142,7 @@ net::awaitable<void> session(tcp::socket sock, Ctx& ctx, bool metrics) {
             ssl::stream<beast::tcp_stream> s(std::move(ts), *ctx.tls);
             beast::get_lowest_layer(s).expires_after(30s);
             co_await s.async_handshake(ssl::stream_base::server, net::use_awaitable);
+            if (acme::LiveTls::is_validation(s.native_handle())) co_return;  // the CA only checks the certificate
             co_await http_session(std::move(s), remote, ctx, false);
         } else {
             co_await http_session(std::move(ts), remote, ctx, metrics);
@@ -192,6 +196,7 @@ derp::ConnOptions check_options(const Options& o) {
         throw std::runtime_error("--verify-client-url: expected an http:// or https:// URL, got \"" + o.verify_client_url + "\"");
     if (!o.mesh_with.empty() && o.mesh_psk_file.empty()) throw std::runtime_error("--mesh-with needs --mesh-psk-file");
     parse_listen_addr(o.addr, "--addr");
+    check_acme_options(o);
     if (o.stun && (o.stun_port < 0 || o.stun_port > 65535)) throw std::runtime_error("--stun-port: out of range");
     derp::ConnOptions conn;
     try {
@@ -205,7 +210,7 @@ derp::ConnOptions check_options(const Options& o) {
 // The certificate: self-signed, from --certdir, or none with --http.
 std::optional<ssl::context> make_tls(const Options& o) {
     std::optional<ssl::context> tls;
-    if (o.plain_http) return tls;
+    if (o.plain_http || o.certmode == "letsencrypt") return tls;
     if (o.hostname.empty()) throw std::runtime_error("--hostname is required for TLS (or use --http)");
     if (o.self_signed) {
         std::string fp;
@@ -299,8 +304,12 @@ int run(const Options& o) {
         dopts.admit = [k = keys.get()](const PublicKey& key) { return k->admits(key); };
     }
     std::optional<ssl::context> tls = make_tls(o);
+    std::unique_ptr<acme::LiveTls> live;
+    if (o.certmode == "letsencrypt") live = std::make_unique<acme::LiveTls>();
     // Lets TLS 1.3 clients skip waiting for the 101 (fast start).
-    if (tls) add_derp_meta_cert(*tls, to_hex(dopts.private_key.public_key().bytes), derp::kProtocolVersion);
+    const std::string public_hex = to_hex(dopts.private_key.public_key().bytes);
+    if (tls) add_derp_meta_cert(*tls, public_hex, derp::kProtocolVersion);
+    if (live) live->add_trailing_certificate(derp_meta_cert_pem(public_hex, derp::kProtocolVersion));
     derp::DerpServer derp(std::move(dopts));
     stun::Counters stun_counters;
     const unsigned threads = worker_threads();
@@ -325,17 +334,28 @@ int run(const Options& o) {
                      o.verify_client_url_fail_open ? "open" : "closed");
     }
     BootstrapDns bootstrap_dns(o.bootstrap_dns_names, o.unpublished_bootstrap_dns_names);
-    Ctx ctx{derp, tls ? &*tls : nullptr, conn, stun_counters, keys.get(), mesh.get(), &bootstrap_dns};
+    std::unique_ptr<acme::CertManager> acme;
+    if (live) acme = make_cert_manager(o, net::make_strand(io), *live);
+    ssl::context* server_tls = live ? &live->context() : tls ? &*tls : nullptr;
+    Ctx ctx{derp, server_tls, conn, stun_counters, keys.get(), mesh.get(), &bootstrap_dns, acme.get()};
     Listeners listeners = start_listeners(io, o, ctx);
+    // No certificate at all ends the process: plain HTTP is never the fallback.
+    std::string fatal;
+    if (acme) acme->start([&](const std::string& why) {
+        fatal = why;
+        io.stop();
+    });
 
     if (mesh) mesh->start();
     std::jthread dns_refresher = start_dns_refresher(bootstrap_dns);
     std::jthread poller;
     if (keys) poller = std::jthread([&](std::stop_token st) { verify_poller(st, *keys, derp); });
-    spdlog::info("serving DERP on {}://{} (server key {}){}", tls ? "https" : "http",
+    spdlog::info("serving DERP on {}://{} (server key {}){}", server_tls ? "https" : "http",
                  endpoint_text(listeners.derp.local_endpoint()), key_text(kNodePrefix, derp.public_key().bytes),
                  o.stun ? ", STUN on UDP port " + std::to_string(o.stun_port) : "");
     run_until_signal(io, threads);
+    if (acme) acme->stop();
+    if (!fatal.empty()) throw std::runtime_error(fatal);
     return 0;
 }
 

@@ -59,8 +59,7 @@ TEST_CASE("headscale 0.29 example config loads, warning once for each setting hs
     check_warnings(lc, {"grpc_listen_addr, grpc_allow_insecure: hs has no gRPC API",
                         "unix_socket, unix_socket_permission: hs has no admin socket",
                         "node.routes.ha.probe_interval, node.routes.ha.probe_timeout: hs does not probe",
-                        "database.gorm.slow_threshold: no effect in hs",
-                        "tls_letsencrypt_hostname: ACME certificates are not implemented yet in hs; no effect"});
+                        "database.gorm.slow_threshold: no effect in hs"});
     CHECK(c.server_url == "http://127.0.0.1:8080");
     CHECK(c.metrics_listen_addr == "127.0.0.1:9090");
     CHECK(c.noise_private_key_path == "/var/lib/headscale/noise_private.key");
@@ -213,10 +212,10 @@ TEST_CASE("keys hs does not honour warn once each, naming what hs does instead")
     CHECK_THAT(quiet.warnings[0], Contains("oidc.client_id, oidc.pkce.enabled: OIDC is not implemented yet"));
 }
 
-TEST_CASE("a configured ACME certificate refuses to start instead of serving plain HTTP") {
-    CHECK_THAT(errors_of(kMinimal + "tls_letsencrypt_hostname: hs.example.com\n"),
-               Contains("tls_letsencrypt_hostname: ACME (Let's Encrypt) certificates are not implemented yet") &&
-                   Contains("refusing to start"));
+TEST_CASE("ACME and certificate files are one choice, not both") {
+    CHECK(errors_of(kMinimal + "tls_letsencrypt_hostname: hs.example.com\n").empty());
+    CHECK_THAT(errors_of(kMinimal + "tls_letsencrypt_hostname: hs.example.com\ntls_cert_path: /a.pem\ntls_key_path: /a.key\n"),
+               Contains("tls_letsencrypt_hostname: cannot be combined with tls_cert_path/tls_key_path"));
 }
 
 TEST_CASE("dns.override_local_dns defaults to true, as in headscale, when there are nameservers") {
