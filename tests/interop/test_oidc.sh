@@ -5,7 +5,8 @@
 # browser opens it, signs in at the provider and comes back to /oidc/callback; the client gets
 # to Running and pings the other. Then the refusals, each with the page the person sees and
 # nothing registered: users outside allowed_groups, allowed_domains and allowed_users, an
-# unverified e-mail, a forged state, a replayed callback and a reused authorization code.
+# unverified e-mail, a forged state, a replayed callback, a reused authorization code and a
+# callback from a browser without the state cookie.
 # Screenshots of every page: $HS_OIDC_OUT (default build/test-output/oidc).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/control.sh"
@@ -123,11 +124,11 @@ refusal "unverified e-mail" 403 "carol@example.com is not verified" signin "$AUT
 refusal "user outside allowed_users" 403 "dave@example.com is not on this server's list" signin "$AUTH_URL" dave rq-dave
 refusal "forged state" 400 "unknown, has expired or was already used" visit "$CONTROL_URL/oidc/callback?state=forged&code=x" rq-forged
 refusal "replayed callback" 400 "unknown, has expired or was already used" visit "$ALICE_CALLBACK" rq-replayed
-old_code=$(echo "$ALICE_CALLBACK" | sed -n 's/.*[?&]code=\([^&]*\).*/\1/p')
-refusal "reused authorization code" 403 "the provider refused the code" swap-code "$AUTH_URL" alice "$old_code" rq-reused-code
+refusal "reused authorization code" 403 "the provider refused the code" reuse-code "$AUTH_URL" "$ALICE_CALLBACK" rq-reused-code
+refusal "callback in a browser without the state cookie" 400 "started in another browser" lost-cookie "$AUTH_URL" "$ALICE_CALLBACK" rq-lost-cookie
 check "no node registered by a refused sign-in" test "$(admin nodes list -o json | jq '[.[] | select(.name == "rq")] | length')" = 0
 check "no user created by a refused sign-in" test "$(admin users list -o json | jq -r '[.[].name] | join(",")')" = alice
-status_is rq .BackendState NeedsLogin || check "the refused client still waits (NeedsLogin)" false
+check "the refused client still waits for a login (NeedsLogin)" status_is rq .BackendState NeedsLogin
 kill "$UP_PID" 2>/dev/null || true
 pass "screenshots in $OUT: $(ls "$OUT" | wc -l) files"
 finish

@@ -252,7 +252,7 @@ asio::awaitable<OidcReply> OidcLogin::finish(const std::string& target, const st
         v = co_await on_pool(pool_, work);
     } catch (const auth::AuthError& e) {
         spdlog::warn("OIDC: login for registration {} refused: {}", flow->auth_id, e.what());
-        co_return OidcReply{403, oidc_refused_page(e.what()), "", ""};
+        co_return OidcReply{403, oidc_unverified_page(e.what()), "", ""};
     } catch (const std::exception& e) {
         spdlog::warn("OIDC: login for registration {} failed: {}", flow->auth_id, e.what());
         co_return OidcReply{502, oidc_unavailable_page(e.what()), "", ""};

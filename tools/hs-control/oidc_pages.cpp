@@ -25,6 +25,11 @@ std::string oidc_refused_page(const std::string& why) {
                                        "tailnet. Signing in with another account may work.</p>\n" + kStartAgain);
 }
 
+std::string oidc_unverified_page(const std::string& why) {
+    return page("Sign-in not completed", "<p role=\"alert\">The sign-in could not be verified: " + html_escape(why) +
+                                             ".</p>\n" + kStartAgain);
+}
+
 std::string oidc_bad_link_page(const std::string& why) {
     return page("Sign-in link not valid", "<p role=\"alert\">" + html_escape(why) + ".</p>\n" + kStartAgain);
 }

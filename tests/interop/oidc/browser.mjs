@@ -3,8 +3,10 @@
 //   signin URL LOGIN NAME          open URL, sign in at the provider as LOGIN, consent; print
 //                                  where it ended as JSON
 //   visit URL NAME                 open URL, print the page as JSON
-//   swap-code URL LOGIN CODE NAME  sign in, but come back to hs with CODE (an old one) instead
-//                                  of the provider's
+//   reuse-code URL OLD_CALLBACK NAME  start a login at URL, then come back to hs with its state
+//                                  and the already redeemed code of OLD_CALLBACK
+//   lost-cookie URL OLD_CALLBACK NAME  the same from a browser without hs's state cookie (a link
+//                                  carried to another browser)
 // Every page is saved as $OUT/NAME-<n>-<what>.png.
 import fs from 'node:fs';
 import os from 'node:os';
@@ -39,8 +41,7 @@ async function describe(response) {
 }
 
 // The provider's login form, then its consent form; returns the response of hs's callback.
-async function signIn(url, login, name, rewrite) {
-  if (rewrite) await page.route('**/oidc/callback?**', (route) => route.continue({ url: rewrite(route.request().url()) }));
+async function signIn(url, login, name) {
   await page.goto(url);
   await shot(name, 'provider-login');
   await page.fill('input[name="login"]', login);
@@ -58,6 +59,27 @@ async function signIn(url, login, name, rewrite) {
   return result;
 }
 
+// Starts a login at URL (hs sets its state cookie and sends the browser to the provider), then,
+// instead of signing in, comes back to hs's callback with this login's state and the code of
+// OLD_CALLBACK, which the provider has already redeemed.
+async function reuseCode(url, oldCallback, name, dropCookies = false) {
+  let state;
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.searchParams.get('state') && u.searchParams.get('client_id')) state = u.searchParams.get('state');
+  });
+  await page.goto(url);
+  await shot(name, 'provider-login');
+  if (!state) throw new Error('no authorization request seen');
+  const callback = new URL(oldCallback);
+  callback.searchParams.set('state', state);
+  if (dropCookies) await context.clearCookies();
+  const response = await page.goto(callback.toString());
+  const result = await describe(response);
+  await shot(name, 'result');
+  return result;
+}
+
 let result;
 try {
   if (scenario === 'signin') {
@@ -66,13 +88,10 @@ try {
     const response = await page.goto(args[0]);
     result = await describe(response);
     await shot(args[1], 'page');
-  } else if (scenario === 'swap-code') {
-    const [url, login, code, name] = args;
-    result = await signIn(url, login, name, (u) => {
-      const swapped = new URL(u);
-      swapped.searchParams.set('code', code);
-      return swapped.toString();
-    });
+  } else if (scenario === 'reuse-code') {
+    result = await reuseCode(args[0], args[1], args[2]);
+  } else if (scenario === 'lost-cookie') {
+    result = await reuseCode(args[0], args[1], args[2], true);
   } else {
     throw new Error(`unknown scenario ${scenario}`);
   }
