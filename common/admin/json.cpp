@@ -21,6 +21,7 @@ json user_json(const User& u) {
     // Users who signed in through OIDC: headscale's provider_id (<issuer>/<sub>) and picture.
     if (u.provider_identifier) j["provider_id"] = *u.provider_identifier;
     if (!u.profile_pic_url.empty()) j["profile_pic_url"] = u.profile_pic_url;
+    if (!u.groups.empty()) j["groups"] = u.groups;
     return j;
 }
 

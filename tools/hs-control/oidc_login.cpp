@@ -98,7 +98,7 @@ TextResponse oidc_http_response(const OidcReply& r) {
     return res;
 }
 
-OidcLogin::OidcLogin(const Config& cfg, Db& db) : cfg_(cfg), db_(db) {}
+OidcLogin::OidcLogin(const Config& cfg, Db& db) : cfg_(cfg), shared_db_(db) {}
 
 OidcLogin::~OidcLogin() { pool_.join(); }
 
@@ -108,6 +108,14 @@ void OidcLogin::start() {
     client_secret_ = o.client_secret;
     if (!o.client_secret_path.empty()) client_secret_ = trimmed(read_file(expand_env(o.client_secret_path), 64 << 10));
     if (o.client_id.empty()) throw std::runtime_error("oidc.issuer is set but oidc.client_id is empty");
+    if (cfg_.database_path != ":memory:") {
+        own_db_ = std::make_unique<Db>(cfg_.database_path, Db::Options{.wal = cfg_.database_wal,
+                                                                      .wal_autocheckpoint = cfg_.database_wal_autocheckpoint});
+        // As main.cpp does for its connection: a commit on the event loop waits at most this
+        // long for another process's lock, and WAL checkpoints stay on their own thread.
+        own_db_->set_busy_timeout(std::chrono::milliseconds(100));
+        if (cfg_.database_wal && cfg_.database_wal_autocheckpoint > 0) own_db_->exec("PRAGMA wal_autocheckpoint = 0");
+    }
     if (o.use_expiry_from_token)
         spdlog::warn("oidc.use_expiry_from_token is not implemented yet: nodes that sign in expire after node.expiry");
     try {
@@ -155,7 +163,7 @@ std::string OidcLogin::redirect_uri() const { return cfg_.server_url + "/oidc/ca
 
 OidcReply OidcLogin::begin(const std::string& auth_id, TimePoint now) {
     std::optional<AuthRequest> ar;
-    if (!auth_id.empty() && auth_id.size() < 64) ar = store::find_auth_request(db_, auth_id);
+    if (!auth_id.empty() && auth_id.size() < 64) ar = store::find_auth_request(db(), auth_id);
     if (!ar || ar->expires_at <= now) return {404, register_page(auth_id, std::nullopt, cfg_.path), "", ""};
     if (ar->status != "pending")
         return {409, oidc_bad_link_page("The device " + ar->hostname + " has already been registered with this link"), "", ""};
@@ -267,7 +275,7 @@ asio::awaitable<OidcReply> OidcLogin::finish(const std::string& target, const st
 }
 
 OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint now) {
-    const auto ar = store::find_auth_request(db_, flow.auth_id);
+    const auto ar = store::find_auth_request(db(), flow.auth_id);
     if (!ar || ar->status != "pending" || ar->expires_at <= now)
         return {410, oidc_bad_link_page("This device's registration request has expired or was already completed"), "", ""};
     User u;
@@ -277,9 +285,10 @@ OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint 
     // headscale 0.28+: an unverified address is not stored unless the config says so.
     if (v.who.email_verified || !cfg_.oidc.email_verified_required) u.email = v.who.email;
     u.profile_pic_url = v.who.picture;
+    u.groups = v.who.groups;
     try {
-        const auto user = store::upsert_oidc_user(db_, u);
-        store::approve_auth_request(db_, flow.auth_id, user.id, now);
+        const auto user = store::upsert_oidc_user(db(), u);
+        store::approve_auth_request(db(), flow.auth_id, user.id, now);
         spdlog::info("OIDC: {} (user {}, {}) signed in; registration {} for {} approved", v.who.provider_identifier, user.id,
                      user.name, flow.auth_id, ar->hostname);
         return {200, oidc_success_page(ar->hostname, user.name, user.email), "", ""};

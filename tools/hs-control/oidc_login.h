@@ -68,8 +68,15 @@ private:
     OidcReply approve(const OidcFlow& flow, const Verified& v, TimePoint now);
     std::string redirect_uri() const;
 
+    Db& db() { return own_db_ ? *own_db_ : shared_db_; }
+
     const Config& cfg_;
-    Db& db_;
+    Db& shared_db_;
+    // Logins are written through a connection of their own, as hs-admin's approvals are: the
+    // tailnet notices another connection's writes (SQLite's data_version) and reloads the
+    // user, whose groups the policy may name. Null for ":memory:" databases, which one
+    // connection alone can see.
+    std::unique_ptr<Db> own_db_;
     std::string client_secret_;
     boost::asio::thread_pool pool_{1};
     OidcFlows flows_;  // the event loop's alone

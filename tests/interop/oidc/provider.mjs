@@ -13,7 +13,8 @@ const env = (name, fallback) => process.env[name] ?? fallback;
 const port = Number(env('PORT'));
 const host = env('HOST', '127.0.0.1');
 const issuer = `https://${host}:${port}`;
-const users = JSON.parse(fs.readFileSync(env('USERS_FILE'), 'utf8'));
+// Read at every sign-in, so a test can move a user to another group between two logins.
+const users = () => JSON.parse(fs.readFileSync(env('USERS_FILE'), 'utf8'));
 
 // Fresh keys each run, one per algorithm hs accepts; the client says which signs its ID tokens.
 const key = (type, options, alg, kid) => ({
@@ -46,7 +47,7 @@ const provider = new Provider(issuer, {
   pkce: { required: () => true },
   features: { devInteractions: { enabled: true } },
   async findAccount(ctx, id) {
-    const user = users[id];
+    const user = users()[id];
     if (!user) return undefined;
     return { accountId: id, async claims() { return { sub: id, ...user }; } };
   },

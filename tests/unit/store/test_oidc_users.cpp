@@ -19,10 +19,13 @@ TEST_CASE("OIDC users are found by provider identifier and refreshed at each log
     const auto first = store::upsert_oidc_user(db, u);
     CHECK(first.provider == "oidc");
     CHECK(first.provider_identifier == u.provider_identifier);
+    CHECK(first.groups.empty());
     u.display_name = "Alice Liddell";
     u.profile_pic_url = "https://p/a.png";
+    u.groups = {"eng", "vpn"};
     const auto again = store::upsert_oidc_user(db, u);
     CHECK(again.id == first.id);
+    CHECK(again.groups == std::vector<std::string>{"eng", "vpn"});
     CHECK(again.display_name == "Alice Liddell");
     CHECK(again.profile_pic_url == "https://p/a.png");
     u.provider_identifier = "https://id.example.com/a2";  // another person, same name
