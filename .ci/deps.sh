@@ -5,14 +5,16 @@ set -euo pipefail
 
 PACKAGES=(
   # build
-  build-essential cmake pkg-config ccache clang libclang-rt-14-dev
+  build-essential cmake pkg-config ccache clang libclang-rt-14-dev clang-format
   # libraries
   libcli11-dev libsodium-dev libsqlite3-dev libboost-dev nlohmann-json3-dev libssl-dev
   libspdlog-dev catch2 libzstd-dev libnghttp2-dev libyaml-cpp-dev
   # tests and tools the tests drive
-  iproute2 nftables jq curl sqlite3 openssl procps man-db bash-completion zsh fish
+  iproute2 nftables jq curl sqlite3 openssl procps man-db bash-completion zsh fish file
   # systemd-analyze verifies examples/systemd
   systemd
+  # a real Prometheus (and promtool) scrapes the servers; nginx and Caddy run the reverse-proxy examples
+  prometheus nginx caddy
   # test_oidc.sh: the browser that signs in (driven by playwright-core from npm)
   chromium
 )
@@ -30,7 +32,22 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # The tests run prometheus, nginx and caddy themselves, on ports of their own; their packages
+  # would start system services on :9090 (the port `make run` gives hs-control's metrics) and
+  # :80. policy-rc.d tells the maintainer scripts not to start anything (an existing one stays).
+  own_policy=""
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod 755 /usr/sbin/policy-rc.d
+    own_policy=1
+  fi
+  rc=0
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null || rc=$?
+  if [ -n "$own_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
+  [ "$rc" = 0 ] || exit "$rc"
+  if [ -d /run/systemd/system ]; then
+    $SUDO systemctl disable --now prometheus.service nginx.service caddy.service >/dev/null 2>&1 || true
+  fi
 fi
 
 # The official client for the interop tests is built from source with Go >= 1.26.

@@ -48,6 +48,26 @@ std::string fs_error_text(const std::string& what, const std::string& path, int 
     }
 }
 
+void make_private_dirs(const std::string& path) {
+    namespace fs = std::filesystem;
+    const auto dir = fs::path(path).parent_path();
+    std::error_code ec;
+    if (dir.empty() || fs::exists(dir, ec)) return;
+    make_private_dirs(dir.string());
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) throw FileError(fs_error_text("cannot create", path, errno));
+    ::chmod(dir.c_str(), 0700);  // mkdir's mode is masked by the umask
+}
+
+std::string creation_problem(const std::string& path, bool make_dirs) {
+    namespace fs = std::filesystem;
+    auto dir = fs::path(path).parent_path();
+    if (dir.empty()) dir = ".";
+    std::error_code ec;
+    while (make_dirs && !fs::exists(dir, ec) && dir.has_parent_path() && dir.parent_path() != dir) dir = dir.parent_path();
+    if (::access(dir.c_str(), W_OK) == 0) return {};
+    return fs_error_text("cannot create", path, errno);
+}
+
 void check_private_file(const std::string& path, GroupRead group) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) fail(path, "cannot stat");

@@ -23,6 +23,15 @@ std::string read_stdin(std::size_t limit);
 // them). WHAT is e.g. "cannot create".
 std::string fs_error_text(const std::string& what, const std::string& path, int err);
 
+// Why `path` could not be created now, as fs_error_text words it; empty when it could. With
+// `make_dirs` missing directories would be created too (their nearest existing ancestor must
+// be writable). Creates nothing: for checks that must leave the machine as it is.
+std::string creation_problem(const std::string& path, bool make_dirs);
+
+// Creates the missing directories above `path` with mode 0700 (whatever the umask). Throws
+// FileError worded by fs_error_text.
+void make_private_dirs(const std::string& path);
+
 // ssh's rule for private keys: group and others get no access. A key that breaks it throws
 // FileError naming the file, its mode and the chmod that fixes it. With GroupRead::Warn a key
 // the group may only read is logged as a warning instead (TLS keys shared through a group such

@@ -16,7 +16,7 @@
 
 namespace hs {
 namespace config_detail {
-void validate(Config& c, const std::map<std::string, std::string>& where, Problems& p);
+void validate(Config& c, const std::map<std::string, std::string>& where, const std::string& file, Problems& p);
 }
 
 namespace {
@@ -389,7 +389,7 @@ LoadedConfig load(const std::string& text, const std::string& name, const std::s
         where[a.path] = a.where;
     }
 
-    config_detail::validate(c, where, p);
+    config_detail::validate(c, where, name, p);
     if (!p.errors.empty()) {
         std::string msg;
         for (const auto& e : p.errors) msg += (msg.empty() ? "" : "\n") + e;

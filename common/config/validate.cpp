@@ -13,11 +13,12 @@ namespace {
 
 struct Check {
     const std::map<std::string, std::string>& where;
+    const std::string& file;  // names a key the file does not set
     Problems& p;
 
     std::string at(const std::string& key) const {
         const auto it = where.find(key);
-        return it == where.end() ? "default" : it->second;
+        return it == where.end() ? file + " (not set)" : it->second;
     }
     void error(const std::string& key, const std::string& msg) const { p.errors.push_back(at(key) + ": " + key + ": " + msg); }
     void warn(const std::string& key, const std::string& msg) const { p.warnings.push_back(at(key) + ": " + key + ": " + msg); }
@@ -58,8 +59,8 @@ bool is_https_url(const std::string& s) { return s.rfind("https://", 0) == 0 && 
 
 }  // namespace
 
-void validate(Config& c, const std::map<std::string, std::string>& where, Problems& p) {
-    const Check k{where, p};
+void validate(Config& c, const std::map<std::string, std::string>& where, const std::string& file, Problems& p) {
+    const Check k{where, file, p};
 
     k.listen("listen_addr", c.listen_addr, false);
     k.listen("metrics_listen_addr", c.metrics_listen_addr, true);

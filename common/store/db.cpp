@@ -136,10 +136,11 @@ bool Stmt::is_null(int col) const { return sqlite3_column_type(st_, col) == SQLI
 
 Db::Db(const std::string& path, const Options& opts) : path_(path) {
     if (!opts.read_only) {
-        const auto dir = std::filesystem::path(path).parent_path();
-        std::error_code ec;
-        if (!dir.empty()) std::filesystem::create_directories(dir, ec);
-        if (ec) throw DbError(fs_error_text("cannot create the directory of", path, ec.value()));
+        try {
+            make_private_dirs(path);  // 0700: the file holds every key of the tailnet
+        } catch (const FileError& e) {
+            throw DbError(e.what());
+        }
         prepare_writable(path);
     }
     const int flags = (opts.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -169,7 +170,7 @@ Db::Db(const std::string& path, const Options& opts) : path_(path) {
         }
         exec("PRAGMA foreign_keys = ON");
         if (opts.read_only) {
-            if (version != kSchemaVersion)
+            if (version != kSchemaVersion && !(opts.any_older_version && version > 0))
                 throw DbError(path + ": database schema version " + std::to_string(version) + ", expected " +
                               std::to_string(kSchemaVersion) + "; start hs-control or run hs-admin once to migrate it");
             return;

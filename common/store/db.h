@@ -60,6 +60,9 @@ public:
 
     struct Options {
         bool read_only = false;
+        // With read_only: a file at an older schema version is opened as it is, for a look that
+        // must change nothing (hs-control --check); otherwise it is refused until migrated.
+        bool any_older_version = false;
         bool wal = true;
         int wal_autocheckpoint = 1000;
         std::chrono::milliseconds busy_timeout{10000};

@@ -23,4 +23,6 @@ expect_rc() { [ "$RC" = "$1" ] || fail "$2: exit code $RC, expected $1"; }
 expect_out() { [[ "$OUT" =~ $1 ]] || fail "$2: stdout does not match $1"; }
 expect_err() { [[ "$ERR" == *"$1"* ]] || fail "$2: stderr lacks \"$1\""; }
 expect_no_out() { [ -z "$OUT" ] || fail "$1: stdout should be empty"; }
+# A TCP port on 127.0.0.1 that was free a moment ago.
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 finish() { echo "$(basename "$0" .sh): $PASSED passed, 0 failed"; }

@@ -59,7 +59,10 @@ run "$K" private --out "$T/k1"; expect_rc 1 "no overwrite"; expect_err "already 
 [ "$(cat "$T/k1")" = "$before" ] || fail "file changed without --force"; ok
 run "$K" private --out "$T/k1" --force; expect_rc 0 "--force"; [ "$(cat "$T/k1")" != "$before" ] || fail "--force did not replace"; ok
 [ "$(stat -c %a "$T/k1")" = 600 ] || fail "mode after --force"; ok
-run "$K" private --out "$T/nodir/k"; expect_rc 1 "missing directory"; expect_err "cannot create" "missing directory"; ok
+run "$K" private --out "$T/nodir/sub/k"; expect_rc 0 "missing directory"
+[ "$(stat -c %a "$T/nodir") $(stat -c %a "$T/nodir/sub") $(stat -c %a "$T/nodir/sub/k")" = "700 700 600" ] || fail "modes of made directories"; ok
+touch "$T/afile"
+run "$K" private --out "$T/afile/k"; expect_rc 1 "under a file"; expect_err "cannot create" "under a file"; ok
 ls -a "$T" | grep -q '\.tmp' && fail "temporary file left behind"; ok
 
 # derper's JSON format out, read back.

@@ -12,6 +12,7 @@
 #include "common/base/lock_file.h"
 #include "common/base/log.h"
 #include "common/store/store.h"
+#include "tools/hs-control/check.h"
 #include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/derp_refresh.h"
 #include "tools/hs-control/embedded_derp.h"
@@ -19,27 +20,6 @@
 #include "tools/hs-control/policy_file.h"
 #include "tools/hs-control/server.h"
 #include "tools/hs-control/tailnet.h"
-
-namespace {
-
-// --check: the policy in force must parse and pass its own checks (users and nodes are the
-// server's to resolve). Empty when it does, else every problem with its line and column.
-std::string check_policy(const hs::Config& cfg, hs::Db& db) {
-    std::optional<std::string> text;
-    std::string where;
-    if (cfg.policy_mode == "database") {
-        if (const auto stored = hs::store::latest_policy(db)) text = stored->data;
-        where = "the stored policy";
-    } else {
-        text = hs::control::read_policy_file(cfg.policy_path);
-        where = "policy file " + cfg.policy_path;
-    }
-    if (!text) return {};
-    const auto problems = hs::policy::check(*text);
-    return problems.empty() ? std::string() : where + " is refused:\n" + hs::policy::format_problems(problems);
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"The hs coordination server: Tailscale clients log in, get their netmaps and find each other here.",
@@ -49,7 +29,8 @@ int main(int argc, char** argv) {
     std::string config_path = hs::config_path();
     app.add_option("-c,--config", config_path, "Configuration file (headscale's config.yaml works too)")->capture_default_str();
     bool check_only = false;
-    app.add_flag("--check", check_only, "Load and validate the configuration, open the database, then exit");
+    app.add_flag("--check", check_only,
+                 "Validate the configuration, keys, database, DERP map and policy without changing anything, then exit");
     return hs::run_main(app, flags, argc, argv, [&] {
         auto loaded = hs::load_config_file(config_path);
         auto& cfg = loaded.config;
@@ -60,10 +41,11 @@ int main(int argc, char** argv) {
 
         // Live state (online, primary routes) belongs to the instance serving it: a second one
         // started by mistake on the same database must exit before it writes anything.
-        std::unique_ptr<hs::LockFile> lock;
-        if (!check_only && cfg.database_path != ":memory:")
-            lock = std::make_unique<hs::LockFile>(cfg.database_path + ".lock", "database " + cfg.database_path);
         hs::control::ts2021_limits();  // a malformed test override fails here, not at the first tick
+        if (check_only) return hs::control::check_config(cfg, config_path);
+        std::unique_ptr<hs::LockFile> lock;
+        if (cfg.database_path != ":memory:")
+            lock = std::make_unique<hs::LockFile>(cfg.database_path + ".lock", "database " + cfg.database_path);
         hs::Db db(cfg.database_path, hs::Db::Options{.wal = cfg.database_wal,
                                                       .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
         bool created = false;
@@ -74,15 +56,6 @@ int main(int argc, char** argv) {
         if (cfg.derp.server_enabled) embedded = std::make_unique<hs::control::EmbeddedDerp>(io, cfg);
         hs::control::DerpRefresher derp(io, cfg, embedded ? embedded->cert_name() : "");
         auto derp_map = derp.build_initial();
-        if (check_only) {
-            if (const auto problems = check_policy(cfg, db); !problems.empty()) {
-                std::fprintf(stderr, "%s\n", problems.c_str());
-                return 1;
-            }
-            std::printf("configuration %s is valid; database %s is at schema version %d\n", config_path.c_str(),
-                        cfg.database_path.c_str(), db.schema_version());
-            return 0;
-        }
         hs::control::Tailnet tailnet(db, cfg, derp_map);
         hs::control::Server server(io, cfg, db, tailnet, noise_key, embedded.get());
         hs::control::OidcLogin oidc(cfg, db);

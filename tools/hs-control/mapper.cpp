@@ -169,4 +169,53 @@ std::string full_map_json(const std::string& self_node, const std::vector<const 
     return out;
 }
 
+std::string delta_json(const DeltaMessage& m) {
+    std::string out;
+    auto field = [&out](std::string_view name) {
+        out += out.empty() ? "{\"" : ",\"";
+        out += name;
+        out += "\":";
+    };
+    auto pasted = [&](std::string_view name, const std::string& text) {
+        if (text.empty()) return;
+        field(name);
+        out += text;
+    };
+    if (!m.peers_changed.empty()) {
+        field("PeersChanged");
+        out += '[';
+        for (std::size_t i = 0; i < m.peers_changed.size(); ++i) {
+            if (i) out += ',';
+            out += m.peers_changed[i];
+        }
+        out += ']';
+    }
+    if (!m.peers_removed.empty()) {
+        field("PeersRemoved");
+        out += json(m.peers_removed).dump();
+    }
+    if (!m.patches.empty()) {
+        field("PeersChangedPatch");
+        out += m.patches.dump();
+    }
+    if (!m.online.empty()) {
+        json online = json::object(), seen = json::object();
+        for (const auto& [id, on] : m.online) {
+            online[std::to_string(id)] = on;
+            if (!on) seen[std::to_string(id)] = true;
+        }
+        field("OnlineChange");
+        out += online.dump();
+        if (!seen.empty()) pasted("PeerSeenChange", seen.dump());
+    }
+    pasted("PacketFilter", m.packet_filter);
+    pasted("SSHPolicy", m.ssh_policy);
+    pasted("Node", m.node);
+    pasted("DERPMap", m.derp_map);
+    pasted("UserProfiles", m.user_profiles);
+    if (m.keep_alive) pasted("KeepAlive", "true");
+    if (!out.empty()) out += '}';
+    return out;
+}
+
 }  // namespace hs::control

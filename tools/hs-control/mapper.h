@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -60,5 +61,25 @@ std::string full_map_json(const std::string& self_node, const std::vector<const 
                           const std::string& user_profiles, const std::string& packet_filter,
                           const std::string& domain, TimePoint now, const MapSettings& s,
                           const std::string& ssh_policy = {});
+
+// One MapResponse after the first: every message hs-control sends on a stream is written here
+// or by full_map_json. Parts left empty are left out; the pre-serialised ones are pasted as
+// they are (they are the same text for every recipient).
+struct DeltaMessage {
+    std::vector<std::string_view> peers_changed;  // tailcfg.Node each, sorted by ID
+    std::vector<std::int64_t> peers_removed;
+    nlohmann::json patches = nlohmann::json::array();  // tailcfg.PeerChange each
+    // OnlineChange; a node going offline is also in PeerSeenChange, which makes the client stamp
+    // its LastSeen "now".
+    std::map<std::int64_t, bool> online;
+    std::string packet_filter;  // JSON of each
+    std::string ssh_policy;
+    std::string node;  // the recipient's own tailcfg.Node
+    std::string derp_map;
+    std::string user_profiles;
+    bool keep_alive = false;  // {"KeepAlive":true}: a quiet stream is still alive
+};
+// The message's JSON; empty when it carries nothing.
+std::string delta_json(const DeltaMessage& m);
 
 }  // namespace hs::control

@@ -40,30 +40,43 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
     r.stream = req.value("Stream", false);
     r.lite = !r.stream && req.value("OmitPeers", false);
 
-    // Apply what the client reports. An absent or empty Endpoints list means "unchanged"
-    // (the field is omitempty on the wire), and a Hostinfo without NetInfo keeps the old one.
-    // What peers need from this (endpoints, disco key, home DERP) goes out as a patch; other
-    // Hostinfo changes go out whole. NetInfo's latency figures alone reach nobody: peers do not
-    // use them, and roaming clients report them constantly.
+    apply_report(l, req, capver, now);
+    if (!r.lite) {
+        const bool zstd = req.value("Compress", std::string()) == "zstd";
+        r.first = std::make_shared<const std::string>(zstd ? full_map_frame(l, now) : frame_plain_message(full_map(l, now)));
+        ++stats_.map_messages;
+        stats_.map_bytes += r.first->size();
+    }
+    publish(now);
+    return r;
+}
+
+void Tailnet::apply_report(Live& l, const json& req, int capver, TimePoint now) {
+    // An absent or empty Endpoints list means "unchanged" (the field is omitempty on the wire),
+    // and a Hostinfo without NetInfo keeps the old one. What peers need from this (endpoints,
+    // disco key, home DERP) goes out as a patch; other Hostinfo changes go out whole. NetInfo's
+    // latency figures alone reach nobody: peers do not use them, and roaming clients report
+    // them constantly.
+    Node next = l.rec;
     json patch = {{"NodeID", l.rec.id}};
     bool stored = false, whole = false;
-    if (const auto disco = request_key(req, "DiscoKey", kDiscoPrefix); disco && *disco != l.rec.disco_key) {
-        l.rec.disco_key = *disco;
+    if (const auto disco = request_key(req, "DiscoKey", kDiscoPrefix); disco && *disco != next.disco_key) {
+        next.disco_key = *disco;
         patch["DiscoKey"] = *disco;
     }
     if (const auto ep = req.find("Endpoints"); ep != req.end() && ep->is_array() && !ep->empty()) {
         std::vector<std::string> eps;
         for (const auto& e : *ep)
             if (e.is_string()) eps.push_back(e.get<std::string>());
-        if (eps != l.rec.endpoints) {
-            l.rec.endpoints = std::move(eps);
-            patch["Endpoints"] = l.rec.endpoints;
+        if (eps != next.endpoints) {
+            next.endpoints = std::move(eps);
+            patch["Endpoints"] = next.endpoints;
         }
     }
     if (const auto hi = req.find("Hostinfo"); hi != req.end() && hi->is_object() && !hi->empty()) {
         json merged = *hi;
-        if (!merged.contains("NetInfo") && l.rec.host_info.contains("NetInfo")) merged["NetInfo"] = l.rec.host_info["NetInfo"];
-        if (merged != l.rec.host_info) {
+        if (!merged.contains("NetInfo") && next.host_info.contains("NetInfo")) merged["NetInfo"] = next.host_info["NetInfo"];
+        if (merged != next.host_info) {
             auto without_netinfo = [](json j) {
                 j.erase("NetInfo");
                 return j;
@@ -74,37 +87,22 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
                 const auto d = ni->find("PreferredDERP");
                 return d != ni->end() && d->is_number_integer() ? d->get<int>() : 0;
             };
-            whole = without_netinfo(merged) != without_netinfo(l.rec.host_info);
-            if (derp_of(merged) != derp_of(l.rec.host_info)) patch["DERPRegion"] = derp_of(merged);
-            l.rec.host_info = std::move(merged);
-            if (const auto h = l.rec.host_info.find("Hostname"); h != l.rec.host_info.end() && h->is_string())
-                l.rec.hostname = h->get<std::string>();
+            whole = without_netinfo(merged) != without_netinfo(next.host_info);
+            if (derp_of(merged) != derp_of(next.host_info)) patch["DERPRegion"] = derp_of(merged);
+            next.host_info = std::move(merged);
+            if (const auto h = next.host_info.find("Hostname"); h != next.host_info.end() && h->is_string())
+                next.hostname = h->get<std::string>();
             stored = true;
         }
     }
     if (capver != l.capver) {
-        l.capver = capver;
+        l.capver = capver;  // the Live's, not the record's: rendered by change() below
         patch["Cap"] = capver;
     }
-    if (patch.size() > 1 || stored) {
-        // What a client reports reaches its peers even while the file is busy or full.
-        persist_later(l, now);
-        if (refresh(l, now)) {
-            // Its routes moved: peers (and the node) already have all of it.
-        } else if (whole) {
-            // The node itself learns nothing new from its own report; only peers need it.
-            changed_.insert(l.rec.id);
-        } else if (patch.size() > 1) {
-            queue_patch(l.rec.id, patch);
-        }
-    }
-
-    if (r.lite) return r;
-    const bool zstd = req.value("Compress", std::string()) == "zstd";
-    r.first = std::make_shared<const std::string>(zstd ? full_map_frame(l, now) : frame_plain_message(full_map(l, now)));
-    ++stats_.map_messages;
-    stats_.map_bytes += r.first->size();
-    return r;
+    if (patch.size() == 1 && !stored) return;
+    // The node itself learns nothing new from its own report; only peers need it.
+    change(l, std::move(next), now,
+           {.write = Write::ClientReport, .tell = whole ? Tell::Peers : Tell::Patch, .patch = std::move(patch)});
 }
 
 }  // namespace hs::control

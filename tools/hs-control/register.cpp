@@ -155,14 +155,8 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
         next.ephemeral = ephemeral;
         if (!hostinfo.empty()) next.host_info = hostinfo;
         next.hostname = hostname;
-        next.updated_at = now;
-        store::set_node_login(db_, next);
-        tx.commit();
-        ensure_user(next.user_id);
-        by_node_key_.erase(l.rec.node_key);
-        by_node_key_[node_key] = l.rec.id;
-        l.rec = std::move(next);
-        refresh_and_announce(l, now);
+        change(l, std::move(next), now, {.write = Write::Login, .tx = &tx});
+        ensure_user(l.rec.user_id);
         ++stats_.registrations_ok;
         spdlog::info("node {} ({}) logged in again", l.rec.id, l.rec.given_name);
         return success(l);
@@ -206,8 +200,7 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
         throw;
     }
     ensure_user(n.user_id);
-    auto& l = add_node(std::move(n));
-    refresh_and_announce(l, now);
+    const auto& l = add_node(std::move(n), now, Tell::Everyone);
     ++stats_.registrations_ok;
     spdlog::info("registered node {} ({}, {}) by {}", l.rec.id, l.rec.given_name, l.rec.ipv4.value_or("-"), method);
     return success(l);
@@ -245,6 +238,30 @@ RegisterReply Tailnet::register_with_key(const std::string& machine_key, const j
 RegisterReply Tailnet::register_node(const std::string& machine_key, const json& req, TimePoint now,
                                      const std::string& peer) {
     on_owner_thread();
+    auto r = handle_register(machine_key, req, now, peer);
+    publish(now);
+    return r;
+}
+
+RegisterReply Tailnet::logout(Live& l, TimePoint now) {
+    check_writable(now);
+    if (l.rec.ephemeral) {
+        spdlog::info("ephemeral node {} ({}) logged out; deleting it", l.rec.id, l.rec.given_name);
+        RegisterReply r = success(l);
+        remove_node(l.rec.id, now, true);
+        r.body["NodeKeyExpired"] = true;
+        r.body["MachineAuthorized"] = false;
+        return r;
+    }
+    auto next = l.rec;
+    next.expiry = now;  // the client's 1970 sentinel becomes "now"
+    change(l, std::move(next), now, {.write = Write::Expiry});
+    spdlog::info("node {} ({}) logged out", l.rec.id, l.rec.given_name);
+    return success(l);
+}
+
+RegisterReply Tailnet::handle_register(const std::string& machine_key, const json& req, TimePoint now,
+                                       const std::string& peer) {
     const auto node_key = request_key(req, "NodeKey", kNodePrefix);
     if (!node_key) {
         ++stats_.registrations_rejected;
@@ -270,26 +287,7 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
 
     // Logout first: a logout may carry an auth key too.
     const auto expiry = request_expiry(req);
-    if (expiry && *expiry <= now && current) {
-        check_writable(now);
-        auto& l = *current;
-        if (l.rec.ephemeral) {
-            spdlog::info("ephemeral node {} ({}) logged out; deleting it", l.rec.id, l.rec.given_name);
-            const auto id = l.rec.id;
-            store::delete_node(db_, id);
-            RegisterReply r = success(l);
-            remove_node(id, now);
-            r.body["NodeKeyExpired"] = true;
-            r.body["MachineAuthorized"] = false;
-            return r;
-        }
-        store::set_node_expiry(db_, l.rec.id, now);  // the client's 1970 sentinel becomes "now"
-        l.rec.expiry = now;
-        l.rec.updated_at = now;
-        refresh_and_announce(l, now);
-        spdlog::info("node {} ({}) logged out", l.rec.id, l.rec.given_name);
-        return success(l);
-    }
+    if (expiry && *expiry <= now && current) return logout(*current, now);
 
     std::string auth_key;
     if (const auto a = req.find("Auth"); a != req.end() && a->is_object())
@@ -305,11 +303,9 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
     if (current && expiry && *expiry > now) {
         // SetExpirySooner: only ever shortens.
         if (!current->rec.expiry || *expiry < *current->rec.expiry) {
-            check_writable(now);
-            store::set_node_expiry(db_, current->rec.id, *expiry);
-            current->rec.expiry = *expiry;
-            current->rec.updated_at = now;
-            refresh_and_announce(*current, now);
+            auto next = current->rec;
+            next.expiry = *expiry;
+            change(*current, std::move(next), now, {.write = Write::Expiry});
         }
         return success(*current);
     }
@@ -330,6 +326,13 @@ RegisterReply Tailnet::register_node(const std::string& machine_key, const json&
 std::optional<RegisterReply> Tailnet::poll_auth(const std::string& auth_id, const std::string& machine_key,
                                                 const json& req, TimePoint now, const std::string& peer) {
     on_owner_thread();
+    auto r = handle_poll_auth(auth_id, machine_key, req, now, peer);
+    publish(now);
+    return r;
+}
+
+std::optional<RegisterReply> Tailnet::handle_poll_auth(const std::string& auth_id, const std::string& machine_key,
+                                                       const json& req, TimePoint now, const std::string& peer) {
     auto ar = store::find_auth_request(db_, auth_id);
     if (!ar || ar->expires_at <= now || ar->machine_key != machine_key || ar->status == "done")
         return start_interactive(machine_key, req, now, peer);

@@ -15,6 +15,7 @@
 #include "common/store/db.h"
 #include "common/base/keys.h"
 #include "common/base/log.h"
+#include "common/net/forwarded.h"
 #include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/tailnet.h"
@@ -88,6 +89,7 @@ private:
     std::uint64_t refusals_[3] = {};
     std::map<int, std::uint64_t> request_failures_;
     std::shared_ptr<SourceLimits> unauthenticated_;
+    TrustedProxies trusted_proxies_;
     LogLimiter log_limit_;
     DeadlineCloses deadline_closes_;
     bool stopping_ = false;

@@ -14,13 +14,20 @@ std::string source_of(const std::string& peer);
 
 class SourceLimits {
 public:
-    SourceLimits(int per_source, int total) : per_source_(per_source), total_limit_(total) {}
+    // Each source may hold `per_source`; beyond that, only while fewer than `burst_total` are
+    // held in all (a quiet server lets the devices behind one NAT reconnect at once after a
+    // restart; under load from many sources, each keeps its own share).
+    SourceLimits(int per_source, int total, int burst_total = 0)
+        : per_source_(per_source), total_limit_(total), burst_total_(burst_total) {}
 
     // Counts one more for `source`; false (and nothing counted) when it or the total is full.
     bool admit(const std::string& source) {
         if (total_ >= total_limit_) return false;
         auto& n = by_source_[source];
-        if (n >= per_source_) return false;
+        if (n >= per_source_ && total_ >= burst_total_) {
+            if (n == 0) by_source_.erase(source);
+            return false;
+        }
         ++n;
         ++total_;
         return true;
@@ -34,7 +41,7 @@ public:
     int total() const { return total_; }
 
 private:
-    int per_source_, total_limit_;
+    int per_source_, total_limit_, burst_total_;
     int total_ = 0;
     std::unordered_map<std::string, int> by_source_;
 };

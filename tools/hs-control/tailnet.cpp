@@ -34,7 +34,7 @@ Tailnet::Tailnet(Db& db, Config cfg, json derp_map)
     settings_.logtail = cfg_.logtail_enabled;
     dns_json_ = dns_config_json(cfg_).dump();
     derp_map_json_ = derp_map.dump();
-    keepalive_ = std::make_shared<const std::string>(frame_map_message(R"({"KeepAlive":true})"));
+    keepalive_ = std::make_shared<const std::string>(frame_map_message(delta_json({.keep_alive = true})));
 }
 
 void Tailnet::on_owner_thread() const {
@@ -58,16 +58,17 @@ void Tailnet::load() {
     routers_.clear();
     const auto now = Clock::now();
     for (auto& n : store::list_nodes(db_)) {
-        auto& l = add_node(std::move(n));
-        if (auto it = keep.find(l.rec.id); it != keep.end()) l.sinks = it->second;
-        l.rec.online = !l.sinks.empty();
-        refresh(l, now);
+        const auto kept = keep.find(n.id);
+        n.online = kept != keep.end() && !kept->second.empty();
+        auto& l = add_node(std::move(n), now, Tell::Nobody);
+        if (kept != keep.end()) l.sinks = kept->second;
     }
     if (cfg_.policy_mode == "database") load_stored_policy(true);
     // Streams of nodes that vanished while we were not looking end now.
     for (auto& [id, sinks] : keep)
         if (!nodes_.count(id))
             for (auto* s : sinks) s->end();
+    publish(now);
 }
 
 void Tailnet::reload_users() {
@@ -84,17 +85,7 @@ void Tailnet::reload_users() {
 void Tailnet::ensure_user(std::optional<std::int64_t> user_id) {
     if (!user_id || users_.count(*user_id)) return;
     reload_users();
-    const auto f = frame(R"({"UserProfiles":)" + profiles_json_ + "}");
-    for (auto& [id, l] : nodes_) push(l, f);
-}
-
-Tailnet::Live& Tailnet::add_node(Node n) {
-    const auto id = n.id;
-    auto& l = nodes_[id];
-    l.rec = std::move(n);
-    index(l);
-    chunks_.invalidate(id);
-    return l;
+    pending_.profiles = true;
 }
 
 void Tailnet::index(const Live& l) {
@@ -122,87 +113,6 @@ Tailnet::Live* Tailnet::by_node_key(const std::string& key) {
     if (it == by_node_key_.end()) return nullptr;
     const auto n = nodes_.find(it->second);
     return n == nodes_.end() ? nullptr : &n->second;
-}
-
-bool Tailnet::refresh(Live& l, TimePoint now) {
-    const bool sent = track_routes(l) && reroute(now, l.rec.id);
-    render(l, now);
-    return sent;
-}
-
-void Tailnet::refresh_and_announce(Live& l, TimePoint now) {
-    if (!refresh(l, now)) broadcast_changed(l, now);
-}
-
-void Tailnet::render(Live& l, TimePoint now) {
-    if (auto in = policy_node(l); in != l.policy_in) {
-        l.policy_in = std::move(in);
-        policy_dirty_ = true;
-    }
-    l.peer_json = node_json(l.rec, settings_, l.capver, now, false, &l.routes).dump();
-    chunks_.invalidate(l.rec.id);
-}
-
-std::shared_ptr<const std::string> Tailnet::frame(const std::string& js) {
-    return std::make_shared<const std::string>(frame_map_message(js));
-}
-
-void Tailnet::push(Live& l, std::shared_ptr<const std::string> f) {
-    for (auto* s : l.sinks) {
-        s->push(f);
-        ++stats_.map_messages;
-        stats_.map_bytes += f->size();
-    }
-}
-
-void Tailnet::broadcast_changed(const Live& changed, TimePoint now) {
-    spdlog::debug("node {} ({}) changed", changed.rec.id, changed.rec.given_name);
-    if (const auto it = nodes_.find(changed.rec.id); it != nodes_.end() && !it->second.sinks.empty()) {
-        auto& l = it->second;
-        push(l, frame(R"({"Node":)" + self_json(l, now) + "}"));
-    }
-    changed_.insert(changed.rec.id);
-}
-
-void Tailnet::queue_patch(std::int64_t id, const json& patch) {
-    auto& p = patches_[id];
-    if (p.is_null()) p = patch;
-    else p.update(patch);
-}
-
-void Tailnet::broadcast_removed(std::int64_t removed) {
-    const auto f = frame(R"({"PeersRemoved":[)" + std::to_string(removed) + "]}");
-    for (auto& [id, l] : nodes_)
-        if (id != removed) push(l, f);
-}
-
-void Tailnet::remove_node(std::int64_t id, TimePoint now) {
-    const auto it = nodes_.find(id);
-    if (it == nodes_.end()) return;
-    const auto sinks = it->second.sinks;
-    unindex(it->second);
-    nodes_.erase(it);
-    chunks_.invalidate(id);
-    policy_dirty_ = true;
-    for (auto* s : sinks) s->end();
-    broadcast_removed(id);
-    forget_router(id, now);
-}
-
-void Tailnet::persist_later(Live& l, TimePoint now) {
-    if (!may_write(now)) {
-        unsaved_reports_.insert(l.rec.id);
-        return;
-    }
-    try {
-        persist(l, now, Write::ClientReport);
-        unsaved_reports_.erase(l.rec.id);
-    } catch (const DbError& e) {
-        unsaved_reports_.insert(l.rec.id);
-        note_db_failure(now, e.what());
-    } catch (const store::NotFound&) {
-        // hs-admin deleted the node a moment ago; sync_from_db removes it on this tick.
-    }
 }
 
 void Tailnet::retry_unsaved(TimePoint now) {
@@ -247,15 +157,6 @@ std::optional<std::string> Tailnet::db_write_problem(TimePoint now) const {
     if (const auto waiting = unsaved_reports_.size() + unsaved_presence_.size())
         text += " (" + std::to_string(waiting) + " changes kept in memory until it recovers)";
     return text;
-}
-
-void Tailnet::persist(Live& l, TimePoint now, Write what) {
-    l.rec.updated_at = now;
-    switch (what) {
-        case Write::ClientReport: store::set_node_client_report(db_, l.rec); break;
-        case Write::Login: store::set_node_login(db_, l.rec); break;
-        case Write::Expiry: store::set_node_expiry(db_, l.rec.id, l.rec.expiry); break;
-    }
 }
 
 std::string Tailnet::full_map(Live& self, TimePoint now) {
@@ -331,10 +232,11 @@ void Tailnet::attach(std::int64_t node_id, MapSink* sink, TimePoint now) {
     l.sinks.push_back(sink);
     l.offline_since.reset();
     if (l.sinks.size() == 1 && !l.rec.online) {
-        l.rec.online = true;
-        l.rec.last_seen = now;
-        refresh(l, now);
-        presence_[l.rec.id] = true;
+        auto next = l.rec;
+        next.online = true;
+        next.last_seen = now;
+        change(l, std::move(next), now, {.tell = Tell::Presence});
+        publish(now);
     }
 }
 
@@ -344,115 +246,14 @@ void Tailnet::detach(std::int64_t node_id, MapSink* sink, TimePoint now) {
     if (it == nodes_.end()) return;
     auto& l = it->second;
     l.sinks.erase(std::remove(l.sinks.begin(), l.sinks.end(), sink), l.sinks.end());
-    if (l.sinks.empty() && l.rec.online) {
-        l.rec.online = false;
-        l.rec.last_seen = now;
-        l.offline_since = now;
-        if (stopping_) return;
-        refresh(l, now);
-        presence_[l.rec.id] = false;
-    }
-}
-
-std::string Tailnet::peers_changed_text(const std::vector<const Live*>& whole, std::int64_t except) {
-    std::string list;
-    for (const auto* l : whole) {
-        if (l->rec.id == except) continue;
-        if (!list.empty()) list += ',';
-        list += l->peer_json;
-    }
-    return list.empty() ? std::string() : R"({"PeersChanged":[)" + list + "]}";
-}
-
-void Tailnet::flush(TimePoint now) {
-    on_owner_thread();
-    if (presence_.empty() && changed_.empty() && patches_.empty() && !views_stale_) return;
-    const auto changed = std::exchange(changed_, {});
-    const auto patches = std::exchange(patches_, {});
-    const auto presence = std::exchange(presence_, {});
-    if (policy_) return flush_with_policy(changed, patches, presence, now);
-    views_stale_ = false;
-    // Peers get a changed node as it is now (peer_json is rendered on every change), so a patch
-    // of a node that also goes out whole says nothing new.
-    std::vector<const Live*> whole;
-    for (const auto id : changed)
-        if (const auto it = nodes_.find(id); it != nodes_.end()) whole.push_back(&it->second);
-    std::map<std::int64_t, const json*> patch_of;  // ordered: the message lists them by ID
-    json online = json::object(), seen = json::object();
-    for (const auto& [id, p] : patches)
-        if (nodes_.count(id) && !changed.count(id)) patch_of[id] = &p;
-    // PeerSeenChange true stamps LastSeen "now" on the client: when it went offline.
-    for (const auto& [id, on] : presence) {
-        if (!nodes_.count(id)) continue;
-        online[std::to_string(id)] = on;
-        if (!on) seen[std::to_string(id)] = true;
-    }
-    // Three messages at most, each one encode shared by every peer: the nodes, then presence,
-    // then patches. Clients ignore presence and patches for IDs that are not their peers, their
-    // own included, but a node listed whole must not find itself in PeersChanged (the client
-    // would add it as a peer): those few (a joining node registers before it streams) get their
-    // own copy. Presence and patches stay out of the PeersChanged message: tailscaled v1.102.5
-    // then sometimes kept a new peer as an empty, offline entry (interop test_derp_relay,
-    // test_embedded_derp: two clients joining within the same tick).
-    std::shared_ptr<const std::string> shared;
-    for (auto& [id, l] : nodes_) {
-        if (l.sinks.empty() || whole.empty()) continue;
-        if (changed.count(id)) {
-            if (const auto text = peers_changed_text(whole, id); !text.empty()) push(l, frame(text));
-            continue;
-        }
-        if (!shared) shared = frame(peers_changed_text(whole, 0));
-        push(l, shared);
-    }
-    if (!online.empty()) {
-        json msg = {{"OnlineChange", std::move(online)}};
-        if (!seen.empty()) msg["PeerSeenChange"] = std::move(seen);
-        const auto f = frame(msg.dump());
-        for (auto& [id, l] : nodes_) push(l, f);
-    }
-    send_patches(patch_of);
-    record_presence(presence);
-}
-
-void Tailnet::send_patches(const std::map<std::int64_t, const json*>& patch_of) {
-    if (patch_of.empty()) return;
-    // A node is not sent its own patch: the client has no peer of that ID and would give up
-    // applying the message as a delta (and the load generator counts it as a delivery). One
-    // shared message for everyone else; the patched nodes that stream get theirs without it.
-    auto text = [&](std::int64_t except) {
-        json list = json::array();
-        for (const auto& [id, p] : patch_of)
-            if (id != except) list.push_back(*p);
-        return list.empty() ? std::string() : json{{"PeersChangedPatch", std::move(list)}}.dump();
-    };
-    std::shared_ptr<const std::string> shared;
-    for (auto& [id, l] : nodes_) {
-        if (l.sinks.empty()) continue;
-        if (patch_of.count(id)) {
-            if (const auto t = text(id); !t.empty()) push(l, frame(t));
-            continue;
-        }
-        if (!shared) shared = frame(text(0));
-        push(l, shared);
-    }
-}
-
-void Tailnet::record_presence(const std::map<std::int64_t, bool>& changes) {
-    if (changes.empty()) return;
-    if (!may_write(Clock::now())) {
-        for (const auto& [id, on] : changes) unsaved_presence_.insert(id);
-        return;
-    }
-    try {
-        Db::Tx tx(db_);
-        for (const auto& [id, on] : changes)
-            if (const auto n = nodes_.find(id); n != nodes_.end()) store::set_node_online(db_, id, on, n->second.rec.last_seen);
-        tx.commit();
-    } catch (const DbError& e) {
-        // Clients already heard; the file catches up in retry_unsaved.
-        for (const auto& [id, on] : changes) unsaved_presence_.insert(id);
-        note_db_failure(Clock::now(), e.what());
-    }
+    // At exit nobody is told: the file is reset as hs-control stops.
+    if (!l.sinks.empty() || !l.rec.online || stopping_) return;
+    l.offline_since = now;
+    auto next = l.rec;
+    next.online = false;
+    next.last_seen = now;
+    change(l, std::move(next), now, {.tell = Tell::Presence});
+    publish(now);
 }
 
 bool Tailnet::admits_node_key(const std::string& node_key, TimePoint now) const {
@@ -467,23 +268,25 @@ std::size_t Tailnet::online_count() const {
 }
 
 void Tailnet::set_derp_map(json derp_map) {
+    on_owner_thread();
     auto text = derp_map.dump();
     if (text == derp_map_json_) return;
     derp_map_json_ = std::move(text);
-    const auto f = frame(R"({"DERPMap":)" + derp_map_json_ + "}");
-    for (auto& [id, l] : nodes_) push(l, f);
+    pending_.derp_map = true;
+    publish(Clock::now());
 }
 
 void Tailnet::collect_ephemeral(TimePoint now) {
+    on_owner_thread();
     std::vector<std::int64_t> gone;
     for (auto& [id, l] : nodes_)
         if (l.rec.ephemeral && l.sinks.empty() && l.offline_since && now - *l.offline_since >= cfg_.ephemeral_inactivity_timeout)
             gone.push_back(id);
     for (auto id : gone) {
         spdlog::info("deleting ephemeral node {} after {} offline", id, cfg_.ephemeral_inactivity_timeout.count() / 1000);
-        store::delete_node(db_, id);
-        remove_node(id, now);
+        remove_node(id, now, true);
     }
+    publish(now);
 }
 
 void Tailnet::sync_from_db(TimePoint now) {
@@ -496,55 +299,51 @@ void Tailnet::sync_from_db(TimePoint now) {
     if (changes.pruned) {
         spdlog::info("change log was pruned past what this server saw; reloading everything");
         load();
-        for (auto& [id, l] : nodes_) broadcast_changed(l, now);
+        for (auto& [id, l] : nodes_) change(l, l.rec, now, {});
+        publish(now);
         return;
     }
     change_seq_ = changes.last_seq;
     auto& node_ids = changes.node_ids;
-    const bool users_changed = changes.users, policy_changed = changes.policies;
-    if (users_changed) {
+    if (changes.users) {
         const auto before = profiles_json_;
         reload_users();
-        if (before != profiles_json_) {
-            const auto f = frame(R"({"UserProfiles":)" + profiles_json_ + "}");
-            for (auto& [id, l] : nodes_) push(l, f);
-        }
+        pending_.profiles |= before != profiles_json_;
     }
     std::sort(node_ids.begin(), node_ids.end());
     node_ids.erase(std::unique(node_ids.begin(), node_ids.end()), node_ids.end());
-    for (const auto id : node_ids) {
-        auto row = store::find_node(db_, id);
-        const auto it = nodes_.find(id);
-        if (!row) {
-            if (it != nodes_.end()) {
-                spdlog::info("node {} was deleted", id);
-                remove_node(id, now);
-            }
-            continue;
+    for (const auto id : node_ids) sync_node(id, now);
+    if (changes.policies && cfg_.policy_mode == "database") load_stored_policy(false);
+    publish(now);
+}
+
+void Tailnet::sync_node(std::int64_t id, TimePoint now) {
+    auto row = store::find_node(db_, id);
+    const auto it = nodes_.find(id);
+    if (!row) {
+        if (it != nodes_.end()) {
+            spdlog::info("node {} was deleted", id);
+            remove_node(id, now, false);
         }
-        if (it == nodes_.end()) {
-            auto& l = add_node(std::move(*row));
-            l.rec.online = false;
-            refresh_and_announce(l, now);
-            continue;
-        }
-        auto& l = it->second;
-        row->online = l.rec.online;  // liveness is ours, not the file's
-        row->last_seen = l.rec.last_seen;
-        if (unsaved_reports_.count(id)) {
-            // What the client reported while the file was busy is newer than the file.
-            row->disco_key = l.rec.disco_key;
-            row->endpoints = l.rec.endpoints;
-            row->host_info = l.rec.host_info;
-            row->hostname = l.rec.hostname;
-        }
-        const auto before = l.peer_json;
-        unindex(l);  // an admin may have given it new addresses (nodes backfill-ips)
-        l.rec = std::move(*row);
-        index(l);
-        if (!refresh(l, now) && l.peer_json != before) broadcast_changed(l, now);
+        return;
     }
-    if (policy_changed && cfg_.policy_mode == "database") load_stored_policy(false);
+    if (it == nodes_.end()) {
+        row->online = false;
+        add_node(std::move(*row), now, Tell::Everyone);
+        return;
+    }
+    auto& l = it->second;
+    row->online = l.rec.online;  // liveness is ours, not the file's
+    row->last_seen = l.rec.last_seen;
+    if (unsaved_reports_.count(id)) {
+        // What the client reported while the file was busy is newer than the file.
+        row->disco_key = l.rec.disco_key;
+        row->endpoints = l.rec.endpoints;
+        row->host_info = l.rec.host_info;
+        row->hostname = l.rec.hostname;
+    }
+    // An admin may have given it new addresses (nodes backfill-ips): change() indexes them.
+    change(l, std::move(*row), now, {.tell = Tell::IfVisible});
 }
 
 }  // namespace hs::control

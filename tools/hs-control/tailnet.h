@@ -71,6 +71,15 @@ struct TailnetStats {
 // io.run()), so nothing here locks. The thread that constructs a Tailnet owns it; the entry
 // points below check that they run on it and abort otherwise, because a second thread would
 // corrupt the node maps silently rather than fail.
+//
+// What clients hear, and when. Every change records what it did in one pending delta (see
+// Delta); nothing sends on its own. Two flushes render each message once, through the mapper:
+//  - at the end of every entry point below that changes something, what a client must hear at
+//    once: its own new self (Node), removed peers (PeersRemoved, only to the nodes that saw
+//    them), UserProfiles, DERPMap, and the allow-all maps of a dropped policy;
+//  - on the tick (flush, 250 ms): peers of changed nodes get them whole (PeersChanged), their
+//    patches (PeersChangedPatch) and presence (OnlineChange), and each node's view after a
+//    policy change. Batching there keeps a burst of N changes at O(N) messages, not O(N^2).
 class Tailnet {
 public:
     Tailnet(Db& db, Config cfg, nlohmann::json derp_map);
@@ -83,6 +92,8 @@ public:
     // ("ip:port"), named with the machine key when a registration is refused and counted in
     // the limits on pending logins. Database writes happen before any change in memory and in
     // one transaction: a busy or full file throws DbError and changes nothing.
+    // A node logging in again or out gets its new self before this returns; peers hear of it on
+    // the tick; a deleted ephemeral node leaves its peers' maps before this returns.
     RegisterReply register_node(const std::string& machine_key, const nlohmann::json& req, TimePoint now,
                                 const std::string& peer = "");
     // For a held interactive login: the reply once approved, or nullopt while still pending.
@@ -90,26 +101,33 @@ public:
     std::optional<RegisterReply> poll_auth(const std::string& auth_id, const std::string& machine_key,
                                            const nlohmann::json& req, TimePoint now, const std::string& peer = "");
 
-    // POST /machine/map.
+    // POST /machine/map. What the client reports reaches its peers on the tick (whole, or as a
+    // patch when only endpoints, disco key, home DERP or Cap moved); the node's own streams get
+    // nothing unless a route election moved its routes (then its new self, before this returns).
     MapReply map_request(const std::string& machine_key, const nlohmann::json& req, TimePoint now);
     // A streaming map request starts and stops receiving deltas. The first sink of a node makes
     // it online; the last one leaving makes it offline.
-    // Presence changes are collected and announced by flush.
+    // Presence changes are announced by flush; a primary route moving with them reaches the
+    // routers' own streams before this returns.
     void attach(std::int64_t node_id, MapSink* sink, TimePoint now);
     void detach(std::int64_t node_id, MapSink* sink, TimePoint now);
     // Announces what changed since the last call (nodes added or changed, their patches, nodes
     // that came or went) in one message to every connected node, and records presence in the
     // file in one transaction. The server calls it on every tick (250 ms): when thousands of
     // nodes join or reconnect at once, each peer gets one message per tick instead of one per
-    // node, O(N) messages per tick rather than O(N^2) in all.
+    // node, O(N) messages per tick rather than O(N^2) in all. Sends first what an entry point
+    // that threw left unpublished.
     void flush(TimePoint now);
     // hs-control is exiting: streams that end now change nothing (the file is reset at exit).
     void set_stopping() { stopping_ = true; }
 
     // Picks up what other processes (hs-admin) wrote: reads the change log past what was seen,
     // reloads those rows and tells the clients that must hear of them. Cheap when nothing moved.
+    // Before it returns: new UserProfiles, removals, and changed nodes' own selves; peers get
+    // the changed nodes on the tick, each once however many columns and routes moved.
     void sync_from_db(TimePoint now);
-    // Deletes ephemeral nodes that have been offline longer than the configured timeout.
+    // Deletes ephemeral nodes that have been offline longer than the configured timeout; their
+    // peers hear of it before this returns.
     void collect_ephemeral(TimePoint now);
 
     // Writes that could wait (what clients report, presence) and failed because the file was
@@ -128,13 +146,15 @@ public:
     // every other (as headscale without a policy). A policy that does not compile, or whose
     // tests fail, is refused: the problems are returned and the last good policy stays.
     // Connected clients get what changed for them (peers, PacketFilter, SSHPolicy) on the
-    // next flush.
+    // next flush; routes it approves reach the routers' own streams at once. Dropping the
+    // policy sends every streaming node all its peers and the allow-all filter at once.
     // `enforce_tests` false (at start): failing policy tests are logged, not refused.
     std::vector<policy::Problem> set_policy(std::optional<std::string> text, bool enforce_tests = true);
     bool has_policy() const { return policy_ != nullptr; }
     std::uint64_t policy_reload_errors() const { return policy_reload_errors_; }
     void count_policy_reload_error() { ++policy_reload_errors_; }
 
+    // Connected clients get a changed map before this returns.
     void set_derp_map(nlohmann::json derp_map);
     const std::string& derp_map_json() const { return derp_map_json_; }
 
@@ -167,6 +187,23 @@ private:
         policy::Node policy_in;
     };
 
+    // What changed since the last flushes and who must hear of it (see the class comment).
+    struct Delta {
+        // On the tick (flush):
+        std::set<std::int64_t> changed;                  // nodes their peers get whole
+        std::map<std::int64_t, nlohmann::json> patches;  // PeerChange by node, merged
+        std::map<std::int64_t, bool> presence;           // node -> online
+        bool views = false;  // the policy was replaced: every streaming node needs its view again
+        // At the end of the entry point (publish):
+        // Nodes whose own streams get their new self. A node that caused the change by its own
+        // report is not here (it knows; Tell::Peers) unless a route election moved its routes.
+        std::set<std::int64_t> selves;
+        std::set<std::int64_t> removed;  // deleted nodes, to the nodes that saw them
+        bool profiles = false;           // UserProfiles changed
+        bool derp_map = false;
+        bool drop_views = false;  // no policy any more: each node that had a view gets everything back
+    };
+
     // --- policy (tailnet_policy.cpp) ---
     // Compiles again when nodes, users or routes changed since the last compile, then lets
     // autoApprovers approve what nodes announce (which compiles once more if it approved any).
@@ -180,6 +217,8 @@ private:
     std::optional<std::string> grant_requested_tags(std::optional<std::int64_t> user_id, const nlohmann::json& req,
                                                     std::vector<std::string>& tags);
     static policy::Node policy_node(const Live& l);
+    // The peer `id` as `v` shows it, or null when `v` does not see it (peers are sorted by ID).
+    static const policy::PeerView* seen_in(const policy::NodeView& v, std::int64_t id);
     // policy.mode database: the newest stored policy. At start (`at_start`), one that does not
     // compile stops the server rather than leaving the tailnet open.
     void load_stored_policy(bool at_start);
@@ -193,66 +232,107 @@ private:
     std::string self_json(const Live& l, TimePoint now) const;
     // flush with a policy in force: each connected node hears what changed in its own view,
     // and only about the nodes it may see.
-    void flush_with_policy(const std::set<std::int64_t>& changed, const std::map<std::int64_t, nlohmann::json>& patches,
-                           const std::map<std::int64_t, bool>& presence, TimePoint now);
+    void flush_with_policy(const Delta& d, TimePoint now);
     std::string view_delta(Live& l, policy::NodeView nv, const std::set<std::int64_t>& changed, TimePoint now);
     // The same compile as the node's last view: only the changed peers it sees are news.
     std::string changed_peers_delta(const Live& l, const std::set<std::int64_t>& changed, TimePoint now) const;
-    // No policy any more: every streaming node gets every peer and the allow-all filter back.
+    // No policy any more (Delta::drop_views, from publish): every streaming node that had a view
+    // gets every peer and the allow-all filter back.
     void drop_policy(TimePoint now);
 
-    // --- state changes (tailnet.cpp) ---
-    Live& add_node(Node n);
-    // Re-renders the node for peers after its record changed; re-elects primary routes first
-    // when the change touches them. True when that election already sent the node, as it is
-    // now, to everyone (its routes moved): the caller need not send it again.
-    bool refresh(Live& l, TimePoint now);
-    // refresh, then the node to everyone unless the election did.
-    void refresh_and_announce(Live& l, TimePoint now);
+    // --- the change path (tailnet_change.cpp) ---
+    // What a change is news to.
+    enum class Tell {
+        Nobody,     // only what the route election moves goes out (load)
+        Everyone,   // the node whole: its own streams at once, its peers on the tick
+        IfVisible,  // as Everyone, but only when what peers see of the node changed (an admin's edit)
+        Peers,      // whole to its peers only: the node reported it itself
+        Patch,      // How::patch to its peers on the tick, merged with earlier ones
+        Presence,   // online/offline to its peers on the tick, recorded in the file then
+    };
+    // The columns a change writes, never a whole row: an admin may have edited the others in
+    // the file since we last read it.
+    enum class Write {
+        None,
+        ClientReport,  // after memory changes; a busy or full file keeps it for retry_unsaved
+        // These three before memory changes: a failed write throws and changes nothing.
+        Login,
+        Expiry,
+        ApprovedRoutes,
+        PrimaryRoutes,  // a record for hs-admin only: a failure is logged, the change goes on
+    };
+    struct How {
+        Write write = Write::None;
+        Tell tell = Tell::Everyone;
+        nlohmann::json patch = nullptr;  // Tell::Patch: a PeerChange with NodeID
+        Db::Tx* tx = nullptr;            // the write joins this transaction, and commits it
+    };
+    // The one way a node's record changes: `next` replaces it after the columns how.write names
+    // are written; then the node is rendered for peers again, primary routes re-elected when its
+    // routes or liveness as a router moved, and what happened recorded in pending_ as how.tell
+    // says (the election records the nodes it moves, this one included, as Tell::Everyone).
+    void change(Live& l, Node next, TimePoint now, const How& how);
+    // A node new to nodes_ (registered, loaded, or added by hs-admin), indexed and rendered as
+    // change() would, then recorded as `tell` says.
+    Live& add_node(Node n, TimePoint now, Tell tell);
+    // Deletes the row first when `delete_row` (a failure throws and removes nothing); ends the
+    // node's streams, records the removal and hands its routes to other routers.
+    void remove_node(std::int64_t id, TimePoint now, bool delete_row);
+    // change()'s tail: election, rendering, record. `before` is the node's peer_json before.
+    void settle(Live& l, TimePoint now, const How& how, const std::string& before);
+    void write(const Node& next, TimePoint now, const How& how);
     // The node as peers see it (peer_json), from its record and route view as they are.
     void render(Live& l, TimePoint now);
-    // --- routes (tailnet_routes.cpp) ---
-    // True when the node's served routes, or its liveness as a router, differ from the last election.
-    bool track_routes(Live& l);
-    // Elects primaries again and sends the nodes whose routes moved to everyone, `watch` (the
-    // node whose change started it) included; true when `watch` was one of them.
-    bool reroute(TimePoint now, std::int64_t watch = 0);
-    void forget_router(std::int64_t id, TimePoint now);
-    void remove_node(std::int64_t id, TimePoint now);
-    void reload_users();
-    // A user created moments ago by hs-admin may not be loaded yet: load it, and send the new
-    // profile to connected clients before any node of that user reaches them.
-    void ensure_user(std::optional<std::int64_t> user_id);
-    // The node's new self to its own streams now; the node to its peers on the next flush.
-    void broadcast_changed(const Live& l, TimePoint now);
-    // The fields of `patch` (a PeerChange with NodeID) to peers on the next flush, merged with
-    // any earlier patch of the same node.
-    void queue_patch(std::int64_t id, const nlohmann::json& patch);
-    // flush's PeersChanged message for one recipient: every queued node but `except` (a client
-    // would take itself for a peer). Empty when that leaves none.
-    static std::string peers_changed_text(const std::vector<const Live*>& whole, std::int64_t except);
+    // Sends what must go out at once (the second part of Delta). Every entry point that changes
+    // something calls it before it returns; flush calls it too, for whatever an entry point that
+    // threw left behind.
+    void publish(TimePoint now);
+    // PeersRemoved: to every streaming node without a policy, else to those whose view had them.
+    void send_removed(const std::set<std::int64_t>& removed);
     void record_presence(const std::map<std::int64_t, bool>& changes);
     // flush's PeersChangedPatch messages.
     void send_patches(const std::map<std::int64_t, const nlohmann::json*>& patch_of);
+    void push(Live& l, std::shared_ptr<const std::string> frame);
+    // `m` to every streaming node, rendered and compressed once.
+    void push_all(const DeltaMessage& m);
+    std::shared_ptr<const std::string> frame(const std::string& json);
+
+    // --- routes (tailnet_routes.cpp) ---
+    // True when the node's served routes, or its liveness as a router, differ from the last election.
+    bool track_routes(Live& l);
+    // Elects primaries again; each node whose routes moved, `watch` (the node whose change
+    // started it) included, changes through change() as Tell::Everyone.
+    void reroute(TimePoint now, std::int64_t watch = 0);
+    void forget_router(std::int64_t id, TimePoint now);
+
+    // --- tailnet.cpp ---
+    void reload_users();
+    // A user created moments ago by hs-admin may not be loaded yet: load it; connected clients
+    // get the new profiles before any node of that user reaches them (publish sends profiles
+    // before selves, peers go on the tick).
+    void ensure_user(std::optional<std::int64_t> user_id);
     // The indexes kept beside nodes_: node key, machine key, taken addresses.
     void index(const Live& l);
     void unindex(const Live& l);
-    void broadcast_removed(std::int64_t id);
-    void push(Live& l, std::shared_ptr<const std::string> frame);
-    std::shared_ptr<const std::string> frame(const std::string& json);
     // Full maps record in self.view what the policy let the node see.
     std::string full_map(Live& self, TimePoint now);
     // The same map framed and compressed, from the shared pieces of chunks_.
     std::string full_map_frame(Live& self, TimePoint now);
-    // Writes only the columns `what` changes, never a whole row: an admin may have edited the
-    // others in the file since we last read it.
-    enum class Write { ClientReport, Login, Expiry };
-    void persist(Live& l, TimePoint now, Write what);
-    // persist for what may wait: a failure leaves the node in unsaved_reports_ for retry_unsaved.
-    void persist_later(Live& l, TimePoint now);
+    // One row of sync_from_db: the node added, changed or removed as the file has it now.
+    void sync_node(std::int64_t id, TimePoint now);
+    // What a map request reports (endpoints, disco key, Hostinfo, capability version), applied
+    // through change().
+    void apply_report(Live& l, const nlohmann::json& req, int capver, TimePoint now);
 
     // --- registration helpers (register.cpp) ---
     RegisterReply success(const Live& l) const;
+    // register_node and poll_auth before they publish what they changed.
+    RegisterReply handle_register(const std::string& machine_key, const nlohmann::json& req, TimePoint now,
+                                  const std::string& peer);
+    std::optional<RegisterReply> handle_poll_auth(const std::string& auth_id, const std::string& machine_key,
+                                                  const nlohmann::json& req, TimePoint now, const std::string& peer);
+    // A logout (expiry in the past): an ephemeral node is deleted, another expires now.
+    RegisterReply logout(Live& l, TimePoint now);
     // Writes the node within `tx` and commits before anything changes in memory.
     RegisterReply complete_registration(const std::string& machine_key, const nlohmann::json& req,
                                         std::optional<std::int64_t> user_id, std::vector<std::string> tags,
@@ -279,10 +359,7 @@ private:
     std::string dns_json_;
     std::string profiles_json_;
     std::shared_ptr<const std::string> keepalive_;
-    // Not yet announced (flush): node -> online; nodes peers get whole; patches by node.
-    std::map<std::int64_t, bool> presence_;
-    std::set<std::int64_t> changed_;
-    std::map<std::int64_t, nlohmann::json> patches_;
+    Delta pending_;  // not yet sent
     bool stopping_ = false;
     std::set<std::int64_t> routers_;                 // nodes that serve at least one route
     std::map<std::string, std::int64_t> primaries_;  // subnet prefix -> primary router
@@ -298,7 +375,6 @@ private:
     std::shared_ptr<const policy::Compiled> policy_;
     std::uint64_t policy_generation_ = 0;  // counts replacements of policy_: views older than it are recomputed
     bool policy_dirty_ = false;  // nodes, users or routes changed since the last compile
-    bool views_stale_ = false;   // the policy changed: every streaming node needs its view again
     std::uint64_t policy_reload_errors_ = 0;
     std::int64_t change_seq_ = 0;
     std::thread::id owner_ = std::this_thread::get_id();

@@ -38,14 +38,13 @@ std::vector<std::string> default_allowed(const Node& n, const RouteView& routes)
 // (a null would leave the client's last policy in force).
 json ssh_or_empty(const json& ssh) { return ssh.is_null() ? json{{"rules", json::array()}} : ssh; }
 
-// The peer `id` as `v` shows it, or null when `v` does not see it (peers are sorted by ID).
-const policy::PeerView* seen_in(const policy::NodeView& v, std::int64_t id) {
+}  // namespace
+
+const policy::PeerView* Tailnet::seen_in(const policy::NodeView& v, std::int64_t id) {
     const auto it = std::lower_bound(v.peers.begin(), v.peers.end(), static_cast<std::uint64_t>(id),
                                      [](const policy::PeerView& p, std::uint64_t want) { return p.node_id < want; });
     return it != v.peers.end() && it->node_id == static_cast<std::uint64_t>(id) ? &*it : nullptr;
 }
-
-}  // namespace
 
 std::vector<policy::Problem> Tailnet::set_policy(std::optional<std::string> text, bool enforce_tests) {
     on_owner_thread();
@@ -55,7 +54,8 @@ std::vector<policy::Problem> Tailnet::set_policy(std::optional<std::string> text
         spdlog::info("no ACL policy: every node may reach every other");
         policy_text_.reset();
         policy_.reset();
-        drop_policy(Clock::now());
+        pending_.drop_views = true;
+        publish(Clock::now());
         return {};
     }
     auto result = policy::compile(*text, policy_users(), policy_nodes(), enforce_tests);
@@ -71,8 +71,9 @@ std::vector<policy::Problem> Tailnet::set_policy(std::optional<std::string> text
     policy_ = std::move(result.compiled);
     ++policy_generation_;
     policy_dirty_ = false;
-    views_stale_ = true;
+    pending_.views = true;
     if (auto_approve(Clock::now())) ensure_policy();
+    publish(Clock::now());
     return {};
 }
 
@@ -110,17 +111,16 @@ bool Tailnet::auto_approve(TimePoint now) {
         for (const auto& r : policy_->auto_approved_routes(static_cast<std::uint64_t>(id)))
             if (std::find(approved.begin(), approved.end(), r) == approved.end()) approved.push_back(r);
         if (approved.size() == l.rec.approved_routes.size()) continue;
+        auto next = l.rec;
+        next.approved_routes = std::move(approved);
         try {
-            check_writable(now);
-            store::set_node_approved_routes(db_, id, approved);
+            change(l, std::move(next), now, {.write = Write::ApprovedRoutes});
         } catch (const std::exception& e) {
             spdlog::warn("node {}: autoApprovers would approve its routes, but they cannot be recorded: {}", id, e.what());
             continue;
         }
         spdlog::info("node {} ({}): routes approved by autoApprovers; approved now: {}", id, l.rec.given_name,
-                     json(approved).dump());
-        l.rec.approved_routes = std::move(approved);
-        refresh_and_announce(l, now);
+                     json(l.rec.approved_routes).dump());
         any = true;
     }
     return any;
@@ -223,7 +223,7 @@ std::string Tailnet::view_delta(Live& l, policy::NodeView nv, const std::set<std
     if (l.view)
         for (const auto& p : l.view->peers) before[p.node_id] = &p;
     std::unordered_set<std::uint64_t> visible;
-    std::string peers;
+    std::vector<std::string> peers;
     for (const auto& p : nv.peers) {
         visible.insert(p.node_id);
         const auto it = nodes_.find(static_cast<std::int64_t>(p.node_id));
@@ -236,15 +236,13 @@ std::string Tailnet::view_delta(Live& l, policy::NodeView nv, const std::set<std
             // The node had every peer as node_json renders it: only those the policy reshapes.
             send = !p.cap_map.empty() || sorted(p.allowed_ips) != sorted(default_allowed(it->second.rec, it->second.routes));
         }
-        if (!send) continue;
-        peers += peers.empty() ? "" : ",";
-        peers += peer_json_for(p, it->second, now);
+        if (send) peers.push_back(peer_json_for(p, it->second, now));
     }
-    std::string removed;
+    DeltaMessage m;
+    m.peers_changed.assign(peers.begin(), peers.end());
+    // A peer deleted since the last view was removed by publish already (send_removed).
     auto drop = [&](std::int64_t id) {
-        if (id == l.rec.id || visible.count(static_cast<std::uint64_t>(id))) return;
-        removed += removed.empty() ? "" : ",";
-        removed += std::to_string(id);
+        if (id != l.rec.id && !visible.count(static_cast<std::uint64_t>(id)) && nodes_.count(id)) m.peers_removed.push_back(id);
     };
     if (l.view) {
         for (const auto& [id, p] : before) drop(static_cast<std::int64_t>(id));
@@ -254,29 +252,17 @@ std::string Tailnet::view_delta(Live& l, policy::NodeView nv, const std::set<std
     const json old_filter = l.view ? l.view->packet_filter : json::parse(allow_all_filter_json());
     const json old_ssh = l.view ? l.view->ssh_policy : json();
     const json old_caps = l.view ? l.view->cap_map : json::object();
-    std::string out;
-    auto field = [&](const char* name, const std::string& value) {
-        out += out.empty() ? "{" : ",";
-        out += '"';
-        out += name;
-        out += "\":";
-        out += value;
-    };
-    if (!peers.empty()) field("PeersChanged", "[" + peers + "]");
-    if (!removed.empty()) field("PeersRemoved", "[" + removed + "]");
-    if (nv.packet_filter != old_filter) field("PacketFilter", nv.packet_filter.dump());
-    if (nv.ssh_policy != old_ssh) field("SSHPolicy", ssh_or_empty(nv.ssh_policy).dump());
+    if (nv.packet_filter != old_filter) m.packet_filter = nv.packet_filter.dump();
+    if (nv.ssh_policy != old_ssh) m.ssh_policy = ssh_or_empty(nv.ssh_policy).dump();
     const bool caps_changed = nv.cap_map != old_caps;
     l.view = std::move(nv);
-    if (caps_changed) field("Node", self_json(l, now));
-    if (!out.empty()) out += '}';
-    return out;
+    if (caps_changed) m.node = self_json(l, now);
+    return delta_json(m);
 }
 
-void Tailnet::flush_with_policy(const std::set<std::int64_t>& changed, const std::map<std::int64_t, json>& patches,
-                                const std::map<std::int64_t, bool>& presence, TimePoint now) {
+void Tailnet::flush_with_policy(const Delta& d, TimePoint now) {
     ensure_policy();
-    views_stale_ = false;
+    const auto& changed = d.changed;
     for (auto& [id, l] : nodes_) {
         if (l.sinks.empty()) continue;  // the others get their view with their next map
         // A view from the compile in force stays right: computing it again for every streaming
@@ -288,35 +274,25 @@ void Tailnet::flush_with_policy(const std::set<std::int64_t>& changed, const std
         if (!text.empty()) push(l, frame(text));
         // Presence and patches only of the nodes this one may see (as in the allow-all path,
         // in messages of their own after the peers).
-        json online = json::object(), seen = json::object();
-        for (const auto& [pid, on] : presence) {
-            if (!seen_in(*l.view, pid)) continue;
-            online[std::to_string(pid)] = on;
-            if (!on) seen[std::to_string(pid)] = true;
-        }
-        if (!online.empty()) {
-            json msg = {{"OnlineChange", std::move(online)}};
-            if (!seen.empty()) msg["PeerSeenChange"] = std::move(seen);
-            push(l, frame(msg.dump()));
-        }
-        json list = json::array();
-        for (const auto& [pid, p] : patches)
-            if (seen_in(*l.view, pid) && !changed.count(pid)) list.push_back(p);
-        if (!list.empty()) push(l, frame(json{{"PeersChangedPatch", std::move(list)}}.dump()));
+        DeltaMessage online, patched;
+        for (const auto& [pid, on] : d.presence)
+            if (seen_in(*l.view, pid) && nodes_.count(pid)) online.online[pid] = on;
+        if (!online.online.empty()) push(l, frame(delta_json(online)));
+        for (const auto& [pid, p] : d.patches)
+            if (seen_in(*l.view, pid) && !changed.count(pid) && nodes_.count(pid)) patched.patches.push_back(p);
+        if (!patched.patches.empty()) push(l, frame(delta_json(patched)));
     }
-    record_presence(presence);
+    record_presence(d.presence);
 }
 
 std::string Tailnet::changed_peers_delta(const Live& l, const std::set<std::int64_t>& changed, TimePoint now) const {
-    std::string peers;
+    std::vector<std::string> peers;
     for (const auto id : changed) {
         const auto* pv = id == l.rec.id ? nullptr : seen_in(*l.view, id);
         const auto it = pv ? nodes_.find(id) : nodes_.end();
-        if (it == nodes_.end()) continue;
-        peers += peers.empty() ? "" : ",";
-        peers += peer_json_for(*pv, it->second, now);
+        if (it != nodes_.end()) peers.push_back(peer_json_for(*pv, it->second, now));
     }
-    return peers.empty() ? std::string() : R"({"PeersChanged":[)" + peers + "]}";
+    return delta_json({.peers_changed = {peers.begin(), peers.end()}});
 }
 
 void Tailnet::drop_policy(TimePoint now) {
@@ -327,17 +303,12 @@ void Tailnet::drop_policy(TimePoint now) {
         const bool had_ssh = !l.view->ssh_policy.is_null();
         l.view.reset();
         if (l.sinks.empty()) continue;
-        std::string peers;
-        for (const auto& [pid, peer] : nodes_) {
-            if (pid == id) continue;
-            peers += peers.empty() ? "" : ",";
-            peers += peer.peer_json;
-        }
-        std::string msg = R"({"PacketFilter":)" + filter;
-        if (!peers.empty()) msg += R"(,"PeersChanged":[)" + peers + "]";
-        if (had_ssh) msg += R"(,"SSHPolicy":{"rules":[]})";
-        if (had_caps) msg += R"(,"Node":)" + self_json(l, now);
-        push(l, frame(msg + "}"));
+        DeltaMessage m{.packet_filter = filter};
+        for (const auto& [pid, peer] : nodes_)
+            if (pid != id) m.peers_changed.push_back(peer.peer_json);
+        if (had_ssh) m.ssh_policy = ssh_or_empty(nullptr).dump();
+        if (had_caps) m.node = self_json(l, now);
+        push(l, frame(delta_json(m)));
     }
 }
 

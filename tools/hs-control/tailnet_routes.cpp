@@ -4,7 +4,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/store/store.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {
@@ -20,7 +19,7 @@ bool Tailnet::track_routes(Live& l) {
     return was_router || !l.served.empty();
 }
 
-bool Tailnet::reroute(TimePoint now, std::int64_t watch) {
+void Tailnet::reroute(TimePoint now, std::int64_t watch) {
     std::vector<Router> routers;
     routers.reserve(routers_.size());
     for (const auto id : routers_) {
@@ -42,29 +41,19 @@ bool Tailnet::reroute(TimePoint now, std::int64_t watch) {
     for (const auto& [prefix, id] : primaries_)
         if (!primaries.count(prefix)) spdlog::info("route {}: no online router left", prefix);
     primaries_ = std::move(primaries);
-    bool sent_watched = false;
     for (const auto id : affected) {
         const auto it = nodes_.find(id);
         if (it == nodes_.end()) continue;
         auto& l = it->second;
         auto view = route_view(id, l.served, primaries_);
         if (view == l.routes) continue;
-        if (view.primary != l.routes.primary) {
-            l.rec.primary_routes = view.primary;
-            // For hs-admin: which router serves a prefix right now. Only a record for humans:
-            // a locked file must not stop the election reaching the clients.
-            try {
-                store::set_node_primary_routes(db_, id, view.primary);
-            } catch (const std::exception& e) {
-                spdlog::warn("node {}: could not record its primary routes: {}", id, e.what());
-            }
-        }
+        auto next = l.rec;
+        const bool moved = view.primary != l.routes.primary;
+        if (moved) next.primary_routes = view.primary;
         l.routes = std::move(view);
-        render(l, now);
-        broadcast_changed(l, now);
-        sent_watched |= id == watch;
+        // No second election from in here: track_routes already agrees with this one.
+        change(l, std::move(next), now, {.write = moved ? Write::PrimaryRoutes : Write::None});
     }
-    return sent_watched;
 }
 
 void Tailnet::forget_router(std::int64_t id, TimePoint now) {

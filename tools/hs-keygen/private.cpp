@@ -26,7 +26,7 @@ std::function<int()> add_private(CLI::App& app) {
                                           "'public' uses the type to pick the prefix)")
         ->check(CLI::IsMember({"machine", "node", "disco", "derp", "noise"}))
         ->capture_default_str();
-    cmd->add_option("--out", o->out, "Write to FILE (mode 0600, atomically) instead of stdout");
+    cmd->add_option("--out", o->out, "Write to FILE (mode 0600, atomically; missing directories made 0700) instead of stdout");
     cmd->add_flag("--force", o->force, "Overwrite FILE if it exists");
     cmd->add_option("--format", o->format, "text, or json for derper's key file {\"PrivateKey\": ...}")
         ->check(CLI::IsMember({"text", "json"}))
@@ -40,6 +40,7 @@ std::function<int()> add_private(CLI::App& app) {
             std::fwrite(data.data(), 1, data.size(), stdout);
             return std::fflush(stdout) == 0 ? 0 : 1;
         }
+        make_private_dirs(o->out);  // a user naming a new directory expects it made (0700)
         write_file_atomic(o->out, data, 0600, o->force);
         return 0;
     };

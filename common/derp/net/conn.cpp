@@ -242,7 +242,11 @@ http::response<http::string_body> derp_http_response(const http::request_header<
         res.result(http::status::no_content);
     } else if (path == "/derp") {
         res.result(http::status::upgrade_required);
-        res.body() = "DERP requires connection upgrade\n";
+        // A client always asks for the upgrade; without the header a proxy most likely dropped it.
+        res.body() = req[http::field::upgrade].empty()
+                         ? "DERP requires connection upgrade; the request had no Upgrade header: a reverse proxy in "
+                           "front of this server probably dropped it (it must pass Upgrade and Connection)\n"
+                         : "DERP requires connection upgrade\n";
     } else {
         res.result(http::status::not_found);
         res.body() = "not found\n";

@@ -131,7 +131,7 @@ TEST_CASE("invalid values are rejected with file:line and key") {
     CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    enabled: true\n"), Contains("stun_listen_addr: is required"));
     CHECK_THAT(errors_of(kMinimal + "tls_cert_path: /a.pem\n"), Contains("must be set together"));
     CHECK_THAT(errors_of(kMinimal + "dns:\n  override_local_dns: true\n"), Contains("dns.nameservers.global is empty"));
-    CHECK_THAT(errors_of("dns:\n  magic_dns: true\n"), Contains("dns.base_domain: is required"));
+    CHECK_THAT(errors_of("dns:\n  magic_dns: true\n"), Contains("test.yaml (not set): dns.base_domain: is required"));
     CHECK_THAT(errors_of("server_url: https://hs.example.com\ndns:\n  base_domain: example.com\n"), Contains("must not contain the server's own host name"));
     CHECK_THAT(errors_of(kMinimal + "dns:\n  extra_records:\n    - {name: a, type: A, value: fd7a::1}\n"), Contains("is not an IPv4 address"));
     CHECK_THAT(errors_of(kMinimal + "trusted_proxies: [0.0.0.0/0]\n"), Contains("would trust every address"));

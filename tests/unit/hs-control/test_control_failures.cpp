@@ -168,3 +168,15 @@ TEST_CASE("per-source limits count an IPv4 address, an IPv6 /64, and a mapped IP
     limits.release("unknown");  // a release without an admit changes nothing
     CHECK(limits.total() == 3);
 }
+
+TEST_CASE("a source may exceed its share only while the server is quiet") {
+    SourceLimits limits(2, 10, 4);
+    for (int i = 0; i < 4; ++i) CHECK(limits.admit("office"));  // 4 < burst: past its share of 2
+    CHECK_FALSE(limits.admit("office"));                        // the burst allowance is used
+    CHECK(limits.admit("b"));                                   // every other source keeps its share
+    CHECK(limits.admit("b"));
+    CHECK_FALSE(limits.admit("b"));
+    for (int i = 0; i < 3; ++i) limits.release("office");
+    CHECK(limits.total() == 3);
+    CHECK(limits.admit("b"));  // quiet again: b may burst too
+}

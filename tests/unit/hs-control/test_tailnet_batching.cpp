@@ -35,6 +35,11 @@ struct Net {
         tn.attach(r.node_id, &s, now);
         return r.node_id;
     }
+    // The joins so far announced, and forgotten by the sinks.
+    void settle(std::initializer_list<Sink*> sinks) {
+        tn.flush(now);
+        for (auto* s : sinks) s->got.clear();
+    }
 };
 
 std::vector<std::int64_t> ids(const json& list) {
@@ -51,9 +56,7 @@ TEST_CASE("nodes registering in one tick reach each connected node as one PeersC
     Sink s1, s2;
     n.join(w1, s1, "watch-1");
     n.join(w2, s2, "watch-2");
-    n.tn.flush(n.now);
-    s1.got.clear();
-    s2.got.clear();
+    n.settle({&s1, &s2});
 
     std::vector<Client> joiners(20);
     std::vector<std::int64_t> joined;
@@ -80,8 +83,7 @@ TEST_CASE("a batch merges patches, and a changed node never finds itself among i
     n.join(a, sa, "a");
     const auto ib = n.join(b, sb, "b");
     const auto ic = n.join(c, sc, "c");
-    n.tn.flush(n.now);
-    for (auto* s : {&sa, &sb, &sc}) s->got.clear();
+    n.settle({&sa, &sb, &sc});
 
     // b moves twice in the tick: peers get one patch with where it ended up.
     auto lite = b.map(false);
@@ -110,4 +112,59 @@ TEST_CASE("a batch merges patches, and a changed node never finds itself among i
     // b hears of c, and not of its own patch: a client has no peer of its own ID.
     REQUIRE(sb.got.size() == 1);
     CHECK(ids(sb.got[0]["PeersChanged"]) == std::vector<std::int64_t>{ic});
+}
+
+TEST_CASE("an admin's rename that also moves a route reaches each peer once and the node itself once") {
+    Net n;
+    Client r, w;
+    Sink sr, sw;
+    auto with_route = [](json req) {
+        req["Hostinfo"]["RoutableIPs"] = {"10.77.0.0/24"};
+        return req;
+    };
+    REQUIRE(n.tn.register_node(r.machine, with_route(r.request("router", n.key.secret)), n.now).status == 200);
+    const auto m = n.tn.map_request(r.machine, with_route(r.map(true)), n.now);
+    REQUIRE(m.status == 200);
+    n.tn.attach(m.node_id, &sr, n.now);
+    n.join(w, sw, "watch");
+    n.settle({&sr, &sw});
+
+    // One admin edit: a new name and the advertised route approved, so the router becomes the
+    // prefix's primary. The election and the sync each have a reason to send the node.
+    Db admin(n.t.path());
+    store::set_node_given_name(admin, m.node_id, "gateway");
+    store::set_node_approved_routes(admin, m.node_id, {"10.77.0.0/24"});
+    const auto before = n.tn.stats().map_messages;
+    n.tn.sync_from_db(n.now);
+    REQUIRE(sr.got.size() == 1);  // its own new self at once
+    CHECK(sr.got[0]["Node"]["PrimaryRoutes"] == json({"10.77.0.0/24"}));
+    CHECK(sr.got[0]["Node"]["Name"] == "gateway.hs.test.");
+    CHECK(sw.got.empty());  // peers on the tick
+    n.tn.flush(n.now);
+    REQUIRE(sw.got.size() == 1);
+    CHECK(ids(sw.got[0]["PeersChanged"]) == std::vector<std::int64_t>{m.node_id});
+    CHECK(sw.got[0]["PeersChanged"][0]["Name"] == "gateway.hs.test.");
+    CHECK(sw.got[0]["PeersChanged"][0]["PrimaryRoutes"] == json({"10.77.0.0/24"}));
+    CHECK(sr.got.size() == 1);  // nothing more for the router: it is the only node that changed
+    CHECK(n.tn.stats().map_messages - before == 2);
+}
+
+TEST_CASE("nodes deleted together leave each peer's map in one PeersRemoved message") {
+    Net n;
+    Client w;
+    Sink sw;
+    n.join(w, sw, "watch");
+    std::vector<Client> gone(2);
+    std::vector<Sink> ended(2);
+    std::vector<std::int64_t> gone_ids;
+    for (std::size_t i = 0; i < gone.size(); ++i) gone_ids.push_back(n.join(gone[i], ended[i], "gone-" + std::to_string(i)));
+    n.settle({&sw});
+    Db admin(n.t.path());
+    for (const auto id : gone_ids) store::delete_node(admin, id);
+    n.tn.sync_from_db(n.now);
+    REQUIRE(sw.got.size() == 1);  // at once, not on the tick
+    CHECK(sw.got[0]["PeersRemoved"] == json(gone_ids));
+    for (const auto& s : ended) CHECK(s.ended);
+    n.tn.flush(n.now);
+    CHECK(sw.got.size() == 1);
 }

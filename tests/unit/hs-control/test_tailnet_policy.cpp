@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <tuple>
 
 #include "common/store/store.h"
 #include "tools/hs-control/tailnet.h"
@@ -44,6 +45,21 @@ struct Net {
         REQUIRE(r.status == 200);
         tn.attach(r.node_id, &s, now);
         return r.node_id;
+    }
+    // Two laptops (alice's, bob's) and alice's tag:web server, streaming under kPolicy, with
+    // what they were sent so far cleared.
+    struct Lab {
+        Client a, b, w;
+        Sink sa, sb, sw;
+        std::int64_t ia = 0, ib = 0, iw = 0;
+    };
+    void start(Lab& lab) {
+        REQUIRE(tn.set_policy(std::string(kPolicy)).empty());
+        lab.ia = join(lab.a, lab.sa, "laptop-a", alice_key.secret);
+        lab.ib = join(lab.b, lab.sb, "laptop-b", bob_key.secret);
+        lab.iw = join(lab.w, lab.sw, "web", web_key.secret);
+        tn.flush(now);
+        for (auto* s : {&lab.sa, &lab.sb, &lab.sw}) s->got.clear();
     }
     // The full map a new request from `c` gets now.
     json full_map(const Client& c) {
@@ -248,14 +264,9 @@ TEST_CASE("autoApprovers approve announced routes at registration and when the p
 
 TEST_CASE("a change that leaves the policy's inputs alone reaches only the nodes that see it, without a recompile") {
     Net n;
-    REQUIRE(n.tn.set_policy(std::string(kPolicy)).empty());
-    Client a, b, w;
-    Sink sa, sb, sw;
-    n.join(a, sa, "laptop-a", n.alice_key.secret);
-    n.join(b, sb, "laptop-b", n.bob_key.secret);
-    const auto iw = n.join(w, sw, "web", n.web_key.secret);
-    n.tn.flush(n.now);
-    for (auto* s : {&sa, &sb, &sw}) s->got.clear();
+    Net::Lab lab;
+    n.start(lab);
+    auto [w, sa, sb, iw] = std::tie(lab.w, lab.sa, lab.sb, lab.iw);
     auto req = w.map(false);
     req["OmitPeers"] = true;
     req["Hostinfo"]["OS"] = "plan9";  // a whole-node change; tags, addresses and routes stay
@@ -265,5 +276,25 @@ TEST_CASE("a change that leaves the policy's inputs alone reaches only the nodes
     REQUIRE(ma.is_object());
     CHECK(peer_ids(ma, "PeersChanged") == std::vector<std::int64_t>{iw});
     CHECK(!ma.contains("PacketFilter"));  // the same view: only the changed peer
+    CHECK(sb.got.empty());
+}
+
+TEST_CASE("a node deleted under a policy leaves the maps of the nodes that saw it, once, and reaches no other") {
+    Net n;
+    Net::Lab lab;
+    n.start(lab);
+    auto [sa, sb, sw, iw] = std::tie(lab.sa, lab.sb, lab.sw, lab.iw);
+
+    Db admin(n.t.path());
+    store::delete_node(admin, iw);
+    n.tn.sync_from_db(n.now);
+    REQUIRE(sa.got.size() == 1);  // at once
+    CHECK(sa.got[0]["PeersRemoved"] == json({iw}));
+    CHECK(sb.got.empty());  // bob never saw the web server
+    CHECK(sw.ended);
+    // The tick recompiles the policy without the web server: alice's new view says nothing more
+    // of it, and bob still hears nothing.
+    n.tn.flush(n.now);
+    CHECK(sa.got.size() == 1);
     CHECK(sb.got.empty());
 }
