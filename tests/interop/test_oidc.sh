@@ -28,7 +28,7 @@ fi
 cp "$HS_SRC"/tests/interop/oidc/*.mjs "$NODE_DIR/"
 # The browser runs in a namespace of its own: in the root namespace it sees every veth other
 # tests add and drop, and chromium aborts page loads on such changes (ERR_NETWORK_CHANGED).
-browser() { OUT="$OUT" timeout 90 ip netns exec "$(host_ns browser)" node "$NODE_DIR/browser.mjs" "$@"; }
+browser() { OUT="$OUT" timeout 150 ip netns exec "$(host_ns browser)" node "$NODE_DIR/browser.mjs" "$@"; }
 
 # The provider, on the lab bridge where hs-control and the browser's namespace reach it: its
 # certificate from the lab CA, which hs-control trusts through SSL_CERT_FILE.

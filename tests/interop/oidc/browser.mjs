@@ -25,7 +25,8 @@ const context = await chromium.launchPersistentContext(profile, {
   args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
     '--disable-background-networking', '--disable-component-update', '--disable-sync'],
 });
-context.setDefaultTimeout(20000);
+// Generous: the test machine is shared, and a page of the provider has taken over 20 s to load there.
+context.setDefaultTimeout(45000);
 const page = context.pages()[0] ?? await context.newPage();
 let shots = 0;
 const shot = async (name, what) => page.screenshot({ path: path.join(out, `${name}-${++shots}-${what}.png`), fullPage: true });
