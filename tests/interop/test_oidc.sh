@@ -49,7 +49,7 @@ cat >"$LAB/users.json" <<'JSON'
 }
 JSON
 control_config "policy: {mode: database}" "oidc: {issuer: '$ISSUER', client_id: hs-control, client_secret_path: '$LAB/client_secret'," \
-  "  scope: [openid, profile, email, groups], pkce: {enabled: true, method: S256}," \
+  "  scope: [openid, profile, email, groups], pkce: {enabled: true, method: S256}, use_expiry_from_token: true," \
   "  allowed_groups: [vpn], allowed_domains: [example.com]," \
   "  allowed_users: [alice@example.com, carol@example.com, mallory@evil.test]}"
 # Node 20 here sometimes hangs while the provider sets up (1 of 8 standalone starts: every
@@ -76,12 +76,17 @@ control_start
 grep -q "OIDC: signing in through $ISSUER" "$CONTROL_DIR/control.log" || fail "hs-control did not discover the provider"
 pass "hs-control discovered the provider and fetched its keys at start"
 
+# The first non-empty AuthURL `tailscale up --json` printed for NAME (it may print an empty one first).
+auth_url_of() {
+  local u; u=$(jq -r 'select(.AuthURL != null and .AuthURL != "") | .AuthURL' "$LAB/up-$1.json" 2>/dev/null | head -1)
+  [ -n "$u" ] && echo "$u"
+}
 # up_interactive NAME: starts `tailscale up` on NAME in the background and sets AUTH_URL and UP_PID.
 up_interactive() {
   ts "$1" up --login-server="$CONTROL_URL" --hostname="$1" --json --timeout=120s >"$LAB/up-$1.json" 2>"$LAB/up-$1.err" &
   UP_PID=$!
-  eventually 20 grep -q AuthURL "$LAB/up-$1.json" || fail "$1: tailscale up printed no AuthURL"
-  AUTH_URL=$(jq -r 'select(.AuthURL != null and .AuthURL != "") | .AuthURL' "$LAB/up-$1.json" | head -1)
+  eventually 20 auth_url_of "$1" || fail "$1: tailscale up printed no AuthURL"
+  AUTH_URL=$(auth_url_of "$1")
 }
 field() { echo "$1" | jq -r "$2"; }
 
@@ -113,6 +118,15 @@ u=$(echo "$users" | jq -c '.[0]')
   [ "$(field "$u" .email)" = alice@example.com ] && [ "$(field "$u" .display_name)" = "Alice Liddell" ] ||
   fail "hs-admin users list does not show the provider identity: $u"
 pass "hs-admin users list: $(field "$u" '"\(.name), \(.email), \(.provider), \(.provider_id)"')"
+# use_expiry_from_token: the node expires with its ID token (oidc-provider's default lifetime, 1 h).
+token_expiry_ok() {
+  local e; e=$(admin nodes list -o json | jq -r --arg h "$1" '.[] | select(.name==$h) | .expiry // empty')
+  [ -n "$e" ] || return 1
+  local left=$(( $(date -d "$e" +%s) - $(date +%s) ))
+  [ "$left" -gt 3300 ] && [ "$left" -le 3600 ]
+}
+check "use_expiry_from_token: ${clients[0]} expires with its ID token (in $(admin nodes list -o json | jq -r --arg h "${clients[0]}" '.[] | select(.name==$h) | .expiry'))" \
+  eventually 10 token_expiry_ok "${clients[0]}"
 if [ ${#clients[@]} -ge 2 ]; then
   eventually 20 pong "${clients[1]}" "${clients[0]}" || fail "${clients[1]} cannot ping ${clients[0]}"
   pass "${clients[1]} pings ${clients[0]}: both signed in through the provider"

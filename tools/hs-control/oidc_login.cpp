@@ -116,8 +116,6 @@ void OidcLogin::start() {
         own_db_->set_busy_timeout(std::chrono::milliseconds(100));
         if (cfg_.database_wal && cfg_.database_wal_autocheckpoint > 0) own_db_->exec("PRAGMA wal_autocheckpoint = 0");
     }
-    if (o.use_expiry_from_token)
-        spdlog::warn("oidc.use_expiry_from_token is not implemented yet: nodes that sign in expire after node.expiry");
     try {
         discover();
         spdlog::info("OIDC: signing in through {} ({} signing keys)", o.issuer, keys_.size());
@@ -271,7 +269,38 @@ asio::awaitable<OidcReply> OidcLogin::finish(const std::string& target, const st
         spdlog::info("OIDC: {} ({}) refused for registration {}: {}", v.who.provider_identifier, v.who.email, flow->auth_id, *why);
         co_return OidcReply{403, oidc_refused_page(*why), "", ""};
     }
-    co_return approve(*flow, v, Clock::now());
+    auto reply = approve(*flow, v, Clock::now());
+    if (reply.status == 200 && cfg_.oidc.use_expiry_from_token) {
+        // Named arguments (GCC 12, see on_pool); detached: the person's page does not wait.
+        auto executor = co_await asio::this_coro::executor;
+        const auto auth_id = flow->auth_id;
+        const auto user_id = reply_user_id_;
+        const auto expiry = v.token_expiry;
+        asio::co_spawn(executor, apply_token_expiry(auth_id, user_id, expiry), asio::detached);
+    }
+    co_return reply;
+}
+
+asio::awaitable<void> OidcLogin::apply_token_expiry(std::string auth_id, std::int64_t user_id, TimePoint expiry) {
+    // The registration itself is completed by the client's waiting request (register.cpp) with
+    // node.expiry, on the next tick; this follows it. 120 x 250 ms: the client's long poll.
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    for (int i = 0; i < 120; ++i) {
+        timer.expires_after(std::chrono::milliseconds(250));
+        co_await timer.async_wait(asio::use_awaitable);
+        try {
+            const auto ar = store::find_auth_request(db(), auth_id);
+            if (!ar) co_return;
+            if (ar->status != "done") continue;
+            const auto node = store::find_node_by_node_key(db(), ar->node_key);
+            if (!node || node->user_id != user_id) co_return;
+            store::set_node_expiry(db(), node->id, expiry);
+            spdlog::info("OIDC: node {} ({}) expires with its ID token at {}", node->id, node->given_name, format_time(expiry));
+        } catch (const std::exception& e) {
+            spdlog::warn("OIDC: setting the ID token's expiry on registration {}: {}", auth_id, e.what());
+        }
+        co_return;
+    }
 }
 
 OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint now) {
@@ -289,6 +318,7 @@ OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint 
     try {
         const auto user = store::upsert_oidc_user(db(), u);
         store::approve_auth_request(db(), flow.auth_id, user.id, now);
+        reply_user_id_ = user.id;
         spdlog::info("OIDC: {} (user {}, {}) signed in; registration {} for {} approved", v.who.provider_identifier, user.id,
                      user.name, flow.auth_id, ar->hostname);
         return {200, oidc_success_page(ar->hostname, user.name, user.email), "", ""};

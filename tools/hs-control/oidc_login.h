@@ -66,6 +66,9 @@ private:
     std::vector<auth::Jwk> fetch_keys();
     Verified authenticate(const std::string& code, const OidcFlow& flow);
     OidcReply approve(const OidcFlow& flow, const Verified& v, TimePoint now);
+    // oidc.use_expiry_from_token: waits (30 s at most) for the client to get its node from the
+    // approved registration, then gives that node the ID token's expiry.
+    boost::asio::awaitable<void> apply_token_expiry(std::string auth_id, std::int64_t user_id, TimePoint expiry);
     std::string redirect_uri() const;
 
     Db& db() { return own_db_ ? *own_db_ : shared_db_; }
@@ -86,6 +89,7 @@ private:
     std::vector<auth::Jwk> keys_;
     TimePoint keys_fetched_{};
     bool discovering_ = false;
+    std::int64_t reply_user_id_ = 0;  // the user approve() last approved a registration for
 };
 
 }  // namespace hs::control
