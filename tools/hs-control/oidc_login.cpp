@@ -274,7 +274,7 @@ asio::awaitable<OidcReply> OidcLogin::finish(const std::string& target, const st
         // Named arguments (GCC 12, see on_pool); detached: the person's page does not wait.
         auto executor = co_await asio::this_coro::executor;
         const auto auth_id = flow->auth_id;
-        const auto user_id = reply_user_id_;
+        const auto user_id = reply.user_id;
         const auto expiry = v.token_expiry;
         asio::co_spawn(executor, apply_token_expiry(auth_id, user_id, expiry), asio::detached);
     }
@@ -318,10 +318,9 @@ OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint 
     try {
         const auto user = store::upsert_oidc_user(db(), u);
         store::approve_auth_request(db(), flow.auth_id, user.id, now);
-        reply_user_id_ = user.id;
         spdlog::info("OIDC: {} (user {}, {}) signed in; registration {} for {} approved", v.who.provider_identifier, user.id,
                      user.name, flow.auth_id, ar->hostname);
-        return {200, oidc_success_page(ar->hostname, user.name, user.email), "", ""};
+        return {200, oidc_success_page(ar->hostname, user.name, user.email), "", "", user.id};
     } catch (const store::StoreError& e) {
         return {409, oidc_bad_link_page(e.what()), "", ""};
     } catch (const std::exception& e) {

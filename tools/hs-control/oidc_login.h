@@ -31,6 +31,7 @@ struct OidcReply {
     std::string html;
     std::string location;
     std::string set_cookie;
+    std::int64_t user_id = 0;  // a successful login: the user the device was approved for
 };
 
 // The HTTP answer: the page, the redirect and cookie, and headers that keep the callback's
@@ -89,7 +90,6 @@ private:
     std::vector<auth::Jwk> keys_;
     TimePoint keys_fetched_{};
     bool discovering_ = false;
-    std::int64_t reply_user_id_ = 0;  // the user approve() last approved a registration for
 };
 
 }  // namespace hs::control
