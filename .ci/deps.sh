@@ -19,6 +19,8 @@ PACKAGES=(
   systemd
   # a real Prometheus (and promtool) scrapes the servers; nginx and Caddy run the reverse-proxy examples
   prometheus nginx caddy
+  # test_oidc.sh: the browser that signs in (driven by playwright-core from npm)
+  chromium
 )
 
 missing=()
@@ -62,4 +64,21 @@ else
   if [ "${major:-0}" -lt 1 ] || { [ "$major" -eq 1 ] && [ "${minor:-0}" -lt 26 ]; }; then
     echo "deps: Go $v is too old; the interop tests need Go >= 1.26 (https://go.dev/dl/)." >&2
   fi
+fi
+
+# test_oidc.sh runs an OpenID provider (npm oidc-provider) and the browser driver on Node.js >= 20
+# (Debian 13's nodejs; Debian 12 ships 18, too old: use NodeSource's nodejs 20 or later there).
+if ! command -v node >/dev/null 2>&1; then
+  echo "deps: installing nodejs and npm (test_oidc.sh)" >&2
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null || true
+fi
+if command -v node >/dev/null 2>&1; then
+  nv=$(node --version | sed 's/^v//; s/\..*//')
+  if [ "${nv:-0}" -lt 20 ]; then
+    echo "deps: Node.js $(node --version) is too old; test_oidc.sh needs Node.js >= 20 (https://github.com/nodesource/distributions)." >&2
+  fi
+else
+  echo "deps: Node.js is not installed; test_oidc.sh needs Node.js >= 20 with npm." >&2
 fi

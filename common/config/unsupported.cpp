@@ -11,9 +11,6 @@
 namespace hs::config_detail {
 namespace {
 
-// Features other branches are implementing; the lead drops these lines when they land.
-constexpr const char* kNotYet = "not implemented yet in hs";
-
 struct Warner {
     const std::map<std::string, std::string>& where;
     Problems& p;
@@ -38,19 +35,6 @@ struct Warner {
         if (set(key)) p.warnings.push_back(where.at(key) + ": " + key + ": " + what);
     }
 };
-
-void warn_not_yet(const Config& c, const Warner& w) {
-    if (!c.oidc.issuer.empty())
-        w.one("oidc.issuer", std::string("OIDC login is ") + kNotYet +
-                                 ": interactive logins are approved with hs-admin auth register, not by the identity "
-                                 "provider; every other oidc.* key has no effect");
-    else
-        w.group({"oidc.only_start_if_oidc_is_available", "oidc.client_id", "oidc.client_secret",
-                 "oidc.client_secret_path", "oidc.scope", "oidc.extra_params", "oidc.allowed_domains",
-                 "oidc.allowed_users", "oidc.allowed_groups", "oidc.email_verified_required", "oidc.pkce.enabled",
-                 "oidc.pkce.method", "oidc.use_expiry_from_token"},
-                std::string("OIDC is ") + kNotYet + "; no effect (oidc.issuer is empty)");
-}
 
 void warn_different(const Config& c, const Warner& w) {
     w.group({"grpc_listen_addr", "grpc_allow_insecure"},
@@ -92,7 +76,6 @@ void warn_different(const Config& c, const Warner& w) {
 
 void warn_unsupported(const Config& c, const std::map<std::string, std::string>& where, Problems& p) {
     const Warner w{where, p};
-    warn_not_yet(c, w);
     warn_different(c, w);
 }
 

@@ -19,18 +19,23 @@ struct Request {
     http::verb method = http::verb::get;
     const std::string* body = nullptr;
     std::string authorization;
+    const char* content_type = "application/json";
 };
 
 template <class Stream>
 HttpResponse exchange(Stream& stream, const HttpUrl& u, const std::string& url, const Request& r, std::size_t max_bytes,
                       asio::io_context& io, std::chrono::milliseconds timeout) {
     http::request<http::string_body> req{r.method, u.target, 11};
-    req.set(http::field::host, u.host);
+    // RFC 9110 §7.2: the port too when it is not the scheme's default (servers that build
+    // URLs from Host, as OpenID providers do for their metadata, need it).
+    const bool default_port = u.port == (u.tls ? "443" : "80");
+    const auto host = u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
+    req.set(http::field::host, default_port ? host : host + ":" + u.port);
     req.set(http::field::user_agent, "hs");
     req.set(http::field::accept, "application/json");
     if (!r.authorization.empty()) req.set(http::field::authorization, r.authorization);
     if (r.body) {
-        req.set(http::field::content_type, "application/json");
+        req.set(http::field::content_type, r.content_type);
         req.body() = *r.body;
         req.prepare_payload();
     }
@@ -141,6 +146,12 @@ HttpResponse http_request(const std::string& method, const std::string& url, con
     const auto verb = http::string_to_verb(method);
     if (verb == http::verb::unknown) throw FetchError(url + ": unknown HTTP method " + method);
     return request(url, Request{verb, body, authorization}, timeout, max_bytes);
+}
+
+HttpResponse http_post_form(const std::string& url, const std::string& form, const std::string& authorization,
+                            std::chrono::milliseconds timeout, std::size_t max_bytes) {
+    return request(url, Request{http::verb::post, &form, authorization, "application/x-www-form-urlencoded"}, timeout,
+                   max_bytes);
 }
 
 }  // namespace hs

@@ -39,4 +39,9 @@ HttpResponse http_post(const std::string& url, const std::string& body, std::chr
 HttpResponse http_request(const std::string& method, const std::string& url, const std::string* body,
                           const std::string& authorization, std::chrono::milliseconds timeout, std::size_t max_bytes);
 
+// POSTs an application/x-www-form-urlencoded body (an OAuth token request) with an
+// Authorization header value (empty: none); otherwise like http_post.
+HttpResponse http_post_form(const std::string& url, const std::string& form, const std::string& authorization,
+                            std::chrono::milliseconds timeout, std::size_t max_bytes);
+
 }  // namespace hs

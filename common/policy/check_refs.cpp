@@ -56,7 +56,7 @@ void check_alias(const ParsedPolicy& p, const Alias& a, Place place, Reporter& r
     }
     switch (a.kind) {
         case K::group:
-            if (!p.groups.count(a.name)) r.add(a.pos, where + ": group not found: \"" + a.name + "\"");
+            if (!p.groups.count(a.name) && !is_provider_group(a.name)) r.add(a.pos, where + ": group not found: \"" + a.name + "\"");
             break;
         case K::tag:
             if (!p.tag_owners.count(a.name)) {

@@ -34,6 +34,8 @@ void parse_groups(const JValue& v, ParsedPolicy& out, Reporter& r) {
     for (std::size_t k = 0; k < v.members.size(); ++k) {
         const auto& [name, members] = v.members[k];
         if (name.rfind("group:", 0) != 0) r.add(v.key_pos[k], "group \"" + name + "\" must start with \"group:\"");
+        if (is_provider_group(name))
+            r.add(v.key_pos[k], "group \"" + name + "\": names starting with \"group:oidc/\" are the identity provider's groups and cannot be defined here");
         auto list = alias_list(members, r, name);
         for (const Alias& a : list) {
             if (a.kind == Alias::Kind::group) r.add(a.pos, "groups[\"" + name + "\"]: \"" + a.name + "\": group members cannot be recursive");

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -16,7 +17,19 @@ struct User {
     std::string email;          // may be empty
     std::string display_name;   // informational
     std::string provider_id;    // OIDC subject URL, may be empty
+    std::vector<std::string> groups;  // the identity provider's groups at the last sign-in
 };
+
+// "group:oidc/<name>" names the users whose identity provider put them in group <name> at their
+// last sign-in (docs/oidc.md). Such groups are not defined in "groups"; the prefix is reserved.
+inline constexpr std::string_view kProviderGroupPrefix = "group:oidc/";
+inline bool is_provider_group(std::string_view name) { return name.substr(0, kProviderGroupPrefix.size()) == kProviderGroupPrefix; }
+inline bool in_provider_group(const User& u, std::string_view name) {
+    const auto g = name.substr(kProviderGroupPrefix.size());
+    for (const auto& mine : u.groups)
+        if (mine == g) return true;
+    return false;
+}
 
 struct Node {
     std::uint64_t id = 0;

@@ -71,6 +71,7 @@ bool owner_names_user(const CompiledImpl& c, const Alias& a, int u) {
             return c.resolver->user_index(a) == u;
         }
         case Alias::Kind::group: {
+            if (is_provider_group(a.name)) return in_provider_group(c.users[static_cast<std::size_t>(u)], a.name);
             const auto it = c.policy.groups.find(a.name);
             if (it == c.policy.groups.end()) return false;
             return std::any_of(it->second.begin(), it->second.end(),

@@ -22,6 +22,9 @@ struct User {
     std::optional<std::string> provider_identifier;
     std::string profile_pic_url;
     TimePoint created_at{};
+    // The identity provider's groups at the user's last sign-in (OIDC users; group:oidc/<name>
+    // in the policy).
+    std::vector<std::string> groups;
 };
 
 struct PreAuthKey {

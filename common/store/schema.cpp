@@ -128,6 +128,11 @@ ALTER TABLE nodes ADD COLUMN ephemeral INTEGER NOT NULL DEFAULT 0;
         {4, R"sql(
 ALTER TABLE nodes ADD COLUMN primary_routes TEXT NOT NULL DEFAULT '[]';
 )sql"},
+        // The identity provider's groups of an OIDC user at the last sign-in (a JSON list), for
+        // group:oidc/<name> in the policy (docs/oidc.md).
+        {5, R"sql(
+ALTER TABLE users ADD COLUMN oidc_groups TEXT NOT NULL DEFAULT '[]';
+)sql"},
     };
     return list;
 }

@@ -40,6 +40,10 @@ void rename_user(Db& db, std::int64_t id, const std::string& new_name);
 // Deletes the user and (by cascade) its pre-auth keys and pending logins. Refuses while the
 // user still owns nodes.
 void delete_user(Db& db, std::int64_t id);
+// A user who signs in through OpenID Connect, found by `u.provider_identifier` (<issuer>/<sub>)
+// and created on the first login; name, display name, e-mail and picture are refreshed on every
+// login (the groups too) and provider is set to "oidc". Returns the stored row.
+User upsert_oidc_user(Db& db, const User& u);
 
 // Tags look like "tag:name": lower-case letters, digits, '-' or '_'. Throws StoreError.
 void validate_tag(const std::string& tag);

@@ -7,7 +7,7 @@ namespace hs::store {
 namespace {
 
 constexpr const char* kUserColumns =
-    "SELECT id, name, display_name, email, provider, provider_identifier, profile_pic_url, created_at FROM users";
+    "SELECT id, name, display_name, email, provider, provider_identifier, profile_pic_url, created_at, oidc_groups FROM users";
 
 User read_user(const Stmt& st) {
     User u;
@@ -19,6 +19,10 @@ User read_user(const Stmt& st) {
     u.provider_identifier = st.opt_text(5);
     u.profile_pic_url = st.text(6);
     u.created_at = parse_time(st.text(7)).value_or(TimePoint{});
+    const auto groups = nlohmann::json::parse(st.text(8), nullptr, false);
+    if (groups.is_array())
+        for (const auto& g : groups)
+            if (g.is_string()) u.groups.push_back(g.get<std::string>());
     return u;
 }
 

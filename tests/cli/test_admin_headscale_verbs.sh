@@ -7,7 +7,8 @@
 
 # --- users create -p ------------------------------------------------------------------------------
 run "$A" users create alice -p https://pics.example/alice.png -o json; expect_rc 0 "create with -p"
-jqt '.name == "alice" and keys_unsorted == ["id","name","display_name","email","provider","created_at"]'; ok
+jqt '.name == "alice" and keys_unsorted == ["id","name","display_name","email","provider","created_at","profile_pic_url"]'
+jqt '.profile_pic_url == "https://pics.example/alice.png"'; ok
 [ "$(q "SELECT profile_pic_url FROM users WHERE name = 'alice'")" = https://pics.example/alice.png ] || fail "picture URL stored"; ok
 run "$A" users create bob --picture-url 'not a url'; expect_fail 'invalid picture URL "not a url"' "bad picture URL"; ok
 [ "$(q "SELECT count(*) FROM users WHERE name = 'bob'")" = 0 ] || fail "bob created despite the bad URL"; ok

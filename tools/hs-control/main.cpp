@@ -16,6 +16,7 @@
 #include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/derp_refresh.h"
 #include "tools/hs-control/embedded_derp.h"
+#include "tools/hs-control/oidc_login.h"
 #include "tools/hs-control/policy_file.h"
 #include "tools/hs-control/server.h"
 #include "tools/hs-control/tailnet.h"
@@ -57,6 +58,9 @@ int main(int argc, char** argv) {
         auto derp_map = derp.build_initial();
         hs::control::Tailnet tailnet(db, cfg, derp_map);
         hs::control::Server server(io, cfg, db, tailnet, noise_key, embedded.get());
+        hs::control::OidcLogin oidc(cfg, db);
+        oidc.start();  // blocking: the provider's metadata and keys before anything is served
+        server.set_oidc(&oidc);
         // Every address is bound before the database changes: one that is taken ends the
         // process with the live state untouched.
         server.listen();

@@ -3,16 +3,14 @@
 #include <nlohmann/json.hpp>
 
 namespace hs::control {
-namespace {
 
 std::string page(const std::string& title, const std::string& body) {
-    return "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + html_escape(title) +
+    return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+           "content=\"width=device-width, initial-scale=1\"><title>" + html_escape(title) +
            "</title><style>body{font-family:sans-serif;max-width:46em;margin:2em auto;padding:0 1em;line-height:1.5}"
            "pre{background:#f4f4f4;padding:.8em;overflow-x:auto}</style></head><body>\n<h1>" +
            html_escape(title) + "</h1>\n" + body + "\n</body></html>\n";
 }
-
-}  // namespace
 
 std::string html_escape(const std::string& s) {
     std::string out;

@@ -15,6 +15,9 @@ std::string register_page(const std::string& auth_id, const std::optional<AuthRe
 // GET /apple and /windows: how to point those clients at this server.
 std::string apple_page(const std::string& server_url);
 std::string windows_page(const std::string& server_url);
+// A whole page: `title` (escaped here) as title and heading, `body` as given (HTML). No
+// external resources: the style is inline.
+std::string page(const std::string& title, const std::string& body);
 // Escapes text for HTML.
 std::string html_escape(const std::string& s);
 

@@ -25,6 +25,7 @@
 #include "tools/hs-control/derp_verify.h"
 #include "tools/hs-control/embedded_derp.h"
 #include "tools/hs-control/noise_conn.h"
+#include "tools/hs-control/oidc_login.h"
 #include "tools/hs-control/pages.h"
 #include "tools/hs-control/ts2021_upgrade.h"
 
@@ -294,6 +295,12 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
             int status = 200;
             auto body = health_json(status);
             res = make(static_cast<unsigned>(status), std::move(body), "application/json");
+        } else if (path.rfind("/register/", 0) == 0 && oidc_ && oidc_->enabled()) {
+            res = oidc_http_response(oidc_->begin(path.substr(10), Clock::now()));
+        } else if (path == "/oidc/callback" && oidc_ && oidc_->enabled()) {
+            const std::string cookies(req[http::field::cookie]);  // named: see accept_loop on GCC 12
+            const auto reply = co_await oidc_->finish(target, cookies);
+            res = oidc_http_response(reply);
         } else if (path.rfind("/register/", 0) == 0) {
             const auto id = path.substr(10);
             std::optional<AuthRequest> ar;

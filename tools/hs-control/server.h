@@ -25,6 +25,7 @@ namespace hs::control {
 class NoiseConn;
 class EmbeddedDerp;
 class AcmeTls;
+class OidcLogin;
 
 class Server {
 public:
@@ -40,6 +41,9 @@ public:
     void start();
     void stop();
 
+    // Sign-in through an identity provider for /register/<id> and /oidc/callback; null or
+    // disabled: the page names the hs-admin command instead.
+    void set_oidc(OidcLogin* oidc) { oidc_ = oidc; }
     Tailnet& tailnet() { return tailnet_; }
     const PrivateKey& noise_key() const { return noise_key_; }
     void add_conn(const std::shared_ptr<NoiseConn>& c);
@@ -78,6 +82,7 @@ private:
     Tailnet& tailnet_;
     PrivateKey noise_key_;
     EmbeddedDerp* derp_;
+    OidcLogin* oidc_ = nullptr;
     std::string noise_public_text_;
     std::unique_ptr<boost::asio::ip::tcp::acceptor> main_acc_, metrics_acc_, derp_acc_;
     std::unique_ptr<boost::asio::ssl::context> tls_, derp_tls_;

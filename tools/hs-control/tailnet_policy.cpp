@@ -159,7 +159,7 @@ std::vector<policy::User> Tailnet::policy_users() const {
     std::vector<policy::User> out;
     out.reserve(users_.size());
     for (const auto& [id, u] : users_)
-        out.push_back({static_cast<std::uint64_t>(id), u.name, u.email, u.display_name, u.provider_identifier.value_or("")});
+        out.push_back({static_cast<std::uint64_t>(id), u.name, u.email, u.display_name, u.provider_identifier.value_or(""), u.groups});
     return out;
 }
 

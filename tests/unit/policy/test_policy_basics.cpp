@@ -124,3 +124,31 @@ TEST_CASE("the HuJSON reader takes only JSON that can be sent on: numbers, UTF-8
         CHECK(check(bad).size() == 1);
     }
 }
+
+TEST_CASE("group:oidc/<name> is the identity provider's group, not defined in groups") {
+    auto us = users();
+    us[0].groups = {"eng", "vpn"};
+    us[1].groups = {"sales"};
+    const char* text = R"({
+        "tagOwners": {"tag:server": ["group:oidc/eng"]},
+        "acls": [{"action": "accept", "src": ["group:oidc/eng"], "dst": ["tag:server:22"]},
+                 {"action": "accept", "src": ["group:oidc/nobody"], "dst": ["*:*"]}],
+    })";
+    auto r = compile(text, us, nodes());
+    REQUIRE(r.ok());
+    auto srv = r.compiled->view(3, "https://hs");
+    REQUIRE(srv.packet_filter.size() == 1);
+    CHECK(srv.packet_filter[0]["SrcIPs"] == nlohmann::json::array({"100.64.0.1", "fd7a:115c:a1e0::1"}));
+    CHECK(r.compiled->unowned_tags(1, {"tag:server"}).empty());
+    CHECK(r.compiled->unowned_tags(2, {"tag:server"}) == std::vector<std::string>{"tag:server"});
+    // Membership follows the provider: bob moves to eng at his next sign-in.
+    us[1].groups = {"eng"};
+    auto again = compile(text, us, nodes());
+    REQUIRE(again.ok());
+    CHECK(again.compiled->view(3, "https://hs").packet_filter[0]["SrcIPs"] ==
+          nlohmann::json::array({"100.64.0.1-100.64.0.2", "fd7a:115c:a1e0::1-fd7a:115c:a1e0::2"}));
+    auto defined = compile(R"({"groups": {"group:oidc/eng": ["alice@"]}})", us, nodes());
+    REQUIRE_FALSE(defined.ok());
+    CHECK(defined.problems[0].message ==
+          "group \"group:oidc/eng\": names starting with \"group:oidc/\" are the identity provider's groups and cannot be defined here");
+}

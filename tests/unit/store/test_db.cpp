@@ -55,6 +55,7 @@ TEST_CASE("migration from the previous schema version keeps data") {
         db.exec("ALTER TABLE nodes DROP COLUMN online");
         db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
+        db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 1");
         db.exec("INSERT INTO users(name, created_at, updated_at) VALUES ('alice', 'x', 'x')");
     }
@@ -79,6 +80,7 @@ TEST_CASE("migration from an older schema version (2 -> current)") {
         db.exec("ALTER TABLE nodes DROP COLUMN online");
         db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
+        db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 2");
         db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
         db.exec("INSERT INTO nodes(machine_key, node_key, given_name, user_id, created_at, updated_at) "
@@ -99,13 +101,14 @@ TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primar
     {
         Db db(path);
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
+        db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 3");
         db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
         db.exec("INSERT INTO nodes(machine_key, node_key, given_name, user_id, created_at, updated_at) "
                 "VALUES ('mkey:1', 'nodekey:1', 'n1', 1, 'x', 'x')");
     }
     Db db(path);
-    CHECK(db.schema_version() == 4);
+    CHECK(db.schema_version() == Db::kSchemaVersion);
     auto q = db.prepare("SELECT given_name, primary_routes FROM nodes");
     REQUIRE(q.step());
     CHECK(q.text(0) == "n1");
