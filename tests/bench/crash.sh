@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Crash safety (issue 20): CRASH_NODES (300) nodes register through tailscale.com's own client
+# Crash safety (issue 20): CRASH_NODES (300) nodes (half with a single-use key each, half with
+# one reusable key) register through tailscale.com's own client
 # code, 32 at a time, while hs-loadgen SIGKILLs hs-control's process group after 60, 150 and
 # 240 registrations and once more while the retries after the last restart pour in; every node
 # whose attempt failed retries until it is registered. Then the SQLite file must hold each node
@@ -20,9 +21,10 @@ hs_setup "$LAB/hs" "$port" >/dev/null
 # info: each kill must be seen to land while registrations are being written.
 sed -i "s/^log: .*/log: {level: info}/" "$LAB/hs/config.yaml"
 db=$LAB/hs/db.sqlite
+admin="$HS_BIN/hs-admin -c $LAB/hs/config.yaml"
 log "hs-loadgen: $N nodes register against hs-control on 127.0.0.1:$port, SIGKILLed 4 times"
 "$LAB/hs-loadgen" run --label hs --url "$SERVER_URL" --server-cmd "$SERVER_CMD" --ready-url "$READY_URL" \
-  --key-cmd "$KEY_CMD" --server-log "$LAB/hs/server.log" --nodes "$N" --observers 1 --scenarios crash \
+  --key-cmd "$KEY_CMD" --single-use-key-cmd "$admin preauthkeys create -u bench -e 24h" --server-log "$LAB/hs/server.log" --nodes "$N" --observers 1 --scenarios crash \
   --kill-at 60,150,240 --kill-burst --concurrency 32 --phase-timeout 40s --deadline 100s \
   >"$LAB/result.json" || { tail -20 "$LAB/hs/server.log" >&2; fail "hs-loadgen run --scenarios crash failed"; }
 r() { jq -r "$1" "$LAB/result.json"; }
@@ -53,4 +55,13 @@ q "SELECT machine_key, node_key, ipv4, ipv6 FROM nodes" | sort >"$LAB/stored.txt
 diff "$LAB/told.txt" "$LAB/stored.txt" >"$LAB/diff.txt" || fail "what nodes were told differs from the database: $(head -5 "$LAB/diff.txt")"
 pass "every node's keys and addresses, as the server told it, are the database's"
 [ "$(q "SELECT count(*) FROM nodes WHERE hostname NOT LIKE 'sim%'")" = 0 ] || fail "nodes with foreign host names"
+# Half the nodes (the even ones) had a single-use key each: every such key spent by exactly
+# one node, none spent without its node row.
+half=$(r '.crash.single_use_key_nodes')
+keys=$(q "SELECT count(*), sum(used), (SELECT count(*) FROM nodes n JOIN pre_auth_keys k ON n.auth_key_id = k.id
+  WHERE k.reusable = 0), (SELECT count(DISTINCT auth_key_id) FROM nodes n JOIN pre_auth_keys k ON n.auth_key_id = k.id
+  WHERE k.reusable = 0) FROM pre_auth_keys WHERE reusable = 0")
+[ "$half" -gt 0 ] && [ "$keys" = "$half|$half|$half|$half" ] ||
+  fail "single-use keys, spent, nodes with one, distinct keys among them: $keys (want $half each)"
+pass "$half single-use keys: each spent, by exactly one node"
 finish

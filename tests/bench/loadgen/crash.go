@@ -31,6 +31,7 @@ type crashResult struct {
 	Seconds    float64        `json:"seconds"`
 	WithAddrs  int            `json:"nodes_with_addresses"`
 	Records    []crashRecord  `json:"records"`
+	SingleUse  int            `json:"single_use_key_nodes"`
 }
 
 type crashKill struct {
@@ -153,6 +154,17 @@ func (b *bench) crash(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// Half the nodes bring keys of their own: a single-use key spent without its node row
+	// (or a row without its key spent) would leave that node unable to register again.
+	if b.opt.singleKeyCmd != "" {
+		t0 := time.Now()
+		for i := 0; i < len(nodes); i += 2 {
+			if nodes[i].authKey, err = runShell(ctx, b.opt.singleKeyCmd); err != nil {
+				return err
+			}
+		}
+		logf("crash: %d single-use keys in %.1fs", (len(nodes)+1)/2, time.Since(t0).Seconds())
+	}
 	r := &crashResult{Nodes: len(nodes), Errors: map[string]int{}, Records: make([]crashRecord, len(nodes))}
 	b.res.Crash = r
 	regCtx, cancel := context.WithTimeout(ctx, b.opt.phaseTimeout)
@@ -202,6 +214,11 @@ func (b *bench) crash(ctx context.Context) error {
 		}
 	}
 	r.Registered = int(c.done.Load())
+	for _, n := range nodes {
+		if n.authKey != "" {
+			r.SingleUse++
+		}
+	}
 	if r.Registered < len(nodes) {
 		b.problem("crash: only %d of %d nodes registered within %s", r.Registered, len(nodes), b.opt.phaseTimeout)
 	}
@@ -279,7 +296,9 @@ func (n *node) selfAddresses(ctx context.Context, e *env) (string, string, error
 	if err != nil {
 		return "", "", fmt.Errorf("map frame zstd: %w", err)
 	}
-	var mr struct{ Node *struct{ Addresses []netip.Prefix } }
+	var mr struct {
+		Node *struct{ Addresses []netip.Prefix }
+	}
 	if err := json.Unmarshal(plain, &mr); err != nil {
 		return "", "", fmt.Errorf("map JSON: %w", err)
 	}
