@@ -104,6 +104,23 @@ func (c *crasher) watch(ctx context.Context) {
 	}
 }
 
+// eachIndex calls f(i) for i in [0, n) from `workers` goroutines, taking indices in order,
+// until all are done or ctx ends; it returns when every call has returned.
+func eachIndex(ctx context.Context, n, workers int, f func(i int)) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < min(workers, n); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
 // crashErrorKind sorts a failed attempt: what a client sees when its server dies.
 func crashErrorKind(err error) string {
 	s := err.Error()
@@ -182,28 +199,18 @@ func (b *bench) crash(ctx context.Context) error {
 		}
 	}
 	start := time.Now()
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < min(b.opt.concurrency, len(nodes)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(nodes) && regCtx.Err() == nil; i = int(next.Add(1) - 1) {
-				n := nodes[i]
-				attempts, err := untilDone(regCtx, func(ctx context.Context) error {
-					c.inFlight.Add(1)
-					defer c.inFlight.Add(-1)
-					return n.register(ctx, b.e)
-				}, failed)
-				rec := &r.Records[i]
-				*rec = crashRecord{Name: n.name, MachineKey: n.mk.Public().String(), NodeKey: n.nk.Public().String(), Attempts: attempts}
-				if err == nil {
-					c.done.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	eachIndex(regCtx, len(nodes), b.opt.concurrency, func(i int) {
+		n := nodes[i]
+		attempts, err := untilDone(regCtx, func(ctx context.Context) error {
+			c.inFlight.Add(1)
+			defer c.inFlight.Add(-1)
+			return n.register(ctx, b.e)
+		}, failed)
+		r.Records[i] = crashRecord{Name: n.name, MachineKey: n.mk.Public().String(), NodeKey: n.nk.Public().String(), Attempts: attempts}
+		if err == nil {
+			c.done.Add(1)
+		}
+	})
 	stopWatch()
 	<-c.stopped
 	r.Seconds, r.Kills = time.Since(start).Seconds(), c.kills
@@ -237,33 +244,25 @@ func (b *bench) crash(ctx context.Context) error {
 func (b *bench) crashAddresses(ctx context.Context, nodes []*node, r *crashResult, failed func(error)) {
 	addrCtx, cancel := context.WithTimeout(ctx, b.opt.phaseTimeout)
 	defer cancel()
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	var have atomic.Int64
 	var mu sync.Mutex
 	var missing []string
-	for w := 0; w < min(b.opt.concurrency, len(nodes)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1) - 1); i < len(nodes); i = int(next.Add(1) - 1) {
-				rec := &r.Records[i]
-				_, err := untilDone(addrCtx, func(ctx context.Context) error {
-					var err error
-					rec.IPv4, rec.IPv6, err = nodes[i].selfAddresses(ctx, b.e)
-					return err
-				}, failed)
-				if err != nil {
-					mu.Lock()
-					missing = append(missing, fmt.Sprintf("%s: %v", nodes[i].name, err))
-					mu.Unlock()
-					continue
-				}
-				have.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
+	// Every node asks, also after addrCtx ended: each then fails at once and is listed.
+	eachIndex(ctx, len(nodes), b.opt.concurrency, func(i int) {
+		rec := &r.Records[i]
+		_, err := untilDone(addrCtx, func(ctx context.Context) error {
+			var err error
+			rec.IPv4, rec.IPv6, err = nodes[i].selfAddresses(ctx, b.e)
+			return err
+		}, failed)
+		if err != nil {
+			mu.Lock()
+			missing = append(missing, fmt.Sprintf("%s: %v", nodes[i].name, err))
+			mu.Unlock()
+			return
+		}
+		have.Add(1)
+	})
 	r.WithAddrs = int(have.Load())
 	if len(missing) > 0 {
 		b.problem("crash: %d nodes got no addresses, first: %s", len(missing), missing[0])
