@@ -10,7 +10,7 @@ VAR        ?= $(CURDIR)/var
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
-.PHONY: all deps build build-asan build-fuzz run test unit interop fuzz package bench bench-derp bench-scale bench-policy clean
+.PHONY: all deps build build-asan build-fuzz run test unit interop fuzz fuzz-long package bench bench-derp bench-scale bench-policy clean
 
 all: build
 
@@ -43,6 +43,10 @@ interop: build
 
 fuzz: build-fuzz
 	@cd $(BUILD_FUZZ) && ctest --output-on-failure
+
+# Every fuzz target for FUZZ_SECONDS (600) each; corpora kept in ~/.cache/hs/fuzz/<target>.
+fuzz-long: build-fuzz
+	@bash tests/fuzz/long.sh $(BUILD_FUZZ) $(CURDIR)
 
 # A Debian package of the main build's binaries, stripped (packaging/package.cmake), in $(BUILD).
 package: build

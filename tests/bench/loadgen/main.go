@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -38,6 +39,10 @@ type options struct {
 	policyPath, userKeyCmd, tagKeyCmd string
 	seed                              uint64
 	spreadSources                     bool
+	// The crash scenario.
+	killAt       []int
+	killBurst    bool
+	singleKeyCmd string
 }
 
 type registerResult struct {
@@ -119,6 +124,7 @@ type result struct {
 	Storm      *stormResult    `json:"storm,omitempty"`
 	Scale      *scaleResult    `json:"scale,omitempty"`
 	Company    *companyResult  `json:"policy,omitempty"`
+	Crash      *crashResult    `json:"crash,omitempty"`
 	Problems   []string        `json:"problems"`
 }
 
@@ -180,7 +186,10 @@ func parseRun(args []string) (options, error) {
 	fs.StringVar(&o.userKeyCmd, "user-key-cmd", "", "policy scenario: shell command that creates user {user} and prints a reusable pre-auth key of it")
 	fs.StringVar(&o.tagKeyCmd, "tag-key-cmd", "", "policy scenario: shell command that prints a reusable pre-auth key for tags {tags} (comma-separated; owner {user})")
 	fs.BoolVar(&o.spreadSources, "spread-sources", false, "each node connects from its own loopback address (127.1.x.y), as real nodes come from their own addresses, instead of all from 127.0.0.1")
-	scen := fs.String("scenarios", "", "scenarios to run, in this order; or scale alone (default register,connect,churn,join,storm; with --policy register,connect,policy,storm)")
+	killAt := fs.String("kill-at", "60,150,240", "crash: SIGKILL the server when this many nodes are registered (comma-separated, ascending)")
+	fs.BoolVar(&o.killBurst, "kill-burst", true, "crash: one more SIGKILL once the retries after the last restart fill the workers")
+	fs.StringVar(&o.singleKeyCmd, "single-use-key-cmd", "", "crash: shell command that prints a single-use pre-auth key, run once for each even-numbered node, which registers with it")
+	scen := fs.String("scenarios", "", "scenarios to run, in this order; or scale or crash alone (default register,connect,churn,join,storm; with --policy register,connect,policy,storm)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -193,6 +202,8 @@ func parseRun(args []string) (options, error) {
 	o.scenarios = map[string]bool{}
 	for _, s := range strings.Split(*scen, ",") {
 		switch s {
+		case "crash":
+			o.scenarios[s] = true
 		case "policy", "churn", "join", "scale":
 			if (s == "policy") != (o.policyPath != "") {
 				return o, fmt.Errorf("scenario %q and --policy go together only as policy (churn, join and scale expect every node to see every other)", s)
@@ -204,7 +215,18 @@ func parseRun(args []string) (options, error) {
 			return o, fmt.Errorf("unknown scenario %q", s)
 		}
 	}
+	if *killAt != "" {
+		for _, f := range strings.Split(*killAt, ",") {
+			k, err := strconv.Atoi(f)
+			if err != nil || k < 1 || (len(o.killAt) > 0 && k <= o.killAt[len(o.killAt)-1]) {
+				return o, fmt.Errorf("--kill-at %q: want ascending positive counts", *killAt)
+			}
+			o.killAt = append(o.killAt, k)
+		}
+	}
 	switch {
+	case o.scenarios["crash"] && (len(o.scenarios) > 1 || o.policyPath != ""):
+		return o, errors.New("scenario crash runs alone, without --policy")
 	case o.serverURL == "" || o.serverCmd == "" || o.readyURL == "":
 		return o, errors.New("--url, --server-cmd and --ready-url are required")
 	case o.policyPath == "" && o.keyCmd == "":
@@ -242,7 +264,7 @@ func runCmd(args []string) error {
 			return err
 		}
 	}
-	srv := &server{cmdline: o.serverCmd, readyURL: o.readyURL, logPath: o.logPath}
+	srv := &server{cmdline: o.serverCmd, readyURL: o.readyURL, logPath: o.logPath, ownGroup: o.scenarios["crash"]}
 	if err := srv.start(); err != nil {
 		return err
 	}
@@ -336,6 +358,14 @@ func serverHostPort(u string) string {
 
 func (b *bench) scenarios(ctx context.Context) error {
 	o := b.opt
+	if o.scenarios["crash"] {
+		logf("%s: crash: registering %d nodes, SIGKILL at %v (burst %v)", o.label, o.nodes, o.killAt, o.killBurst)
+		err := b.crash(ctx)
+		if b.res.Crash != nil {
+			logf("%s: crash: %s", o.label, b.res.Crash)
+		}
+		return err
+	}
 	if o.scenarios["scale"] {
 		logf("%s: scale: growing to %d nodes, each streaming once registered", o.label, o.nodes)
 		err := b.scale(ctx)

@@ -98,26 +98,13 @@ func (b *bench) registerAll(ctx context.Context) error {
 // registerEach registers nodes, opt.concurrency at a time, until all are done or ctx ends;
 // done is called, from the worker, after each attempt.
 func (b *bench) registerEach(ctx context.Context, nodes []*node, done func(i int, err error, took time.Duration)) {
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for w := 0; w < min(b.opt.concurrency, len(nodes)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(nodes) || ctx.Err() != nil {
-					return
-				}
-				c, cancel := context.WithTimeout(ctx, 60*time.Second)
-				t0 := time.Now()
-				err := nodes[i].register(c, b.e)
-				cancel()
-				done(i, err, time.Since(t0))
-			}
-		}()
-	}
-	wg.Wait()
+	eachIndex(ctx, len(nodes), b.opt.concurrency, func(i int) {
+		c, cancel := context.WithTimeout(ctx, 60*time.Second)
+		t0 := time.Now()
+		err := nodes[i].register(c, b.e)
+		cancel()
+		done(i, err, time.Since(t0))
+	})
 }
 
 // waitMaps waits until every node has a full map received at or after t (or ctx ends); it

@@ -21,6 +21,9 @@ type server struct {
 	logPath  string
 	cmd      *exec.Cmd
 	done     chan struct{}
+	// ownGroup starts the server in a process group of its own, so kill reaches every
+	// process it started (the crash scenario).
+	ownGroup bool
 }
 
 // clockTicks is USER_HZ, 100 on every Linux architecture Go supports.
@@ -34,6 +37,9 @@ func (s *server) start() error {
 	// `exec` makes the shell become the server, so the pid we hold is the server's own.
 	cmd := exec.Command("sh", "-c", "exec "+s.cmdline)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	if s.ownGroup {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return err
@@ -93,6 +99,17 @@ func (s *server) stop(grace time.Duration) {
 		_ = s.cmd.Process.Kill()
 		<-s.done
 	}
+}
+
+// kill SIGKILLs the server (its whole process group when it has its own) and waits for it.
+func (s *server) kill() {
+	if s.cmd == nil || s.exited() {
+		return
+	}
+	if !s.ownGroup || syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL) != nil {
+		_ = s.cmd.Process.Kill()
+	}
+	<-s.done
 }
 
 func (s *server) pid() int { return s.cmd.Process.Pid }
