@@ -105,7 +105,7 @@ TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primar
                 "VALUES ('mkey:1', 'nodekey:1', 'n1', 1, 'x', 'x')");
     }
     Db db(path);
-    CHECK(db.schema_version() == 4);
+    CHECK(db.schema_version() == Db::kSchemaVersion);
     auto q = db.prepare("SELECT given_name, primary_routes FROM nodes");
     REQUIRE(q.step());
     CHECK(q.text(0) == "n1");

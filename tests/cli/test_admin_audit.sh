@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The audit trail and audit check: a scripted series of changes on the file and through the
+# REST API (hs-admin --remote with an API key); `audit list` names each one with its actor, the
+# rows cannot be changed, secrets are not recorded; `audit check` names weak points and exits 1.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/admin_lib.sh"
+
+PORT=$(free_port)
+URL=http://127.0.0.1:$PORT
+"$HS_BIN/hs-derpmap" new --region-id 900 --region-code t --node "name=900a,host=127.0.0.1,ipv4=127.0.0.1,ipv6=none" >"$T/derp.yaml"
+cat >>"$T/config.yaml" <<CFG
+server_url: $URL
+listen_addr: 127.0.0.1:$PORT
+noise: {private_key_path: $T/noise.key}
+derp: {paths: [$T/derp.yaml]}
+policy: {mode: database}
+CFG
+ME=$(id -un)
+
+# On the file.
+"$A" users create alice >/dev/null
+"$A" users create bob >/dev/null
+add_node a laptop 1 '[]'
+"$A" nodes rename -i 1 work-laptop >/dev/null
+SECRET=$("$A" preauthkeys create -u alice --reusable -e 0)
+KEY=$("$A" apikeys create -e 0)
+
+"$HS_BIN/hs-control" -c "$T/config.yaml" >"$T/control.log" 2>&1 &
+CONTROL=$!
+trap 'kill $CONTROL 2>/dev/null; wait $CONTROL 2>/dev/null; rm -rf "$T"' EXIT
+for _ in $(seq 100); do curl -sf "$URL/health" >/dev/null && break; sleep 0.1; done
+curl -sf "$URL/health" >/dev/null || { cat "$T/control.log" >&2; fail "hs-control did not start"; }
+
+# Through the REST API.
+R() { "$A" --remote "$URL" --api-key "$KEY" "$@"; }
+R users rename -n bob -r carol >/dev/null
+R nodes tag -i 1 -t tag:x >/dev/null
+R nodes rename -i 1 "Bad_Name" >/dev/null 2>&1 && { RC=0; fail "bad rename succeeded"; }  # refused: not a change
+R policy set -f <(echo '{"acls":[{"action":"accept","src":["*"],"dst":["*:*"]}]}') >/dev/null
+R nodes expire -i 1 >/dev/null
+R users delete -n carol >/dev/null
+R users list >/dev/null   # reads are not recorded
+
+run "$A" audit list -o json
+expect_rc 0 "audit list"
+jqt 'map(.action) == ["users.create","users.create","nodes.rename","preauthkeys.create","apikeys.create",
+                      "users.rename","nodes.tag","policy.set","nodes.expire","users.delete"]'; ok
+jqt "(.[0:5] | all(.actor == \"unix:$ME\" and .source == \"local\"))"; ok
+jqt '(.[5:] | all(.actor == "apikey:1" and (.source | startswith("127.0.0.1:"))))'; ok
+jqt '.[2].object == "node 1" and .[2].before.name == "laptop" and .[2].after.given_name == "work-laptop"'; ok
+jqt '.[5].before.name == "bob" and .[5].after.name == "carol"'; ok
+jqt '.[6].before.tags == [] and .[6].after.tags == ["tag:x"]'; ok
+jqt '.[8].before.expiry == null and .[8].after.expiry != null'; ok
+[[ "$OUT" != *"${SECRET##*-}"* && "$OUT" != *"${KEY##*-}"* ]] || fail "a secret is in the audit trail"; ok
+jqt '.[3].after.key == "(secret, not recorded)"'; ok
+
+# The same rows remotely, and as a table.
+run R audit list -o json
+[ "$(jq -c 'map(.action)' <<<"$OUT")" = "$(sqlite3 "$DB" "SELECT json_group_array(action) FROM (SELECT action FROM audit_log ORDER BY id)")" ] || fail "remote audit list"; ok
+run "$A" audit list
+expect_rc 0 "audit list table"
+[ "$(grep -c "apikey:1" <<<"$OUT")" = 5 ] && [[ "$OUT" == *"unix:$ME"*"users.create"* ]] || fail "audit list table"; ok
+
+# Append-only: the schema refuses changes and removals.
+sqlite3 "$DB" "UPDATE audit_log SET actor = 'x'" 2>/dev/null && fail "audit_log row updated"
+sqlite3 "$DB" "DELETE FROM audit_log" 2>/dev/null && fail "audit_log row deleted"
+[ "$(q 'SELECT count(*) FROM audit_log')" = 10 ] || fail "audit_log changed"; ok
+run "$A" audit list --since 0 -o json; jqt 'length == 10'; ok
+run "$A" audit list --since 1x; expect_rc 1 "bad --since"; ok
+
+# audit check: this setup is weak on purpose.
+chmod 644 "$DB"
+run "$A" audit check -o json
+expect_rc 1 "audit check"
+jqt '[.[].check] | sort == ["apikey-no-expiry","file-readable-by-others","policy-allows-all","preauthkey-reusable-no-expiry"]'; ok
+expect_err "4 weak point(s) found" "audit check"; ok
+"$A" users create admin >/dev/null
+run "$A" audit check; expect_rc 1 "audit check table"; [[ "$OUT" == *"admin-like-user"*"user 3 (admin)"* ]] || fail "admin-like user"; ok
+
+# Fixed: exit 0 and an empty list.
+chmod 600 "$DB"
+"$A" users delete -n admin >/dev/null
+"$A" apikeys expire -i 1 >/dev/null
+"$A" preauthkeys expire -i 1 >/dev/null
+"$A" policy set -f <(echo '{"acls":[{"action":"accept","src":["alice@"],"dst":["alice@:22"]}]}') >/dev/null
+run "$A" audit check -o json
+expect_rc 0 "audit check clean"; jqt '. == []'; ok
+finish
