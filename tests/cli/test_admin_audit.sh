@@ -85,4 +85,7 @@ chmod 600 "$DB"
 "$A" policy set -f <(echo '{"acls":[{"action":"accept","src":["alice@"],"dst":["alice@:22"]}]}') >/dev/null
 run "$A" audit check -o json
 expect_rc 0 "audit check clean"; jqt '. == []'; ok
+# hs-control saw the policy it enforces change and recorded that as itself.
+for _ in $(seq 50); do [ "$(q "SELECT count(*) FROM audit_log WHERE action = 'policy.reloaded' AND actor = 'hs-control'")" = 1 ] && break; sleep 0.1; done
+[ "$(q "SELECT count(*) FROM audit_log WHERE action = 'policy.reloaded' AND actor = 'hs-control'")" = 1 ] || fail "policy reload not recorded"; ok
 finish
