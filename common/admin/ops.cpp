@@ -21,6 +21,7 @@ OpTable build() {
     add_policy_ops(t);
     add_audit_ops(t);
     add_audit_check_ops(t);
+    add_event_ops(t);
     return t;
 }
 

@@ -88,4 +88,27 @@ expect_rc 0 "audit check clean"; jqt '. == []'; ok
 # hs-control saw the policy it enforces change and recorded that as itself.
 for _ in $(seq 50); do [ "$(q "SELECT count(*) FROM audit_log WHERE action = 'policy.reloaded' AND actor = 'hs-control'")" = 1 ] && break; sleep 0.1; done
 [ "$(q "SELECT count(*) FROM audit_log WHERE action = 'policy.reloaded' AND actor = 'hs-control'")" = 1 ] || fail "policy reload not recorded"; ok
+
+# Events: followed from the file as they are committed, and resumed after the last ID seen.
+"$A" events --follow -o json-line --since 0 >"$T/ev1" 2>"$T/ev1.err" &
+F1=$!; "$A" events -f -o json-line --since 0 >"$T/ev2" 2>&1 &
+F2=$!
+trap 'kill $CONTROL $F1 $F2 2>/dev/null; wait $CONTROL 2>/dev/null; rm -rf "$T"' EXIT
+KEY=$("$A" apikeys create -e 1h)   # API key 2; key 1 was expired above
+R apikeys create -e 1h >/dev/null
+for _ in $(seq 50); do [ "$(grep -c apikey.created "$T/ev1" "$T/ev2" | grep -c ':3$')" = 2 ] && break; sleep 0.1; done
+OUT=$(cat "$T/ev1")
+[ "$(jq -sc 'map(.event)' "$T/ev1")" = '["apikey.created","policy.changed","policy.changed","policy.changed","apikey.created","apikey.created"]' ] \
+  || fail "events followed: $(jq -sc 'map(.event)' "$T/ev1")"; ok
+cmp -s "$T/ev1" "$T/ev2" || fail "two followers saw different events"; ok
+jq -se '.[-1].actor == "apikey:2" and (.[-1].source | startswith("127.0.0.1:"))' "$T/ev1" >/dev/null || fail "last event's actor"; ok
+kill $F1 $F2; wait $F1 $F2 2>/dev/null || true
+LAST=$(jq -s '.[-1].id' "$T/ev1")
+run "$A" events --since "$LAST" -o json; jqt '. == []'; ok
+"$A" apikeys delete -i 3 >/dev/null
+"$A" users create dave >/dev/null   # raises no event
+R policy set -f <(echo '{"acls":[{"action":"accept","src":["alice@"],"dst":["alice@:*"]}]}') >/dev/null
+# policy.set by the key, then (when hs-control has applied it) policy.reloaded by hs-control.
+run "$A" events --since "$LAST" -o json; jqt '(map(.event) | unique) == ["policy.changed"] and .[0].actor == "apikey:2" and .[0].action == "policy.set"'; ok
+run "$A" events --follow -o json; expect_rc 1 "follow needs a line format"; ok
 finish

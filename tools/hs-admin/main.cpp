@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
     add_config(app, ctx, actions);
     add_auth(app, ctx, actions);
     add_audit(app, ctx, actions);
+    add_events(app, ctx, actions);
     add_version(app, ctx, actions);
 
     return hs::run_main(app, flags, argc, argv, [&] {
