@@ -29,3 +29,13 @@ add_node() {
   q "INSERT INTO nodes(machine_key, node_key, host_info, hostname, given_name, user_id, tags, online, created_at, updated_at)
      VALUES ('mkey:$(h "$1")', 'nodekey:$(h "$1")', '{\"RoutableIPs\":$4}', '$2', '$2', $3, '${5:-[]}', ${6:-0}, '$NOW', '$NOW')"
 }
+# start_control: hs-control on $T/config.yaml (which serves $URL), stopped at exit; CONTROL is
+# its pid. R ARGS...: hs-admin --remote $URL with $KEY.
+start_control() {
+  "$HS_BIN/hs-control" -c "$T/config.yaml" >"$T/control.log" 2>&1 &
+  CONTROL=$!
+  trap 'kill $CONTROL 2>/dev/null; wait $CONTROL 2>/dev/null; rm -rf "$T"' EXIT
+  for _ in $(seq 100); do curl -sf "$URL/health" >/dev/null && break; sleep 0.1; done
+  curl -sf "$URL/health" >/dev/null || { cat "$T/control.log" >&2; fail "hs-control did not start"; }
+}
+R() { "$A" --remote "$URL" --api-key "$KEY" "$@"; }

@@ -25,14 +25,9 @@ add_node a laptop 1 '[]'
 SECRET=$("$A" preauthkeys create -u alice --reusable -e 0)
 KEY=$("$A" apikeys create -e 0)
 
-"$HS_BIN/hs-control" -c "$T/config.yaml" >"$T/control.log" 2>&1 &
-CONTROL=$!
-trap 'kill $CONTROL 2>/dev/null; wait $CONTROL 2>/dev/null; rm -rf "$T"' EXIT
-for _ in $(seq 100); do curl -sf "$URL/health" >/dev/null && break; sleep 0.1; done
-curl -sf "$URL/health" >/dev/null || { cat "$T/control.log" >&2; fail "hs-control did not start"; }
+start_control
 
 # Through the REST API.
-R() { "$A" --remote "$URL" --api-key "$KEY" "$@"; }
 R users rename -n bob -r carol >/dev/null
 R nodes tag -i 1 -t tag:x >/dev/null
 R nodes rename -i 1 "Bad_Name" >/dev/null 2>&1 && { RC=0; fail "bad rename succeeded"; }  # refused: not a change

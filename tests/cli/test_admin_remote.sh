@@ -26,13 +26,7 @@ KEY=$("$A" apikeys create)
 OLD=$("$A" apikeys create -e 1h)
 "$A" apikeys expire -p "${OLD%-*}" >/dev/null
 
-"$HS_BIN/hs-control" -c "$T/config.yaml" >"$T/control.log" 2>&1 &
-CONTROL=$!
-trap 'kill $CONTROL 2>/dev/null; wait $CONTROL 2>/dev/null; rm -rf "$T"' EXIT
-for _ in $(seq 100); do curl -sf "$URL/health" >/dev/null && break; sleep 0.1; done
-curl -sf "$URL/health" >/dev/null || { cat "$T/control.log" >&2; fail "hs-control did not start"; }
-
-R() { "$A" --remote "$URL" --api-key "$KEY" "$@"; }
+start_control
 # same ARGS...: local and remote print the same bytes and exit codes, in every format.
 same() {
   local f
