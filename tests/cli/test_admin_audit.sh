@@ -5,16 +5,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/admin_lib.sh"
 
-PORT=$(free_port)
-URL=http://127.0.0.1:$PORT
-"$HS_BIN/hs-derpmap" new --region-id 900 --region-code t --node "name=900a,host=127.0.0.1,ipv4=127.0.0.1,ipv6=none" >"$T/derp.yaml"
-cat >>"$T/config.yaml" <<CFG
-server_url: $URL
-listen_addr: 127.0.0.1:$PORT
-noise: {private_key_path: $T/noise.key}
-derp: {paths: [$T/derp.yaml]}
-policy: {mode: database}
-CFG
+control_config
 ME=$(id -un)
 
 # On the file.
