@@ -20,6 +20,9 @@ OpTable build() {
     add_node_ops(t);
     add_route_ops(t);
     add_policy_ops(t);
+    add_audit_ops(t);
+    add_audit_check_ops(t);
+    add_event_ops(t);
     return t;
 }
 
@@ -100,7 +103,12 @@ json run_op(std::string_view name, const json& params, Env& env) {
     const auto* op = find_op(name);
     if (!op) throw std::logic_error("unknown operation " + std::string(name));
     const json empty = json::object();
-    return op->run(env, Params(params.is_object() ? params : empty));
+    const Params p(params.is_object() ? params : empty);
+    if (!op_writes(*op)) return op->run(env, p);
+    const auto before = audit_before(env, *op, p);
+    auto result = op->run(env, p);
+    audit_record(env, *op, p, before, result);
+    return result;
 }
 
 std::optional<TimePoint> expiration_from(const std::string& text, TimePoint now) {

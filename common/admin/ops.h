@@ -25,6 +25,11 @@ struct Env {
     // made, in order, and return an empty array: hs-admin prints 10,000 nodes without holding
     // them, and its reader starts at once.
     std::function<void(json&&)> emit = {};
+    // Who runs the operation and from where, for the audit trail (admin/audit.cpp):
+    // "apikey:<id>" and the client's address for the REST API, "unix:<user>" and "local" for
+    // hs-admin on the file.
+    std::string actor = "unknown";
+    std::string source = "";
 };
 
 // Read access to an operation's parameters. Values may arrive typed (local calls, JSON
@@ -54,8 +59,19 @@ using OpTable = std::vector<Op>;
 
 const OpTable& ops();
 const Op* find_op(std::string_view name);
-// Runs operation `name`; throws std::logic_error for an unknown name.
+// Runs operation `name`; throws std::logic_error for an unknown name. An operation that
+// changes something is recorded in the audit trail with env.actor once it succeeded.
 json run_op(std::string_view name, const json& params, Env& env);
+
+// --- the audit trail (admin/audit.cpp) ---
+// True for operations that change the database (not lists, shows, checks or tests).
+bool op_writes(const Op& op);
+// What `op` is about to change, as a summary for the audit row's `before` (null if nothing
+// identifiable exists yet, e.g. for creates).
+json audit_before(Env& env, const Op& op, const Params& p);
+// Appends the audit row for a successful `op`: object named from `p`, after = `result`,
+// secrets and long texts summarized. Never throws: a failed write is logged, the change stands.
+void audit_record(Env& env, const Op& op, const Params& p, const json& before, const json& result);
 
 // Each area adds its operations to the table (admin/users.cpp, admin/keys.cpp, ...).
 void add_user_ops(OpTable& t);
@@ -64,7 +80,19 @@ void add_key_ops(OpTable& t);
 void add_node_ops(OpTable& t);
 void add_route_ops(OpTable& t);
 void add_policy_ops(OpTable& t);
-void add_policy_inspect_ops(OpTable& t);  // test, filter, peers, explain (admin/policy_inspect.cpp)
+void add_policy_inspect_ops(OpTable& t);
+void add_audit_ops(OpTable& t);           // audit.list (admin/audit.cpp)
+void add_audit_check_ops(OpTable& t);     // audit.check (admin/audit_check.cpp)
+void add_event_ops(OpTable& t);           // events.list (admin/events.cpp)
+
+// --- events (admin/events.cpp) ---
+// The event an audit action raises ("apikey.created", "policy.changed", "node.registered",
+// "node.deleted"), or nullopt for one that raises none.
+std::optional<std::string> event_kind(std::string_view action);
+// Events at or after `since` with an ID above `after_id`, oldest first: audit_json plus "event".
+json events_after(Env& env, TimePoint since, std::int64_t after_id);
+// --since: a bare number N = after event N (resume); otherwise a duration back from `now`.
+std::pair<TimePoint, std::int64_t> events_since(const std::string& since, TimePoint now);  // test, filter, peers, explain (admin/policy_inspect.cpp)
 
 // A duration flag ("24h", "90d", "0" = never) as an expiration time from now, or an RFC 3339
 // time as itself ("0001-01-01T00:00:00Z", headscale's zero time, = never).

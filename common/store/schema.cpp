@@ -133,6 +133,24 @@ ALTER TABLE nodes ADD COLUMN primary_routes TEXT NOT NULL DEFAULT '[]';
         {5, R"sql(
 ALTER TABLE users ADD COLUMN oidc_groups TEXT NOT NULL DEFAULT '[]';
 )sql"},
+        // The audit trail (docs/security.md): one row per change, whoever made it. Rows are
+        // never changed or removed; the triggers refuse it, so a bug or a script cannot rewrite
+        // history through this schema (the file's owner can still edit the file itself).
+        {6, R"sql(
+CREATE TABLE audit_log (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    at          TEXT NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    object      TEXT NOT NULL DEFAULT '',
+    before      TEXT,
+    after       TEXT,
+    source      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX audit_log_at ON audit_log(at);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+)sql"},
     };
     return list;
 }

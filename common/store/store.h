@@ -212,4 +212,20 @@ struct ChangesSince {
 // What changed after entry `seq`.
 ChangesSince changes_since(Db& db, std::int64_t seq);
 
+// --- the audit trail (audit.cpp): one append-only row per change (docs/security.md) ----
+struct AuditEntry {
+    std::int64_t id = 0;
+    TimePoint at{};
+    std::string actor;   // "apikey:3", "unix:alice", "hs-control", "oidc:<subject>"
+    std::string action;  // the operation: "users.create", "node.registered", ...
+    std::string object;  // what it acted on: "user 3 (alice)", "node 7 (laptop)"
+    std::optional<std::string> before;  // compact JSON summaries; null when not applicable
+    std::optional<std::string> after;
+    std::string source;  // where from: the client's address, or "local" for hs-admin on the file
+};
+// Appends `e` (its id is ignored) and returns the new row's id.
+std::int64_t append_audit(Db& db, const AuditEntry& e);
+// Entries at or after `since` with id > after_id, oldest first, at most `limit`.
+std::vector<AuditEntry> list_audit(Db& db, TimePoint since, std::int64_t after_id = 0, std::int64_t limit = 100000);
+
 }  // namespace hs::store

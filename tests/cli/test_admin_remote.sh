@@ -5,18 +5,8 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/admin_lib.sh"
 
-PORT=$(free_port)
 MPORT=$(free_port)
-URL=http://127.0.0.1:$PORT
-"$HS_BIN/hs-derpmap" new --region-id 900 --region-code t --node "name=900a,host=127.0.0.1,ipv4=127.0.0.1,ipv6=none" >"$T/derp.yaml"
-cat >>"$T/config.yaml" <<CFG
-server_url: $URL
-listen_addr: 127.0.0.1:$PORT
-metrics_listen_addr: 127.0.0.1:$MPORT
-noise: {private_key_path: $T/noise.key}
-derp: {paths: [$T/derp.yaml]}
-policy: {mode: database}
-CFG
+control_config "metrics_listen_addr: 127.0.0.1:$MPORT"
 
 "$A" users create alice >/dev/null; "$A" users create bob -d Bob -e bob@example.com >/dev/null
 add_node a r1 1 '["10.77.0.0/24","0.0.0.0/0","::/0"]' '[]' 1
@@ -26,13 +16,7 @@ KEY=$("$A" apikeys create)
 OLD=$("$A" apikeys create -e 1h)
 "$A" apikeys expire -p "${OLD%-*}" >/dev/null
 
-"$HS_BIN/hs-control" -c "$T/config.yaml" >"$T/control.log" 2>&1 &
-CONTROL=$!
-trap 'kill $CONTROL 2>/dev/null; wait $CONTROL 2>/dev/null; rm -rf "$T"' EXIT
-for _ in $(seq 100); do curl -sf "$URL/health" >/dev/null && break; sleep 0.1; done
-curl -sf "$URL/health" >/dev/null || { cat "$T/control.log" >&2; fail "hs-control did not start"; }
-
-R() { "$A" --remote "$URL" --api-key "$KEY" "$@"; }
+start_control
 # same ARGS...: local and remote print the same bytes and exit codes, in every format.
 same() {
   local f

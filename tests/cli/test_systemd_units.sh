@@ -9,8 +9,8 @@ UNITS="$HS_SRC/examples/systemd"
 mkdir -p "$T/man/man1" "$T/man/man8" "$T/units"
 ln -s "$HS_SRC"/man/*.1 "$T/man/man1/"; ln -s "$HS_SRC"/man/*.8 "$T/man/man8/"
 export MANPATH=$T/man
-for u in "$UNITS"/*.service; do sed "s#/usr/local/bin/#$HS_BIN/#" "$u" >"$T/units/$(basename "$u")"; done
-[ "$(ls "$T/units" | wc -l)" = 3 ] || fail "expected hs-control, hs-derper and hs-stun units"
+for u in "$UNITS"/*.service "$UNITS"/*.timer; do sed "s#/usr/local/s*bin/#$HS_BIN/#" "$u" >"$T/units/$(basename "$u")"; done
+[ "$(ls "$T/units" | wc -l)" = 5 ] || fail "expected hs-control, hs-derper, hs-stun and hs-audit-check units and a timer"
 
 verify() { run systemd-analyze verify "$@"; }
 for u in "$T"/units/*.service; do
@@ -28,6 +28,11 @@ for name in hs-control hs-derper; do
   grep -qx 'CapabilityBoundingSet=CAP_NET_BIND_SERVICE' "$T/units/$name.service" || fail "$name keeps other capabilities"; ok
 done
 grep -qx 'CapabilityBoundingSet=' "$T/units/hs-stun.service" || fail "hs-stun needs no capability"; ok
+# The daily security check: the timer names its service, which runs `audit check` offline.
+verify "$T/units/hs-audit-check.timer" "$T/units/hs-audit-check.service"; expect_rc 0 "verify timer"
+[ -z "$ERR" ] || fail "verify timer warned: $ERR"; ok
+grep -q 'audit check$' "$T/units/hs-audit-check.service" && grep -qx 'PrivateNetwork=yes' "$T/units/hs-audit-check.service" \
+  || fail "hs-audit-check does not run audit check offline"; ok
 
 # The check bites: a missing binary and a misspelt directive are both reported.
 sed 's#^ExecStart=[^ ]*#ExecStart=/nonexistent/hs-control#' "$T/units/hs-control.service" >"$T/bad.service"

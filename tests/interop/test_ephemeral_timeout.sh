@@ -18,6 +18,10 @@ ts_up eph "$ekey" || fail "up eph"
 ts_up plain "$key" || fail "up plain"
 eventually 10 peer_is keeper eph .HostName eph || fail "keeper does not see eph"
 pass "an ephemeral and a plain node joined"
+# hs-control records each registration in the audit trail as itself, with the machine key.
+admin audit list -o json | jq -e '[.[] | select(.action == "node.registered" and .actor == "hs-control" and .source == "authkey"
+  and (.after.machine_key | startswith("mkey:")))] | length == 3' >/dev/null || fail "registrations not in the audit trail"
+pass "audit trail: 3 node.registered rows by hs-control"
 
 kill -KILL "$(cat "$LAB/eph/pid")" "$(cat "$LAB/plain/pid")"
 t0=$SECONDS
@@ -28,6 +32,9 @@ sleep 50
 eventually 40 sh -c "[ -z \"\$($HS_BIN/hs-admin -c $CONTROL_DIR/config.yaml nodes list -o json | jq -r '.[] | select(.name==\"eph\") | .id')\" ]" \
   || fail "eph still listed $((SECONDS - t0))s after it went offline"
 pass "eph deleted $((SECONDS - t0))s after it went offline (timeout 66s)"
+admin audit list -o json | jq -e '[.[] | select(.action == "node.deleted" and .actor == "hs-control"
+  and .source == "ephemeral inactivity" and .before.name == "eph")] | length == 1' >/dev/null || fail "ephemeral deletion not in the audit trail"
+pass "audit trail: node.deleted by hs-control (ephemeral inactivity)"
 eventually 5 peer_is keeper eph .HostName "" || fail "keeper still lists eph"
 pass "keeper no longer lists eph"
 [ -n "$(node_id plain)" ] || fail "the non-ephemeral node was deleted too"

@@ -21,6 +21,9 @@ void add_auth(CLI::App& app, Context& ctx, Actions& actions);
 void add_health(CLI::App& app, Context& ctx, Actions& actions);
 void add_version(CLI::App& app, Context& ctx, Actions& actions);
 void add_import(CLI::App& app, Context& ctx, Actions& actions);  // import headscale
+void add_audit(CLI::App& app, Context& ctx, Actions& actions);
+void add_events(CLI::App& app, Context& ctx, Actions& actions);
+void add_audit_check(CLI::App& noun, Context& ctx, Actions& actions);  // audit check (audit_check.cpp)
 
 // The table of node objects (nodes list, show, expire, ...) and of route rows.
 Columns node_columns();

@@ -1,5 +1,8 @@
 #include "tools/hs-admin/context.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 
@@ -31,9 +34,28 @@ Db& Context::db() {
     return *db_;
 }
 
+namespace {
+
+// The audit trail's actor for changes made on the file: the unix account running hs-admin
+// (by uid, so `sudo -u` shows who the change ran as).
+std::string unix_actor() {
+    const auto uid = ::geteuid();
+    if (const auto* pw = ::getpwuid(uid)) return std::string("unix:") + pw->pw_name;
+    return "unix:uid " + std::to_string(uid);
+}
+
+}  // namespace
+
+Env Context::local_env(std::function<void(json&&)> emit) {
+    Env env{db(), config(), Clock::now(), std::move(emit)};
+    env.actor = unix_actor();
+    env.source = "local";
+    return env;
+}
+
 json Context::call(const std::string& op, const json& params) {
     if (!remote.empty()) return remote_call(remote, api_key, op, params);
-    Env env{db(), config(), Clock::now()};
+    auto env = local_env();
     return run_op(op, params, env);
 }
 
@@ -44,7 +66,7 @@ void Context::list(const std::string& op, const json& params, const Columns& col
     if (!remote.empty() || (f != Format::pretty_json && f != Format::json_lines) || !config().database_wal)
         return print_list(f, call(op, params), columns);
     JsonListWriter w(f);
-    Env env{db(), config(), Clock::now(), [&w](json&& item) { w.add(item); }};
+    auto env = local_env([&w](json&& item) { w.add(item); });
     // An op that does not stream returns its items instead.
     for (const auto& item : run_op(op, params, env)) w.add(item);
     w.finish();

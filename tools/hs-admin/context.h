@@ -12,6 +12,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/admin/ops.h"
 #include "common/config/config.h"
 #include "common/store/db.h"
 #include "tools/hs-admin/output.h"
@@ -38,6 +39,9 @@ public:
     void list(const std::string& op, const json& params, const Columns& columns);
 
 private:
+    // The environment for an operation on the local file, with the audit trail's actor.
+    Env local_env(std::function<void(json&&)> emit = {});
+
     std::optional<Config> config_;
     std::unique_ptr<Db> db_;
 };

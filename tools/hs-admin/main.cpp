@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
     add_config(app, ctx, actions);
     add_auth(app, ctx, actions);
     add_health(app, ctx, actions);
+    add_audit(app, ctx, actions);
+    add_events(app, ctx, actions);
     add_version(app, ctx, actions);
     add_import(app, ctx, actions);
 

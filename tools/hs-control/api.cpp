@@ -98,11 +98,12 @@ void refuse(Db& db, std::string_view authorization, TimePoint now, const std::st
                  why.key.empty() ? "" : " " + why.key, suppressed_note(*suppressed));
 }
 
-bool authorized(Db& db, std::string_view authorization, TimePoint now) {
+// The ID of the API key `authorization` carries, if it is valid.
+std::optional<std::int64_t> authorized(Db& db, std::string_view authorization, TimePoint now) {
     constexpr std::string_view bearer = "Bearer ";
-    if (authorization.substr(0, bearer.size()) != bearer) return false;
+    if (authorization.substr(0, bearer.size()) != bearer) return std::nullopt;
     const auto key = store::authenticate_api_key(db, authorization.substr(bearer.size()), now);
-    if (!key) return false;
+    if (!key) return std::nullopt;
     // last_seen at minute resolution: enough to spot unused keys, one write a minute at most.
     if (!key->last_seen || now - *key->last_seen > std::chrono::minutes(1)) {
         try {
@@ -111,7 +112,7 @@ bool authorized(Db& db, std::string_view authorization, TimePoint now) {
             spdlog::debug("API key last_seen not updated: {}", e.what());
         }
     }
-    return true;
+    return key->id;
 }
 
 }  // namespace
@@ -130,8 +131,10 @@ ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std:
     const auto q = target.find('?');
     const auto full_path = target.substr(0, q);
     const bool native = full_path.rfind(kNativePrefix, 0) == 0;
+    std::optional<std::int64_t> key_id;
     try {
-        if (!authorized(db, authorization, now)) {
+        key_id = authorized(db, authorization, now);
+        if (!key_id) {
             refuse(db, authorization, now, peer);
             // headscale's authentication middleware answers in plain text.
             if (!native) return {401, "Unauthorized", "text/plain; charset=utf-8"};
@@ -142,6 +145,8 @@ ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std:
     }
     if (!native) {
         admin::Env env{db, cfg, now};
+        env.actor = "apikey:" + std::to_string(*key_id);
+        env.source = peer;
         auto r = admin::headscale_api(env, method, full_path, q == std::string_view::npos ? "" : target.substr(q + 1), body);
         if (r.status == 500) spdlog::error("API {} {}: {}", method, full_path, r.body);
         return {r.status, std::move(r.body)};
@@ -161,7 +166,9 @@ ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std:
     }
     try {
         admin::Env env{db, cfg, now};
-        return {200, op->run(env, admin::Params(params)).dump(-1, ' ', false, json::error_handler_t::replace)};
+        env.actor = "apikey:" + std::to_string(*key_id);
+        env.source = peer;
+        return {200, admin::run_op(op->name, params, env).dump(-1, ' ', false, json::error_handler_t::replace)};
     } catch (const store::NotFound& e) {
         return error(404, e.what());
     } catch (const store::StoreError& e) {

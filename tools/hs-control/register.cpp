@@ -1,6 +1,7 @@
 // POST /machine/register: pre-auth keys, interactive logins, restarts, logout, key rotation.
 #include <spdlog/spdlog.h>
 
+#include "common/admin/audit.h"
 #include "common/base/ipalloc.h"
 #include "common/base/keys.h"
 #include "common/base/log.h"
@@ -203,6 +204,7 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     const auto& l = add_node(std::move(n), now, Tell::Everyone);
     ++stats_.registrations_ok;
     spdlog::info("registered node {} ({}, {}) by {}", l.rec.id, l.rec.given_name, l.rec.ipv4.value_or("-"), method);
+    admin::audit_control_change(db_, now, "node.registered", admin::node_object(l.rec), nullptr, admin::node_summary(l.rec), method);
     return success(l);
 }
 
@@ -247,6 +249,7 @@ RegisterReply Tailnet::logout(Live& l, TimePoint now) {
     check_writable(now);
     if (l.rec.ephemeral) {
         spdlog::info("ephemeral node {} ({}) logged out; deleting it", l.rec.id, l.rec.given_name);
+        admin::audit_control_change(db_, now, "node.deleted", admin::node_object(l.rec), admin::node_summary(l.rec), nullptr, "ephemeral logout");
         RegisterReply r = success(l);
         remove_node(l.rec.id, now, true);
         r.body["NodeKeyExpired"] = true;

@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/admin/audit.h"
 #include "common/base/keys.h"
 #include "common/control/mapframe.h"
 #include "common/store/store.h"
@@ -284,6 +285,8 @@ void Tailnet::collect_ephemeral(TimePoint now) {
             gone.push_back(id);
     for (auto id : gone) {
         spdlog::info("deleting ephemeral node {} after {} offline", id, cfg_.ephemeral_inactivity_timeout.count() / 1000);
+        const auto& rec = nodes_.at(id).rec;
+        admin::audit_control_change(db_, now, "node.deleted", admin::node_object(rec), admin::node_summary(rec), nullptr, "ephemeral inactivity");
         remove_node(id, now, true);
     }
     publish(now);

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/admin/audit.h"
 #include "common/store/store.h"
 #include "tools/hs-control/tailnet.h"
 
@@ -67,6 +68,9 @@ std::vector<policy::Problem> Tailnet::set_policy(std::optional<std::string> text
     }
     for (const auto& p : result.compiled->test_failures()) spdlog::warn("ACL policy test fails: {}", p.str());
     spdlog::info("ACL policy in force ({} bytes)", text->size());
+    // A change of the policy in force (the first load at start is not one).
+    if (policy_text_)
+        admin::audit_control_change(db_, Clock::now(), "policy.reloaded", "policy", {{"bytes", policy_text_->size()}}, {{"bytes", text->size()}}, "");
     policy_text_ = std::move(text);
     policy_ = std::move(result.compiled);
     ++policy_generation_;

@@ -8,6 +8,7 @@
 
 #include "common/store/db.h"
 #include "common/store/checkpointer.h"
+#include "common/store/store.h"
 #include "common/base/timeutil.h"
 #include "tests/unit/temp_dir.h"
 
@@ -55,6 +56,7 @@ TEST_CASE("migration from the previous schema version keeps data") {
         db.exec("ALTER TABLE nodes DROP COLUMN online");
         db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
+        db.exec("DROP TABLE audit_log");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 1");
         db.exec("INSERT INTO users(name, created_at, updated_at) VALUES ('alice', 'x', 'x')");
@@ -80,6 +82,7 @@ TEST_CASE("migration from an older schema version (2 -> current)") {
         db.exec("ALTER TABLE nodes DROP COLUMN online");
         db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
+        db.exec("DROP TABLE audit_log");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 2");
         db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
@@ -101,6 +104,7 @@ TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primar
     {
         Db db(path);
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
+        db.exec("DROP TABLE audit_log");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 3");
         db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
@@ -240,4 +244,26 @@ TEST_CASE("checkpoints run on their own thread when the writer's connection does
     DbCheckpointer off(path, false);
     CHECK(off.checkpoints() == 0);
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("audit_log: rows append in order, list by time and ID, and cannot be changed or removed") {
+    TempDir t;
+    Db db(t.file("hs.db"));
+    const TimePoint t0 = *parse_time("2026-12-01T00:00:00Z");
+    store::AuditEntry e{.at = t0, .actor = "unix:alice", .action = "users.create", .object = "user 1 (bob)", .after = "{}", .source = "local"};
+    CHECK(store::append_audit(db, e) == 1);
+    e.at = t0 + std::chrono::hours(2);
+    e.actor = "hs-control";
+    CHECK(store::append_audit(db, e) == 2);
+    CHECK(store::list_audit(db, t0).size() == 2);
+    const auto later = store::list_audit(db, t0 + std::chrono::hours(1));
+    REQUIRE(later.size() == 1);
+    CHECK(later[0].actor == "hs-control");
+    CHECK(later[0].at == t0 + std::chrono::hours(2));
+    CHECK_FALSE(later[0].before);
+    CHECK(later[0].after == "{}");
+    CHECK(store::list_audit(db, t0, 1).size() == 1);
+    CHECK_THROWS_AS(db.exec("UPDATE audit_log SET actor = 'x'"), DbError);
+    CHECK_THROWS_AS(db.exec("DELETE FROM audit_log"), DbError);
+    CHECK(store::list_audit(db, t0).size() == 2);
 }
