@@ -97,8 +97,8 @@ std::string authorization_url(const ProviderMetadata& provider, const Authorizat
         q.emplace_back("code_challenge", r.code_challenge);
         q.emplace_back("code_challenge_method", r.code_challenge_method);
     }
-    for (const auto& [k, v] : r.extra_params)
-        if (std::none_of(q.begin(), q.end(), [&](const auto& p) { return p.first == k; })) q.emplace_back(k, v);
+    for (const auto& kv : r.extra_params)
+        if (std::none_of(q.begin(), q.end(), [&](const auto& p) { return p.first == kv.first; })) q.emplace_back(kv);
     const char sep = provider.authorization_endpoint.find('?') == std::string::npos ? '?' : '&';
     return provider.authorization_endpoint + sep + form_encode(q);
 }

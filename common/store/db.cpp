@@ -142,7 +142,8 @@ std::string Stmt::column_name(int col) const {
 }
 
 Db::Db(const std::string& path, const Options& opts) : path_(path) {
-    if (!opts.read_only) {
+    // ":memory:" is SQLite's name for a database without a file: nothing to create or check.
+    if (!opts.read_only && path != ":memory:") {
         try {
             make_private_dirs(path);  // 0700: the file holds every key of the tailnet
         } catch (const FileError& e) {

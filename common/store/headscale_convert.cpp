@@ -32,7 +32,7 @@ const std::set<std::string>& known_migrations() {
 
 class RowReader {
 public:
-    RowReader(const HeadscaleRow& row, std::string table, const std::string& file) : row_(row), file_(file) {
+    RowReader(const HeadscaleRow& row, std::string table, const std::string& file) : row_(row) {
         where_ = file + ": headscale " + std::move(table) + " row id " + str("id");
     }
 
@@ -123,7 +123,6 @@ public:
 
 private:
     const HeadscaleRow& row_;
-    const std::string& file_;
     std::string where_;
 };
 
