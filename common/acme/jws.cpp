@@ -1,5 +1,7 @@
 #include "common/acme/jws.h"
 
+#include "common/base/base64url.h"
+
 #include "common/acme/ossl.h"
 
 #include <openssl/bn.h>
@@ -16,7 +18,6 @@
 namespace hs::acme {
 namespace {
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr std::size_t kCoord = 32;  // P-256 field size in bytes (RFC 7518 §6.2.1.2)
 
 using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
@@ -54,42 +55,14 @@ void ossl_fail(const std::string& what) {
     throw AcmeError(what + (buf[0] ? std::string(": ") + buf : std::string()));
 }
 
-std::string b64url(std::string_view bytes) {
-    std::string out;
-    out.reserve((bytes.size() * 4 + 2) / 3);
-    std::size_t i = 0;
-    for (; i + 3 <= bytes.size(); i += 3) {
-        const unsigned v = static_cast<unsigned char>(bytes[i]) << 16 | static_cast<unsigned char>(bytes[i + 1]) << 8 |
-                           static_cast<unsigned char>(bytes[i + 2]);
-        for (int s = 18; s >= 0; s -= 6) out += kAlphabet[(v >> s) & 63];
-    }
-    const std::size_t rest = bytes.size() - i;
-    if (rest) {
-        unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-        if (rest == 2) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-        out += kAlphabet[(v >> 18) & 63];
-        out += kAlphabet[(v >> 12) & 63];
-        if (rest == 2) out += kAlphabet[(v >> 6) & 63];
-    }
-    return out;
-}
+std::string b64url(std::string_view bytes) { return base64url_encode(bytes); }
 
 std::string b64url_decode(std::string_view text) {
-    std::string out;
-    unsigned acc = 0;
-    int bits = 0;
-    for (const char c : text) {
-        const char* p = c ? std::strchr(kAlphabet, c) : nullptr;
-        if (!p) throw AcmeError("invalid base64url character");
-        acc = acc << 6 | static_cast<unsigned>(p - kAlphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((acc >> bits) & 0xff);
-        }
+    try {
+        return base64url_decode(text);
+    } catch (const std::invalid_argument& e) {
+        throw AcmeError(std::string("invalid base64url: ") + e.what());
     }
-    if (bits >= 6) throw AcmeError("truncated base64url");
-    return out;
 }
 
 EcKey::EcKey(EVP_PKEY* k) : key_(k, EVP_PKEY_free) {}

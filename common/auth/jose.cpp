@@ -1,11 +1,12 @@
 #include "common/auth/jose.h"
 
+#include "common/base/base64url.h"
+
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/ecdsa.h>
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
-#include <sodium.h>
 
 namespace hs::auth {
 namespace {
@@ -101,25 +102,14 @@ std::optional<std::string> ecdsa_der(std::string_view sig) {
 
 }  // namespace
 
-std::string base64url_encode(std::string_view bytes) {
-    if (bytes.empty()) return {};
-    const auto variant = sodium_base64_VARIANT_URLSAFE_NO_PADDING;
-    std::string out(sodium_base64_encoded_len(bytes.size(), variant), '\0');
-    sodium_bin2base64(out.data(), out.size(), reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), variant);
-    out.resize(std::char_traits<char>::length(out.c_str()));
-    return out;
-}
+std::string base64url_encode(std::string_view bytes) { return hs::base64url_encode(bytes); }
 
 std::string base64url_decode(std::string_view text) {
-    std::string out(text.size() * 3 / 4 + 3, '\0');
-    std::size_t len = 0;
-    const char* end = nullptr;
-    if (sodium_base642bin(reinterpret_cast<unsigned char*>(out.data()), out.size(), text.data(), text.size(), nullptr, &len,
-                          &end, sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
-        end != text.data() + text.size())
-        throw AuthError("malformed base64url");
-    out.resize(len);
-    return out;
+    try {
+        return hs::base64url_decode(text);
+    } catch (const std::invalid_argument& e) {
+        throw AuthError(e.what());
+    }
 }
 
 bool supported_alg(std::string_view alg) { return alg == "RS256" || alg == "ES256" || alg == "EdDSA"; }
