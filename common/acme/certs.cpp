@@ -61,7 +61,8 @@ std::string make_csr(const EcKey& key, const std::vector<std::string>& names) {
     X509V3_set_ctx(&v3, nullptr, nullptr, req.get(), nullptr, 0);
     ExtPtr san(X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, san_list(names).c_str()));
     std::unique_ptr<STACK_OF(X509_EXTENSION), ExtStackFree> exts(sk_X509_EXTENSION_new_null());
-    if (!san || !exts || !sk_X509_EXTENSION_push(exts.get(), san.get()) || !X509_REQ_add_extensions(req.get(), exts.get()))
+    if (!san || !exts || !sk_X509_EXTENSION_push(exts.get(), san.get()) ||
+        !X509_REQ_add_extensions(req.get(), exts.get()))
         ossl_fail("CSR names");
     if (!X509_REQ_set_pubkey(req.get(), key.get()) || !X509_REQ_sign(req.get(), key.get(), EVP_sha256()))
         ossl_fail("signing the CSR");

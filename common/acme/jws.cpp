@@ -33,7 +33,8 @@ std::string bn_param(EVP_PKEY* k, const char* name) {
     if (!EVP_PKEY_get_bn_param(k, name, &raw)) ossl_fail("reading the EC key");
     BnPtr bn(raw);
     std::string out(kCoord, '\0');
-    if (BN_bn2binpad(bn.get(), reinterpret_cast<unsigned char*>(out.data()), kCoord) != kCoord) ossl_fail("EC coordinate");
+    if (BN_bn2binpad(bn.get(), reinterpret_cast<unsigned char*>(out.data()), kCoord) != kCoord)
+        ossl_fail("EC coordinate");
     return out;
 }
 
@@ -171,15 +172,14 @@ bool EcKey::verify(std::string_view data, std::string_view signature) const {
 std::string sign_request(const EcKey& key, const std::string& url, const std::string& nonce, const std::string& kid,
                          const std::string& payload) {
     nlohmann::json header{{"alg", "ES256"}, {"nonce", nonce}, {"url", url}};
-    if (kid.empty())
-        header["jwk"] = key.jwk();
-    else
-        header["kid"] = kid;
+    if (kid.empty()) header["jwk"] = key.jwk();
+    else header["kid"] = kid;
     // Nonce and kid come from response headers: bytes that are not UTF-8 are replaced, not thrown on.
     const std::string protected_b64 = b64url(header.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
     const std::string payload_b64 = b64url(payload);
     const std::string signature = key.sign(protected_b64 + "." + payload_b64);
-    return nlohmann::json{{"protected", protected_b64}, {"payload", payload_b64}, {"signature", b64url(signature)}}.dump();
+    return nlohmann::json{{"protected", protected_b64}, {"payload", payload_b64}, {"signature", b64url(signature)}}
+        .dump();
 }
 
 }  // namespace hs::acme

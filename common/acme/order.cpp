@@ -12,8 +12,8 @@ using json = nlohmann::json;
 constexpr int kMaxBadNonces = 5;  // RFC 8555 §6.5: a client retries a badNonce with the fresh nonce
 
 const char* step_name(int state) {
-    static const char* names[] = {"directory",     "new nonce", "new account", "new order",
-                                  "authorization", "challenge", "authorization status", "finalize",
+    static const char* names[] = {"directory",     "new nonce",           "new account",          "new order",
+                                  "authorization", "challenge",           "authorization status", "finalize",
                                   "order status",  "certificate download"};
     return names[state];
 }
@@ -93,7 +93,8 @@ Action Order::wait(State then) {
     after_wait_ = then;
     // Retry-After in seconds (RFC 8555 §8.2), held between 1 s and a minute; its date form is rare.
     long secs = 1;
-    if (!retry_after_.empty() && retry_after_.size() < 7 && std::all_of(retry_after_.begin(), retry_after_.end(), ::isdigit))
+    if (!retry_after_.empty() && retry_after_.size() < 7 &&
+        std::all_of(retry_after_.begin(), retry_after_.end(), ::isdigit))
         secs = std::clamp(std::stol(retry_after_), 1L, 60L);
     Action a{.kind = Action::Kind::Wait};
     a.wait = std::chrono::seconds(secs);
@@ -176,12 +177,14 @@ Action Order::on_response(const HttpResponse& r) {
     retry_after_ = r.retry_after;
     const bool posted = state_ != State::Directory && state_ != State::Nonce;
     if (r.status >= 400) {
-        if (posted && str(parse_json(r.body), "type") == "urn:ietf:params:acme:error:badNonce" && ++bad_nonces_ <= kMaxBadNonces)
+        if (posted && str(parse_json(r.body), "type") == "urn:ietf:params:acme:error:badNonce" &&
+            ++bad_nonces_ <= kMaxBadNonces)
             return post(state_, last_url_, last_payload_);
         return fail(problem_text(r));
     }
     if (state_ == State::Download) {
-        if (r.body.find("-----BEGIN CERTIFICATE-----") == std::string::npos) return fail("the answer holds no PEM certificate");
+        if (r.body.find("-----BEGIN CERTIFICATE-----") == std::string::npos)
+            return fail("the answer holds no PEM certificate");
         chain_ = r.body;
         return Action{.kind = Action::Kind::Done};
     }
@@ -193,34 +196,29 @@ Action Order::on_response(const HttpResponse& r) {
     }
     const json j = parse_json(r.body);
     switch (state_) {
-    case State::Directory:
-        for (const char* k : {"newNonce", "newAccount", "newOrder"}) {
-            dir_[k] = str(j, k);
-            if (dir_[k].empty()) return fail(s_.directory_url + " is not an ACME directory (no " + k + ")");
+        case State::Directory:
+            for (const char* k : {"newNonce", "newAccount", "newOrder"}) {
+                dir_[k] = str(j, k);
+                if (dir_[k].empty()) return fail(s_.directory_url + " is not an ACME directory (no " + k + ")");
+            }
+            return send(State::Nonce, "HEAD", dir_["newNonce"], "");
+        case State::Account: {
+            if (r.location.empty()) return fail("no account URL (Location header)");
+            kid_ = r.location;
+            json ids = json::array();
+            for (const auto& h : s_.hostnames) ids.push_back({{"type", "dns"}, {"value", h}});
+            return post(State::NewOrder, dir_["newOrder"], json{{"identifiers", ids}}.dump());
         }
-        return send(State::Nonce, "HEAD", dir_["newNonce"], "");
-    case State::Account: {
-        if (r.location.empty()) return fail("no account URL (Location header)");
-        kid_ = r.location;
-        json ids = json::array();
-        for (const auto& h : s_.hostnames) ids.push_back({{"type", "dns"}, {"value", h}});
-        return post(State::NewOrder, dir_["newOrder"], json{{"identifiers", ids}}.dump());
-    }
-    case State::NewOrder:
-        if (r.location.empty()) return fail("no order URL (Location header)");
-        order_url_ = r.location;
-        return after_order(j);
-    case State::Authz:
-    case State::PollAuthz:
-        return on_authz(j);
-    case State::Challenge:
-        polls_ = 0;
-        return wait(State::PollAuthz);
-    case State::Finalize:
-    case State::PollOrder:
-        return after_order(j);
-    default:
-        return fail("unexpected answer");
+        case State::NewOrder:
+            if (r.location.empty()) return fail("no order URL (Location header)");
+            order_url_ = r.location;
+            return after_order(j);
+        case State::Authz:
+        case State::PollAuthz: return on_authz(j);
+        case State::Challenge: polls_ = 0; return wait(State::PollAuthz);
+        case State::Finalize:
+        case State::PollOrder: return after_order(j);
+        default: return fail("unexpected answer");
     }
 }
 

@@ -40,10 +40,10 @@ struct Challenge {
 struct Action {
     enum class Kind { Send, Publish, Wait, Done, Failed };
     Kind kind = Kind::Failed;
-    HttpRequest request;           // Send
-    Challenge challenge;           // Publish
+    HttpRequest request;               // Send
+    Challenge challenge;               // Publish
     std::chrono::milliseconds wait{};  // Wait
-    std::string error;             // Failed: says which step failed and what the server said
+    std::string error;                 // Failed: says which step failed and what the server said
 };
 
 struct OrderSettings {
@@ -66,7 +66,18 @@ public:
     const std::string& account_url() const { return kid_; }
 
 private:
-    enum class State { Directory, Nonce, Account, NewOrder, Authz, Challenge, PollAuthz, Finalize, PollOrder, Download };
+    enum class State {
+        Directory,
+        Nonce,
+        Account,
+        NewOrder,
+        Authz,
+        Challenge,
+        PollAuthz,
+        Finalize,
+        PollOrder,
+        Download
+    };
     Action send(State next, std::string method, std::string url, std::string body);
     Action post(State next, const std::string& url, const std::string& payload);
     Action fail(const std::string& what);

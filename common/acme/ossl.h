@@ -9,7 +9,9 @@ namespace hs::acme {
 template <auto Free>
 struct Deleter {
     template <class T>
-    void operator()(T* p) const { Free(p); }
+    void operator()(T* p) const {
+        Free(p);
+    }
 };
 
 // Throws AcmeError "what: <OpenSSL's first queued error>" and clears OpenSSL's error queue.

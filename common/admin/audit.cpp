@@ -25,7 +25,8 @@ std::string object_of(const Op& op, const Params& p, const json& result) {
     const auto area = op.name.substr(0, op.name.find('.'));
     if (area == "users") {
         if (p.has("user")) return "user " + p.str("user");
-        if (result.is_object() && result.contains("id")) return "user " + result["id"].dump() + " (" + result.value("name", "") + ")";
+        if (result.is_object() && result.contains("id"))
+            return "user " + result["id"].dump() + " (" + result.value("name", "") + ")";
         return "user " + p.str("name");
     }
     if (area == "policy") return "policy";
@@ -38,7 +39,8 @@ std::string object_of(const Op& op, const Params& p, const json& result) {
         if (p.has("prefix")) return noun + p.str("prefix");
         if (result.is_object() && result.contains("id")) return noun + result["id"].dump();
     }
-    if (area == "routes" || op.name == "nodes.approve_routes") return "routes " + p.str("id", p.str("node")) + " " + p.str("routes");
+    if (area == "routes" || op.name == "nodes.approve_routes")
+        return "routes " + p.str("id", p.str("node")) + " " + p.str("routes");
     return op.name;
 }
 
@@ -89,7 +91,8 @@ json audit_before(Env& env, const Op& op, const Params& p) {
         } else if (area == "users" && p.has("user")) {
             return user_json(store::resolve_user(env.db, p.str("user")));
         } else if (area == "preauthkeys" && p.has("id")) {
-            if (auto k = store::find_preauth_key(env.db, p.id("id", "pre-auth key"))) return preauth_key_json(*k, user_index(env.db));
+            if (auto k = store::find_preauth_key(env.db, p.id("id", "pre-auth key")))
+                return preauth_key_json(*k, user_index(env.db));
         } else if (area == "apikeys" && p.has("id")) {
             if (auto k = store::find_api_key(env.db, p.id("id", "API key"))) return api_key_json(*k);
         } else if (area == "apikeys" && p.has("prefix")) {
@@ -137,7 +140,7 @@ json audit_json(const store::AuditEntry& e) {
         auto j = json::parse(*s, nullptr, false);
         return j.is_discarded() ? json(*s) : j;
     };
-    return {{"id", e.id},         {"at", json_time(e.at)}, {"actor", e.actor},           {"action", e.action},
+    return {{"id", e.id},         {"at", json_time(e.at)},      {"actor", e.actor},         {"action", e.action},
             {"object", e.object}, {"before", parsed(e.before)}, {"after", parsed(e.after)}, {"source", e.source}};
 }
 

@@ -22,7 +22,8 @@ void check_api_keys(Env& env, json& out) {
     for (const auto& k : store::list_api_keys(env.db)) {
         if (k.expired(env.now)) continue;
         const auto name = "API key " + std::to_string(k.id) + " (" + store::masked_api_key(k) + ")";
-        if (!k.expiration) out.push_back(finding("apikey-no-expiry", name, "never expires; create keys with --expiration"));
+        if (!k.expiration)
+            out.push_back(finding("apikey-no-expiry", name, "never expires; create keys with --expiration"));
         const auto last = k.last_seen.value_or(k.created_at);
         if (env.now - last > kUnusedFor)
             out.push_back(finding("apikey-unused", name, "not used for 90 days or more; expire it if nobody needs it"));
@@ -43,7 +44,8 @@ bool wildcard_in(const std::vector<policy::Alias>& v) {
 
 bool all_ports(const std::vector<policy::IpSpec>& ip) {
     return std::any_of(ip.begin(), ip.end(), [](const auto& s) {
-        return s.proto == 0 && std::any_of(s.ports.begin(), s.ports.end(), [](const auto& r) { return r.first == 0 && r.last == 65535; });
+        return s.proto == 0 && std::any_of(s.ports.begin(), s.ports.end(),
+                                           [](const auto& r) { return r.first == 0 && r.last == 65535; });
     });
 }
 
@@ -56,14 +58,16 @@ void check_policy(Env& env, json& out) {
         return;
     }
     if (!text) {
-        out.push_back(finding("policy-allows-all", "policy", "no policy: every node may reach every port of every other"));
+        out.push_back(
+            finding("policy-allows-all", "policy", "no policy: every node may reach every port of every other"));
         return;
     }
     policy::ParsedPolicy parsed;
     std::vector<policy::Problem> problems;
     policy::parse_policy_text(*text, parsed, problems);
     if (parsed.allow_all) {
-        out.push_back(finding("policy-allows-all", "policy", "the policy has no acls or grants, so everything is allowed"));
+        out.push_back(
+            finding("policy-allows-all", "policy", "the policy has no acls or grants, so everything is allowed"));
         return;
     }
     for (const auto& r : parsed.rules)
@@ -83,21 +87,24 @@ void check_transport(Env& env, json& out) {
     const auto& c = env.cfg;
     const bool tls = !c.tls_cert_path.empty() || !c.tls_letsencrypt_hostname.empty();
     if (!tls && !loopback_listen(c.listen_addr))
-        out.push_back(finding("plain-http", "listen_addr " + c.listen_addr,
-                              "plain HTTP on a non-loopback address: API keys and sign-ins cross the network in clear"));
+        out.push_back(
+            finding("plain-http", "listen_addr " + c.listen_addr,
+                    "plain HTTP on a non-loopback address: API keys and sign-ins cross the network in clear"));
     if (!c.metrics_listen_addr.empty() && !loopback_listen(c.metrics_listen_addr))
-        out.push_back(finding("plain-http", "metrics_listen_addr " + c.metrics_listen_addr, "metrics served to the network"));
+        out.push_back(
+            finding("plain-http", "metrics_listen_addr " + c.metrics_listen_addr, "metrics served to the network"));
 }
 
 void check_file_modes(Env& env, json& out) {
     const auto& c = env.cfg;
-    const std::array<std::pair<const char*, std::string>, 5> files = {{{"database", c.database_path},
-                                                                       {"noise key", c.noise_private_key_path},
-                                                                       {"DERP key", c.derp.private_key_path},
-                                                                       {"TLS key", c.tls_key_path},
-                                                                       {"OIDC client secret", c.oidc.client_secret_path}}};
+    const std::array<std::pair<const char*, std::string>, 5> files = {
+        {{"database", c.database_path},
+         {"noise key", c.noise_private_key_path},
+         {"DERP key", c.derp.private_key_path},
+         {"TLS key", c.tls_key_path},
+         {"OIDC client secret", c.oidc.client_secret_path}}};
     for (const auto& [what, path] : files) {
-        struct stat st{};
+        struct stat st {};
         if (path.empty() || ::stat(path.c_str(), &st) != 0) continue;
         if (st.st_mode & (S_IROTH | S_IWOTH))
             out.push_back(finding("file-readable-by-others", std::string(what) + " " + path,
@@ -114,7 +121,8 @@ void check_sign_in(Env& env, json& out) {
 }
 
 void check_user_names(Env& env, json& out) {
-    static const std::array<std::string_view, 6> adminish = {"admin", "administrator", "root", "superuser", "sysadmin", "operator"};
+    static const std::array<std::string_view, 6> adminish = {"admin",     "administrator", "root",
+                                                             "superuser", "sysadmin",      "operator"};
     for (const auto& u : store::list_users(env.db)) {
         auto lower = u.name;
         std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });

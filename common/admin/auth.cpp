@@ -52,7 +52,10 @@ json approve_request(Env& env, const Params& p) {
     const auto r = must_find_request(env, id);
     const auto node = store::find_node_by_machine_key(env.db, r.machine_key);
     if (!node || !node->user_id || !node->tags.empty())
-        throw store::StoreError("registration request \"" + id + "\" is a new device's login (or a tagged node's): name its owner with hs-admin auth register --auth-id " + id + " --user USER");
+        throw store::StoreError(
+            "registration request \"" + id +
+            "\" is a new device's login (or a tagged node's): name its owner with hs-admin auth register --auth-id " +
+            id + " --user USER");
     const auto owner = store::find_user(env.db, *node->user_id);
     if (!owner) throw store::NotFound("user " + std::to_string(*node->user_id) + " not found");
     store::approve_auth_request(env.db, id, owner->id, env.now);

@@ -13,7 +13,8 @@ namespace hs::admin {
 std::optional<std::string> event_kind(std::string_view action) {
     if (action == "apikeys.create") return "apikey.created";
     if (action == "policy.set" || action == "policy.reloaded") return "policy.changed";
-    if (action == "node.registered" || action == "nodes.register" || action == "auth.register") return "node.registered";
+    if (action == "node.registered" || action == "nodes.register" || action == "auth.register")
+        return "node.registered";
     if (action == "node.deleted" || action == "nodes.delete") return "node.deleted";
     return std::nullopt;
 }

@@ -108,7 +108,8 @@ public:
         if (view == NodeView::Listed)
             for (const auto& r : n["approved_routes"])
                 if ((r == "0.0.0.0/0" || r == "::/0") &&
-                    std::find(n["available_routes"].begin(), n["available_routes"].end(), r) != n["available_routes"].end())
+                    std::find(n["available_routes"].begin(), n["available_routes"].end(), r) !=
+                        n["available_routes"].end())
                     serving.push_back(r);
         const bool tagged = !n["tags"].empty();
         return {{"id", id_text(n["id"])},
@@ -133,8 +134,13 @@ public:
 
     // headscale's stand-in owner of tagged nodes (types.TaggedDevices, ID 2147455555).
     static json tagged_devices() {
-        return {{"id", "2147455555"}, {"name", "tagged-devices"}, {"createdAt", "0001-01-01T00:00:00Z"},
-                {"displayName", "Tagged Devices"}, {"email", ""}, {"providerId", ""}, {"provider", ""},
+        return {{"id", "2147455555"},
+                {"name", "tagged-devices"},
+                {"createdAt", "0001-01-01T00:00:00Z"},
+                {"displayName", "Tagged Devices"},
+                {"email", ""},
+                {"providerId", ""},
+                {"provider", ""},
                 {"profilePicUrl", ""}};
     }
 
@@ -173,9 +179,9 @@ using Vars = std::map<std::string, std::string>;
 
 json user_routes_create(Translator& t, Env&, const Vars&, const Request& r) {
     return {{"user", t.user(t.run("users.create", {{"name", r.str("name")},
-                                                    {"display_name", r.str("displayName", "display_name")},
-                                                    {"email", r.str("email")},
-                                                    {"picture_url", r.str("pictureUrl", "picture_url")}}))}};
+                                                   {"display_name", r.str("displayName", "display_name")},
+                                                   {"email", r.str("email")},
+                                                   {"picture_url", r.str("pictureUrl", "picture_url")}}))}};
 }
 
 json node_expire(Translator& t, Env&, const Vars& v, const Request& r) {
@@ -186,12 +192,11 @@ json node_expire(Translator& t, Env&, const Vars& v, const Request& r) {
 }
 
 json preauth_create(Translator& t, Env&, const Vars&, const Request& r) {
-    auto k = t.run("preauthkeys.create",
-                   {{"user", r.str("user")},
-                    {"reusable", r.flag("reusable")},
-                    {"ephemeral", r.flag("ephemeral")},
-                    {"expiration", expiration_text(r)},
-                    {"tags", r.list("aclTags", "acl_tags")}});
+    auto k = t.run("preauthkeys.create", {{"user", r.str("user")},
+                                          {"reusable", r.flag("reusable")},
+                                          {"ephemeral", r.flag("ephemeral")},
+                                          {"expiration", expiration_text(r)},
+                                          {"tags", r.list("aclTags", "acl_tags")}});
     return {{"preAuthKey", t.preauth_key(k)}};
 }
 
@@ -217,7 +222,8 @@ void expect_primaries(Translator& t, json& n) {
         const auto p = r.get<std::string>();
         const auto& adv = n["available_routes"];
         if (p == "0.0.0.0/0" || p == "::/0" || std::find(adv.begin(), adv.end(), r) == adv.end()) continue;
-        if (std::find(taken.begin(), taken.end(), p) == taken.end() && std::find(primary.begin(), primary.end(), r) == primary.end())
+        if (std::find(taken.begin(), taken.end(), p) == taken.end() &&
+            std::find(primary.begin(), primary.end(), r) == primary.end())
             primary.push_back(r);
     }
 }
@@ -236,7 +242,8 @@ std::vector<Route> key_routes() {
         {"POST", "/api/v1/user", user_routes_create},
         {"POST", "/api/v1/user/{old_id}/rename/{new_name}",
          [](Translator& t, Env&, const Vars& v, const Request&) {
-             return json{{"user", t.user(t.run("users.rename", {{"user", v.at("old_id")}, {"new_name", v.at("new_name")}}))}};
+             return json{
+                 {"user", t.user(t.run("users.rename", {{"user", v.at("old_id")}, {"new_name", v.at("new_name")}}))}};
          }},
         {"DELETE", "/api/v1/user/{id}",
          [](Translator& t, Env&, const Vars& v, const Request&) {
@@ -245,7 +252,8 @@ std::vector<Route> key_routes() {
          }},
         {"GET", "/api/v1/preauthkey",
          [](Translator& t, Env&, const Vars&, const Request& r) {
-             return json{{"preAuthKeys", t.list(t.run("preauthkeys.list", {{"user", r.str("user")}}), &Translator::preauth_key)}};
+             return json{{"preAuthKeys",
+                          t.list(t.run("preauthkeys.list", {{"user", r.str("user")}}), &Translator::preauth_key)}};
          }},
         {"POST", "/api/v1/preauthkey", preauth_create},
         {"POST", "/api/v1/preauthkey/expire",
@@ -304,7 +312,8 @@ std::vector<Route> node_routes() {
         {"POST", "/api/v1/node/{node_id}/expire", node_expire},
         {"POST", "/api/v1/node/{node_id}/rename/{new_name}",
          [](Translator& t, Env&, const Vars& v, const Request&) {
-             return json{{"node", t.node(t.run("nodes.rename", {{"id", v.at("node_id")}, {"new_name", v.at("new_name")}}))}};
+             return json{
+                 {"node", t.node(t.run("nodes.rename", {{"id", v.at("node_id")}, {"new_name", v.at("new_name")}}))}};
          }},
         {"POST", "/api/v1/node/{node_id}/tags",
          [](Translator& t, Env&, const Vars& v, const Request& r) {
@@ -352,7 +361,9 @@ std::vector<Route> other_routes() {
              return json::object();
          }},
         {"GET", "/api/v1/policy",
-         [](Translator& t, Env&, const Vars&, const Request&) { return policy_reply(t.run("policy.get", json::object())); }},
+         [](Translator& t, Env&, const Vars&, const Request&) {
+             return policy_reply(t.run("policy.get", json::object()));
+         }},
         {"PUT", "/api/v1/policy",
          [](Translator& t, Env&, const Vars&, const Request& r) {
              return policy_reply(t.run("policy.set", {{"policy", r.str("policy")}}));
@@ -408,7 +419,8 @@ HeadscaleReply headscale_api(Env& env, std::string_view method, std::string_view
         Vars v;
         bool ok = true;
         for (std::size_t i = 0; i < have.size() && ok; ++i) {
-            if (have[i].front() == '{') v[std::string(have[i].substr(1, have[i].size() - 2))] = url_unescape(want[i], Plus::Literal);
+            if (have[i].front() == '{')
+                v[std::string(have[i].substr(1, have[i].size() - 2))] = url_unescape(want[i], Plus::Literal);
             else ok = have[i] == want[i];
         }
         if (!ok) continue;

@@ -12,12 +12,8 @@ UserIndex user_index(Db& db) {
 }
 
 json user_json(const User& u) {
-    json j{{"id", u.id},
-           {"name", u.name},
-           {"display_name", u.display_name},
-           {"email", u.email},
-           {"provider", u.provider},
-           {"created_at", json_time(u.created_at)}};
+    json j{{"id", u.id},       {"name", u.name},         {"display_name", u.display_name},
+           {"email", u.email}, {"provider", u.provider}, {"created_at", json_time(u.created_at)}};
     // Users who signed in through OIDC: headscale's provider_id (<issuer>/<sub>) and picture.
     if (u.provider_identifier) j["provider_id"] = *u.provider_identifier;
     if (!u.profile_pic_url.empty()) j["profile_pic_url"] = u.profile_pic_url;

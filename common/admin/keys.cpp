@@ -21,7 +21,8 @@ json preauth_create(Env& env, const Params& p) {
     const auto user = p.str("user");
     std::optional<std::int64_t> owner;
     if (!user.empty()) owner = store::resolve_user(env.db, user).id;
-    const auto created = store::create_preauth_key(env.db, owner, p.flag("reusable"), p.flag("ephemeral"), expiration, p.list("tags"));
+    const auto created =
+        store::create_preauth_key(env.db, owner, p.flag("reusable"), p.flag("ephemeral"), expiration, p.list("tags"));
     auto obj = preauth_key_json(created.key, user_index(env.db));
     obj["key"] = created.secret;
     return obj;

@@ -5,9 +5,9 @@
 #include <set>
 
 #include "common/admin/ops.h"
+#include "common/admin/policy_input.h"
 #include "common/base/ipalloc.h"
 #include "common/base/netaddr.h"
-#include "common/admin/policy_input.h"
 #include "common/policy/explain.h"
 
 namespace hs::admin {
@@ -49,7 +49,9 @@ json nodes_expire(Env& env, const Params& p) {
     if (p.has("expiry")) {
         const auto text = p.str("expiry");
         at = parse_time(text);
-        if (!at) throw store::StoreError("invalid expiry \"" + text + "\": expected an RFC 3339 time such as 2025-08-27T10:00:00Z");
+        if (!at)
+            throw store::StoreError("invalid expiry \"" + text +
+                                    "\": expected an RFC 3339 time such as 2025-08-27T10:00:00Z");
         if (disable) throw store::StoreError("cannot set both an expiry and disable the expiry");
     }
     Db::Tx tx(env.db);
@@ -111,7 +113,8 @@ json nodes_tag(Env& env, const Params& p) {
         const auto owned = policy::defined_tags(*text, problems);
         if (!problems.empty()) throw store::StoreError("the policy in force is invalid:\n" + problem_lines(problems));
         for (const auto& t : tags)
-            if (!std::binary_search(owned.begin(), owned.end(), t)) throw store::StoreError("tag \"" + t + "\" is not defined in the policy's tagOwners");
+            if (!std::binary_search(owned.begin(), owned.end(), t))
+                throw store::StoreError("tag \"" + t + "\" is not defined in the policy's tagOwners");
     }
     Db::Tx tx(env.db);
     const auto n = must_find(env, id);
@@ -132,7 +135,8 @@ json nodes_backfill_ips(Env& env, const Params&) {
         pools.take(n.ipv4);
         pools.take(n.ipv6);
     }
-    auto pick = [&](std::optional<AddressPool>& pool, const std::optional<std::string>& have) -> std::optional<std::string> {
+    auto pick = [&](std::optional<AddressPool>& pool,
+                    const std::optional<std::string>& have) -> std::optional<std::string> {
         if (!pool) return std::nullopt;
         if (have) return have;
         const auto ip = pool->allocate(random);
@@ -159,7 +163,8 @@ json nodes_backfill_ips(Env& env, const Params&) {
 
 void add_node_ops(OpTable& t) {
     t.push_back({"nodes.list", "GET", "/api/v1/node", nodes_list});
-    t.push_back({"nodes.show", "GET", "/api/v1/node/{id}", [](Env& env, const Params& p) { return shown(env, p.id("id", "node")); }});
+    t.push_back({"nodes.show", "GET", "/api/v1/node/{id}",
+                 [](Env& env, const Params& p) { return shown(env, p.id("id", "node")); }});
     t.push_back({"nodes.expire", "POST", "/api/v1/node/{id}/expire", nodes_expire});
     t.push_back({"nodes.rename", "POST", "/api/v1/node/{id}/rename/{new_name}", nodes_rename});
     t.push_back({"nodes.delete", "DELETE", "/api/v1/node/{id}", nodes_delete});

@@ -49,8 +49,8 @@ std::int64_t Params::id(const char* key, const char* what) const {
     if (it == j_.end() || it->is_null()) throw store::StoreError(std::string("missing ") + what + " ID");
     if (it->is_number_integer()) return it->get<std::int64_t>();
     if (it->is_string() && all_digits(it->get<std::string>())) return std::stoll(it->get<std::string>());
-    throw store::StoreError(std::string("invalid ") + what + " ID \"" + (it->is_string() ? it->get<std::string>() : it->dump()) +
-                            "\": expected a number");
+    throw store::StoreError(std::string("invalid ") + what + " ID \"" +
+                            (it->is_string() ? it->get<std::string>() : it->dump()) + "\": expected a number");
 }
 
 bool Params::flag(const char* key) const {
@@ -71,7 +71,8 @@ std::vector<std::string> Params::list(const char* key) const {
     if (it == j_.end() || it->is_null()) return out;
     if (it->is_array()) {
         for (const auto& v : *it) {
-            if (!v.is_string()) throw store::StoreError(std::string("parameter \"") + key + "\" must be a list of strings");
+            if (!v.is_string())
+                throw store::StoreError(std::string("parameter \"") + key + "\" must be a list of strings");
             out.push_back(v.get<std::string>());
         }
         return out;
@@ -116,7 +117,8 @@ std::optional<TimePoint> expiration_from(const std::string& text, TimePoint now)
     if (text.rfind("0001-01-01T", 0) == 0) return std::nullopt;
     if (const auto at = parse_time(text)) {
         if (*at <= now) throw DurationError("invalid expiration \"" + text + "\": the time is in the past");
-        if (*at - now > kMaxExpiration) throw DurationError("invalid expiration \"" + text + "\": at most 100 years ahead");
+        if (*at - now > kMaxExpiration)
+            throw DurationError("invalid expiration \"" + text + "\": at most 100 years ahead");
         return at;
     }
     const auto d = parse_duration(text);

@@ -81,9 +81,9 @@ void add_node_ops(OpTable& t);
 void add_route_ops(OpTable& t);
 void add_policy_ops(OpTable& t);
 void add_policy_inspect_ops(OpTable& t);
-void add_audit_ops(OpTable& t);           // audit.list (admin/audit.cpp)
-void add_audit_check_ops(OpTable& t);     // audit.check (admin/audit_check.cpp)
-void add_event_ops(OpTable& t);           // events.list (admin/events.cpp)
+void add_audit_ops(OpTable& t);        // audit.list (admin/audit.cpp)
+void add_audit_check_ops(OpTable& t);  // audit.check (admin/audit_check.cpp)
+void add_event_ops(OpTable& t);        // events.list (admin/events.cpp)
 
 // --- events (admin/events.cpp) ---
 // The event an audit action raises ("apikey.created", "policy.changed", "node.registered",
@@ -92,7 +92,8 @@ std::optional<std::string> event_kind(std::string_view action);
 // Events at or after `since` with an ID above `after_id`, oldest first: audit_json plus "event".
 json events_after(Env& env, TimePoint since, std::int64_t after_id);
 // --since: a bare number N = after event N (resume); otherwise a duration back from `now`.
-std::pair<TimePoint, std::int64_t> events_since(const std::string& since, TimePoint now);  // test, filter, peers, explain (admin/policy_inspect.cpp)
+std::pair<TimePoint, std::int64_t> events_since(
+    const std::string& since, TimePoint now);  // test, filter, peers, explain (admin/policy_inspect.cpp)
 
 // A duration flag ("24h", "90d", "0" = never) as an expiration time from now, or an RFC 3339
 // time as itself ("0001-01-01T00:00:00Z", headscale's zero time, = never).

@@ -2,9 +2,9 @@
 // (policy.mode: file). `set` compiles the text against the tailnet in the database first, so a
 // policy naming unknown users or tags, or failing its own tests, is never stored.
 #include "common/admin/ops.h"
+#include "common/admin/policy_input.h"
 #include "common/base/files.h"
 #include "common/policy/engine.h"
-#include "common/admin/policy_input.h"
 
 namespace hs::admin {
 namespace {
@@ -25,8 +25,10 @@ json policy_get(Env& env, const Params&) {
         if (!p) throw store::NotFound("no policy stored yet (policy.mode is database; store one with policy set)");
         return {{"policy", p->data}, {"source", "database"}, {"updated_at", json_time(p->created_at)}};
     }
-    if (env.cfg.policy_path.empty()) throw store::NotFound("no policy: policy.path is empty, so every node may reach every other");
-    return {{"policy", read_policy_file(env.cfg.policy_path)}, {"source", env.cfg.policy_path}, {"updated_at", nullptr}};
+    if (env.cfg.policy_path.empty())
+        throw store::NotFound("no policy: policy.path is empty, so every node may reach every other");
+    return {
+        {"policy", read_policy_file(env.cfg.policy_path)}, {"source", env.cfg.policy_path}, {"updated_at", nullptr}};
 }
 
 std::string policy_param(const Params& p) {

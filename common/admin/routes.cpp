@@ -64,14 +64,15 @@ void route_rows(const Node& n, json& out) {
     for (const auto& r : all) {
         const bool a = std::find(adv.begin(), adv.end(), r) != adv.end();
         const bool ok = std::find(n.approved_routes.begin(), n.approved_routes.end(), r) != n.approved_routes.end();
-        out.push_back({{"node_id", n.id},
-                       {"node", n.given_name},
-                       {"prefix", r},
-                       {"advertised", a},
-                       {"approved", ok},
-                       {"exit_route", is_exit(r)},
-                       {"serving", a && ok},
-                       {"primary", std::find(n.primary_routes.begin(), n.primary_routes.end(), r) != n.primary_routes.end()}});
+        out.push_back(
+            {{"node_id", n.id},
+             {"node", n.given_name},
+             {"prefix", r},
+             {"advertised", a},
+             {"approved", ok},
+             {"exit_route", is_exit(r)},
+             {"serving", a && ok},
+             {"primary", std::find(n.primary_routes.begin(), n.primary_routes.end(), r) != n.primary_routes.end()}});
     }
 }
 
@@ -125,7 +126,8 @@ json routes_change(Env& env, const Params& p, bool approve) {
         if (approve) {
             routes.insert(routes.end(), given.begin(), given.end());
         } else {
-            std::erase_if(routes, [&](const std::string& r) { return std::find(given.begin(), given.end(), r) != given.end(); });
+            std::erase_if(
+                routes, [&](const std::string& r) { return std::find(given.begin(), given.end(), r) != given.end(); });
         }
         sort_routes(routes);
         return routes;

@@ -21,9 +21,9 @@
 namespace hs::admin {
 
 struct ThrottleConfig {
-    double burst = 20;          // failures a source may make at once
-    double per_second = 1;      // then this many a second
-    int key_failures = 5;       // issue 16's default: 5 failures ...
+    double burst = 20;                            // failures a source may make at once
+    double per_second = 1;                        // then this many a second
+    int key_failures = 5;                         // issue 16's default: 5 failures ...
     std::chrono::seconds key_window{15 * 60};     // ... in 15 minutes
     std::chrono::seconds first_lockout{15 * 60};  // locks for 15 minutes, then 30, 60, ...
     std::chrono::seconds max_lockout{24 * 3600};

@@ -18,7 +18,8 @@ json users_list(Env& env, const Params& p) {
 }
 
 json users_create(Env& env, const Params& p) {
-    return user_json(store::create_user(env.db, p.str("name"), p.str("display_name"), p.str("email"), p.str("picture_url")));
+    return user_json(
+        store::create_user(env.db, p.str("name"), p.str("display_name"), p.str("email"), p.str("picture_url")));
 }
 
 json users_rename(Env& env, const Params& p) {

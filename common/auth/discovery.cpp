@@ -25,7 +25,8 @@ std::string endpoint(const json& doc, const char* name, bool required) {
         if (required) throw AuthError(std::string("the provider's metadata has no ") + name);
         return url;
     }
-    if (!acceptable_endpoint(url)) throw AuthError(std::string("the provider's ") + name + " \"" + url + "\" is not https");
+    if (!acceptable_endpoint(url))
+        throw AuthError(std::string("the provider's ") + name + " \"" + url + "\" is not https");
     return url;
 }
 
@@ -55,7 +56,8 @@ ProviderMetadata parse_discovery(std::string_view json_text, std::string_view ex
     ProviderMetadata m;
     m.issuer = doc.value("issuer", std::string());
     if (m.issuer != expected_issuer)
-        throw AuthError("the provider calls itself \"" + m.issuer + "\", not the configured issuer \"" + std::string(expected_issuer) + "\"");
+        throw AuthError("the provider calls itself \"" + m.issuer + "\", not the configured issuer \"" +
+                        std::string(expected_issuer) + "\"");
     m.authorization_endpoint = endpoint(doc, "authorization_endpoint", true);
     m.token_endpoint = endpoint(doc, "token_endpoint", true);
     m.jwks_uri = endpoint(doc, "jwks_uri", true);

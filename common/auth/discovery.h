@@ -12,7 +12,7 @@ struct ProviderMetadata {
     std::string authorization_endpoint;
     std::string token_endpoint;
     std::string jwks_uri;
-    std::string userinfo_endpoint;  // optional in the standard; empty when absent
+    std::string userinfo_endpoint;                         // optional in the standard; empty when absent
     std::vector<std::string> code_challenge_methods;       // empty: the provider does not say
     std::vector<std::string> token_endpoint_auth_methods;  // empty: client_secret_basic (§3)
 };

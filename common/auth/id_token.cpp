@@ -18,7 +18,8 @@ std::string text_claim(const json& claims, const char* name) {
 
 TimePoint time_claim(const json& claims, const char* name) {
     const auto it = claims.find(name);
-    if (it == claims.end() || !it->is_number()) throw AuthError(std::string("the ID token has no \"") + name + "\" time");
+    if (it == claims.end() || !it->is_number())
+        throw AuthError(std::string("the ID token has no \"") + name + "\" time");
     return TimePoint{std::chrono::seconds(static_cast<std::int64_t>(it->get<double>()))};
 }
 
@@ -27,7 +28,8 @@ void check_signature(std::string_view token, const json& header, const std::vect
     // "none" and the HMAC family are refused by name: with HS256 a forger signs with the
     // provider's public key as the secret, which a careless verifier accepts.
     if (!supported_alg(alg)) throw AuthError("the ID token is signed with \"" + alg + "\", which is not accepted");
-    if (header.contains("crit")) throw AuthError("the ID token names critical header parameters this server does not know");
+    if (header.contains("crit"))
+        throw AuthError("the ID token names critical header parameters this server does not know");
     const auto kid = header.value("kid", std::string());
     const auto dot2 = token.rfind('.');
     const auto signing_input = token.substr(0, dot2);
@@ -38,7 +40,8 @@ void check_signature(std::string_view token, const json& header, const std::vect
         candidate = true;
         if (verify_signature(alg, k, signing_input, signature)) return;
     }
-    if (!candidate) throw UnknownKeyError("no key of the provider's JWKS matches the ID token (kid \"" + kid + "\", " + alg + ")");
+    if (!candidate)
+        throw UnknownKeyError("no key of the provider's JWKS matches the ID token (kid \"" + kid + "\", " + alg + ")");
     throw AuthError("the ID token's signature does not match the provider's key");
 }
 
@@ -56,7 +59,8 @@ void check_audience(const json& claims, const std::string& client_id) {
     if (!listed) throw AuthError("the ID token was issued for another client (aud)");
     // Core §3.1.3.7 items 4 and 5: with several audiences the authorized party must be us.
     const auto azp = text_claim(claims, "azp");
-    if ((count > 1 || !azp.empty()) && azp != client_id) throw AuthError("the ID token's authorized party (azp) is another client");
+    if ((count > 1 || !azp.empty()) && azp != client_id)
+        throw AuthError("the ID token's authorized party (azp) is another client");
 }
 
 }  // namespace
@@ -71,12 +75,14 @@ IdToken verify_id_token(std::string_view token, const std::vector<Jwk>& keys, co
     check_signature(token, t.header, keys);
     t.claims = decode_part(token.substr(dot1 + 1, dot2 - dot1 - 1), "payload");
     const auto& c = t.claims;
-    if (text_claim(c, "iss") != expect.issuer) throw AuthError("the ID token comes from another issuer (iss \"" + text_claim(c, "iss") + "\")");
+    if (text_claim(c, "iss") != expect.issuer)
+        throw AuthError("the ID token comes from another issuer (iss \"" + text_claim(c, "iss") + "\")");
     if (text_claim(c, "sub").empty()) throw AuthError("the ID token names no subject (sub)");
     check_audience(c, expect.client_id);
     t.expires_at = time_claim(c, "exp");
     if (expect.now >= t.expires_at + expect.leeway) throw AuthError("the ID token has expired");
-    if (time_claim(c, "iat") > expect.now + expect.leeway) throw AuthError("the ID token was issued in the future (iat)");
+    if (time_claim(c, "iat") > expect.now + expect.leeway)
+        throw AuthError("the ID token was issued in the future (iat)");
     if (expect.nonce.empty() || text_claim(c, "nonce") != expect.nonce)
         throw AuthError("the ID token's nonce does not belong to this login");
     return t;

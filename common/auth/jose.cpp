@@ -35,7 +35,8 @@ std::shared_ptr<EVP_PKEY> from_params(const char* type, OSSL_PARAM_BLD* bld) {
     if (!params) throw AuthError("out of memory reading a key");
     EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, type, nullptr);
     EVP_PKEY* key = nullptr;
-    const bool ok = ctx && EVP_PKEY_fromdata_init(ctx) == 1 && EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) == 1;
+    const bool ok =
+        ctx && EVP_PKEY_fromdata_init(ctx) == 1 && EVP_PKEY_fromdata(ctx, &key, EVP_PKEY_PUBLIC_KEY, params) == 1;
     EVP_PKEY_CTX_free(ctx);
     OSSL_PARAM_free(params);
     if (!ok) throw AuthError(std::string("malformed ") + type + " key");
@@ -73,8 +74,8 @@ std::shared_ptr<EVP_PKEY> ec_key(const json& j) {
 std::shared_ptr<EVP_PKEY> ed25519_key(const json& j) {
     const auto x = base64url_decode(member(j, "x"));
     if (x.size() != 32) throw AuthError("Ed25519 public key must be 32 bytes");
-    EVP_PKEY* k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, reinterpret_cast<const unsigned char*>(x.data()),
-                                             x.size());
+    EVP_PKEY* k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
+                                              reinterpret_cast<const unsigned char*>(x.data()), x.size());
     if (!k) throw AuthError("malformed Ed25519 key");
     return {k, EVP_PKEY_free};
 }
@@ -116,7 +117,8 @@ bool supported_alg(std::string_view alg) { return alg == "RS256" || alg == "ES25
 
 std::vector<Jwk> parse_jwks(std::string_view json_text) {
     const auto doc = json::parse(json_text, nullptr, false);
-    if (!doc.is_object() || !doc.contains("keys") || !doc["keys"].is_array()) throw AuthError("the JWKS has no \"keys\" array");
+    if (!doc.is_object() || !doc.contains("keys") || !doc["keys"].is_array())
+        throw AuthError("the JWKS has no \"keys\" array");
     std::vector<Jwk> out;
     for (const auto& j : doc["keys"]) {
         if (!j.is_object()) continue;
@@ -144,7 +146,8 @@ bool key_fits(const Jwk& key, std::string_view alg) {
     return false;
 }
 
-bool verify_signature(std::string_view alg, const Jwk& key, std::string_view signing_input, std::string_view signature) {
+bool verify_signature(std::string_view alg, const Jwk& key, std::string_view signing_input,
+                      std::string_view signature) {
     if (!supported_alg(alg)) throw AuthError("signature algorithm \"" + std::string(alg) + "\" is not accepted");
     if (!key_fits(key, alg) || !key.key) return false;
     std::string sig(signature);

@@ -90,9 +90,9 @@ std::string pkce_challenge(const std::string& verifier, const std::string& metho
 std::string authorization_url(const ProviderMetadata& provider, const AuthorizationRequest& r) {
     std::string scope;
     for (const auto& s : r.scope) scope += (scope.empty() ? "" : " ") + s;
-    std::vector<std::pair<std::string, std::string>> q{{"response_type", "code"}, {"client_id", r.client_id},
-                                                       {"redirect_uri", r.redirect_uri}, {"scope", scope},
-                                                       {"state", r.state}, {"nonce", r.nonce}};
+    std::vector<std::pair<std::string, std::string>> q{
+        {"response_type", "code"}, {"client_id", r.client_id}, {"redirect_uri", r.redirect_uri},
+        {"scope", scope},          {"state", r.state},         {"nonce", r.nonce}};
     if (!r.code_challenge.empty()) {
         q.emplace_back("code_challenge", r.code_challenge);
         q.emplace_back("code_challenge_method", r.code_challenge_method);
@@ -137,7 +137,8 @@ Tokens parse_token_response(int status, std::string_view body) {
     }
     if (!doc.is_object()) throw AuthError("the provider's token answer is not JSON");
     Tokens t{text(doc, "id_token"), text(doc, "access_token")};
-    if (t.id_token.empty()) throw AuthError("the provider's token answer has no id_token (is \"openid\" in oidc.scope?)");
+    if (t.id_token.empty())
+        throw AuthError("the provider's token answer has no id_token (is \"openid\" in oidc.scope?)");
     return t;
 }
 
@@ -154,8 +155,8 @@ Identity identity_from(const std::string& issuer, const json& id_claims, const j
 }
 
 std::optional<std::string> refusal(const Identity& who, const LoginRules& rules) {
-    if (!rules.allowed_groups.empty() &&
-        std::none_of(who.groups.begin(), who.groups.end(), [&](const auto& g) { return listed(rules.allowed_groups, g); }))
+    if (!rules.allowed_groups.empty() && std::none_of(who.groups.begin(), who.groups.end(),
+                                                      [&](const auto& g) { return listed(rules.allowed_groups, g); }))
         return "your account is in none of the groups allowed on this server";
     if (rules.allowed_domains.empty() && rules.allowed_users.empty()) return std::nullopt;
     if (who.email.empty()) return "your account has no e-mail address, which this server needs to check who may join";
@@ -164,7 +165,8 @@ std::optional<std::string> refusal(const Identity& who, const LoginRules& rules)
     if (!rules.allowed_domains.empty()) {
         const auto at = who.email.rfind('@');
         const auto domain = at == std::string::npos ? std::string() : who.email.substr(at + 1);
-        if (!listed(rules.allowed_domains, domain)) return "e-mail addresses at " + domain + " may not join this tailnet";
+        if (!listed(rules.allowed_domains, domain))
+            return "e-mail addresses at " + domain + " may not join this tailnet";
     }
     if (!rules.allowed_users.empty() && !listed(rules.allowed_users, who.email))
         return "the account " + who.email + " is not on this server's list of allowed users";

@@ -35,16 +35,16 @@ std::string mode_text(unsigned mode) {
 std::string fs_error_text(const std::string& what, const std::string& path, int err) {
     const std::string head = what + " " + path + ": ";
     switch (err) {
-    case EROFS: return head + "the filesystem is read-only (EROFS)";
-    case ENOENT: return head + "the directory " + dir_of(path) + " does not exist (ENOENT)";
-    case ENOTDIR: return head + "a part of " + dir_of(path) + " is not a directory (ENOTDIR)";
-    case EACCES:
-    case EPERM:
-        return head + "permission denied: this user may not write in " + dir_of(path) + " or the file (" +
-               (err == EACCES ? "EACCES" : "EPERM") + ")";
-    case ENOSPC: return head + "no space left on the device (ENOSPC)";
-    case EDQUOT: return head + "disk quota exceeded (EDQUOT)";
-    default: return head + std::strerror(err);
+        case EROFS: return head + "the filesystem is read-only (EROFS)";
+        case ENOENT: return head + "the directory " + dir_of(path) + " does not exist (ENOENT)";
+        case ENOTDIR: return head + "a part of " + dir_of(path) + " is not a directory (ENOTDIR)";
+        case EACCES:
+        case EPERM:
+            return head + "permission denied: this user may not write in " + dir_of(path) + " or the file (" +
+                   (err == EACCES ? "EACCES" : "EPERM") + ")";
+        case ENOSPC: return head + "no space left on the device (ENOSPC)";
+        case EDQUOT: return head + "disk quota exceeded (EDQUOT)";
+        default: return head + std::strerror(err);
     }
 }
 
@@ -54,7 +54,8 @@ void make_private_dirs(const std::string& path) {
     std::error_code ec;
     if (dir.empty() || fs::exists(dir, ec)) return;
     make_private_dirs(dir.string());
-    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) throw FileError(fs_error_text("cannot create", path, errno));
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        throw FileError(fs_error_text("cannot create", path, errno));
     ::chmod(dir.c_str(), 0700);  // mkdir's mode is masked by the umask
 }
 
@@ -63,7 +64,8 @@ std::string creation_problem(const std::string& path, bool make_dirs) {
     auto dir = fs::path(path).parent_path();
     if (dir.empty()) dir = ".";
     std::error_code ec;
-    while (make_dirs && !fs::exists(dir, ec) && dir.has_parent_path() && dir.parent_path() != dir) dir = dir.parent_path();
+    while (make_dirs && !fs::exists(dir, ec) && dir.has_parent_path() && dir.parent_path() != dir)
+        dir = dir.parent_path();
     if (::access(dir.c_str(), W_OK) == 0) return {};
     return fs_error_text("cannot create", path, errno);
 }
@@ -73,7 +75,8 @@ void check_private_file(const std::string& path, GroupRead group) {
     if (::stat(path.c_str(), &st) != 0) fail(path, "cannot stat");
     const unsigned mode = st.st_mode & 0777u;
     if ((mode & 077u) == 0) return;
-    const std::string problem = path + ": permissions " + mode_text(mode) + " are too open: a private key must not be " +
+    const std::string problem = path + ": permissions " + mode_text(mode) +
+                                " are too open: a private key must not be " +
                                 "accessible by group or others; fix with: chmod 600 " + path;
     if (group == GroupRead::Warn && (mode & 037u) == 0) {
         spdlog::warn("{} (the group may read it; accepted for keys shared through a group such as ssl-cert)", problem);
@@ -124,8 +127,8 @@ void write_file_atomic(const std::string& path, const std::string& data, unsigne
         throw FileError(path + ": already exists (use --force to overwrite)");
     const auto dir = fs::path(path).parent_path();
     std::random_device rd;
-    const std::string tmp = (dir.empty() ? fs::path(".") : dir).string() + "/." +
-                            fs::path(path).filename().string() + ".tmp" + std::to_string(rd());
+    const std::string tmp = (dir.empty() ? fs::path(".") : dir).string() + "/." + fs::path(path).filename().string() +
+                            ".tmp" + std::to_string(rd());
     const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) throw FileError(fs_error_text("cannot create", path, errno));
     auto cleanup = [&](const std::string& what) {

@@ -83,7 +83,8 @@ std::optional<std::uint64_t> AddressPool::offset_of(const IpAddr& ip) const {
 IpAddr AddressPool::address_at(std::uint64_t offset) const { return add(prefix_.addr, offset); }
 
 bool AddressPool::is_reserved(std::uint64_t offset) const {
-    return std::any_of(reserved_.begin(), reserved_.end(), [offset](const auto& r) { return offset >= r.first && offset < r.second; });
+    return std::any_of(reserved_.begin(), reserved_.end(),
+                       [offset](const auto& r) { return offset >= r.first && offset < r.second; });
 }
 
 void AddressPool::set(std::uint64_t offset, bool used) {

@@ -47,9 +47,9 @@ private:
     std::optional<std::uint64_t> next_free(std::uint64_t from) const;
 
     Prefix prefix_;
-    std::uint64_t end_ = 0;  // host offsets are 1 .. end_-1
+    std::uint64_t end_ = 0;                                          // host offsets are 1 .. end_-1
     std::vector<std::pair<std::uint64_t, std::uint64_t>> reserved_;  // [first, last) offsets
-    std::map<std::uint64_t, Page> pages_;                             // a missing page is all free
+    std::map<std::uint64_t, Page> pages_;                            // a missing page is all free
 };
 
 // A tailnet's pools, one per configured family ("" for none), fed with addresses as text.

@@ -46,8 +46,7 @@ KeyType parse_key_type(std::string_view name) {
     if (name == "disco") return KeyType::Disco;
     if (name == "derp") return KeyType::Derp;
     if (name == "noise") return KeyType::Noise;
-    throw KeyError("unknown key type \"" + std::string(name) +
-                   "\": expected machine, node, disco, derp or noise");
+    throw KeyError("unknown key type \"" + std::string(name) + "\": expected machine, node, disco, derp or noise");
 }
 
 std::string to_hex(const Key32& key) {
@@ -63,8 +62,7 @@ std::string to_hex(const Key32& key) {
 
 Key32 from_hex(std::string_view hex, std::string_view what) {
     if (hex.size() != 64) {
-        throw KeyError(std::string(what) + ": expected 64 hex characters, got " +
-                       std::to_string(hex.size()));
+        throw KeyError(std::string(what) + ": expected 64 hex characters, got " + std::to_string(hex.size()));
     }
     Key32 out{};
     for (std::size_t i = 0; i < 32; ++i) {
@@ -80,9 +78,7 @@ Key32 from_hex(std::string_view hex, std::string_view what) {
     return out;
 }
 
-std::string key_text(std::string_view prefix, const Key32& key) {
-    return std::string(prefix) + to_hex(key);
-}
+std::string key_text(std::string_view prefix, const Key32& key) { return std::string(prefix) + to_hex(key); }
 
 Key32 parse_key_text(std::string_view text, std::string_view prefix) {
     const std::string expected = "expected \"" + std::string(prefix) + "\" followed by 64 hex characters";
@@ -135,7 +131,9 @@ PrivateKey parse_private_key_file(std::string_view contents) {
         try {
             j = nlohmann::json::parse(text);
         } catch (const nlohmann::json::exception&) {
-            throw KeyError("input starts with '{' but is not valid JSON (expected derper's key file {\"PrivateKey\": \"privkey:...\"})");
+            throw KeyError(
+                "input starts with '{' but is not valid JSON (expected derper's key file {\"PrivateKey\": "
+                "\"privkey:...\"})");
         }
         if (!j.is_object() || !j.contains("PrivateKey") || !j["PrivateKey"].is_string()) {
             throw KeyError("JSON key file has no string field \"PrivateKey\"");

@@ -32,8 +32,8 @@ LockFile::LockFile(const std::string& path, const std::string& what) : path_(pat
         ::close(fd_);
         fd_ = -1;
         if (err == EWOULDBLOCK)
-            throw LockError(what + " is in use by another process" + (pid.empty() ? "" : " (pid " + pid + ")") +
-                            ": " + path + " is locked");
+            throw LockError(what + " is in use by another process" + (pid.empty() ? "" : " (pid " + pid + ")") + ": " +
+                            path + " is locked");
         throw LockError("cannot lock " + path + ": " + std::strerror(err));
     }
     const std::string text = std::to_string(::getpid()) + "\n";

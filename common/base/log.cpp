@@ -5,9 +5,9 @@
 #include <mutex>
 #include <stdexcept>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/sinks/base_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <nlohmann/json.hpp>
 
 namespace hs {
 namespace {
@@ -62,8 +62,7 @@ spdlog::level::level_enum parse_level(const std::string& level) {
     if (level == "warn" || level == "warning") return spdlog::level::warn;
     if (level == "error" || level == "fatal" || level == "panic") return spdlog::level::err;
     if (level == "off") return spdlog::level::off;
-    throw std::invalid_argument("invalid log level \"" + level +
-                                "\": expected trace, debug, info, warn, error or off");
+    throw std::invalid_argument("invalid log level \"" + level + "\": expected trace, debug, info, warn, error or off");
 }
 
 }  // namespace
@@ -116,7 +115,8 @@ void setup_logging(const std::string& level, const std::string& format) {
     const auto lvl = parse_level(level);
     std::shared_ptr<spdlog::logger> logger;
     if (format == "json") {
-        logger = std::make_shared<spdlog::logger>("", std::make_shared<EscapingSink>(std::make_shared<JsonStderrSink>()));
+        logger =
+            std::make_shared<spdlog::logger>("", std::make_shared<EscapingSink>(std::make_shared<JsonStderrSink>()));
     } else if (format == "text" || format.empty()) {
         logger = std::make_shared<spdlog::logger>(
             "", std::make_shared<EscapingSink>(std::make_shared<spdlog::sinks::stderr_color_sink_mt>()));

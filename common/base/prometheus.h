@@ -21,10 +21,8 @@ public:
     void family(std::string_view name, std::string_view type, std::string_view help);
     // One line `name{labels} value`.
     template <class T>
-        requires std::integral<T> || std::floating_point<T>
-    void sample(std::string_view name, T value, Labels labels = {}) {
-        line(name, labels, std::to_string(value));
-    }
+    requires std::integral<T> || std::floating_point<T>
+    void sample(std::string_view name, T value, Labels labels = {}) { line(name, labels, std::to_string(value)); }
     // A family of one unlabelled sample.
     template <class T>
     void counter(std::string_view name, std::string_view help, T value) {

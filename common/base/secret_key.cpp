@@ -20,9 +20,11 @@ std::string secret_key_text(std::string_view kind, const SecretKey& k) {
 }
 
 std::optional<SecretKey> parse_secret_key(std::string_view kind, std::string_view text) {
-    if (text.size() != kind.size() + kPrefixLen + 1 + kSecretHexLen || text.substr(0, kind.size()) != kind) return std::nullopt;
+    if (text.size() != kind.size() + kPrefixLen + 1 + kSecretHexLen || text.substr(0, kind.size()) != kind)
+        return std::nullopt;
     if (text[kind.size() + kPrefixLen] != '-') return std::nullopt;
-    return SecretKey{std::string(text.substr(kind.size(), kPrefixLen)), std::string(text.substr(kind.size() + kPrefixLen + 1))};
+    return SecretKey{std::string(text.substr(kind.size(), kPrefixLen)),
+                     std::string(text.substr(kind.size() + kPrefixLen + 1))};
 }
 
 std::vector<std::uint8_t> secret_hash(std::string_view s) {

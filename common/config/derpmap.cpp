@@ -23,13 +23,27 @@ struct FieldDef {
 };
 
 constexpr std::array<FieldDef, 12> kNodeFields{{
-    {"Name", Kind::Str}, {"RegionID", Kind::Int}, {"HostName", Kind::Str}, {"CertName", Kind::Str},
-    {"IPv4", Kind::Str}, {"IPv6", Kind::Str}, {"STUNPort", Kind::Int}, {"STUNOnly", Kind::Bool},
-    {"DERPPort", Kind::Int}, {"InsecureForTests", Kind::Bool}, {"STUNTestIP", Kind::Str}, {"CanPort80", Kind::Bool},
+    {"Name", Kind::Str},
+    {"RegionID", Kind::Int},
+    {"HostName", Kind::Str},
+    {"CertName", Kind::Str},
+    {"IPv4", Kind::Str},
+    {"IPv6", Kind::Str},
+    {"STUNPort", Kind::Int},
+    {"STUNOnly", Kind::Bool},
+    {"DERPPort", Kind::Int},
+    {"InsecureForTests", Kind::Bool},
+    {"STUNTestIP", Kind::Str},
+    {"CanPort80", Kind::Bool},
 }};
 constexpr std::array<FieldDef, 7> kRegionFields{{
-    {"RegionID", Kind::Int}, {"RegionCode", Kind::Str}, {"RegionName", Kind::Str}, {"Latitude", Kind::Float},
-    {"Longitude", Kind::Float}, {"Avoid", Kind::Bool}, {"NoMeasureNoHome", Kind::Bool},
+    {"RegionID", Kind::Int},
+    {"RegionCode", Kind::Str},
+    {"RegionName", Kind::Str},
+    {"Latitude", Kind::Float},
+    {"Longitude", Kind::Float},
+    {"Avoid", Kind::Bool},
+    {"NoMeasureNoHome", Kind::Bool},
 }};
 
 std::string lower(std::string s) {
@@ -60,7 +74,8 @@ json scalar(const std::string& name, const YAML::Node& v, Kind kind, const std::
         case Kind::Int: {
             long long n = 0;
             const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
-            if (ec != std::errc{} || end != s.data() + s.size()) fail(name, v, field + ": expected an integer, got \"" + s + "\"");
+            if (ec != std::errc{} || end != s.data() + s.size())
+                fail(name, v, field + ": expected an integer, got \"" + s + "\"");
             return n;
         }
         case Kind::Float:
@@ -165,7 +180,9 @@ json embedded_derp_region(const Config& c, const std::string& cert_name) {
         port = std::stoi(rest.substr(colon + 1));
     }
     if (const auto tls = parse_host_port(c.derp.tls_listen_addr)) port = tls->port;
-    json node = {{"Name", std::to_string(c.derp.region_id) + "a"}, {"RegionID", c.derp.region_id}, {"HostName", host},
+    json node = {{"Name", std::to_string(c.derp.region_id) + "a"},
+                 {"RegionID", c.derp.region_id},
+                 {"HostName", host},
                  {"DERPPort", port}};
     if (!cert_name.empty()) node["CertName"] = cert_name;
     if (const auto hp = parse_host_port(c.derp.stun_listen_addr)) node["STUNPort"] = hp->port;
@@ -178,7 +195,9 @@ json embedded_derp_region(const Config& c, const std::string& cert_name) {
         if (ip->v6 && !node.contains("IPv6")) node["IPv6"] = host;
         if (ip->v6 && !node.contains("IPv4")) node["IPv4"] = "none";
     }
-    return {{"RegionID", c.derp.region_id}, {"RegionCode", c.derp.region_code}, {"RegionName", c.derp.region_name},
+    return {{"RegionID", c.derp.region_id},
+            {"RegionCode", c.derp.region_code},
+            {"RegionName", c.derp.region_name},
             {"Nodes", json::array({node})}};
 }
 

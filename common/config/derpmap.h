@@ -5,9 +5,9 @@
 #include <functional>
 #include <map>
 #include <stdexcept>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -39,7 +39,7 @@ nlohmann::json embedded_derp_region(const Config& c, const std::string& cert_nam
 // `failures` collects one line per failed URL. Files that cannot be read or parsed throw
 // DerpMapError: a config error should stop a start, not be papered over.
 nlohmann::json derp_map_from_config(const Config& c, const std::function<std::string(const std::string&)>& fetch,
-                                    std::map<std::string, nlohmann::json>& last_good, std::vector<std::string>& failures,
-                                    const std::string& embedded_cert_name = "");
+                                    std::map<std::string, nlohmann::json>& last_good,
+                                    std::vector<std::string>& failures, const std::string& embedded_cert_name = "");
 
 }  // namespace hs

@@ -2,10 +2,10 @@
 // suggestion), headscale's legacy keys are mapped with a warning, and the new key wins when
 // both are present.
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -18,7 +18,7 @@ namespace hs {
 namespace config_detail {
 void validate(Config& c, const std::map<std::string, std::string>& where, const std::string& file, Problems& p);
 void warn_unsupported(const Config& c, const std::map<std::string, std::string>& where, Problems& p);
-}
+}  // namespace config_detail
 
 namespace {
 
@@ -94,8 +94,7 @@ const std::vector<Field>& fields() {
         {"acme_email", [](Config& c, Reader& r) { c.acme_email = r.str(); }},
         {"tls_letsencrypt_hostname", [](Config& c, Reader& r) { c.tls_letsencrypt_hostname = r.str(); }},
         {"tls_letsencrypt_cache_dir", [](Config& c, Reader& r) { c.tls_letsencrypt_cache_dir = r.path(); }},
-        {"tls_letsencrypt_challenge_type",
-         [](Config& c, Reader& r) { c.tls_letsencrypt_challenge_type = r.str(); }},
+        {"tls_letsencrypt_challenge_type", [](Config& c, Reader& r) { c.tls_letsencrypt_challenge_type = r.str(); }},
         {"tls_letsencrypt_listen", [](Config& c, Reader& r) { c.tls_letsencrypt_listen = r.str(); }},
         {"tls_cert_path", [](Config& c, Reader& r) { c.tls_cert_path = r.path(); }},
         {"tls_key_path", [](Config& c, Reader& r) { c.tls_key_path = r.path(); }},
@@ -277,9 +276,7 @@ public:
     std::vector<Assignment> out;
 
 private:
-    std::string at(const YAML::Node& n) const {
-        return name_ + ":" + std::to_string(n.Mark().line + 1);
-    }
+    std::string at(const YAML::Node& n) const { return name_ + ":" + std::to_string(n.Mark().line + 1); }
 
     void legacy(const Legacy& l, const YAML::Node& value, const std::string& where) {
         if (*l.new_path == 0) {
@@ -293,7 +290,8 @@ private:
 
     // ip_prefixes held both families in one list; prefixes.v4/v6 hold one each.
     void ip_prefixes(const YAML::Node& value, const std::string& where) {
-        p_.warnings.push_back(where + ": ip_prefixes is headscale's old name for \"prefixes.v4\" and "
+        p_.warnings.push_back(where +
+                              ": ip_prefixes is headscale's old name for \"prefixes.v4\" and "
                               "\"prefixes.v6\"; using it, but please rename it");
         if (!value.IsSequence()) {
             p_.errors.push_back(where + ": ip_prefixes: expected a list of prefixes");
@@ -315,7 +313,8 @@ private:
 
 std::string env_name(const std::string& path) {
     std::string out = "HEADSCALE_";
-    for (char ch : path) out.push_back(ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+    for (char ch : path)
+        out.push_back(ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
     return out;
 }
 

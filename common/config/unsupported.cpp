@@ -43,15 +43,17 @@ void warn_different(const Config& c, const Warner& w) {
     w.group({"unix_socket", "unix_socket_permission"},
             "hs has no admin socket; hs-admin works on the database file directly");
     if (!c.dns.extra_records_path.empty())
-        w.one("dns.extra_records_path", "hs does not read this file, so its records are not served; list them in "
-                                        "dns.extra_records instead");
+        w.one("dns.extra_records_path",
+              "hs does not read this file, so its records are not served; list them in "
+              "dns.extra_records instead");
     if (c.ha_probe_interval.count() != 0)
         w.group({"node.routes.ha.probe_interval", "node.routes.ha.probe_timeout"},
                 "hs does not probe subnet routers; a primary router is replaced when its connection ends (TCP "
                 "keepalive notices a vanished host within about 30 s)");
     if (c.auto_update_enabled)
-        w.one("auto_update.enabled", "hs does not send the default-auto-update node capability; clients keep their "
-                                     "own auto-update setting");
+        w.one("auto_update.enabled",
+              "hs does not send the default-auto-update node capability; clients keep their "
+              "own auto-update setting");
     if (!c.derp.auto_add_embedded_region)
         w.one("derp.server.automatically_add_embedded_derp_region",
               "false has no effect: hs always adds the embedded DERP region to the map");

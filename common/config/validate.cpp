@@ -4,9 +4,9 @@
 #include <map>
 #include <string>
 
+#include "common/base/netaddr.h"
 #include "common/config/config.h"
 #include "common/config/reader.h"
-#include "common/base/netaddr.h"
 
 namespace hs::config_detail {
 namespace {
@@ -20,8 +20,12 @@ struct Check {
         const auto it = where.find(key);
         return it == where.end() ? file + " (not set)" : it->second;
     }
-    void error(const std::string& key, const std::string& msg) const { p.errors.push_back(at(key) + ": " + key + ": " + msg); }
-    void warn(const std::string& key, const std::string& msg) const { p.warnings.push_back(at(key) + ": " + key + ": " + msg); }
+    void error(const std::string& key, const std::string& msg) const {
+        p.errors.push_back(at(key) + ": " + key + ": " + msg);
+    }
+    void warn(const std::string& key, const std::string& msg) const {
+        p.warnings.push_back(at(key) + ": " + key + ": " + msg);
+    }
 
     void one_of(const std::string& key, const std::string& value, std::initializer_list<const char*> choices) const {
         std::string list;
@@ -85,14 +89,16 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
     }
     if (!c.prefix_v4.empty()) {
         const auto pf = parse_prefix(c.prefix_v4);
-        if (!pf || pf->addr.v6) k.error("prefixes.v4", "\"" + c.prefix_v4 + "\" is not an IPv4 prefix such as 100.64.0.0/10");
+        if (!pf || pf->addr.v6)
+            k.error("prefixes.v4", "\"" + c.prefix_v4 + "\" is not an IPv4 prefix such as 100.64.0.0/10");
         else if (!parse_prefix("100.64.0.0/10")->covers(*pf))
             k.warn("prefixes.v4", c.prefix_v4 + " is outside 100.64.0.0/10; Tailscale clients may misbehave");
         else if (pf->bits > 30) k.error("prefixes.v4", c.prefix_v4 + " is too small to hold nodes");
     }
     if (!c.prefix_v6.empty()) {
         const auto pf = parse_prefix(c.prefix_v6);
-        if (!pf || !pf->addr.v6) k.error("prefixes.v6", "\"" + c.prefix_v6 + "\" is not an IPv6 prefix such as fd7a:115c:a1e0::/48");
+        if (!pf || !pf->addr.v6)
+            k.error("prefixes.v6", "\"" + c.prefix_v6 + "\" is not an IPv6 prefix such as fd7a:115c:a1e0::/48");
         else if (!parse_prefix("fd7a:115c:a1e0::/48")->covers(*pf))
             k.warn("prefixes.v6", c.prefix_v6 + " is outside fd7a:115c:a1e0::/48; Tailscale clients may misbehave");
         else if (pf->bits > 126) k.error("prefixes.v6", c.prefix_v6 + " is too small to hold nodes");
@@ -120,9 +126,11 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
     k.listen("derp.server.stun_listen_addr", c.derp.stun_listen_addr, true);
     k.listen("derp.server.tls_listen_addr", c.derp.tls_listen_addr, true);
     if (c.derp.server_enabled && c.derp.tls_listen_addr.empty() && c.server_url.rfind("http://", 0) == 0)
-        k.warn("derp.server.enabled", "server_url is plain http, so clients cannot use the embedded DERP on it "
-                                      "(they speak DERP over TLS); set derp.server.tls_listen_addr");
-    for (const auto& [key, v, v6] : {std::tuple{"derp.server.ipv4", c.derp.ipv4, false}, std::tuple{"derp.server.ipv6", c.derp.ipv6, true}}) {
+        k.warn("derp.server.enabled",
+               "server_url is plain http, so clients cannot use the embedded DERP on it "
+               "(they speak DERP over TLS); set derp.server.tls_listen_addr");
+    for (const auto& [key, v, v6] :
+         {std::tuple{"derp.server.ipv4", c.derp.ipv4, false}, std::tuple{"derp.server.ipv6", c.derp.ipv6, true}}) {
         if (v.empty() || v == "none") continue;
         const auto ip = parse_ip(v);
         if (!ip || ip->v6 != v6) k.error(key, "\"" + v + "\" is not an " + (v6 ? "IPv6" : "IPv4") + " address");
@@ -132,17 +140,20 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
 
     if (c.ephemeral_inactivity_timeout <= std::chrono::seconds(65)) {
         const std::string key = where.count("node.ephemeral.inactivity_timeout") ? "node.ephemeral.inactivity_timeout"
-                                                                                  : "ephemeral_node_inactivity_timeout";
+                                                                                 : "ephemeral_node_inactivity_timeout";
         k.error(where.count(key) ? key : "node.ephemeral.inactivity_timeout", "must be longer than 65s");
     }
     if (c.ha_probe_interval.count() != 0) {
-        if (c.ha_probe_interval < std::chrono::seconds(2)) k.error("node.routes.ha.probe_interval", "must be 0 (off) or at least 2s");
+        if (c.ha_probe_interval < std::chrono::seconds(2))
+            k.error("node.routes.ha.probe_interval", "must be 0 (off) or at least 2s");
         if (c.ha_probe_timeout < std::chrono::seconds(1) || c.ha_probe_timeout >= c.ha_probe_interval)
-            k.error("node.routes.ha.probe_timeout", "must be at least 1s and shorter than node.routes.ha.probe_interval");
+            k.error("node.routes.ha.probe_timeout",
+                    "must be at least 1s and shorter than node.routes.ha.probe_interval");
     }
 
     if (c.tls_cert_path.empty() != c.tls_key_path.empty())
-        k.error(c.tls_cert_path.empty() ? "tls_cert_path" : "tls_key_path", "tls_cert_path and tls_key_path must be set together");
+        k.error(c.tls_cert_path.empty() ? "tls_cert_path" : "tls_key_path",
+                "tls_cert_path and tls_key_path must be set together");
     if (!c.tls_letsencrypt_hostname.empty() && !c.tls_cert_path.empty())
         k.error("tls_letsencrypt_hostname", "cannot be combined with tls_cert_path/tls_key_path");
     k.one_of("tls_letsencrypt_challenge_type", c.tls_letsencrypt_challenge_type, {"HTTP-01", "TLS-ALPN-01"});
@@ -161,11 +172,13 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
                                            " (clients would resolve the server through MagicDNS)");
     }
     if (c.dns.override_local_dns && c.dns.nameservers_global.empty()) {
-        if (where.count("dns.override_local_dns")) k.error("dns.override_local_dns", "is true but dns.nameservers.global is empty");
+        if (where.count("dns.override_local_dns"))
+            k.error("dns.override_local_dns", "is true but dns.nameservers.global is empty");
         else c.dns.override_local_dns = false;
     }
     auto check_ns = [&](const std::string& key, const std::string& ns) {
-        if (!parse_ip(ns) && !is_https_url(ns)) k.error(key, "\"" + ns + "\" is neither an IP address nor an https:// DoH URL");
+        if (!parse_ip(ns) && !is_https_url(ns))
+            k.error(key, "\"" + ns + "\" is neither an IP address nor an https:// DoH URL");
     };
     for (const auto& ns : c.dns.nameservers_global) check_ns("dns.nameservers.global", ns);
     for (const auto& [domain, list] : c.dns.nameservers_split)
@@ -188,7 +201,8 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
     k.one_of("oidc.pkce.method", c.oidc.pkce_method, {"S256", "plain"});
 
     const auto& perm = c.unix_socket_permission;
-    if (perm.empty() || perm.size() > 5 || !std::all_of(perm.begin(), perm.end(), [](char ch) { return ch >= '0' && ch <= '7'; }))
+    if (perm.empty() || perm.size() > 5 ||
+        !std::all_of(perm.begin(), perm.end(), [](char ch) { return ch >= '0' && ch <= '7'; }))
         k.error("unix_socket_permission", "\"" + perm + "\" is not an octal mode such as \"0770\"");
 }
 

@@ -68,7 +68,8 @@ std::string frame_plain_message(std::string_view json) {
 std::string unframe_one(std::string_view& stream, std::size_t max_size) {
     if (stream.size() < 4) throw FrameError("truncated frame header");
     std::uint32_t n = 0;
-    for (int i = 0; i < 4; ++i) n |= static_cast<std::uint32_t>(static_cast<unsigned char>(stream[static_cast<std::size_t>(i)])) << (8 * i);
+    for (int i = 0; i < 4; ++i)
+        n |= static_cast<std::uint32_t>(static_cast<unsigned char>(stream[static_cast<std::size_t>(i)])) << (8 * i);
     if (n > max_size) throw FrameError("frame of " + std::to_string(n) + " bytes exceeds the limit");
     if (stream.size() < 4 + static_cast<std::size_t>(n)) throw FrameError("truncated frame body");
     const auto body = stream.substr(4, n);
@@ -80,7 +81,8 @@ std::string unframe_one(std::string_view& stream, std::size_t max_size) {
         if (ZSTD_isError(csize)) throw FrameError("not a zstd frame");
         const unsigned long long size = ZSTD_getFrameContentSize(rest.data(), csize);
         if (size == ZSTD_CONTENTSIZE_ERROR) throw FrameError("not a zstd frame");
-        if (size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_size - out.size()) throw FrameError("zstd frame without a usable size");
+        if (size == ZSTD_CONTENTSIZE_UNKNOWN || size > max_size - out.size())
+            throw FrameError("zstd frame without a usable size");
         const auto at = out.size();
         out.resize(at + static_cast<std::size_t>(size));
         const std::size_t got = ZSTD_decompress(out.data() + at, static_cast<std::size_t>(size), rest.data(), csize);

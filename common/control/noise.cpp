@@ -16,8 +16,8 @@ using Bytes = std::span<const std::uint8_t>;
 
 constexpr std::string_view kProtocolName = "Noise_IK_25519_ChaChaPoly_BLAKE2s";
 constexpr std::string_view kProloguePrefix = "Tailscale Control Protocol v";
-constexpr std::size_t kInitPayload = kNoiseInitSize - 5;              // 96
-constexpr std::size_t kResponsePayload = kNoiseResponseSize - 3;      // 48
+constexpr std::size_t kInitPayload = kNoiseInitSize - 5;          // 96
+constexpr std::size_t kResponsePayload = kNoiseResponseSize - 3;  // 48
 constexpr std::uint64_t kCounterLimit = std::numeric_limits<std::uint64_t>::max();
 
 void ensure_sodium() {
@@ -147,8 +147,8 @@ struct Symmetric {
     // Writes plaintext.size() + 16 bytes to `out`.
     void encrypt_and_hash(Bytes plaintext, std::uint8_t* out) {
         unsigned long long len = 0;
-        crypto_aead_chacha20poly1305_ietf_encrypt(out, &len, plaintext.data(), plaintext.size(), h.data(),
-                                                  h.size(), nullptr, kZeroNonce.data(), k.data());
+        crypto_aead_chacha20poly1305_ietf_encrypt(out, &len, plaintext.data(), plaintext.size(), h.data(), h.size(),
+                                                  nullptr, kZeroNonce.data(), k.data());
         mix_hash({out, static_cast<std::size_t>(len)});
     }
 
@@ -157,8 +157,8 @@ struct Symmetric {
         std::uint8_t scratch[1];
         unsigned long long len = 0;
         if (crypto_aead_chacha20poly1305_ietf_decrypt(out ? out : scratch, &len, nullptr, ciphertext.data(),
-                                                      ciphertext.size(), h.data(), h.size(),
-                                                      kZeroNonce.data(), k.data()) != 0) {
+                                                      ciphertext.size(), h.data(), h.size(), kZeroNonce.data(),
+                                                      k.data()) != 0) {
             throw NoiseError(std::string("handshake aborted: cannot decrypt ") + what);
         }
         mix_hash(ciphertext);
@@ -274,9 +274,7 @@ NoiseKeys noise_finish(const NoiseInitiation& st, Bytes response) {
 
 // ---- transport --------------------------------------------------------------------------------
 
-NoiseCipher::NoiseCipher(const Key32& key, std::uint64_t counter) : key_(key), counter_(counter) {
-    ensure_sodium();
-}
+NoiseCipher::NoiseCipher(const Key32& key, std::uint64_t counter) : key_(key), counter_(counter) { ensure_sodium(); }
 
 NoiseCipher::~NoiseCipher() { wipe(key_); }
 

@@ -26,13 +26,13 @@ struct NoiseError : std::runtime_error {
     bool error_frame;
 };
 
-inline constexpr std::size_t kNoiseInitSize = 101;      // initiation message (header included)
-inline constexpr std::size_t kNoiseResponseSize = 51;   // response message (header included)
-inline constexpr std::size_t kNoiseHeaderSize = 3;      // type byte + uint16 BE length
-inline constexpr std::size_t kNoiseTagSize = 16;        // Poly1305 tag
-inline constexpr std::size_t kNoiseMaxRecord = 4096;    // largest record, header included
-inline constexpr std::size_t kNoiseMaxCiphertext = kNoiseMaxRecord - kNoiseHeaderSize;     // 4093
-inline constexpr std::size_t kNoiseMaxPlaintext = kNoiseMaxCiphertext - kNoiseTagSize;     // 4077
+inline constexpr std::size_t kNoiseInitSize = 101;     // initiation message (header included)
+inline constexpr std::size_t kNoiseResponseSize = 51;  // response message (header included)
+inline constexpr std::size_t kNoiseHeaderSize = 3;     // type byte + uint16 BE length
+inline constexpr std::size_t kNoiseTagSize = 16;       // Poly1305 tag
+inline constexpr std::size_t kNoiseMaxRecord = 4096;   // largest record, header included
+inline constexpr std::size_t kNoiseMaxCiphertext = kNoiseMaxRecord - kNoiseHeaderSize;  // 4093
+inline constexpr std::size_t kNoiseMaxPlaintext = kNoiseMaxCiphertext - kNoiseTagSize;  // 4077
 
 inline constexpr std::uint8_t kNoiseTypeInit = 0x01;
 inline constexpr std::uint8_t kNoiseTypeResponse = 0x02;
@@ -42,11 +42,11 @@ inline constexpr std::uint8_t kNoiseTypeRecord = 0x04;
 // ---- responder (server) ----------------------------------------------------------------------
 
 struct NoiseAccepted {
-    std::uint16_t version;                                   // client capver from the header
-    Key32 peer_static;                                       // the client's machine public key
-    std::array<std::uint8_t, kNoiseResponseSize> response;   // send this to the client
-    Key32 tx_key;                                            // server -> client (k2)
-    Key32 rx_key;                                            // client -> server (k1)
+    std::uint16_t version;                                  // client capver from the header
+    Key32 peer_static;                                      // the client's machine public key
+    std::array<std::uint8_t, kNoiseResponseSize> response;  // send this to the client
+    Key32 tx_key;                                           // server -> client (k2)
+    Key32 rx_key;                                           // client -> server (k1)
     Key32 handshake_hash;
 };
 
@@ -67,7 +67,7 @@ std::vector<std::uint8_t> noise_error_frame(std::string_view message);
 struct NoiseInitiation {
     std::array<std::uint8_t, kNoiseInitSize> message;  // send this to the server
     std::uint16_t version;
-    Key32 h;    // handshake state after msg1, consumed by noise_finish
+    Key32 h;  // handshake state after msg1, consumed by noise_finish
     Key32 ck;
     PrivateKey machine;
     PrivateKey ephemeral;
@@ -81,8 +81,8 @@ struct NoiseKeys {
 
 // Builds the 101-byte initiation for `server_public`. Throws NoiseError if the server key is a
 // low-order point. `ephemeral` fixes the client ephemeral key (tests only).
-NoiseInitiation noise_initiate(const PrivateKey& machine, const PublicKey& server_public,
-                               std::uint16_t version, const PrivateKey* ephemeral = nullptr);
+NoiseInitiation noise_initiate(const PrivateKey& machine, const PublicKey& server_public, std::uint16_t version,
+                               const PrivateKey* ephemeral = nullptr);
 
 // Consumes the server's answer: exactly the 51-byte response, or a complete error frame (which
 // is reported as NoiseError "server error: \"<msg>\""). Throws NoiseError on anything else,

@@ -163,7 +163,8 @@ Bytes encode_peer_present(const PublicKey& peer, const IpAddr& ip, std::uint16_t
 }
 
 Bytes encode_health(std::string_view problem) {
-    return encode_frame(FrameType::Health, ByteView(reinterpret_cast<const std::uint8_t*>(problem.data()), problem.size()));
+    return encode_frame(FrameType::Health,
+                        ByteView(reinterpret_cast<const std::uint8_t*>(problem.data()), problem.size()));
 }
 
 Bytes encode_restarting(std::uint32_t reconnect_in_ms, std::uint32_t try_for_ms) {

@@ -46,7 +46,8 @@ struct DerpServer::Counters {
 
 DerpServer::Client::Client(DerpServer& server, std::uint64_t id, const ClientHello& hello, const ConnMeta& meta,
                            bool mesh, ConnHooks hooks)
-    : server_(server), id_(id), key_(hello.key), info_(hello.info), meta_(meta), mesh_(mesh), hooks_(std::move(hooks)) {}
+    : server_(server), id_(id), key_(hello.key), info_(hello.info), meta_(meta), mesh_(mesh), hooks_(std::move(hooks)) {
+}
 
 void DerpServer::Client::wake_if(bool need) {
     if (need && hooks_.wake) hooks_.wake();
@@ -232,7 +233,8 @@ void DerpServer::note_activity(const std::shared_ptr<Client>& c) {
     if (!c->dup_) return;
     std::lock_guard lk(mu_);
     auto it = clients_.find(c->key_);
-    if (it != clients_.end() && std::find(it->second.conns.begin(), it->second.conns.end(), c) != it->second.conns.end())
+    if (it != clients_.end() &&
+        std::find(it->second.conns.begin(), it->second.conns.end(), c) != it->second.conns.end())
         it->second.active = c;
 }
 
@@ -337,7 +339,8 @@ void DerpServer::handle_frame(const std::shared_ptr<Client>& c, Frame&& f) {
             return;
         }
         case FrameType::Ping: {
-            if (p.size() < kPingLen || p.size() > kMaxPingLen) throw FrameError("Ping: length " + std::to_string(p.size()));
+            if (p.size() < kPingLen || p.size() > kMaxPingLen)
+                throw FrameError("Ping: length " + std::to_string(p.size()));
             n_->pings += 1;
             bool need = false;
             {
@@ -352,11 +355,8 @@ void DerpServer::handle_frame(const std::shared_ptr<Client>& c, Frame&& f) {
             c->wake_if(need);
             return;
         }
-        case FrameType::Pong:
-            n_->pongs_received += 1;
-            return;
-        default:
-            return;  // unknown or server-to-client types: skipped, as the protocol asks
+        case FrameType::Pong: n_->pongs_received += 1; return;
+        default: return;  // unknown or server-to-client types: skipped, as the protocol asks
     }
 }
 

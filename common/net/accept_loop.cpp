@@ -14,16 +14,24 @@ using tcp = net::ip::tcp;
 
 bool accept_error_is_per_connection(int err) {
     switch (err) {
-        case ECONNABORTED: case EPROTO: case EPERM: case EINTR: case EAGAIN:
-        case ENETDOWN: case ENOPROTOOPT: case EHOSTDOWN: case ENONET: case EHOSTUNREACH:
-        case EOPNOTSUPP: case ENETUNREACH:
-            return true;
-        default:
-            return false;
+        case ECONNABORTED:
+        case EPROTO:
+        case EPERM:
+        case EINTR:
+        case EAGAIN:
+        case ENETDOWN:
+        case ENOPROTOOPT:
+        case EHOSTDOWN:
+        case ENONET:
+        case EHOSTUNREACH:
+        case EOPNOTSUPP:
+        case ENETUNREACH: return true;
+        default: return false;
     }
 }
 
-net::awaitable<void> accept_connections(tcp::acceptor& acc, AcceptOptions opts, std::function<void(tcp::socket)> serve) {
+net::awaitable<void> accept_connections(tcp::acceptor& acc, AcceptOptions opts,
+                                        std::function<void(tcp::socket)> serve) {
     using namespace std::chrono_literals;
     Backoff backoff;
     LogLimiter limiter(10s);

@@ -25,8 +25,7 @@ public:
     // rightmost address that is not a trusted proxy, or the leftmost when all are (each proxy
     // appends the address it saw, so entries left of an untrusted one may be forged); without
     // that header, X-Real-IP. A malformed entry where the scan stops yields `peer_ip`.
-    std::string client_ip(std::string_view peer_ip, std::string_view x_forwarded_for,
-                          std::string_view x_real_ip) const;
+    std::string client_ip(std::string_view peer_ip, std::string_view x_forwarded_for, std::string_view x_real_ip) const;
 
 private:
     std::vector<Prefix> proxies_;

@@ -51,18 +51,21 @@ HttpResponse exchange(Stream& stream, const HttpUrl& u, const std::string& url, 
     http::async_read(stream, buf, parser, [&](beast::error_code e, std::size_t) { ec = e; });
     io.run_for(timeout);
     if (!io.stopped()) throw FetchError(url + ": timed out waiting for the response");
-    if (ec == http::error::body_limit) throw FetchError(url + ": response larger than " + std::to_string(max_bytes) + " bytes");
+    if (ec == http::error::body_limit)
+        throw FetchError(url + ": response larger than " + std::to_string(max_bytes) + " bytes");
     if (ec) throw FetchError(url + ": " + ec.message());
     auto res = parser.release();
     return HttpResponse{static_cast<int>(res.result_int()), std::move(res.body())};
 }
 
-HttpResponse request(const std::string& url, const Request& what, std::chrono::milliseconds timeout, std::size_t max_bytes) {
+HttpResponse request(const std::string& url, const Request& what, std::chrono::milliseconds timeout,
+                     std::size_t max_bytes) {
     const auto u = parse_http_url(url);
     asio::io_context io;
     const auto deadline = std::chrono::steady_clock::now() + timeout;
     auto left = [&] {
-        const auto l = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+        const auto l =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
         if (l.count() <= 0) throw FetchError(url + ": timed out");
         return l;
     };
@@ -89,7 +92,8 @@ HttpResponse request(const std::string& url, const Request& what, std::chrono::m
     ctx.set_default_verify_paths();
     ctx.set_verify_mode(asio::ssl::verify_peer);
     beast::ssl_stream<beast::tcp_stream> tls(std::move(tcp), ctx);
-    if (!SSL_set_tlsext_host_name(tls.native_handle(), u.host.c_str())) throw FetchError(url + ": cannot set TLS server name");
+    if (!SSL_set_tlsext_host_name(tls.native_handle(), u.host.c_str()))
+        throw FetchError(url + ": cannot set TLS server name");
     tls.set_verify_callback(asio::ssl::host_name_verification(u.host));
     tls.async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
     io.run_for(left());

@@ -11,11 +11,11 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/net/accept_loop.h"
 #include "common/base/backoff.h"
 #include "common/base/log.h"
 #include "common/base/netaddr.h"
 #include "common/base/url.h"
+#include "common/net/accept_loop.h"
 #include "common/net/http_text.h"
 #include "common/net/listen.h"
 
@@ -82,7 +82,8 @@ void MetricsEndpoint::run(std::stop_token stop) {
             if (const auto held = limiter.allow("accept"))
                 spdlog::warn("accept on metrics {}: {} ({} time{} since the last report); pausing accepts for {} ms",
                              local_address(), ec.message(), *held + 1, *held == 0 ? "" : "s", wait.count());
-            for (auto left = wait; left.count() > 0 && !stop.stop_requested(); left -= 50ms) std::this_thread::sleep_for(50ms);
+            for (auto left = wait; left.count() > 0 && !stop.stop_requested(); left -= 50ms)
+                std::this_thread::sleep_for(50ms);
             continue;
         }
         backoff.reset();

@@ -68,7 +68,8 @@ bool parse_ports(std::string_view text, std::vector<PortRange>& out, std::string
         PortRange r;
         if (!parse_u16(part.substr(0, dash), r.first)) return fail(part, "invalid first integer");
         r.last = r.first;
-        if (dash != std::string_view::npos && !parse_u16(part.substr(dash + 1), r.last)) return fail(part, "invalid last integer");
+        if (dash != std::string_view::npos && !parse_u16(part.substr(dash + 1), r.last))
+            return fail(part, "invalid last integer");
         if (r.first == 0) return fail(part, "first port must be >0, or use '*' for wildcard");
         if (r.last < r.first) return fail(part, "last port must be >= first port");
         out.push_back(r);
@@ -80,8 +81,8 @@ bool parse_ports(std::string_view text, std::vector<PortRange>& out, std::string
 
 std::optional<int> parse_proto(std::string_view text) {
     static const std::pair<const char*, int> names[] = {
-        {"icmp", 1}, {"igmp", 2}, {"ipv4", 4}, {"ip-in-ip", 4}, {"tcp", 6}, {"egp", 8}, {"igp", 9}, {"udp", 17},
-        {"gre", 47}, {"esp", 50}, {"ah", 51}, {"ipv6-icmp", 58}, {"sctp", 132}, {"fc", 133}};
+        {"icmp", 1}, {"igmp", 2}, {"ipv4", 4}, {"ip-in-ip", 4}, {"tcp", 6},        {"egp", 8},    {"igp", 9},
+        {"udp", 17}, {"gre", 47}, {"esp", 50}, {"ah", 51},      {"ipv6-icmp", 58}, {"sctp", 132}, {"fc", 133}};
     std::string l = lower(text);
     for (const auto& [name, num] : names) {
         if (l == name) return num;

@@ -65,7 +65,8 @@ std::vector<int> Resolver::nodes_of(const Alias& a) const {
             std::vector<int> out;
             if (is_provider_group(a.name)) {
                 for (std::size_t u = 0; u < c_.users.size(); ++u)
-                    if (in_provider_group(c_.users[u], a.name)) out.insert(out.end(), c_.user_nodes[u].begin(), c_.user_nodes[u].end());
+                    if (in_provider_group(c_.users[u], a.name))
+                        out.insert(out.end(), c_.user_nodes[u].begin(), c_.user_nodes[u].end());
                 std::sort(out.begin(), out.end());
                 return out;
             }

@@ -56,11 +56,12 @@ void check_alias(const ParsedPolicy& p, const Alias& a, Place place, Reporter& r
     }
     switch (a.kind) {
         case K::group:
-            if (!p.groups.count(a.name) && !is_provider_group(a.name)) r.add(a.pos, where + ": group not found: \"" + a.name + "\"");
+            if (!p.groups.count(a.name) && !is_provider_group(a.name))
+                r.add(a.pos, where + ": group not found: \"" + a.name + "\"");
             break;
         case K::tag:
             if (!p.tag_owners.count(a.name)) {
-                r.add(a.pos, place == Place::src ? "src=tag not found: \"" + a.name + "\""
+                r.add(a.pos, place == Place::src   ? "src=tag not found: \"" + a.name + "\""
                              : place == Place::dst ? "dst=\"" + a.name + "\": tag not found: \"" + a.name + "\""
                                                    : where + ": tag not found: \"" + a.name + "\"");
             }
@@ -94,10 +95,13 @@ void check_rule(const ParsedPolicy& p, const Rule& rule, Reporter& r) {
             bool ok = a.kind == Alias::Kind::user || a.kind == Alias::Kind::group ||
                       (a.kind == Alias::Kind::autogroup && a.name == "member") ||
                       (rule.from_acl && a.kind == Alias::Kind::wildcard);
-            if (!ok) r.add(a.pos, "autogroup:self can only be used with users, groups, or supported autogroups (not \"" + a.name + "\")");
+            if (!ok)
+                r.add(a.pos, "autogroup:self can only be used with users, groups, or supported autogroups (not \"" +
+                                 a.name + "\")");
         }
     }
-    if (has_autogroup(rule.dst, "internet") && !rule.app.empty()) r.add(rule.pos, "cannot use app grants with autogroup:internet");
+    if (has_autogroup(rule.dst, "internet") && !rule.app.empty())
+        r.add(rule.pos, "cannot use app grants with autogroup:internet");
     for (const std::string& t : rule.via) {
         if (t.rfind("tag:", 0) == 0 && !p.tag_owners.count(t)) r.add(rule.pos, "via: tag \"" + t + "\" not found");
     }
@@ -107,12 +111,14 @@ void check_ssh(const ParsedPolicy& p, const SshRuleSpec& s, Reporter& r) {
     for (const Alias& a : s.src) check_alias(p, a, Place::ssh_src, r);
     for (const Alias& a : s.dst) {
         check_alias(p, a, Place::ssh_dst, r);
-        if (a.kind == Alias::Kind::user && !(s.src.size() == 1 && s.src[0].kind == Alias::Kind::user && s.src[0].name == a.name)) {
+        if (a.kind == Alias::Kind::user &&
+            !(s.src.size() == 1 && s.src[0].kind == Alias::Kind::user && s.src[0].name == a.name)) {
             r.add(a.pos, "ssh dst \"" + a.name + "\": a user destination needs that same user as the only source");
         }
     }
     bool tag_src = false;
-    for (const Alias& a : s.src) tag_src = tag_src || a.kind == Alias::Kind::tag || (a.kind == Alias::Kind::autogroup && a.name == "tagged");
+    for (const Alias& a : s.src)
+        tag_src = tag_src || a.kind == Alias::Kind::tag || (a.kind == Alias::Kind::autogroup && a.name == "tagged");
     if (tag_src && s.check) r.add(s.pos, "ssh: tagged sources cannot use action \"check\"");
 }
 
@@ -150,7 +156,8 @@ void check_ssh_test_dst(const ParsedPolicy& p, const Alias& a, Reporter& r) {
                       (a.kind == Alias::Kind::prefix && a.name.find('/') != std::string::npos);
     std::string shown = (a.kind == Alias::Kind::autogroup ? "autogroup:" : "") + a.name;
     if (disallowed) return r.add(a.pos, "SSH tests dst contains disallowed element \"" + shown + "\"");
-    if (a.kind == Alias::Kind::tag && !p.tag_owners.count(a.name)) return r.add(a.pos, "SSH tests dst contains unknown tag \"" + a.name + "\"");
+    if (a.kind == Alias::Kind::tag && !p.tag_owners.count(a.name))
+        return r.add(a.pos, "SSH tests dst contains unknown tag \"" + a.name + "\"");
     check_test_alias(p, a, Place::dst, r);
 }
 

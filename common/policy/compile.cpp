@@ -8,8 +8,8 @@
 namespace hs::policy {
 
 std::vector<Problem> run_policy_tests(const CompiledImpl& c, const Resolver& res);  // tests.cpp
-void compile_extras(CompiledImpl& c, const Resolver& res);                         // view_extras.cpp
-void compile_attr_targets(CompiledImpl& c, const Resolver& res);                   // view_extras.cpp
+void compile_extras(CompiledImpl& c, const Resolver& res);                          // view_extras.cpp
+void compile_attr_targets(CompiledImpl& c, const Resolver& res);                    // view_extras.cpp
 std::vector<std::size_t> disable_ipv4_nodes(const CompiledImpl& c);                 // view_extras.cpp
 
 namespace {
@@ -148,8 +148,9 @@ void add_rule(CompiledImpl& c, const Resolver& res, const NodeIndex& idx, const 
 // Some capabilities need the reverse direction too: a drive share lets the destination reach
 // back as "drive-sharer", a peer relay grant gives the relay "relay-target".
 void add_companions(CompiledImpl& c) {
-    static const std::pair<const char*, const char*> pairs[] = {{"tailscale.com/cap/drive", "tailscale.com/cap/drive-sharer"},
-                                                                {"tailscale.com/cap/relay", "tailscale.com/cap/relay-target"}};
+    static const std::pair<const char*, const char*> pairs[] = {
+        {"tailscale.com/cap/drive", "tailscale.com/cap/drive-sharer"},
+        {"tailscale.com/cap/relay", "tailscale.com/cap/relay-target"}};
     for (const Rule& rule : c.policy.rules) {
         for (const auto& pair : pairs) {
             const char* cap = pair.first;
@@ -213,7 +214,8 @@ std::vector<Problem> check(std::string_view policy_text) {
     return problems;
 }
 
-CompileResult compile(std::string_view policy_text, std::vector<User> users, std::vector<Node> nodes, bool enforce_tests) {
+CompileResult compile(std::string_view policy_text, std::vector<User> users, std::vector<Node> nodes,
+                      bool enforce_tests) {
     auto impl = std::make_unique<CompiledImpl>();
     CompileResult out;
     parse_policy_text(policy_text, impl->policy, out.problems);

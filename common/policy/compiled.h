@@ -20,12 +20,12 @@ struct NodeInfo {
     std::vector<u128> addrs;  // own addresses (v4 first)
     std::vector<Cidr> own;    // the same as /32 and /128
     IpSet ips;
-    IpSet routes;             // approved subnet routes (exit routes excluded)
+    IpSet routes;                   // approved subnet routes (exit routes excluded)
     std::vector<Cidr> exit_routes;  // approved 0.0.0.0/0, ::/0
-    IpSet ident;              // ips + routes: what this node may send from or receive for
+    IpSet ident;                    // ips + routes: what this node may send from or receive for
     bool tagged = false;
     bool v4_disabled = false;  // nodeAttrs disable-ipv4: no IPv4 for it, nor for its view of peers
-    int user = -1;            // index into users, -1 for tagged / unknown
+    int user = -1;             // index into users, -1 for tagged / unknown
 };
 
 class Bits {
@@ -84,7 +84,7 @@ struct CompiledImpl {
     std::unordered_map<std::uint64_t, std::size_t> by_id;
     std::vector<std::vector<int>> user_nodes;  // untagged nodes per user index
     std::vector<CompiledRule> rules;
-    std::deque<Rule> companions;  // rules the policy implies (drive-sharer, relay-target)
+    std::deque<Rule> companions;                               // rules the policy implies (drive-sharer, relay-target)
     std::vector<std::vector<int>> rules_by_src, rules_by_dst;  // per node
     IpSet internet;
     std::vector<SshCompiled> ssh;

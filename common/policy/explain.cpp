@@ -12,11 +12,11 @@
 
 namespace hs::policy {
 
-bool rule_allows(const CompiledImpl& c, const CompiledRule& r, u128 src, u128 dst, int port, int proto);  // tests.cpp
+bool rule_allows(const CompiledImpl& c, const CompiledRule& r, u128 src, u128 dst, int port, int proto);    // tests.cpp
 std::vector<Problem> run_policy_test(const CompiledImpl& c, const Resolver& res, const PolicyTestSpec& t);  // tests.cpp
-std::vector<Problem> run_ssh_test(const CompiledImpl& c, const Resolver& res, const SshTestSpec& t);      // ssh_tests.cpp
-void parse_tests(const JValue& v, ParsedPolicy& out, Reporter& r);                                        // parse_ssh.cpp
-void check_refs(const ParsedPolicy& p, Reporter& r);                                                      // check_refs.cpp
+std::vector<Problem> run_ssh_test(const CompiledImpl& c, const Resolver& res, const SshTestSpec& t);  // ssh_tests.cpp
+void parse_tests(const JValue& v, ParsedPolicy& out, Reporter& r);                                    // parse_ssh.cpp
+void check_refs(const ParsedPolicy& p, Reporter& r);                                                  // check_refs.cpp
 
 namespace {
 
@@ -113,12 +113,19 @@ bool Explanation::allowed() const {
     return !pairs.empty() && std::all_of(pairs.begin(), pairs.end(), [](const PairVerdict& p) { return p.allowed; });
 }
 
-Explanation explain(const Compiled& compiled, std::string_view src, std::string_view dst, std::optional<int> port, int proto) {
+Explanation explain(const Compiled& compiled, std::string_view src, std::string_view dst, std::optional<int> port,
+                    int proto) {
     const CompiledImpl& c = compiled.impl();
     Explanation out;
     Side s, d;
-    if (!resolve(c, src, s)) out.problems.push_back({0, 0, "source \"" + std::string(src) + "\" names no node, address, user, group, tag or host with an address"});
-    if (!resolve(c, dst, d)) out.problems.push_back({0, 0, "destination \"" + std::string(dst) + "\" names no node, address, user, group, tag or host with an address"});
+    if (!resolve(c, src, s))
+        out.problems.push_back(
+            {0, 0,
+             "source \"" + std::string(src) + "\" names no node, address, user, group, tag or host with an address"});
+    if (!resolve(c, dst, d))
+        out.problems.push_back({0, 0,
+                                "destination \"" + std::string(dst) +
+                                    "\" names no node, address, user, group, tag or host with an address"});
     if (!out.problems.empty()) return out;
     out.src_nodes = names(c, s.nodes);
     out.dst_nodes = names(c, d.nodes);
@@ -159,7 +166,8 @@ TestOutcome run_extra(const CompiledImpl& c, const std::string& text, int index)
         return out;
     }
     if (!v.is_object()) {
-        out.failures.push_back({v.pos.line, v.pos.column, "a test is an object {\"src\": ..., \"accept\": [...], \"deny\": [...]}"});
+        out.failures.push_back(
+            {v.pos.line, v.pos.column, "a test is an object {\"src\": ..., \"accept\": [...], \"deny\": [...]}"});
         return out;
     }
     ParsedPolicy p;
@@ -182,13 +190,16 @@ std::vector<TestOutcome> run_tests(const Compiled& compiled, const std::vector<s
     std::vector<TestOutcome> out;
     for (std::size_t i = 0; i < c.policy.tests.size(); ++i) {
         const PolicyTestSpec& t = c.policy.tests[i];
-        out.push_back({{"tests", static_cast<int>(i), t.pos.line, t.pos.column}, t.src_text, run_policy_test(c, *c.resolver, t)});
+        out.push_back(
+            {{"tests", static_cast<int>(i), t.pos.line, t.pos.column}, t.src_text, run_policy_test(c, *c.resolver, t)});
     }
     for (std::size_t i = 0; i < c.policy.ssh_tests.size(); ++i) {
         const SshTestSpec& t = c.policy.ssh_tests[i];
-        out.push_back({{"sshTests", static_cast<int>(i), t.pos.line, t.pos.column}, t.src.name, run_ssh_test(c, *c.resolver, t)});
+        out.push_back(
+            {{"sshTests", static_cast<int>(i), t.pos.line, t.pos.column}, t.src.name, run_ssh_test(c, *c.resolver, t)});
     }
-    for (std::size_t i = 0; i < extra_tests.size(); ++i) out.push_back(run_extra(c, extra_tests[i], static_cast<int>(i)));
+    for (std::size_t i = 0; i < extra_tests.size(); ++i)
+        out.push_back(run_extra(c, extra_tests[i], static_cast<int>(i)));
     return out;
 }
 

@@ -28,8 +28,8 @@ struct Location {
 };
 
 struct TestOutcome {
-    Location place;       // section "tests", "sshTests" or "extra" (given on the command line)
-    std::string src;   // the test's src as written
+    Location place;                 // section "tests", "sshTests" or "extra" (given on the command line)
+    std::string src;                // the test's src as written
     std::vector<Problem> failures;  // empty = passed
     bool passed() const { return failures.empty(); }
 };
@@ -43,7 +43,7 @@ std::vector<TestOutcome> run_tests(const Compiled& c, const std::vector<std::str
 struct PairVerdict {
     std::string src, dst;
     bool allowed = false;
-    std::optional<Location> rule;  // the first rule allowing it, in policy order
+    std::optional<Location> rule;       // the first rule allowing it, in policy order
     std::vector<Location> other_ports;  // when denied: rules that connect src and dst on other ports or protocols
 };
 
@@ -52,7 +52,7 @@ struct Explanation {
     std::vector<PairVerdict> pairs;                 // every src x dst address of one family
     std::vector<Problem> problems;                  // src or dst names nothing
     bool truncated = false;                         // stopped after kMaxPairs pairs
-    bool allowed() const;  // every pair allowed (and there is at least one)
+    bool allowed() const;                           // every pair allowed (and there is at least one)
 };
 
 // May traffic from `src` reach `dst` on `port` (nullopt = any port) with `proto` (0 = TCP, as

@@ -1,7 +1,7 @@
 #include "common/policy/ipset.h"
 
-#include <algorithm>
 #include <arpa/inet.h>
+#include <algorithm>
 
 namespace hs::policy {
 
@@ -116,7 +116,8 @@ void IpSet::normalize() {
     for (const Range& r : r_) {
         // Adjacent intervals merge too (hi + 1 == lo), except across the v4/v6 boundary so
         // text forms never mix families.
-        if (!out.empty() && (r.lo <= out.back().hi || (r.lo == out.back().hi + 1 && is_v4(r.lo) == is_v4(out.back().hi)))) {
+        if (!out.empty() &&
+            (r.lo <= out.back().hi || (r.lo == out.back().hi + 1 && is_v4(r.lo) == is_v4(out.back().hi)))) {
             out.back().hi = std::max(out.back().hi, r.hi);
         } else {
             out.push_back(r);

@@ -76,11 +76,11 @@ private:
 };
 
 // Well-known ranges.
-u128 v4_base();                 // ::ffff:0.0.0.0
-Range v4_all();                 // 0.0.0.0/0
-Range v6_all();                 // ::/0 (excluding nothing; the mapped v4 range sits inside)
-IpSet tailscale_ranges();       // 100.64.0.0/10 minus 100.115.92.0/23, and fd7a:115c:a1e0::/48
-IpSet internet_set();           // autogroup:internet
+u128 v4_base();                     // ::ffff:0.0.0.0
+Range v4_all();                     // 0.0.0.0/0
+Range v6_all();                     // ::/0 (excluding nothing; the mapped v4 range sits inside)
+IpSet tailscale_ranges();           // 100.64.0.0/10 minus 100.115.92.0/23, and fd7a:115c:a1e0::/48
+IpSet internet_set();               // autogroup:internet
 bool is_exit_route(const Cidr& c);  // 0.0.0.0/0 or ::/0
 
 }  // namespace hs::policy

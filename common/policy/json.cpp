@@ -78,7 +78,10 @@ struct Parser {
         for (int k = 0; k < 4; ++k) {
             if (i >= s.size()) return fail("unterminated string");
             char c = s[i];
-            int d = (c >= '0' && c <= '9') ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10 : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+            int d = (c >= '0' && c <= '9')   ? c - '0'
+                    : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                    : (c >= 'A' && c <= 'F') ? c - 'A' + 10
+                                             : -1;
             if (d < 0) return fail("bad \\u escape");
             v = v * 16 + static_cast<std::uint32_t>(d);
             advance();
@@ -251,7 +254,10 @@ struct Parser {
             case '{': return object(v, depth);
             case '[': return array(v, depth);
             case '"': v.kind = JValue::Kind::string; return string(v.text);
-            case 't': v.kind = JValue::Kind::boolean; v.b = true; return literal("true");
+            case 't':
+                v.kind = JValue::Kind::boolean;
+                v.b = true;
+                return literal("true");
             case 'f': v.kind = JValue::Kind::boolean; return literal("false");
             case 'n': return literal("null");
             default: return number(v);

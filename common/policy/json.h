@@ -23,11 +23,11 @@ struct JValue {
     Kind kind = Kind::null;
     Pos pos;
     bool b = false;
-    std::string text;  // string value, or the number's literal text
-    std::vector<JValue> items;  // array elements
+    std::string text;              // string value, or the number's literal text
+    std::vector<JValue> items;     // array elements
     std::vector<JMember> members;  // object members, in file order (a vector of an incomplete
                                    // type is fine; std::pair of one is not, for clang)
-    std::vector<Pos> key_pos;  // position of each member's key
+    std::vector<Pos> key_pos;      // position of each member's key
 
     bool is_string() const { return kind == Kind::string; }
     bool is_array() const { return kind == Kind::array; }

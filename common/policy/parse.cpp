@@ -35,11 +35,15 @@ void parse_groups(const JValue& v, ParsedPolicy& out, Reporter& r) {
         const auto& [name, members] = v.members[k];
         if (name.rfind("group:", 0) != 0) r.add(v.key_pos[k], "group \"" + name + "\" must start with \"group:\"");
         if (is_provider_group(name))
-            r.add(v.key_pos[k], "group \"" + name + "\": names starting with \"group:oidc/\" are the identity provider's groups and cannot be defined here");
+            r.add(v.key_pos[k], "group \"" + name +
+                                    "\": names starting with \"group:oidc/\" are the identity provider's groups and "
+                                    "cannot be defined here");
         auto list = alias_list(members, r, name);
         for (const Alias& a : list) {
-            if (a.kind == Alias::Kind::group) r.add(a.pos, "groups[\"" + name + "\"]: \"" + a.name + "\": group members cannot be recursive");
-            else if (a.kind != Alias::Kind::user) r.add(a.pos, "group \"" + name + "\": \"" + a.name + "\" is not a user");
+            if (a.kind == Alias::Kind::group)
+                r.add(a.pos, "groups[\"" + name + "\"]: \"" + a.name + "\": group members cannot be recursive");
+            else if (a.kind != Alias::Kind::user)
+                r.add(a.pos, "group \"" + name + "\": \"" + a.name + "\" is not a user");
         }
         out.groups[name] = std::move(list);
     }
@@ -137,8 +141,9 @@ bool only_space_and_comments(std::string_view text) {
 void parse_policy_text(std::string_view text, ParsedPolicy& out, std::vector<Problem>& problems) {
     Reporter r{problems};
     if (text.size() > kMaxPolicyBytes) {
-        problems.push_back({0, 0, "the policy is " + std::to_string(text.size()) + " bytes; at most " +
-                                      std::to_string(kMaxPolicyBytes) + " (1 MiB) are accepted"});
+        problems.push_back({0, 0,
+                            "the policy is " + std::to_string(text.size()) + " bytes; at most " +
+                                std::to_string(kMaxPolicyBytes) + " (1 MiB) are accepted"});
         return;
     }
     if (only_space_and_comments(text)) {
@@ -159,15 +164,29 @@ void parse_policy_text(std::string_view text, ParsedPolicy& out, std::vector<Pro
                         case 0: parse_groups(v, out, r); break;
                         case 1: parse_hosts(v, out, r); break;
                         case 2: parse_tag_owners(v, out, r); break;
-                        case 3: has_rules = true; each_entry(v, r, "acls", [&](const JValue& e) { parse_acl(e, out, r); }); break;
-                        case 4: has_rules = true; each_entry(v, r, "grants", [&](const JValue& e) { parse_grant(e, out, r); }); break;
-                        case 5: out.has_ssh = true; each_entry(v, r, "ssh", [&](const JValue& e) { parse_ssh_rule(e, out, r); }); break;
+                        case 3:
+                            has_rules = true;
+                            each_entry(v, r, "acls", [&](const JValue& e) { parse_acl(e, out, r); });
+                            break;
+                        case 4:
+                            has_rules = true;
+                            each_entry(v, r, "grants", [&](const JValue& e) { parse_grant(e, out, r); });
+                            break;
+                        case 5:
+                            out.has_ssh = true;
+                            each_entry(v, r, "ssh", [&](const JValue& e) { parse_ssh_rule(e, out, r); });
+                            break;
                         case 6: parse_auto_approvers(v, out, r); break;
-                        case 7: each_entry(v, r, "nodeAttrs", [&](const JValue& e) { parse_node_attr(e, out, r); }); break;
+                        case 7:
+                            each_entry(v, r, "nodeAttrs", [&](const JValue& e) { parse_node_attr(e, out, r); });
+                            break;
                         case 8: each_entry(v, r, "tests", [&](const JValue& e) { parse_tests(e, out, r); }); break;
-                        case 9: each_entry(v, r, "sshTests", [&](const JValue& e) { parse_ssh_tests(e, out, r); }); break;
+                        case 9:
+                            each_entry(v, r, "sshTests", [&](const JValue& e) { parse_ssh_tests(e, out, r); });
+                            break;
                         case 10:
-                            if (v.kind != JValue::Kind::boolean) r.add(v.pos, "randomizeClientPort: expected true or false");
+                            if (v.kind != JValue::Kind::boolean)
+                                r.add(v.pos, "randomizeClientPort: expected true or false");
                             out.randomize_client_port = v.b;
                             break;
                     }

@@ -46,7 +46,8 @@ void parse_ip_specs(const JValue& v, Rule& rule, Reporter& r) {
             r.add(pos, "ip=\"" + s + "\": " + why);
             continue;
         }
-        if (!ports_allowed(proto) && ports != "*") r.add(pos, "grant ip \"" + s + "\": ports are only allowed for tcp, udp and sctp");
+        if (!ports_allowed(proto) && ports != "*")
+            r.add(pos, "grant ip \"" + s + "\": ports are only allowed for tcp, udp and sctp");
         // Entries of one protocol share a rule: merge their ports.
         bool merged = false;
         for (IpSpec& existing : rule.ip) {
@@ -62,7 +63,8 @@ void parse_ip_specs(const JValue& v, Rule& rule, Reporter& r) {
 // "" when the capability name is acceptable, else Tailscale's complaint.
 std::string cap_name_problem(const std::string& name) {
     auto slash = name.find('/');
-    if (slash == std::string::npos || slash == 0 || name.find("://") != std::string::npos) return "capability name must have the form {domain}/{path}";
+    if (slash == std::string::npos || slash == 0 || name.find("://") != std::string::npos)
+        return "capability name must have the form {domain}/{path}";
     if (name.rfind("tailscale.com/", 0) == 0) {
         static const char* allowed[] = {"tailscale.com/cap/drive", "tailscale.com/cap/relay", "tailscale.com/cap/webui",
                                         "tailscale.com/cap/kubernetes", "tailscale.com/cap/tsidp"};
@@ -119,7 +121,8 @@ void parse_acl(const JValue& v, ParsedPolicy& out, Reporter& r) {
             r.add(pos, "dst=\"" + s + "\": " + why);
             continue;
         }
-        if (!ports_allowed(proto) && ports_text != "*") r.add(pos, "acl dst \"" + s + "\": ports are only allowed for tcp, udp and sctp");
+        if (!ports_allowed(proto) && ports_text != "*")
+            r.add(pos, "acl dst \"" + s + "\": ports are only allowed for tcp, udp and sctp");
         auto a = parse_alias(alias_text, pos);
         if (!a) {
             r.add(pos, "acl dst \"" + s + "\": empty alias");
@@ -135,21 +138,28 @@ void parse_grant(const JValue& v, ParsedPolicy& out, Reporter& r) {
     Rule rule;
     rule.pos = v.pos;
     bool has_ip = false, has_app = false;
-    each_member(v, {"src", "dst", "ip", "app", "via", "srcPosture"}, r, "grant", true, [&](int which, const JValue& val) {
-        switch (which) {
-            case 0: rule.src = alias_list(val, r, "grant src"); break;
-            case 1: rule.dst = alias_list(val, r, "grant dst"); break;
-            case 2: parse_ip_specs(val, rule, r); has_ip = !val.items.empty(); break;
-            case 3: parse_app(val, rule.app, r); has_app = !val.members.empty(); break;
-            case 4:
-                for (auto& [s, pos] : string_list(val, r, "grant via")) {
-                    if (s.rfind("tag:", 0) != 0) r.add(pos, "via can only be a tag (not \"" + s + "\")");
-                    rule.via.push_back(s);
-                }
-                break;
-            case 5: r.add(val.pos, "grant srcPosture: device posture is not supported"); break;
-        }
-    });
+    each_member(v, {"src", "dst", "ip", "app", "via", "srcPosture"}, r, "grant", true,
+                [&](int which, const JValue& val) {
+                    switch (which) {
+                        case 0: rule.src = alias_list(val, r, "grant src"); break;
+                        case 1: rule.dst = alias_list(val, r, "grant dst"); break;
+                        case 2:
+                            parse_ip_specs(val, rule, r);
+                            has_ip = !val.items.empty();
+                            break;
+                        case 3:
+                            parse_app(val, rule.app, r);
+                            has_app = !val.members.empty();
+                            break;
+                        case 4:
+                            for (auto& [s, pos] : string_list(val, r, "grant via")) {
+                                if (s.rfind("tag:", 0) != 0) r.add(pos, "via can only be a tag (not \"" + s + "\")");
+                                rule.via.push_back(s);
+                            }
+                            break;
+                        case 5: r.add(val.pos, "grant srcPosture: device posture is not supported"); break;
+                    }
+                });
     if (!has_ip && !has_app) r.add(v.pos, "grant: ip and app can not both be empty");
     for (const Alias& a : rule.dst) {
         if (a.kind == Alias::Kind::prefix && a.cidr.bits == 0) {

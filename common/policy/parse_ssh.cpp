@@ -77,30 +77,33 @@ void parse_ssh_rule(const JValue& v, ParsedPolicy& out, Reporter& r) {
     spec.pos = v.pos;
     const JValue* period = nullptr;
     bool has_action = false;
-    each_member(v, {"action", "src", "dst", "users", "checkPeriod", "acceptEnv"}, r, "ssh", true, [&](int which, const JValue& val) {
-        switch (which) {
-            case 0:
-                has_action = !val.text.empty();
-                if (trim(val.text) == "check") spec.check = true;
-                else if (!val.text.empty() && trim(val.text) != "accept") r.add(val.pos, "\"" + val.text + "\" is not a valid action");
-                break;
-            case 1: spec.src = alias_list(val, r, "ssh src"); break;
-            case 2: spec.dst = alias_list(val, r, "ssh dst"); break;
-            case 3:
-                for (auto& [s, pos] : string_list(val, r, "ssh users")) spec.users.push_back(trim(s));
-                break;
-            case 4: period = &val; break;
-            case 5:
-                for (auto& [s, pos] : string_list(val, r, "ssh acceptEnv")) {
-                    if (s.empty()) r.add(pos, "acceptEnv values cannot be empty");
-                    spec.accept_env.push_back(s);
-                }
-                break;
-        }
-    });
+    each_member(v, {"action", "src", "dst", "users", "checkPeriod", "acceptEnv"}, r, "ssh", true,
+                [&](int which, const JValue& val) {
+                    switch (which) {
+                        case 0:
+                            has_action = !val.text.empty();
+                            if (trim(val.text) == "check") spec.check = true;
+                            else if (!val.text.empty() && trim(val.text) != "accept")
+                                r.add(val.pos, "\"" + val.text + "\" is not a valid action");
+                            break;
+                        case 1: spec.src = alias_list(val, r, "ssh src"); break;
+                        case 2: spec.dst = alias_list(val, r, "ssh dst"); break;
+                        case 3:
+                            for (auto& [s, pos] : string_list(val, r, "ssh users")) spec.users.push_back(trim(s));
+                            break;
+                        case 4: period = &val; break;
+                        case 5:
+                            for (auto& [s, pos] : string_list(val, r, "ssh acceptEnv")) {
+                                if (s.empty()) r.add(pos, "acceptEnv values cannot be empty");
+                                spec.accept_env.push_back(s);
+                            }
+                            break;
+                    }
+                });
     if (!has_action) r.add(v.pos, "action must be specified");
     if (period) {
-        if (!spec.check && !period->is_null()) r.add(period->pos, "ssh checkPeriod is only valid with action \"check\"");
+        if (!spec.check && !period->is_null())
+            r.add(period->pos, "ssh checkPeriod is only valid with action \"check\"");
         parse_check_period(*period, spec, r);
     }
     check_ssh_users(spec, v, r);
@@ -132,7 +135,8 @@ void parse_tests(const JValue& v, ParsedPolicy& out, Reporter& r) {
             // One destination and one port per entry: no lists, ranges or wildcards.
             auto colon = hp.rfind(':');
             std::string port = colon == std::string::npos ? "" : hp.substr(colon + 1);
-            if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos) r.add(pos, "test(s) failed: \"" + hp + "\": expected host:port with one port");
+            if (port.empty() || port.find_first_not_of("0123456789") != std::string::npos)
+                r.add(pos, "test(s) failed: \"" + hp + "\": expected host:port with one port");
         }
     }
     if (t.proto == 1) r.add(v.pos, "test(s) failed: proto icmp has no ports to test");
@@ -157,7 +161,8 @@ void parse_ssh_tests(const JValue& v, ParsedPolicy& out, Reporter& r) {
         if (which == 4) names(val, t.check);
     });
     if (!has_src) r.add(v.pos, "test(s) failed: sshTest missing src");
-    if (t.accept.empty() && t.deny.empty() && t.check.empty()) r.add(v.pos, "test(s) failed: sshTest needs accept, deny or check");
+    if (t.accept.empty() && t.deny.empty() && t.check.empty())
+        r.add(v.pos, "test(s) failed: sshTest needs accept, deny or check");
     out.ssh_tests.push_back(std::move(t));
 }
 

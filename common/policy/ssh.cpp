@@ -16,7 +16,10 @@ using nlohmann::json;
 // The check period is not sent: the server applies it when the check is approved.
 json action_json(const SshRuleSpec& s, const std::string& server_url) {
     if (!s.check) {
-        return {{"accept", true}, {"allowAgentForwarding", true}, {"allowLocalPortForwarding", true}, {"allowRemotePortForwarding", true}};
+        return {{"accept", true},
+                {"allowAgentForwarding", true},
+                {"allowLocalPortForwarding", true},
+                {"allowRemotePortForwarding", true}};
     }
     json a{{"holdAndDelegate", server_url + "/machine/ssh/action/$SRC_NODE_ID/to/$DST_NODE_ID?local_user=$LOCAL_USER"}};
     return a;
@@ -62,11 +65,10 @@ json principals(const CompiledImpl& c, const std::vector<int>& nodes) {
     return p;
 }
 
-bool has_localpart(const SshRuleSpec& s) {
-    return std::any_of(s.users.begin(), s.users.end(), well_formed_localpart);
-}
+bool has_localpart(const SshRuleSpec& s) { return std::any_of(s.users.begin(), s.users.end(), well_formed_localpart); }
 
-void add_localpart_rules(const CompiledImpl& c, const SshRuleSpec& s, const std::vector<int>& group, const json& action, json& rules) {
+void add_localpart_rules(const CompiledImpl& c, const SshRuleSpec& s, const std::vector<int>& group, const json& action,
+                         json& rules) {
     const NodeInfo& first = c.nodes[static_cast<std::size_t>(group.front())];
     if (first.tagged || first.user < 0) return;
     const std::string& email = c.users[static_cast<std::size_t>(first.user)].email;
@@ -91,7 +93,8 @@ void emit(const CompiledImpl& c, const SshCompiled& sc, std::size_t node, const 
         // autogroup:self reaches a node only from its owner's own devices. Tailscale also
         // lets a localpart: rule's source users reach their own devices.
         bool own = me.tagged ? static_cast<std::size_t>(i) == node : (n.user == me.user && !n.tagged);
-        if (sc.dst_nodes.test(node) || ((sc.self || localpart) && own)) src.insert(src.end(), static_cast<std::size_t>(sc.src_times[k]), i);
+        if (sc.dst_nodes.test(node) || ((sc.self || localpart) && own))
+            src.insert(src.end(), static_cast<std::size_t>(sc.src_times[k]), i);
     }
     if (src.empty()) return;
     json action = action_json(*sc.spec, url);

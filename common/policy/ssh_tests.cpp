@@ -49,7 +49,8 @@ std::vector<Problem> run_ssh_test(const CompiledImpl& c, const Resolver& res, co
             bool v6_literal = da.kind == Alias::Kind::prefix && da.cidr.is_v6();
             auto dsts = v6_literal ? std::vector<int>{} : res.nodes_of(da);
             if (dsts.empty() && !t.accept.empty()) {
-                out.push_back({da.pos.line, da.pos.column, "test(s) failed: ssh dst \"" + da.name + "\" matches no node"});
+                out.push_back(
+                    {da.pos.line, da.pos.column, "test(s) failed: ssh dst \"" + da.name + "\" matches no node"});
             }
             for (int d : dsts) {
                 for (int s : srcs) {
@@ -58,8 +59,10 @@ std::vector<Problem> run_ssh_test(const CompiledImpl& c, const Resolver& res, co
                         for (const std::string& login : logins) {
                             if (verdict(c, static_cast<std::size_t>(s), static_cast<std::size_t>(d), login) != want) {
                                 out.push_back({t.pos.line, t.pos.column,
-                                               "test(s) failed: ssh as \"" + login + "\" from " + c.nodes[static_cast<std::size_t>(s)].rec.given_name + " to " +
-                                                   c.nodes[static_cast<std::size_t>(d)].rec.given_name + " expected " + what});
+                                               "test(s) failed: ssh as \"" + login + "\" from " +
+                                                   c.nodes[static_cast<std::size_t>(s)].rec.given_name + " to " +
+                                                   c.nodes[static_cast<std::size_t>(d)].rec.given_name + " expected " +
+                                                   what});
                             }
                         }
                     };

@@ -27,7 +27,8 @@ std::vector<u128> addresses(const CompiledImpl& c, const Resolver& res, const Al
 
 bool proto_matches(int rule_proto, int test_proto) {
     if (test_proto < 0) return true;  // explain's "any protocol"
-    if (rule_proto == 0) return test_proto == 0 || test_proto == 6 || test_proto == 17 || test_proto == 1 || test_proto == 58;
+    if (rule_proto == 0)
+        return test_proto == 0 || test_proto == 6 || test_proto == 17 || test_proto == 1 || test_proto == 58;
     return rule_proto == (test_proto == 0 ? 6 : test_proto);
 }
 
@@ -36,7 +37,8 @@ bool proto_matches(int rule_proto, int test_proto) {
 // Whether rule r lets src reach dst on port (-1 = any port) with proto (-1 = any protocol);
 // explain.cpp uses it too.
 bool rule_allows(const CompiledImpl& c, const CompiledRule& r, u128 src, u128 dst, int port, int proto) {
-    bool dst_ok = r.dst.star || r.dst.nodes.contains(dst) || r.dst.literal_set.contains(dst) || (r.dst.internet && c.internet.contains(dst));
+    bool dst_ok = r.dst.star || r.dst.nodes.contains(dst) || r.dst.literal_set.contains(dst) ||
+                  (r.dst.internet && c.internet.contains(dst));
     if (r.self) {
         // Both ends must be devices of one user.
         auto owner = [&](u128 a) {
@@ -61,10 +63,12 @@ bool rule_allows(const CompiledImpl& c, const CompiledRule& r, u128 src, u128 ds
 namespace {
 
 bool allowed(const CompiledImpl& c, u128 src, u128 dst, int port, int proto) {
-    return std::any_of(c.rules.begin(), c.rules.end(), [&](const CompiledRule& r) { return rule_allows(c, r, src, dst, port, proto); });
+    return std::any_of(c.rules.begin(), c.rules.end(),
+                       [&](const CompiledRule& r) { return rule_allows(c, r, src, dst, port, proto); });
 }
 
-bool check_dest(const CompiledImpl& c, const Resolver& res, const std::vector<u128>& srcs, const std::string& hp, int proto, bool want, std::string& why) {
+bool check_dest(const CompiledImpl& c, const Resolver& res, const std::vector<u128>& srcs, const std::string& hp,
+                int proto, bool want, std::string& why) {
     auto colon = hp.rfind(':');
     if (colon == std::string::npos) {
         why = "\"" + hp + "\" is not host:port";
@@ -105,7 +109,8 @@ std::vector<Problem> run_policy_test(const CompiledImpl& c, const Resolver& res,
         for (bool want : {true, false}) {
             for (const auto& [hp, pos] : want ? t.accept : t.deny) {
                 std::string why;
-                if (!check_dest(c, res, srcs, hp, t.proto, want, why)) out.push_back({pos.line, pos.column, "test(s) failed: " + why});
+                if (!check_dest(c, res, srcs, hp, t.proto, want, why))
+                    out.push_back({pos.line, pos.column, "test(s) failed: " + why});
             }
         }
     }

@@ -23,7 +23,8 @@ std::vector<std::string> reduced_dsts(const CompiledImpl& c, const CompiledRule&
     std::vector<std::string> out;
     if (r.dst.star && !cap) out.push_back("*");
     for (u128 a : n.addrs) {
-        if (r.self || r.dst.nodes.contains(a) || (cap && r.dst.star)) out.push_back(cap ? host_cidr(a).str() : addr_str(a));
+        if (r.self || r.dst.nodes.contains(a) || (cap && r.dst.star))
+            out.push_back(cap ? host_cidr(a).str() : addr_str(a));
     }
     bool exit = !n.exit_routes.empty();
     for (const Cidr& l : r.dst.literal) {
@@ -57,7 +58,8 @@ void emit_rule(const CompiledImpl& c, const CompiledRule& r, const NodeInfo& n, 
     for (const IpSpec& spec : r.src.empty() ? std::vector<IpSpec>{} : r.spec->ip) {
         json rule{{"SrcIPs", src}, {"DstPorts", json::array()}};
         for (const std::string& d : dsts) {
-            for (const PortRange& p : spec.ports) rule["DstPorts"].push_back({{"IP", d}, {"Ports", {{"First", p.first}, {"Last", p.last}}}});
+            for (const PortRange& p : spec.ports)
+                rule["DstPorts"].push_back({{"IP", d}, {"Ports", {{"First", p.first}, {"Last", p.last}}}});
         }
         if (spec.proto != 0) rule["IPProto"] = json::array({spec.proto});
         filter.push_back(std::move(rule));
@@ -108,7 +110,8 @@ std::vector<std::string> via_tags(const CompiledImpl& c, std::size_t viewer, con
     std::vector<std::string> tags;
     for (int ri : c.rules_by_src[viewer]) {
         const CompiledRule& r = c.rules[static_cast<std::size_t>(ri)];
-        if (!r.spec->via.empty() && dst_overlaps(c, r, route)) tags.insert(tags.end(), r.spec->via.begin(), r.spec->via.end());
+        if (!r.spec->via.empty() && dst_overlaps(c, r, route))
+            tags.insert(tags.end(), r.spec->via.begin(), r.spec->via.end());
     }
     return tags;
 }
@@ -121,7 +124,8 @@ bool carries_any(const NodeInfo& n, const std::vector<std::string>& tags) {
 }
 
 bool is_primary(const NodeInfo& n, const Cidr& route) {
-    return std::any_of(n.rec.primary_routes.begin(), n.rec.primary_routes.end(), [&](const std::string& p) { return parse_cidr(p, true) == route; });
+    return std::any_of(n.rec.primary_routes.begin(), n.rec.primary_routes.end(),
+                       [&](const std::string& p) { return parse_cidr(p, true) == route; });
 }
 
 // Among the routers a via grant names for a subnet route, one serves it (HA still applies):
@@ -181,7 +185,8 @@ std::vector<PeerView> peers_of(const CompiledImpl& c, std::size_t v) {
             if (!r.self) continue;
             // Same-user devices see each other when either may reach the other.
             for (int i : c.user_nodes[static_cast<std::size_t>(me.user)]) {
-                if (r.src.overlaps(me.ips) || r.src.overlaps(c.nodes[static_cast<std::size_t>(i)].ips)) seen.set(static_cast<std::size_t>(i));
+                if (r.src.overlaps(me.ips) || r.src.overlaps(c.nodes[static_cast<std::size_t>(i)].ips))
+                    seen.set(static_cast<std::size_t>(i));
             }
         }
     }
@@ -189,7 +194,8 @@ std::vector<PeerView> peers_of(const CompiledImpl& c, std::size_t v) {
     seen.each([&](std::size_t i) {
         if (i == v) return;
         PeerView p{c.nodes[i].rec.id, allowed_ips(c, v, c.nodes[i]), json::object()};
-        if (std::find(p.allowed_ips.begin(), p.allowed_ips.end(), "0.0.0.0/0") != p.allowed_ips.end()) p.cap_map["suggest-exit-node"] = nullptr;
+        if (std::find(p.allowed_ips.begin(), p.allowed_ips.end(), "0.0.0.0/0") != p.allowed_ips.end())
+            p.cap_map["suggest-exit-node"] = nullptr;
         out.push_back(std::move(p));
     });
     std::sort(out.begin(), out.end(), [](const PeerView& a, const PeerView& b) { return a.node_id < b.node_id; });

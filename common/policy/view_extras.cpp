@@ -66,7 +66,8 @@ bool owner_names_user(const CompiledImpl& c, const Alias& a, int u) {
             if (a.name.rfind("user:*@", 0) == 0) {
                 const std::string& email = c.users[static_cast<std::size_t>(u)].email;
                 const std::string domain = "@" + a.name.substr(7);
-                return email.size() > domain.size() && email.compare(email.size() - domain.size(), domain.size(), domain) == 0;
+                return email.size() > domain.size() &&
+                       email.compare(email.size() - domain.size(), domain.size(), domain) == 0;
             }
             return c.resolver->user_index(a) == u;
         }
@@ -74,8 +75,9 @@ bool owner_names_user(const CompiledImpl& c, const Alias& a, int u) {
             if (is_provider_group(a.name)) return in_provider_group(c.users[static_cast<std::size_t>(u)], a.name);
             const auto it = c.policy.groups.find(a.name);
             if (it == c.policy.groups.end()) return false;
-            return std::any_of(it->second.begin(), it->second.end(),
-                               [&](const Alias& m) { return m.kind != Alias::Kind::group && owner_names_user(c, m, u); });
+            return std::any_of(it->second.begin(), it->second.end(), [&](const Alias& m) {
+                return m.kind != Alias::Kind::group && owner_names_user(c, m, u);
+            });
         }
         case Alias::Kind::autogroup: return a.name == "member";
         default: return false;
@@ -93,7 +95,8 @@ std::vector<std::string> Compiled::unowned_tags(std::uint64_t user_id, const std
     for (const std::string& tag : tags) {
         const auto it = c.policy.tag_owners.find(tag);
         const bool owned = u >= 0 && it != c.policy.tag_owners.end() &&
-                           std::any_of(it->second.begin(), it->second.end(), [&](const Alias& a) { return owner_names_user(c, a, u); });
+                           std::any_of(it->second.begin(), it->second.end(),
+                                       [&](const Alias& a) { return owner_names_user(c, a, u); });
         if (!owned) out.push_back(tag);
     }
     return out;
@@ -115,7 +118,8 @@ std::vector<std::string> Compiled::auto_approved_routes(std::uint64_t node_id) c
             // An entry approves the exact prefix and everything inside it; /0 entries cover
             // every subnet route but never the exit routes.
             for (const auto& [cidr, approvers] : c.policy.auto_routes) {
-                if (cidr.is_v6() == route->is_v6() && cidr.bits <= route->bits && (route->addr.v & ~(cidr.range().hi ^ cidr.range().lo)) == cidr.addr.v &&
+                if (cidr.is_v6() == route->is_v6() && cidr.bits <= route->bits &&
+                    (route->addr.v & ~(cidr.range().hi ^ cidr.range().lo)) == cidr.addr.v &&
                     approver_matches(c, approvers, node)) {
                     ok = true;
                     break;

@@ -22,8 +22,9 @@ AuthRequest read_request(const Stmt& st) {
 AuthRequest create_auth_request(Db& db, const std::string& machine_key, const std::string& node_key,
                                 const std::string& hostname, TimePoint expires_at) {
     const auto id = random_token(24);
-    db.prepare("INSERT INTO auth_requests(id, machine_key, node_key, hostname, created_at, expires_at) "
-               "VALUES (?, ?, ?, ?, ?, ?)")
+    db.prepare(
+          "INSERT INTO auth_requests(id, machine_key, node_key, hostname, created_at, expires_at) "
+          "VALUES (?, ?, ?, ?, ?, ?)")
         .bind(1, id)
         .bind(2, machine_key)
         .bind(3, node_key)
@@ -35,8 +36,9 @@ AuthRequest create_auth_request(Db& db, const std::string& machine_key, const st
 }
 
 std::optional<AuthRequest> find_auth_request(Db& db, std::string_view id) {
-    auto st = db.prepare("SELECT id, machine_key, node_key, hostname, user_id, status, created_at, expires_at "
-                         "FROM auth_requests WHERE id = ?");
+    auto st = db.prepare(
+        "SELECT id, machine_key, node_key, hostname, user_id, status, created_at, expires_at "
+        "FROM auth_requests WHERE id = ?");
     st.bind(1, id);
     if (!st.step()) return std::nullopt;
     return read_request(st);
@@ -46,10 +48,15 @@ void approve_auth_request(Db& db, std::string_view id, std::int64_t user_id, Tim
     Db::Tx tx(db);
     const auto r = find_auth_request(db, id);
     if (!r) throw NotFound("registration request \"" + std::string(id) + "\" not found (it may have expired)");
-    if (r->status != "pending") throw StoreError("registration request \"" + std::string(id) + "\" was already " + r->status);
-    if (r->expires_at <= now) throw StoreError("registration request \"" + std::string(id) + "\" has expired; run tailscale up again");
+    if (r->status != "pending")
+        throw StoreError("registration request \"" + std::string(id) + "\" was already " + r->status);
+    if (r->expires_at <= now)
+        throw StoreError("registration request \"" + std::string(id) + "\" has expired; run tailscale up again");
     if (!find_user(db, user_id)) throw NotFound("user " + std::to_string(user_id) + " not found");
-    db.prepare("UPDATE auth_requests SET user_id = ?, status = 'approved' WHERE id = ?").bind(1, user_id).bind(2, id).run();
+    db.prepare("UPDATE auth_requests SET user_id = ?, status = 'approved' WHERE id = ?")
+        .bind(1, user_id)
+        .bind(2, id)
+        .run();
     tx.commit();
 }
 
@@ -57,7 +64,8 @@ AuthRequest reject_auth_request(Db& db, std::string_view id, TimePoint now) {
     Db::Tx tx(db);
     auto r = find_auth_request(db, id);
     if (!r) throw NotFound("registration request \"" + std::string(id) + "\" not found (it may have expired)");
-    if (r->status != "pending") throw StoreError("registration request \"" + std::string(id) + "\" was already " + r->status);
+    if (r->status != "pending")
+        throw StoreError("registration request \"" + std::string(id) + "\" was already " + r->status);
     if (r->expires_at <= now) throw StoreError("registration request \"" + std::string(id) + "\" has expired");
     db.prepare("UPDATE auth_requests SET status = 'rejected', expires_at = ? WHERE id = ?")
         .bind(1, format_time(now))
@@ -77,11 +85,12 @@ void prune_auth_requests(Db& db, TimePoint now) {
     db.prepare("DELETE FROM auth_requests WHERE expires_at < ?").bind(1, format_time(now)).run();
 }
 
-std::optional<AuthRequest> find_pending_auth_request(Db& db, const std::string& machine_key, const std::string& node_key,
-                                                     TimePoint now) {
-    auto st = db.prepare("SELECT id, machine_key, node_key, hostname, user_id, status, created_at, expires_at "
-                         "FROM auth_requests WHERE machine_key = ? AND node_key = ? AND status = 'pending' "
-                         "AND expires_at > ? ORDER BY expires_at DESC LIMIT 1");
+std::optional<AuthRequest> find_pending_auth_request(Db& db, const std::string& machine_key,
+                                                     const std::string& node_key, TimePoint now) {
+    auto st = db.prepare(
+        "SELECT id, machine_key, node_key, hostname, user_id, status, created_at, expires_at "
+        "FROM auth_requests WHERE machine_key = ? AND node_key = ? AND status = 'pending' "
+        "AND expires_at > ? ORDER BY expires_at DESC LIMIT 1");
     st.bind(1, machine_key).bind(2, node_key).bind(3, format_time(now));
     if (!st.step()) return std::nullopt;
     return read_request(st);

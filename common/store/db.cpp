@@ -52,14 +52,15 @@ void prepare_writable(const std::string& path) {
         throw DbError(fs_error_text("cannot create", path, errno));
     } else if (::access(path.c_str(), W_OK) != 0) {
         throw DbError(fs_error_text("cannot open for writing", path, errno));
-    } else if (struct stat st {}; ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 004)) {
+    } else if (struct stat st{}; ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 004)) {
         spdlog::warn("database {} may be read by any user (mode {:o}); fix with: chmod 600 {}", path, st.st_mode & 0777,
                      path + "*");
     }
     const auto dir = std::filesystem::path(path).parent_path();
     const std::string d = dir.empty() ? "." : dir.string();
     if (::access(d.c_str(), W_OK) != 0 && (errno == EROFS || errno == EACCES))
-        throw DbError(fs_error_text("cannot create", path + "-wal", errno) + " (SQLite keeps its journal beside the file)");
+        throw DbError(fs_error_text("cannot create", path + "-wal", errno) +
+                      " (SQLite keeps its journal beside the file)");
 }
 
 }  // namespace
@@ -79,11 +80,14 @@ Stmt& Stmt::bind(int i, std::int64_t v) {
 }
 
 Stmt& Stmt::bind(int i, std::string_view v) {
-    if (sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) != SQLITE_OK) fail(db_, "bind");
+    if (sqlite3_bind_text(st_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT) != SQLITE_OK)
+        fail(db_, "bind");
     return *this;
 }
 
-Stmt& Stmt::bind(int i, const std::optional<std::string>& v) { return v ? bind(i, std::string_view(*v)) : bind_null(i); }
+Stmt& Stmt::bind(int i, const std::optional<std::string>& v) {
+    return v ? bind(i, std::string_view(*v)) : bind_null(i);
+}
 
 Stmt& Stmt::bind_blob(int i, const void* data, std::size_t size) {
     if (sqlite3_bind_blob(st_, i, data, static_cast<int>(size), SQLITE_TRANSIENT) != SQLITE_OK) fail(db_, "bind");
@@ -105,8 +109,7 @@ bool Stmt::step() {
 }
 
 void Stmt::run() {
-    while (step()) {
-    }
+    while (step()) {}
     reset();
 }
 
@@ -119,7 +122,8 @@ std::int64_t Stmt::int64(int col) const { return sqlite3_column_int64(st_, col);
 
 std::string Stmt::text(int col) const {
     const auto* p = sqlite3_column_text(st_, col);
-    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(st_, col))) : "";
+    return p ? std::string(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(st_, col)))
+             : "";
 }
 
 std::optional<std::string> Stmt::opt_text(int col) const {
@@ -151,14 +155,15 @@ Db::Db(const std::string& path, const Options& opts) : path_(path) {
         }
         prepare_writable(path);
     }
-    const int flags = (opts.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
-                      SQLITE_OPEN_NOMUTEX;
+    const int flags =
+        (opts.read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
     if (sqlite3_open_v2(path.c_str(), &db_, flags, nullptr) != SQLITE_OK) {
         const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
         const int err = db_ ? sqlite3_system_errno(db_) : 0;
         sqlite3_close(db_);
         db_ = nullptr;
-        throw DbError(path + ": cannot open database: " + msg + (err ? std::string(" (") + std::strerror(err) + ")" : ""));
+        throw DbError(path + ": cannot open database: " + msg +
+                      (err ? std::string(" (") + std::strerror(err) + ")" : ""));
     }
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, static_cast<int>(opts.busy_timeout.count()));
@@ -173,9 +178,10 @@ Db::Db(const std::string& path, const Options& opts) : path_(path) {
             Stmt st(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table'");
             st.step();
             if (st.int64(0) > 0)
-                throw DbError(path + ": not an hs database (it has tables but no hs schema version; a headscale "
-                                     "database is imported with: hs-admin import headscale FILE). The file was not "
-                                     "modified.");
+                throw DbError(path +
+                              ": not an hs database (it has tables but no hs schema version; a headscale "
+                              "database is imported with: hs-admin import headscale FILE). The file was not "
+                              "modified.");
         }
         exec("PRAGMA foreign_keys = ON");
         if (opts.read_only) {
@@ -247,8 +253,7 @@ Db::Tx::~Tx() {
     if (!done_) {
         try {
             db_.exec("ROLLBACK");
-        } catch (...) {
-        }
+        } catch (...) {}
     }
 }
 

@@ -19,12 +19,30 @@ const std::string kNothing = "; nothing was imported";
 const std::set<std::string>& known_migrations() {
     static const std::set<std::string> ids = {
         "SCHEMA_INIT",
-        "202312101416", "202312101430", "202402151347", "2024041121742", "202406021630", "202409271400",
-        "202407191627", "202408181235", "202501221827", "202501311657", "202502070949", "202502131714",
-        "202502171819", "202505091439", "202505141324", "202507021200", "202510311551",
-        "202511101554-drop-old-idx", "202511011637-preauthkey-bcrypt", "202511122344-remove-newline-index",
-        "202511131445-node-forced-tags-to-tags", "202601121700-migrate-hostinfo-request-tags",
-        "202602201200-clear-tagged-node-user-id", "202605221435-clear-zero-time-node-expiry",
+        "202312101416",
+        "202312101430",
+        "202402151347",
+        "2024041121742",
+        "202406021630",
+        "202409271400",
+        "202407191627",
+        "202408181235",
+        "202501221827",
+        "202501311657",
+        "202502070949",
+        "202502131714",
+        "202502171819",
+        "202505091439",
+        "202505141324",
+        "202507021200",
+        "202510311551",
+        "202511101554-drop-old-idx",
+        "202511011637-preauthkey-bcrypt",
+        "202511122344-remove-newline-index",
+        "202511131445-node-forced-tags-to-tags",
+        "202601121700-migrate-hostinfo-request-tags",
+        "202602201200-clear-tagged-node-user-id",
+        "202605221435-clear-zero-time-node-expiry",
         kNewestKnownHeadscaleMigration,
     };
     return ids;
@@ -54,8 +72,7 @@ public:
             std::size_t used = 0;
             const auto n = std::stoll(*v, &used);
             if (used == v->size() && n > 0) return n;
-        } catch (const std::exception&) {
-        }
+        } catch (const std::exception&) {}
         fail(col, "\"" + *v + "\" is not a positive integer");
     }
     // NULL and 0 (older releases wrote 0 for "none") are both no reference.
@@ -98,7 +115,8 @@ public:
         const auto v = str(col);
         if (v.empty() || v == "null") return fallback;
         auto j = nlohmann::json::parse(v, nullptr, false);
-        if (j.is_discarded() || j.type() != fallback.type()) fail(col, "\"" + v.substr(0, 80) + "\" is not valid JSON of the expected kind");
+        if (j.is_discarded() || j.type() != fallback.type())
+            fail(col, "\"" + v.substr(0, 80) + "\" is not valid JSON of the expected kind");
         return j;
     }
     // prefix + 64 hex; `bare_ok`: headscale <=0.22 wrote machine keys without the prefix.
@@ -134,12 +152,16 @@ const std::vector<HeadscaleRow>& table(const HeadscaleTables& t, const std::stri
 
 std::string describe_version(const HeadscaleTables& t, const std::string& name) {
     if (!t.has_migrations_table)
-        throw ImportError(name + ": no migrations table: a headscale database older than 0.23 (or not one); upgrade "
-                                 "headscale to 0.23 or later, start it once, then import" + kNothing);
+        throw ImportError(name +
+                          ": no migrations table: a headscale database older than 0.23 (or not one); upgrade "
+                          "headscale to 0.23 or later, start it once, then import" +
+                          kNothing);
     for (const auto& id : t.migrations)
         if (!known_migrations().count(id))
-            throw ImportError(name + ": migration \"" + id + "\" is unknown to this hs (it knows headscale 0.23 to "
-                                     "0.29.2, newest \"" + kNewestKnownHeadscaleMigration +
+            throw ImportError(name + ": migration \"" + id +
+                              "\" is unknown to this hs (it knows headscale 0.23 to "
+                              "0.29.2, newest \"" +
+                              kNewestKnownHeadscaleMigration +
                               "\"): the file comes from a newer headscale; upgrade hs" + kNothing);
     if (!t.database_version.empty()) {
         auto v = t.database_version;
@@ -156,13 +178,15 @@ std::string describe_version(const HeadscaleTables& t, const std::string& name) 
     return "headscale" + ver + " database, " + std::to_string(t.migrations.size()) + " migration ids, " + shape;
 }
 
-void convert_users(const HeadscaleTables& t, const std::string& name, HeadscaleImport& out, std::set<std::int64_t>& ids) {
+void convert_users(const HeadscaleTables& t, const std::string& name, HeadscaleImport& out,
+                   std::set<std::int64_t>& ids) {
     for (const auto& row : table(t, "users")) {
         RowReader r(row, "users", name);
         User u;
         u.id = r.id();
         if (r.get("deleted_at")) {
-            out.not_imported.push_back("user " + std::to_string(u.id) + " (\"" + r.str("name") + "\"): deleted in headscale (soft delete)");
+            out.not_imported.push_back("user " + std::to_string(u.id) + " (\"" + r.str("name") +
+                                       "\"): deleted in headscale (soft delete)");
             continue;
         }
         u.name = r.str("name");
@@ -175,7 +199,8 @@ void convert_users(const HeadscaleTables& t, const std::string& name, HeadscaleI
         u.profile_pic_url = r.str("profile_pic_url");
         u.created_at = r.time_or("created_at", Clock::now());
         if (u.provider == "oidc")
-            out.not_imported.push_back("user " + std::to_string(u.id) + " (\"" + u.name + "\") logs in through OIDC, "
+            out.not_imported.push_back("user " + std::to_string(u.id) + " (\"" + u.name +
+                                       "\") logs in through OIDC, "
                                        "which hs does not implement yet: imported, its nodes keep working; its next "
                                        "interactive login needs hs-admin auth register");
         ids.insert(u.id);
@@ -219,7 +244,8 @@ void convert_preauth_keys(const HeadscaleTables& t, const std::string& name, Hea
         }
         ephemeral[k.key.id] = k.key.ephemeral;
         if (!k.key.user_id && k.key.tags.empty()) {
-            out.not_imported.push_back(label + ": has neither a user nor tags (its user was deleted), so no node can "
+            out.not_imported.push_back(label +
+                                       ": has neither a user nor tags (its user was deleted), so no node can "
                                        "register with it");
             continue;
         }
@@ -310,7 +336,8 @@ void convert_nodes(const HeadscaleTables& t, const std::string& name, HeadscaleI
             continue;
         }
         if (!n.user_id && n.tags.empty())
-            out.not_imported.push_back(label + ": has neither a user nor tags; imported without an owner (give it "
+            out.not_imported.push_back(label +
+                                       ": has neither a user nor tags; imported without an owner (give it "
                                        "one with hs-admin nodes tag or move it)");
         if (n.auth_key_id) {
             const auto eph = key_ephemeral.find(*n.auth_key_id);
@@ -319,7 +346,8 @@ void convert_nodes(const HeadscaleTables& t, const std::string& name, HeadscaleI
         }
         const auto req = n.host_info.find("RequestTags");
         if (!r.has("tags") && req != n.host_info.end() && req->is_array() && !req->empty())
-            out.not_imported.push_back(label + ": tags it requested (" + req->dump() + ") are not granted by the "
+            out.not_imported.push_back(label + ": tags it requested (" + req->dump() +
+                                       ") are not granted by the "
                                        "import; hs checks them against tagOwners at its next login");
         out.nodes.push_back(std::move(n));
     }

@@ -58,8 +58,8 @@ struct HeadscaleImport {
     std::vector<User> users;
     std::vector<ImportedPreAuthKey> preauth_keys;
     std::vector<ImportedApiKey> api_keys;
-    std::vector<Node> nodes;  // ids kept: they are the clients' node and stable IDs
-    std::optional<std::string> policy;  // the newest live row of headscale's policies table
+    std::vector<Node> nodes;                // ids kept: they are the clients' node and stable IDs
+    std::optional<std::string> policy;      // the newest live row of headscale's policies table
     std::vector<std::string> not_imported;  // one line each: what was left behind and why
 };
 

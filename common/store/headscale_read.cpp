@@ -40,7 +40,8 @@ void refuse_if_in_use(const std::string& path) {
     if (pid)
         throw ImportError(path + ": the headscale database is open in process " + std::to_string(pid) +
                           " (headscale still running?); stop headscale first so nothing it writes after the import "
-                          "is lost" + kNothing);
+                          "is lost" +
+                          kNothing);
 }
 
 class Source {
@@ -78,8 +79,10 @@ public:
             if (code == SQLITE_NOTADB)
                 throw ImportError(path_ + ": not an SQLite database (is it headscale's db.sqlite?)" + kNothing);
             if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
-                throw ImportError(path_ + ": the headscale database is locked by another process (headscale still "
-                                          "running?); stop it first" + kNothing);
+                throw ImportError(path_ +
+                                  ": the headscale database is locked by another process (headscale still "
+                                  "running?); stop it first" +
+                                  kNothing);
             throw ImportError(path_ + ": reading the headscale database failed: " + e.what() + kNothing);
         }
     }

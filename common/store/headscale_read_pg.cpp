@@ -140,15 +140,19 @@ HeadscaleTables read_headscale_postgres(const std::string& url) {
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() "
         "AND backend_type = 'client backend'");
     if (!others.empty() && others != "0")
-        throw ImportError(src.name() + ": " + others + " other session(s) are connected to the headscale database "
+        throw ImportError(src.name() + ": " + others +
+                          " other session(s) are connected to the headscale database "
                           "(headscale still running?); stop headscale first so nothing it writes after the import "
-                          "is lost" + kNothing);
+                          "is lost" +
+                          kNothing);
     // Values in the forms value() expects, whatever the server's defaults.
     src.exec("SET TIME ZONE 'UTC'; SET DateStyle = ISO; SET bytea_output = hex");
     src.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     if (!src.has_table("users") || !src.has_table("nodes"))
-        throw ImportError(src.name() + ": a PostgreSQL database, but not headscale's (it has no users and nodes "
-                                       "tables)" + kNothing);
+        throw ImportError(src.name() +
+                          ": a PostgreSQL database, but not headscale's (it has no users and nodes "
+                          "tables)" +
+                          kNothing);
     HeadscaleTables t;
     t.has_migrations_table = src.has_table("migrations");
     if (t.has_migrations_table)

@@ -82,11 +82,14 @@ void write_headscale_import(Db& db, const HeadscaleImport& imp, bool replace) {
                           " policies); --force replaces them with the import; nothing was imported");
     if (replace) {
         // Children first: nodes restrict deleting their user; policies stay (append-only).
-        db.exec("DELETE FROM nodes; DELETE FROM auth_requests; DELETE FROM pre_auth_keys; DELETE FROM api_keys; "
-                "DELETE FROM users;");
+        db.exec(
+            "DELETE FROM nodes; DELETE FROM auth_requests; DELETE FROM pre_auth_keys; DELETE FROM api_keys; "
+            "DELETE FROM users;");
     }
-    for (const auto& u : imp.users) named("user " + std::to_string(u.id) + " (\"" + u.name + "\")", [&] { insert_user(db, u); });
-    for (const auto& k : imp.preauth_keys) named("pre-auth key " + std::to_string(k.key.id), [&] { insert_preauth_key(db, k); });
+    for (const auto& u : imp.users)
+        named("user " + std::to_string(u.id) + " (\"" + u.name + "\")", [&] { insert_user(db, u); });
+    for (const auto& k : imp.preauth_keys)
+        named("pre-auth key " + std::to_string(k.key.id), [&] { insert_preauth_key(db, k); });
     for (const auto& k : imp.api_keys) named("API key " + std::to_string(k.key.id), [&] { insert_api_key(db, k); });
     for (const auto& n : imp.nodes)
         named("node " + std::to_string(n.id) + " (\"" + n.given_name + "\")", [&] { insert_node(db, n, true); });

@@ -60,9 +60,9 @@ struct Node {
     std::vector<std::string> approved_routes;
     TimePoint created_at{};
     TimePoint updated_at{};
-    bool online = false;  // written by hs-control as sessions come and go
+    bool online = false;                      // written by hs-control as sessions come and go
     std::vector<std::string> primary_routes;  // written by hs-control's primary-route election
-    bool ephemeral = false;  // deleted after logout or inactivity
+    bool ephemeral = false;                   // deleted after logout or inactivity
 
     bool expired(TimePoint now) const { return expiry && *expiry <= now; }
 };

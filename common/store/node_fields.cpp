@@ -52,14 +52,16 @@ void set_node_expiry(Db& db, std::int64_t id, std::optional<TimePoint> expiry) {
     update_fields(db, id, st, 3);
 }
 
-void set_node_ips(Db& db, std::int64_t id, const std::optional<std::string>& ipv4, const std::optional<std::string>& ipv6) {
+void set_node_ips(Db& db, std::int64_t id, const std::optional<std::string>& ipv4,
+                  const std::optional<std::string>& ipv6) {
     auto st = db.prepare("UPDATE nodes SET updated_at = ?, ipv4 = ?, ipv6 = ? WHERE id = ?");
     st.bind(2, ipv4).bind(3, ipv6);
     update_fields(db, id, st, 4);
 }
 
 void set_node_client_report(Db& db, const Node& n) {
-    auto st = db.prepare("UPDATE nodes SET updated_at = ?, disco_key = ?, endpoints = ?, host_info = ?, hostname = ? WHERE id = ?");
+    auto st = db.prepare(
+        "UPDATE nodes SET updated_at = ?, disco_key = ?, endpoints = ?, host_info = ?, hostname = ? WHERE id = ?");
     st.bind(2, n.disco_key).bind(3, nlohmann::json(n.endpoints).dump()).bind(4, n.host_info.dump()).bind(5, n.hostname);
     update_fields(db, n.id, st, 6);
 }

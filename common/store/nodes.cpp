@@ -7,7 +7,8 @@ namespace {
 
 constexpr const char* kNodeColumns =
     "SELECT id, machine_key, node_key, disco_key, endpoints, host_info, ipv4, ipv6, hostname, given_name, user_id, "
-    "register_method, tags, auth_key_id, last_seen, expiry, approved_routes, created_at, updated_at, online, ephemeral, primary_routes FROM nodes";
+    "register_method, tags, auth_key_id, last_seen, expiry, approved_routes, created_at, updated_at, online, "
+    "ephemeral, primary_routes FROM nodes";
 
 std::vector<std::string> string_list(const std::string& json_text) {
     std::vector<std::string> out;
@@ -110,7 +111,8 @@ std::optional<Node> find_node_by_machine_key(Db& db, std::string_view machine_ke
 Node insert_node(Db& db, Node n, bool keep_id) {
     auto st = db.prepare(
         "INSERT INTO nodes(machine_key, node_key, disco_key, endpoints, host_info, ipv4, ipv6, hostname, given_name, "
-        "user_id, register_method, tags, auth_key_id, last_seen, expiry, approved_routes, created_at, updated_at, ephemeral, id) "
+        "user_id, register_method, tags, auth_key_id, last_seen, expiry, approved_routes, created_at, updated_at, "
+        "ephemeral, id) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     bind_node(st, n);
     if (keep_id) st.bind(20, n.id);
@@ -144,7 +146,10 @@ void set_node_online(Db& db, std::int64_t id, bool online, std::optional<TimePoi
 }
 
 void set_node_primary_routes(Db& db, std::int64_t id, const std::vector<std::string>& routes) {
-    db.prepare("UPDATE nodes SET primary_routes = ? WHERE id = ?").bind(1, nlohmann::json(routes).dump()).bind(2, id).run();
+    db.prepare("UPDATE nodes SET primary_routes = ? WHERE id = ?")
+        .bind(1, nlohmann::json(routes).dump())
+        .bind(2, id)
+        .run();
 }
 
 void clear_live_state(Db& db) {
@@ -165,15 +170,18 @@ std::string dns_label(std::string_view hostname) {
 
 void validate_given_name(std::string_view name) {
     if (name.empty() || name.size() > 63 || dns_label(name) != name)
-        throw StoreError("invalid node name \"" + std::string(name) +
-                         "\": expected a DNS label (1-63 lower-case letters, digits or '-', not starting or ending with '-')");
+        throw StoreError(
+            "invalid node name \"" + std::string(name) +
+            "\": expected a DNS label (1-63 lower-case letters, digits or '-', not starting or ending with '-')");
 }
 
 std::string unique_given_name(Db& db, const std::string& base, std::int64_t except) {
     std::set<std::string> taken;
     // "base-*" as a range on given_name's unique index ('.' follows '-'): LIKE would read every
     // row, for each registration. Names are DNS labels, so LIKE's case folding changed nothing.
-    auto st = db.prepare("SELECT given_name FROM nodes WHERE (given_name = ?1 OR (given_name >= ?1 || '-' AND given_name < ?1 || '.')) AND id != ?2");
+    auto st = db.prepare(
+        "SELECT given_name FROM nodes WHERE (given_name = ?1 OR (given_name >= ?1 || '-' AND given_name < ?1 || '.')) "
+        "AND id != ?2");
     st.bind(1, base).bind(2, except);
     while (st.step()) taken.insert(st.text(0));
     if (!taken.count(base)) return base;

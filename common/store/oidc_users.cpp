@@ -3,7 +3,8 @@
 namespace hs::store {
 
 User upsert_oidc_user(Db& db, const User& u) {
-    if (!u.provider_identifier || u.provider_identifier->empty()) throw StoreError("an OIDC user needs a provider identifier");
+    if (!u.provider_identifier || u.provider_identifier->empty())
+        throw StoreError("an OIDC user needs a provider identifier");
     validate_user_name(u.name);
     const auto now = format_time(Clock::now());
     const auto groups = nlohmann::json(u.groups).dump();
@@ -13,8 +14,9 @@ User upsert_oidc_user(Db& db, const User& u) {
     std::int64_t id = 0;
     if (find.step()) {
         id = find.int64(0);
-        db.prepare("UPDATE users SET name = ?, display_name = ?, email = ?, profile_pic_url = ?, provider = 'oidc', "
-                   "oidc_groups = ?, updated_at = ? WHERE id = ?")
+        db.prepare(
+              "UPDATE users SET name = ?, display_name = ?, email = ?, profile_pic_url = ?, provider = 'oidc', "
+              "oidc_groups = ?, updated_at = ? WHERE id = ?")
             .bind(1, u.name)
             .bind(2, u.display_name)
             .bind(3, u.email)
@@ -24,8 +26,9 @@ User upsert_oidc_user(Db& db, const User& u) {
             .bind(7, id)
             .run();
     } else {
-        db.prepare("INSERT INTO users(name, display_name, email, provider, provider_identifier, profile_pic_url, "
-                   "oidc_groups, created_at, updated_at) VALUES (?, ?, ?, 'oidc', ?, ?, ?, ?, ?)")
+        db.prepare(
+              "INSERT INTO users(name, display_name, email, provider, provider_identifier, profile_pic_url, "
+              "oidc_groups, created_at, updated_at) VALUES (?, ?, ?, 'oidc', ?, ?, ?, ?, ?)")
             .bind(1, u.name)
             .bind(2, u.display_name)
             .bind(3, u.email)

@@ -38,7 +38,8 @@ void validate_tag(const std::string& t) {
                     std::all_of(t.begin() + 4, t.end(), [](char c) {
                         return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
                     });
-    if (!ok) throw StoreError("invalid tag \"" + t + "\": expected tag:<name> with lower-case letters, digits, '-' or '_'");
+    if (!ok)
+        throw StoreError("invalid tag \"" + t + "\": expected tag:<name> with lower-case letters, digits, '-' or '_'");
 }
 
 NewPreAuthKey create_preauth_key(Db& db, std::optional<std::int64_t> user_id, bool reusable, bool ephemeral,

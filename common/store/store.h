@@ -29,8 +29,8 @@ struct NotFound : StoreError {
 void validate_user_name(std::string_view name);
 // `picture_url`: the profile picture clients show (headscale's users create -p); empty or an
 // http(s) URL without spaces, else StoreError.
-User create_user(Db& db, const std::string& name, const std::string& display_name = "",
-                 const std::string& email = "", const std::string& picture_url = "");
+User create_user(Db& db, const std::string& name, const std::string& display_name = "", const std::string& email = "",
+                 const std::string& picture_url = "");
 std::vector<User> list_users(Db& db);
 std::optional<User> find_user(Db& db, std::int64_t id);
 std::optional<User> find_user_by_name(Db& db, std::string_view name);
@@ -162,7 +162,8 @@ void set_node_user(Db& db, std::int64_t id, std::optional<std::int64_t> user_id)
 void set_node_tags(Db& db, std::int64_t id, const std::vector<std::string>& tags, std::optional<std::int64_t> user_id);
 void set_node_given_name(Db& db, std::int64_t id, const std::string& given_name);
 void set_node_expiry(Db& db, std::int64_t id, std::optional<TimePoint> expiry);
-void set_node_ips(Db& db, std::int64_t id, const std::optional<std::string>& ipv4, const std::optional<std::string>& ipv6);
+void set_node_ips(Db& db, std::int64_t id, const std::optional<std::string>& ipv4,
+                  const std::optional<std::string>& ipv6);
 // hs-control's writes: what a client reports in its map requests (disco key, endpoints,
 // Hostinfo, hostname), and what a login sets (node key, owner, tags, expiry, how and with which
 // key). Neither touches the admin's columns (given name, approved routes, addresses).
@@ -192,8 +193,8 @@ AuthRequest reject_auth_request(Db& db, std::string_view id, TimePoint now);
 // Removes requests that expired before `now`.
 void prune_auth_requests(Db& db, TimePoint now);
 // The open login of this machine and node key, if it has one that has not expired.
-std::optional<AuthRequest> find_pending_auth_request(Db& db, const std::string& machine_key, const std::string& node_key,
-                                                     TimePoint now);
+std::optional<AuthRequest> find_pending_auth_request(Db& db, const std::string& machine_key,
+                                                     const std::string& node_key, TimePoint now);
 std::int64_t count_pending_auth_requests(Db& db, TimePoint now);
 
 // --- the change log (change_log.cpp): schema.cpp's triggers add a row for every write to
@@ -216,9 +217,9 @@ ChangesSince changes_since(Db& db, std::int64_t seq);
 struct AuditEntry {
     std::int64_t id = 0;
     TimePoint at{};
-    std::string actor;   // "apikey:3", "unix:alice", "hs-control", "oidc:<subject>"
-    std::string action;  // the operation: "users.create", "node.registered", ...
-    std::string object;  // what it acted on: "user 3 (alice)", "node 7 (laptop)"
+    std::string actor;                  // "apikey:3", "unix:alice", "hs-control", "oidc:<subject>"
+    std::string action;                 // the operation: "users.create", "node.registered", ...
+    std::string object;                 // what it acted on: "user 3 (alice)", "node 7 (laptop)"
     std::optional<std::string> before;  // compact JSON summaries; null when not applicable
     std::optional<std::string> after;
     std::string source;  // where from: the client's address, or "local" for hs-admin on the file

@@ -7,7 +7,8 @@ namespace hs::store {
 namespace {
 
 constexpr const char* kUserColumns =
-    "SELECT id, name, display_name, email, provider, provider_identifier, profile_pic_url, created_at, oidc_groups FROM users";
+    "SELECT id, name, display_name, email, provider, provider_identifier, profile_pic_url, created_at, oidc_groups "
+    "FROM users";
 
 User read_user(const Stmt& st) {
     User u;
@@ -53,7 +54,9 @@ User create_user(Db& db, const std::string& name, const std::string& display_nam
     Db::Tx tx(db);
     if (find_user_by_name(db, name)) throw StoreError("user \"" + name + "\" already exists");
     const auto now = format_time(Clock::now());
-    db.prepare("INSERT INTO users(name, display_name, email, profile_pic_url, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)")
+    db.prepare(
+          "INSERT INTO users(name, display_name, email, profile_pic_url, created_at, updated_at) VALUES (?, ?, ?, ?, "
+          "?, ?)")
         .bind(1, name)
         .bind(2, display_name)
         .bind(3, email)
@@ -81,7 +84,8 @@ std::optional<User> find_user(Db& db, std::int64_t id) {
 }
 
 std::optional<User> find_user_by_name(Db& db, std::string_view name) {
-    auto st = db.prepare(std::string(kUserColumns) + " WHERE name = ? ORDER BY provider_identifier IS NOT NULL, id LIMIT 1");
+    auto st =
+        db.prepare(std::string(kUserColumns) + " WHERE name = ? ORDER BY provider_identifier IS NOT NULL, id LIMIT 1");
     st.bind(1, name);
     if (!st.step()) return std::nullopt;
     return read_user(st);
@@ -108,10 +112,16 @@ void rename_user(Db& db, std::int64_t id, const std::string& new_name) {
     const auto u = find_user(db, id);
     if (!u) throw NotFound("user " + std::to_string(id) + " not found");
     // Names of users from a login provider come from that provider at every login.
-    if (u->provider_identifier) throw StoreError("user \"" + u->name + "\" comes from " + (u->provider.empty() ? "a login provider" : u->provider) + " and cannot be renamed here");
+    if (u->provider_identifier)
+        throw StoreError("user \"" + u->name + "\" comes from " +
+                         (u->provider.empty() ? "a login provider" : u->provider) + " and cannot be renamed here");
     if (u->name == new_name) return;
     if (find_user_by_name(db, new_name)) throw StoreError("user \"" + new_name + "\" already exists");
-    db.prepare("UPDATE users SET name = ?, updated_at = ? WHERE id = ?").bind(1, new_name).bind(2, format_time(Clock::now())).bind(3, id).run();
+    db.prepare("UPDATE users SET name = ?, updated_at = ? WHERE id = ?")
+        .bind(1, new_name)
+        .bind(2, format_time(Clock::now()))
+        .bind(3, id)
+        .run();
     tx.commit();
 }
 

@@ -24,12 +24,12 @@ using TxId = std::array<std::uint8_t, 12>;
 
 enum class Error : std::uint8_t {
     None,
-    TooShort,          // under the 20-byte header
-    NotStun,           // top bits of the type set, or no magic cookie
-    NotBindingRequest, // STUN, but another method or class
-    BadLength,         // header length not a multiple of 4 or not the datagram's size
-    BadAttribute,      // an attribute runs past the message
-    BadFingerprint,    // FINGERPRINT present but wrong, or not the last attribute
+    TooShort,           // under the 20-byte header
+    NotStun,            // top bits of the type set, or no magic cookie
+    NotBindingRequest,  // STUN, but another method or class
+    BadLength,          // header length not a multiple of 4 or not the datagram's size
+    BadAttribute,       // an attribute runs past the message
+    BadFingerprint,     // FINGERPRINT present but wrong, or not the last attribute
 };
 inline constexpr std::size_t kErrorKinds = 7;
 const char* error_name(Error e);

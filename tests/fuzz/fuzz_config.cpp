@@ -11,7 +11,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         const auto lc = hs::load_config_text(text, "fuzz.yaml", "/tmp", false);
         // A config that loads must have the settings the server relies on.
         if (lc.config.server_url.empty() || lc.config.listen_addr.empty()) __builtin_trap();
-    } catch (const hs::ConfigError&) {
-    }
+    } catch (const hs::ConfigError&) {}
     return 0;
 }

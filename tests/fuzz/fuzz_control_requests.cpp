@@ -7,11 +7,11 @@
 #include <memory>
 #include <string>
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
+#include <nlohmann/json.hpp>
 
-#include "common/store/db.h"
 #include "common/base/keys.h"
+#include "common/store/db.h"
 #include "common/store/store.h"
 #include "tools/hs-control/request_check.h"
 #include "tools/hs-control/tailnet.h"
@@ -43,7 +43,8 @@ struct World {
         tn->load();
         machine = hs::key_text(hs::kMachinePrefix, hs::PrivateKey::generate().public_key().bytes);
         node = hs::key_text(hs::kNodePrefix, hs::PrivateKey::generate().public_key().bytes);
-        tn->register_node(machine, {{"Version", 142}, {"NodeKey", node}, {"Auth", {{"AuthKey", key}}}}, hs::Clock::now());
+        tn->register_node(machine, {{"Version", 142}, {"NodeKey", node}, {"Auth", {{"AuthKey", key}}}},
+                          hs::Clock::now());
     }
     ~World() {
         tn.reset();

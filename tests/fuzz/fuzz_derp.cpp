@@ -21,15 +21,15 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/derp/frame.h"
 #include "common/base/keys.h"
 #include "common/base/netaddr.h"
+#include "common/derp/frame.h"
 
 namespace {
 
 namespace derp = hs::derp;
-using derp::ByteView;
 using derp::Bytes;
+using derp::ByteView;
 using derp::FrameType;
 
 // The client seed in tests/fuzz/corpus/derp was sealed to this server key.
@@ -173,18 +173,15 @@ void parse_payloads(const derp::Frame& f) {
         check(p.size() >= derp::kMinClientInfoLen && p.size() <= derp::kMaxClientInfoLen);
         check(same(hello.key.bytes, p.first(derp::kKeyLen)));
         client_info_round_trip(hello.info);
-    } catch (const derp::FrameError&) {
-    }
+    } catch (const derp::FrameError&) {}
     try {
         const auto key = derp::parse_server_key(p);
         check(p.size() >= derp::kMagic.size() + derp::kKeyLen && same(p.first(derp::kMagic.size()), derp::kMagic));
         check(same(key.bytes, p.subspan(derp::kMagic.size(), derp::kKeyLen)));
-    } catch (const derp::FrameError&) {
-    }
+    } catch (const derp::FrameError&) {}
     try {
         server_info_round_trip(derp::open_server_info(p, client_key(), server_pub()));
-    } catch (const derp::FrameError&) {
-    }
+    } catch (const derp::FrameError&) {}
     // What a mesh watcher reads: any payload of a key or more parses; what has IP and port
     // encodes back to the same bytes when it carried the current 51-byte layout.
     try {
@@ -235,8 +232,7 @@ void sealed_json(ByteView in) {
     const std::uint8_t nonce_byte = in.empty() ? 0 : in[0];
     bool object = false;
 
-    const bool plain_client =
-        object_without(in, {"version", "meshkey", "canackpings", "isprober", "appname"}, object);
+    const bool plain_client = object_without(in, {"version", "meshkey", "canackpings", "isprober", "appname"}, object);
     Bytes payload(client_pub().bytes.begin(), client_pub().bytes.end());
     const auto box = seal(in, server_pub(), client_key(), nonce_byte);
     payload.insert(payload.end(), box.begin(), box.end());
@@ -251,8 +247,9 @@ void sealed_json(ByteView in) {
 
     const bool plain_server =
         object_without(in, {"version", "tokenbucketbytespersecond", "tokenbucketbytesburst"}, object);
-    const auto sf = one_frame(derp::encode_frame(FrameType::ServerInfo, seal(in, client_pub(), server_key(), nonce_byte)),
-                              FrameType::ServerInfo);
+    const auto sf =
+        one_frame(derp::encode_frame(FrameType::ServerInfo, seal(in, client_pub(), server_key(), nonce_byte)),
+                  FrameType::ServerInfo);
     try {
         const auto info = derp::open_server_info(sf.payload(), client_key(), server_pub());
         check(object);

@@ -22,11 +22,11 @@ void check(bool ok) {
     if (!ok) __builtin_trap();
 }
 
-constexpr std::array<std::string_view, 8> kRegionKeys{"RegionID", "RegionCode", "RegionName", "Latitude",
+constexpr std::array<std::string_view, 8> kRegionKeys{"RegionID",  "RegionCode", "RegionName",      "Latitude",
                                                       "Longitude", "Avoid",      "NoMeasureNoHome", "Nodes"};
-constexpr std::array<std::string_view, 12> kNodeKeys{"Name",     "RegionID",         "HostName",   "CertName",
-                                                     "IPv4",     "IPv6",             "STUNPort",   "STUNOnly",
-                                                     "DERPPort", "InsecureForTests", "STUNTestIP", "CanPort80"};
+constexpr std::array<std::string_view, 12> kNodeKeys{
+    "Name",     "RegionID", "HostName", "CertName",         "IPv4",       "IPv6",
+    "STUNPort", "STUNOnly", "DERPPort", "InsecureForTests", "STUNTestIP", "CanPort80"};
 
 template <std::size_t N>
 void known_fields(const json& obj, const std::array<std::string_view, N>& keys) {
@@ -84,7 +84,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             check(merged["Regions"][id] == region);
         }
     }
-    check(merged["Regions"].size() == live && merged.value("omitDefaultRegions", false) == map.value("omitDefaultRegions", false));
+    check(merged["Regions"].size() == live &&
+          merged.value("omitDefaultRegions", false) == map.value("omitDefaultRegions", false));
     const json once = merged;
     hs::merge_derp_map(merged, map);
     check(merged == once);

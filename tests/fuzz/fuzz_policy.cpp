@@ -9,12 +9,31 @@
 using namespace hs::policy;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-    static const std::vector<User> users = {{1, "alice", "alice@example.com", "", ""}, {2, "bob", "bob@example.org", "", ""}};
+    static const std::vector<User> users = {{1, "alice", "alice@example.com", "", ""},
+                                            {2, "bob", "bob@example.org", "", ""}};
     static const std::vector<Node> nodes = {
         {1, 1, "a", "a", {}, "100.64.0.1", "fd7a:115c:a1e0::1", {}, {}, {}},
         {2, 2, "b", "b", {}, "100.64.0.2", "fd7a:115c:a1e0::2", {}, {}, {}},
-        {3, 0, "srv", "srv", {"tag:server"}, "100.64.0.3", "fd7a:115c:a1e0::3", {"10.0.0.0/24"}, {"10.0.0.0/24"}, {"10.0.0.0/24"}},
-        {4, 0, "exit", "exit", {"tag:exit"}, "100.64.0.4", "fd7a:115c:a1e0::4", {"0.0.0.0/0", "::/0"}, {"0.0.0.0/0", "::/0"}, {}},
+        {3,
+         0,
+         "srv",
+         "srv",
+         {"tag:server"},
+         "100.64.0.3",
+         "fd7a:115c:a1e0::3",
+         {"10.0.0.0/24"},
+         {"10.0.0.0/24"},
+         {"10.0.0.0/24"}},
+        {4,
+         0,
+         "exit",
+         "exit",
+         {"tag:exit"},
+         "100.64.0.4",
+         "fd7a:115c:a1e0::4",
+         {"0.0.0.0/0", "::/0"},
+         {"0.0.0.0/0", "::/0"},
+         {}},
     };
     std::string_view text(reinterpret_cast<const char*>(data), size);
     auto r = compile(text, users, nodes);

@@ -18,11 +18,11 @@
 #include <iostream>
 #include <optional>
 
-#include <nlohmann/json.hpp>
 #include <sodium.h>
+#include <nlohmann/json.hpp>
 
-#include "common/derp/net/client.h"
 #include "common/base/netaddr.h"
+#include "common/derp/net/client.h"
 #include "common/stun/message.h"
 
 namespace {
@@ -52,15 +52,14 @@ net::awaitable<std::vector<FrameType>> read_until_closed(ClientConn& c, std::chr
         for (;;) seen.push_back((co_await c.read_frame()).type());
     } catch (const FrameError&) {
         throw;  // the server sent something malformed: that is its own bug
-    } catch (const std::exception&) {
-    }
+    } catch (const std::exception&) {}
     t.cancel();
     if (timed_out) throw Unexpected("the server kept the connection open for " + std::to_string(limit.count()) + " s");
     co_return seen;
 }
 
 net::awaitable<std::unique_ptr<ClientConn>> admitted(net::any_io_executor ex, ssl::context& tls, const DialTarget& t,
-                                                    const PrivateKey& me) {
+                                                     const PrivateKey& me) {
     auto c = co_await ClientConn::dial(ex, tls, t);
     ClientInfo info;
     info.version = kProtocolVersion;
@@ -85,7 +84,8 @@ net::awaitable<void> expect_pong(ClientConn& c) {
     t.cancel();
 }
 
-net::awaitable<std::string> run_derp(const std::string& mode, const DialTarget& t, const std::vector<std::string>& args) {
+net::awaitable<std::string> run_derp(const std::string& mode, const DialTarget& t,
+                                     const std::vector<std::string>& args) {
     auto ex = co_await net::this_coro::executor;
     auto tls = client_tls_context(true);
     const PrivateKey me = PrivateKey::generate();
@@ -97,7 +97,8 @@ net::awaitable<std::string> run_derp(const std::string& mode, const DialTarget& 
         junk[1] = 0x7f;
         co_await c->write(junk);
         const auto seen = co_await read_until_closed(*c, 5s);
-        if (seen.size() != 1 || seen[0] != FrameType::ServerKey) throw Unexpected("frames other than ServerKey before the close");
+        if (seen.size() != 1 || seen[0] != FrameType::ServerKey)
+            throw Unexpected("frames other than ServerKey before the close");
         co_return "closed after ServerKey, no ServerInfo";
     }
     if (mode == "bad-box") {
@@ -141,7 +142,7 @@ net::awaitable<std::string> run_derp(const std::string& mode, const DialTarget& 
         const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         co_await expect_pong(*c);
         co_return "sent " + std::to_string((n + 63) / 64 * 64) + " packets in " + std::to_string(secs) +
-               " s and still got the Pong";
+            " s and still got the Pong";
     }
     throw std::invalid_argument("unknown mode " + mode);
 }

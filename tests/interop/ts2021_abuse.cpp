@@ -61,8 +61,12 @@ public:
         call->stop_after = stop_after;
         const auto authority = url_.authority();
         const auto length = std::to_string(call->request.size());
-        const nghttp2_nv hdrs[] = {nv(":method", "POST"), nv(":scheme", "https"), nv(":authority", authority),
-                                   nv(":path", path), nv("content-type", "application/json"), nv("content-length", length)};
+        const nghttp2_nv hdrs[] = {nv(":method", "POST"),
+                                   nv(":scheme", "https"),
+                                   nv(":authority", authority),
+                                   nv(":path", path),
+                                   nv("content-type", "application/json"),
+                                   nv("content-length", length)};
         nghttp2_data_provider provider{};
         provider.source.ptr = call.get();
         provider.read_callback = read_body;
@@ -120,7 +124,8 @@ private:
         }
         return 0;
     }
-    static int on_data(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* d, std::size_t len, void* user) {
+    static int on_data(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* d, std::size_t len,
+                       void* user) {
         if (auto* c = self(user)->find(id)) c->response.append(reinterpret_cast<const char*>(d), len);
         return 0;
     }
@@ -131,8 +136,8 @@ private:
         }
         return 0;
     }
-    static ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
-                             nghttp2_data_source* src, void*) {
+    static ssize_t read_body(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length,
+                             std::uint32_t* flags, nghttp2_data_source* src, void*) {
         auto* c = static_cast<Call*>(src->ptr);
         const std::size_t end = std::min(c->request.size(), c->stop_after);
         const std::size_t n = std::min(length, end - c->sent);
@@ -190,7 +195,8 @@ void login_flood(const Url& url, int n) {
     for (int i = 0; i < n; ++i) {
         try {
             const auto body = do_register(url, kCurrentVersion, "", "flood" + std::to_string(i));
-            if (body.contains("AuthURL") && body["AuthURL"].is_string() && !body["AuthURL"].get<std::string>().empty()) ++urls;
+            if (body.contains("AuthURL") && body["AuthURL"].is_string() && !body["AuthURL"].get<std::string>().empty())
+                ++urls;
             else if (body.contains("Error")) {
                 ++refused;
                 if (first_refusal.empty()) first_refusal = body["Error"].dump();
@@ -207,7 +213,10 @@ void login_flood(const Url& url, int n) {
 // ---- session -------------------------------------------------------------------------------------
 
 json map_request(const std::string& node_key, const std::string& hostname) {
-    return {{"Version", kCurrentVersion}, {"NodeKey", node_key}, {"OmitPeers", true}, {"Stream", false},
+    return {{"Version", kCurrentVersion},
+            {"NodeKey", node_key},
+            {"OmitPeers", true},
+            {"Stream", false},
             {"Hostinfo", {{"Hostname", hostname}}}};
 }
 
@@ -247,7 +256,8 @@ int session(const Url& url, const std::string& auth_key, const std::vector<std::
             std::cout << step << " CLOSED: the server closed the connection without answering\n";
             return 1;
         }
-        const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
         const auto& c = h.call(id);
         std::cout << step << " HTTP " << c.status << " " << snippet(c.response) << " (" << ms << " ms)\n" << std::flush;
     }

@@ -5,12 +5,11 @@
 
 #include <fcntl.h>
 #include <netdb.h>
+#include <nghttp2/nghttp2.h>
 #include <poll.h>
+#include <sodium.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include <sodium.h>
-#include <nghttp2/nghttp2.h>
-#include <nlohmann/json.hpp>
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
@@ -18,6 +17,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -169,8 +169,8 @@ public:
         while (pending_.size() < n)
             if (fill() != End::Open)
                 throw Unexpected("the server closed the connection before " + std::string(what) + " (got " +
-                                 std::to_string(pending_.size()) + " of " + std::to_string(n) + " bytes: " +
-                                 hex_prefix(pending_) + ")");
+                                 std::to_string(pending_.size()) + " of " + std::to_string(n) +
+                                 " bytes: " + hex_prefix(pending_) + ")");
         return take(n);
     }
 
@@ -217,8 +217,7 @@ public:
             if (n > (1 << 20)) throw Unexpected("a response body of " + length + " bytes");
             return read_exact(n, "the end of the response body");
         }
-        while (fill() == End::Open) {
-        }
+        while (fill() == End::Open) {}
         return take(pending_.size());
     }
 
@@ -239,8 +238,7 @@ private:
     static bool wait(int fd, short events) {
         pollfd p{fd, events, 0};
         int rc;
-        while ((rc = ::poll(&p, 1, kTimeoutMs)) < 0 && errno == EINTR) {
-        }
+        while ((rc = ::poll(&p, 1, kTimeoutMs)) < 0 && errno == EINTR) {}
         return rc > 0;
     }
 
@@ -254,7 +252,8 @@ private:
     std::string pending_;
 };
 
-inline std::string http_request(const Url& url, std::string_view method, std::string_view target, std::string_view headers) {
+inline std::string http_request(const Url& url, std::string_view method, std::string_view target,
+                                std::string_view headers) {
     return std::string(method) + " " + std::string(target) + " HTTP/1.1\r\nHost: " + url.authority() +
            "\r\nUser-Agent: hs-ts2021-probe\r\n" + std::string(headers) + "Content-Length: 0\r\n\r\n";
 }
@@ -269,9 +268,12 @@ inline std::string upgrade_request(const Url& url, std::string_view handshake) {
 inline void upgrade(Conn& c, const Url& url, std::string_view handshake) {
     c.write(upgrade_request(url, handshake));
     const auto head = c.read_head();
-    if (head.status != 101) throw Unexpected("HTTP " + std::to_string(head.status) + " " + json_quoted(c.read_body(head)) + " instead of 101");
+    if (head.status != 101)
+        throw Unexpected("HTTP " + std::to_string(head.status) + " " + json_quoted(c.read_body(head)) +
+                         " instead of 101");
     if (head.header("upgrade") != "tailscale-control-protocol")
-        throw Unexpected("101 with Upgrade " + json_quoted(head.header("upgrade")) + " (clients need exactly tailscale-control-protocol)");
+        throw Unexpected("101 with Upgrade " + json_quoted(head.header("upgrade")) +
+                         " (clients need exactly tailscale-control-protocol)");
 }
 
 inline hs::PublicKey server_key(const Url& url) {
@@ -315,8 +317,10 @@ public:
 
         need(9);
         if (std::string_view(reinterpret_cast<const char*>(plain.data()), 5) != kEarlyMagic)
-            throw Unexpected("no early payload: the first plaintext was " + hex_prefix({reinterpret_cast<const char*>(plain.data()), 9}));
-        const std::size_t elen = std::size_t{plain[5]} << 24 | std::size_t{plain[6]} << 16 | std::size_t{plain[7]} << 8 | plain[8];
+            throw Unexpected("no early payload: the first plaintext was " +
+                             hex_prefix({reinterpret_cast<const char*>(plain.data()), 9}));
+        const std::size_t elen =
+            std::size_t{plain[5]} << 24 | std::size_t{plain[6]} << 16 | std::size_t{plain[7]} << 8 | plain[8];
         if (elen > (1 << 20)) throw Unexpected("an early payload of " + std::to_string(elen) + " bytes");
         need(9 + elen);
         early = json::parse(plain.begin() + 9, plain.begin() + 9 + static_cast<std::ptrdiff_t>(elen), nullptr, false);
@@ -371,7 +375,7 @@ struct H2Call {
 };
 
 inline int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::uint8_t* name, std::size_t namelen,
-              const std::uint8_t* value, std::size_t valuelen, std::uint8_t, void* user) {
+                     const std::uint8_t* value, std::size_t valuelen, std::uint8_t, void* user) {
     auto* call = static_cast<H2Call*>(user);
     const std::string_view n(reinterpret_cast<const char*>(name), namelen);
     if (frame->hd.stream_id == call->stream_id && n == ":status") {
@@ -381,7 +385,8 @@ inline int on_header(nghttp2_session*, const nghttp2_frame* frame, const std::ui
     return 0;
 }
 
-inline int on_data(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data, std::size_t len, void* user) {
+inline int on_data(nghttp2_session*, std::uint8_t, std::int32_t id, const std::uint8_t* data, std::size_t len,
+                   void* user) {
     auto* call = static_cast<H2Call*>(user);
     if (id == call->stream_id) call->response.append(reinterpret_cast<const char*>(data), len);
     return 0;
@@ -397,7 +402,7 @@ inline int on_close(nghttp2_session*, std::int32_t id, std::uint32_t error_code,
 }
 
 inline ssize_t read_request(nghttp2_session*, std::int32_t, std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
-                     nghttp2_data_source*, void* user) {
+                            nghttp2_data_source*, void* user) {
     auto* call = static_cast<H2Call*>(user);
     const std::size_t n = std::min(length, call->request.size() - call->sent);
     std::memcpy(buf, call->request.data() + call->sent, n);
@@ -430,8 +435,12 @@ inline H2Call post(Session& s, const Url& url, std::string_view path, std::strin
     nghttp2_submit_settings(h2.get(), NGHTTP2_FLAG_NONE, nullptr, 0);
     const auto authority = url.authority();
     const auto length = std::to_string(call.request.size());
-    const nghttp2_nv hdrs[] = {nv(":method", "POST"), nv(":scheme", "https"), nv(":authority", authority),
-                               nv(":path", path), nv("content-type", "application/json"), nv("content-length", length)};
+    const nghttp2_nv hdrs[] = {nv(":method", "POST"),
+                               nv(":scheme", "https"),
+                               nv(":authority", authority),
+                               nv(":path", path),
+                               nv("content-type", "application/json"),
+                               nv("content-length", length)};
     nghttp2_data_provider provider{};
     provider.read_callback = read_request;
     call.stream_id = nghttp2_submit_request(h2.get(), nullptr, hdrs, std::size(hdrs), &provider, &call);
@@ -440,7 +449,9 @@ inline H2Call post(Session& s, const Url& url, std::string_view path, std::strin
     for (;;) {
         if (!s.plain.empty()) {
             const auto n = nghttp2_session_mem_recv(h2.get(), s.plain.data(), s.plain.size());
-            if (n < 0) throw Unexpected(std::string("HTTP/2 error in the server's frames: ") + nghttp2_strerror(static_cast<int>(n)));
+            if (n < 0)
+                throw Unexpected(std::string("HTTP/2 error in the server's frames: ") +
+                                 nghttp2_strerror(static_cast<int>(n)));
             s.plain.clear();
         }
         if (call.done) break;
@@ -450,10 +461,12 @@ inline H2Call post(Session& s, const Url& url, std::string_view path, std::strin
         while ((n = nghttp2_session_mem_send(h2.get(), &data)) > 0) out.insert(out.end(), data, data + n);
         if (n < 0) throw std::runtime_error(std::string("nghttp2: ") + nghttp2_strerror(static_cast<int>(n)));
         if (!out.empty()) s.send(out);
-        if (!nghttp2_session_want_read(h2.get())) throw Unexpected("the server ended the HTTP/2 session before answering");
+        if (!nghttp2_session_want_read(h2.get()))
+            throw Unexpected("the server ended the HTTP/2 session before answering");
         if (!s.receive()) throw Unexpected("the server closed the connection before answering " + std::string(path));
     }
-    if (call.error_code != 0) throw Unexpected("the server reset the request stream (HTTP/2 error " + std::to_string(call.error_code) + ")");
+    if (call.error_code != 0)
+        throw Unexpected("the server reset the request stream (HTTP/2 error " + std::to_string(call.error_code) + ")");
     return call;
 }
 
@@ -473,8 +486,10 @@ inline json do_register(const Url& url, int version, const std::string& auth_key
     std::cerr << "machine key " << s.machine_key << "\n";
     const auto call = post(s, url, "/machine/register", register_request(version, auth_key, hostname).dump());
     const auto body = json::parse(call.response, nullptr, false);
-    if (call.status != 200) throw Unexpected("HTTP " + std::to_string(call.status) + " " + json_quoted(call.response) + " instead of 200");
-    if (!body.is_object()) throw Unexpected("HTTP 200 with a body that is not a JSON object: " + json_quoted(call.response));
+    if (call.status != 200)
+        throw Unexpected("HTTP " + std::to_string(call.status) + " " + json_quoted(call.response) + " instead of 200");
+    if (!body.is_object())
+        throw Unexpected("HTTP 200 with a body that is not a JSON object: " + json_quoted(call.response));
     return body;
 }
 

@@ -42,13 +42,17 @@ std::string probe_truncated(const Url& url) {
     Conn c(url);
     upgrade(c, url, base64(random_bytes(50)));
     const auto header = c.read_exact(3, "an error frame");
-    if (header[0] != hs::kNoiseTypeError) throw Unexpected("HTTP 101, then a frame of type " + hex_prefix(header.substr(0, 1)) + " instead of an error frame (03)");
+    if (header[0] != hs::kNoiseTypeError)
+        throw Unexpected("HTTP 101, then a frame of type " + hex_prefix(header.substr(0, 1)) +
+                         " instead of an error frame (03)");
     const std::size_t len = static_cast<unsigned char>(header[1]) << 8 | static_cast<unsigned char>(header[2]);
     const auto text = c.read_exact(len, "the end of the error frame");
     if (text != "wrong handshake initiation size")
-        throw Unexpected("HTTP 101, then error frame " + json_quoted(text) + " instead of \"wrong handshake initiation size\"");
+        throw Unexpected("HTTP 101, then error frame " + json_quoted(text) +
+                         " instead of \"wrong handshake initiation size\"");
     const auto extra = c.wait_close();
-    if (!extra.empty()) throw Unexpected("HTTP 101, error frame " + json_quoted(text) + ", then more bytes: " + hex_prefix(extra));
+    if (!extra.empty())
+        throw Unexpected("HTTP 101, error frame " + json_quoted(text) + ", then more bytes: " + hex_prefix(extra));
     return "HTTP 101, then error frame (type 0x03) " + json_quoted(text) + ", then the server closed the connection";
 }
 
@@ -63,7 +67,9 @@ std::string probe_garbage(const Url& url) {
     upgrade(c, url, base64(init));
     Conn::End how = Conn::End::Open;
     const auto extra = c.wait_close(&how);
-    if (!extra.empty()) throw Unexpected("HTTP 101, then " + std::to_string(extra.size()) + " bytes (" + hex_prefix(extra) + ") before the close");
+    if (!extra.empty())
+        throw Unexpected("HTTP 101, then " + std::to_string(extra.size()) + " bytes (" + hex_prefix(extra) +
+                         ") before the close");
     return std::string("HTTP 101, then the server ") + (how == Conn::End::Reset ? "reset" : "closed") +
            " the connection without sending any handshake message";
 }
@@ -85,9 +91,11 @@ std::string probe_oversized(const Url& url) {
 std::string probe_old_client(const Url& url, int version) {
     const auto body = do_register(url, version, "hskey-auth-x", "old");
     const auto error = body.value("Error", std::string());
-    if (error.empty()) throw Unexpected("HTTP 200 without an Error for version " + std::to_string(version) + ": " + body.dump());
+    if (error.empty())
+        throw Unexpected("HTTP 200 without an Error for version " + std::to_string(version) + ": " + body.dump());
     if (error.find("too old") == std::string::npos || error.find(std::to_string(version)) == std::string::npos)
-        throw Unexpected("HTTP 200 with Error " + json_quoted(error) + ", which does not say version " + std::to_string(version) + " is too old");
+        throw Unexpected("HTTP 200 with Error " + json_quoted(error) + ", which does not say version " +
+                         std::to_string(version) + " is too old");
     return "HTTP 200 Error " + json_quoted(error);
 }
 

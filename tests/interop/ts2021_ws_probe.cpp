@@ -11,9 +11,9 @@
 #include <cstdio>
 #include <iostream>
 
-#include "common/net/asio.h"
 #include "common/base/keys.h"
 #include "common/control/noise.h"
+#include "common/net/asio.h"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -43,12 +43,13 @@ int main(int argc, char** argv) {
         beast::flat_buffer kbuf;
         http::response<http::string_body> kres;
         http::read(http_stream, kbuf, kres);
-        const auto server_key =
-            hs::PublicKey{hs::parse_key_text(nlohmann::json::parse(kres.body())["publicKey"].get<std::string>(), hs::kMachinePrefix)};
+        const auto server_key = hs::PublicKey{
+            hs::parse_key_text(nlohmann::json::parse(kres.body())["publicKey"].get<std::string>(), hs::kMachinePrefix)};
 
         const auto init = hs::noise_initiate(hs::PrivateKey::generate(), server_key, 142);
         std::string b64(sodium_base64_ENCODED_LEN(init.message.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
-        sodium_bin2base64(b64.data(), b64.size(), init.message.data(), init.message.size(), sodium_base64_VARIANT_ORIGINAL);
+        sodium_bin2base64(b64.data(), b64.size(), init.message.data(), init.message.size(),
+                          sodium_base64_VARIANT_ORIGINAL);
         b64.resize(std::strlen(b64.c_str()));
         std::string escaped;
         for (char c : b64) escaped += c == '+' ? "%2B" : c == '/' ? "%2F" : c == '=' ? "%3D" : std::string(1, c);
@@ -62,7 +63,8 @@ int main(int argc, char** argv) {
         beast::websocket::response_type up;
         ws.handshake(up, host + ":" + port, "/ts2021?X-Tailscale-Handshake=" + escaped);
         if (up[http::field::sec_websocket_protocol] != "tailscale-control-protocol") {
-            std::printf("websocket: UNEXPECTED: the server did not accept the tailscale-control-protocol subprotocol\n");
+            std::printf(
+                "websocket: UNEXPECTED: the server did not accept the tailscale-control-protocol subprotocol\n");
             return 1;
         }
         // Message boundaries mean nothing: gather bytes until msg2 and one record are in.
@@ -71,7 +73,8 @@ int main(int argc, char** argv) {
         while (in.size() < hs::kNoiseResponseSize) {
             ws.read(msg);
             const auto d = msg.data();
-            in.insert(in.end(), static_cast<const std::uint8_t*>(d.data()), static_cast<const std::uint8_t*>(d.data()) + d.size());
+            in.insert(in.end(), static_cast<const std::uint8_t*>(d.data()),
+                      static_cast<const std::uint8_t*>(d.data()) + d.size());
             msg.consume(msg.size());
         }
         const auto keys = hs::noise_finish(init, {in.data(), hs::kNoiseResponseSize});
@@ -86,11 +89,13 @@ int main(int argc, char** argv) {
         }
         // An HTTP/2 frame header: 3-byte length, type 0x04 = SETTINGS, on stream 0.
         if (plain[3] != 0x04 || plain[5] != 0 || plain[6] != 0 || plain[7] != 0 || plain[8] != 0) {
-            std::printf("websocket: UNEXPECTED: the first bytes after the handshake are not an HTTP/2 SETTINGS frame\n");
+            std::printf(
+                "websocket: UNEXPECTED: the first bytes after the handshake are not an HTTP/2 SETTINGS frame\n");
             return 1;
         }
-        std::printf("websocket: upgrade accepted with subprotocol tailscale-control-protocol, Noise handshake completed, "
-                    "then an HTTP/2 SETTINGS frame (no early payload)\n");
+        std::printf(
+            "websocket: upgrade accepted with subprotocol tailscale-control-protocol, Noise handshake completed, "
+            "then an HTTP/2 SETTINGS frame (no early payload)\n");
         return 0;
     } catch (const std::exception& e) {
         std::printf("websocket: UNEXPECTED: %s\n", e.what());

@@ -21,7 +21,8 @@ using namespace hs::policy;
 namespace {
 
 void set_ips(Node& n, int i) {
-    n.ipv4 = "100." + std::to_string(64 + i / 65536) + "." + std::to_string((i / 256) % 256) + "." + std::to_string(i % 256);
+    n.ipv4 =
+        "100." + std::to_string(64 + i / 65536) + "." + std::to_string((i / 256) % 256) + "." + std::to_string(i % 256);
     n.ipv6 = "fd7a:115c:a1e0::" + std::to_string(i / 65536) + ":" + std::to_string(i % 65536);
 }
 
@@ -73,7 +74,8 @@ bool read_topology(const std::string& path, std::vector<User>& users, std::vecto
 }
 
 // One full compile and every node's view; the median and largest peer count.
-int time_policy(const char* what, const std::string& pol, const std::vector<User>& users, const std::vector<Node>& nodes, int runs) {
+int time_policy(const char* what, const std::string& pol, const std::vector<User>& users,
+                const std::vector<Node>& nodes, int runs) {
     std::vector<double> compile_ms, views_ms;
     std::size_t rules = 0, peers = 0, peers_p50 = 0, peers_max = 0;
     for (int k = 0; k < runs; ++k) {
@@ -101,10 +103,11 @@ int time_policy(const char* what, const std::string& pol, const std::vector<User
     }
     std::sort(compile_ms.begin(), compile_ms.end());
     std::sort(views_ms.begin(), views_ms.end());
-    std::printf("%s: %zu nodes: compile %.1f ms (median of %d; min %.1f, max %.1f); all %zu views %.1f ms; %zu filter rules, "
-                "%zu peer entries, peers per node p50 %zu, max %zu\n",
-                what, nodes.size(), compile_ms[compile_ms.size() / 2], runs, compile_ms.front(), compile_ms.back(), nodes.size(),
-                views_ms[views_ms.size() / 2], rules, peers, peers_p50, peers_max);
+    std::printf(
+        "%s: %zu nodes: compile %.1f ms (median of %d; min %.1f, max %.1f); all %zu views %.1f ms; %zu filter rules, "
+        "%zu peer entries, peers per node p50 %zu, max %zu\n",
+        what, nodes.size(), compile_ms[compile_ms.size() / 2], runs, compile_ms.front(), compile_ms.back(),
+        nodes.size(), views_ms[views_ms.size() / 2], rules, peers, peers_p50, peers_max);
     return 0;
 }
 
@@ -114,7 +117,8 @@ int company(const std::string& dir, int runs) {
     std::string before, after;
     if (!read_topology(dir + "/topology.txt", users, nodes) || !read_file(dir + "/policy.json", before) ||
         !read_file(dir + "/policy-after.json", after)) {
-        std::fprintf(stderr, "hs-policy-bench: cannot read %s/{topology.txt,policy.json,policy-after.json}\n", dir.c_str());
+        std::fprintf(stderr, "hs-policy-bench: cannot read %s/{topology.txt,policy.json,policy-after.json}\n",
+                     dir.c_str());
         return 1;
     }
     std::printf("company %s: %zu users, %zu nodes\n", dir.c_str(), users.size(), nodes.size());
@@ -133,7 +137,9 @@ int main(int argc, char** argv) {
     int n_lines = argc > 2 ? std::atoi(argv[2]) : 500;
     int n_users = n_nodes / 4;
     std::vector<User> users;
-    for (int u = 1; u <= n_users; ++u) users.push_back({static_cast<std::uint64_t>(u), "user" + std::to_string(u), "user" + std::to_string(u) + "@example.com", "", ""});
+    for (int u = 1; u <= n_users; ++u)
+        users.push_back({static_cast<std::uint64_t>(u), "user" + std::to_string(u),
+                         "user" + std::to_string(u) + "@example.com", "", ""});
     std::vector<Node> nodes;
     for (int i = 0; i < n_nodes; ++i) {
         Node n;
@@ -147,16 +153,22 @@ int main(int argc, char** argv) {
     std::string pol = "{\"groups\": {";
     for (int g = 0; g < 100; ++g) {
         pol += (g ? "," : "") + std::string("\"group:g") + std::to_string(g) + "\": [";
-        for (int k = 0; k < 10; ++k) pol += (k ? "," : "") + std::string("\"user") + std::to_string((g * 10 + k) % n_users + 1) + "@\"";
+        for (int k = 0; k < 10; ++k)
+            pol += (k ? "," : "") + std::string("\"user") + std::to_string((g * 10 + k) % n_users + 1) + "@\"";
         pol += "]";
     }
     pol += "}, \"tagOwners\": {";
-    for (int t = 0; t < 50; ++t) pol += (t ? "," : "") + std::string("\"tag:t") + std::to_string(t) + "\": [\"group:g0\"]";
+    for (int t = 0; t < 50; ++t)
+        pol += (t ? "," : "") + std::string("\"tag:t") + std::to_string(t) + "\": [\"group:g0\"]";
     pol += "}, \"acls\": [";
     for (int l = 0; l < n_lines; ++l) {
-        std::string src = l % 3 == 0 ? "group:g" + std::to_string(l % 100) : l % 3 == 1 ? "user" + std::to_string(l % n_users + 1) + "@" : "tag:t" + std::to_string(l % 50);
-        std::string dst = l % 2 ? "tag:t" + std::to_string((l * 7) % 50) + ":22,443" : "group:g" + std::to_string((l * 3) % 100) + ":80";
-        pol += (l ? "," : "") + std::string("{\"action\": \"accept\", \"src\": [\"") + src + "\"], \"dst\": [\"" + dst + "\"]}";
+        std::string src = l % 3 == 0   ? "group:g" + std::to_string(l % 100)
+                          : l % 3 == 1 ? "user" + std::to_string(l % n_users + 1) + "@"
+                                       : "tag:t" + std::to_string(l % 50);
+        std::string dst = l % 2 ? "tag:t" + std::to_string((l * 7) % 50) + ":22,443"
+                                : "group:g" + std::to_string((l * 3) % 100) + ":80";
+        pol += (l ? "," : "") + std::string("{\"action\": \"accept\", \"src\": [\"") + src + "\"], \"dst\": [\"" + dst +
+               "\"]}";
     }
     pol += "]}";
     char what[64];

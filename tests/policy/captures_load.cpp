@@ -88,7 +88,8 @@ Topology build_topology(const nlohmann::json& c) {
                 }
             }
             if (nm.contains("SelfNode") && nm["SelfNode"].is_object()) has_self.insert(viewer);
-            if (nm.contains("SelfNode") && nm["SelfNode"].contains("PrimaryRoutes") && nm["SelfNode"]["PrimaryRoutes"].is_array()) {
+            if (nm.contains("SelfNode") && nm["SelfNode"].contains("PrimaryRoutes") &&
+                nm["SelfNode"]["PrimaryRoutes"].is_array()) {
                 for (const auto& r : nm["SelfNode"]["PrimaryRoutes"]) primaries[viewer].insert(r.get<std::string>());
             }
         }
@@ -102,8 +103,10 @@ Topology build_topology(const nlohmann::json& c) {
         if (n.contains("tags") && n["tags"].is_array()) rec.tags = n["tags"].get<std::vector<std::string>>();
         rec.ipv4 = n.value("ipv4", "");
         rec.ipv6 = n.value("ipv6", "");
-        if (n.contains("routable_ips") && n["routable_ips"].is_array()) rec.announced_routes = n["routable_ips"].get<std::vector<std::string>>();
-        if (n.contains("approved_routes") && n["approved_routes"].is_array()) rec.approved_routes = n["approved_routes"].get<std::vector<std::string>>();
+        if (n.contains("routable_ips") && n["routable_ips"].is_array())
+            rec.announced_routes = n["routable_ips"].get<std::vector<std::string>>();
+        if (n.contains("approved_routes") && n["approved_routes"].is_array())
+            rec.approved_routes = n["approved_routes"].get<std::vector<std::string>>();
         if (rec.tags.empty() && n.contains("user") && user_by_name.count(n["user"].get<std::string>())) {
             rec.user_id = user_by_name[n["user"].get<std::string>()];
         }

@@ -65,10 +65,12 @@ bool check_capture(const std::string& category, const nlohmann::json& c, std::st
             auto body = c["input"].value("api_response_body", nlohmann::json::object());
             std::string want = body.is_object() ? body.value("message", "") : "";
             bool same = false;
-            for (const auto& p : result.problems) same = same || (!want.empty() && p.message.find(want) != std::string::npos);
+            for (const auto& p : result.problems)
+                same = same || (!want.empty() && p.message.find(want) != std::string::npos);
             ++g_refusals;
             if (same) ++g_same_message;
-            else if (g_verbose) std::cout << "    message: want \"" << want << "\" got \"" << result.problems.front().message << "\"\n";
+            else if (g_verbose)
+                std::cout << "    message: want \"" << want << "\" got \"" << result.problems.front().message << "\"\n";
             return true;
         }
         note = "Tailscale refused, we accepted";
@@ -87,16 +89,19 @@ bool check_capture(const std::string& category, const nlohmann::json& c, std::st
         // Every capture is held to everything it recorded: SSH rules, filter, peers and
         // the nodeAttrs part of the CapMap.
         if (category == "ssh") {
-            ok &= compare(where + "ssh", norm_ssh(cap.value("ssh_rules", nlohmann::json())), norm_ssh(view.ssh_policy.is_null() ? nlohmann::json() : view.ssh_policy["rules"]));
+            ok &= compare(where + "ssh", norm_ssh(cap.value("ssh_rules", nlohmann::json())),
+                          norm_ssh(view.ssh_policy.is_null() ? nlohmann::json() : view.ssh_policy["rules"]));
         }
         if (category == "policytest" || category == "sshtest") continue;
         bool has_netmap = cap.contains("netmap") && cap["netmap"].is_object();
         if (has_netmap) {
-            ok &= compare(where + "capmap", norm_caps(cap["netmap"]["SelfNode"].value("CapMap", nlohmann::json())), norm_caps(view.cap_map));
+            ok &= compare(where + "capmap", norm_caps(cap["netmap"]["SelfNode"].value("CapMap", nlohmann::json())),
+                          norm_caps(view.cap_map));
             ok &= compare(where + "peers", norm_peers_want(cap["netmap"]), norm_peers_got(view, topo));
         }
         if (cap.contains("packet_filter_rules") || category != "nodeattrs") {
-            ok &= compare(where + "filter", norm_filter(cap.value("packet_filter_rules", nlohmann::json())), norm_filter(view.packet_filter));
+            ok &= compare(where + "filter", norm_filter(cap.value("packet_filter_rules", nlohmann::json())),
+                          norm_filter(view.packet_filter));
         }
     }
     if (!ok) note = "output differs";
@@ -122,10 +127,14 @@ int main(int argc, char** argv) {
     int unexpected = 0;
     // Each category's directory; issue_3212 holds two more routes captures (exit nodes with
     // approved exit routes, the only ones that show autogroup:internet on the wire).
-    const std::pair<const char*, const char*> categories[] = {
-        {"acl", "acl_results"},       {"grant", "grant_results"},           {"ssh", "ssh_results"},
-        {"nodeattrs", "nodeattrs_results"}, {"routes", "routes_results"},   {"routes-3212", "issue_3212"},
-        {"policytest", "policytest_results"}, {"sshtest", "sshtest_results"}};
+    const std::pair<const char*, const char*> categories[] = {{"acl", "acl_results"},
+                                                              {"grant", "grant_results"},
+                                                              {"ssh", "ssh_results"},
+                                                              {"nodeattrs", "nodeattrs_results"},
+                                                              {"routes", "routes_results"},
+                                                              {"routes-3212", "issue_3212"},
+                                                              {"policytest", "policytest_results"},
+                                                              {"sshtest", "sshtest_results"}};
     for (const auto& [cat, sub] : categories) {
         std::vector<std::string> files;
         for (const auto& e : std::filesystem::directory_iterator(dir + "/" + sub)) {

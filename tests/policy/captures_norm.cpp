@@ -56,8 +56,8 @@ std::set<std::string> norm_filter(const json& rules) {
             for (const auto& d : r["DstPorts"]) {
                 std::string ip = d["IP"].get<std::string>();
                 std::string dst = ip == "*" ? "*" : canon_ips(json::array({ip}));
-                out.insert(src + "| " + proto + " | " + dst + "| " + std::to_string(d["Ports"]["First"].get<int>()) + "-" +
-                           std::to_string(d["Ports"]["Last"].get<int>()));
+                out.insert(src + "| " + proto + " | " + dst + "| " + std::to_string(d["Ports"]["First"].get<int>()) +
+                           "-" + std::to_string(d["Ports"]["Last"].get<int>()));
             }
         }
         if (r.contains("CapGrant") && r["CapGrant"].is_array()) {
@@ -91,10 +91,18 @@ std::set<std::string> norm_ssh(const json& rules) {
 std::set<std::string> norm_caps(const json& cap_map) {
     // Tailscale stamps tailnet-wide defaults and role caps on every node; hs's policy engine
     // only answers for nodeAttrs, so those are left out on both sides.
-    static const std::set<std::string> defaults = {
-        "https://tailscale.com/cap/file-sharing", "https://tailscale.com/cap/is-admin", "https://tailscale.com/cap/is-owner",
-        "https://tailscale.com/cap/ssh", "https://tailscale.com/cap/tailnet-lock", "https://tailscale.com/cap/warn-funnel-no-https",
-        "probe-udp-lifetime", "ssh-behavior-v1", "ssh-env-vars", "store-appc-routes", "tailnet-display-name", "default-auto-update"};
+    static const std::set<std::string> defaults = {"https://tailscale.com/cap/file-sharing",
+                                                   "https://tailscale.com/cap/is-admin",
+                                                   "https://tailscale.com/cap/is-owner",
+                                                   "https://tailscale.com/cap/ssh",
+                                                   "https://tailscale.com/cap/tailnet-lock",
+                                                   "https://tailscale.com/cap/warn-funnel-no-https",
+                                                   "probe-udp-lifetime",
+                                                   "ssh-behavior-v1",
+                                                   "ssh-env-vars",
+                                                   "store-appc-routes",
+                                                   "tailnet-display-name",
+                                                   "default-auto-update"};
     std::set<std::string> out;
     if (!cap_map.is_object()) return out;
     for (const auto& [k, v] : cap_map.items()) {

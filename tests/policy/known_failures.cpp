@@ -5,11 +5,16 @@
 
 const std::map<std::string, std::string>& known_failures() {
     static const std::map<std::string, std::string> list = {
-        {"acl-k03", "capture looks inconsistent: three tagged viewers lack a route that a fourth with the same grant has"},
-        {"ssh-b4", "Tailscale refuses user:*@ / localpart:*@ domains not associated with the tailnet; hs has no such list"},
-        {"ssh-d1", "Tailscale refuses user:*@ / localpart:*@ domains not associated with the tailnet; hs has no such list"},
-        {"ssh-e1", "Tailscale refuses user:*@ / localpart:*@ domains not associated with the tailnet; hs has no such list"},
-        {"ssh-e2", "Tailscale refuses user:*@ / localpart:*@ domains not associated with the tailnet; hs has no such list"},
+        {"acl-k03",
+         "capture looks inconsistent: three tagged viewers lack a route that a fourth with the same grant has"},
+        {"ssh-b4",
+         "Tailscale refuses user:*@ / localpart:*@ domains not associated with the tailnet; hs has no such list"},
+        {"ssh-d1",
+         "Tailscale refuses user:*@ / localpart:*@ domains not associated with the tailnet; hs has no such list"},
+        {"ssh-e1",
+         "Tailscale refuses user:*@ / localpart:*@ domains not associated with the tailnet; hs has no such list"},
+        {"ssh-e2",
+         "Tailscale refuses user:*@ / localpart:*@ domains not associated with the tailnet; hs has no such list"},
         {"nodeattrs-attr-c1-funnel", "Funnel is refused (headscale policy: not supported)"},
         {"nodeattrs-funnel-f1-tag", "Funnel is refused (headscale policy: not supported)"},
         {"nodeattrs-funnel-f2-user", "Funnel is refused (headscale policy: not supported)"},

@@ -30,10 +30,12 @@ struct KeySelector {
 }  // namespace
 
 void add_apikeys(CLI::App& app, Context& ctx, Actions& actions) {
-    auto* noun = add_noun(app, "apikeys", "Create, list, expire and delete API keys for the REST API", {"apikey", "api"});
+    auto* noun =
+        add_noun(app, "apikeys", "Create, list, expire and delete API keys for the REST API", {"apikey", "api"});
 
     auto expiration = std::make_shared<std::string>("90d");
-    auto* create = add_verb(*noun, "create", "Create a key and print it (the only time the secret is shown)", {"c", "new"});
+    auto* create =
+        add_verb(*noun, "create", "Create a key and print it (the only time the secret is shown)", {"c", "new"});
     create->add_option("-e,--expiration", *expiration, "Lifetime, e.g. 30d; 0 = never expires")->capture_default_str();
     actions[create] = [&ctx, expiration] {
         const auto obj = ctx.call("apikeys.create", {{"expiration", *expiration}});

@@ -11,7 +11,8 @@ void add_audit_check(CLI::App& noun, Context& ctx, Actions& actions) {
                            "Review the configuration and database for weak points; exit status 1 when any is found");
     actions[check] = [&ctx] {
         const auto findings = ctx.call("audit.check", json::object());
-        print_list(ctx.format(), findings, {field("Check", "check"), field("Object", "object"), field("Message", "message")});
+        print_list(ctx.format(), findings,
+                   {field("Check", "check"), field("Object", "object"), field("Message", "message")});
         if (!findings.empty()) std::fprintf(stderr, "audit check: %zu weak point(s) found\n", findings.size());
         return findings.empty() ? 0 : 1;
     };

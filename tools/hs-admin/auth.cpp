@@ -31,8 +31,10 @@ void add_auth(CLI::App& app, Context& ctx, Actions& actions) {
             return 0;
         };
     };
-    verb("approve", "Let a known node log in again as its owner (a new device needs auth register --user)", "auth.approve");
-    verb("reject", "Refuse a waiting login: the ID stops working and the client is given a new login URL", "auth.reject");
+    verb("approve", "Let a known node log in again as its owner (a new device needs auth register --user)",
+         "auth.approve");
+    verb("reject", "Refuse a waiting login: the ID stops working and the client is given a new login URL",
+         "auth.reject");
 }
 
 // headscale's health: exit 0 when the database answers (locally, or the --remote server's).

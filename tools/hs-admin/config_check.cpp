@@ -21,7 +21,8 @@ std::string secret(const std::string& s) { return s.empty() ? "" : "<redacted>";
 
 json config_json(const Config& c) {
     json records = json::array();
-    for (const auto& r : c.dns.extra_records) records.push_back({{"name", r.name}, {"type", r.type}, {"value", r.value}});
+    for (const auto& r : c.dns.extra_records)
+        records.push_back({{"name", r.name}, {"type", r.type}, {"value", r.value}});
     json split = json::object();
     for (const auto& [domain, servers] : c.dns.nameservers_split) split[domain] = servers;
     json extra = json::object();
@@ -53,7 +54,8 @@ json config_json(const Config& c) {
         {"node",
          {{"expiry", dur(c.node_expiry)},
           {"ephemeral", {{"inactivity_timeout", dur(c.ephemeral_inactivity_timeout)}}},
-          {"routes", {{"ha", {{"probe_interval", dur(c.ha_probe_interval)}, {"probe_timeout", dur(c.ha_probe_timeout)}}}}}}},
+          {"routes",
+           {{"ha", {{"probe_interval", dur(c.ha_probe_interval)}, {"probe_timeout", dur(c.ha_probe_timeout)}}}}}}},
         {"database",
          {{"type", c.database_type},
           {"sqlite",
@@ -122,7 +124,8 @@ void check_startup_inputs(Context& ctx) {
     Env env{have_db ? ctx.db() : *scratch, c, Clock::now()};
     if (const auto text = current_policy_text(env)) {
         const auto problems = policy::check(*text);
-        if (!problems.empty()) throw ConfigError("the policy in force is refused:\n" + policy::format_problems(problems));
+        if (!problems.empty())
+            throw ConfigError("the policy in force is refused:\n" + policy::format_problems(problems));
     }
 }
 
@@ -131,8 +134,9 @@ void check_startup_inputs(Context& ctx) {
 void add_config(CLI::App& app, Context& ctx, Actions& actions) {
     auto* noun = add_noun(app, "config", "Check a configuration file");
     auto file = std::make_shared<std::string>();
-    auto* check = add_verb(*noun, "check", "Validate the config (-c) and print the values hs-control would use (YAML in table mode)",
-                           {"test"});
+    auto* check =
+        add_verb(*noun, "check",
+                 "Validate the config (-c) and print the values hs-control would use (YAML in table mode)", {"test"});
     check->add_option("FILE", *file, "The file to check (default: the one -c names)");
     actions[check] = [&ctx, file] {
         if (!file->empty()) ctx.config_flag = *file;
@@ -141,7 +145,9 @@ void add_config(CLI::App& app, Context& ctx, Actions& actions) {
         return 0;
     };
     // headscale's configtest: exit 0 when the server would start with this config, else 1.
-    auto* test = add_verb(app, "configtest", "Check the config (-c), its DERP map files, the database and the policy; exit 1 on a problem");
+    auto* test =
+        add_verb(app, "configtest",
+                 "Check the config (-c), its DERP map files, the database and the policy; exit 1 on a problem");
     actions[test] = [&ctx] {
         check_startup_inputs(ctx);
         const auto path = hs::config_path(ctx.config_flag);

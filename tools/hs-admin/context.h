@@ -25,7 +25,7 @@ class Context {
 public:
     std::string config_flag;  // -c; empty = $HS_CONFIG, $HEADSCALE_CONFIG, then kDefaultConfig
     std::string output = "table";
-    bool force = false;  // headscale's --force: never prompts; lets import headscale replace a tailnet
+    bool force = false;   // headscale's --force: never prompts; lets import headscale replace a tailnet
     std::string remote;   // --remote URL of an hs-control; empty = work on the local file
     std::string api_key;  // --api-key (or $HS_API_KEY) for --remote
 

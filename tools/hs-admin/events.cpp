@@ -16,15 +16,15 @@ namespace {
 constexpr auto kPollEvery = std::chrono::milliseconds(250);
 
 Columns event_columns() {
-    return {field("ID", "id"),         time_field("At", "at"),         field("Event", "event"),
-            field("Actor", "actor"),   field("Object", "object"),      field("Source", "source")};
+    return {field("ID", "id"),       time_field("At", "at"),    field("Event", "event"),
+            field("Actor", "actor"), field("Object", "object"), field("Source", "source")};
 }
 
 void print_line(Format f, const json& e) {
     const auto line = f == Format::json_lines
                           ? e.dump(-1, ' ', false, json::error_handler_t::replace)
-                          : e["id"].dump() + "\t" + e["at"].get<std::string>() + "\t" + e["event"].get<std::string>() + "\t" +
-                                e["actor"].get<std::string>() + "\t" + e["object"].get<std::string>() + "\t" +
+                          : e["id"].dump() + "\t" + e["at"].get<std::string>() + "\t" + e["event"].get<std::string>() +
+                                "\t" + e["actor"].get<std::string>() + "\t" + e["object"].get<std::string>() + "\t" +
                                 e["source"].get<std::string>();
     std::fwrite(line.data(), 1, line.size(), stdout);
     std::fputc('\n', stdout);
@@ -35,7 +35,8 @@ int follow(Context& ctx, const std::string& since) {
     const auto f = ctx.format();
     if (f != Format::json_lines && f != Format::table)
         throw store::StoreError("events --follow prints -o json-line or table (one event a line)");
-    if (!ctx.remote.empty()) throw store::StoreError("events --follow reads the database file; run it where the file is");
+    if (!ctx.remote.empty())
+        throw store::StoreError("events --follow reads the database file; run it where the file is");
     Db& db = ctx.db();
     Env env{db, ctx.config(), Clock::now()};
     auto [from, last] = events_since(since, env.now);
@@ -59,7 +60,8 @@ void add_events(CLI::App& app, Context& ctx, Actions& actions) {
     auto since = std::make_shared<std::string>("24h");
     auto follow_flag = std::make_shared<bool>(false);
     auto* cmd = add_verb(app, "events", "Alerts: new API keys, policy changes, nodes registered or deleted");
-    cmd->add_option("--since", *since, "A duration back (24h) or the last event ID seen, to resume after it")->capture_default_str();
+    cmd->add_option("--since", *since, "A duration back (24h) or the last event ID seen, to resume after it")
+        ->capture_default_str();
     cmd->add_flag("-f,--follow", *follow_flag, "Keep printing events as they happen (-o json-line or table)");
     actions[cmd] = [&ctx, since, follow_flag] {
         if (*follow_flag) return follow(ctx, *since);

@@ -3,9 +3,9 @@
 // names, so the same clients keep working without logging in again. The headscale file is
 // only read; with --in-place (when the config's database is that very file, as with headscale's
 // own config.yaml) it is moved aside, never modified.
+#include <sys/stat.h>
 #include <cstdio>
 #include <filesystem>
-#include <sys/stat.h>
 
 #include "common/base/lock_file.h"
 #include "common/store/headscale_import.h"
@@ -21,7 +21,8 @@ struct ImportFlags {
 };
 
 bool same_file(const std::string& a, const std::string& b) {
-    struct stat sa {}, sb {};
+    struct stat sa {
+    }, sb{};
     if (::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
@@ -86,7 +87,8 @@ std::string move_aside(const std::string& path) {
     const std::string to = path + ".headscale-import";
     for (const char* suffix : kSuffixes)
         if (std::filesystem::exists(to + suffix))
-            throw store::ImportError(to + suffix + " already exists (from an earlier --in-place import?); move it "
+            throw store::ImportError(to + suffix +
+                                     " already exists (from an earlier --in-place import?); move it "
                                      "away first; nothing was imported");
     for (const char* suffix : {"-wal", "-shm", ""}) {
         const auto from = path + suffix;
@@ -109,7 +111,8 @@ int run_import(Context& ctx, const ImportFlags& f) {
     if (in_place && !f.in_place && !f.dry_run)
         throw store::ImportError("the config's database.sqlite.path (" + cfg.database_path +
                                  ") is the headscale file itself: add --in-place to move it aside to " +
-                                 cfg.database_path + ".headscale-import and create hs's database there, or point "
+                                 cfg.database_path +
+                                 ".headscale-import and create hs's database there, or point "
                                  "-c at a config with its own database.sqlite.path; nothing was imported");
     // hs-control holds this lock while it serves; importing under it would change its tailnet.
     std::unique_ptr<LockFile> lock;
@@ -134,7 +137,8 @@ int run_import(Context& ctx, const ImportFlags& f) {
     try {
         // Its own connection, closed (by unwinding) before move_back: SQLite removes a -wal by
         // name when the last connection closes, which must not hit headscale's restored one.
-        Db db(cfg.database_path, Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
+        Db db(cfg.database_path,
+              Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
         store::write_headscale_import(db, imp, ctx.force);
     } catch (...) {
         if (!moved.empty()) move_back(moved, cfg.database_path);
@@ -142,7 +146,8 @@ int run_import(Context& ctx, const ImportFlags& f) {
     }
     auto out = s;
     if (!moved.empty()) out["moved_headscale_database_to"] = moved;
-    print_text(ctx.format(), out, summary_text(s) + (moved.empty() ? "" : "\nheadscale's files were moved to " + moved));
+    print_text(ctx.format(), out,
+               summary_text(s) + (moved.empty() ? "" : "\nheadscale's files were moved to " + moved));
     return 0;
 }
 
@@ -151,10 +156,11 @@ int run_import(Context& ctx, const ImportFlags& f) {
 void add_import(CLI::App& app, Context& ctx, Actions& actions) {
     auto* noun = add_noun(app, "import", "Import a tailnet from another control server");
     auto f = std::make_shared<ImportFlags>();
-    auto* cmd = add_verb(*noun, "headscale",
-                         "Import headscale's SQLite or PostgreSQL database (0.23 to 0.29) into the hs database of the config (-c): "
-                         "users, nodes, pre-auth and API keys, the stored policy. Clients keep working without "
-                         "logging in again. Refuses a non-empty hs database unless --force (which replaces it).");
+    auto* cmd = add_verb(
+        *noun, "headscale",
+        "Import headscale's SQLite or PostgreSQL database (0.23 to 0.29) into the hs database of the config (-c): "
+        "users, nodes, pre-auth and API keys, the stored policy. Clients keep working without "
+        "logging in again. Refuses a non-empty hs database unless --force (which replaces it).");
     cmd->add_option("FILE", f->source,
                     "headscale's database file (database.sqlite.path in its config), or a postgres:// URL for its "
                     "PostgreSQL database")

@@ -8,11 +8,12 @@
 
 int main(int argc, char** argv) {
     using namespace hs::admin;
-    CLI::App app{"Manage an hs tailnet: users, keys, nodes, routes and the ACL policy.\n\n"
-                 "  hs-admin users create alice\n"
-                 "  KEY=$(hs-admin preauthkeys create -u alice --expiration 24h)\n"
-                 "  hs-admin nodes list -o json | jq '.[].given_name'\n",
-                 "hs-admin"};
+    CLI::App app{
+        "Manage an hs tailnet: users, keys, nodes, routes and the ACL policy.\n\n"
+        "  hs-admin users create alice\n"
+        "  KEY=$(hs-admin preauthkeys create -u alice --expiration 24h)\n"
+        "  hs-admin nodes list -o json | jq '.[].given_name'\n",
+        "hs-admin"};
     app.footer("Config: -c FILE, else $HS_CONFIG, else $HEADSCALE_CONFIG, else " + std::string(kDefaultConfig) +
                ".\nExit status: 0 success, 1 error (one line on stderr), 2 usage error.");
     hs::CommonFlags flags;
@@ -23,9 +24,12 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember(std::vector<std::string>(std::begin(kFormats), std::end(kFormats))))
         ->capture_default_str();
     if (const char* k = std::getenv("HS_API_KEY")) ctx.api_key = k;
-    app.add_option("--remote", ctx.remote, "Work on this hs-control's REST API (http[s]://host:port) instead of the local file");
+    app.add_option("--remote", ctx.remote,
+                   "Work on this hs-control's REST API (http[s]://host:port) instead of the local file");
     app.add_option("--api-key", ctx.api_key, "API key for --remote (default $HS_API_KEY; see apikeys create)");
-    app.add_flag("--force", ctx.force, "Never asks for confirmation (accepted for headscale's scripts); import headscale: replace a non-empty hs database");
+    app.add_flag("--force", ctx.force,
+                 "Never asks for confirmation (accepted for headscale's scripts); import headscale: replace a "
+                 "non-empty hs database");
     // Global flags are accepted after the verb too (hs-admin nodes list -o json); subcommands
     // inherit this setting, so it must come before them.
     app.fallthrough();

@@ -76,8 +76,9 @@ void add_expire(CLI::App& noun, Context& ctx, Actions& actions) {
     auto* cmd = add_verb(noun, "expire", "Expire a node's key now (it must log in again), at a given time, or never",
                          {"logout", "exp", "e"});
     add_id(cmd, o->id);
-    auto* at = cmd->add_option("-e,--expiry", o->expiry,
-                               "Expire at this RFC 3339 time instead of now (e.g. 2025-08-27T10:00:00Z; a future time postpones it)");
+    auto* at = cmd->add_option(
+        "-e,--expiry", o->expiry,
+        "Expire at this RFC 3339 time instead of now (e.g. 2025-08-27T10:00:00Z; a future time postpones it)");
     cmd->add_flag("-d,--disable", o->disable, "Remove the expiry: the node's key never expires")->excludes(at);
     actions[cmd] = [&ctx, o] {
         json p{{"id", o->id}};
@@ -129,8 +130,11 @@ void add_list_routes(CLI::App& noun, Context& ctx, Actions& actions) {
     actions[cmd] = [&ctx, id] {
         json p = json::object();
         if (*id) p["id"] = **id;
-        const Columns cols{field("ID", "id"), field("Name", "given_name"), field("Approved", "approved_routes"),
-                           field("Available", "available_routes"), {"Serving", serving_cell}};
+        const Columns cols{field("ID", "id"),
+                           field("Name", "given_name"),
+                           field("Approved", "approved_routes"),
+                           field("Available", "available_routes"),
+                           {"Serving", serving_cell}};
         print_list(ctx.format(), ctx.call("nodes.list_routes", p), cols);
         return 0;
     };
@@ -181,7 +185,8 @@ void add_nodes(CLI::App& app, Context& ctx, Actions& actions) {
                    {"tags", "t"}, "nodes.tag", "tags", "-t,--tags", "tag:a,tag:b (replaces the node's tags)");
     add_with_value(*noun, ctx, actions, "approve-routes",
                    "Set the routes a node may serve (replaces the list; \"\" clears it; one exit route approves both)",
-                   {}, "nodes.approve_routes", "routes", "-r,--routes", "CIDR,CIDR,... (0.0.0.0/0 or ::/0 for an exit node)");
+                   {}, "nodes.approve_routes", "routes", "-r,--routes",
+                   "CIDR,CIDR,... (0.0.0.0/0 or ::/0 for an exit node)");
     add_list_routes(*noun, ctx, actions);
     add_backfill(*noun, ctx, actions);
 }

@@ -71,35 +71,35 @@ bool needs_quotes(const std::string& s) {
 
 void emit(YAML::Emitter& out, const json& v) {
     switch (v.type()) {
-    case json::value_t::null: out << YAML::Null; break;
-    case json::value_t::boolean: out << v.get<bool>(); break;
-    case json::value_t::number_integer: out << v.get<std::int64_t>(); break;
-    case json::value_t::number_unsigned: out << v.get<std::uint64_t>(); break;
-    case json::value_t::number_float: out << v.get<double>(); break;
-    case json::value_t::string: {
-        const auto& s = v.get_ref<const std::string&>();
-        if (needs_quotes(s)) out << YAML::DoubleQuoted;
-        out << s;
-        break;
-    }
-    case json::value_t::array:
-        if (v.empty()) out << YAML::Flow;
-        out << YAML::BeginSeq;
-        for (const auto& e : v) emit(out, e);
-        out << YAML::EndSeq;
-        break;
-    case json::value_t::object:
-        if (v.empty()) out << YAML::Flow;
-        out << YAML::BeginMap;
-        for (const auto& [k, e] : v.items()) {
-            out << YAML::Key;
-            if (needs_quotes(k)) out << YAML::DoubleQuoted;
-            out << k << YAML::Value;
-            emit(out, e);
+        case json::value_t::null: out << YAML::Null; break;
+        case json::value_t::boolean: out << v.get<bool>(); break;
+        case json::value_t::number_integer: out << v.get<std::int64_t>(); break;
+        case json::value_t::number_unsigned: out << v.get<std::uint64_t>(); break;
+        case json::value_t::number_float: out << v.get<double>(); break;
+        case json::value_t::string: {
+            const auto& s = v.get_ref<const std::string&>();
+            if (needs_quotes(s)) out << YAML::DoubleQuoted;
+            out << s;
+            break;
         }
-        out << YAML::EndMap;
-        break;
-    default: out << YAML::Null; break;
+        case json::value_t::array:
+            if (v.empty()) out << YAML::Flow;
+            out << YAML::BeginSeq;
+            for (const auto& e : v) emit(out, e);
+            out << YAML::EndSeq;
+            break;
+        case json::value_t::object:
+            if (v.empty()) out << YAML::Flow;
+            out << YAML::BeginMap;
+            for (const auto& [k, e] : v.items()) {
+                out << YAML::Key;
+                if (needs_quotes(k)) out << YAML::DoubleQuoted;
+                out << k << YAML::Value;
+                emit(out, e);
+            }
+            out << YAML::EndMap;
+            break;
+        default: out << YAML::Null; break;
     }
 }
 
@@ -113,15 +113,15 @@ std::string render_yaml(const json& v) {
 
 std::string render_machine(Format f, const json& v) {
     switch (f) {
-    case Format::pretty_json: return dump(v, 2) + "\n";
-    case Format::yaml: return render_yaml(v);
-    case Format::json_lines: {
-        if (!v.is_array()) return dump(v, -1) + "\n";
-        std::string out;
-        for (const auto& e : v) out += dump(e, -1) + "\n";
-        return out;
-    }
-    case Format::table: break;
+        case Format::pretty_json: return dump(v, 2) + "\n";
+        case Format::yaml: return render_yaml(v);
+        case Format::json_lines: {
+            if (!v.is_array()) return dump(v, -1) + "\n";
+            std::string out;
+            for (const auto& e : v) out += dump(e, -1) + "\n";
+            return out;
+        }
+        case Format::table: break;
     }
     return {};
 }
@@ -137,16 +137,16 @@ Format parse_format(std::string_view name) {
 
 std::string cell(const json& v) {
     switch (v.type()) {
-    case json::value_t::null: return "-";
-    case json::value_t::boolean: return v.get<bool>() ? "true" : "false";
-    case json::value_t::string: return v.get<std::string>();
-    case json::value_t::array: {
-        std::string out;
-        for (const auto& e : v) out += (out.empty() ? "" : ",") + cell(e);
-        return out;
-    }
-    case json::value_t::object: return v.contains("name") ? cell(v["name"]) : dump(v, -1);
-    default: return dump(v, -1);
+        case json::value_t::null: return "-";
+        case json::value_t::boolean: return v.get<bool>() ? "true" : "false";
+        case json::value_t::string: return v.get<std::string>();
+        case json::value_t::array: {
+            std::string out;
+            for (const auto& e : v) out += (out.empty() ? "" : ",") + cell(e);
+            return out;
+        }
+        case json::value_t::object: return v.contains("name") ? cell(v["name"]) : dump(v, -1);
+        default: return dump(v, -1);
     }
 }
 

@@ -20,7 +20,8 @@ std::string where(const json& l) {
 std::string tests_text(const json& r) {
     std::string out;
     for (const auto& t : r["tests"]) {
-        out += std::string(t.value("passed", false) ? "PASS " : "FAIL ") + where(t) + " src " + t.value("src", "") + "\n";
+        out +=
+            std::string(t.value("passed", false) ? "PASS " : "FAIL ") + where(t) + " src " + t.value("src", "") + "\n";
         for (const auto& f : t["failures"]) out += "     " + f.get<std::string>() + "\n";
     }
     out += r.value("passed", false) ? "all tests passed" : "some tests failed";
@@ -30,7 +31,8 @@ std::string tests_text(const json& r) {
 std::string explain_text(const json& r) {
     std::string dst = r.value("dst", "");
     if (r["port"].is_number()) dst += ":" + std::to_string(r["port"].get<int>());
-    std::string out = r.value("decision", "") + ": " + r.value("src", "") + " -> " + dst + " (" + r.value("proto", "") + ")";
+    std::string out =
+        r.value("decision", "") + ": " + r.value("src", "") + " -> " + dst + " (" + r.value("proto", "") + ")";
     if (r["pairs"].empty()) out += "\n  no pair of distinct source and destination addresses of one family";
     for (const auto& p : r["pairs"]) {
         out += "\n  " + p.value("src", "") + " -> " + p.value("dst", "") + ": ";
@@ -39,7 +41,8 @@ std::string explain_text(const json& r) {
             continue;
         }
         out += "denied, no rule matches";
-        for (const auto& o : p["other_ports"]) out += "\n    " + where(o) + " allows these ends on other ports or protocols";
+        for (const auto& o : p["other_ports"])
+            out += "\n    " + where(o) + " allows these ends on other ports or protocols";
     }
     if (r.value("truncated", false)) out += "\n  (stopped after " + std::to_string(r["pairs"].size()) + " pairs)";
     return out;
@@ -68,7 +71,8 @@ CLI::App* node_verb(CLI::App& noun, Context& ctx, Actions& actions, const char* 
 void add_policy_inspect(CLI::App& noun, Context& ctx, Actions& actions) {
     auto extra = std::make_shared<std::vector<std::string>>();
     auto* test = add_verb(noun, "test", "Run the policy's tests and sshTests (and --test ones) against this tailnet");
-    test->add_option("--test", *extra, "An extra test, as in tests: '{\"src\":\"alice@\",\"accept\":[\"tag:web:80\"]}' (repeatable)");
+    test->add_option("--test", *extra,
+                     "An extra test, as in tests: '{\"src\":\"alice@\",\"accept\":[\"tag:web:80\"]}' (repeatable)");
     actions[test] = [&ctx, extra] {
         const auto r = ctx.call("policy.test", {{"tests", *extra}});
         print_text(ctx.format(), r, tests_text(r));
@@ -76,9 +80,11 @@ void add_policy_inspect(CLI::App& noun, Context& ctx, Actions& actions) {
     };
     node_verb(noun, ctx, actions, "filter", "The packet filter, SSH policy and CapMap a node receives",
               [](Context& c, const json& r) { print_text(c.format(), r, filter_text(r)); });
-    node_verb(noun, ctx, actions, "peers", "The peers a node sees, with their AllowedIPs", [](Context& c, const json& r) {
-        print_list(c.format(), r, {field("ID", "id"), field("Name", "given_name"), field("AllowedIPs", "allowed_ips")});
-    });
+    node_verb(noun, ctx, actions, "peers", "The peers a node sees, with their AllowedIPs",
+              [](Context& c, const json& r) {
+                  print_list(c.format(), r,
+                             {field("ID", "id"), field("Name", "given_name"), field("AllowedIPs", "allowed_ips")});
+              });
     struct Ends {
         std::string src, dst, proto;
     };

@@ -27,8 +27,7 @@ void add_create(CLI::App& noun, Context& ctx, Actions& actions) {
         std::vector<std::string> tags;
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = add_verb(noun, "create", "Create a key and print it (the only time the secret is shown)",
-                         {"c", "new"});
+    auto* cmd = add_verb(noun, "create", "Create a key and print it (the only time the secret is shown)", {"c", "new"});
     cmd->add_option("-u,--user,-n,--namespace", o->user, "Owner: user name or ID");
     cmd->add_flag("--reusable", o->reusable, "The key can register more than one node");
     cmd->add_flag("--ephemeral", o->ephemeral, "Nodes it registers are removed when they go offline");
@@ -80,8 +79,8 @@ void add_delete(CLI::App& noun, Context& ctx, Actions& actions) {
 }  // namespace
 
 void add_preauthkeys(CLI::App& app, Context& ctx, Actions& actions) {
-    auto* noun = add_noun(app, "preauthkeys", "Create, list, expire and delete pre-auth keys",
-                          {"preauthkey", "authkey", "pre"});
+    auto* noun =
+        add_noun(app, "preauthkeys", "Create, list, expire and delete pre-auth keys", {"preauthkey", "authkey", "pre"});
     add_create(*noun, ctx, actions);
     add_list(*noun, ctx, actions);
     add_expire(*noun, ctx, actions);

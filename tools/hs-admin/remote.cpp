@@ -45,14 +45,18 @@ std::string param_text(const json& v) {
 }
 
 // Unset filters are left out of a query string rather than sent empty.
-bool empty_param(const json& v) { return v.is_null() || (v.is_string() && v.get_ref<const std::string&>().empty()) || v == false; }
+bool empty_param(const json& v) {
+    return v.is_null() || (v.is_string() && v.get_ref<const std::string&>().empty()) || v == false;
+}
 
 }  // namespace
 
 json remote_call(const std::string& url, const std::string& api_key, const std::string& op_name, const json& params) {
     const auto* op = find_op(op_name);
     if (!op) throw std::logic_error("unknown operation " + op_name);
-    if (api_key.empty()) throw RemoteError("--remote needs an API key: --api-key KEY or $HS_API_KEY (create one with hs-admin apikeys create)");
+    if (api_key.empty())
+        throw RemoteError(
+            "--remote needs an API key: --api-key KEY or $HS_API_KEY (create one with hs-admin apikeys create)");
     if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
         throw RemoteError("--remote " + url + ": expected an http:// or https:// URL");
 
@@ -63,7 +67,8 @@ json remote_call(const std::string& url, const std::string& api_key, const std::
     json rest = json::object();
     for (const auto& [k, v] : params.items()) {
         const auto slot = "{" + k + "}";
-        if (const auto at = path.find(slot); at != std::string::npos) path.replace(at, slot.size(), escape(param_text(v)));
+        if (const auto at = path.find(slot); at != std::string::npos)
+            path.replace(at, slot.size(), escape(param_text(v)));
         else rest[k] = v;
     }
     const bool in_query = op->method == "GET" || op->method == "DELETE";
@@ -77,13 +82,15 @@ json remote_call(const std::string& url, const std::string& api_key, const std::
 
     HttpResponse res;
     try {
-        res = http_request(op->method, base + path + query, in_query ? nullptr : &body, "Bearer " + api_key, kTimeout, kMaxBody);
+        res = http_request(op->method, base + path + query, in_query ? nullptr : &body, "Bearer " + api_key, kTimeout,
+                           kMaxBody);
     } catch (const FetchError& e) {
         throw RemoteError(e.what());
     }
     const auto j = json::parse(res.body, nullptr, false);
     if (res.status == 200 && !j.is_discarded()) return j;
-    if (j.is_object() && j.contains("error") && j["error"].is_string()) throw RemoteError(j["error"].get<std::string>());
+    if (j.is_object() && j.contains("error") && j["error"].is_string())
+        throw RemoteError(j["error"].get<std::string>());
     throw RemoteError(url + ": HTTP status " + std::to_string(res.status));
 }
 

@@ -16,7 +16,8 @@ void add_change(CLI::App& noun, Context& ctx, Actions& actions, const char* name
     auto o = std::make_shared<Opts>();
     auto* cmd = add_verb(noun, name, help, aliases);
     cmd->add_option("-i,--identifier,--id,--node", o->node, "Node ID")->required();
-    cmd->add_option("-r,--routes,--route", o->routes, "CIDR,CIDR,... (0.0.0.0/0 or ::/0: both exit routes)")->required();
+    cmd->add_option("-r,--routes,--route", o->routes, "CIDR,CIDR,... (0.0.0.0/0 or ::/0: both exit routes)")
+        ->required();
     actions[cmd] = [&ctx, o, op] {
         print_list(ctx.format(), ctx.call(op, {{"node", o->node}, {"routes", o->routes}}), route_columns());
         return 0;
@@ -26,7 +27,7 @@ void add_change(CLI::App& noun, Context& ctx, Actions& actions, const char* name
 }  // namespace
 
 Columns route_columns() {
-    return {field("NodeID", "node_id"),       field("Node", "node"),         field("Prefix", "prefix"),
+    return {field("NodeID", "node_id"),        field("Node", "node"),         field("Prefix", "prefix"),
             field("Advertised", "advertised"), field("Approved", "approved"), field("Exit", "exit_route"),
             field("Serving", "serving"),       field("Primary", "primary")};
 }
@@ -34,7 +35,8 @@ Columns route_columns() {
 void add_routes(CLI::App& app, Context& ctx, Actions& actions) {
     auto* noun = add_noun(app, "routes", "List, approve and unapprove subnet routes and exit nodes", {"route", "r"});
     auto node = std::make_shared<std::optional<std::int64_t>>();
-    auto* list = add_verb(*noun, "list", "Routes of every node (or one): advertised, approved, served, primary", {"ls", "show"});
+    auto* list =
+        add_verb(*noun, "list", "Routes of every node (or one): advertised, approved, served, primary", {"ls", "show"});
     list->add_option("-i,--identifier,--id,--node", *node, "Only this node");
     actions[list] = [&ctx, node] {
         json p = json::object();

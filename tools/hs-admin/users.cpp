@@ -43,7 +43,9 @@ void add_create(CLI::App& noun, Context& ctx, Actions& actions) {
     actions[cmd] = [&ctx, o] {
         // Checked before the database is opened, so a typo creates no file.
         store::validate_user_name(o->name);
-        const auto u = ctx.call("users.create", {{"name", o->name}, {"display_name", o->display_name}, {"email", o->email},
+        const auto u = ctx.call("users.create", {{"name", o->name},
+                                                 {"display_name", o->display_name},
+                                                 {"email", o->email},
                                                  {"picture_url", o->picture_url}});
         print_object(ctx.format(), u, user_columns());
         return 0;
@@ -99,7 +101,8 @@ void add_delete(CLI::App& noun, Context& ctx, Actions& actions) {
 }  // namespace
 
 void add_users(CLI::App& app, Context& ctx, Actions& actions) {
-    auto* noun = add_noun(app, "users", "Create, list, rename and delete users", {"user", "namespaces", "namespace", "ns"});
+    auto* noun =
+        add_noun(app, "users", "Create, list, rename and delete users", {"user", "namespaces", "namespace", "ns"});
     add_create(*noun, ctx, actions);
     add_list(*noun, ctx, actions);
     add_rename(*noun, ctx, actions);

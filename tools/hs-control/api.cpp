@@ -75,7 +75,9 @@ void add_query(std::string_view query, json& params) {
 Db& own_connection(const Db& shared, const Config& cfg) {
     static std::map<std::string, std::unique_ptr<Db>> conns;
     auto& c = conns[shared.path()];
-    if (!c) c = std::make_unique<Db>(shared.path(), Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
+    if (!c)
+        c = std::make_unique<Db>(
+            shared.path(), Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
     return *c;
 }
 
@@ -89,8 +91,7 @@ void refuse(Db& db, std::string_view authorization, TimePoint now, const std::st
     store::ApiKeyRefusal why{"no Authorization header", ""};
     if (!authorization.empty() && authorization.substr(0, bearer.size()) != bearer)
         why = {"Authorization is not \"Bearer <API key>\"", ""};
-    else if (!authorization.empty())
-        why = store::explain_api_key_refusal(db, authorization.substr(bearer.size()), now);
+    else if (!authorization.empty()) why = store::explain_api_key_refusal(db, authorization.substr(bearer.size()), now);
     static LogLimiter limiter;
     const auto suppressed = limiter.allow(why.reason);
     if (!suppressed) return;
@@ -147,7 +148,8 @@ ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std:
         admin::Env env{db, cfg, now};
         env.actor = "apikey:" + std::to_string(*key_id);
         env.source = peer;
-        auto r = admin::headscale_api(env, method, full_path, q == std::string_view::npos ? "" : target.substr(q + 1), body);
+        auto r =
+            admin::headscale_api(env, method, full_path, q == std::string_view::npos ? "" : target.substr(q + 1), body);
         if (r.status == 500) spdlog::error("API {} {}: {}", method, full_path, r.body);
         return {r.status, std::move(r.body)};
     }

@@ -8,9 +8,9 @@
 #include <string>
 #include <string_view>
 
+#include "common/base/timeutil.h"
 #include "common/config/config.h"
 #include "common/store/db.h"
-#include "common/base/timeutil.h"
 
 namespace hs::control {
 

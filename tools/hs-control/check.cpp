@@ -52,8 +52,9 @@ std::unique_ptr<Db> open_database(const Config& cfg, std::vector<std::string>& n
     }
     auto db = std::make_unique<Db>(path, Db::Options{.read_only = true, .any_older_version = true});
     const int v = db->schema_version();
-    notes.push_back("database " + path + " is at schema version " + std::to_string(v) +
-                    (v < Db::kSchemaVersion ? " (migrated to " + std::to_string(Db::kSchemaVersion) + " at start)" : ""));
+    notes.push_back(
+        "database " + path + " is at schema version " + std::to_string(v) +
+        (v < Db::kSchemaVersion ? " (migrated to " + std::to_string(Db::kSchemaVersion) + " at start)" : ""));
     return db;
 }
 

@@ -21,7 +21,8 @@ nlohmann::json DerpRefresher::build() {
     std::lock_guard lock(mu_);
     std::vector<std::string> failures;
     auto map = derp_map_from_config(
-        cfg_, [](const std::string& url) { return http_get(url, std::chrono::seconds(10)); }, last_good_, failures, cert_name_);
+        cfg_, [](const std::string& url) { return http_get(url, std::chrono::seconds(10)); }, last_good_, failures,
+        cert_name_);
     for (const auto& f : failures) spdlog::error("DERP map: {} (keeping the last good copy, if any)", f);
     return map;
 }
@@ -29,8 +30,9 @@ nlohmann::json DerpRefresher::build() {
 nlohmann::json DerpRefresher::build_initial() {
     auto map = build();
     if (map["Regions"].empty())
-        throw std::runtime_error("the DERP map is empty: clients need at least one DERP region. Set derp.paths to a DERP "
-                                 "map file, derp.urls to a map URL that answers, or derp.server.enabled: true");
+        throw std::runtime_error(
+            "the DERP map is empty: clients need at least one DERP region. Set derp.paths to a DERP "
+            "map file, derp.urls to a map URL that answers, or derp.server.enabled: true");
     return map;
 }
 

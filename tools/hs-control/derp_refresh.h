@@ -10,8 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/net/asio.h"
 #include "common/config/config.h"
+#include "common/net/asio.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {

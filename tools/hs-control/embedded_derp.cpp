@@ -2,13 +2,13 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/derp/net/conn.h"
-#include "common/config/derpmap.h"
-#include "common/net/listen.h"
-#include "common/net/tls.h"
 #include "common/base/key_file.h"
 #include "common/base/keys.h"
 #include "common/base/netaddr.h"
+#include "common/config/derpmap.h"
+#include "common/derp/net/conn.h"
+#include "common/net/listen.h"
+#include "common/net/tls.h"
 #include "common/stun/net/udp.h"
 
 namespace hs::control {

@@ -1,16 +1,16 @@
 // hs-control: the coordination server. Flags and wiring only; the work is in server.cpp
 // (network), noise_conn.cpp (TS2021 + HTTP/2), tailnet.cpp/register.cpp/poll.cpp (logic).
 
-#include "common/net/asio.h"
 #include <spdlog/spdlog.h>
+#include "common/net/asio.h"
 
 #include "common/base/cli.h"
-#include "common/config/config.h"
-#include "common/store/db.h"
-#include "common/store/checkpointer.h"
 #include "common/base/key_file.h"
 #include "common/base/lock_file.h"
 #include "common/base/log.h"
+#include "common/config/config.h"
+#include "common/store/checkpointer.h"
+#include "common/store/db.h"
 #include "common/store/store.h"
 #include "tools/hs-control/check.h"
 #include "tools/hs-control/conn_deadline.h"
@@ -27,10 +27,12 @@ int main(int argc, char** argv) {
     hs::CommonFlags flags;
     hs::add_common_flags(app, flags);
     std::string config_path = hs::config_path();
-    app.add_option("-c,--config", config_path, "Configuration file (headscale's config.yaml works too)")->capture_default_str();
+    app.add_option("-c,--config", config_path, "Configuration file (headscale's config.yaml works too)")
+        ->capture_default_str();
     bool check_only = false;
-    app.add_flag("--check", check_only,
-                 "Validate the configuration, keys, database, DERP map and policy without changing anything, then exit");
+    app.add_flag(
+        "--check", check_only,
+        "Validate the configuration, keys, database, DERP map and policy without changing anything, then exit");
     return hs::run_main(app, flags, argc, argv, [&] {
         auto loaded = hs::load_config_file(config_path);
         auto& cfg = loaded.config;
@@ -46,8 +48,8 @@ int main(int argc, char** argv) {
         std::unique_ptr<hs::LockFile> lock;
         if (cfg.database_path != ":memory:")
             lock = std::make_unique<hs::LockFile>(cfg.database_path + ".lock", "database " + cfg.database_path);
-        hs::Db db(cfg.database_path, hs::Db::Options{.wal = cfg.database_wal,
-                                                      .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
+        hs::Db db(cfg.database_path,
+                  hs::Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
         bool created = false;
         const auto noise_key = hs::load_or_create_key_file(cfg.noise_private_key_path, &created);
         if (created) spdlog::info("created Noise key {}", cfg.noise_private_key_path);
@@ -87,7 +89,8 @@ int main(int argc, char** argv) {
             io.stop();
         });
         boost::asio::signal_set hup(io, SIGHUP);
-        std::function<void(const boost::system::error_code&, int)> on_hup = [&](const boost::system::error_code& ec, int) {
+        std::function<void(const boost::system::error_code&, int)> on_hup = [&](const boost::system::error_code& ec,
+                                                                                int) {
             if (ec) return;
             spdlog::info("SIGHUP: reloading the DERP map and the policy file");
             derp.refresh(tailnet);

@@ -81,7 +81,10 @@ json user_profile_json(const User& u) {
 }
 
 json tagged_devices_profile_json() {
-    return {{"ID", kTaggedDevicesUserId}, {"LoginName", "tagged-devices"}, {"DisplayName", "Tagged Devices"}, {"Roles", json::array()}};
+    return {{"ID", kTaggedDevicesUserId},
+            {"LoginName", "tagged-devices"},
+            {"DisplayName", "Tagged Devices"},
+            {"Roles", json::array()}};
 }
 
 json dns_config_json(const Config& c) {
@@ -104,7 +107,8 @@ json dns_config_json(const Config& c) {
     j["Proxied"] = c.dns.magic_dns;
     if (!c.dns.extra_records.empty()) {
         json recs = json::array();
-        for (const auto& r : c.dns.extra_records) recs.push_back({{"Name", r.name}, {"Type", r.type}, {"Value", r.value}});
+        for (const auto& r : c.dns.extra_records)
+            recs.push_back({{"Name", r.name}, {"Type", r.type}, {"Value", r.value}});
         j["ExtraRecords"] = recs;
     }
     return j;
@@ -119,7 +123,8 @@ std::string full_map_head(const std::string& self_node, const std::string& derp_
                           const std::string& user_profiles, const std::string& packet_filter, const std::string& domain,
                           const std::string& ssh_policy) {
     std::string out;
-    out.reserve(self_node.size() + derp_map.size() + dns_config.size() + user_profiles.size() + packet_filter.size() + 256);
+    out.reserve(self_node.size() + derp_map.size() + dns_config.size() + user_profiles.size() + packet_filter.size() +
+                256);
     out += R"({"Node":)";
     out += self_node;
     out += R"(,"DERPMap":)";
@@ -149,10 +154,9 @@ std::string full_map_tail(TimePoint now, const MapSettings& s) {
 }
 
 std::string full_map_json(const std::string& self_node, const std::vector<const std::string*>& peers,
-                          const std::string& derp_map, const std::string& dns_config,
-                          const std::string& user_profiles, const std::string& packet_filter,
-                          const std::string& domain, TimePoint now, const MapSettings& s,
-                          const std::string& ssh_policy) {
+                          const std::string& derp_map, const std::string& dns_config, const std::string& user_profiles,
+                          const std::string& packet_filter, const std::string& domain, TimePoint now,
+                          const MapSettings& s, const std::string& ssh_policy) {
     std::string out = full_map_head(self_node, derp_map, dns_config, user_profiles, packet_filter, domain, ssh_policy);
     std::size_t size = out.size() + 256;
     for (const auto* p : peers) size += p->size() + 1;

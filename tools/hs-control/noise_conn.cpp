@@ -69,9 +69,7 @@ NoiseConn::NoiseConn(Server& server, std::shared_ptr<derp::ByteStream> stream, s
     : server_(server), stream_(std::move(stream)), peer_(std::move(peer)), source_(source_of(peer_)),
       wakeup_(stream_->get_executor()), unauthenticated_(server.unauthenticated()), early_payload_(early_payload) {}
 
-NoiseConn::~NoiseConn() {
-    close();
-}
+NoiseConn::~NoiseConn() { close(); }
 
 NoiseConn::H2Session NoiseConn::new_h2_session() {
     nghttp2_session_callbacks* raw = nullptr;
@@ -174,7 +172,8 @@ asio::awaitable<void> NoiseConn::run(std::vector<std::uint8_t> init, std::string
             noise_early_payload(json{{"nodeKeyChallenge", key_text("chalpub:", challenge.public_key().bytes)}}.dump());
     }
     const std::uint8_t* data = nullptr;
-    for (ssize_t n; (n = nghttp2_session_mem_send(h2_.get(), &data)) > 0;) pending_plain_.insert(pending_plain_.end(), data, data + n);
+    for (ssize_t n; (n = nghttp2_session_mem_send(h2_.get(), &data)) > 0;)
+        pending_plain_.insert(pending_plain_.end(), data, data + n);
     sealer_->seal(pending_plain_, out);
     pending_plain_.clear();
     if (!co_await write(asio::buffer(out))) {
@@ -295,7 +294,8 @@ void NoiseConn::respond(std::int32_t id, int status, std::string body, const cha
     const auto length = std::to_string(body.size());
     const nghttp2_nv hdrs[] = {
         {(std::uint8_t*)":status", (std::uint8_t*)status_text.data(), 7, status_text.size(), NGHTTP2_NV_FLAG_NONE},
-        {(std::uint8_t*)"content-type", (std::uint8_t*)content_type, 12, std::strlen(content_type), NGHTTP2_NV_FLAG_NONE},
+        {(std::uint8_t*)"content-type", (std::uint8_t*)content_type, 12, std::strlen(content_type),
+         NGHTTP2_NV_FLAG_NONE},
         {(std::uint8_t*)"content-length", (std::uint8_t*)length.data(), 14, length.size(), NGHTTP2_NV_FLAG_NONE},
     };
     if (!body.empty()) s.out.push_back(std::make_shared<const std::string>(std::move(body)));
@@ -420,8 +420,8 @@ void NoiseConn::tick(TimePoint now) {
 }
 
 bool NoiseConn::close_if_past_deadline(TimePoint now) {
-    const bool long_poll =
-        std::any_of(streams_.begin(), streams_.end(), [](const auto& e) { return e.second->attached || e.second->holding; });
+    const bool long_poll = std::any_of(streams_.begin(), streams_.end(),
+                                       [](const auto& e) { return e.second->attached || e.second->holding; });
     const auto d = activity_.check(now, long_poll, ts2021_limits());
     if (d == Deadline::None) return false;
     server_.deadline_closes().note(d, peer_, machine_key_);
@@ -482,7 +482,8 @@ int NoiseConn::on_data_chunk(nghttp2_session*, std::uint8_t, std::int32_t id, co
 
 int NoiseConn::on_frame_recv(nghttp2_session*, const nghttp2_frame* frame, void* user) {
     auto* c = static_cast<NoiseConn*>(user);
-    if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
+    if ((frame->hd.type == NGHTTP2_DATA || frame->hd.type == NGHTTP2_HEADERS) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
         const auto it = c->streams_.find(frame->hd.stream_id);
         if (it != c->streams_.end() && !it->second->responded && !it->second->holding) c->dispatch_safely(*it->second);
     }
@@ -502,8 +503,8 @@ int NoiseConn::on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t,
     return 0;
 }
 
-ssize_t NoiseConn::read_data(nghttp2_session*, std::int32_t id, std::uint8_t* buf, std::size_t length, std::uint32_t* flags,
-                             nghttp2_data_source*, void* user) {
+ssize_t NoiseConn::read_data(nghttp2_session*, std::int32_t id, std::uint8_t* buf, std::size_t length,
+                             std::uint32_t* flags, nghttp2_data_source*, void* user) {
     auto* c = static_cast<NoiseConn*>(user);
     const auto it = c->streams_.find(id);
     if (it == c->streams_.end()) {

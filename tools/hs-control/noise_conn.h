@@ -9,16 +9,16 @@
 #include <string>
 #include <vector>
 
-#include "common/net/asio.h"
-#include <boost/beast/core.hpp>
 #include <nghttp2/nghttp2.h>
+#include <boost/beast/core.hpp>
 #include <nlohmann/json.hpp>
+#include "common/net/asio.h"
 
-#include "common/derp/net/conn.h"
 #include "common/base/keys.h"
 #include "common/control/noise.h"
-#include "tools/hs-control/source_limits.h"
+#include "common/derp/net/conn.h"
 #include "tools/hs-control/conn_deadline.h"
+#include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {
@@ -39,7 +39,6 @@ public:
     // Called by the server's periodic tick: completes held logins, sends keepalives.
     void tick(TimePoint now);
     void close();
-
 
 private:
     struct Stream;
@@ -89,7 +88,7 @@ private:
     std::map<std::int32_t, std::unique_ptr<Stream>> streams_;
     boost::asio::steady_timer wakeup_;
     std::size_t queued_bytes_ = 0;
-    std::size_t body_bytes_ = 0;  // request bodies buffered, all streams
+    std::size_t body_bytes_ = 0;                     // request bodies buffered, all streams
     std::shared_ptr<SourceLimits> unauthenticated_;  // where this connection is counted, until authenticated()
     bool overloaded_ = false;
     bool closed_ = false;

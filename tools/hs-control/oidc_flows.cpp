@@ -21,7 +21,8 @@ std::string OidcFlows::begin(const std::string& auth_id, bool pkce, TimePoint no
         flows_.erase(oldest);
     }
     auto state = random_token(kTokenLength);
-    flows_[state] = OidcFlow{auth_id, random_token(kTokenLength), pkce ? random_token(kTokenLength) : "", now + kLifetime};
+    flows_[state] =
+        OidcFlow{auth_id, random_token(kTokenLength), pkce ? random_token(kTokenLength) : "", now + kLifetime};
     return state;
 }
 

@@ -41,7 +41,8 @@ std::string expand_env(const std::string& path) {
             name = path.substr(i + 2, close - i - 2);
             i = close;
         } else {
-            while (i + 1 < path.size() && (std::isalnum(static_cast<unsigned char>(path[i + 1])) || path[i + 1] == '_')) name += path[++i];
+            while (i + 1 < path.size() && (std::isalnum(static_cast<unsigned char>(path[i + 1])) || path[i + 1] == '_'))
+                name += path[++i];
         }
         const char* v = std::getenv(name.c_str());
         out += v ? v : "";
@@ -63,8 +64,7 @@ std::string user_name(const auth::Identity& who) {
         try {
             store::validate_user_name(candidate);
             return candidate;
-        } catch (const store::StoreError&) {
-        }
+        } catch (const store::StoreError&) {}
     }
     std::string name = "oidc-";
     for (char c : who.subject)
@@ -109,8 +109,9 @@ void OidcLogin::start() {
     if (!o.client_secret_path.empty()) client_secret_ = trimmed(read_file(expand_env(o.client_secret_path), 64 << 10));
     if (o.client_id.empty()) throw std::runtime_error("oidc.issuer is set but oidc.client_id is empty");
     if (cfg_.database_path != ":memory:") {
-        own_db_ = std::make_unique<Db>(cfg_.database_path, Db::Options{.wal = cfg_.database_wal,
-                                                                      .wal_autocheckpoint = cfg_.database_wal_autocheckpoint});
+        own_db_ = std::make_unique<Db>(
+            cfg_.database_path,
+            Db::Options{.wal = cfg_.database_wal, .wal_autocheckpoint = cfg_.database_wal_autocheckpoint});
         // As main.cpp does for its connection: a commit on the event loop waits at most this
         // long for another process's lock, and WAL checkpoints stay on their own thread.
         own_db_->set_busy_timeout(std::chrono::milliseconds(100));
@@ -164,7 +165,8 @@ OidcReply OidcLogin::begin(const std::string& auth_id, TimePoint now) {
     if (!auth_id.empty() && auth_id.size() < 64) ar = store::find_auth_request(db(), auth_id);
     if (!ar || ar->expires_at <= now) return {404, register_page(auth_id, std::nullopt, cfg_.path), "", ""};
     if (ar->status != "pending")
-        return {409, oidc_bad_link_page("The device " + ar->hostname + " has already been registered with this link"), "", ""};
+        return {409, oidc_bad_link_page("The device " + ar->hostname + " has already been registered with this link"),
+                "", ""};
     std::optional<auth::ProviderMetadata> provider;
     {
         std::lock_guard lock(mu_);
@@ -182,7 +184,9 @@ OidcReply OidcLogin::begin(const std::string& auth_id, TimePoint now) {
             });
         }
     }
-    if (!provider) return {503, oidc_unavailable_page("it has not answered this server yet; try the link again in a minute"), "", ""};
+    if (!provider)
+        return {503, oidc_unavailable_page("it has not answered this server yet; try the link again in a minute"), "",
+                ""};
     const auto& o = cfg_.oidc;
     const auto state = flows_.begin(auth_id, o.pkce_enabled, now);
     const auto& flow = *flows_.peek(state);
@@ -193,7 +197,9 @@ OidcReply OidcLogin::begin(const std::string& auth_id, TimePoint now) {
     }
     const auto url = auth::authorization_url(*provider, r);
     const bool secure = cfg_.server_url.rfind("https://", 0) == 0;
-    return {302, page("Sign in", "<p>Continue to <a href=\"" + html_escape(url) + "\">sign in at your identity provider</a>.</p>"),
+    return {302,
+            page("Sign in",
+                 "<p>Continue to <a href=\"" + html_escape(url) + "\">sign in at your identity provider</a>.</p>"),
             url, oidc_set_cookie(state, secure)};
 }
 
@@ -227,7 +233,8 @@ OidcLogin::Verified OidcLogin::authenticate(const std::string& code, const OidcF
     }
     nlohmann::json info;
     if (!p.userinfo_endpoint.empty() && !tokens.access_token.empty()) {
-        const auto r = http_request("GET", p.userinfo_endpoint, nullptr, "Bearer " + tokens.access_token, kFetchTimeout, kMaxDocument);
+        const auto r = http_request("GET", p.userinfo_endpoint, nullptr, "Bearer " + tokens.access_token, kFetchTimeout,
+                                    kMaxDocument);
         if (r.status == 200) info = nlohmann::json::parse(r.body, nullptr, false);
         else spdlog::warn("OIDC: UserInfo answered HTTP {}; using the ID token's claims alone", r.status);
     }
@@ -237,21 +244,30 @@ OidcLogin::Verified OidcLogin::authenticate(const std::string& code, const OidcF
 asio::awaitable<OidcReply> OidcLogin::finish(const std::string& target, const std::string& cookies) {
     const std::string query(target_query(target));
     const auto state = query_value(query, "state").value_or("");
-    if (state.empty()) co_return OidcReply{400, oidc_bad_link_page("This page was opened without a sign-in request"), "", ""};
+    if (state.empty())
+        co_return OidcReply{400, oidc_bad_link_page("This page was opened without a sign-in request"), "", ""};
     const bool same_browser = cookie_value(cookies, oidc_cookie_name(state)) == state;
     const auto flow = flows_.take(state, Clock::now());
-    if (!flow) co_return OidcReply{400, oidc_bad_link_page("This sign-in link is unknown, has expired or was already used"), "", ""};
+    if (!flow)
+        co_return OidcReply{400, oidc_bad_link_page("This sign-in link is unknown, has expired or was already used"),
+                            "", ""};
     if (!same_browser) {
-        spdlog::warn("OIDC: callback for registration {} refused: the state cookie is missing or different", flow->auth_id);
-        co_return OidcReply{400, oidc_bad_link_page("This sign-in was started in another browser, or its cookie was lost"), "", ""};
+        spdlog::warn("OIDC: callback for registration {} refused: the state cookie is missing or different",
+                     flow->auth_id);
+        co_return OidcReply{
+            400, oidc_bad_link_page("This sign-in was started in another browser, or its cookie was lost"), "", ""};
     }
     if (const auto error = query_value(query, "error")) {
         const auto desc = query_value(query, "error_description").value_or("");
         spdlog::info("OIDC: the provider refused registration {}: {} {}", flow->auth_id, *error, desc);
-        co_return OidcReply{403, oidc_refused_page("the identity provider answered \"" + *error + (desc.empty() ? "" : ": " + desc) + "\""), "", ""};
+        co_return OidcReply{
+            403,
+            oidc_refused_page("the identity provider answered \"" + *error + (desc.empty() ? "" : ": " + desc) + "\""),
+            "", ""};
     }
     const auto code = query_value(query, "code").value_or("");
-    if (code.empty()) co_return OidcReply{400, oidc_bad_link_page("The identity provider sent no authorization code"), "", ""};
+    if (code.empty())
+        co_return OidcReply{400, oidc_bad_link_page("The identity provider sent no authorization code"), "", ""};
     Verified v;
     try {
         auto work = [this, &code, &flow] { return authenticate(code, *flow); };
@@ -266,7 +282,8 @@ asio::awaitable<OidcReply> OidcLogin::finish(const std::string& target, const st
     const auth::LoginRules rules{cfg_.oidc.allowed_domains, cfg_.oidc.allowed_users, cfg_.oidc.allowed_groups,
                                  cfg_.oidc.email_verified_required};
     if (const auto why = auth::refusal(v.who, rules)) {
-        spdlog::info("OIDC: {} ({}) refused for registration {}: {}", v.who.provider_identifier, v.who.email, flow->auth_id, *why);
+        spdlog::info("OIDC: {} ({}) refused for registration {}: {}", v.who.provider_identifier, v.who.email,
+                     flow->auth_id, *why);
         co_return OidcReply{403, oidc_refused_page(*why), "", ""};
     }
     auto reply = approve(*flow, v, Clock::now());
@@ -295,7 +312,8 @@ asio::awaitable<void> OidcLogin::apply_token_expiry(std::string auth_id, std::in
             const auto node = store::find_node_by_node_key(db(), ar->node_key);
             if (!node || node->user_id != user_id) co_return;
             store::set_node_expiry(db(), node->id, expiry);
-            spdlog::info("OIDC: node {} ({}) expires with its ID token at {}", node->id, node->given_name, format_time(expiry));
+            spdlog::info("OIDC: node {} ({}) expires with its ID token at {}", node->id, node->given_name,
+                         format_time(expiry));
         } catch (const std::exception& e) {
             spdlog::warn("OIDC: setting the ID token's expiry on registration {}: {}", auth_id, e.what());
         }
@@ -306,7 +324,8 @@ asio::awaitable<void> OidcLogin::apply_token_expiry(std::string auth_id, std::in
 OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint now) {
     const auto ar = store::find_auth_request(db(), flow.auth_id);
     if (!ar || ar->status != "pending" || ar->expires_at <= now)
-        return {410, oidc_bad_link_page("This device's registration request has expired or was already completed"), "", ""};
+        return {410, oidc_bad_link_page("This device's registration request has expired or was already completed"), "",
+                ""};
     User u;
     u.provider_identifier = v.who.provider_identifier;
     u.name = user_name(v.who);
@@ -318,8 +337,8 @@ OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint 
     try {
         const auto user = store::upsert_oidc_user(db(), u);
         store::approve_auth_request(db(), flow.auth_id, user.id, now);
-        spdlog::info("OIDC: {} (user {}, {}) signed in; registration {} for {} approved", v.who.provider_identifier, user.id,
-                     user.name, flow.auth_id, ar->hostname);
+        spdlog::info("OIDC: {} (user {}, {}) signed in; registration {} for {} approved", v.who.provider_identifier,
+                     user.id, user.name, flow.auth_id, ar->hostname);
         return {200, oidc_success_page(ar->hostname, user.name, user.email), "", "", user.id};
     } catch (const store::StoreError& e) {
         return {409, oidc_bad_link_page(e.what()), "", ""};

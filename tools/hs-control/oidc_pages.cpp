@@ -14,20 +14,22 @@ const char* kStartAgain =
 std::string oidc_success_page(const std::string& hostname, const std::string& user, const std::string& email) {
     std::string who = "<b>" + html_escape(user) + "</b>";
     if (!email.empty() && email != user) who += " (" + html_escape(email) + ")";
-    return page("Device registered", "<p role=\"status\">You are signed in as " + who + ". The device <b>" +
-                                         html_escape(hostname) + "</b> is now in the tailnet as one of your devices.</p>\n"
-                                         "<p>It connects by itself within a few seconds. You can close this window.</p>");
+    return page("Device registered",
+                "<p role=\"status\">You are signed in as " + who + ". The device <b>" + html_escape(hostname) +
+                    "</b> is now in the tailnet as one of your devices.</p>\n"
+                    "<p>It connects by itself within a few seconds. You can close this window.</p>");
 }
 
 std::string oidc_refused_page(const std::string& why) {
     return page("Sign-in refused", "<p role=\"alert\">This server does not let you add a device: " + html_escape(why) +
                                        ".</p>\n<p>If you think you should be allowed, ask the administrator of this "
-                                       "tailnet. Signing in with another account may work.</p>\n" + kStartAgain);
+                                       "tailnet. Signing in with another account may work.</p>\n" +
+                                       kStartAgain);
 }
 
 std::string oidc_unverified_page(const std::string& why) {
-    return page("Sign-in not completed", "<p role=\"alert\">The sign-in could not be verified: " + html_escape(why) +
-                                             ".</p>\n" + kStartAgain);
+    return page("Sign-in not completed",
+                "<p role=\"alert\">The sign-in could not be verified: " + html_escape(why) + ".</p>\n" + kStartAgain);
 }
 
 std::string oidc_bad_link_page(const std::string& why) {

@@ -28,8 +28,8 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
     if (!node_key) return map_error(400, "NodeKey is missing or malformed");
     const int capver = req.value("Version", 0);
     if (capver < kMinCapVer)
-        return map_error(400, "unsupported client version (capability version " + std::to_string(capver) + ", at least " +
-                                  std::to_string(kMinCapVer) + " needed)");
+        return map_error(400, "unsupported client version (capability version " + std::to_string(capver) +
+                                  ", at least " + std::to_string(kMinCapVer) + " needed)");
     Live* lp = by_node_key(*node_key);
     if (!lp) return relogin_reply(machine_key, *node_key, req, derp_map_json_, now);  // unknown: log in again
     if (lp->rec.machine_key != machine_key) return map_error(401, "node key belongs to another machine");
@@ -44,7 +44,8 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
     apply_report(l, req, capver, now);
     if (!r.lite) {
         const bool zstd = req.value("Compress", std::string()) == "zstd";
-        r.first = std::make_shared<const std::string>(zstd ? full_map_frame(l, now) : frame_plain_message(full_map(l, now)));
+        r.first =
+            std::make_shared<const std::string>(zstd ? full_map_frame(l, now) : frame_plain_message(full_map(l, now)));
         ++stats_.map_messages;
         stats_.map_bytes += r.first->size();
     }
@@ -76,7 +77,8 @@ void Tailnet::apply_report(Live& l, const json& req, int capver, TimePoint now) 
     }
     if (const auto hi = req.find("Hostinfo"); hi != req.end() && hi->is_object() && !hi->empty()) {
         json merged = *hi;
-        if (!merged.contains("NetInfo") && next.host_info.contains("NetInfo")) merged["NetInfo"] = next.host_info["NetInfo"];
+        if (!merged.contains("NetInfo") && next.host_info.contains("NetInfo"))
+            merged["NetInfo"] = next.host_info["NetInfo"];
         if (merged != next.host_info) {
             auto without_netinfo = [](json j) {
                 j.erase("NetInfo");

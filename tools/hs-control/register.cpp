@@ -79,12 +79,25 @@ RegisterReply Tailnet::success(const Live& l) const {
     if (l.rec.tags.empty() && l.rec.user_id && users_.count(*l.rec.user_id)) {
         const auto& u = users_.at(*l.rec.user_id);
         const auto display = u.display_name.empty() ? u.name : u.display_name;
-        user = {{"ID", u.id}, {"DisplayName", display}, {"ProfilePicURL", u.profile_pic_url}, {"Created", format_time(u.created_at)}};
-        login = {{"ID", u.id}, {"Provider", u.provider}, {"LoginName", u.email.empty() ? u.name : u.email},
-                 {"DisplayName", display}, {"ProfilePicURL", u.profile_pic_url}};
+        user = {{"ID", u.id},
+                {"DisplayName", display},
+                {"ProfilePicURL", u.profile_pic_url},
+                {"Created", format_time(u.created_at)}};
+        login = {{"ID", u.id},
+                 {"Provider", u.provider},
+                 {"LoginName", u.email.empty() ? u.name : u.email},
+                 {"DisplayName", display},
+                 {"ProfilePicURL", u.profile_pic_url}};
     } else {
-        user = {{"ID", kTaggedDevicesUserId}, {"DisplayName", "Tagged Devices"}, {"ProfilePicURL", ""}, {"Created", "0001-01-01T00:00:00Z"}};
-        login = {{"ID", kTaggedDevicesUserId}, {"Provider", ""}, {"LoginName", "tagged-devices"}, {"DisplayName", "Tagged Devices"}, {"ProfilePicURL", ""}};
+        user = {{"ID", kTaggedDevicesUserId},
+                {"DisplayName", "Tagged Devices"},
+                {"ProfilePicURL", ""},
+                {"Created", "0001-01-01T00:00:00Z"}};
+        login = {{"ID", kTaggedDevicesUserId},
+                 {"Provider", ""},
+                 {"LoginName", "tagged-devices"},
+                 {"DisplayName", "Tagged Devices"},
+                 {"ProfilePicURL", ""}};
     }
     RegisterReply r;
     const bool expired = l.rec.expired(Clock::now());
@@ -110,7 +123,8 @@ RegisterReply Tailnet::start_interactive(const std::string& machine_key, const j
         ++stats_.logins_refused;
         return error_reply("too many logins are waiting for approval; try again in a few minutes");
     }
-    const auto ar = store::create_auth_request(db_, machine_key, node_key, hostname_of(req), now + kAuthRequestLifetime);
+    const auto ar =
+        store::create_auth_request(db_, machine_key, node_key, hostname_of(req), now + kAuthRequestLifetime);
     mine.push_back(ar.expires_at);
     ++stats_.registrations_pending;
     spdlog::info("interactive login for {} from {} waits for: hs-admin nodes register --user USER --key {}",
@@ -139,7 +153,8 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
         const auto [first, last] = by_machine_key_.equal_range(machine_key);
         for (auto it = first; it != last; ++it) {
             auto& l = nodes_.at(it->second);
-            if (l.rec.user_id == user_id && l.rec.tags == tags && (!existing || l.rec.id < existing->rec.id)) existing = &l;
+            if (l.rec.user_id == user_id && l.rec.tags == tags && (!existing || l.rec.id < existing->rec.id))
+                existing = &l;
         }
     }
     if (existing && existing->rec.machine_key != machine_key) return error_reply("node key belongs to another machine");
@@ -204,7 +219,8 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     const auto& l = add_node(std::move(n), now, Tell::Everyone);
     ++stats_.registrations_ok;
     spdlog::info("registered node {} ({}, {}) by {}", l.rec.id, l.rec.given_name, l.rec.ipv4.value_or("-"), method);
-    admin::audit_control_change(db_, now, "node.registered", admin::node_object(l.rec), nullptr, admin::node_summary(l.rec), method);
+    admin::audit_control_change(db_, now, "node.registered", admin::node_object(l.rec), nullptr,
+                                admin::node_summary(l.rec), method);
     return success(l);
 }
 
@@ -249,7 +265,8 @@ RegisterReply Tailnet::logout(Live& l, TimePoint now) {
     check_writable(now);
     if (l.rec.ephemeral) {
         spdlog::info("ephemeral node {} ({}) logged out; deleting it", l.rec.id, l.rec.given_name);
-        admin::audit_control_change(db_, now, "node.deleted", admin::node_object(l.rec), admin::node_summary(l.rec), nullptr, "ephemeral logout");
+        admin::audit_control_change(db_, now, "node.deleted", admin::node_object(l.rec), admin::node_summary(l.rec),
+                                    nullptr, "ephemeral logout");
         RegisterReply r = success(l);
         remove_node(l.rec.id, now, true);
         r.body["NodeKeyExpired"] = true;
@@ -276,10 +293,13 @@ RegisterReply Tailnet::handle_register(const std::string& machine_key, const jso
     }
     if (const auto v = req.find("Version"); v != req.end() && v->is_number_integer() && v->get<int>() < kMinCapVer) {
         ++stats_.registrations_rejected;
-        log_rejection("old client", "client capability version " + std::to_string(v->get<int>()) + " is below " +
-                                        std::to_string(kMinCapVer), peer, machine_key, req);
+        log_rejection(
+            "old client",
+            "client capability version " + std::to_string(v->get<int>()) + " is below " + std::to_string(kMinCapVer),
+            peer, machine_key, req);
         return error_reply("this Tailscale client is too old for this server (capability version " +
-                           std::to_string(v->get<int>()) + ", at least " + std::to_string(kMinCapVer) + " (v1.74) is needed)");
+                           std::to_string(v->get<int>()) + ", at least " + std::to_string(kMinCapVer) +
+                           " (v1.74) is needed)");
     }
     Live* current = by_node_key(*node_key);
     if (current && current->rec.machine_key != machine_key) {

@@ -36,11 +36,21 @@ bool is(const json& v, Kind k) {
 // Every top-level field that register.cpp or poll.cpp reads (tailcfg.RegisterRequest and
 // MapRequest), with the JSON type Tailscale's encoder gives it.
 constexpr std::array<std::pair<const char*, Kind>, 16> kFields{{
-    {"Version", Kind::Number},   {"NodeKey", Kind::String},   {"OldNodeKey", Kind::String},
-    {"DiscoKey", Kind::String},  {"Expiry", Kind::String},    {"Followup", Kind::String},
-    {"Auth", Kind::Object},      {"Hostinfo", Kind::Object},  {"Ephemeral", Kind::Bool},
-    {"Stream", Kind::Bool},      {"OmitPeers", Kind::Bool},   {"Compress", Kind::String},
-    {"Endpoints", Kind::Array},  {"ReadOnly", Kind::Bool},    {"KeepAlive", Kind::Bool},
+    {"Version", Kind::Number},
+    {"NodeKey", Kind::String},
+    {"OldNodeKey", Kind::String},
+    {"DiscoKey", Kind::String},
+    {"Expiry", Kind::String},
+    {"Followup", Kind::String},
+    {"Auth", Kind::Object},
+    {"Hostinfo", Kind::Object},
+    {"Ephemeral", Kind::Bool},
+    {"Stream", Kind::Bool},
+    {"OmitPeers", Kind::Bool},
+    {"Compress", Kind::String},
+    {"Endpoints", Kind::Array},
+    {"ReadOnly", Kind::Bool},
+    {"KeepAlive", Kind::Bool},
     {"DebugFlags", Kind::Array},
 }};
 
@@ -56,8 +66,8 @@ std::optional<std::string> normalize_request(json& req) {
         const auto it = req.find(name);
         if (it != req.end() && !is(*it, kind)) return std::string("field ") + name + " must be " + kind_name(kind);
     }
-    if (const auto v = req.find("Version"); v != req.end() && (!v->is_number_integer() || v->get<std::int64_t>() < 0 ||
-                                                               v->get<std::int64_t>() > 1'000'000))
+    if (const auto v = req.find("Version");
+        v != req.end() && (!v->is_number_integer() || v->get<std::int64_t>() < 0 || v->get<std::int64_t>() > 1'000'000))
         return "field Version must be a capability version number";
     if (const auto a = req.find("Auth"); a != req.end())
         if (const auto k = a->find("AuthKey"); k != a->end() && !k->is_null() && !k->is_string())

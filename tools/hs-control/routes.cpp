@@ -40,7 +40,8 @@ std::vector<std::string> served_routes(const Node& n) {
     const bool exit_approved = std::any_of(approved.begin(), approved.end(), is_exit_route);
     std::vector<std::string> out;
     for (const auto& r : adv)
-        if (is_exit_route(r) ? exit_approved : std::binary_search(approved.begin(), approved.end(), r)) out.push_back(r);
+        if (is_exit_route(r) ? exit_approved : std::binary_search(approved.begin(), approved.end(), r))
+            out.push_back(r);
     return out;
 }
 

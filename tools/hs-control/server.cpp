@@ -4,22 +4,22 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <spdlog/spdlog.h>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
-#include <spdlog/spdlog.h>
 
+#include "common/base/netaddr.h"
+#include "common/base/prometheus.h"
+#include "common/base/url.h"
+#include "common/derp/net/conn.h"
 #include "common/net/accept_loop.h"
 #include "common/net/forwarded.h"
 #include "common/net/http_text.h"
 #include "common/net/listen.h"
-#include "common/base/netaddr.h"
-#include "common/base/prometheus.h"
-#include "common/base/url.h"
 #include "common/net/tls.h"
 #include "common/store/store.h"
-#include "common/derp/net/conn.h"
 #include "tools/hs-control/acme_tls.h"
 #include "tools/hs-control/api.h"
 #include "tools/hs-control/derp_verify.h"
@@ -99,14 +99,16 @@ Server::Server(asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet
                EmbeddedDerp* derp)
     : io_(io), cfg_(cfg), db_(db), tailnet_(tailnet), noise_key_(noise_key), derp_(derp),
       noise_public_text_(key_text(kMachinePrefix, noise_key.public_key().bytes)),
-      unauthenticated_(std::make_shared<SourceLimits>(kMaxUnauthenticatedPerSource, kMaxUnauthenticated, kUnauthenticatedBurst)),
+      unauthenticated_(
+          std::make_shared<SourceLimits>(kMaxUnauthenticatedPerSource, kMaxUnauthenticated, kUnauthenticatedBurst)),
       trusted_proxies_(cfg.trusted_proxies) {}
 
 Server::~Server() = default;
 
 void Server::listen() {
     if (main_acc_) return;
-    if (!cfg_.tls_cert_path.empty()) tls_ = std::make_unique<asio::ssl::context>(tls_from_files(cfg_.tls_cert_path, cfg_.tls_key_path));
+    if (!cfg_.tls_cert_path.empty())
+        tls_ = std::make_unique<asio::ssl::context>(tls_from_files(cfg_.tls_cert_path, cfg_.tls_key_path));
     if (!cfg_.tls_letsencrypt_hostname.empty()) acme_ = std::make_unique<AcmeTls>(io_, cfg_);
     main_acc_ = bind(io_, cfg_.listen_addr, "listen_addr");
     if (!cfg_.metrics_listen_addr.empty()) metrics_acc_ = bind(io_, cfg_.metrics_listen_addr, "metrics_listen_addr");
@@ -117,11 +119,12 @@ void Server::start() {
     listen();
     asio::co_spawn(io_, accept_loop(*main_acc_, Role::Main, acme_ ? &acme_->context() : tls_.get()), asio::detached);
     // Without a certificate there is no HTTPS to serve, and plain HTTP is never the fallback.
-    if (acme_) acme_->start([this](const std::string& why) {
-        fatal_error_ = why;
-        stop();
-        io_.stop();
-    });
+    if (acme_)
+        acme_->start([this](const std::string& why) {
+            fatal_error_ = why;
+            stop();
+            io_.stop();
+        });
     if (metrics_acc_) asio::co_spawn(io_, accept_loop(*metrics_acc_, Role::Metrics, nullptr), asio::detached);
     if (derp_acc_) asio::co_spawn(io_, accept_loop(*derp_acc_, Role::DerpOnly, derp_->tls_context()), asio::detached);
     asio::co_spawn(io_, tick_loop(), asio::detached);
@@ -228,7 +231,6 @@ std::string Server::health_json(int& status) {
     return R"({"status":"pass"})";
 }
 
-
 template <class Stream>
 asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint remote) {
     boost::system::error_code ec;
@@ -242,12 +244,13 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
         co_await http::async_read(stream, buf, parser, asio::redirect_error(asio::use_awaitable, ec));
         if (ec) {
             // A request that cannot be parsed is answered before the close, so the sender learns why.
-            if (ec.category() == http::make_error_code(http::error::body_limit).category() && ec != http::error::end_of_stream &&
-                ec != http::error::partial_message) {
+            if (ec.category() == http::make_error_code(http::error::body_limit).category() &&
+                ec != http::error::end_of_stream && ec != http::error::partial_message) {
                 ++http_refused_;
                 const bool big = ec == http::error::body_limit || ec == http::error::header_limit;
-                auto refusal = make(big ? 413 : 400, big ? "request too large\n" : "malformed HTTP request: " + ec.message() + "\n",
-                                    "text/plain");
+                auto refusal =
+                    make(big ? 413 : 400,
+                         big ? "request too large\n" : "malformed HTTP request: " + ec.message() + "\n", "text/plain");
                 refusal.keep_alive(false);
                 beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(5));
                 co_await http::async_write(stream, refusal, asio::redirect_error(asio::use_awaitable, ec));
@@ -261,7 +264,8 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
         const std::string path(target_path(target));
         Response res;
         if (metrics) {
-            res = path == "/metrics" ? make(200, metrics_text(), "text/plain; version=0.0.4") : make(404, "not found\n", "text/plain");
+            res = path == "/metrics" ? make(200, metrics_text(), "text/plain; version=0.0.4")
+                                     : make(404, "not found\n", "text/plain");
         } else if (role == Role::DerpOnly && !derp::is_derp_path(path)) {
             res = make(404, "this port serves only DERP\n", "text/plain");
         } else if (derp_ && derp::is_derp_path(path)) {
@@ -270,7 +274,10 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
         } else if (path == "/ts2021") {
             auto up = check_ts2021(req);
             if (up.status == 0 && !unauthenticated_->admit(source_of(peer)))
-                up = {{}, false, 429, "too many connections from your address that have not logged in; try again later\n"};
+                up = {{},
+                      false,
+                      429,
+                      "too many connections from your address that have not logged in; try again later\n"};
             if (up.status == 0) {
                 co_await accept_ts2021(*this, std::move(stream), buf, std::move(req), std::move(up), peer);
                 co_return;
@@ -311,8 +318,10 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
         } else if (path == "/windows") {
             res = make(200, windows_page(cfg_.server_url), "text/html; charset=utf-8");
         } else if (path == "/") {
-            res = make(200, "hs-control: a Tailscale control server. Point clients at it with tailscale up --login-server " +
-                                cfg_.server_url + "\n", "text/plain");
+            res = make(200,
+                       "hs-control: a Tailscale control server. Point clients at it with tailscale up --login-server " +
+                           cfg_.server_url + "\n",
+                       "text/plain");
         } else {
             res = make(404, "not found\n", "text/plain");
         }
@@ -336,7 +345,8 @@ std::string Server::metrics_text() const {
     w.counter("hs_control_map_build_seconds_total", "Time spent computing full maps.", s.map_build_seconds);
     w.counter("hs_control_map_builds_total", "Full maps computed.", s.map_builds);
     w.counter("hs_control_handshake_failures_total", "Failed TS2021 handshakes.", handshake_failures_);
-    w.counter("hs_control_api_auth_failures_total", "REST API requests refused for their API key.", api_auth_failures());
+    w.counter("hs_control_api_auth_failures_total", "REST API requests refused for their API key.",
+              api_auth_failures());
     w.counter("hs_control_http_requests_total", "HTTP/1 requests served.", http_requests_);
     w.counter("hs_control_http_refused_total", "Malformed or oversized HTTP/1 requests refused.", http_refused_);
     w.family("hs_control_ts2021_refused_total", "counter", "What unauthenticated peers were stopped from holding.");

@@ -11,13 +11,13 @@
 
 #include <boost/asio/ssl.hpp>
 
-#include "common/config/config.h"
-#include "common/store/db.h"
 #include "common/base/keys.h"
 #include "common/base/log.h"
+#include "common/config/config.h"
 #include "common/net/forwarded.h"
-#include "tools/hs-control/source_limits.h"
+#include "common/store/db.h"
 #include "tools/hs-control/conn_deadline.h"
+#include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::control {
@@ -69,7 +69,8 @@ public:
 private:
     boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acc, Role role,
                                              boost::asio::ssl::context* tls);
-    boost::asio::awaitable<void> serve_conn(boost::asio::ip::tcp::socket sock, Role role, boost::asio::ssl::context* tls);
+    boost::asio::awaitable<void> serve_conn(boost::asio::ip::tcp::socket sock, Role role,
+                                            boost::asio::ssl::context* tls);
     template <class Stream>
     boost::asio::awaitable<void> serve_http(Stream stream, Role role, boost::asio::ip::tcp::endpoint remote);
     boost::asio::awaitable<void> tick_loop();

@@ -149,7 +149,8 @@ void Tailnet::note_db_failure(TimePoint now, const std::string& what) {
 }
 
 void Tailnet::check_writable(TimePoint now) const {
-    if (!may_write(now)) throw DbError("a database write failed a moment ago (" + last_db_error_ + "); not trying again yet");
+    if (!may_write(now))
+        throw DbError("a database write failed a moment ago (" + last_db_error_ + "); not trying again yet");
 }
 
 std::optional<std::string> Tailnet::db_write_problem(TimePoint now) const {
@@ -177,9 +178,10 @@ std::string Tailnet::full_map(Live& self, TimePoint now) {
         for (const auto& [id, l] : nodes_)
             if (id != self.rec.id) peers.push_back(&l.peer_json);
     }
-    auto out = full_map_json(self_json(self, now), peers, derp_map_json_, dns_json_, profiles_json_,
-                             self.view ? self.view->packet_filter.dump() : allow_all_filter_json(), settings_.base_domain,
-                             now, settings_, self.view && !self.view->ssh_policy.is_null() ? self.view->ssh_policy.dump() : "");
+    auto out =
+        full_map_json(self_json(self, now), peers, derp_map_json_, dns_json_, profiles_json_,
+                      self.view ? self.view->packet_filter.dump() : allow_all_filter_json(), settings_.base_domain, now,
+                      settings_, self.view && !self.view->ssh_policy.is_null() ? self.view->ssh_policy.dump() : "");
     stats_.map_build_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++stats_.map_builds;
     return out;
@@ -265,7 +267,8 @@ bool Tailnet::admits_node_key(const std::string& node_key, TimePoint now) const 
 }
 
 std::size_t Tailnet::online_count() const {
-    return static_cast<std::size_t>(std::count_if(nodes_.begin(), nodes_.end(), [](const auto& kv) { return !kv.second.sinks.empty(); }));
+    return static_cast<std::size_t>(
+        std::count_if(nodes_.begin(), nodes_.end(), [](const auto& kv) { return !kv.second.sinks.empty(); }));
 }
 
 void Tailnet::set_derp_map(json derp_map) {
@@ -281,12 +284,15 @@ void Tailnet::collect_ephemeral(TimePoint now) {
     on_owner_thread();
     std::vector<std::int64_t> gone;
     for (auto& [id, l] : nodes_)
-        if (l.rec.ephemeral && l.sinks.empty() && l.offline_since && now - *l.offline_since >= cfg_.ephemeral_inactivity_timeout)
+        if (l.rec.ephemeral && l.sinks.empty() && l.offline_since &&
+            now - *l.offline_since >= cfg_.ephemeral_inactivity_timeout)
             gone.push_back(id);
     for (auto id : gone) {
-        spdlog::info("deleting ephemeral node {} after {} offline", id, cfg_.ephemeral_inactivity_timeout.count() / 1000);
+        spdlog::info("deleting ephemeral node {} after {} offline", id,
+                     cfg_.ephemeral_inactivity_timeout.count() / 1000);
         const auto& rec = nodes_.at(id).rec;
-        admin::audit_control_change(db_, now, "node.deleted", admin::node_object(rec), admin::node_summary(rec), nullptr, "ephemeral inactivity");
+        admin::audit_control_change(db_, now, "node.deleted", admin::node_object(rec), admin::node_summary(rec),
+                                    nullptr, "ephemeral inactivity");
         remove_node(id, now, true);
     }
     publish(now);
@@ -296,7 +302,8 @@ void Tailnet::sync_from_db(TimePoint now) {
     on_owner_thread();
     const auto dv = db_.data_version();
     if (dv == data_version_) return;
-    spdlog::debug("database changed (data_version {} -> {}); reading the change log past {}", data_version_, dv, change_seq_);
+    spdlog::debug("database changed (data_version {} -> {}); reading the change log past {}", data_version_, dv,
+                  change_seq_);
     data_version_ = dv;
     auto changes = store::changes_since(db_, change_seq_);
     if (changes.pruned) {

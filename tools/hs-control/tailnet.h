@@ -16,10 +16,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/base/ipalloc.h"
 #include "common/config/config.h"
 #include "common/policy/engine.h"
 #include "common/store/db.h"
-#include "common/base/ipalloc.h"
 #include "common/store/model.h"
 #include "tools/hs-control/mapper.h"
 #include "tools/hs-control/peer_chunks.h"
@@ -338,8 +338,8 @@ private:
                                         std::optional<std::int64_t> user_id, std::vector<std::string> tags,
                                         std::optional<std::int64_t> auth_key_id, bool ephemeral,
                                         const std::string& method, Db::Tx& tx, TimePoint now);
-    RegisterReply register_with_key(const std::string& machine_key, const nlohmann::json& req, const std::string& auth_key,
-                                    Live* current, TimePoint now, const std::string& peer);
+    RegisterReply register_with_key(const std::string& machine_key, const nlohmann::json& req,
+                                    const std::string& auth_key, Live* current, TimePoint now, const std::string& peer);
     RegisterReply start_interactive(const std::string& machine_key, const nlohmann::json& req, TimePoint now,
                                     const std::string& peer);
     std::string auth_url(const std::string& id) const;
@@ -353,7 +353,7 @@ private:
     std::unordered_map<std::string, std::int64_t> by_node_key_;
     std::unordered_multimap<std::string, std::int64_t> by_machine_key_;
     AddressPools pools_;  // addresses of nodes_ in the configured prefixes
-    PeerChunks chunks_;  // every change of a peer_json, or of nodes_, invalidates its piece
+    PeerChunks chunks_;   // every change of a peer_json, or of nodes_, invalidates its piece
     std::unordered_map<std::int64_t, User> users_;
     std::string derp_map_json_;
     std::string dns_json_;
@@ -361,10 +361,10 @@ private:
     std::shared_ptr<const std::string> keepalive_;
     Delta pending_;  // not yet sent
     bool stopping_ = false;
-    std::set<std::int64_t> routers_;                 // nodes that serve at least one route
-    std::map<std::string, std::int64_t> primaries_;  // subnet prefix -> primary router
-    std::set<std::int64_t> unsaved_reports_;   // client reports not yet in the file
-    std::set<std::int64_t> unsaved_presence_;  // online/last_seen not yet in the file
+    std::set<std::int64_t> routers_;                                // nodes that serve at least one route
+    std::map<std::string, std::int64_t> primaries_;                 // subnet prefix -> primary router
+    std::set<std::int64_t> unsaved_reports_;                        // client reports not yet in the file
+    std::set<std::int64_t> unsaved_presence_;                       // online/last_seen not yet in the file
     std::map<std::string, std::vector<TimePoint>> pending_logins_;  // source -> expiry of each
     std::uint64_t db_failures_ = 0;
     std::optional<TimePoint> last_db_failure_, retry_at_;
@@ -374,7 +374,7 @@ private:
     std::optional<std::string> policy_text_;
     std::shared_ptr<const policy::Compiled> policy_;
     std::uint64_t policy_generation_ = 0;  // counts replacements of policy_: views older than it are recomputed
-    bool policy_dirty_ = false;  // nodes, users or routes changed since the last compile
+    bool policy_dirty_ = false;            // nodes, users or routes changed since the last compile
     std::uint64_t policy_reload_errors_ = 0;
     std::int64_t change_seq_ = 0;
     std::thread::id owner_ = std::this_thread::get_id();

@@ -46,7 +46,8 @@ void Tailnet::write(const Node& next, TimePoint now, const How& how) {
 }
 
 void Tailnet::change(Live& l, Node next, TimePoint now, const How& how) {
-    if (how.write == Write::ClientReport || how.write == Write::Login || how.write == Write::Expiry) next.updated_at = now;
+    if (how.write == Write::ClientReport || how.write == Write::Login || how.write == Write::Expiry)
+        next.updated_at = now;
     write(next, now, how);
     const bool keys_moved = next.node_key != l.rec.node_key || next.machine_key != l.rec.machine_key ||
                             next.ipv4 != l.rec.ipv4 || next.ipv6 != l.rec.ipv6;
@@ -260,7 +261,8 @@ void Tailnet::record_presence(const std::map<std::int64_t, bool>& changes) {
     try {
         Db::Tx tx(db_);
         for (const auto& [id, on] : changes)
-            if (const auto n = nodes_.find(id); n != nodes_.end()) store::set_node_online(db_, id, on, n->second.rec.last_seen);
+            if (const auto n = nodes_.find(id); n != nodes_.end())
+                store::set_node_online(db_, id, on, n->second.rec.last_seen);
         tx.commit();
     } catch (const DbError& e) {
         // Clients already heard; the file catches up in retry_unsaved.

@@ -70,7 +70,8 @@ std::vector<policy::Problem> Tailnet::set_policy(std::optional<std::string> text
     spdlog::info("ACL policy in force ({} bytes)", text->size());
     // A change of the policy in force (the first load at start is not one).
     if (policy_text_)
-        admin::audit_control_change(db_, Clock::now(), "policy.reloaded", "policy", {{"bytes", policy_text_->size()}}, {{"bytes", text->size()}}, "");
+        admin::audit_control_change(db_, Clock::now(), "policy.reloaded", "policy", {{"bytes", policy_text_->size()}},
+                                    {{"bytes", text->size()}}, "");
     policy_text_ = std::move(text);
     policy_ = std::move(result.compiled);
     ++policy_generation_;
@@ -120,7 +121,8 @@ bool Tailnet::auto_approve(TimePoint now) {
         try {
             change(l, std::move(next), now, {.write = Write::ApprovedRoutes});
         } catch (const std::exception& e) {
-            spdlog::warn("node {}: autoApprovers would approve its routes, but they cannot be recorded: {}", id, e.what());
+            spdlog::warn("node {}: autoApprovers would approve its routes, but they cannot be recorded: {}", id,
+                         e.what());
             continue;
         }
         spdlog::info("node {} ({}): routes approved by autoApprovers; approved now: {}", id, l.rec.given_name,
@@ -163,7 +165,8 @@ std::vector<policy::User> Tailnet::policy_users() const {
     std::vector<policy::User> out;
     out.reserve(users_.size());
     for (const auto& [id, u] : users_)
-        out.push_back({static_cast<std::uint64_t>(id), u.name, u.email, u.display_name, u.provider_identifier.value_or(""), u.groups});
+        out.push_back({static_cast<std::uint64_t>(id), u.name, u.email, u.display_name,
+                       u.provider_identifier.value_or(""), u.groups});
     return out;
 }
 
@@ -238,7 +241,8 @@ std::string Tailnet::view_delta(Live& l, policy::NodeView nv, const std::set<std
             send = b == before.end() || b->second->allowed_ips != p.allowed_ips || b->second->cap_map != p.cap_map;
         } else if (!send) {
             // The node had every peer as node_json renders it: only those the policy reshapes.
-            send = !p.cap_map.empty() || sorted(p.allowed_ips) != sorted(default_allowed(it->second.rec, it->second.routes));
+            send = !p.cap_map.empty() ||
+                   sorted(p.allowed_ips) != sorted(default_allowed(it->second.rec, it->second.routes));
         }
         if (send) peers.push_back(peer_json_for(p, it->second, now));
     }
@@ -246,7 +250,8 @@ std::string Tailnet::view_delta(Live& l, policy::NodeView nv, const std::set<std
     m.peers_changed.assign(peers.begin(), peers.end());
     // A peer deleted since the last view was removed by publish already (send_removed).
     auto drop = [&](std::int64_t id) {
-        if (id != l.rec.id && !visible.count(static_cast<std::uint64_t>(id)) && nodes_.count(id)) m.peers_removed.push_back(id);
+        if (id != l.rec.id && !visible.count(static_cast<std::uint64_t>(id)) && nodes_.count(id))
+            m.peers_removed.push_back(id);
     };
     if (l.view) {
         for (const auto& [id, p] : before) drop(static_cast<std::int64_t>(id));
@@ -271,9 +276,10 @@ void Tailnet::flush_with_policy(const Delta& d, TimePoint now) {
         if (l.sinks.empty()) continue;  // the others get their view with their next map
         // A view from the compile in force stays right: computing it again for every streaming
         // node on every tick would cost O(N) views whenever anything changed.
-        const auto text = l.view && l.view_generation == policy_generation_
-                              ? changed_peers_delta(l, changed, now)
-                              : view_delta(l, policy_->view(static_cast<std::uint64_t>(id), cfg_.server_url), changed, now);
+        const auto text =
+            l.view && l.view_generation == policy_generation_
+                ? changed_peers_delta(l, changed, now)
+                : view_delta(l, policy_->view(static_cast<std::uint64_t>(id), cfg_.server_url), changed, now);
         l.view_generation = policy_generation_;
         if (!text.empty()) push(l, frame(text));
         // Presence and patches only of the nodes this one may see (as in the allow-all path,

@@ -57,7 +57,8 @@ void Tailnet::reroute(TimePoint now, std::int64_t watch) {
 }
 
 void Tailnet::forget_router(std::int64_t id, TimePoint now) {
-    if (routers_.erase(id) || std::any_of(primaries_.begin(), primaries_.end(), [id](const auto& kv) { return kv.second == id; }))
+    if (routers_.erase(id) ||
+        std::any_of(primaries_.begin(), primaries_.end(), [id](const auto& kv) { return kv.second == id; }))
         reroute(now);
 }
 

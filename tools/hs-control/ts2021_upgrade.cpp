@@ -40,8 +40,9 @@ Ts2021Request check_ts2021(const http::request<http::string_body>& req) {
     // Clients always send it; a reverse proxy that is not set up for upgrades drops it (nginx
     // passes it only with proxy_set_header Upgrade / Connection), so the answer names that.
     if (upgrade.empty())
-        return refuse(400, "no Upgrade header on /ts2021: a reverse proxy in front of hs-control probably dropped it; "
-                           "it must pass the Upgrade and Connection headers (see examples/nginx)\n");
+        return refuse(400,
+                      "no Upgrade header on /ts2021: a reverse proxy in front of hs-control probably dropped it; "
+                      "it must pass the Upgrade and Connection headers (see examples/nginx)\n");
     if (beast::iequals(upgrade, "websocket")) {
         r.websocket = true;
         const std::string_view target(req.target().data(), req.target().size());

@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
-#include "common/net/asio.h"
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include "common/net/asio.h"
 
 #include "common/derp/net/conn.h"
 #include "tools/hs-control/noise_conn.h"

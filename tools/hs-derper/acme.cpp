@@ -8,7 +8,8 @@ namespace hs::derper {
 void check_acme_options(const Options& o) {
     if (o.certmode != "letsencrypt") return;
     if (o.hostname.empty()) throw std::runtime_error("--certmode letsencrypt needs --hostname");
-    if (o.plain_http || o.self_signed) throw std::runtime_error("--certmode letsencrypt cannot be combined with --http or --self-signed");
+    if (o.plain_http || o.self_signed)
+        throw std::runtime_error("--certmode letsencrypt cannot be combined with --http or --self-signed");
     try {
         if (acme::parse_challenge_type(o.acme_challenge) == acme::ChallengeType::Http01 && o.http_port <= 0)
             throw std::runtime_error("--acme-challenge HTTP-01 needs --http-port (the CA asks on port 80)");

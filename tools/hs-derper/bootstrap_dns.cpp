@@ -36,8 +36,9 @@ std::vector<std::string> resolve(const std::string& name, std::string& error) {
     }
     for (auto* p = res; p; p = p->ai_next) {
         char buf[INET6_ADDRSTRLEN] = {};
-        const void* a = p->ai_family == AF_INET ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr)
-                                                : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(p->ai_addr)->sin6_addr);
+        const void* a = p->ai_family == AF_INET
+                            ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(p->ai_addr)->sin_addr)
+                            : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(p->ai_addr)->sin6_addr);
         if (!inet_ntop(p->ai_family, a, buf, sizeof buf)) continue;
         if (std::find(out.begin(), out.end(), buf) == out.end()) out.emplace_back(buf);
     }
@@ -47,7 +48,8 @@ std::vector<std::string> resolve(const std::string& name, std::string& error) {
 
 }  // namespace
 
-BootstrapDns::BootstrapDns(const std::string& published, const std::string& unpublished) : published_(split(published)) {
+BootstrapDns::BootstrapDns(const std::string& published, const std::string& unpublished)
+    : published_(split(published)) {
     for (auto& n : split(unpublished)) unpublished_.insert(std::move(n));
 }
 

@@ -56,9 +56,10 @@ void MeshLink::push(derp::Bytes frame) {
         queue_.push_back(std::move(frame));
         need = !std::exchange(wake_pending_, true);
     }
-    if (need) net::post(ex_, [w = weak_from_this()] {
-        if (auto self = w.lock()) self->wake_.cancel();
-    });
+    if (need)
+        net::post(ex_, [w = weak_from_this()] {
+            if (auto self = w.lock()) self->wake_.cancel();
+        });
 }
 
 void MeshLink::forward(const PublicKey& src, const PublicKey& dst, derp::ByteView data) {
@@ -180,8 +181,7 @@ net::awaitable<void> MeshLink::session(derp::ClientConn& conn) {
                     push(derp::encode_pong(d));
                     break;
                 }
-                default:
-                    break;  // KeepAlive, Health, ... : nothing to do
+                default: break;  // KeepAlive, Health, ... : nothing to do
             }
         }
     } catch (...) {
@@ -250,8 +250,8 @@ Mesh::Mesh(net::io_context& io, derp::DerpServer& server, const std::string& wit
         const auto entry = with.substr(pos, comma - pos);
         pos = comma + 1;
         if (entry.empty()) continue;
-        links_.push_back(std::make_shared<MeshLink>(net::make_strand(io), server, tls_, derp::parse_dial_target(entry),
-                                                    mesh_key));
+        links_.push_back(
+            std::make_shared<MeshLink>(net::make_strand(io), server, tls_, derp::parse_dial_target(entry), mesh_key));
     }
     if (links_.empty()) throw std::invalid_argument("no host given");
 }
@@ -278,7 +278,8 @@ std::string Mesh::prometheus_text() const {
            [](const MeshLink& l) { return l.connects(); });
     family("derp_mesh_frames_sent_total", "counter", "ForwardPacket (and Pong) frames written to the peer.",
            [](const MeshLink& l) { return l.forwarded(); });
-    family("derp_mesh_frames_dropped_total", "counter", "Frames for the peer dropped: link down, queue full or write error.",
+    family("derp_mesh_frames_dropped_total", "counter",
+           "Frames for the peer dropped: link down, queue full or write error.",
            [](const MeshLink& l) { return l.dropped(); });
     return w.take();
 }

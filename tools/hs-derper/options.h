@@ -28,7 +28,7 @@ struct Options {
     std::string metrics_addr;
     std::string bootstrap_dns_names;              // published on /bootstrap-dns
     std::string unpublished_bootstrap_dns_names;  // only for ?q=<name>
-    std::string tcp_write_timeout = "5s";  // a duration: "2s", "500ms", "0" for none
+    std::string tcp_write_timeout = "5s";         // a duration: "2s", "500ms", "0" for none
 };
 
 // Serves until SIGINT or SIGTERM. Returns the exit code; throws on setup errors (bind, keys,

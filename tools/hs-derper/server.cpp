@@ -3,18 +3,13 @@
 #include <sched.h>
 
 #include <atomic>
-#include <filesystem>
 #include <condition_variable>
+#include <filesystem>
 #include <thread>
 
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
-#include "common/net/accept_loop.h"
-#include "common/net/http_text.h"
-#include "common/net/listen.h"
-#include "common/derp/net/conn.h"
-#include "common/derp/net/webhook.h"
 #include "common/base/duration.h"
 #include "common/base/files.h"
 #include "common/base/key_file.h"
@@ -22,8 +17,13 @@
 #include "common/base/netaddr.h"
 #include "common/base/prometheus.h"
 #include "common/base/url.h"
-#include "common/stun/net/udp.h"
+#include "common/derp/net/conn.h"
+#include "common/derp/net/webhook.h"
+#include "common/net/accept_loop.h"
+#include "common/net/http_text.h"
+#include "common/net/listen.h"
 #include "common/net/tls.h"
+#include "common/stun/net/udp.h"
 #include "tools/hs-derper/acme.h"
 #include "tools/hs-derper/bootstrap_dns.h"
 #include "tools/hs-derper/mesh.h"
@@ -64,9 +64,7 @@ Key32 load_mesh_key(const std::string& path) {
     }
 }
 
-std::string endpoint_text(const tcp::endpoint& ep) {
-    return host_port_text(ep.address().to_string(), ep.port());
-}
+std::string endpoint_text(const tcp::endpoint& ep) { return host_port_text(ep.address().to_string(), ep.port()); }
 
 std::string_view path_of(beast::string_view target) { return target_path({target.data(), target.size()}); }
 
@@ -193,7 +191,8 @@ derp::ConnOptions check_options(const Options& o) {
     if (o.verify_clients && o.db_path.empty()) throw std::runtime_error("--verify-clients needs --db PATH");
     if (!o.verify_client_url.empty() && o.verify_client_url.rfind("http://", 0) != 0 &&
         o.verify_client_url.rfind("https://", 0) != 0)
-        throw std::runtime_error("--verify-client-url: expected an http:// or https:// URL, got \"" + o.verify_client_url + "\"");
+        throw std::runtime_error("--verify-client-url: expected an http:// or https:// URL, got \"" +
+                                 o.verify_client_url + "\"");
     if (!o.mesh_with.empty() && o.mesh_psk_file.empty()) throw std::runtime_error("--mesh-with needs --mesh-psk-file");
     parse_listen_addr(o.addr, "--addr");
     check_acme_options(o);
@@ -231,7 +230,8 @@ std::optional<ssl::context> make_tls(const Options& o) {
 unsigned worker_threads() {
     cpu_set_t cpus;
     CPU_ZERO(&cpus);
-    const unsigned allowed = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? static_cast<unsigned>(CPU_COUNT(&cpus)) : 0;
+    const unsigned allowed =
+        sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? static_cast<unsigned>(CPU_COUNT(&cpus)) : 0;
     return std::max(1u, allowed ? allowed : std::thread::hardware_concurrency());
 }
 
@@ -253,8 +253,8 @@ Listeners start_listeners(net::io_context& io, const Options& o, Ctx& ctx) {
         net::co_spawn(l.stun->get_executor(), stun::serve_stun(*l.stun, ctx.stun), net::detached);
     }
     if (!o.metrics_addr.empty()) {
-        l.metrics.emplace(listen_tcp(io.get_executor(), parse_listen_addr(o.metrics_addr, "--metrics-addr"),
-                                     "--metrics-addr"));
+        l.metrics.emplace(
+            listen_tcp(io.get_executor(), parse_listen_addr(o.metrics_addr, "--metrics-addr"), "--metrics-addr"));
         net::co_spawn(io, accept_loop(*l.metrics, ctx, true), net::detached);
     }
     return l;
@@ -341,10 +341,11 @@ int run(const Options& o) {
     Listeners listeners = start_listeners(io, o, ctx);
     // No certificate at all ends the process: plain HTTP is never the fallback.
     std::string fatal;
-    if (acme) acme->start([&](const std::string& why) {
-        fatal = why;
-        io.stop();
-    });
+    if (acme)
+        acme->start([&](const std::string& why) {
+            fatal = why;
+            io.stop();
+        });
 
     if (mesh) mesh->start();
     std::jthread dns_refresher = start_dns_refresher(bootstrap_dns);

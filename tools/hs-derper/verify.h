@@ -8,9 +8,9 @@
 #include <string>
 #include <unordered_map>
 
-#include "common/store/db.h"
-#include "common/derp/server.h"
 #include "common/base/timeutil.h"
+#include "common/derp/server.h"
+#include "common/store/db.h"
 
 namespace hs::derper {
 

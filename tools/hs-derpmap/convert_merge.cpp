@@ -2,9 +2,9 @@
 // hs-control would serve from a config.
 #include <memory>
 
+#include "common/base/duration.h"
 #include "common/config/config.h"
 #include "common/config/derpmap.h"
-#include "common/base/duration.h"
 #include "common/net/http_fetch.h"
 #include "tools/hs-derpmap/commands.h"
 
@@ -18,8 +18,9 @@ std::function<int()> add_convert(CLI::App& app) {
         std::string format;
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = app.add_subcommand("convert", "Convert a map between headscale's YAML and tailcfg JSON "
-                                              "(default: to the other format).");
+    auto* cmd = app.add_subcommand("convert",
+                                   "Convert a map between headscale's YAML and tailcfg JSON "
+                                   "(default: to the other format).");
     cmd->add_option("file", o->in, "Map file (default: stdin)");
     cmd->add_option("-o,--output", o->format, "Output format: yaml or json")->check(CLI::IsMember({"yaml", "json"}));
     return [o] {
@@ -43,11 +44,13 @@ std::function<int()> add_merge(CLI::App& app) {
         std::string format = "yaml";
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = app.add_subcommand("merge", "Merge maps from files and http(s) URLs in order: a later region "
-                                            "replaces an earlier one with the same ID, a null region removes it.");
+    auto* cmd = app.add_subcommand("merge",
+                                   "Merge maps from files and http(s) URLs in order: a later region "
+                                   "replaces an earlier one with the same ID, a null region removes it.");
     cmd->add_option("sources", o->sources, "Files (\"-\" for stdin) and URLs, in merge order");
-    cmd->add_option("--config", o->config, "Instead: the map hs-control serves from this config.yaml "
-                                           "(derp.urls, derp.paths, then the embedded region)");
+    cmd->add_option("--config", o->config,
+                    "Instead: the map hs-control serves from this config.yaml "
+                    "(derp.urls, derp.paths, then the embedded region)");
     cmd->add_option("--timeout", o->timeout, "Limit for each URL fetch")->capture_default_str();
     add_output_flag(cmd, o->format);
     return [o] {

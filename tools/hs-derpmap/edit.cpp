@@ -57,7 +57,8 @@ std::function<int()> add_new(CLI::App& app) {
     return [o] {
         json map = {{"Regions", json::object()}};
         check_new_names(map, *o);
-        json region = {{"RegionID", o->region_id}, {"RegionCode", o->code}, {"RegionName", o->name.empty() ? o->code : o->name}};
+        json region = {
+            {"RegionID", o->region_id}, {"RegionCode", o->code}, {"RegionName", o->name.empty() ? o->code : o->name}};
         add_nodes(region, *o);
         map["Regions"][std::to_string(o->region_id)] = region;
         return write_map(map, o->format);
@@ -66,10 +67,13 @@ std::function<int()> add_new(CLI::App& app) {
 
 std::function<int()> add_add_node(CLI::App& app) {
     auto o = std::make_shared<RegionOpts>();
-    auto* cmd = app.add_subcommand("add-node", "Add nodes to a region of a map read from FILE or stdin; a new "
-                                               "region needs --region-code.");
+    auto* cmd = app.add_subcommand("add-node",
+                                   "Add nodes to a region of a map read from FILE or stdin; a new "
+                                   "region needs --region-code.");
     cmd->add_option("file", o->in, "Map file (default: stdin)");
-    cmd->add_option("--region-id", o->region_id, "Region to add the nodes to")->required()->check(CLI::Range(1LL, (1LL << 53) - 1));
+    cmd->add_option("--region-id", o->region_id, "Region to add the nodes to")
+        ->required()
+        ->check(CLI::Range(1LL, (1LL << 53) - 1));
     cmd->add_option("--region-code", o->code, "Code for a region that does not exist yet");
     cmd->add_option("--region-name", o->name, "Name for a region that does not exist yet (default: the code)");
     cmd->add_option("--node", o->nodes, "A node, as for `new`; repeatable")->required();
@@ -82,7 +86,8 @@ std::function<int()> add_add_node(CLI::App& app) {
         if (!map["Regions"].contains(id) || map["Regions"][id].is_null()) {
             if (o->code.empty())
                 throw std::invalid_argument("region " + id + " is not in the map; give --region-code to create it");
-            map["Regions"][id] = {{"RegionID", o->region_id}, {"RegionCode", o->code},
+            map["Regions"][id] = {{"RegionID", o->region_id},
+                                  {"RegionCode", o->code},
                                   {"RegionName", o->name.empty() ? o->code : o->name}};
         }
         add_nodes(map["Regions"][id], *o);

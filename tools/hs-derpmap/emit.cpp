@@ -50,12 +50,8 @@ void emit_value(YAML::Emitter& e, const json& v, Kind kind) {
             e << s;
             break;
         }
-        case Kind::Int:
-            e << v.get<long long>();
-            break;
-        case Kind::Bool:
-            e << v.get<bool>();
-            break;
+        case Kind::Int: e << v.get<long long>(); break;
+        case Kind::Bool: e << v.get<bool>(); break;
         case Kind::Float:
             // nlohmann writes the shortest text that reads back to the same double.
             e << json(v.get<double>()).dump();

@@ -3,8 +3,8 @@
 #include <charconv>
 #include <cstdio>
 
-#include "common/config/derpmap.h"
 #include "common/base/files.h"
+#include "common/config/derpmap.h"
 #include "tools/hs-derpmap/commands.h"
 
 namespace hs::derpmap {
@@ -12,13 +12,16 @@ namespace hs::derpmap {
 using nlohmann::json;
 
 const std::vector<FieldDef> kRegionFields{
-    {"RegionID", Kind::Int},  {"RegionCode", Kind::Str}, {"RegionName", Kind::Str},      {"Latitude", Kind::Float},
-    {"Longitude", Kind::Float}, {"Avoid", Kind::Bool},   {"NoMeasureNoHome", Kind::Bool},
+    {"RegionID", Kind::Int},    {"RegionCode", Kind::Str}, {"RegionName", Kind::Str},       {"Latitude", Kind::Float},
+    {"Longitude", Kind::Float}, {"Avoid", Kind::Bool},     {"NoMeasureNoHome", Kind::Bool},
 };
 const std::vector<FieldDef> kNodeFields{
-    {"Name", Kind::Str},     {"RegionID", Kind::Int},  {"HostName", Kind::Str},         {"CertName", Kind::Str},
-    {"IPv4", Kind::Str},     {"IPv6", Kind::Str},      {"STUNPort", Kind::Int},         {"STUNOnly", Kind::Bool},
-    {"DERPPort", Kind::Int}, {"InsecureForTests", Kind::Bool}, {"STUNTestIP", Kind::Str}, {"CanPort80", Kind::Bool},
+    {"Name", Kind::Str},       {"RegionID", Kind::Int},
+    {"HostName", Kind::Str},   {"CertName", Kind::Str},
+    {"IPv4", Kind::Str},       {"IPv6", Kind::Str},
+    {"STUNPort", Kind::Int},   {"STUNOnly", Kind::Bool},
+    {"DERPPort", Kind::Int},   {"InsecureForTests", Kind::Bool},
+    {"STUNTestIP", Kind::Str}, {"CanPort80", Kind::Bool},
 };
 
 bool looks_like_json(const std::string& text) {
@@ -33,7 +36,8 @@ Input read_map(const std::string& path) {
     Input in;
     in.name = path.empty() || path == "-" ? "<stdin>" : path;
     const std::string text = path.empty() || path == "-" ? read_stdin(16 << 20) : read_file(path);
-    if (text.find_first_not_of(" \t\r\n") == std::string::npos) throw DerpMapError(in.name + ": empty input, expected a DERP map");
+    if (text.find_first_not_of(" \t\r\n") == std::string::npos)
+        throw DerpMapError(in.name + ": empty input, expected a DERP map");
     in.was_json = looks_like_json(text);
     if (in.was_json) {
         // YAML accepts some things JSON does not; a JSON-looking input must be real JSON.
@@ -68,7 +72,8 @@ namespace {
 long long to_int(const std::string& key, const std::string& v) {
     long long n = 0;
     const auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc{} || end != v.data() + v.size()) throw std::invalid_argument(key + "=" + v + ": not an integer");
+    if (ec != std::errc{} || end != v.data() + v.size())
+        throw std::invalid_argument(key + "=" + v + ": not an integer");
     return n;
 }
 
@@ -108,7 +113,8 @@ json parse_node_spec(const std::string& spec, long long region_id) {
                                         "\" (name, host, ipv4, ipv6, stun, derp, stunonly, insecure, certname, "
                                         "stuntestip, canport80)");
     }
-    if (!node.contains("Name") || node["Name"].get<std::string>().empty()) throw std::invalid_argument("--node: name= is required");
+    if (!node.contains("Name") || node["Name"].get<std::string>().empty())
+        throw std::invalid_argument("--node: name= is required");
     if (!node.contains("HostName") || node["HostName"].get<std::string>().empty())
         throw std::invalid_argument("--node " + node["Name"].get<std::string>() + ": host= is required");
     node["RegionID"] = region_id;

@@ -4,10 +4,11 @@
 #include "tools/hs-derpmap/commands.h"
 
 int main(int argc, char** argv) {
-    CLI::App app{"Generate, convert, merge, validate and probe DERP maps (headscale YAML or tailcfg JSON).\n\n"
-                 "  hs-derpmap new --region-id 901 --region-code home --node name=d1,host=derp.example.com \\\n"
-                 "    | hs-derpmap check\n",
-                 "hs-derpmap"};
+    CLI::App app{
+        "Generate, convert, merge, validate and probe DERP maps (headscale YAML or tailcfg JSON).\n\n"
+        "  hs-derpmap new --region-id 901 --region-code home --node name=d1,host=derp.example.com \\\n"
+        "    | hs-derpmap check\n",
+        "hs-derpmap"};
     hs::CommonFlags flags;
     hs::add_common_flags(app, flags);
     app.require_subcommand(1);

@@ -5,15 +5,15 @@
 #include <memory>
 #include <optional>
 
-#include <boost/asio/ssl.hpp>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
+#include <boost/asio/ssl.hpp>
 
-#include "common/net/asio.h"
-#include "common/derp/frame.h"
 #include "common/base/duration.h"
 #include "common/base/keys.h"
 #include "common/base/random.h"
+#include "common/derp/frame.h"
+#include "common/net/asio.h"
 #include "common/stun/message.h"
 #include "tools/hs-derpmap/commands.h"
 
@@ -32,9 +32,7 @@ struct ProbeError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-double ms_since(Clock::time_point t) {
-    return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
-}
+double ms_since(Clock::time_point t) { return std::chrono::duration<double, std::milli>(Clock::now() - t).count(); }
 
 // Runs one asynchronous operation to completion or until `deadline`; on timeout `cancel`
 // stops it and ProbeError names `what`.
@@ -87,10 +85,12 @@ asio::ip::address dial_address(asio::io_context& io, const json& node, Clock::ti
     run_op(
         io, deadline, "resolve " + host,
         [&](auto handler) {
-            resolver.async_resolve(host, "443", [&results, handler](const boost::system::error_code& e, tcp::resolver::results_type r) mutable {
-                results = std::move(r);
-                handler(e);
-            });
+            resolver.async_resolve(
+                host, "443",
+                [&results, handler](const boost::system::error_code& e, tcp::resolver::results_type r) mutable {
+                    results = std::move(r);
+                    handler(e);
+                });
         },
         [&] { resolver.cancel(); });
     for (const auto& r : results) {
@@ -110,7 +110,8 @@ double probe_stun(asio::io_context& io, const asio::ip::address& addr, std::uint
     const auto req = stun::tailscale_request(txid);
     const auto start = Clock::now();
     const std::string what = "STUN " + ep.address().to_string() + ":" + std::to_string(port);
-    run_op(io, deadline, what, [&](auto h) { sock.async_send_to(asio::buffer(req), ep, h); }, [&] { sock.close(); });
+    run_op(
+        io, deadline, what, [&](auto h) { sock.async_send_to(asio::buffer(req), ep, h); }, [&] { sock.close(); });
     std::array<std::uint8_t, 1500> buf{};
     // Skip anything that is not the answer to our transaction (late replies, strays).
     for (;;) {
@@ -119,10 +120,11 @@ double probe_stun(asio::io_context& io, const asio::ip::address& addr, std::uint
         run_op(
             io, deadline, what,
             [&](auto h) {
-                sock.async_receive_from(asio::buffer(buf), from, [&n, h](const boost::system::error_code& e, std::size_t len) mutable {
-                    n = len;
-                    h(e);
-                });
+                sock.async_receive_from(asio::buffer(buf), from,
+                                        [&n, h](const boost::system::error_code& e, std::size_t len) mutable {
+                                            n = len;
+                                            h(e);
+                                        });
             },
             [&] { sock.close(); });
         if (stun::parse_response(std::span<const std::uint8_t>(buf.data(), n), txid)) return ms_since(start);
@@ -145,7 +147,8 @@ struct DerpResult {
     std::string server_key;
 };
 
-DerpResult probe_derp(asio::io_context& io, const asio::ip::address& addr, const json& node, Clock::time_point deadline) {
+DerpResult probe_derp(asio::io_context& io, const asio::ip::address& addr, const json& node,
+                      Clock::time_point deadline) {
     const auto host = node.value("HostName", "");
     const long long port_cfg = node.value("DERPPort", 0LL);
     const auto port = static_cast<std::uint16_t>(port_cfg == 0 ? 443 : port_cfg);
@@ -169,9 +172,12 @@ DerpResult probe_derp(asio::io_context& io, const asio::ip::address& addr, const
 
     DerpResult r;
     const auto cancel = [&] { s.lowest_layer().close(); };
-    run_op(io, deadline, "connect " + where, [&](auto h) { s.lowest_layer().async_connect(ep, h); }, cancel);
+    run_op(
+        io, deadline, "connect " + where, [&](auto h) { s.lowest_layer().async_connect(ep, h); }, cancel);
     const auto tls_start = Clock::now();
-    run_op(io, deadline, "TLS handshake with " + where, [&](auto h) { s.async_handshake(ssl::stream_base::client, h); }, cancel);
+    run_op(
+        io, deadline, "TLS handshake with " + where, [&](auto h) { s.async_handshake(ssl::stream_base::client, h); },
+        cancel);
     r.tls_ms = ms_since(tls_start);
     if (pinned) {
         X509* cert = SSL_get1_peer_certificate(s.native_handle());
@@ -187,9 +193,11 @@ DerpResult probe_derp(asio::io_context& io, const asio::ip::address& addr, const
     }
 
     const auto derp_start = Clock::now();
-    const std::string req = "GET /derp HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: DERP\r\nConnection: Upgrade\r\n"
+    const std::string req = "GET /derp HTTP/1.1\r\nHost: " + host +
+                            "\r\nUpgrade: DERP\r\nConnection: Upgrade\r\n"
                             "User-Agent: hs-derpmap-probe\r\n\r\n";
-    run_op(io, deadline, "DERP request to " + where, [&](auto h) { asio::async_write(s, asio::buffer(req), h); }, cancel);
+    run_op(
+        io, deadline, "DERP request to " + where, [&](auto h) { asio::async_write(s, asio::buffer(req), h); }, cancel);
     std::string buf;
     run_op(
         io, deadline, "DERP response from " + where,
@@ -244,13 +252,15 @@ std::function<int()> add_probe(CLI::App& app) {
         std::string timeout = "3s";
     };
     auto o = std::make_shared<Opts>();
-    auto* cmd = app.add_subcommand("probe", "Measure every node of a map: STUN round trip, TLS handshake and "
-                                            "certificate check, DERP handshake. Exit 1 when any node fails.");
+    auto* cmd = app.add_subcommand("probe",
+                                   "Measure every node of a map: STUN round trip, TLS handshake and "
+                                   "certificate check, DERP handshake. Exit 1 when any node fails.");
     cmd->add_option("file", o->in, "Map file (default: stdin)");
     cmd->add_option("-o,--output", o->format, "table, or json (one JSON object per node)")
         ->check(CLI::IsMember({"table", "json"}))
         ->capture_default_str();
-    cmd->add_option("--timeout", o->timeout, "Limit for each node's STUN and for its TLS+DERP exchange")->capture_default_str();
+    cmd->add_option("--timeout", o->timeout, "Limit for each node's STUN and for its TLS+DERP exchange")
+        ->capture_default_str();
     return [o] {
         const auto timeout = parse_duration(o->timeout);
         if (timeout.count() <= 0) throw std::invalid_argument("--timeout must be positive");
@@ -263,8 +273,8 @@ std::function<int()> add_probe(CLI::App& app) {
         std::string out;
         if (o->format == "table") {
             char line[256];
-            std::snprintf(line, sizeof line, "%-8s %-12s %-28s %-10s %-10s %-10s %s\n", "REGION", "NODE", "ADDRESS", "STUN",
-                          "TLS", "DERP", "STATUS");
+            std::snprintf(line, sizeof line, "%-8s %-12s %-28s %-10s %-10s %-10s %s\n", "REGION", "NODE", "ADDRESS",
+                          "STUN", "TLS", "DERP", "STATUS");
             out += line;
         }
         for (const auto& [num, id] : ids) {
@@ -307,7 +317,8 @@ std::function<int()> add_probe(CLI::App& app) {
                 if (!errors.empty()) any_failed = true;
                 const auto name = node.value("Name", "");
                 if (o->format == "json") {
-                    json j = {{"region", num}, {"node", name}, {"host", node.value("HostName", "")}, {"address", addr_text}};
+                    json j = {
+                        {"region", num}, {"node", name}, {"host", node.value("HostName", "")}, {"address", addr_text}};
                     j["stun_ms"] = stun_ms ? json(*stun_ms) : json(nullptr);
                     j["tls_ms"] = tls_ms ? json(*tls_ms) : json(nullptr);
                     j["derp_ms"] = derp_ms ? json(*derp_ms) : json(nullptr);
@@ -317,8 +328,9 @@ std::function<int()> add_probe(CLI::App& app) {
                     out += j.dump() + "\n";
                 } else {
                     char line[256];
-                    std::snprintf(line, sizeof line, "%-8lld %-12s %-28s %-10s %-10s %-10s ", num, name.c_str(), addr_text.c_str(),
-                                  fmt_ms(stun_ms).c_str(), fmt_ms(tls_ms).c_str(), fmt_ms(derp_ms).c_str());
+                    std::snprintf(line, sizeof line, "%-8lld %-12s %-28s %-10s %-10s %-10s ", num, name.c_str(),
+                                  addr_text.c_str(), fmt_ms(stun_ms).c_str(), fmt_ms(tls_ms).c_str(),
+                                  fmt_ms(derp_ms).c_str());
                     out += line + (errors.empty() ? std::string("ok") : "FAILED: " + status) + "\n";
                 }
             }

@@ -5,9 +5,10 @@
 #include "tools/hs-keygen/commands.h"
 
 int main(int argc, char** argv) {
-    CLI::App app{"Generate hs and Tailscale keys and derive their public halves.\n\n"
-                 "  hs-keygen private | tee key | hs-keygen public\n",
-                 "hs-keygen"};
+    CLI::App app{
+        "Generate hs and Tailscale keys and derive their public halves.\n\n"
+        "  hs-keygen private | tee key | hs-keygen public\n",
+        "hs-keygen"};
     hs::CommonFlags flags;
     hs::add_common_flags(app, flags);
     app.require_subcommand(1);

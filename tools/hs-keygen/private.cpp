@@ -22,11 +22,13 @@ struct Opts {
 std::function<int()> add_private(CLI::App& app) {
     auto o = std::make_shared<Opts>();
     auto* cmd = app.add_subcommand("private", "Print a new private key (\"privkey:<64 hex>\")");
-    cmd->add_option("-t,--type", o->type, "machine, node, disco, derp or noise (the same private form; "
-                                          "'public' uses the type to pick the prefix)")
+    cmd->add_option("-t,--type", o->type,
+                    "machine, node, disco, derp or noise (the same private form; "
+                    "'public' uses the type to pick the prefix)")
         ->check(CLI::IsMember({"machine", "node", "disco", "derp", "noise"}))
         ->capture_default_str();
-    cmd->add_option("--out", o->out, "Write to FILE (mode 0600, atomically; missing directories made 0700) instead of stdout");
+    cmd->add_option("--out", o->out,
+                    "Write to FILE (mode 0600, atomically; missing directories made 0700) instead of stdout");
     cmd->add_flag("--force", o->force, "Overwrite FILE if it exists");
     cmd->add_option("--format", o->format, "text, or json for derper's key file {\"PrivateKey\": ...}")
         ->check(CLI::IsMember({"text", "json"}))

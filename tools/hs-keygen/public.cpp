@@ -17,9 +17,10 @@ struct Opts {
 
 std::function<int()> add_public(CLI::App& app) {
     auto o = std::make_shared<Opts>();
-    auto* cmd = app.add_subcommand("public", "Read a private key on stdin and print its public key.\n"
-                                             "Accepts \"privkey:<hex>\" (hs-keygen, headscale's key files) and "
-                                             "derper's JSON key file.");
+    auto* cmd = app.add_subcommand("public",
+                                   "Read a private key on stdin and print its public key.\n"
+                                   "Accepts \"privkey:<hex>\" (hs-keygen, headscale's key files) and "
+                                   "derper's JSON key file.");
     cmd->add_option("-t,--type", o->type, "machine/noise -> mkey:, node/derp -> nodekey:, disco -> discokey:")
         ->check(CLI::IsMember({"machine", "node", "disco", "derp", "noise"}))
         ->capture_default_str();

@@ -10,8 +10,8 @@
 #include <cstring>
 #include <stdexcept>
 
-#include "common/stun/net/batch.h"
 #include "common/net/listen.h"
+#include "common/stun/net/batch.h"
 
 namespace hs::stunsrv {
 namespace {
@@ -58,8 +58,7 @@ void BatchServer::run(const std::atomic<bool>& stop, stun::Counters& counters) {
         if (pr < 0 && errno != EINTR) sys_fail("poll");
         if (pr <= 0) continue;
         // A full batch means more may be waiting: read again before polling.
-        while (batch.serve_once(fd_, counters) == stun::Batch::kMax && !stop.load()) {
-        }
+        while (batch.serve_once(fd_, counters) == stun::Batch::kMax && !stop.load()) {}
     }
 }
 

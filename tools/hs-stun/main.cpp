@@ -22,9 +22,10 @@ void log_counters(const hs::stun::Counters& c) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Answer STUN binding requests so Tailscale clients learn their public address.\n\n"
-                 "  hs-stun -a :3478\n",
-                 "hs-stun"};
+    CLI::App app{
+        "Answer STUN binding requests so Tailscale clients learn their public address.\n\n"
+        "  hs-stun -a :3478\n",
+        "hs-stun"};
     hs::CommonFlags flags;
     hs::add_common_flags(app, flags);
     std::string addr = ":3478";
@@ -45,7 +46,8 @@ int main(int argc, char** argv) {
         hs::stun::Counters counters;
         std::unique_ptr<hs::MetricsEndpoint> metrics;
         if (!metrics_addr.empty()) {
-            metrics = std::make_unique<hs::MetricsEndpoint>(metrics_addr, [&counters] { return counters.prometheus_text(); });
+            metrics =
+                std::make_unique<hs::MetricsEndpoint>(metrics_addr, [&counters] { return counters.prometheus_text(); });
             spdlog::info("metrics at http://{}/metrics", metrics->local_address());
         }
         std::jthread stats;

@@ -58,13 +58,15 @@ asio::awaitable<HttpResponse> exchange(HttpRequest r, std::chrono::seconds timeo
         ctx.set_default_verify_paths();
         ctx.set_verify_mode(asio::ssl::verify_peer);
         beast::ssl_stream<beast::tcp_stream> tls(std::move(tcp), ctx);
-        if (!SSL_set_tlsext_host_name(tls.native_handle(), u.host.c_str())) throw AcmeError("cannot set the TLS server name");
+        if (!SSL_set_tlsext_host_name(tls.native_handle(), u.host.c_str()))
+            throw AcmeError("cannot set the TLS server name");
         tls.set_verify_callback(asio::ssl::host_name_verification(u.host));
         co_await tls.async_handshake(asio::ssl::stream_base::client, use_awaitable);
         co_return co_await roundtrip(tls, r, u);
     } catch (const boost::system::system_error& e) {
-        const std::string why = e.code() == beast::error::timeout ? "timed out after " + std::to_string(timeout.count()) + "s"
-                                                                  : e.code().message();
+        const std::string why = e.code() == beast::error::timeout
+                                    ? "timed out after " + std::to_string(timeout.count()) + "s"
+                                    : e.code().message();
         throw AcmeError("cannot reach the ACME server at " + r.url + ": " + why);
     } catch (const FetchError& e) {
         throw AcmeError(std::string("ACME URL ") + e.what());

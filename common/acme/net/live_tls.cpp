@@ -47,7 +47,8 @@ std::string client_sni(SSL* s) {
     std::size_t name_len = 0;
     if (!take16(list, list_len, name, name_len)) return {};
     std::string out(reinterpret_cast<const char*>(name), name_len);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return out;
 }
 
@@ -85,7 +86,7 @@ int select_alpn(SSL* s, const unsigned char** out, unsigned char* out_len, const
 
 struct LiveTls::Material {
     X509* leaf = nullptr;
-    STACK_OF(X509)* chain = nullptr;
+    STACK_OF(X509) * chain = nullptr;
     EVP_PKEY* key = nullptr;
     ~Material() {
         X509_free(leaf);
@@ -103,10 +104,8 @@ std::shared_ptr<LiveTls::Material> load(const std::string& chain_pem, const std:
     auto read_all = [&](const std::string& pem, bool leaf_first) {
         BIO* bio = BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size()));
         while (X509* x = bio ? PEM_read_bio_X509(bio, nullptr, nullptr, nullptr) : nullptr) {
-            if (leaf_first && !m->leaf)
-                m->leaf = x;
-            else
-                sk_X509_push(m->chain, x);
+            if (leaf_first && !m->leaf) m->leaf = x;
+            else sk_X509_push(m->chain, x);
         }
         ERR_clear_error();  // the read that ends the loop reports "no start line"
         BIO_free(bio);
@@ -159,7 +158,8 @@ void LiveTls::add_trailing_certificate(const std::string& pem) {
 void LiveTls::set_challenge(const std::string& hostname, const std::string& cert_pem, const std::string& key_pem) {
     auto m = load(cert_pem, key_pem, {});
     std::string host = hostname;
-    std::transform(host.begin(), host.end(), host.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(host.begin(), host.end(), host.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     std::lock_guard lk(mu_);
     challenges_[host] = std::move(m);
 }

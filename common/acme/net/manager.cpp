@@ -69,11 +69,11 @@ void CertManager::prepare() {
             const std::string chain = read_file(cert_path(), 1 << 20), key = read_file(key_path(), 1 << 16);
             const CertInfo c = inspect_certificate(chain);
             if (c.not_after <= Clock::now())
-                spdlog::warn("ACME: cached certificate {} expired at {}; ordering a new one", cert_path(), time_text(c.not_after));
+                spdlog::warn("ACME: cached certificate {} expired at {}; ordering a new one", cert_path(),
+                             time_text(c.not_after));
             else if (std::find(c.dns_names.begin(), c.dns_names.end(), s_.hostname) == c.dns_names.end())
                 spdlog::warn("ACME: cached certificate {} is not for {}; ordering a new one", cert_path(), s_.hostname);
-            else
-                install(chain, key, true);
+            else install(chain, key, true);
         } catch (const std::exception& e) {
             spdlog::warn("ACME: cannot use the cached certificate {}: {}; ordering a new one", cert_path(), e.what());
         }
@@ -142,22 +142,19 @@ asio::awaitable<void> CertManager::obtain() {
     try {
         while (a.kind != Action::Kind::Done) {
             switch (a.kind) {
-            case Action::Kind::Send:
-                a = order.on_response(co_await exchange(a.request, kRequestTimeout));
-                break;
-            case Action::Kind::Publish:
-                publish(a.challenge);
-                spdlog::debug("ACME: answering the {} challenge for {}", challenge_name(a.challenge.type),
-                              a.challenge.hostname);
-                a = order.on_published();
-                break;
-            case Action::Kind::Wait:
-                wait.expires_after(a.wait);
-                co_await wait.async_wait(asio::use_awaitable);
-                a = order.on_waited();
-                break;
-            default:
-                throw AcmeError(a.error);
+                case Action::Kind::Send: a = order.on_response(co_await exchange(a.request, kRequestTimeout)); break;
+                case Action::Kind::Publish:
+                    publish(a.challenge);
+                    spdlog::debug("ACME: answering the {} challenge for {}", challenge_name(a.challenge.type),
+                                  a.challenge.hostname);
+                    a = order.on_published();
+                    break;
+                case Action::Kind::Wait:
+                    wait.expires_after(a.wait);
+                    co_await wait.async_wait(asio::use_awaitable);
+                    a = order.on_waited();
+                    break;
+                default: throw AcmeError(a.error);
             }
         }
     } catch (...) {
@@ -218,14 +215,16 @@ asio::awaitable<void> CertManager::run() {
         if (!have) {
             spdlog::error("ACME: no certificate for {}: {}", s_.hostname, error);
             if (++first_tries >= kFirstTries) {
-                on_fatal_("cannot obtain a certificate for " + s_.hostname + " from " + s_.directory_url + ": " + error);
+                on_fatal_("cannot obtain a certificate for " + s_.hostname + " from " + s_.directory_url + ": " +
+                          error);
                 co_return;
             }
         } else {
             delay = retry_delay(info.not_after);
-            spdlog::error("ACME: renewing the certificate for {} failed: {}; keeping the current one (serial {}, valid "
-                          "until {}); next try in {}s",
-                          s_.hostname, error, info.serial_hex, time_text(info.not_after), delay.count());
+            spdlog::error(
+                "ACME: renewing the certificate for {} failed: {}; keeping the current one (serial {}, valid "
+                "until {}); next try in {}s",
+                s_.hostname, error, info.serial_hex, time_text(info.not_after), delay.count());
         }
         co_await sleep_until(Clock::now() + delay);
     }
@@ -234,8 +233,9 @@ asio::awaitable<void> CertManager::run() {
 std::string CertManager::metrics_text() const {
     std::lock_guard lk(mu_);
     prometheus::Writer w;
-    w.gauge("hs_acme_certificate_expiry_timestamp_seconds", "When the certificate in use expires (Unix time; 0: none).",
-            have_cert_ ? std::chrono::duration_cast<std::chrono::seconds>(info_.not_after.time_since_epoch()).count() : 0);
+    w.gauge(
+        "hs_acme_certificate_expiry_timestamp_seconds", "When the certificate in use expires (Unix time; 0: none).",
+        have_cert_ ? std::chrono::duration_cast<std::chrono::seconds>(info_.not_after.time_since_epoch()).count() : 0);
     w.family("hs_acme_orders_total", "counter", "ACME certificate orders by outcome.");
     w.sample("hs_acme_orders_total", renewals_ok_, {{"outcome", "ok"}});
     w.sample("hs_acme_orders_total", renewals_failed_, {{"outcome", "failed"}});

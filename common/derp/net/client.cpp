@@ -142,7 +142,9 @@ net::awaitable<Frame> ClientConn::read_frame() {
     }
 }
 
-net::awaitable<void> ClientConn::write(ByteView bytes) { co_await stream_->write(net::buffer(bytes.data(), bytes.size())); }
+net::awaitable<void> ClientConn::write(ByteView bytes) {
+    co_await stream_->write(net::buffer(bytes.data(), bytes.size()));
+}
 
 net::awaitable<PublicKey> ClientConn::read_server_key() {
     const Frame f = co_await read_frame();

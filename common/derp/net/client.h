@@ -42,7 +42,7 @@ public:
     // Connects, does TLS (verifying the certificate for target.host unless the context is
     // insecure) and the HTTP upgrade. Throws std::runtime_error naming the step that failed.
     static net::awaitable<std::unique_ptr<ClientConn>> dial(net::any_io_executor ex, ssl::context& tls,
-                                                           const DialTarget& target);
+                                                            const DialTarget& target);
 
     // Reads ServerKey, sends ClientInfo sealed with `me`, reads ServerInfo. Throws FrameError
     // or the stream's error.

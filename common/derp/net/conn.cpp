@@ -48,7 +48,8 @@ struct Conn : std::enable_shared_from_this<Conn> {
 
 std::string lower(std::string_view s) {
     std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::transform(out.begin(), out.end(), out.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return out;
 }
 
@@ -198,10 +199,8 @@ std::size_t detail::read_buffered_tls(ssl_st* ssl, net::mutable_buffer b, TlsTai
         // Wanting I/O means the buffered records ran out: the next async read fetches more.
         // An end or an error is reported by the next read_some, after the bytes taken here.
         const int e = SSL_get_error(ssl, r);
-        if (e == SSL_ERROR_ZERO_RETURN)
-            tail = TlsTail::Eof;
-        else if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE)
-            tail = TlsTail::Failed;
+        if (e == SSL_ERROR_ZERO_RETURN) tail = TlsTail::Eof;
+        else if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE) tail = TlsTail::Failed;
         ERR_clear_error();
         break;
     }

@@ -72,7 +72,9 @@ public:
     explicit AsioByteStream(Stream s) : s_(std::move(s)) {}
     net::any_io_executor get_executor() override { return s_.get_executor(); }
     net::awaitable<std::size_t> read_some(net::mutable_buffer b) override {
-        if constexpr (requires { { s_.native_handle() } -> std::same_as<ssl_st*>; }) {
+        if constexpr (requires {
+                          { s_.native_handle() } -> std::same_as<ssl_st*>;
+                      }) {
             // An async read of a TLS stream yields one record: one packet, from a real client.
             // Taking the records that came with it at once lets the relay route a burst before
             // the writers run, so they send several packets per syscall instead of one each
@@ -162,8 +164,8 @@ IpAddr to_ipaddr(const net::ip::address& a);
 // 101 (unless the client asked for fast start) or completes the WebSocket handshake, then runs
 // serve_conn. `buffer` holds what the HTTP reader read past the request; it is consumed.
 template <class Stream, class Body>
-net::awaitable<void> accept_derp(Stream stream, beast::flat_buffer& buffer, http::request<Body> req,
-                                 DerpServer& server, ConnMeta meta, std::string remote, ConnOptions opts = {}) {
+net::awaitable<void> accept_derp(Stream stream, beast::flat_buffer& buffer, http::request<Body> req, DerpServer& server,
+                                 ConnMeta meta, std::string remote, ConnOptions opts = {}) {
     // The HTTP timeouts of a beast::tcp_stream would cut a long-lived DERP connection.
     if constexpr (requires { beast::get_lowest_layer(stream).expires_never(); })
         beast::get_lowest_layer(stream).expires_never();

@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/net/http_fetch.h"
 #include "common/base/log.h"
+#include "common/net/http_fetch.h"
 
 namespace hs::derp {
 
@@ -22,7 +22,8 @@ bool webhook_allows(int status, std::string_view body) {
     if (j.is_discarded() || !j.is_object()) return false;
     for (const auto& [name, v] : j.items()) {
         std::string k = name;
-        std::transform(k.begin(), k.end(), k.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        std::transform(k.begin(), k.end(), k.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
         if (k == "allow") return v.is_boolean() && v.get<bool>();
     }
     return false;

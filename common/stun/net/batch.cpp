@@ -95,8 +95,8 @@ std::size_t Batch::serve_once(int fd, Counters& counters) {
         IpAddr ip;
         std::uint16_t port = 0;
         if (!from_sockaddr(peers_[i], ip, port)) continue;
-        const std::size_t len = handle_packet(std::span(in_[i]).first(rmsgs_[i].msg_len), ip, port,
-                                              std::span(out_[replies]), counters);
+        const std::size_t len =
+            handle_packet(std::span(in_[i]).first(rmsgs_[i].msg_len), ip, port, std::span(out_[replies]), counters);
         if (len == 0) continue;
         out_iov_[replies] = {out_[replies].data(), len};
         msghdr& m = smsgs_[replies].msg_hdr;

@@ -1,7 +1,7 @@
 #include "common/stun/net/udp.h"
 
-#include "common/stun/net/batch.h"
 #include "common/base/log.h"
+#include "common/stun/net/batch.h"
 
 namespace hs::stun {
 namespace net = boost::asio;
@@ -19,8 +19,7 @@ net::awaitable<void> serve_stun(net::ip::udp::socket& sock, Counters& counters) 
         if (ec == net::error::operation_aborted || ec == net::error::bad_descriptor) co_return;
         if (ec) continue;
         try {
-            for (int i = 0; i < 4 && batch.serve_once(sock.native_handle(), counters) == Batch::kMax; ++i) {
-            }
+            for (int i = 0; i < 4 && batch.serve_once(sock.native_handle(), counters) == Batch::kMax; ++i) {}
         } catch (const std::exception& e) {
             spdlog::warn("{}; STUN stops", e.what());
             co_return;

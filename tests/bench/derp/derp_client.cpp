@@ -66,7 +66,8 @@ void write_all(SSL* ssl, const void* data, std::size_t n, const char* step) {
 derp::Frame read_frame(SSL* ssl, std::string& buf, const char* step) {
     read_at_least(ssl, buf, derp::kHeaderLen, step);
     const auto* h = reinterpret_cast<const std::uint8_t*>(buf.data());
-    const std::uint32_t len = (std::uint32_t{h[1]} << 24) | (std::uint32_t{h[2]} << 16) | (std::uint32_t{h[3]} << 8) | h[4];
+    const std::uint32_t len =
+        (std::uint32_t{h[1]} << 24) | (std::uint32_t{h[2]} << 16) | (std::uint32_t{h[3]} << 8) | h[4];
     if (len > derp::kMaxInfoLen) fail(std::string(step) + ": frame of " + std::to_string(len) + " bytes");
     read_at_least(ssl, buf, derp::kHeaderLen + len, step);
     derp::Frame f{derp::Bytes(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(derp::kHeaderLen + len))};

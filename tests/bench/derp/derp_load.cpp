@@ -21,8 +21,8 @@
 #include <nlohmann/json.hpp>
 
 #include "common/base/cli.h"
-#include "common/derp/frame.h"
 #include "common/base/duration.h"
+#include "common/derp/frame.h"
 #include "tests/bench/derp/derp_client.h"
 #include "tests/bench/derp/proc_stat.h"
 
@@ -45,7 +45,7 @@ struct Settings {
     int pairs = 10;
     std::size_t size = 1400;
     std::string duration = "10s", warmup = "1s", drain = "2s";
-    double rate = 0;  // packets/s per connection; 0 = as fast as the server takes them
+    double rate = 0;             // packets/s per connection; 0 = as fast as the server takes them
     std::size_t per_record = 1;  // frames per TLS record
     int server_pid = 0;
     std::string label;
@@ -54,9 +54,9 @@ struct Settings {
 struct Peer {
     hs::bench::DerpConn c;
     std::size_t partner = 0;
-    std::vector<std::uint8_t> tmpl;   // one SendPacket frame to the partner
-    std::vector<std::uint8_t> plain;  // the frames of one TLS record
-    std::vector<std::uint8_t> out;    // TLS records waiting for the socket
+    std::vector<std::uint8_t> tmpl;           // one SendPacket frame to the partner
+    std::vector<std::uint8_t> plain;          // the frames of one TLS record
+    std::vector<std::uint8_t> out;            // TLS records waiting for the socket
     std::size_t out_off = 0, out_frames = 0;  // bytes of `out` written; frames in `out`
     bool want_write = false, registered_out = false;
     double tokens = 0;
@@ -92,12 +92,14 @@ void parse(Run& r, Peer& p) {
     const Peer& from = r.peers[p.partner];
     while (p.in_len - pos >= derp::kHeaderLen) {
         const std::uint8_t* h = p.in.data() + pos;
-        const std::uint32_t len = (std::uint32_t{h[1]} << 24) | (std::uint32_t{h[2]} << 16) | (std::uint32_t{h[3]} << 8) | h[4];
+        const std::uint32_t len =
+            (std::uint32_t{h[1]} << 24) | (std::uint32_t{h[2]} << 16) | (std::uint32_t{h[3]} << 8) | h[4];
         if (len > derp::kMaxPacketSize + derp::kKeyLen) die("server sent a frame of " + std::to_string(len) + " bytes");
         if (p.in_len - pos < derp::kHeaderLen + len) break;
         if (static_cast<derp::FrameType>(h[0]) == derp::FrameType::RecvPacket) {
             const std::uint8_t* pl = h + derp::kHeaderLen;
-            if (len != derp::kKeyLen + r.s.size || std::memcmp(pl, from.c.public_key.bytes.data(), derp::kKeyLen) != 0) {
+            if (len != derp::kKeyLen + r.s.size ||
+                std::memcmp(pl, from.c.public_key.bytes.data(), derp::kKeyLen) != 0) {
                 ++p.foreign;
             } else {
                 std::uint64_t seq;
@@ -248,7 +250,8 @@ nlohmann::json run(const Settings& s) {
         }
         bool all_in = r.phase == Phase::Drain;
         if (all_in)
-            for (auto& p : r.peers) all_in = all_in && p.out_off == p.out.size() && r.peers[p.partner].sent == p.received;
+            for (auto& p : r.peers)
+                all_in = all_in && p.out_off == p.out.size() && r.peers[p.partner].sent == p.received;
         if (r.phase == Phase::Drain && (now >= done_at || all_in)) r.phase = Phase::Done;
         if (s.rate > 0) {
             const double dt = std::chrono::duration<double>(now - last).count();
@@ -261,7 +264,8 @@ nlohmann::json run(const Settings& s) {
             if (r.peers[i].want_write) continue;
             pump_write(r, i);
             const Peer& p = r.peers[i];
-            writable = writable || (!p.want_write && (p.out_off != p.out.size() || (s.rate == 0 && r.phase <= Phase::Measure)));
+            writable = writable ||
+                       (!p.want_write && (p.out_off != p.out.size() || (s.rate == 0 && r.phase <= Phase::Measure)));
         }
         const int timeout = writable ? 0 : 1;
         const int k = epoll_wait(r.ep, evs.data(), static_cast<int>(evs.size()), timeout);
@@ -298,7 +302,8 @@ nlohmann::json run(const Settings& s) {
     j["sent"] = sent;
     j["received"] = received;
     j["lost"] = sent >= received ? sent - received : 0;
-    j["loss_pct"] = sent ? 100.0 * static_cast<double>(sent - std::min(sent, received)) / static_cast<double>(sent) : 0.0;
+    j["loss_pct"] =
+        sent ? 100.0 * static_cast<double>(sent - std::min(sent, received)) / static_cast<double>(sent) : 0.0;
     j["reordered"] = reordered;
     j["unexpected_frames"] = foreign;
     j["rx_packets_per_s"] = pps;
@@ -313,10 +318,11 @@ nlohmann::json run(const Settings& s) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Relay fixed-size packets among DERP client pairs over TLS and report throughput, loss and\n"
-                 "the server's CPU time as JSON.\n\n"
-                 "  hs-bench-derp --port 8443 --server-pid $(pidof hs-derper) --duration 10s\n",
-                 "hs-bench-derp"};
+    CLI::App app{
+        "Relay fixed-size packets among DERP client pairs over TLS and report throughput, loss and\n"
+        "the server's CPU time as JSON.\n\n"
+        "  hs-bench-derp --port 8443 --server-pid $(pidof hs-derper) --duration 10s\n",
+        "hs-bench-derp"};
     hs::CommonFlags flags;
     hs::add_common_flags(app, flags);
     Settings s;
@@ -326,7 +332,9 @@ int main(int argc, char** argv) {
     app.add_option("--pairs", s.pairs, "Client pairs; both ends of a pair send to each other")->capture_default_str();
     app.add_option("--size", s.size, "Packet bytes (the data of one SendPacket)")->capture_default_str();
     app.add_option("--duration", s.duration, "Measured time")->check(hs::duration_validator())->capture_default_str();
-    app.add_option("--warmup", s.warmup, "Load before measuring")->check(hs::duration_validator())->capture_default_str();
+    app.add_option("--warmup", s.warmup, "Load before measuring")
+        ->check(hs::duration_validator())
+        ->capture_default_str();
     app.add_option("--drain", s.drain, "Longest wait for packets in flight after sending stops")
         ->check(hs::duration_validator())
         ->capture_default_str();

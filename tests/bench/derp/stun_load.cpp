@@ -120,7 +120,8 @@ std::uint64_t drain(Sock& s, std::uint64_t& invalid) {
             die("recvmmsg");
         }
         for (int i = 0; i < r; ++i) {
-            const std::span<const std::uint8_t> pkt(bufs[static_cast<unsigned>(i)].data(), msgs[static_cast<unsigned>(i)].msg_len);
+            const std::span<const std::uint8_t> pkt(bufs[static_cast<unsigned>(i)].data(),
+                                                    msgs[static_cast<unsigned>(i)].msg_len);
             stun::TxId id{};
             if (pkt.size() >= stun::kHeaderLen) std::memcpy(id.data(), pkt.data() + 8, id.size());
             const auto m = stun::parse_response(pkt, id);
@@ -214,10 +215,11 @@ nlohmann::json run(const Settings& st) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App app{"Send STUN binding requests with a window outstanding and report valid responses per second\n"
-                 "as JSON.\n\n"
-                 "  hs-bench-stun --port 3478 --server-pid $(pidof hs-stun) --duration 10s\n",
-                 "hs-bench-stun"};
+    CLI::App app{
+        "Send STUN binding requests with a window outstanding and report valid responses per second\n"
+        "as JSON.\n\n"
+        "  hs-bench-stun --port 3478 --server-pid $(pidof hs-stun) --duration 10s\n",
+        "hs-bench-stun"};
     hs::CommonFlags flags;
     hs::add_common_flags(app, flags);
     Settings s;
@@ -226,7 +228,9 @@ int main(int argc, char** argv) {
     app.add_option("--sockets", s.sockets, "UDP sockets (source ports)")->capture_default_str();
     app.add_option("--window", s.window, "Requests outstanding per socket")->capture_default_str();
     app.add_option("--duration", s.duration, "Measured time")->check(hs::duration_validator())->capture_default_str();
-    app.add_option("--warmup", s.warmup, "Load before measuring")->check(hs::duration_validator())->capture_default_str();
+    app.add_option("--warmup", s.warmup, "Load before measuring")
+        ->check(hs::duration_validator())
+        ->capture_default_str();
     app.add_option("--server-pid", s.server_pid, "Server process whose CPU seconds to report");
     app.add_option("--label", s.label, "Name of the server in the output");
     return hs::run_main(app, flags, argc, argv, [&] {

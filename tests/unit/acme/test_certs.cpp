@@ -31,8 +31,8 @@ TEST_CASE("make_csr: signed by the key, every name a dNSName SAN") {
     auto* names = static_cast<GENERAL_NAMES*>(X509V3_get_d2i(exts, NID_subject_alt_name, nullptr, nullptr));
     REQUIRE(names);
     REQUIRE(sk_GENERAL_NAME_num(names) == 2);
-    CHECK(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(sk_GENERAL_NAME_value(names, 1)->d.dNSName))) ==
-          "alt.example.com");
+    CHECK(std::string(reinterpret_cast<const char*>(
+              ASN1_STRING_get0_data(sk_GENERAL_NAME_value(names, 1)->d.dNSName))) == "alt.example.com");
     GENERAL_NAMES_free(names);
     sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
     X509_REQ_free(req);

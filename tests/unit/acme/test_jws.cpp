@@ -13,7 +13,8 @@ const char* kX = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
 const char* kY = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
 const char* kD = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";
 const char* kInput =
-    "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+    "eyJhbGciOiJFUzI1NiJ9."
+    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
 const char* kSig = "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
 }  // namespace
 
@@ -61,7 +62,8 @@ TEST_CASE("keys round-trip through PEM; other key types are refused") {
 
 TEST_CASE("sign_request: flattened JWS with jwk for newAccount, kid afterwards") {
     const EcKey key = EcKey::generate();
-    const auto first = nlohmann::json::parse(hs::acme::sign_request(key, "https://ca/new-acct", "n1", "", R"({"a":1})"));
+    const auto first =
+        nlohmann::json::parse(hs::acme::sign_request(key, "https://ca/new-acct", "n1", "", R"({"a":1})"));
     const auto header = nlohmann::json::parse(b64url_decode(first["protected"].get<std::string>()));
     CHECK(header["alg"] == "ES256");
     CHECK(header["nonce"] == "n1");
@@ -72,7 +74,8 @@ TEST_CASE("sign_request: flattened JWS with jwk for newAccount, kid afterwards")
     const std::string input = first["protected"].get<std::string>() + "." + first["payload"].get<std::string>();
     CHECK(key.verify(input, b64url_decode(first["signature"].get<std::string>())));
 
-    const auto get = nlohmann::json::parse(hs::acme::sign_request(key, "https://ca/authz/1", "n2", "https://ca/acct/7", ""));
+    const auto get =
+        nlohmann::json::parse(hs::acme::sign_request(key, "https://ca/authz/1", "n2", "https://ca/acct/7", ""));
     const auto h2 = nlohmann::json::parse(b64url_decode(get["protected"].get<std::string>()));
     CHECK(h2["kid"] == "https://ca/acct/7");
     CHECK_FALSE(h2.contains("jwk"));

@@ -16,21 +16,24 @@ const char* kDir = R"({"keyChange":"https://ca/rollover-account-key","meta":{"ex
   "newNonce":"https://ca/nonce-plz","newOrder":"https://ca/order-plz","renewalInfo":"https://ca/draft-ietf-acme-ari-03/renewalInfo",
   "revokeCert":"https://ca/revoke-cert"})";
 
-HttpResponse resp(int status, std::string body, std::string nonce = "", std::string location = "", std::string retry = "") {
+HttpResponse resp(int status, std::string body, std::string nonce = "", std::string location = "",
+                  std::string retry = "") {
     return HttpResponse{status, std::move(location), std::move(nonce), std::move(retry), std::move(body)};
 }
 
 // The protected header and payload of a signed request.
 std::pair<json, std::string> open(const Action& a) {
     const auto jws = json::parse(a.request.body);
-    return {json::parse(b64url_decode(jws["protected"].get<std::string>())), b64url_decode(jws["payload"].get<std::string>())};
+    return {json::parse(b64url_decode(jws["protected"].get<std::string>())),
+            b64url_decode(jws["payload"].get<std::string>())};
 }
 
 std::string authz(const char* status, const char* extra = "") {
     return std::string(R"({"status":")") + status + R"(","identifier":{"type":"dns","value":"hs.example"},"challenges":[
       {"type":"dns-01","url":"https://ca/chalZ/d1","token":"tokD","status":"pending"},
       {"type":"http-01","url":"https://ca/chalZ/h1","token":"tokH","status":"pending"},
-      {"type":"tls-alpn-01","url":"https://ca/chalZ/t1","token":"tokT","status":"pending")" + extra + "}]}";
+      {"type":"tls-alpn-01","url":"https://ca/chalZ/t1","token":"tokT","status":"pending")" +
+           extra + "}]}";
 }
 
 const char* kPendingOrder = R"({"status":"pending","identifiers":[{"type":"dns","value":"hs.example"}],
@@ -131,7 +134,8 @@ TEST_CASE("order: TLS-ALPN-01 picks its challenge; an authorization already vali
 TEST_CASE("order: badNonce is retried with the fresh nonce, same request") {
     Run run(ChallengeType::Http01);
     Action first = run.to_authz();
-    const char* bad = R"({"type":"urn:ietf:params:acme:error:badNonce","detail":"JWS has an invalid anti-replay nonce"})";
+    const char* bad =
+        R"({"type":"urn:ietf:params:acme:error:badNonce","detail":"JWS has an invalid anti-replay nonce"})";
     Action a = run.order.on_response(resp(400, bad, "fresh"));
     REQUIRE(a.kind == Kind::Send);
     CHECK(a.request.url == first.request.url);
@@ -144,7 +148,8 @@ TEST_CASE("order: refusals and failed validations say what the server said") {
     a = run.order.on_response(resp(200, kDir));
     a = run.order.on_response(resp(200, "", "n1"));
     a = run.order.on_response(resp(201, "{}", "n2", "https://ca/my-account/1"));
-    a = run.order.on_response(resp(400,
+    a = run.order.on_response(resp(
+        400,
         R"({"type":"urn:ietf:params:acme:error:rejectedIdentifier","detail":"Order included a blocked identifier","status":400})"));
     REQUIRE(a.kind == Kind::Failed);
     CHECK_THAT(a.error, Contains("new order") && Contains("HTTP 400") && Contains("rejectedIdentifier") &&
@@ -156,14 +161,16 @@ TEST_CASE("order: refusals and failed validations say what the server said") {
     a = v.order.on_response(resp(200, "{}", "n"));
     a = v.order.on_waited();
     a = v.order.on_response(resp(200, authz("invalid", R"(,"error":{"type":"urn:ietf:params:acme:error:connection",
-        "detail":"Connection refused"})"), "n"));
+        "detail":"Connection refused"})"),
+                                 "n"));
     REQUIRE(a.kind == Kind::Failed);
     CHECK_THAT(a.error, Contains("hs.example is invalid") && Contains("Connection refused"));
 
     Run none(ChallengeType::TlsAlpn01);
     none.to_authz();
     a = none.order.on_response(resp(200, R"({"status":"pending","identifier":{"value":"hs.example"},
-        "challenges":[{"type":"http-01","url":"u","token":"t"}]})", "n"));
+        "challenges":[{"type":"http-01","url":"u","token":"t"}]})",
+                                    "n"));
     REQUIRE(a.kind == Kind::Failed);
     CHECK_THAT(a.error, Contains("no tls-alpn-01 challenge") && Contains("offered: http-01"));
 

@@ -15,7 +15,7 @@ TEST_CASE("throttle: a source's failures beyond the burst wait, refilled at the 
     }
     REQUIRE(t.source_wait("10.0.0.1", t0));
     CHECK(*t.source_wait("10.0.0.1", t0) == 2s);  // one token at 0.5/s
-    CHECK_FALSE(t.source_wait("10.0.0.2", t0));    // another address is not slowed
+    CHECK_FALSE(t.source_wait("10.0.0.2", t0));   // another address is not slowed
     CHECK_FALSE(t.source_wait("10.0.0.1", t0 + 2s));
 }
 

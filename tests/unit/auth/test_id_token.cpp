@@ -17,7 +17,8 @@ IdTokenExpectations expect(TimePoint now) { return {kIssuer, "hs-control", "n-12
 
 json claims(TimePoint now) {
     const auto t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-    return {{"iss", kIssuer}, {"sub", "alice-1"}, {"aud", "hs-control"}, {"exp", t + 300}, {"iat", t}, {"nonce", "n-123"}};
+    return {{"iss", kIssuer}, {"sub", "alice-1"}, {"aud", "hs-control"},
+            {"exp", t + 300}, {"iat", t},         {"nonce", "n-123"}};
 }
 
 std::string message_of(const std::string& token, const std::vector<Jwk>& keys, const IdTokenExpectations& e) {
@@ -49,7 +50,8 @@ TEST_CASE("an ID token signed by another key is refused") {
     const auto key = test::TestKey::make("RS256", "k1");
     const auto forger = test::TestKey::make("RS256", "k1");  // same kid, different key
     const auto keys = parse_jwks(test::jwks({&key}));
-    CHECK(message_of(forger.token(claims(now)), keys, expect(now)) == "the ID token's signature does not match the provider's key");
+    CHECK(message_of(forger.token(claims(now)), keys, expect(now)) ==
+          "the ID token's signature does not match the provider's key");
     // An unknown kid asks the caller to fetch the JWKS again.
     const auto stranger = test::TestKey::make("RS256", "rotated");
     CHECK_THROWS_AS(verify_id_token(stranger.token(claims(now)), keys, expect(now)), UnknownKeyError);
@@ -87,9 +89,11 @@ TEST_CASE("iss, aud, azp, exp, iat and nonce are checked") {
         return message_of(key.token(c), keys, expect(now));
     };
     const auto t = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
-    CHECK(with("iss", "https://evil.example.com") == "the ID token comes from another issuer (iss \"https://evil.example.com\")");
+    CHECK(with("iss", "https://evil.example.com") ==
+          "the ID token comes from another issuer (iss \"https://evil.example.com\")");
     CHECK(with("aud", "other-client") == "the ID token was issued for another client (aud)");
-    CHECK(with("aud", json::array({"other", "hs-control"})) == "the ID token's authorized party (azp) is another client");
+    CHECK(with("aud", json::array({"other", "hs-control"})) ==
+          "the ID token's authorized party (azp) is another client");
     CHECK(with("azp", "other") == "the ID token's authorized party (azp) is another client");
     CHECK(with("exp", t - 61) == "the ID token has expired");
     CHECK(with("exp", t - 30) == "accepted");  // within the 60 s leeway

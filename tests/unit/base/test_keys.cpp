@@ -66,7 +66,8 @@ TEST_CASE("key text round trips for every prefix") {
     CHECK(PrivateKey::parse(k.text()).bytes == k.bytes);
     // Marshalling is lowercase; parsing takes either case.
     auto upper = k.text();
-    for (std::size_t i = kPrivatePrefix.size(); i < upper.size(); ++i) upper[i] = static_cast<char>(std::toupper(upper[i]));
+    for (std::size_t i = kPrivatePrefix.size(); i < upper.size(); ++i)
+        upper[i] = static_cast<char>(std::toupper(upper[i]));
     CHECK(PrivateKey::parse(upper).bytes == k.bytes);
 }
 

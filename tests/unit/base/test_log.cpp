@@ -70,7 +70,8 @@ TEST_CASE("a JSON log line stays one valid object with the same escaped text") {
     REQUIRE(lines(out) == 2);
     const auto first = nlohmann::json::parse(out.substr(0, out.find('\n')));
     CHECK(first["level"] == "warning");
-    CHECK(first["msg"] == "registration of evil\\n2026-01-01T00:00:00.000Z info  registered node 1 (admin)\\r\\x1b[2K refused");
+    CHECK(first["msg"] ==
+          "registration of evil\\n2026-01-01T00:00:00.000Z info  registered node 1 (admin)\\r\\x1b[2K refused");
     CHECK(nlohmann::json::parse(out.substr(out.find('\n') + 1))["msg"] == "second");
 }
 

@@ -2,8 +2,8 @@
 
 #include <cstdlib>
 
-#include "common/config/config.h"
 #include "common/base/duration.h"
+#include "common/config/config.h"
 
 using namespace hs;
 using Catch::Contains;
@@ -109,7 +109,8 @@ TEST_CASE("the current key wins over its legacy name") {
 }
 
 TEST_CASE("malformed YAML is reported with its line") {
-    CHECK_THAT(errors_of("server_url: http://x\nlisten_addr: [unclosed\n"), Contains("test.yaml:") && Contains("invalid YAML"));
+    CHECK_THAT(errors_of("server_url: http://x\nlisten_addr: [unclosed\n"),
+               Contains("test.yaml:") && Contains("invalid YAML"));
     CHECK_THAT(errors_of("a: b\n  c: d\n"), Contains("invalid YAML"));
 }
 
@@ -118,7 +119,8 @@ TEST_CASE("wrong types name file, line and key") {
                Contains("test.yaml:5: derp.server.enabled: expected true or false"));
     CHECK_THAT(errors_of(kMinimal + "derp:\n  urls: https://x\n"), Contains("test.yaml:4: derp.urls: expected a list"));
     CHECK_THAT(errors_of(kMinimal + "listen_addr: [a, b]\n"), Contains("listen_addr: expected a string, got a list"));
-    CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    region_id: abc\n"), Contains("derp.server.region_id: expected an integer"));
+    CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    region_id: abc\n"),
+               Contains("derp.server.region_id: expected an integer"));
     CHECK_THAT(errors_of(kMinimal + "node:\n  expiry: soon\n"), Contains("node.expiry: invalid duration \"soon\""));
     CHECK_THAT(errors_of("dns: [1, 2]\n"), Contains("dns: expected a mapping"));
 }
@@ -133,25 +135,32 @@ TEST_CASE("unknown keys are errors with a suggestion") {
 
 TEST_CASE("invalid values are rejected with file:line and key") {
     CHECK_THAT(errors_of(kMinimal + "server_url: ftp://x\n"), Contains("test.yaml:3: server_url:"));
-    CHECK_THAT(errors_of(kMinimal + "listen_addr: localhost\n"), Contains("listen_addr: \"localhost\" is not host:port"));
+    CHECK_THAT(errors_of(kMinimal + "listen_addr: localhost\n"),
+               Contains("listen_addr: \"localhost\" is not host:port"));
     CHECK_THAT(errors_of(kMinimal + "prefixes:\n  v4: 100.64.0.1/10\n"), Contains("test.yaml:4: prefixes.v4:"));
     CHECK_THAT(errors_of(kMinimal + "prefixes:\n  v4: fd7a::/48\n"), Contains("is not an IPv4 prefix"));
-    CHECK_THAT(errors_of(kMinimal + "prefixes:\n  allocation: clever\n"), Contains("prefixes.allocation: \"clever\" is not one of sequential, random"));
+    CHECK_THAT(errors_of(kMinimal + "prefixes:\n  allocation: clever\n"),
+               Contains("prefixes.allocation: \"clever\" is not one of sequential, random"));
     CHECK_THAT(errors_of(kMinimal + "database:\n  type: postgres\n"), Contains("postgres is not supported"));
     CHECK_THAT(errors_of(kMinimal + "log:\n  level: loud\n"), Contains("log.level: \"loud\" is not one of"));
-    CHECK_THAT(errors_of(kMinimal + "node:\n  ephemeral:\n    inactivity_timeout: 30s\n"), Contains("must be longer than 65s"));
-    CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    enabled: true\n"), Contains("stun_listen_addr: is required"));
+    CHECK_THAT(errors_of(kMinimal + "node:\n  ephemeral:\n    inactivity_timeout: 30s\n"),
+               Contains("must be longer than 65s"));
+    CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    enabled: true\n"),
+               Contains("stun_listen_addr: is required"));
     CHECK_THAT(errors_of(kMinimal + "tls_cert_path: /a.pem\n"), Contains("must be set together"));
     CHECK_THAT(errors_of(kMinimal + "dns:\n  override_local_dns: true\n"), Contains("dns.nameservers.global is empty"));
     CHECK_THAT(errors_of("dns:\n  magic_dns: true\n"), Contains("test.yaml (not set): dns.base_domain: is required"));
-    CHECK_THAT(errors_of("server_url: https://hs.example.com\ndns:\n  base_domain: example.com\n"), Contains("must not contain the server's own host name"));
-    CHECK_THAT(errors_of(kMinimal + "dns:\n  extra_records:\n    - {name: a, type: A, value: fd7a::1}\n"), Contains("is not an IPv4 address"));
+    CHECK_THAT(errors_of("server_url: https://hs.example.com\ndns:\n  base_domain: example.com\n"),
+               Contains("must not contain the server's own host name"));
+    CHECK_THAT(errors_of(kMinimal + "dns:\n  extra_records:\n    - {name: a, type: A, value: fd7a::1}\n"),
+               Contains("is not an IPv4 address"));
     CHECK_THAT(errors_of(kMinimal + "trusted_proxies: [0.0.0.0/0]\n"), Contains("would trust every address"));
 }
 
 TEST_CASE("every problem of one file is reported at once") {
     const auto e = errors_of("server_ur: x\nlog:\n  level: loud\nprefixes:\n  v4: nope\n");
-    CHECK_THAT(e, Contains("server_ur") && Contains("log.level") && Contains("prefixes.v4") && Contains("dns.base_domain"));
+    CHECK_THAT(
+        e, Contains("server_ur") && Contains("log.level") && Contains("prefixes.v4") && Contains("dns.base_domain"));
 }
 
 TEST_CASE("HEADSCALE_ environment variables override the file") {
@@ -194,25 +203,28 @@ TEST_CASE("examples/config.yaml loads without warnings") {
 }
 
 TEST_CASE("keys hs does not honour warn once each, naming what hs does instead") {
-    const auto lc = load("dns:\n  base_domain: tailnet.test\n  extra_records_path: /etc/hs/records.json\n"
-                         "trusted_proxies: [10.0.0.0/8]\nauto_update: {enabled: true}\n"
-                         "cli: {address: 'hs.example.com:443'}\ntuning: {batcher_workers: 4}\n"
-                         "derp: {server: {automatically_add_embedded_derp_region: false}}\n");
+    const auto lc = load(
+        "dns:\n  base_domain: tailnet.test\n  extra_records_path: /etc/hs/records.json\n"
+        "trusted_proxies: [10.0.0.0/8]\nauto_update: {enabled: true}\n"
+        "cli: {address: 'hs.example.com:443'}\ntuning: {batcher_workers: 4}\n"
+        "derp: {server: {automatically_add_embedded_derp_region: false}}\n");
     check_warnings(lc, {"dns.extra_records_path: hs does not read this file",
                         "auto_update.enabled: hs does not send the default-auto-update node capability",
                         "cli.address: hs-admin does not read these", "tuning.batcher_workers: no effect in hs",
                         "automatically_add_embedded_derp_region: false has no effect"});
     for (const auto& w : lc.warnings) CHECK_THAT(w, Contains("test.yaml:"));
     // Settings equal to hs's behaviour say nothing (OIDC keys without an issuer, as in headscale).
-    const auto quiet = load(kMinimal + "oidc: {client_id: hs, pkce: {enabled: true}}\nauto_update: {enabled: false}\n"
-                                       "node: {routes: {ha: {probe_interval: 0s}}}\n");
+    const auto quiet = load(kMinimal +
+                            "oidc: {client_id: hs, pkce: {enabled: true}}\nauto_update: {enabled: false}\n"
+                            "node: {routes: {ha: {probe_interval: 0s}}}\n");
     CHECK(quiet.warnings.empty());
 }
 
 TEST_CASE("ACME and certificate files are one choice, not both") {
     CHECK(errors_of(kMinimal + "tls_letsencrypt_hostname: hs.example.com\n").empty());
-    CHECK_THAT(errors_of(kMinimal + "tls_letsencrypt_hostname: hs.example.com\ntls_cert_path: /a.pem\ntls_key_path: /a.key\n"),
-               Contains("tls_letsencrypt_hostname: cannot be combined with tls_cert_path/tls_key_path"));
+    CHECK_THAT(
+        errors_of(kMinimal + "tls_letsencrypt_hostname: hs.example.com\ntls_cert_path: /a.pem\ntls_key_path: /a.key\n"),
+        Contains("tls_letsencrypt_hostname: cannot be combined with tls_cert_path/tls_key_path"));
 }
 
 TEST_CASE("dns.override_local_dns defaults to true, as in headscale, when there are nameservers") {

@@ -37,9 +37,11 @@ TEST_CASE("headscale YAML and tailcfg JSON DERP maps read to the same JSON") {
 }
 
 TEST_CASE("DERP map errors name the file, line and field") {
-    CHECK_THROWS_WITH(parse_derp_map("regions:\n  900:\n    regioncod: x\n", "m.yaml"), Contains("m.yaml:3") && Contains("regioncod"));
+    CHECK_THROWS_WITH(parse_derp_map("regions:\n  900:\n    regioncod: x\n", "m.yaml"),
+                      Contains("m.yaml:3") && Contains("regioncod"));
     CHECK_THROWS_WITH(parse_derp_map("regions:\n  abc: {}\n", "m.yaml"), Contains("not a positive integer"));
-    CHECK_THROWS_WITH(parse_derp_map("regions:\n  1:\n    nodes:\n      - stunport: many\n", "m.yaml"), Contains("expected an integer"));
+    CHECK_THROWS_WITH(parse_derp_map("regions:\n  1:\n    nodes:\n      - stunport: many\n", "m.yaml"),
+                      Contains("expected an integer"));
     CHECK_THROWS_WITH(parse_derp_map("regions: [", "m.yaml"), Contains("invalid YAML/JSON"));
     CHECK_THROWS_WITH(parse_derp_map("wat: 1\n", "m.yaml"), Contains("unknown top-level field"));
     // Found by fuzz_derpmap: bytes JSON cannot carry, and non-finite coordinates.

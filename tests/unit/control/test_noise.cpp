@@ -103,8 +103,10 @@ Key32 random_key() {
 }  // namespace
 
 TEST_CASE("noise: test vector keys derive the listed public keys") {
-    CHECK(to_hex(kServerStatic.public_key().bytes) == "97e9418eaf0b2d0b1a602177576dd91fe202b10afd538d6cc8d95042869e7d4f");
-    CHECK(to_hex(kClientStatic.public_key().bytes) == "18f3347e61d58ac13619b34a5644bce3bbe729d0b2a113f9f4bb817ad5548612");
+    CHECK(to_hex(kServerStatic.public_key().bytes) ==
+          "97e9418eaf0b2d0b1a602177576dd91fe202b10afd538d6cc8d95042869e7d4f");
+    CHECK(to_hex(kClientStatic.public_key().bytes) ==
+          "18f3347e61d58ac13619b34a5644bce3bbe729d0b2a113f9f4bb817ad5548612");
     CHECK(to_hex(kClientEphemeral.public_key().bytes) ==
           "b470ad366b390120d4de0fb51689ba4be2f5afec4f3a069bb856f6afdec2d65c");
     CHECK(to_hex(kServerEphemeral.public_key().bytes) ==
@@ -161,8 +163,8 @@ TEST_CASE("noise: the n=1 record sealed with a little-endian nonce is rejected")
     std::uint8_t le_nonce[12] = {0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0};
     std::uint8_t ct[5 + 16];
     unsigned long long len = 0;
-    crypto_aead_chacha20poly1305_ietf_encrypt(ct, &len, reinterpret_cast<const unsigned char*>("again"), 5, nullptr,
-                                              0, nullptr, le_nonce, k1.data());
+    crypto_aead_chacha20poly1305_ietf_encrypt(ct, &len, reinterpret_cast<const unsigned char*>("again"), 5, nullptr, 0,
+                                              nullptr, le_nonce, k1.data());
     CHECK("040015" + hex(ct) == kC2sAgainLittleEndian);
 
     NoiseOpener rx(k1);
@@ -227,9 +229,7 @@ TEST_CASE("noise: malformed initiation headers get an error frame") {
         CHECK(e.error_frame);
         CHECK(std::string(e.what()) == "wrong handshake initiation size");
     }
-    SECTION("empty") {
-        CHECK(accept_error({}).error_frame);
-    }
+    SECTION("empty") { CHECK(accept_error({}).error_frame); }
     SECTION("wrong type") {
         init[2] = 0x02;
         const auto e = accept_error(init);
@@ -312,18 +312,12 @@ TEST_CASE("noise: transport rejects bad record headers as soon as they arrive") 
     SECTION("length field one above the limit") {
         CHECK_THAT(feed_error(rx, unhex("040ffe")).what(), Catch::Contains("too large"));
     }
-    SECTION("huge length field") {
-        CHECK_THAT(feed_error(rx, unhex("04ffff")).what(), Catch::Contains("too large"));
-    }
+    SECTION("huge length field") { CHECK_THAT(feed_error(rx, unhex("04ffff")).what(), Catch::Contains("too large")); }
     SECTION("length field shorter than a tag") {
         CHECK_THAT(feed_error(rx, unhex("04000f")).what(), Catch::Contains("too short"));
     }
-    SECTION("wrong record type") {
-        CHECK_THAT(feed_error(rx, unhex("050015")).what(), Catch::Contains("type 0x05"));
-    }
-    SECTION("error frame after the handshake") {
-        feed_error(rx, noise_error_frame("boom"));
-    }
+    SECTION("wrong record type") { CHECK_THAT(feed_error(rx, unhex("050015")).what(), Catch::Contains("type 0x05")); }
+    SECTION("error frame after the handshake") { feed_error(rx, noise_error_frame("boom")); }
     SECTION("header split across feeds") {
         Buf out;
         rx.feed(unhex("04"), out);

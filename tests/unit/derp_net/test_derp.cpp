@@ -61,7 +61,9 @@ void send(DerpServer& s, Fake& from, const Fake& to, const Bytes& data) {
     s.handle_frame(from.c, frame_of(encode_send_packet(to.key(), data)));
 }
 
-std::uint64_t dropped(const DerpServer& s, DropReason r) { return s.stats().packets_dropped[static_cast<std::size_t>(r)]; }
+std::uint64_t dropped(const DerpServer& s, DropReason r) {
+    return s.stats().packets_dropped[static_cast<std::size_t>(r)];
+}
 
 }  // namespace
 
@@ -345,9 +347,10 @@ TEST_CASE("DERP HTTP helpers") {
     CHECK(is_derp_path("/derp?x=1"));
     CHECK_FALSE(is_derp_path("/derpx"));
     const PublicKey k{from_hex(std::string(64, 'f'), "k")};
-    CHECK(switching_protocols(k) == "HTTP/1.1 101 Switching Protocols\r\nUpgrade: DERP\r\nConnection: Upgrade\r\n"
-                                    "Derp-Version: 2\r\nDerp-Public-Key: " +
-                                        std::string(64, 'f') + "\r\n\r\n");
+    CHECK(switching_protocols(k) ==
+          "HTTP/1.1 101 Switching Protocols\r\nUpgrade: DERP\r\nConnection: Upgrade\r\n"
+          "Derp-Version: 2\r\nDerp-Public-Key: " +
+              std::string(64, 'f') + "\r\n\r\n");
 }
 
 namespace {
@@ -462,8 +465,9 @@ TEST_CASE("DERP accept_derp: fast start keeps the bytes after the headers; WebSo
         net::co_spawn(
             io,
             [&]() -> net::awaitable<void> {
-                std::string out = "GET /derp HTTP/1.1\r\nHost: x\r\nUpgrade: DERP\r\nConnection: Upgrade\r\n"
-                                  "Derp-Fast-Start: 1\r\n\r\n";
+                std::string out =
+                    "GET /derp HTTP/1.1\r\nHost: x\r\nUpgrade: DERP\r\nConnection: Upgrade\r\n"
+                    "Derp-Fast-Start: 1\r\n\r\n";
                 const Bytes ci = encode_client_info(me, server.public_key(), ClientInfo{2, {}, true, false, {}});
                 out.append(ci.begin(), ci.end());
                 co_await net::async_write(client, net::buffer(out), net::use_awaitable);
@@ -483,9 +487,8 @@ TEST_CASE("DERP accept_derp: fast start keeps the bytes after the headers; WebSo
             io,
             [&]() -> net::awaitable<void> {
                 beast::websocket::stream<Local> ws(std::move(client));
-                ws.set_option(beast::websocket::stream_base::decorator([](beast::websocket::request_type& r) {
-                    r.set(http::field::sec_websocket_protocol, "derp");
-                }));
+                ws.set_option(beast::websocket::stream_base::decorator(
+                    [](beast::websocket::request_type& r) { r.set(http::field::sec_websocket_protocol, "derp"); }));
                 beast::websocket::response_type res;
                 co_await ws.async_handshake(res, "x", "/derp", net::use_awaitable);
                 CHECK(res[http::field::sec_websocket_protocol] == "derp");

@@ -86,9 +86,7 @@ struct TlsServer {
     ssl::context tls = tls_self_signed("127.0.0.1", fp);
     tcp::acceptor acc{io, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)};
 
-    explicit TlsServer(DerpServer::Options o) : derp(std::move(o)) {
-        net::co_spawn(io, accept_loop(), net::detached);
-    }
+    explicit TlsServer(DerpServer::Options o) : derp(std::move(o)) { net::co_spawn(io, accept_loop(), net::detached); }
     std::uint16_t port() const { return acc.local_endpoint().port(); }
 
     net::awaitable<void> serve(tcp::socket s) {
@@ -100,8 +98,7 @@ struct TlsServer {
             co_await http::async_read(ts, buf, req, net::use_awaitable);
             const auto meta = conn_meta(beast::get_lowest_layer(ts).remote_endpoint(), req);
             co_await accept_derp(std::move(ts), buf, std::move(req), derp, meta, "test");
-        } catch (const std::exception&) {
-        }
+        } catch (const std::exception&) {}
     }
     net::awaitable<void> accept_loop() {
         for (;;) {
@@ -219,11 +216,14 @@ TEST_CASE("DERP admission webhook: an unreachable URL admits only when failing o
     WebhookVerifier open_hook("http://127.0.0.1:1/verify", true, pool.get_executor(), std::chrono::seconds(2));
     WebhookVerifier closed_hook("http://127.0.0.1:1/verify", false, pool.get_executor(), std::chrono::seconds(2));
     std::optional<bool> a, b;
-    net::co_spawn(io, [&]() -> net::awaitable<void> {
-        ConnMeta m;
-        a = co_await open_hook.admit(PrivateKey::generate().public_key(), m);
-        b = co_await closed_hook.admit(PrivateKey::generate().public_key(), m);
-    }, net::detached);
+    net::co_spawn(
+        io,
+        [&]() -> net::awaitable<void> {
+            ConnMeta m;
+            a = co_await open_hook.admit(PrivateKey::generate().public_key(), m);
+            b = co_await closed_hook.admit(PrivateKey::generate().public_key(), m);
+        },
+        net::detached);
     io.run_for(std::chrono::seconds(10));
     REQUIRE(a);
     REQUIRE(b);

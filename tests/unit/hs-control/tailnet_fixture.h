@@ -8,10 +8,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "common/config/config.h"
-#include "common/store/db.h"
 #include "common/base/keys.h"
+#include "common/config/config.h"
 #include "common/control/mapframe.h"
+#include "common/store/db.h"
 #include "tools/hs-control/tailnet.h"
 
 namespace hs::test {
@@ -51,7 +51,8 @@ inline Config test_config() {
 
 // One DERP region on loopback.
 inline nlohmann::json derp_map() {
-    return nlohmann::json::parse(R"({"Regions":{"900":{"RegionID":900,"RegionCode":"lab","RegionName":"Lab","Nodes":[{"Name":"900a","RegionID":900,"HostName":"127.0.0.1"}]}}})");
+    return nlohmann::json::parse(
+        R"({"Regions":{"900":{"RegionID":900,"RegionCode":"lab","RegionName":"Lab","Nodes":[{"Name":"900a","RegionID":900,"HostName":"127.0.0.1"}]}}})");
 }
 
 // A node to be: fresh machine and node keys, and the requests the real client sends.
@@ -59,13 +60,22 @@ struct Client {
     std::string machine = key_text(kMachinePrefix, PrivateKey::generate().public_key().bytes);
     std::string node = key_text(kNodePrefix, PrivateKey::generate().public_key().bytes);
     nlohmann::json request(const std::string& hostname, const std::string& auth) const {
-        return {{"Version", 142}, {"NodeKey", node}, {"Auth", {{"AuthKey", auth}}}, {"Expiry", "0001-01-01T00:00:00Z"},
-                {"Followup", ""}, {"Hostinfo", {{"Hostname", hostname}}}};
+        return {{"Version", 142},
+                {"NodeKey", node},
+                {"Auth", {{"AuthKey", auth}}},
+                {"Expiry", "0001-01-01T00:00:00Z"},
+                {"Followup", ""},
+                {"Hostinfo", {{"Hostname", hostname}}}};
     }
     nlohmann::json map(bool stream) const {
-        return {{"Version", 142}, {"NodeKey", node}, {"Stream", stream}, {"Compress", "zstd"}, {"KeepAlive", true},
+        return {{"Version", 142},
+                {"NodeKey", node},
+                {"Stream", stream},
+                {"Compress", "zstd"},
+                {"KeepAlive", true},
                 {"DiscoKey", key_text(kDiscoPrefix, PrivateKey::generate().public_key().bytes)},
-                {"Endpoints", {"10.0.0.1:41641"}}, {"Hostinfo", {{"Hostname", "x"}, {"NetInfo", {{"PreferredDERP", 900}}}}}};
+                {"Endpoints", {"10.0.0.1:41641"}},
+                {"Hostinfo", {{"Hostname", "x"}, {"NetInfo", {{"PreferredDERP", 900}}}}}};
     }
 };
 

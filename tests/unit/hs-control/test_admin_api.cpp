@@ -26,7 +26,8 @@ struct ApiFixture {
         key = store::create_api_key(*db, std::nullopt).secret;
     }
     ~ApiFixture() { std::filesystem::remove_all(dir); }
-    control::ApiReply call(const char* method, const char* target, const std::string& body = "", std::string auth = "") {
+    control::ApiReply call(const char* method, const char* target, const std::string& body = "",
+                           std::string auth = "") {
         if (auth.empty()) auth = "Bearer " + key;
         return control::handle_api(*db, cfg, method, target, auth, body, Clock::now());
     }
@@ -55,7 +56,9 @@ TEST_CASE("HuJSON: errors name the line and column of the original text") {
 TEST_CASE("API: policy check compiles against the tailnet and names every problem by line:column") {
     ApiFixture f;
     store::create_user(*f.db, "alice");
-    const nlohmann::json bad = {{"policy", "{\"groups\": {\"g\": [\"a@\"]},\n \"acls\": [{\"action\": \"accept\", \"src\": [\"bob@\"], \"dst\": [\"*:70000\"]}]}"}};
+    const nlohmann::json bad = {{"policy",
+                                 "{\"groups\": {\"g\": [\"a@\"]},\n \"acls\": [{\"action\": \"accept\", \"src\": "
+                                 "[\"bob@\"], \"dst\": [\"*:70000\"]}]}"}};
     const auto r = f.call("POST", "/api/hs/v1/policy/check", bad.dump());
     CHECK(r.status == 400);
     CHECK_THAT(r.body, Contains("invalid policy"));
@@ -159,7 +162,8 @@ TEST_CASE("API: /api/v1 speaks headscale's wire format") {
     ApiFixture f;
     CHECK(f.call("GET", "/api/v1/user", "", "Bearer nope").status == 401);
     CHECK(f.call("GET", "/api/v1/user", "", "Bearer nope").body == "Unauthorized");
-    const auto u = f.call("POST", "/api/v1/user", R"({"name": "alice", "displayName": "Alice", "pictureUrl": "https://p.example/a.png"})");
+    const auto u = f.call("POST", "/api/v1/user",
+                          R"({"name": "alice", "displayName": "Alice", "pictureUrl": "https://p.example/a.png"})");
     REQUIRE(u.status == 200);
     const auto uj = nlohmann::json::parse(u.body)["user"];
     CHECK(uj["id"] == "1");  // IDs as strings
@@ -192,9 +196,11 @@ TEST_CASE("API: /api/v1 speaks headscale's wire format") {
     const auto e = f.call("POST", "/api/v1/node/1/expire?expiry=2031-01-02T03:04:05Z");
     REQUIRE(e.status == 200);
     CHECK(nlohmann::json::parse(e.body)["node"]["expiry"] == "2031-01-02T03:04:05Z");
-    CHECK(nlohmann::json::parse(f.call("POST", "/api/v1/node/1/expire?disable_expiry=true").body)["node"]["expiry"].is_null());
+    CHECK(nlohmann::json::parse(f.call("POST", "/api/v1/node/1/expire?disable_expiry=true").body)["node"]["expiry"]
+              .is_null());
     // A pre-auth key: aclTags, a fixed expiration kept to the second, the secret shown once.
-    const auto k = f.call("POST", "/api/v1/preauthkey", R"({"user": "1", "expiration": "2030-01-01T00:00:00Z", "aclTags": []})");
+    const auto k =
+        f.call("POST", "/api/v1/preauthkey", R"({"user": "1", "expiration": "2030-01-01T00:00:00Z", "aclTags": []})");
     REQUIRE(k.status == 200);
     const auto kj = nlohmann::json::parse(k.body)["preAuthKey"];
     CHECK(kj["expiration"] == "2030-01-01T00:00:00Z");

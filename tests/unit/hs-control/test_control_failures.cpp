@@ -12,12 +12,12 @@
 
 using namespace hs;
 using namespace hs::control;
-using nlohmann::json;
 using hs::test::Client;
 using hs::test::derp_map;
 using hs::test::Sink;
 using hs::test::TempDb;
 using hs::test::test_config;
+using nlohmann::json;
 
 namespace {
 

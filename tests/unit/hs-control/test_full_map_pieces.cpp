@@ -5,14 +5,14 @@
 
 #include "common/control/mapframe.h"
 #include "common/store/store.h"
-#include "tools/hs-control/tailnet.h"
 #include "tests/unit/hs-control/tailnet_fixture.h"
+#include "tools/hs-control/tailnet.h"
 
 using namespace hs;
 using namespace hs::control;
-using nlohmann::json;
 using hs::test::Client;
 using hs::test::TempDb;
+using nlohmann::json;
 
 namespace {
 

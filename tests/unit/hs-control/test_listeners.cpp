@@ -7,9 +7,9 @@
 #include <cerrno>
 #include <filesystem>
 
-#include "common/net/accept_loop.h"
 #include "common/base/backoff.h"
 #include "common/base/lock_file.h"
+#include "common/net/accept_loop.h"
 #include "tools/hs-control/conn_deadline.h"
 
 using namespace std::chrono_literals;

@@ -25,8 +25,11 @@ TEST_CASE("delta_json writes each part under its MapResponse name and leaves out
     patch.patches.push_back({{"NodeID", 5}, {"Endpoints", {"10.0.0.1:1"}}});
     CHECK(json::parse(delta_json(patch))["PeersChangedPatch"][0]["NodeID"] == 5);
 
-    const auto whole = json::parse(delta_json({.packet_filter = "[]", .ssh_policy = R"({"rules":[]})", .node = a,
-                                               .derp_map = R"({"Regions":{}})", .user_profiles = "[]"}));
+    const auto whole = json::parse(delta_json({.packet_filter = "[]",
+                                               .ssh_policy = R"({"rules":[]})",
+                                               .node = a,
+                                               .derp_map = R"({"Regions":{}})",
+                                               .user_profiles = "[]"}));
     CHECK(whole == json::parse(R"({"PacketFilter":[],"SSHPolicy":{"rules":[]},"Node":{"ID":1},
                                    "DERPMap":{"Regions":{}},"UserProfiles":[]})"));
 }

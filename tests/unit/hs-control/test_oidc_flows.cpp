@@ -26,7 +26,8 @@ TEST_CASE("OIDC flows answer once, expire, and stay bounded") {
 
     OidcFlows full;
     const auto first = full.begin("a", false, now);
-    for (std::size_t i = 1; i < OidcFlows::kMaxFlows + 10; ++i) full.begin("a", false, now + std::chrono::milliseconds(i));
+    for (std::size_t i = 1; i < OidcFlows::kMaxFlows + 10; ++i)
+        full.begin("a", false, now + std::chrono::milliseconds(i));
     CHECK(full.size() == OidcFlows::kMaxFlows);
     CHECK_FALSE(full.peek(first));  // the oldest gave way
 }

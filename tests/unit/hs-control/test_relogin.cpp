@@ -5,16 +5,16 @@
 #include "common/base/keys.h"
 #include "common/control/mapframe.h"
 #include "common/store/store.h"
+#include "tests/unit/hs-control/tailnet_fixture.h"
 #include "tools/hs-control/derp_verify.h"
 #include "tools/hs-control/relogin.h"
 #include "tools/hs-control/tailnet.h"
-#include "tests/unit/hs-control/tailnet_fixture.h"
 
 using namespace hs;
 using namespace hs::control;
-using nlohmann::json;
 using hs::test::Client;
 using hs::test::TempDb;
+using nlohmann::json;
 
 TEST_CASE("a map stream for an unknown node key gets an expired self node and a message") {
     TempDb t;

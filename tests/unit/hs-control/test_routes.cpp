@@ -7,15 +7,15 @@
 #include "common/base/keys.h"
 #include "common/control/mapframe.h"
 #include "common/store/store.h"
+#include "tests/unit/hs-control/tailnet_fixture.h"
 #include "tools/hs-control/routes.h"
 #include "tools/hs-control/tailnet.h"
-#include "tests/unit/hs-control/tailnet_fixture.h"
 
 using namespace hs;
 using namespace hs::control;
-using nlohmann::json;
 using hs::test::Sink;
 using hs::test::TempDb;
+using nlohmann::json;
 
 namespace {
 
@@ -103,9 +103,11 @@ TEST_CASE("routes through the Tailnet: approval, failover to the standby, exit n
     exit.hostinfo = {{"Hostname", "x"}, {"RoutableIPs", {"0.0.0.0/0", "::/0"}}};
     peer.hostinfo = {{"Hostname", "p"}};
     for (auto* m : {&r1, &r2, &exit, &peer}) {
-        json reg = {{"Version", 142}, {"NodeKey", m->node}, {"Auth", {{"AuthKey", key.secret}}}, {"Hostinfo", m->hostinfo}};
+        json reg = {
+            {"Version", 142}, {"NodeKey", m->node}, {"Auth", {{"AuthKey", key.secret}}}, {"Hostinfo", m->hostinfo}};
         REQUIRE(tn.register_node(m->machine, reg, now).status == 200);
-        json map = {{"Version", 142}, {"NodeKey", m->node}, {"Stream", true}, {"Compress", "zstd"}, {"Hostinfo", m->hostinfo}};
+        json map = {
+            {"Version", 142}, {"NodeKey", m->node}, {"Stream", true}, {"Compress", "zstd"}, {"Hostinfo", m->hostinfo}};
         const auto r = tn.map_request(m->machine, map, now);
         REQUIRE(r.status == 200);
         m->id = r.node_id;
@@ -119,7 +121,8 @@ TEST_CASE("routes through the Tailnet: approval, failover to the standby, exit n
 
     // An admin (another process) approves the subnet on both routers and the exit node.
     Db admin(t.path());
-    for (auto [id, routes] : {std::pair{r1.id, std::vector<std::string>{"10.77.0.0/24"}}, {r2.id, {"10.77.0.0/24"}},
+    for (auto [id, routes] : {std::pair{r1.id, std::vector<std::string>{"10.77.0.0/24"}},
+                              {r2.id, {"10.77.0.0/24"}},
                               {exit.id, {"0.0.0.0/0", "::/0"}}}) {
         auto n = *store::find_node(admin, id);
         n.approved_routes = routes;
@@ -152,7 +155,8 @@ TEST_CASE("routes through the Tailnet: approval, failover to the standby, exit n
     // The router itself learns it is primary.
     bool self_primary = false;
     for (const auto& m : r1.sink.got)
-        if (m.contains("Node") && m["Node"].value("PrimaryRoutes", json::array()) == json({"10.77.0.0/24"})) self_primary = true;
+        if (m.contains("Node") && m["Node"].value("PrimaryRoutes", json::array()) == json({"10.77.0.0/24"}))
+            self_primary = true;
     CHECK(self_primary);
 
     // The primary goes offline: the standby takes over, and r1 no longer carries the prefix.

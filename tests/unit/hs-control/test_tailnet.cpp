@@ -7,17 +7,17 @@
 #include "common/base/keys.h"
 #include "common/control/mapframe.h"
 #include "common/store/store.h"
-#include "tools/hs-control/tailnet.h"
 #include "tests/unit/hs-control/tailnet_fixture.h"
+#include "tools/hs-control/tailnet.h"
 
 using namespace hs;
 using namespace hs::control;
-using nlohmann::json;
-using hs::test::Sink;
-using hs::test::TempDb;
 using hs::test::Client;
 using hs::test::derp_map;
+using hs::test::Sink;
+using hs::test::TempDb;
 using hs::test::test_config;
+using nlohmann::json;
 
 namespace {
 
@@ -142,7 +142,8 @@ TEST_CASE("registration rejections: unknown, used-up and expired keys, foreign n
     TempDb t;
     const auto user = store::create_user(*t.db, "alice");
     const auto single = store::create_preauth_key(*t.db, user.id, false, false, std::nullopt, {});
-    const auto expired = store::create_preauth_key(*t.db, user.id, true, false, Clock::now() - std::chrono::hours(1), {});
+    const auto expired =
+        store::create_preauth_key(*t.db, user.id, true, false, Clock::now() - std::chrono::hours(1), {});
     Tailnet tn(*t.db, test_config(), derp_map());
     tn.load();
     const auto now = Clock::now();
@@ -150,7 +151,8 @@ TEST_CASE("registration rejections: unknown, used-up and expired keys, foreign n
     CHECK(tn.register_node(a.machine, a.request("a", "hskey-auth-nope"), now).body["Error"] == "invalid pre-auth key");
     CHECK(tn.register_node(a.machine, a.request("a", expired.secret), now).body["Error"] == "pre-auth key has expired");
     CHECK_FALSE(tn.register_node(a.machine, a.request("a", single.secret), now).body.contains("Error"));
-    CHECK(tn.register_node(b.machine, b.request("b", single.secret), now).body["Error"] == "pre-auth key has already been used");
+    CHECK(tn.register_node(b.machine, b.request("b", single.secret), now).body["Error"] ==
+          "pre-auth key has already been used");
     // The same node presenting its key again is a restart, not a second use.
     CHECK_FALSE(tn.register_node(a.machine, a.request("a", single.secret), now).body.contains("Error"));
     // Another machine cannot claim a's node key.

@@ -5,15 +5,15 @@
 
 #include "common/control/mapframe.h"
 #include "common/store/store.h"
-#include "tools/hs-control/tailnet.h"
 #include "tests/unit/hs-control/tailnet_fixture.h"
+#include "tools/hs-control/tailnet.h"
 
 using namespace hs;
 using namespace hs::control;
-using nlohmann::json;
 using hs::test::Client;
 using hs::test::Sink;
 using hs::test::TempDb;
+using nlohmann::json;
 
 namespace {
 
@@ -44,7 +44,8 @@ struct Net {
 
 std::vector<std::int64_t> ids(const json& list) {
     std::vector<std::int64_t> out;
-    for (const auto& n : list) out.push_back(n.contains("ID") ? n["ID"].get<std::int64_t>() : n["NodeID"].get<std::int64_t>());
+    for (const auto& n : list)
+        out.push_back(n.contains("ID") ? n["ID"].get<std::int64_t>() : n["NodeID"].get<std::int64_t>());
     return out;
 }
 
@@ -61,7 +62,8 @@ TEST_CASE("nodes registering in one tick reach each connected node as one PeersC
     std::vector<Client> joiners(20);
     std::vector<std::int64_t> joined;
     for (std::size_t i = 0; i < joiners.size(); ++i) {
-        REQUIRE(n.tn.register_node(joiners[i].machine, joiners[i].request("j" + std::to_string(i), n.key.secret), n.now).status == 200);
+        REQUIRE(n.tn.register_node(joiners[i].machine, joiners[i].request("j" + std::to_string(i), n.key.secret), n.now)
+                    .status == 200);
         joined.push_back(store::find_node_by_node_key(*n.t.db, joiners[i].node)->id);
     }
     CHECK(s1.got.empty());  // nothing before the tick
@@ -157,7 +159,8 @@ TEST_CASE("nodes deleted together leave each peer's map in one PeersRemoved mess
     std::vector<Client> gone(2);
     std::vector<Sink> ended(2);
     std::vector<std::int64_t> gone_ids;
-    for (std::size_t i = 0; i < gone.size(); ++i) gone_ids.push_back(n.join(gone[i], ended[i], "gone-" + std::to_string(i)));
+    for (std::size_t i = 0; i < gone.size(); ++i)
+        gone_ids.push_back(n.join(gone[i], ended[i], "gone-" + std::to_string(i)));
     n.settle({&sw});
     Db admin(n.t.path());
     for (const auto id : gone_ids) store::delete_node(admin, id);

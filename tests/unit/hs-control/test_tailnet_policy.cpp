@@ -7,15 +7,15 @@
 #include <tuple>
 
 #include "common/store/store.h"
-#include "tools/hs-control/tailnet.h"
 #include "tests/unit/hs-control/tailnet_fixture.h"
+#include "tools/hs-control/tailnet.h"
 
 using namespace hs;
 using namespace hs::control;
-using nlohmann::json;
 using hs::test::Client;
 using hs::test::Sink;
 using hs::test::TempDb;
+using nlohmann::json;
 
 namespace {
 
@@ -161,7 +161,8 @@ TEST_CASE("a policy set, replaced or removed reaches streaming nodes as a delta"
     REQUIRE(n.tn.set_policy(std::string(R"({
       "tagOwners": {"tag:web": ["alice@"]},
       "acls": [{"action": "accept", "src": ["alice@", "bob@"], "dst": ["tag:web:80"]}]
-    })")).empty());
+    })"))
+                .empty());
     n.tn.flush(n.now);
     CHECK(peer_ids(last_with(sb, "PeersChanged"), "PeersChanged") == std::vector<std::int64_t>{iw});
     CHECK(peer_ids(last_with(sw, "PeersChanged"), "PeersChanged") == std::vector<std::int64_t>{ib});
@@ -197,7 +198,9 @@ TEST_CASE("a node joining under a policy is shown only to the nodes that may see
     CHECK(last_with(sb, "OnlineChange").is_null());
 }
 
-TEST_CASE("tags a client asks for (--advertise-tags) are granted when the user owns the tags, else refused with Tailscale's message") {
+TEST_CASE(
+    "tags a client asks for (--advertise-tags) are granted when the user owns the tags, else refused with Tailscale's "
+    "message") {
     Net n;
     Client a, b, c;
     auto req = [](const Client& cl, const std::string& name, const std::string& key, std::vector<std::string> tags) {
@@ -238,8 +241,12 @@ TEST_CASE("autoApprovers approve announced routes at registration and when the p
       "tagOwners": {"tag:router": ["alice@"]},
       "autoApprovers": {"routes": {"10.0.0.0/8": ["alice@"]}},
       "acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]
-    })")).empty());
-    REQUIRE(n.tn.register_node(r1.machine, with_routes(r1.request("r1", n.alice_key.secret), {"10.1.0.0/16", "192.168.0.0/24"}), n.now).status == 200);
+    })"))
+                .empty());
+    REQUIRE(n.tn.register_node(r1.machine,
+                               with_routes(r1.request("r1", n.alice_key.secret), {"10.1.0.0/16", "192.168.0.0/24"}),
+                               n.now)
+                .status == 200);
     const auto id1 = store::find_node_by_node_key(*n.t.db, r1.node)->id;
     auto m = n.tn.map_request(r1.machine, with_routes(r1.map(true), {"10.1.0.0/16", "192.168.0.0/24"}), n.now);
     REQUIRE(m.status == 200);
@@ -254,7 +261,8 @@ TEST_CASE("autoApprovers approve announced routes at registration and when the p
       "tagOwners": {"tag:router": ["alice@"]},
       "autoApprovers": {"routes": {"10.0.0.0/8": ["alice@"], "192.168.0.0/16": ["alice@"]}},
       "acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]
-    })")).empty());
+    })"))
+                .empty());
     const auto approved = store::find_node(*n.t.db, id1)->approved_routes;
     CHECK(std::count(approved.begin(), approved.end(), "192.168.0.0/24") == 1);
     // Never taken back by a narrower policy: removing is an admin's call.

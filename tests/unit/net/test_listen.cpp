@@ -26,7 +26,8 @@ TEST_CASE("listen_tcp: a wildcard listener takes IPv4 clients too; a busy port n
     client.connect({asio::ip::make_address("127.0.0.1"), port}, ec);
     CHECK_FALSE(ec);  // dual-stack (unless the kernel forces IPV6_V6ONLY)
     const hs::ListenAddr again{asio::ip::make_address("::"), port};
-    CHECK_THROWS_WITH(hs::listen_tcp(io.get_executor(), again, "listen_addr"), Contains("listen_addr: cannot listen on [::]:"));
+    CHECK_THROWS_WITH(hs::listen_tcp(io.get_executor(), again, "listen_addr"),
+                      Contains("listen_addr: cannot listen on [::]:"));
 }
 
 TEST_CASE("bind_udp: a taken port is refused by name") {

@@ -14,7 +14,16 @@ std::vector<User> users() { return {{1, "alice", "alice@example.com", "", ""}, {
 std::vector<Node> nodes() {
     Node a{1, 1, "a", "a", {}, "100.64.0.1", "fd7a:115c:a1e0::1", {}, {}, {}};
     Node b{2, 2, "b", "b", {}, "100.64.0.2", "fd7a:115c:a1e0::2", {}, {}, {}};
-    Node s{3, 0, "srv", "srv", {"tag:server"}, "100.64.0.3", "fd7a:115c:a1e0::3", {"10.0.0.0/24"}, {"10.0.0.0/24"}, {"10.0.0.0/24"}};
+    Node s{3,
+           0,
+           "srv",
+           "srv",
+           {"tag:server"},
+           "100.64.0.3",
+           "fd7a:115c:a1e0::3",
+           {"10.0.0.0/24"},
+           {"10.0.0.0/24"},
+           {"10.0.0.0/24"}};
     return {a, b, s};
 }
 
@@ -40,8 +49,8 @@ TEST_CASE("empty policy allows all") {
     REQUIRE(r.ok());
     auto v = r.compiled->view(1, "https://hs");
     // As Tailscale sends it: the tailnet's ranges and approved routes may reach everything.
-    CHECK(v.packet_filter[0]["SrcIPs"] ==
-          nlohmann::json::array({"10.0.0.0/24", "100.115.94.0-100.127.255.255", "100.64.0.0-100.115.91.255", "fd7a:115c:a1e0::/48"}));
+    CHECK(v.packet_filter[0]["SrcIPs"] == nlohmann::json::array({"10.0.0.0/24", "100.115.94.0-100.127.255.255",
+                                                                 "100.64.0.0-100.115.91.255", "fd7a:115c:a1e0::/48"}));
     CHECK(v.packet_filter[0]["DstPorts"][0]["IP"] == "*");
     CHECK(v.peers.size() == 2);
 }
@@ -64,7 +73,10 @@ TEST_CASE("acl to a tag lands on the tagged node only, peers are symmetric") {
 }
 
 TEST_CASE("errors name line and column, all of them") {
-    auto r = compile("{\n  \"acls\": [{\"action\": \"accept\", \"src\": [\"group:nope\"], \"dst\": [\"tag:x:22\"]}],\n  \"bogus\": 1\n}", users(), nodes());
+    auto r = compile(
+        "{\n  \"acls\": [{\"action\": \"accept\", \"src\": [\"group:nope\"], \"dst\": [\"tag:x:22\"]}],\n  \"bogus\": "
+        "1\n}",
+        users(), nodes());
     REQUIRE_FALSE(r.ok());
     REQUIRE(r.problems.size() == 3);
     CHECK(r.problems[0].str().find("line 3, column 3: unknown field \"bogus\"") == 0);
@@ -109,14 +121,18 @@ TEST_CASE("acl destinations: bracketed IPv6, port lists and ranges, protocol rul
     CHECK(b.packet_filter[0]["DstPorts"][1]["Ports"] == nlohmann::json{{"First", 80}, {"Last", 81}});
     CHECK(b.packet_filter[0]["IPProto"] == nlohmann::json::array({6}));
     CHECK(b.packet_filter[1]["DstPorts"][0]["IP"] == "fd7a:115c:a1e0::/120");
-    auto bad = check(R"({"acls": [{"action": "accept", "src": ["*"], "dst": ["*:0", "*:http", "tag:x"], "proto": "icmp"}]})");
+    auto bad =
+        check(R"({"acls": [{"action": "accept", "src": ["*"], "dst": ["*:0", "*:http", "tag:x"], "proto": "icmp"}]})");
     REQUIRE(bad.size() == 3);
     CHECK(bad[0].message.find("first port must be >0") != std::string::npos);
     CHECK(bad[1].message.find("invalid first integer") != std::string::npos);
 }
 
 TEST_CASE("the HuJSON reader takes only JSON that can be sent on: numbers, UTF-8") {
-    CHECK(check(R"({"randomizeClientPort": true, "nodeAttrs": [{"target": ["*"], "app": {"example.com/cap/x": [1.5e3, -0, 2]}}]})").empty());
+    CHECK(
+        check(
+            R"({"randomizeClientPort": true, "nodeAttrs": [{"target": ["*"], "app": {"example.com/cap/x": [1.5e3, -0, 2]}}]})")
+            .empty());
     for (const char* bad : {R"({"nodeAttrs": [{"target": ["*"], "app": {"example.com/cap/x": [01]}}]})",
                             R"({"nodeAttrs": [{"target": ["*"], "app": {"example.com/cap/x": [1e999]}}]})",
                             R"({"nodeAttrs": [{"target": ["*"], "app": {"example.com/cap/x": [+-1.e]}}]})",
@@ -150,5 +166,6 @@ TEST_CASE("group:oidc/<name> is the identity provider's group, not defined in gr
     auto defined = compile(R"({"groups": {"group:oidc/eng": ["alice@"]}})", us, nodes());
     REQUIRE_FALSE(defined.ok());
     CHECK(defined.problems[0].message ==
-          "group \"group:oidc/eng\": names starting with \"group:oidc/\" are the identity provider's groups and cannot be defined here");
+          "group \"group:oidc/eng\": names starting with \"group:oidc/\" are the identity provider's groups and cannot "
+          "be defined here");
 }

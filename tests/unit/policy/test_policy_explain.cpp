@@ -90,7 +90,16 @@ TEST_CASE("explain: unknown ends are problems, not denials") {
 TEST_CASE("explain: a large tailnet stops at 1024 pairs and says so") {
     std::vector<Node> many;
     for (int i = 1; i <= 40; ++i) {
-        many.push_back({static_cast<std::uint64_t>(i), 1, "n" + std::to_string(i), "n", {}, "100.64.1." + std::to_string(i), "", {}, {}, {}});
+        many.push_back({static_cast<std::uint64_t>(i),
+                        1,
+                        "n" + std::to_string(i),
+                        "n",
+                        {},
+                        "100.64.1." + std::to_string(i),
+                        "",
+                        {},
+                        {},
+                        {}});
     }
     auto r = compile("{}", users(), many);
     REQUIRE(r.ok());
@@ -111,8 +120,8 @@ TEST_CASE("explain: with no acls or grants the implicit allow-all decides") {
 TEST_CASE("run_tests: one outcome per test, extra tests checked like the policy's") {
     auto c = compiled();
     auto out = run_tests(*c, {R"({"src": "bob@", "accept": ["tag:web:443"], "deny": ["tag:web:22"]})",
-                               R"({"src": "alice@", "deny": ["tag:web:22"]})", R"({"src": "group:nope", "accept": ["web:1"]})",
-                               "[1]", "{"});
+                              R"({"src": "alice@", "deny": ["tag:web:22"]})",
+                              R"({"src": "group:nope", "accept": ["web:1"]})", "[1]", "{"});
     REQUIRE(out.size() == 7);
     CHECK(out[0].place.section == "tests");
     CHECK(out[0].passed());
@@ -133,7 +142,8 @@ TEST_CASE("run_tests: one outcome per test, extra tests checked like the policy'
 
 TEST_CASE("defined_tags: the keys of tagOwners, or problems") {
     std::vector<Problem> problems;
-    CHECK(defined_tags(R"({"tagOwners": {"tag:b": ["a@"], "tag:a": ["a@"]}})", problems) == std::vector<std::string>{"tag:a", "tag:b"});
+    CHECK(defined_tags(R"({"tagOwners": {"tag:b": ["a@"], "tag:a": ["a@"]}})", problems) ==
+          std::vector<std::string>{"tag:a", "tag:b"});
     CHECK(problems.empty());
     CHECK(defined_tags("{", problems).empty());
     CHECK(problems.size() == 1);

@@ -19,8 +19,26 @@ std::vector<Node> nodes() {
         {2, 1, "a2", "a2", {}, "100.64.0.2", "fd7a:115c:a1e0::2", {}, {}, {}},
         {3, 2, "b1", "b1", {}, "100.64.0.3", "fd7a:115c:a1e0::3", {}, {}, {}},
         {4, 0, "srv", "srv", {"tag:server"}, "100.64.0.4", "fd7a:115c:a1e0::4", {}, {}, {}},
-        {5, 0, "rtr", "rtr", {"tag:router"}, "100.64.0.5", "fd7a:115c:a1e0::5", {"10.1.0.0/16"}, {"10.1.0.0/16"}, {"10.1.0.0/16"}},
-        {6, 0, "exit", "exit", {"tag:exit"}, "100.64.0.6", "fd7a:115c:a1e0::6", {"0.0.0.0/0", "::/0"}, {"0.0.0.0/0", "::/0"}, {}},
+        {5,
+         0,
+         "rtr",
+         "rtr",
+         {"tag:router"},
+         "100.64.0.5",
+         "fd7a:115c:a1e0::5",
+         {"10.1.0.0/16"},
+         {"10.1.0.0/16"},
+         {"10.1.0.0/16"}},
+        {6,
+         0,
+         "exit",
+         "exit",
+         {"tag:exit"},
+         "100.64.0.6",
+         "fd7a:115c:a1e0::6",
+         {"0.0.0.0/0", "::/0"},
+         {"0.0.0.0/0", "::/0"},
+         {}},
     };
 }
 
@@ -52,7 +70,8 @@ TEST_CASE("autogroup:self reaches only the owner's own devices") {
     auto c = build(R"("acls": [{"action": "accept", "src": ["autogroup:member"], "dst": ["autogroup:self:*"]}])");
     auto a1 = c->view(1, "");
     REQUIRE(a1.packet_filter.size() == 1);
-    CHECK(a1.packet_filter[0]["SrcIPs"] == json::array({"100.64.0.1-100.64.0.2", "fd7a:115c:a1e0::1-fd7a:115c:a1e0::2"}));
+    CHECK(a1.packet_filter[0]["SrcIPs"] ==
+          json::array({"100.64.0.1-100.64.0.2", "fd7a:115c:a1e0::1-fd7a:115c:a1e0::2"}));
     CHECK(peer_ids(a1) == std::vector<std::uint64_t>{2});
     CHECK(c->view(3, "").peers.empty());
     CHECK(c->view(4, "").packet_filter.empty());
@@ -65,7 +84,8 @@ TEST_CASE("autogroup:internet lands on exit nodes and shows their exit routes") 
     CHECK(exit.packet_filter[0]["DstPorts"].size() > 3);
     auto b1 = c->view(3, "");
     REQUIRE(peer(b1, 6));
-    CHECK(peer(b1, 6)->allowed_ips == std::vector<std::string>{"100.64.0.6/32", "fd7a:115c:a1e0::6/128", "0.0.0.0/0", "::/0"});
+    CHECK(peer(b1, 6)->allowed_ips ==
+          std::vector<std::string>{"100.64.0.6/32", "fd7a:115c:a1e0::6/128", "0.0.0.0/0", "::/0"});
     CHECK(peer(b1, 6)->cap_map.contains("suggest-exit-node"));
     CHECK(c->view(1, "").peers.empty());
 }
@@ -75,7 +95,8 @@ TEST_CASE("an exit node reached on its own address is not offered as an exit wit
                                {"action": "accept", "src": ["bob@"], "dst": ["tag:exit:80"]}])");
     auto b1 = c->view(3, "");
     REQUIRE(peer(b1, 6));  // bob may reach the node itself...
-    CHECK(peer(b1, 6)->allowed_ips == std::vector<std::string>{"100.64.0.6/32", "fd7a:115c:a1e0::6/128"});  // ...not through it
+    CHECK(peer(b1, 6)->allowed_ips ==
+          std::vector<std::string>{"100.64.0.6/32", "fd7a:115c:a1e0::6/128"});  // ...not through it
     auto a1 = c->view(1, "");
     REQUIRE(peer(a1, 6));
     CHECK(peer(a1, 6)->allowed_ips.back() == "::/0");
@@ -113,7 +134,8 @@ TEST_CASE("grants: ip specs split by protocol, app caps narrowed to the node, dr
     CHECK(caps == 1);
     bool sharer = false;
     for (const auto& r : c->view(3, "").packet_filter) {
-        if (r.contains("CapGrant") && r["CapGrant"][0]["CapMap"].contains("tailscale.com/cap/drive-sharer")) sharer = true;
+        if (r.contains("CapGrant") && r["CapGrant"][0]["CapMap"].contains("tailscale.com/cap/drive-sharer"))
+            sharer = true;
     }
     CHECK(sharer);
 }
@@ -130,7 +152,8 @@ TEST_CASE("ssh: accept and check rules, root and nonroot logins, check first") {
     auto srv = c->view(4, "https://hs.example");
     auto rules = srv.ssh_policy["rules"];
     REQUIRE(rules.size() == 2);
-    CHECK(rules[0]["action"]["holdAndDelegate"].get<std::string>().rfind("https://hs.example/machine/ssh/action/", 0) == 0);
+    CHECK(rules[0]["action"]["holdAndDelegate"].get<std::string>().rfind("https://hs.example/machine/ssh/action/", 0) ==
+          0);
     CHECK(rules[0]["sshUsers"] == json{{"root", "root"}});
     CHECK(rules[1]["sshUsers"] == json{{"*", "="}, {"deploy", "deploy"}, {"root", ""}});
     CHECK(rules[1]["principals"].size() == 6);
@@ -138,7 +161,8 @@ TEST_CASE("ssh: accept and check rules, root and nonroot logins, check first") {
 }
 
 TEST_CASE("ssh: localpart maps each user's email local part, per user") {
-    auto c = build(R"("acls": [], "ssh": [{"action": "accept", "src": ["autogroup:member"], "dst": ["tag:server"], "users": ["localpart:*@example.com"]}])");
+    auto c = build(
+        R"("acls": [], "ssh": [{"action": "accept", "src": ["autogroup:member"], "dst": ["tag:server"], "users": ["localpart:*@example.com"]}])");
     auto rules = c->view(4, "").ssh_policy["rules"];
     bool alice = false;
     for (const auto& r : rules) alice = alice || r["sshUsers"].contains("alice");
@@ -162,7 +186,16 @@ TEST_CASE("nodeAttrs add capabilities to their targets") {
 
 TEST_CASE("via steers a subnet route to the routers carrying the tag") {
     auto ns = nodes();
-    ns.push_back({7, 0, "rtr2", "rtr2", {"tag:router2"}, "100.64.0.7", "fd7a:115c:a1e0::7", {"10.1.0.0/16"}, {"10.1.0.0/16"}, {}});
+    ns.push_back({7,
+                  0,
+                  "rtr2",
+                  "rtr2",
+                  {"tag:router2"},
+                  "100.64.0.7",
+                  "fd7a:115c:a1e0::7",
+                  {"10.1.0.0/16"},
+                  {"10.1.0.0/16"},
+                  {}});
     auto r = compile(R"({"tagOwners": {"tag:server": [], "tag:router": [], "tag:exit": [], "tag:router2": []},
         "grants": [{"src": ["bob@"], "dst": ["10.1.0.0/16"], "ip": ["*"], "via": ["tag:router2"]},
                    {"src": ["alice@"], "dst": ["10.1.0.0/16"], "ip": ["*"]}]})",
@@ -182,7 +215,8 @@ TEST_CASE("refusals: syntax error position, ambiguous user, undefined names, mis
     REQUIRE(syntax.size() == 1);
     CHECK(syntax[0].line == 3);
     CHECK(syntax[0].column == 25);
-    auto misplaced = check(R"({"acls": [{"action": "accept", "src": ["autogroup:self"], "dst": ["autogroup:danger-all:*"]}]})");
+    auto misplaced =
+        check(R"({"acls": [{"action": "accept", "src": ["autogroup:self"], "dst": ["autogroup:danger-all:*"]}]})");
     CHECK(misplaced.size() == 2);
     auto us = users();
     us.push_back({3, "alice", "", "", ""});

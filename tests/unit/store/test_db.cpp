@@ -6,15 +6,15 @@
 #include <fstream>
 #include <thread>
 
-#include "common/store/db.h"
-#include "common/store/checkpointer.h"
-#include "common/store/store.h"
 #include "common/base/timeutil.h"
+#include "common/store/checkpointer.h"
+#include "common/store/db.h"
+#include "common/store/store.h"
 #include "tests/unit/temp_dir.h"
 
 using namespace hs;
-using hs::test::TempDir;
 using Catch::Contains;
+using hs::test::TempDir;
 
 namespace {
 
@@ -86,8 +86,9 @@ TEST_CASE("migration from an older schema version (2 -> current)") {
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 2");
         db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
-        db.exec("INSERT INTO nodes(machine_key, node_key, given_name, user_id, created_at, updated_at) "
-                "VALUES ('mkey:1', 'nodekey:1', 'n1', 1, 'x', 'x')");
+        db.exec(
+            "INSERT INTO nodes(machine_key, node_key, given_name, user_id, created_at, updated_at) "
+            "VALUES ('mkey:1', 'nodekey:1', 'n1', 1, 'x', 'x')");
     }
     Db db(path);
     CHECK(db.schema_version() == Db::kSchemaVersion);
@@ -95,7 +96,9 @@ TEST_CASE("migration from an older schema version (2 -> current)") {
     REQUIRE(q.step());
     CHECK(q.text(0) == "n1");
     CHECK(q.int64(1) == 0);
-    db.exec("INSERT INTO auth_requests(id, machine_key, node_key, created_at, expires_at) VALUES ('a', 'm', 'n', 'x', 'y')");
+    db.exec(
+        "INSERT INTO auth_requests(id, machine_key, node_key, created_at, expires_at) VALUES ('a', 'm', 'n', 'x', "
+        "'y')");
 }
 
 TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primary_routes") {
@@ -108,8 +111,9 @@ TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primar
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 3");
         db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
-        db.exec("INSERT INTO nodes(machine_key, node_key, given_name, user_id, created_at, updated_at) "
-                "VALUES ('mkey:1', 'nodekey:1', 'n1', 1, 'x', 'x')");
+        db.exec(
+            "INSERT INTO nodes(machine_key, node_key, given_name, user_id, created_at, updated_at) "
+            "VALUES ('mkey:1', 'nodekey:1', 'n1', 1, 'x', 'x')");
     }
     Db db(path);
     CHECK(db.schema_version() == Db::kSchemaVersion);
@@ -185,8 +189,9 @@ TEST_CASE("foreign keys: a user with nodes cannot be deleted") {
     TempDir t;
     Db db(t.file("hs.db"));
     db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
-    db.exec("INSERT INTO nodes(machine_key, node_key, given_name, user_id, created_at, updated_at) "
-            "VALUES ('mkey:1', 'nodekey:1', 'n1', 1, 'x', 'x')");
+    db.exec(
+        "INSERT INTO nodes(machine_key, node_key, given_name, user_id, created_at, updated_at) "
+        "VALUES ('mkey:1', 'nodekey:1', 'n1', 1, 'x', 'x')");
     CHECK_THROWS_AS(db.exec("DELETE FROM users WHERE id = 1"), DbError);
 }
 
@@ -250,7 +255,12 @@ TEST_CASE("audit_log: rows append in order, list by time and ID, and cannot be c
     TempDir t;
     Db db(t.file("hs.db"));
     const TimePoint t0 = *parse_time("2026-12-01T00:00:00Z");
-    store::AuditEntry e{.at = t0, .actor = "unix:alice", .action = "users.create", .object = "user 1 (bob)", .after = "{}", .source = "local"};
+    store::AuditEntry e{.at = t0,
+                        .actor = "unix:alice",
+                        .action = "users.create",
+                        .object = "user 1 (bob)",
+                        .after = "{}",
+                        .source = "local"};
     CHECK(store::append_audit(db, e) == 1);
     e.at = t0 + std::chrono::hours(2);
     e.actor = "hs-control";

@@ -6,14 +6,14 @@
 #include <filesystem>
 #include <fstream>
 
-#include "common/store/db.h"
 #include "common/base/files.h"
 #include "common/base/key_file.h"
+#include "common/store/db.h"
 #include "tests/unit/temp_dir.h"
 
 using namespace hs;
-using hs::test::TempDir;
 using Catch::Contains;
+using hs::test::TempDir;
 
 namespace {
 
@@ -95,16 +95,19 @@ TEST_CASE("a TLS key only its group may read is accepted; one others may read is
 }
 
 TEST_CASE("create errors name a read-only filesystem, a missing directory or a refused one") {
-    CHECK(fs_error_text("cannot create", "/ro/hs.db", EROFS) == "cannot create /ro/hs.db: the filesystem is read-only (EROFS)");
+    CHECK(fs_error_text("cannot create", "/ro/hs.db", EROFS) ==
+          "cannot create /ro/hs.db: the filesystem is read-only (EROFS)");
     CHECK(fs_error_text("cannot create", "/nope/hs.db", ENOENT) ==
           "cannot create /nope/hs.db: the directory /nope does not exist (ENOENT)");
-    CHECK_THAT(fs_error_text("cannot create", "/etc/x/k", EACCES), Contains("may not write in /etc/x") && Contains("EACCES"));
+    CHECK_THAT(fs_error_text("cannot create", "/etc/x/k", EACCES),
+               Contains("may not write in /etc/x") && Contains("EACCES"));
     CHECK_THAT(fs_error_text("cannot create", "k", EACCES), Contains("may not write in ."));
 }
 
 TEST_CASE("a key or database in a missing directory says which directory is missing") {
     TempDir t;
-    CHECK_THROWS_WITH(write_file_atomic(t.file("nodir/k"), "x", 0600, false),
-                      Contains("cannot create " + t.file("nodir/k")) && Contains("directory " + t.file("nodir") + " does not exist"));
+    CHECK_THROWS_WITH(
+        write_file_atomic(t.file("nodir/k"), "x", 0600, false),
+        Contains("cannot create " + t.file("nodir/k")) && Contains("directory " + t.file("nodir") + " does not exist"));
     CHECK_THROWS_WITH(Db("/proc/hs-cannot-exist/x.db"), Contains("/proc/hs-cannot-exist/x.db") && Contains("(E"));
 }

@@ -6,8 +6,8 @@
 
 using namespace hs;
 using namespace hs::store;
-using hs::test::TempDir;
 using Catch::Contains;
+using hs::test::TempDir;
 
 namespace {
 
@@ -25,11 +25,18 @@ HeadscaleTables v025() {
     HeadscaleTables t;
     t.has_migrations_table = true;
     t.migrations = {"202312101416", "202409271400", "202502070949"};
-    t.tables["users"] = {{{"id", "1"}, {"name", "alice"}, {"created_at", "2025-02-05 16:46:13.960213431+00:00"},
+    t.tables["users"] = {{{"id", "1"},
+                          {"name", "alice"},
+                          {"created_at", "2025-02-05 16:46:13.960213431+00:00"},
                           {"deleted_at", std::nullopt}},
                          {{"id", "2"}, {"name", "gone"}, {"deleted_at", "2025-03-01 00:00:00+00:00"}}};
-    t.tables["pre_auth_keys"] = {{{"id", "4"}, {"key", kLegacyKey}, {"user_id", "1"}, {"reusable", "1"},
-                                  {"ephemeral", "0"}, {"used", "1"}, {"tags", "null"},
+    t.tables["pre_auth_keys"] = {{{"id", "4"},
+                                  {"key", kLegacyKey},
+                                  {"user_id", "1"},
+                                  {"reusable", "1"},
+                                  {"ephemeral", "0"},
+                                  {"used", "1"},
+                                  {"tags", "null"},
                                   {"expiration", "2099-01-01 00:00:00+00:00"}}};
     t.tables["api_keys"] = {{{"id", "1"}, {"prefix", "abcdefg"}, {"hash", kBcrypt}}};
     t.tables["nodes"] = {{{"id", "7"},
@@ -109,8 +116,8 @@ TEST_CASE("the imported tailnet is written with its ids and its keys still work"
     TempDir dir;
     Db db(dir.file("hs.db"));
     auto t = v025();
-    t.tables["pre_auth_keys"].push_back({{"id", "5"}, {"prefix", kPrefix}, {"hash", kBcrypt}, {"user_id", "1"},
-                                         {"tags", "[]"}, {"reusable", "0"}});
+    t.tables["pre_auth_keys"].push_back(
+        {{"id", "5"}, {"prefix", kPrefix}, {"hash", kBcrypt}, {"user_id", "1"}, {"tags", "[]"}, {"reusable", "0"}});
     write_headscale_import(db, convert_headscale(t, "hs.db"), false);
     CHECK(find_node(db, 7)->given_name == "router");
     CHECK(find_node(db, 8)->user_id == 1);
