@@ -100,6 +100,9 @@ std::pair<TimePoint, std::int64_t> events_since(
 std::optional<TimePoint> expiration_from(const std::string& text, TimePoint now);
 // {"result": text}: what deletes and similar commands print.
 json result_json(const std::string& text);
+// policy.path's text; nullopt when `path` is empty (no policy: every node reaches every other).
+// Throws StoreError naming the file when it cannot be read or is over policy::kMaxPolicyBytes.
+std::optional<std::string> read_policy_file(const std::string& path);
 // The policy in force (database row or policy.path file); nullopt when there is none.
 std::optional<std::string> current_policy_text(Env& env);
 

@@ -11,14 +11,6 @@ namespace {
 
 bool database_mode(const Env& env) { return env.cfg.policy_mode == "database"; }
 
-std::string read_policy_file(const std::string& path) {
-    try {
-        return read_file(path, policy::kMaxPolicyBytes);
-    } catch (const FileError& e) {
-        throw store::StoreError(std::string("cannot read policy file: ") + e.what());
-    }
-}
-
 json policy_get(Env& env, const Params&) {
     if (database_mode(env)) {
         const auto p = store::latest_policy(env.db);
@@ -28,7 +20,7 @@ json policy_get(Env& env, const Params&) {
     if (env.cfg.policy_path.empty())
         throw store::NotFound("no policy: policy.path is empty, so every node may reach every other");
     return {
-        {"policy", read_policy_file(env.cfg.policy_path)}, {"source", env.cfg.policy_path}, {"updated_at", nullptr}};
+        {"policy", *read_policy_file(env.cfg.policy_path)}, {"source", env.cfg.policy_path}, {"updated_at", nullptr}};
 }
 
 std::string policy_param(const Params& p) {
@@ -60,8 +52,16 @@ std::optional<std::string> current_policy_text(Env& env) {
         if (auto p = store::latest_policy(env.db)) return p->data;
         return std::nullopt;
     }
-    if (env.cfg.policy_path.empty()) return std::nullopt;
     return read_policy_file(env.cfg.policy_path);
+}
+
+std::optional<std::string> read_policy_file(const std::string& path) {
+    if (path.empty()) return std::nullopt;
+    try {
+        return read_file(path, policy::kMaxPolicyBytes);
+    } catch (const FileError& e) {
+        throw store::StoreError(std::string("cannot read policy file: ") + e.what());
+    }
 }
 
 void add_policy_ops(OpTable& t) {

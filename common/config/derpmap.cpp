@@ -229,4 +229,11 @@ json derp_map_from_config(const Config& c, const std::function<std::string(const
     return map;
 }
 
+void require_derp_regions(const nlohmann::json& map) {
+    if (!map.contains("Regions") || map["Regions"].empty())
+        throw DerpMapError(
+            "the DERP map is empty: clients need at least one DERP region. Set derp.paths to a DERP "
+            "map file, derp.urls to a map URL that answers, or derp.server.enabled: true");
+}
+
 }  // namespace hs

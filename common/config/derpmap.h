@@ -42,4 +42,7 @@ nlohmann::json derp_map_from_config(const Config& c, const std::function<std::st
                                     std::map<std::string, nlohmann::json>& last_good,
                                     std::vector<std::string>& failures, const std::string& embedded_cert_name = "");
 
+// Start-up's rule: clients need at least one region. Throws DerpMapError saying how to get one.
+void require_derp_regions(const nlohmann::json& map);
+
 }  // namespace hs

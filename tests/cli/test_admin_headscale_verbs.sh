@@ -61,18 +61,32 @@ printf 'database: {sqlite: {path: %s/nodir/db.sqlite}}\n' "$T" >"$T/nodb.yaml"
 run "$A" -c "$T/nodb.yaml" health; expect_rc 1 "health without a database"; expect_err "" "health failure"; ok
 
 # --- configtest -------------------------------------------------------------------------------------
-run "$A" configtest; expect_rc 0 "configtest"; expect_out "^configuration .*config.yaml is valid$" "configtest text"; ok
+# hs-control refuses to start without a DERP region, so configtest does too.
+run "$A" configtest; expect_rc 1 "configtest without a DERP map"; expect_err "DERP map is empty" "names the DERP map"; ok
+"$HS_BIN/hs-derpmap" new --region-id 900 --region-code t --node "name=900a,host=127.0.0.1,ipv4=127.0.0.1,ipv6=none" >"$T/dm.yaml"
+DERP="derp: {paths: [$T/dm.yaml]}"
+echo "$DERP" >>"$T/config.yaml"
+run "$A" configtest; expect_rc 0 "configtest"; expect_out "^configuration .*config.yaml is valid" "configtest text"; expect_out "is at schema version" "configtest notes"; ok
 run "$A" configtest -o json; expect_rc 0 "configtest json"; jqt '.valid == true'; ok
 printf 'dns: {base_domain: t.test, magic_dns: maybe}\ndatabase: {sqlite: {path: %s}}\n' "$DB" >"$T/bad.yaml"
 run "$A" -c "$T/bad.yaml" configtest; expect_rc 1 "configtest of a malformed config"; expect_err "magic_dns" "names the key"; ok
 printf 'dns: {base_domain: t.test}\ndatabase: {sqlite: {path: %s}}\nderp: {paths: [%s/missing.yaml]}\n' "$DB" "$T" >"$T/derp.yaml"
 run "$A" -c "$T/derp.yaml" configtest; expect_rc 1 "configtest with a missing DERP map"; expect_err "missing.yaml" "names the file"; ok
 echo '{"acls": [{"action": "allow", "src": ["*"], "dst": ["nohost:22"]}' >"$T/policy.hujson"
-printf 'dns: {base_domain: t.test}\ndatabase: {sqlite: {path: %s}}\npolicy: {mode: file, path: %s/policy.hujson}\n' "$DB" "$T" >"$T/pol.yaml"
+printf 'dns: {base_domain: t.test}\ndatabase: {sqlite: {path: %s}}\npolicy: {mode: file, path: %s/policy.hujson}\n%s\n' "$DB" "$T" "$DERP" >"$T/pol.yaml"
 run "$A" -c "$T/pol.yaml" configtest; expect_rc 1 "configtest with a broken policy"; expect_err "policy" "names the policy"; ok
-printf 'dns: {base_domain: t.test}\ndatabase: {sqlite: {path: %s/fresh/db.sqlite}}\npolicy: {mode: file, path: %s/policy.hujson}\n' "$T" "$T" >"$T/fresh.yaml"
+printf 'dns: {base_domain: t.test}\ndatabase: {sqlite: {path: %s/fresh/db.sqlite}}\npolicy: {mode: file, path: %s/policy.hujson}\nnoise: {private_key_path: %s/fresh/noise.key}\n%s\n' "$T" "$T" "$T" "$DERP" >"$T/fresh.yaml"
 run "$A" -c "$T/fresh.yaml" configtest; expect_rc 1 "configtest reads the policy file without a database"; expect_err "policy" "fresh: names the policy"; ok
 echo '{"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]}' >"$T/policy.hujson"
 run "$A" -c "$T/fresh.yaml" configtest; expect_rc 0 "configtest before the database exists"; ok
 [ ! -e "$T/fresh" ] || fail "configtest created the database"; ok
+run "$A" -c "$T/fresh.yaml" configtest -o json; expect_rc 0 "configtest json notes"
+jqt '.notes | any(test("database .*fresh/db.sqlite will be created"))'; jqt '.notes | any(test("Noise key .* will be created"))'; ok
+# The key files are checked as hs-control checks them at start, by the same code as --check.
+mkdir -p "$T/fresh"; echo "not a key" >"$T/fresh/noise.key"; chmod 600 "$T/fresh/noise.key"
+run "$A" -c "$T/fresh.yaml" configtest; expect_rc 1 "configtest with a malformed Noise key"; expect_err "noise.key" "names the key file"; ok
+ERR_ADMIN=$ERR
+run "$HS_BIN/hs-control" -c "$T/fresh.yaml" --check; expect_rc 1 "--check with a malformed Noise key"
+[ "${ERR#*: }" = "${ERR_ADMIN#*: }" ] || fail "configtest and --check disagree: [$ERR_ADMIN] vs [$ERR]"; ok
+rm -rf "$T/fresh"
 finish

@@ -1,12 +1,14 @@
 // hs-admin config check: loads a config file the way hs-control does and prints the values it
 // would use (defaults filled in, legacy keys mapped, relative paths resolved), under
 // headscale's key names. Secrets are replaced by "<redacted>". configtest (headscale's) checks
-// what hs-control would read at start and prints only whether it is valid.
+// what hs-control would read at start (hs-control --check's preflight) and prints whether it is
+// valid, with what start-up would create or migrate.
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <sstream>
 
+#include "common/admin/net/preflight.h"
 #include "common/admin/ops.h"
 #include "common/base/duration.h"
 #include "common/config/derpmap.h"
@@ -103,32 +105,6 @@ json config_json(const Config& c) {
     };
 }
 
-// What hs-control reads at start besides the config: each derp.paths map, the database (when it
-// exists; a missing one is created by hs-control, not here), and the policy in force. Throws
-// with the first problem.
-void check_startup_inputs(Context& ctx) {
-    const auto& c = ctx.config();
-    for (const auto& path : c.derp.paths) {
-        std::ifstream in(path);
-        if (!in) throw ConfigError("derp.paths: cannot read " + path);
-        std::stringstream text;
-        text << in.rdbuf();
-        parse_derp_map(text.str(), path);
-    }
-    // A database that does not exist yet is hs-control's to create; checking changes nothing.
-    std::error_code ec;
-    const bool have_db = c.database_path == ":memory:" || std::filesystem::exists(c.database_path, ec);
-    if (!have_db && c.policy_mode == "database") return;
-    std::unique_ptr<Db> scratch;  // policy.mode file reads no database
-    if (!have_db) scratch = std::make_unique<Db>(":memory:");
-    Env env{have_db ? ctx.db() : *scratch, c, Clock::now()};
-    if (const auto text = current_policy_text(env)) {
-        const auto problems = policy::check(*text);
-        if (!problems.empty())
-            throw ConfigError("the policy in force is refused:\n" + policy::format_problems(problems));
-    }
-}
-
 }  // namespace
 
 void add_config(CLI::App& app, Context& ctx, Actions& actions) {
@@ -149,9 +125,13 @@ void add_config(CLI::App& app, Context& ctx, Actions& actions) {
         add_verb(app, "configtest",
                  "Check the config (-c), its DERP map files, the database and the policy; exit 1 on a problem");
     actions[test] = [&ctx] {
-        check_startup_inputs(ctx);
+        // hs-control --check's own check: the two must never disagree.
+        const auto result = preflight(ctx.config());
+        if (!result.policy_problems.empty()) throw ConfigError(result.policy_problems);
         const auto path = hs::config_path(ctx.config_flag);
-        print_text(ctx.format(), json{{"config", path}, {"valid", true}}, "configuration " + path + " is valid");
+        std::string text = "configuration " + path + " is valid";
+        for (const auto& n : result.notes) text += "\n  " + n;
+        print_text(ctx.format(), json{{"config", path}, {"valid", true}, {"notes", result.notes}}, text);
         return 0;
     };
 }

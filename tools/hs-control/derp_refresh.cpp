@@ -29,10 +29,7 @@ nlohmann::json DerpRefresher::build() {
 
 nlohmann::json DerpRefresher::build_initial() {
     auto map = build();
-    if (map["Regions"].empty())
-        throw std::runtime_error(
-            "the DERP map is empty: clients need at least one DERP region. Set derp.paths to a DERP "
-            "map file, derp.urls to a map URL that answers, or derp.server.enabled: true");
+    require_derp_regions(map);
     return map;
 }
 

@@ -2,6 +2,7 @@
 // (network), noise_conn.cpp (TS2021 + HTTP/2), tailnet.cpp/register.cpp/poll.cpp (logic).
 
 #include <spdlog/spdlog.h>
+#include "common/admin/net/preflight.h"
 #include "common/net/asio.h"
 
 #include "common/base/cli.h"
@@ -12,7 +13,6 @@
 #include "common/store/checkpointer.h"
 #include "common/store/db.h"
 #include "common/store/store.h"
-#include "tools/hs-control/check.h"
 #include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/derp_refresh.h"
 #include "tools/hs-control/embedded_derp.h"
@@ -20,6 +20,24 @@
 #include "tools/hs-control/policy_file.h"
 #include "tools/hs-control/server.h"
 #include "tools/hs-control/tailnet.h"
+
+namespace {
+
+// --check: one line on stdout saying what was checked and what start-up will create or migrate,
+// and 0; a refused policy on stderr with its lines and columns, and 1. Other problems throw.
+int check(const hs::Config& cfg, const std::string& config_path) {
+    const auto result = hs::admin::preflight(cfg);
+    if (!result.policy_problems.empty()) {
+        std::fprintf(stderr, "%s\n", result.policy_problems.c_str());
+        return 1;
+    }
+    std::string line = "configuration " + config_path + " is valid";
+    for (const auto& n : result.notes) line += "; " + n;
+    std::printf("%s\n", line.c_str());
+    return 0;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
     CLI::App app{"The hs coordination server: Tailscale clients log in, get their netmaps and find each other here.",
@@ -44,7 +62,7 @@ int main(int argc, char** argv) {
         // Live state (online, primary routes) belongs to the instance serving it: a second one
         // started by mistake on the same database must exit before it writes anything.
         hs::control::ts2021_limits();  // a malformed test override fails here, not at the first tick
-        if (check_only) return hs::control::check_config(cfg, config_path);
+        if (check_only) return check(cfg, config_path);
         std::unique_ptr<hs::LockFile> lock;
         if (cfg.database_path != ":memory:")
             lock = std::make_unique<hs::LockFile>(cfg.database_path + ".lock", "database " + cfg.database_path);

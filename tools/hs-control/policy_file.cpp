@@ -6,19 +6,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "common/base/files.h"
+#include "common/admin/ops.h"
 #include "common/policy/engine.h"
 
 namespace hs::control {
-
-std::optional<std::string> read_policy_file(const std::string& path) {
-    if (path.empty()) return std::nullopt;
-    try {
-        return read_file(path, policy::kMaxPolicyBytes);
-    } catch (const FileError& e) {
-        throw std::runtime_error(std::string("cannot read policy file: ") + e.what());
-    }
-}
 
 PolicyFile::PolicyFile(boost::asio::io_context& io, std::string path, Tailnet& tailnet)
     : path_(std::move(path)), tailnet_(tailnet), timer_(std::make_unique<boost::asio::steady_timer>(io)) {}
@@ -32,7 +23,7 @@ std::optional<std::pair<std::int64_t, std::int64_t>> PolicyFile::stamp() const {
 
 void PolicyFile::load_initial() {
     seen_ = stamp();
-    const auto problems = tailnet_.set_policy(read_policy_file(path_), false);
+    const auto problems = tailnet_.set_policy(admin::read_policy_file(path_), false);
     if (!problems.empty())
         throw std::runtime_error("policy file " + path_ + " is refused:\n" + policy::format_problems(problems));
 }
@@ -40,7 +31,7 @@ void PolicyFile::load_initial() {
 void PolicyFile::reload() {
     seen_ = stamp();
     try {
-        if (tailnet_.set_policy(read_policy_file(path_)).empty()) spdlog::info("policy file {} read", path_);
+        if (tailnet_.set_policy(admin::read_policy_file(path_)).empty()) spdlog::info("policy file {} read", path_);
     } catch (const std::exception& e) {
         tailnet_.count_policy_reload_error();
         spdlog::error("{}; the previous policy stays in force", e.what());

@@ -13,10 +13,6 @@
 
 namespace hs::control {
 
-// The file's text, or nullopt when `path` is empty (no policy: allow all). Throws
-// std::runtime_error naming the file when it cannot be read.
-std::optional<std::string> read_policy_file(const std::string& path);
-
 class PolicyFile {
 public:
     PolicyFile(boost::asio::io_context& io, std::string path, Tailnet& tailnet);

@@ -1,22 +1,22 @@
-#include "tools/hs-control/check.h"
+#include "common/admin/net/preflight.h"
 
 #include <unistd.h>
 
-#include <cstdio>
+#include <memory>
+#include <optional>
 #include <stdexcept>
-#include <vector>
 
+#include "common/admin/ops.h"
 #include "common/base/files.h"
 #include "common/base/key_file.h"
-#include "common/net/asio.h"
+#include "common/config/derpmap.h"
+#include "common/net/http_fetch.h"
 #include "common/net/tls.h"
 #include "common/policy/engine.h"
 #include "common/store/db.h"
 #include "common/store/store.h"
-#include "tools/hs-control/derp_refresh.h"
-#include "tools/hs-control/policy_file.h"
 
-namespace hs::control {
+namespace hs::admin {
 namespace {
 
 // A key file that exists must be private and parse; one that does not must be creatable.
@@ -58,8 +58,16 @@ std::unique_ptr<Db> open_database(const Config& cfg, std::vector<std::string>& n
     return db;
 }
 
-// The policy in force must parse and pass its own checks (users and nodes are the server's to
-// resolve). Empty when it does, else every problem with its line and column.
+// The DERP map as start-up builds it: a URL that fails is a warning there, an empty map stops it.
+void check_derp_map(const Config& cfg, std::vector<std::string>& notes) {
+    std::map<std::string, nlohmann::json> none;
+    std::vector<std::string> failures;
+    const auto map = derp_map_from_config(
+        cfg, [](const std::string& url) { return http_get(url, std::chrono::seconds(10)); }, none, failures);
+    require_derp_regions(map);
+    for (const auto& f : failures) notes.push_back("DERP map: " + f);
+}
+
 std::string check_policy(const Config& cfg, Db* db) {
     std::optional<std::string> text;
     std::string where;
@@ -78,24 +86,17 @@ std::string check_policy(const Config& cfg, Db* db) {
 
 }  // namespace
 
-int check_config(const Config& cfg, const std::string& config_path) {
+Preflight preflight(const Config& cfg) {
     // In start-up's order, so the first problem named is the one start-up would stop at.
-    std::vector<std::string> notes;
-    const auto db = open_database(cfg, notes);
-    check_key("the Noise key", cfg.noise_private_key_path, notes);
-    if (cfg.derp.server_enabled) check_key("the DERP key", cfg.derp.private_key_path, notes);
+    Preflight out;
+    const auto db = open_database(cfg, out.notes);
+    check_key("the Noise key", cfg.noise_private_key_path, out.notes);
+    if (cfg.derp.server_enabled) check_key("the DERP key", cfg.derp.private_key_path, out.notes);
     if (!cfg.tls_cert_path.empty()) tls_from_files(cfg.tls_cert_path, cfg.tls_key_path);
-    check_acme(cfg, notes);
-    boost::asio::io_context io;
-    DerpRefresher(io, cfg, "").build_initial();
-    if (const auto problems = check_policy(cfg, db.get()); !problems.empty()) {
-        std::fprintf(stderr, "%s\n", problems.c_str());
-        return 1;
-    }
-    std::string line = "configuration " + config_path + " is valid";
-    for (const auto& n : notes) line += "; " + n;
-    std::printf("%s\n", line.c_str());
-    return 0;
+    check_acme(cfg, out.notes);
+    check_derp_map(cfg, out.notes);
+    out.policy_problems = check_policy(cfg, db.get());
+    return out;
 }
 
-}  // namespace hs::control
+}  // namespace hs::admin
