@@ -15,6 +15,7 @@
 #include "common/store/store.h"
 #include "tools/hs-control/derp_refresh.h"
 #include "tools/hs-control/policy_file.h"
+#include "tools/hs-control/webhooks.h"
 
 namespace hs::control {
 namespace {
@@ -82,6 +83,8 @@ int check_config(const Config& cfg, const std::string& config_path) {
     // In start-up's order, so the first problem named is the one start-up would stop at.
     std::vector<std::string> notes;
     const auto db = open_database(cfg, notes);
+    EventNotifier{cfg};  // webhooks: URLs, secrets readable, event names known
+    if (!cfg.webhooks.empty()) notes.push_back(std::to_string(cfg.webhooks.size()) + " webhook(s)");
     check_key("the Noise key", cfg.noise_private_key_path, notes);
     if (cfg.derp.server_enabled) check_key("the DERP key", cfg.derp.private_key_path, notes);
     if (!cfg.tls_cert_path.empty()) tls_from_files(cfg.tls_cert_path, cfg.tls_key_path);
