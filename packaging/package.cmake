@@ -29,16 +29,19 @@ foreach(tool ${HS_PACKAGE_TOOLS})
   install(FILES ${CMAKE_SOURCE_DIR}/completions/fish/${tool}.fish DESTINATION share/fish/vendor_completions.d)
 endforeach()
 
-# The units name /usr/local/bin (a hand install); the package's binaries are in /usr/bin.
-foreach(unit hs-control hs-derper hs-stun)
-  file(READ ${CMAKE_SOURCE_DIR}/examples/systemd/${unit}.service text)
+# The units name /usr/local/bin and /usr/local/sbin (a hand install, cmake's default prefix);
+# the package's binaries are in /usr/bin and /usr/sbin. The daily security check ships with
+# its timer, not enabled: `systemctl enable --now hs-audit-check.timer` turns it on.
+set(HS_UNITS hs-control.service hs-derper.service hs-stun.service hs-audit-check.service hs-audit-check.timer)
+foreach(unit ${HS_UNITS})
+  file(READ ${CMAKE_SOURCE_DIR}/examples/systemd/${unit} text)
   string(REPLACE "/usr/local/bin/" "/usr/bin/" text "${text}")
-  file(WRITE ${HS_PKG_DIR}/systemd/${unit}.service "${text}")
-  install(FILES ${HS_PKG_DIR}/systemd/${unit}.service DESTINATION /lib/systemd/system)
+  string(REPLACE "/usr/local/sbin/" "/usr/sbin/" text "${text}")
+  file(WRITE ${HS_PKG_DIR}/systemd/${unit} "${text}")
+  install(FILES ${HS_PKG_DIR}/systemd/${unit} DESTINATION /lib/systemd/system)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/examples/systemd/${unit})
 endforeach()
-set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
-             ${CMAKE_SOURCE_DIR}/examples/systemd/hs-control.service ${CMAKE_SOURCE_DIR}/examples/systemd/hs-derper.service
-             ${CMAKE_SOURCE_DIR}/examples/systemd/hs-stun.service ${CMAKE_SOURCE_DIR}/examples/config.yaml)
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/examples/config.yaml)
 install(FILES ${CMAKE_SOURCE_DIR}/examples/systemd/hs.sysusers.conf DESTINATION lib/sysusers.d RENAME hs.conf)
 
 # Relative paths in the config are relative to /etc/hs, which the units keep read-only.

@@ -1,8 +1,11 @@
-// Events: the audit rows an operator is alerted to (a new API key, a policy change, a node
-// registered or deleted), read from the audit trail so any number of readers can follow the
-// SQLite file and resume where they stopped (an event's id is its audit row's id).
+// Events: the audit rows an operator is alerted to (sign-ins from a new network or after
+// failures, lockouts, a new API key, a policy change, a node registered or deleted), read from
+// the audit trail so any number of readers can follow the SQLite file and resume where they
+// stopped (an event's id is its audit row's id; one row can raise two events).
 #include <algorithm>
 #include <cctype>
+
+#include "common/admin/events.h"
 
 #include "common/admin/audit.h"
 #include "common/admin/ops.h"
@@ -16,19 +19,37 @@ std::optional<std::string> event_kind(std::string_view action) {
     if (action == "node.registered" || action == "nodes.register" || action == "auth.register")
         return "node.registered";
     if (action == "node.deleted" || action == "nodes.delete") return "node.deleted";
+    if (action == "signin.locked") return "signin.locked";
     return std::nullopt;
 }
 
-json events_after(Env& env, TimePoint since, std::int64_t after_id) {
-    auto items = json::array();
-    for (const auto& e : store::list_audit(env.db, since, after_id)) {
-        const auto kind = event_kind(e.action);
-        if (!kind) continue;
-        auto j = audit_json(e);
-        j["event"] = *kind;
-        items.push_back(std::move(j));
+std::vector<json> EventReader::next(Db& db, std::int64_t limit) {
+    const auto newest_before = primed_ ? 0 : store::last_audit_id(db);
+    const auto rows = store::list_audit(db, since_, last_, limit);
+    if (!primed_) {
+        // Everything before the first row to read is history; with nothing to read yet, all
+        // rows that existed before the read are.
+        const auto through = rows.empty() ? std::max(newest_before, last_) : rows.front().id - 1;
+        for (const auto& e : store::audit_history(db, "signin.", through, kPrimeRows)) deriver_.feed(e);
+        last_ = std::max(last_, through);
+        primed_ = true;
     }
-    return items;
+    std::vector<json> out;
+    for (const auto& e : rows) {
+        last_ = e.id;
+        for (auto& d : deriver_.feed(e)) {
+            auto j = audit_json(e);
+            j["event"] = d.name;
+            for (auto& [k, v] : d.detail.items()) j[k] = v;
+            out.push_back(std::move(j));
+        }
+    }
+    return out;
+}
+
+json events_after(Env& env, TimePoint since, std::int64_t after_id) {
+    EventReader r(since, after_id);
+    return json(r.next(env.db));
 }
 
 std::pair<TimePoint, std::int64_t> events_since(const std::string& since, TimePoint now) {

@@ -16,6 +16,14 @@ struct DnsRecord {
     std::string name, type, value;
 };
 
+// notifications.webhooks: one receiver of events (docs/security.md, "Webhooks").
+struct Webhook {
+    std::string url;
+    std::string secret_path;
+    std::vector<std::string> events;  // empty: every event
+    Millis timeout{10000};            // one delivery attempt, connect to last byte
+};
+
 struct Config {
     std::string path;  // the file this came from ("" for built-in defaults)
 
@@ -96,6 +104,8 @@ struct Config {
         std::string pkce_method = "S256";
         bool use_expiry_from_token = false;
     } oidc;
+
+    std::vector<Webhook> webhooks;  // notifications.webhooks
 
     bool logtail_enabled = false;
     bool taildrop_enabled = true;

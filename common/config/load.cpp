@@ -98,6 +98,7 @@ const std::vector<Field>& fields() {
         {"tls_letsencrypt_listen", [](Config& c, Reader& r) { c.tls_letsencrypt_listen = r.str(); }},
         {"tls_cert_path", [](Config& c, Reader& r) { c.tls_cert_path = r.path(); }},
         {"tls_key_path", [](Config& c, Reader& r) { c.tls_key_path = r.path(); }},
+        {"notifications.webhooks", [](Config& c, Reader& r) { c.webhooks = r.webhooks(); }},
         {"log.level", [](Config& c, Reader& r) { c.log_level = r.str(); }},
         {"log.format", [](Config& c, Reader& r) { c.log_format = r.str(); }},
         {"policy.mode", [](Config& c, Reader& r) { c.policy_mode = r.str(); }},

@@ -162,4 +162,39 @@ std::vector<DnsRecord> Reader::records() {
     return out;
 }
 
+std::vector<Webhook> Reader::webhooks() {
+    std::vector<Webhook> out;
+    if (node_.IsNull()) return out;
+    if (!node_.IsSequence()) {
+        error("expected a list of {url, secret_path, events, timeout}");
+        return out;
+    }
+    for (const auto& item : node_) {
+        if (!item.IsMap() || !item["url"] || !item["url"].IsScalar() || !item["secret_path"] ||
+            !item["secret_path"].IsScalar()) {
+            error("each webhook needs string fields url and secret_path");
+            continue;
+        }
+        Webhook w;
+        for (const auto& kv : item) {
+            const auto k = kv.first.as<std::string>();
+            if (k != "url" && k != "secret_path" && k != "events" && k != "timeout")
+                error("webhook field " + k + " is not known (url, secret_path, events, timeout)");
+        }
+        w.url = item["url"].Scalar();
+        if (w.url.rfind("http://", 0) != 0 && w.url.rfind("https://", 0) != 0)
+            error("webhook url " + w.url + ": expected an http:// or https:// URL");
+        else if (const auto h = w.url.find("://") + 3; h >= w.url.size() || w.url[h] == '/')
+            error("webhook url " + w.url + ": no host");
+        w.secret_path = resolve(item["secret_path"].Scalar());
+        if (item["events"]) w.events = Reader(item["events"], key_ + ".events", where_, base_dir_, p_).list();
+        if (item["timeout"]) {
+            w.timeout = Reader(item["timeout"], key_ + ".timeout", where_, base_dir_, p_).duration();
+            if (w.timeout.count() <= 0) error("webhook timeout must be more than 0");
+        }
+        out.push_back(std::move(w));
+    }
+    return out;
+}
+
 }  // namespace hs::config_detail

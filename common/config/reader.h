@@ -32,6 +32,7 @@ public:
     std::map<std::string, std::string> str_map();
     std::map<std::string, std::vector<std::string>> list_map();
     std::vector<DnsRecord> records();
+    std::vector<Webhook> webhooks();
 
     // Records "where: key: message" as an error.
     void error(const std::string& message);

@@ -20,6 +20,7 @@ struct Request {
     const std::string* body = nullptr;
     std::string authorization;
     const char* content_type = "application/json";
+    const std::vector<std::pair<std::string, std::string>>* headers = nullptr;
 };
 
 template <class Stream>
@@ -34,6 +35,8 @@ HttpResponse exchange(Stream& stream, const HttpUrl& u, const std::string& url, 
     req.set(http::field::user_agent, "hs");
     req.set(http::field::accept, "application/json");
     if (!r.authorization.empty()) req.set(http::field::authorization, r.authorization);
+    if (r.headers)
+        for (const auto& [name, value] : *r.headers) req.set(name, value);
     if (r.body) {
         req.set(http::field::content_type, r.content_type);
         req.body() = *r.body;
@@ -150,6 +153,12 @@ HttpResponse http_request(const std::string& method, const std::string& url, con
     const auto verb = http::string_to_verb(method);
     if (verb == http::verb::unknown) throw FetchError(url + ": unknown HTTP method " + method);
     return request(url, Request{verb, body, authorization}, timeout, max_bytes);
+}
+
+HttpResponse http_post_with_headers(const std::string& url, const std::string& body,
+                                    const std::vector<std::pair<std::string, std::string>>& headers,
+                                    std::chrono::milliseconds timeout, std::size_t max_bytes) {
+    return request(url, Request{http::verb::post, &body, "", "application/json", &headers}, timeout, max_bytes);
 }
 
 HttpResponse http_post_form(const std::string& url, const std::string& form, const std::string& authorization,

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace hs {
 
@@ -38,6 +40,12 @@ HttpResponse http_post(const std::string& url, const std::string& body, std::chr
 // (empty: none); otherwise like http_post. hs-admin --remote calls hs-control's REST API so.
 HttpResponse http_request(const std::string& method, const std::string& url, const std::string* body,
                           const std::string& authorization, std::chrono::milliseconds timeout, std::size_t max_bytes);
+
+// POSTs `body` as application/json with these extra header fields (name, value); otherwise
+// like http_post. Webhook deliveries send their signature so.
+HttpResponse http_post_with_headers(const std::string& url, const std::string& body,
+                                    const std::vector<std::pair<std::string, std::string>>& headers,
+                                    std::chrono::milliseconds timeout, std::size_t max_bytes = 4 << 10);
 
 // POSTs an application/x-www-form-urlencoded body (an OAuth token request) with an
 // Authorization header value (empty: none); otherwise like http_post.

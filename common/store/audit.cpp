@@ -3,6 +3,27 @@
 
 namespace hs::store {
 
+namespace {
+
+std::vector<AuditEntry> read_entries(Stmt& st) {
+    std::vector<AuditEntry> out;
+    while (st.step()) {
+        AuditEntry e;
+        e.id = st.int64(0);
+        e.at = parse_time(st.text(1)).value_or(TimePoint{});
+        e.actor = st.text(2);
+        e.action = st.text(3);
+        e.object = st.text(4);
+        e.before = st.opt_text(5);
+        e.after = st.opt_text(6);
+        e.source = st.text(7);
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+}  // namespace
+
 std::int64_t append_audit(Db& db, const AuditEntry& e) {
     db.prepare("INSERT INTO audit_log(at, actor, action, object, before, after, source) VALUES (?, ?, ?, ?, ?, ?, ?)")
         .bind(1, format_time(e.at))
@@ -23,20 +44,22 @@ std::vector<AuditEntry> list_audit(Db& db, TimePoint since, std::int64_t after_i
         "SELECT id, at, actor, action, object, before, after, source FROM audit_log "
         "WHERE at >= ? AND id > ? ORDER BY id LIMIT ?");
     st.bind(1, format_time(since)).bind(2, after_id).bind(3, limit);
-    std::vector<AuditEntry> out;
-    while (st.step()) {
-        AuditEntry e;
-        e.id = st.int64(0);
-        e.at = parse_time(st.text(1)).value_or(TimePoint{});
-        e.actor = st.text(2);
-        e.action = st.text(3);
-        e.object = st.text(4);
-        e.before = st.opt_text(5);
-        e.after = st.opt_text(6);
-        e.source = st.text(7);
-        out.push_back(std::move(e));
-    }
-    return out;
+    return read_entries(st);
+}
+
+std::int64_t last_audit_id(Db& db) {
+    auto st = db.prepare("SELECT coalesce(max(id), 0) FROM audit_log");
+    st.step();
+    return st.int64(0);
+}
+
+std::vector<AuditEntry> audit_history(Db& db, const std::string& prefix, std::int64_t through, std::int64_t limit) {
+    // substr rather than LIKE: the prefix is matched literally, '_' and '%' included.
+    auto st = db.prepare(
+        "SELECT id, at, actor, action, object, before, after, source FROM ("
+        "SELECT * FROM audit_log WHERE id <= ? AND substr(action, 1, ?) = ? ORDER BY id DESC LIMIT ?) ORDER BY id");
+    st.bind(1, through).bind(2, static_cast<std::int64_t>(prefix.size())).bind(3, prefix).bind(4, limit);
+    return read_entries(st);
 }
 
 }  // namespace hs::store

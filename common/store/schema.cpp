@@ -151,6 +151,21 @@ CREATE INDEX audit_log_at ON audit_log(at);
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 )sql"},
+        // Where each webhook's deliveries stand (docs/security.md): the last audit row id whose
+        // events were all delivered (or given up), the events of the next row already
+        // delivered (a row can raise two), and the failing streak, so a restart neither loses
+        // nor repeats events and the 24 h give-up clock keeps running. Versions 7 and 8 are
+        // other work of issue 16.
+        {9, R"sql(
+CREATE TABLE webhook_cursors (
+    url            TEXT PRIMARY KEY,
+    last_id        INTEGER NOT NULL,
+    done_in_next   INTEGER NOT NULL DEFAULT 0,
+    attempts       INTEGER NOT NULL DEFAULT 0,
+    failing_since  TEXT,
+    updated_at     TEXT NOT NULL
+);
+)sql"},
     };
     return list;
 }

@@ -228,5 +228,20 @@ struct AuditEntry {
 std::int64_t append_audit(Db& db, const AuditEntry& e);
 // Entries at or after `since` with id > after_id, oldest first, at most `limit`.
 std::vector<AuditEntry> list_audit(Db& db, TimePoint since, std::int64_t after_id = 0, std::int64_t limit = 100000);
+// The newest row's id (0 when the trail is empty).
+std::int64_t last_audit_id(Db& db);
+// The last `limit` rows up to id `through` whose action starts with `prefix` ("signin."),
+// oldest first: what an event follower replays to know each account's past sign-ins.
+std::vector<AuditEntry> audit_history(Db& db, const std::string& prefix, std::int64_t through, std::int64_t limit);
+
+// --- webhook delivery cursors (webhook_cursors.cpp), one row per webhook URL ----
+struct WebhookCursor {
+    std::int64_t last_id = 0;                // every event of rows up to this id is settled
+    int done_in_next = 0;                    // events of the row after it already delivered
+    int attempts = 0;                        // failed tries of the next event so far
+    std::optional<TimePoint> failing_since;  // when its first try failed
+};
+std::optional<WebhookCursor> find_webhook_cursor(Db& db, const std::string& url);
+void save_webhook_cursor(Db& db, const std::string& url, const WebhookCursor& c, TimePoint now);
 
 }  // namespace hs::store

@@ -79,7 +79,7 @@ for _ in $(seq 50); do [ "$(q "SELECT count(*) FROM audit_log WHERE action = 'po
 "$A" events --follow -o json-line --since 0 >"$T/ev1" 2>"$T/ev1.err" &
 F1=$!; "$A" events -f -o json-line --since 0 >"$T/ev2" 2>&1 &
 F2=$!
-trap 'kill $CONTROL $F1 $F2 2>/dev/null; wait $CONTROL 2>/dev/null; rm -rf "$T"' EXIT
+trap 'kill $CONTROL $F1 $F2 ${F3:-} 2>/dev/null; wait $CONTROL 2>/dev/null; rm -rf "$T"' EXIT
 KEY=$("$A" apikeys create -e 1h)   # API key 2; key 1 was expired above
 R apikeys create -e 1h >/dev/null
 for _ in $(seq 50); do [ "$(grep -c apikey.created "$T/ev1" "$T/ev2" | grep -c ':3$')" = 2 ] && break; sleep 0.1; done
@@ -93,8 +93,32 @@ LAST=$(jq -s '.[-1].id' "$T/ev1")
 run "$A" events --since "$LAST" -o json; jqt '. == []'; ok
 "$A" apikeys delete -i 3 >/dev/null
 "$A" users create dave >/dev/null   # raises no event
+RELOADS=$(q "SELECT count(*) FROM audit_log WHERE action = 'policy.reloaded'")
 R policy set -f <(echo '{"acls":[{"action":"accept","src":["alice@"],"dst":["alice@:*"]}]}') >/dev/null
+# Wait for hs-control's policy.reloaded, so the sign-in checks below start after it (loaded machines).
+for _ in $(seq 100); do [ "$(q "SELECT count(*) FROM audit_log WHERE action = 'policy.reloaded'")" -gt "$RELOADS" ] && break; sleep 0.1; done
 # policy.set by the key, then (when hs-control has applied it) policy.reloaded by hs-control.
 run "$A" events --since "$LAST" -o json; jqt '(map(.event) | unique) == ["policy.changed"] and .[0].actor == "apikey:2" and .[0].action == "policy.set"'; ok
 run "$A" events --follow -o json; expect_rc 1 "follow needs a line format"; ok
+
+# Sign-in events derived from the signin.* rows (docs/security.md): a follower started after
+# alice's first sign-in still knows that network (it replays the history before its start).
+signin() { q "INSERT INTO audit_log(at, actor, action, object, after, source) VALUES
+  (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'user:alice', '$1', 'user 1 (alice)', '$3', '$2')" >/dev/null; }
+signin signin.succeeded 192.0.2.10 '{"method":"password","network":"192.0.2.0/24"}'
+START=$(q "SELECT max(id) FROM audit_log")
+"$A" events --follow -o json-line --since "$START" >"$T/ev3" 2>&1 &
+F3=$!
+sleep 0.5
+signin signin.succeeded 192.0.2.99 '{"method":"password","network":"192.0.2.0/24"}'   # known: nothing
+signin signin.failed 198.51.100.7 '{"method":"password","reason":"wrong password"}'
+sleep 0.4   # a later poll: the failure is remembered across polls
+signin signin.succeeded 198.51.100.7 '{"method":"totp","network":"198.51.100.0/24"}'
+signin signin.locked 198.51.100.7 '{"until":"2026-12-04T16:00:00Z","lockouts":1}'
+for _ in $(seq 50); do [ "$(wc -l <"$T/ev3")" -ge 3 ] && break; sleep 0.1; done
+kill $F3; wait $F3 2>/dev/null || true
+[ "$(jq -sc 'map(.event)' "$T/ev3")" = '["signin.new_network","signin.after_failures","signin.locked"]' ] \
+  || fail "derived events followed: $(cat "$T/ev3")"; ok
+jq -se '.[0].network == "198.51.100.0/24" and .[1].failures == 1' "$T/ev3" >/dev/null || fail "derived details: $(cat "$T/ev3")"; ok
+run "$A" events --since "$START" -o json; jqt 'map(.event) == ["signin.new_network","signin.after_failures","signin.locked"]'; ok
 finish

@@ -34,7 +34,8 @@ ok
     echo "0644 ./usr/share/zsh/vendor-completions/_$b"
     echo "0644 ./usr/share/fish/vendor_completions.d/$b.fish"
   done
-  for u in hs-control hs-derper hs-stun; do echo "0644 ./lib/systemd/system/$u.service"; done
+  for u in hs-control hs-derper hs-stun hs-audit-check; do echo "0644 ./lib/systemd/system/$u.service"; done
+  echo "0644 ./lib/systemd/system/hs-audit-check.timer"
   echo "0644 ./usr/lib/sysusers.d/hs.conf"
   echo "0644 ./etc/hs/config.yaml"
   echo "0644 ./usr/share/doc/hs/examples/policy.hujson"
@@ -50,7 +51,9 @@ for f in "$T"/x/usr/bin/* "$T"/x/usr/sbin/*; do
 done
 for f in "$T"/x/usr/share/man/man*/*.gz; do gzip -t "$f" || fail "$f is not gzip"; done
 grep -q '^ExecStart=/usr/bin/hs-control -c /etc/hs/config.yaml$' "$T/x/lib/systemd/system/hs-control.service" || fail "hs-control.service ExecStart"
-! grep -q /usr/local "$T"/x/lib/systemd/system/*.service || fail "a unit still names /usr/local"
+grep -q '^ExecStart=/usr/sbin/hs-admin -c /etc/hs/config.yaml audit check$' "$T/x/lib/systemd/system/hs-audit-check.service" || fail "hs-audit-check.service ExecStart"
+[ -x "$T/x$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$T/x/lib/systemd/system/hs-audit-check.service")" ] || fail "hs-audit-check.service names a binary the package does not ship"
+! grep -q /usr/local "$T"/x/lib/systemd/system/* || fail "a unit still names /usr/local"
 ok
 
 # The packaged config: valid, with its state in /var/lib/hs (where the units may write).

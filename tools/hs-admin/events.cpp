@@ -6,6 +6,7 @@
 #include <memory>
 #include <thread>
 
+#include "common/admin/events.h"
 #include "common/admin/ops.h"
 #include "tools/hs-admin/commands.h"
 
@@ -39,16 +40,15 @@ int follow(Context& ctx, const std::string& since) {
         throw store::StoreError("events --follow reads the database file; run it where the file is");
     Db& db = ctx.db();
     Env env{db, ctx.config(), Clock::now()};
-    auto [from, last] = events_since(since, env.now);
+    const auto [from, last] = events_since(since, env.now);
+    // One reader for the whole run: its derivation state carries from poll to poll.
+    EventReader reader(from, last);
     std::int64_t seen_version = -1;
     for (;;) {
         const auto v = db.data_version();
         if (v != seen_version) {
             seen_version = v;
-            for (const auto& e : events_after(env, from, last)) {
-                print_line(f, e);
-                last = e["id"].get<std::int64_t>();
-            }
+            for (const auto& e : reader.next(db)) print_line(f, e);
         }
         std::this_thread::sleep_for(kPollEvery);
     }
@@ -59,7 +59,9 @@ int follow(Context& ctx, const std::string& since) {
 void add_events(CLI::App& app, Context& ctx, Actions& actions) {
     auto since = std::make_shared<std::string>("24h");
     auto follow_flag = std::make_shared<bool>(false);
-    auto* cmd = add_verb(app, "events", "Alerts: new API keys, policy changes, nodes registered or deleted");
+    auto* cmd = add_verb(app, "events",
+                         "Alerts: sign-ins from new networks or after failures, lockouts, new API keys, policy "
+                         "changes, nodes registered or deleted");
     cmd->add_option("--since", *since, "A duration back (24h) or the last event ID seen, to resume after it")
         ->capture_default_str();
     cmd->add_flag("-f,--follow", *follow_flag, "Keep printing events as they happen (-o json-line or table)");

@@ -20,6 +20,7 @@
 #include "tools/hs-control/policy_file.h"
 #include "tools/hs-control/server.h"
 #include "tools/hs-control/tailnet.h"
+#include "tools/hs-control/webhooks.h"
 
 namespace {
 
@@ -71,6 +72,7 @@ int main(int argc, char** argv) {
         bool created = false;
         const auto noise_key = hs::load_or_create_key_file(cfg.noise_private_key_path, &created);
         if (created) spdlog::info("created Noise key {}", cfg.noise_private_key_path);
+        hs::control::EventNotifier notifier(cfg);  // a bad webhook stops the start here
         boost::asio::io_context io;
         std::unique_ptr<hs::control::EmbeddedDerp> embedded;
         if (cfg.derp.server_enabled) embedded = std::make_unique<hs::control::EmbeddedDerp>(io, cfg);
@@ -118,6 +120,8 @@ int main(int argc, char** argv) {
         hup.async_wait(on_hup);
         derp.start(tailnet);
         policy_file.start();
+        notifier.start();
+        server.add_metrics_text([&notifier] { return notifier.metrics_text(); });
         io.run();
         hs::store::clear_live_state(db);
         if (!server.fatal_error().empty()) throw std::runtime_error(server.fatal_error());

@@ -367,6 +367,7 @@ std::string Server::metrics_text() const {
     o += deadline_closes_.prometheus_text();
     if (derp_) o += derp_->metrics_text();
     if (acme_) o += acme_->metrics_text();
+    for (const auto& text : extra_metrics_) o += text();
     return o;
 }
 

@@ -2,6 +2,7 @@
 // metrics listener, and the periodic tick that syncs with the database and drives keepalives.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -50,6 +51,9 @@ public:
     void count_handshake_failure() { ++handshake_failures_; }
     DeadlineCloses& deadline_closes() { return deadline_closes_; }
     std::string metrics_text() const;
+    // More /metrics text from a part that lives outside the server (the event notifier);
+    // `text` is called on the event loop.
+    void add_metrics_text(std::function<std::string()> text) { extra_metrics_.push_back(std::move(text)); }
     // Why the server stopped itself ("" when it did not): no ACME certificate could be had.
     const std::string& fatal_error() const { return fatal_error_; }
 
@@ -98,6 +102,7 @@ private:
     std::shared_ptr<SourceLimits> unauthenticated_;
     TrustedProxies trusted_proxies_;
     LogLimiter log_limit_;
+    std::vector<std::function<std::string()>> extra_metrics_;
     DeadlineCloses deadline_closes_;
     bool stopping_ = false;
 };

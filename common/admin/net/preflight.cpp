@@ -2,11 +2,14 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 
+#include "common/admin/events.h"
 #include "common/admin/ops.h"
+#include "common/admin/webhook.h"
 #include "common/base/files.h"
 #include "common/base/key_file.h"
 #include "common/config/derpmap.h"
@@ -90,12 +93,41 @@ Preflight preflight(const Config& cfg) {
     // In start-up's order, so the first problem named is the one start-up would stop at.
     Preflight out;
     const auto db = open_database(cfg, out.notes);
+    if (const auto hooks = load_webhooks(cfg); !hooks.empty())
+        out.notes.push_back(std::to_string(hooks.size()) + " webhook(s)");
     check_key("the Noise key", cfg.noise_private_key_path, out.notes);
     if (cfg.derp.server_enabled) check_key("the DERP key", cfg.derp.private_key_path, out.notes);
     if (!cfg.tls_cert_path.empty()) tls_from_files(cfg.tls_cert_path, cfg.tls_key_path);
     check_acme(cfg, out.notes);
     check_derp_map(cfg, out.notes);
     out.policy_problems = check_policy(cfg, db.get());
+    return out;
+}
+
+std::vector<WebhookTarget> load_webhooks(const Config& cfg) {
+    if (!cfg.webhooks.empty() && cfg.database_path == ":memory:")
+        throw std::runtime_error("notifications.webhooks need a database file (database.sqlite.path is :memory:)");
+    std::vector<WebhookTarget> out;
+    for (const auto& w : cfg.webhooks) {
+        try {
+            parse_http_url(w.url);
+        } catch (const FetchError& e) {
+            throw std::runtime_error(std::string("notifications.webhooks: ") + e.what());
+        }
+        const auto& known = event_names();
+        for (const auto& name : w.events)
+            if (std::find(known.begin(), known.end(), name) == known.end()) {
+                std::string list;
+                for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+                throw std::runtime_error("notifications.webhooks: " + w.url + ": unknown event " + name +
+                                         " (known: " + list + ")");
+            }
+        try {
+            out.push_back({w, read_webhook_secret(w.secret_path)});
+        } catch (const std::exception& e) {
+            throw std::runtime_error("notifications.webhooks: " + w.url + ": " + e.what());
+        }
+    }
     return out;
 }
 
