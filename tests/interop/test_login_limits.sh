@@ -31,7 +31,7 @@ api_other=$(admin apikeys create -e 1h)
 tprefix=${target%-*}; tprefix=${tprefix#hskey-auth-}
 aprefix=${api_target%-*}; aprefix=${aprefix#hskey-api-}
 
-host_add atk 1; host_add good 2; host_add late 3; host_add out 4
+host_add atk 1; host_add good 2; host_add late 3; host_add out 4; host_add atk2 5
 ts_start good 41642; ts_start late 41643; ts_start out 41644
 
 # --- 1,000 wrong pre-auth keys from atk, while good registers -------------------------------
@@ -49,6 +49,7 @@ pass "good (another address, another key) registered and is Running during the f
 
 count() { awk -v k="$1" 'index($0, k) {s += $2} END {print s + 0}' "$LAB/flood-preauth.out"; }
 wrong=$(count '"invalid pre-auth key"'); locked=$(count 'is locked after too many'); throttled=$(count 'from your address')
+
 log "pre-auth key flood: $wrong wrong, $locked locked, $throttled throttled in ${t_preauth} ms"
 [ "$wrong" = 5 ] || fail "expected 5 answers 'invalid pre-auth key' before the lock, got $wrong"
 [ $((wrong + locked)) -ge 20 ] && [ $((wrong + locked)) -le $((20 + t_preauth / 1000 + 2)) ] \
@@ -56,25 +57,26 @@ log "pre-auth key flood: $wrong wrong, $locked locked, $throttled throttled in $
 [ $((wrong + locked + throttled)) = 1000 ] || fail "answers do not add up to 1000"
 pass "1000 wrong pre-auth keys: 5 wrong, then locked, $locked looked at in all beyond those, $throttled throttled (${t_preauth} ms)"
 
-# --- 1,000 wrong API keys from atk, while good uses another key ------------------------------
+# --- 1,000 wrong API keys from atk2, while good uses another key -----------------------------
+# Another source: atk's bucket is empty after its flood (the bucket is per address, shared by
+# every kind of secret), so from atk every one of these would be a 429.
 wrong_api="Bearer hskey-api-$aprefix-$(printf 'a%.0s' $(seq 64))"
-urls=(); for _ in $(seq 1000); do urls+=("$CONTROL_URL/api/hs/v1/user"); done
+urls=(); for _ in $(seq 1000); do urls+=(-o /dev/null "$CONTROL_URL/api/hs/v1/user"); done
 t0=$(ms)
-in_ns atk curl -s -H "Authorization: $wrong_api" -o /dev/null -w '%{http_code}\n' "${urls[@]}" >"$LAB/flood-api.out"
+in_ns atk2 curl -s -H "Authorization: $wrong_api" -w '%{http_code}\n' "${urls[@]}" >"$LAB/flood-api.out"
 t_api=$(( $(ms) - t0 ))
-c401=$(grep -c '^401$' "$LAB/flood-api.out"); c429=$(grep -c '^429$' "$LAB/flood-api.out")
+c401=$(grep -c '^401$' "$LAB/flood-api.out" || true); c429=$(grep -c '^429$' "$LAB/flood-api.out" || true)
 log "API key flood: $c401 x 401, $c429 x 429 in ${t_api} ms"
 [ $((c401 + c429)) = 1000 ] || fail "API flood: $(sort "$LAB/flood-api.out" | uniq -c | tr '\n' ' ')"
-[ "$c401" -le $((t_preauth / 1000 + t_api / 1000 + 4)) ] || fail "API flood: $c401 looked at; the source should have been throttled already"
-hdr=$(in_ns atk curl -s -D - -o /dev/null -H "Authorization: $wrong_api" "$CONTROL_URL/api/hs/v1/user")
+[ "$c401" -ge 20 ] && [ "$c401" -le $((20 + t_api / 1000 + 2)) ] || fail "API flood: $c401 looked at, expected the burst of 20 (+1/s)"
+hdr=$(in_ns atk2 curl -s -D - -o /dev/null -H "Authorization: $wrong_api" "$CONTROL_URL/api/hs/v1/user")
 [[ "$hdr" == *" 429"* && "$hdr" == *"Retry-After: "[0-9]* ]] || fail "no 429 with Retry-After: $hdr"
 pass "1000 wrong API keys: $c401 x 401, $c429 x 429 (${t_api} ms); a throttled request has $(grep -i retry-after <<<"$hdr" | tr -d '\r')"
 code=$(in_ns good curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $api_other" "$CONTROL_URL/api/hs/v1/user")
 [ "$code" = 200 ] || fail "another API key from good got $code"
 pass "another API key from another address: 200 while atk is throttled"
 
-# The API key's lock: its prefix had at most the 20 of the burst; lock it for sure from good.
-for _ in 1 2 3 4 5; do in_ns good curl -s -o /dev/null -H "Authorization: $wrong_api" "$CONTROL_URL/api/hs/v1/user"; done
+# The burst's first 5 locked the API key.
 body=$(in_ns good curl -s -H "Authorization: Bearer $api_target" "$CONTROL_URL/api/hs/v1/user")
 [[ "$body" == *"locked"* ]] || fail "the correct but locked API key got: $body"
 pass "the correct API key from another address is refused while locked: $body"
