@@ -23,6 +23,12 @@ printf 'dns: {base_domain: t.test}\ndatabase: {sqlite: {path: %s}}\napi_listen_a
   "$T/c.sqlite" >"$T/good.yaml"
 run "$A" -c "$T/good.yaml" configtest; expect_rc 0 "configtest with both keys set"; ok
 run "$A" -c "$T/good.yaml" configtest -o json; jqt '.valid == true'; ok
+# audit check names a sign-in open to any address, and is quiet once auth.allowed_cidrs is set.
+printf 'dns: {base_domain: t.test}\ndatabase: {sqlite: {path: %s}}\nlisten_addr: 0.0.0.0:8080\n' "$T/c.sqlite" >"$T/open.yaml"
+run "$A" -c "$T/open.yaml" audit check -o json
+jqt 'map(select(.check == "sign-in-any-address")) | length == 1 and (.[0].message | contains("auth.allowed_cidrs or api_listen_addr"))'; ok
+echo 'auth: {allowed_cidrs: [10.0.0.0/8]}' >>"$T/open.yaml"
+run "$A" -c "$T/open.yaml" audit check -o json; jqt 'map(select(.check == "sign-in-any-address")) == []'; ok
 
 # --- unlock on the file ------------------------------------------------------------------------
 "$A" users create alice >/dev/null

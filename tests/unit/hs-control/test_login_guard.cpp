@@ -3,10 +3,9 @@
 // the REST API's answers under it (no sockets).
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-
 #include "common/admin/ops.h"
 #include "common/admin/signin.h"
+#include "tests/unit/temp_dir.h"
 #include "tools/hs-control/api.h"
 #include "tools/hs-control/login_guard.h"
 
@@ -17,15 +16,9 @@ using control::LoginGuard;
 namespace {
 
 struct GuardFixture {
-    std::filesystem::path dir;
-    std::unique_ptr<Db> db;
+    test::TempDir dir;
+    std::unique_ptr<Db> db = std::make_unique<Db>(dir.file("db.sqlite"));
     Config cfg;
-    GuardFixture() {
-        char tmpl[] = "/tmp/hs-unit-guard-XXXXXX";
-        dir = ::mkdtemp(tmpl);
-        db = std::make_unique<Db>((dir / "db.sqlite").string());
-    }
-    ~GuardFixture() { std::filesystem::remove_all(dir); }
     int audit_count(const std::string& action) {
         int n = 0;
         for (const auto& e : store::list_audit(*db, TimePoint{})) n += e.action == action;
@@ -75,7 +68,7 @@ TEST_CASE("login guard: 5 wrong secrets lock the key, the lock is stored, a new 
     CHECK_FALSE(g.locked(key, t0 + std::chrono::minutes(16)));
     // Unlocked through another connection, as hs-admin on the file does.
     {
-        Db other((f.dir / "db.sqlite").string());
+        Db other(f.dir.file("db.sqlite"));
         admin::Env env{other, f.cfg, t0};
         env.actor = "unix:test";
         const auto r = admin::run_op("preauthkeys.unlock", {{"prefix", "hskey-auth-abcdefabcdef-***"}}, env);
