@@ -46,7 +46,10 @@ std::string object_of(const Op& op, const Params& p, const json& result) {
 
 }  // namespace
 
-bool op_writes(const Op& op) { return op.method != "GET" && op.name != "policy.check" && op.name != "policy.test"; }
+// Unlocks write their own signin.unlocked row (admin/signin.cpp).
+bool op_writes(const Op& op) {
+    return op.method != "GET" && op.name != "policy.check" && op.name != "policy.test" && !op.name.ends_with(".unlock");
+}
 
 json node_summary(const Node& n) {
     return {{"id", n.id},

@@ -93,6 +93,13 @@ void check_transport(Env& env, json& out) {
     if (!c.metrics_listen_addr.empty() && !loopback_listen(c.metrics_listen_addr))
         out.push_back(
             finding("plain-http", "metrics_listen_addr " + c.metrics_listen_addr, "metrics served to the network"));
+    // Reachable from the network: directly, or through a reverse proxy (trusted_proxies).
+    const bool exposed = !loopback_listen(c.listen_addr) || !c.trusted_proxies.empty();
+    if (c.auth_allowed_cidrs.empty() && exposed)
+        out.push_back(finding("sign-in-any-address", "auth.allowed_cidrs",
+                              "the sign-in pages" + std::string(c.api_listen_addr.empty() ? " and the REST API" : "") +
+                                  " answer any address: set auth.allowed_cidrs" +
+                                  (c.api_listen_addr.empty() ? " or api_listen_addr" : "")));
 }
 
 void check_file_modes(Env& env, json& out) {

@@ -23,6 +23,7 @@ OpTable build() {
     add_audit_ops(t);
     add_audit_check_ops(t);
     add_event_ops(t);
+    add_signin_ops(t);
     return t;
 }
 

@@ -84,6 +84,7 @@ void add_policy_inspect_ops(OpTable& t);
 void add_audit_ops(OpTable& t);        // audit.list (admin/audit.cpp)
 void add_audit_check_ops(OpTable& t);  // audit.check (admin/audit_check.cpp)
 void add_event_ops(OpTable& t);        // events.list (admin/events.cpp)
+void add_signin_ops(OpTable& t);       // users|preauthkeys|apikeys unlock, signin.locks (admin/signin.cpp)
 
 // --- events (admin/events.cpp) ---
 // The event an audit action raises ("apikey.created", "policy.changed", "node.registered",

@@ -1,6 +1,6 @@
 // Attempt limits for credentials (issue 16), transport-free: the caller says who tried what
-// and when, and learns whether to answer at all. Not wired into hs-control yet (see
-// docs/security.md, "Not yet").
+// and when, and learns whether to answer at all. hs-control's LoginGuard
+// (tools/hs-control/login_guard.h) wraps it and stores the per-key state.
 //
 // Per source address: each failed attempt takes a token from a bucket that refills at
 // `per_second` up to `burst`; an empty bucket means "429, Retry-After: wait". Only failures
@@ -33,6 +33,7 @@ struct ThrottleConfig {
 class Throttle {
 public:
     explicit Throttle(ThrottleConfig c = {}) : c_(c) {}
+    const ThrottleConfig& config() const { return c_; }
 
     // How long `source` must wait before its next attempt is looked at (nullopt: go ahead).
     std::optional<std::chrono::seconds> source_wait(const std::string& source, TimePoint now);

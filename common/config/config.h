@@ -31,6 +31,12 @@ struct Config {
     std::string listen_addr = "127.0.0.1:8080";
     std::string metrics_listen_addr;  // "" = no metrics listener
     std::vector<std::string> trusted_proxies;
+    // The REST API (/api/v1, /api/hs/v1) on a listener of its own: "127.0.0.1:PORT",
+    // "[::1]:PORT" or "unix:/path" ("" = on listen_addr). When set, listen_addr serves no /api/.
+    std::string api_listen_addr;
+    // auth.allowed_cidrs: who may reach the sign-in pages (/register/, /oidc/) and the REST API,
+    // by client address (after trusted_proxies); empty = any address.
+    std::vector<std::string> auth_allowed_cidrs;
 
     std::string noise_private_key_path = "noise_private.key";
 

@@ -44,6 +44,8 @@ const std::vector<Field>& fields() {
         {"grpc_listen_addr", ignore},
         {"grpc_allow_insecure", ignore},
         {"trusted_proxies", [](Config& c, Reader& r) { c.trusted_proxies = r.list(); }},
+        {"api_listen_addr", [](Config& c, Reader& r) { c.api_listen_addr = r.str(); }},
+        {"auth.allowed_cidrs", [](Config& c, Reader& r) { c.auth_allowed_cidrs = r.list(); }},
         {"noise.private_key_path", [](Config& c, Reader& r) { c.noise_private_key_path = r.path(); }},
         {"prefixes.v4", [](Config& c, Reader& r) { c.prefix_v4 = r.str(); }},
         {"prefixes.v6", [](Config& c, Reader& r) { c.prefix_v6 = r.str(); }},

@@ -59,6 +59,29 @@ std::string url_host(const std::string& url) {
     return rest.substr(0, rest.find(':'));
 }
 
+// api_listen_addr: the REST API apart from the clients' port, reachable from this host only.
+void validate_api_listen(const Check& k, const std::string& v) {
+    if (v.empty()) return;
+    if (v.rfind("unix:", 0) == 0) {
+        if (v.size() < 7 || v[5] != '/')
+            k.error("api_listen_addr",
+                    "\"" + v + "\": expected unix: and an absolute path, such as unix:/run/hs/api.sock");
+        return;
+    }
+    const auto hp = parse_host_port(v);
+    const auto ip = hp ? parse_ip(hp->host) : std::nullopt;
+    if (!hp || !ip || hp->port == 0) {
+        k.error("api_listen_addr",
+                "\"" + v + "\" is not a loopback IP:port (127.0.0.1:9090, [::1]:9090) or unix:/path");
+        return;
+    }
+    const bool loopback = ip->v6 ? ip->str() == "::1" : ip->b[0] == 127;
+    if (!loopback)
+        k.error("api_listen_addr", "\"" + v +
+                                       "\" is not a loopback address: the separate API listener is for this host "
+                                       "only (use unix:/path, or leave it empty to serve the API on listen_addr)");
+}
+
 bool is_https_url(const std::string& s) { return s.rfind("https://", 0) == 0 && s.size() > 8; }
 
 }  // namespace
@@ -80,6 +103,11 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
         if (!pf) k.error("trusted_proxies", "\"" + tp + "\" is not a CIDR prefix");
         else if (pf->bits == 0) k.error("trusted_proxies", "\"" + tp + "\" would trust every address");
     }
+
+    for (const auto& cidr : c.auth_allowed_cidrs)
+        if (!parse_prefix(cidr))
+            k.error("auth.allowed_cidrs", "\"" + cidr + "\" is not a CIDR prefix such as 192.168.0.0/16 or fd00::/8");
+    validate_api_listen(k, c.api_listen_addr);
 
     if (c.noise_private_key_path.empty()) k.error("noise.private_key_path", "must not be empty");
 

@@ -91,6 +91,12 @@ std::string masked_api_key(const ApiKey& k) {
     return std::string(kKind) + k.prefix + "-***";
 }
 
+std::optional<std::string> api_key_prefix(std::string_view text) {
+    auto key = parse_any_api_key(text);
+    if (!key) return std::nullopt;
+    return std::move(key->prefix);
+}
+
 ApiKeyRefusal explain_api_key_refusal(Db& db, std::string_view text, TimePoint now) {
     const auto key = parse_any_api_key(text);
     if (!key) return {"malformed API key", ""};

@@ -87,12 +87,36 @@ std::string legacy_preauth_prefix(std::string_view key) {
     return out;
 }
 
-std::optional<PreAuthKey> lookup_preauth_key(Db& db, std::string_view text) {
+namespace {
+
+std::optional<SecretKey> parse_any_preauth_key(std::string_view text) {
     auto key = parse_secret_key(kKeyPrefix, text);
     // headscale before 0.28 handed out plaintext keys (48 hex digits); imported ones are found
     // by a prefix derived from their hash, and the whole text is the secret.
     if (!key && !text.empty() && text.size() <= 256 && text.substr(0, 6) != "hskey-")
         key = SecretKey{legacy_preauth_prefix(text), std::string(text)};
+    return key;
+}
+
+}  // namespace
+
+std::optional<std::string> preauth_key_prefix(std::string_view text) {
+    auto key = parse_any_preauth_key(text);
+    if (!key) return std::nullopt;
+    return std::move(key->prefix);
+}
+
+std::optional<PreAuthKey> find_preauth_key_by_prefix(Db& db, std::string_view prefix) {
+    if (prefix.substr(0, kKeyPrefix.size()) == kKeyPrefix) prefix.remove_prefix(kKeyPrefix.size());
+    if (prefix.size() > 4 && prefix.substr(prefix.size() - 4) == "-***") prefix.remove_suffix(4);
+    auto st = db.prepare(std::string(kKeyColumns) + " WHERE prefix = ?");
+    st.bind(1, prefix);
+    if (!st.step()) return std::nullopt;
+    return read_key(st);
+}
+
+std::optional<PreAuthKey> lookup_preauth_key(Db& db, std::string_view text) {
+    const auto key = parse_any_preauth_key(text);
     if (!key) return std::nullopt;
     auto st = db.prepare("SELECT id, hash FROM pre_auth_keys WHERE prefix = ?");
     st.bind(1, key->prefix);

@@ -151,6 +151,20 @@ CREATE INDEX audit_log_at ON audit_log(at);
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 )sql"},
+        // Sign-in lockouts (docs/security.md): per pre-auth key, API key or account, the failures
+        // in the current window and the lock, so a lock survives a restart. `key` is
+        // "preauthkey:<prefix>", "apikey:<prefix>" or "user:<name>". An unlock (hs-admin) deletes
+        // the row; hs-control reads the row before it trusts its own copy, so that takes effect at once.
+        {7, R"sql(
+CREATE TABLE signin_locks (
+    key          TEXT PRIMARY KEY,
+    failures     INTEGER NOT NULL DEFAULT 0,
+    window_start TEXT NOT NULL,
+    lockouts     INTEGER NOT NULL DEFAULT 0,
+    locked_until TEXT,
+    updated_at   TEXT NOT NULL
+);
+)sql"},
         // Where each webhook's deliveries stand (docs/security.md): the last audit row id whose
         // events were all delivered (or given up), the events of the next row already
         // delivered (a row can raise two), and the failing streak, so a restart neither loses

@@ -71,6 +71,11 @@ void expire_preauth_key(Db& db, std::int64_t id, TimePoint now);
 void delete_preauth_key(Db& db, std::int64_t id);
 // Marks a single-use key used; false if it was used already (another registration won).
 bool claim_preauth_key(Db& db, std::int64_t id);
+// The prefix column a presented key would be found by (see lookup_preauth_key), without any
+// lookup; nullopt when the text cannot be a key.
+std::optional<std::string> preauth_key_prefix(std::string_view text);
+// By the prefix as listed ("hskey-auth-<prefix>-***") or bare.
+std::optional<PreAuthKey> find_preauth_key_by_prefix(Db& db, std::string_view prefix);
 // "hskey-auth-<prefix>-***": what listings show instead of the secret.
 std::string masked_preauth_key(const PreAuthKey& k);
 
@@ -110,6 +115,28 @@ struct ApiKeyRefusal {
     std::string key;
 };
 ApiKeyRefusal explain_api_key_refusal(Db& db, std::string_view text, TimePoint now);
+
+// The key part of a presented API key ("hskey-api-<prefix>-..." or headscale's "<7>.<secret>"),
+// without any lookup; nullopt when the text has neither form.
+std::optional<std::string> api_key_prefix(std::string_view text);
+
+// --- sign-in lockouts (signin_locks.cpp): the per-key state of the attempt limiter ----------
+struct SigninLock {
+    std::string key;  // "preauthkey:<prefix>", "apikey:<prefix>", "user:<name>"
+    int failures = 0;
+    TimePoint window_start{};
+    int lockouts = 0;
+    std::optional<TimePoint> locked_until;
+};
+std::optional<SigninLock> find_signin_lock(Db& db, std::string_view key);
+// Inserts or replaces the row for `l.key`.
+void save_signin_lock(Db& db, const SigninLock& l, TimePoint now);
+// Forgets `key` (an admin's unlock); false when there was no row.
+bool delete_signin_lock(Db& db, std::string_view key);
+// Every row, by key.
+std::vector<SigninLock> list_signin_locks(Db& db);
+// Rows whose lock lasts past `now`.
+std::int64_t count_signin_locked(Db& db, TimePoint now);
 
 // --- policies (policy.cpp) -----------------------------------------------------------
 struct StoredPolicy {

@@ -31,7 +31,7 @@ complete -c hs-admin -n "__fish_seen_subcommand_from import; and not __fish_seen
 complete -c hs-admin -n "__fish_seen_subcommand_from import; and __fish_seen_subcommand_from headscale" -l dry-run -d 'Print what would be imported'
 complete -c hs-admin -n "__fish_seen_subcommand_from import; and __fish_seen_subcommand_from headscale" -l in-place -d 'Move the headscale file aside and create the hs database at its path'
 
-complete -c hs-admin -n "__fish_seen_subcommand_from $users; and not __fish_seen_subcommand_from create list rename delete" -a 'create list rename delete'
+complete -c hs-admin -n "__fish_seen_subcommand_from $users; and not __fish_seen_subcommand_from create list rename delete unlock" -a 'create list rename delete unlock'
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from rename delete" -s i -l identifier -x -d 'User ID'
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from rename delete" -s n -l name -x -d 'User name'
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from rename" -s r -l new-name -x -d 'New name'
@@ -41,7 +41,7 @@ complete -c hs-admin -n "__fish_seen_subcommand_from $users" -s e -l email -x -d
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from list" -s i -l identifier -x -d 'User ID'
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from list" -s n -l name -x -d 'User name'
 
-complete -c hs-admin -n "__fish_seen_subcommand_from $keys; and not __fish_seen_subcommand_from create list expire delete" -a 'create list expire delete'
+complete -c hs-admin -n "__fish_seen_subcommand_from $keys; and not __fish_seen_subcommand_from create list expire delete unlock" -a 'create list expire delete unlock'
 complete -c hs-admin -n "__fish_seen_subcommand_from $keys; and __fish_seen_subcommand_from create list" -s u -l user -x -d 'User name or ID'
 complete -c hs-admin -n "__fish_seen_subcommand_from $keys; and __fish_seen_subcommand_from create" -l reusable -d 'Register many nodes'
 complete -c hs-admin -n "__fish_seen_subcommand_from $keys; and __fish_seen_subcommand_from create" -l ephemeral -d 'Nodes are removed when offline'
@@ -49,7 +49,7 @@ complete -c hs-admin -n "__fish_seen_subcommand_from $keys; and __fish_seen_subc
 complete -c hs-admin -n "__fish_seen_subcommand_from $keys; and __fish_seen_subcommand_from create" -l tags -x -d 'tag:a,tag:b'
 complete -c hs-admin -n "__fish_seen_subcommand_from $keys; and __fish_seen_subcommand_from expire delete" -s i -l id -x -d 'Key ID'
 
-complete -c hs-admin -n "__fish_seen_subcommand_from $apikeys; and not __fish_seen_subcommand_from create list expire delete" -a 'create list expire delete'
+complete -c hs-admin -n "__fish_seen_subcommand_from $apikeys; and not __fish_seen_subcommand_from create list expire delete unlock" -a 'create list expire delete unlock'
 complete -c hs-admin -n "__fish_seen_subcommand_from $apikeys; and __fish_seen_subcommand_from create" -s e -l expiration -x -a '30d 90d 1y 0' -d 'Lifetime, 0 = never'
 complete -c hs-admin -n "__fish_seen_subcommand_from $apikeys; and __fish_seen_subcommand_from expire delete" -s i -l id -x -d 'Key ID'
 complete -c hs-admin -n "__fish_seen_subcommand_from $apikeys; and __fish_seen_subcommand_from expire delete" -s p -l prefix -x -d 'Key prefix'

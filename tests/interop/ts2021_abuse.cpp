@@ -5,6 +5,10 @@
 //                                 1 MiB - 1 byte and never end; prints how each connection ended
 //   login-flood URL N             N interactive logins from fresh machine keys; prints how many
 //                                 got a login URL and how many were refused
+//   key-flood URL N KEY           N registrations on one connection, each a fresh node with a
+//                                 wrong pre-auth key: KEY followed by 64 random hex digits
+//                                 (KEY "hskey-auth-<prefix>-" tries an existing key's prefix);
+//                                 prints the answers by kind (digits as N) and the time taken
 //   session URL AUTHKEY STEP...   one connection, one node, the steps in order on it:
 //       register                  register the node with AUTHKEY
 //       map-lite[=HOSTNAME]       a lite map request (reports a Hostinfo with HOSTNAME)
@@ -210,6 +214,49 @@ void login_flood(const Url& url, int n) {
               << (first_refusal.empty() ? "" : "; first refusal: " + first_refusal) << "\n";
 }
 
+// ---- key flood -----------------------------------------------------------------------------------
+
+std::string random_hex(std::size_t n) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    std::string out;
+    for (auto b : random_bytes(n / 2)) out += {kHex[b >> 4], kHex[b & 15]};
+    return out;
+}
+
+// The answer with its digits as N, so "try again in 7 seconds" and "in 3 seconds" count as one kind.
+std::string answer_kind(int status, const std::string& body) {
+    const auto j = json::parse(body, nullptr, false);
+    std::string what = j.is_object() && j.contains("Error")  ? "Error " + j["Error"].dump()
+                       : j.is_object() && j.contains("User") ? "registered"
+                                                             : "HTTP " + std::to_string(status) + " " + snippet(body);
+    std::string out;
+    for (char c : what)
+        if (c < '0' || c > '9') out += c;
+        else if (out.empty() || out.back() != 'N') out += 'N';
+    return out;
+}
+
+void key_flood(const Url& url, int n, const std::string& key) {
+    const auto t0 = std::chrono::steady_clock::now();
+    Session s(url, kCurrentVersion);
+    H2Client h(s, url);
+    std::map<std::string, int> kinds;
+    for (int i = 0; i < n; ++i) {
+        const auto body = register_request(kCurrentVersion, key + random_hex(64), "keyflood").dump();
+        const auto id = h.submit("/machine/register", body);
+        if (!h.wait(id)) {
+            ++kinds["connection closed"];
+            break;
+        }
+        const auto& c = h.call(id);
+        ++kinds[answer_kind(c.status, c.response)];
+    }
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
+    for (const auto& [k, count] : kinds) std::cout << "key-flood: " << count << " x " << k << "\n";
+    std::cout << "key-flood: " << n << " attempts in " << ms << " ms\n";
+}
+
 // ---- session -------------------------------------------------------------------------------------
 
 json map_request(const std::string& node_key, const std::string& hostname) {
@@ -265,7 +312,8 @@ int session(const Url& url, const std::string& auth_key, const std::vector<std::
 }
 
 constexpr const char* kUsage =
-    "usage: hs-ts2021-abuse flood URL CONNS STREAMS | login-flood URL N | session URL AUTHKEY STEP...\n";
+    "usage: hs-ts2021-abuse flood URL CONNS STREAMS | login-flood URL N | key-flood URL N KEY |\n"
+    "       session URL AUTHKEY STEP...\n";
 
 }  // namespace
 
@@ -281,6 +329,7 @@ int main(int argc, char** argv) {
         const auto url = parse_url(args[1]);
         if (args[0] == "flood" && args.size() == 4) flood(url, std::stoi(args[2]), std::stoi(args[3]));
         else if (args[0] == "login-flood" && args.size() == 3) login_flood(url, std::stoi(args[2]));
+        else if (args[0] == "key-flood" && args.size() == 4) key_flood(url, std::stoi(args[2]), args[3]);
         else if (args[0] == "session" && args.size() >= 4)
             return session(url, args[2], std::vector<std::string>(args.begin() + 3, args.end()));
         else {

@@ -64,6 +64,7 @@ void add_apikeys(CLI::App& app, Context& ctx, Actions& actions) {
         print_result(ctx, ctx.call("apikeys.delete", sel_delete->params()));
         return 0;
     };
+    add_unlock(*noun, ctx, actions, "apikeys.unlock", "an API key");
 }
 
 }  // namespace hs::admin

@@ -20,6 +20,7 @@ void add_audit(CLI::App& app, Context& ctx, Actions& actions) {
         return 0;
     };
     add_audit_check(*noun, ctx, actions);
+    add_audit_locks(*noun, ctx, actions);
 }
 
 }  // namespace hs::admin

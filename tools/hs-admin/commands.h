@@ -29,6 +29,11 @@ void add_audit_check(CLI::App& noun, Context& ctx, Actions& actions);  // audit 
 Columns node_columns();
 Columns route_columns();
 
+// `unlock` under a noun (unlock.cpp): runs `op` ("users.unlock", "preauthkeys.unlock",
+// "apikeys.unlock") on the NAME or PREFIX given; and `audit locks`.
+void add_unlock(CLI::App& noun, Context& ctx, Actions& actions, const std::string& op, const std::string& what);
+void add_audit_locks(CLI::App& noun, Context& ctx, Actions& actions);
+
 // Prints a {"result": ...} object: the text in table mode.
 void print_result(Context& ctx, const json& obj);
 

@@ -82,6 +82,8 @@ json config_json(const Config& c) {
           {"search_domains", c.dns.search_domains},
           {"extra_records", records},
           {"extra_records_path", c.dns.extra_records_path}}},
+        {"api_listen_addr", c.api_listen_addr},
+        {"auth", {{"allowed_cidrs", c.auth_allowed_cidrs}}},
         {"unix_socket", c.unix_socket},
         {"unix_socket_permission", c.unix_socket_permission},
         {"oidc",

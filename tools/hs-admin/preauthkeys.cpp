@@ -85,6 +85,7 @@ void add_preauthkeys(CLI::App& app, Context& ctx, Actions& actions) {
     add_list(*noun, ctx, actions);
     add_expire(*noun, ctx, actions);
     add_delete(*noun, ctx, actions);
+    add_unlock(*noun, ctx, actions, "preauthkeys.unlock", "a pre-auth key");
 }
 
 void print_result(Context& ctx, const json& obj) { print_text(ctx.format(), obj, obj.value("result", "")); }

@@ -107,6 +107,7 @@ void add_users(CLI::App& app, Context& ctx, Actions& actions) {
     add_list(*noun, ctx, actions);
     add_rename(*noun, ctx, actions);
     add_delete(*noun, ctx, actions);
+    add_unlock(*noun, ctx, actions, "users.unlock", "a user's account");
 }
 
 }  // namespace hs::admin

@@ -8,8 +8,10 @@
 
 #include "common/admin/headscale_api.h"
 #include "common/admin/ops.h"
+#include "common/admin/signin.h"
 #include "common/base/log.h"
 #include "common/base/url.h"
+#include "tools/hs-control/login_guard.h"
 
 namespace hs::control {
 namespace {
@@ -116,12 +118,67 @@ std::optional<std::int64_t> authorized(Db& db, std::string_view authorization, T
     return key->id;
 }
 
+std::string_view bearer_of(std::string_view authorization) {
+    constexpr std::string_view bearer = "Bearer ";
+    return authorization.substr(0, bearer.size()) == bearer ? authorization.substr(bearer.size()) : "";
+}
+
+ApiReply unauthorized(bool native, const std::string& why = "unauthorized: missing, unknown or expired API key") {
+    // headscale's authentication middleware answers in plain text.
+    if (!native) return {401, "Unauthorized", "text/plain; charset=utf-8"};
+    return error(401, why);
+}
+
+// The limiter's verdict before the key is checked: 429 for a throttled source, 401 for a locked
+// key (even a correct one; the attempt counts against the source). nullopt: go on.
+std::optional<ApiReply> guard_api_key(LoginGuard* guard, std::string_view authorization, TimePoint now,
+                                      const std::string& peer, bool native) {
+    if (!guard) return std::nullopt;
+    if (const auto wait = guard->throttled(LoginGuard::Kind::ApiKey, peer, now)) {
+        ++auth_failures;
+        auto r = error(429, "too many failed attempts from your address; retry after " + std::to_string(wait->count()) +
+                                " seconds");
+        r.retry_after = static_cast<int>(wait->count());
+        return r;
+    }
+    const auto prefix = store::api_key_prefix(bearer_of(authorization));
+    if (!prefix) return std::nullopt;
+    const auto key = admin::lock_key_api(*prefix);
+    const auto until = guard->locked(key, now);
+    if (!until) return std::nullopt;
+    ++auth_failures;
+    guard->failed(LoginGuard::Kind::ApiKey, peer, key, "locked", now);
+    return unauthorized(native, "unauthorized: API key locked after too many failed attempts until " +
+                                    format_time(*until) + "; hs-admin apikeys unlock " + *prefix + " lifts it");
+}
+
+// A refused key: against the key when its prefix names an existing key, else the source only.
+void count_api_failure(Db& db, LoginGuard* guard, std::string_view authorization, TimePoint now,
+                       const std::string& peer) {
+    if (!guard) return;
+    const auto prefix = store::api_key_prefix(bearer_of(authorization));
+    const auto known = prefix ? store::find_api_key_by_prefix(db, *prefix) : std::nullopt;
+    if (known && !known->expired(now))
+        guard->failed(LoginGuard::Kind::ApiKey, peer, admin::lock_key_api(*prefix), "wrong key", now);
+    else guard->failed(LoginGuard::Kind::ApiKey, peer, "", known ? "expired key" : "unknown key", now);
+}
+
+// The approval endpoints, where a 404 means a registration ID nobody was given.
+bool names_registration(std::string_view method, std::string_view path) {
+    return method == "POST" && (path.ends_with("/auth/register") || path.ends_with("/auth/approve") ||
+                                path.ends_with("/auth/reject") || path.ends_with("/node/register"));
+}
+
+ApiReply run_api(Db& db, const Config& cfg, std::string_view method, std::string_view target, const std::string& body,
+                 TimePoint now, const std::string& peer, bool native, std::int64_t key_id);
+
 }  // namespace
 
 std::uint64_t api_auth_failures() { return auth_failures.load(); }
 
 ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std::string_view target,
-                    std::string_view authorization, const std::string& body, TimePoint now, const std::string& peer) {
+                    std::string_view authorization, const std::string& body, TimePoint now, const std::string& peer,
+                    LoginGuard* guard) {
     Db* conn = nullptr;
     try {
         conn = &own_connection(shared, cfg);
@@ -134,19 +191,38 @@ ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std:
     const bool native = full_path.rfind(kNativePrefix, 0) == 0;
     std::optional<std::int64_t> key_id;
     try {
+        if (auto refused = guard_api_key(guard, authorization, now, peer, native)) return std::move(*refused);
         key_id = authorized(db, authorization, now);
         if (!key_id) {
             refuse(db, authorization, now, peer);
-            // headscale's authentication middleware answers in plain text.
-            if (!native) return {401, "Unauthorized", "text/plain; charset=utf-8"};
-            return error(401, "unauthorized: missing, unknown or expired API key");
+            count_api_failure(db, guard, authorization, now, peer);
+            return unauthorized(native);
+        }
+        if (guard) {
+            const auto id = std::to_string(*key_id);
+            guard->succeeded(LoginGuard::Kind::ApiKey, peer,
+                             admin::lock_key_api(*store::api_key_prefix(bearer_of(authorization))), "apikey:" + id,
+                             "API key " + id, now);
         }
     } catch (const DbError& e) {
         return error(503, std::string("database unavailable: ") + e.what());
     }
+    auto reply = run_api(db, cfg, method, target, body, now, peer, native, *key_id);
+    if (guard && reply.status == 404 && names_registration(method, full_path))
+        guard->failed(LoginGuard::Kind::RegistrationId, peer, "", "unknown registration id", now);
+    return reply;
+}
+
+namespace {
+
+// The operation an authorized request names, under either API.
+ApiReply run_api(Db& db, const Config& cfg, std::string_view method, std::string_view target, const std::string& body,
+                 TimePoint now, const std::string& peer, bool native, std::int64_t key_id) {
+    const auto q = target.find('?');
+    const auto full_path = target.substr(0, q);
     if (!native) {
         admin::Env env{db, cfg, now};
-        env.actor = "apikey:" + std::to_string(*key_id);
+        env.actor = "apikey:" + std::to_string(key_id);
         env.source = peer;
         auto r =
             admin::headscale_api(env, method, full_path, q == std::string_view::npos ? "" : target.substr(q + 1), body);
@@ -168,7 +244,7 @@ ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std:
     }
     try {
         admin::Env env{db, cfg, now};
-        env.actor = "apikey:" + std::to_string(*key_id);
+        env.actor = "apikey:" + std::to_string(key_id);
         env.source = peer;
         return {200, admin::run_op(op->name, params, env).dump(-1, ' ', false, json::error_handler_t::replace)};
     } catch (const store::NotFound& e) {
@@ -184,5 +260,7 @@ ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std:
         return error(500, e.what());
     }
 }
+
+}  // namespace
 
 }  // namespace hs::control

@@ -2,11 +2,13 @@
 #include <spdlog/spdlog.h>
 
 #include "common/admin/audit.h"
+#include "common/admin/signin.h"
 #include "common/base/ipalloc.h"
 #include "common/base/keys.h"
 #include "common/base/log.h"
 #include "common/base/netaddr.h"
 #include "common/store/store.h"
+#include "tools/hs-control/login_guard.h"
 #include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/tailnet.h"
 
@@ -224,11 +226,43 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     return success(l);
 }
 
+std::optional<RegisterReply> Tailnet::guard_preauth_key(const std::string& machine_key, const json& req,
+                                                        const std::string& auth_key, TimePoint now,
+                                                        const std::string& peer) {
+    if (!guard_) return std::nullopt;
+    using Kind = LoginGuard::Kind;
+    auto refuse = [&](std::string_view reason, const std::string& why) {
+        ++stats_.registrations_rejected;
+        log_rejection(reason, why, peer, machine_key, req);
+        return error_reply(why);
+    };
+    // tailscale up prints the Error as "backend error: ..." and exits; tailscaled retries later.
+    if (const auto wait = guard_->throttled(Kind::PreAuthKey, peer, now))
+        return refuse("throttled", "too many failed sign-in attempts from your address; try again in " +
+                                       std::to_string(wait->count()) + " seconds");
+    const auto prefix = store::preauth_key_prefix(auth_key);
+    const auto lock_key = prefix ? admin::lock_key_preauth(*prefix) : std::string();
+    if (prefix)
+        if (const auto until = guard_->locked(lock_key, now)) {
+            guard_->failed(Kind::PreAuthKey, peer, lock_key, "locked", now);
+            return refuse("locked pre-auth key", "this pre-auth key is locked after too many failed attempts until " +
+                                                     format_time(*until) + "; ask an admin to unlock it");
+        }
+    if (store::lookup_preauth_key(db_, auth_key)) return std::nullopt;
+    // A wrong secret counts against the key its prefix names; a prefix no key has costs the
+    // source only (random prefixes must not fill the lock table).
+    const bool known = prefix && store::find_preauth_key_by_prefix(db_, *prefix);
+    guard_->failed(Kind::PreAuthKey, peer, known ? lock_key : "", known ? "wrong key" : "unknown key", now);
+    return refuse("invalid pre-auth key", "invalid pre-auth key");
+}
+
 RegisterReply Tailnet::register_with_key(const std::string& machine_key, const json& req, const std::string& auth_key,
                                          Live* current, TimePoint now, const std::string& peer) {
+    check_writable(now);
+    // Outside the transaction below: the limiter's rows must stay when the registration is refused.
+    if (auto refused = guard_preauth_key(machine_key, req, auth_key, now, peer)) return std::move(*refused);
     // The key's use and the node's row are one transaction: a file that fails between them
     // must not leave a single-use key spent with no node to show for it.
-    check_writable(now);
     Db::Tx tx(db_);
     const auto key = store::lookup_preauth_key(db_, auth_key);
     auto reject = [&](const std::string& why) {
@@ -250,7 +284,11 @@ RegisterReply Tailnet::register_with_key(const std::string& machine_key, const j
     if (tags.empty())
         if (auto why = grant_requested_tags(key->user_id, req, tags)) return reject(*why);  // the key stays unspent
     const bool ephemeral = key->ephemeral || req.value("Ephemeral", false);
-    return complete_registration(machine_key, req, key->user_id, tags, key->id, ephemeral, "authkey", tx, now);
+    auto r = complete_registration(machine_key, req, key->user_id, tags, key->id, ephemeral, "authkey", tx, now);
+    if (guard_ && !r.body.contains("Error"))
+        guard_->succeeded(LoginGuard::Kind::PreAuthKey, peer, admin::lock_key_preauth(key->prefix),
+                          "preauthkey:" + key->prefix, "pre-auth key " + std::to_string(key->id), now);
+    return r;
 }
 
 RegisterReply Tailnet::register_node(const std::string& machine_key, const json& req, TimePoint now,

@@ -3,6 +3,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 #include <boost/beast/http.hpp>
@@ -82,6 +84,25 @@ std::string request_peer(const TrustedProxies& proxies, const http::request<Body
     return ip == remote.address().to_string() ? peer : ip + ":0";
 }
 
+bool is_api_path(const std::string& path) {
+    return path.rfind("/api/v1/", 0) == 0 || path.rfind("/api/hs/v1/", 0) == 0;
+}
+
+// api_listen_addr's unix:/path. A socket file left by an earlier run is replaced; the socket is
+// 0660, so its group decides who besides the owner may use the API.
+std::unique_ptr<asio::local::stream_protocol::acceptor> bind_unix(asio::io_context& io, const std::string& path) {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+    auto acc = std::make_unique<asio::local::stream_protocol::acceptor>(io);
+    boost::system::error_code ec;
+    acc->open(asio::local::stream_protocol(), ec);
+    if (!ec) acc->bind(asio::local::stream_protocol::endpoint(path), ec);
+    if (!ec) ::chmod(path.c_str(), 0660);
+    if (!ec) acc->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) throw std::runtime_error("api_listen_addr: cannot listen on unix:" + path + ": " + ec.message());
+    return acc;
+}
+
 void detect_dead_peers(tcp::socket& sock) {
     const int fd = sock.native_handle();
     const int on = 1, idle = 15, interval = 5, count = 3;
@@ -101,7 +122,10 @@ Server::Server(asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet
       noise_public_text_(key_text(kMachinePrefix, noise_key.public_key().bytes)),
       unauthenticated_(
           std::make_shared<SourceLimits>(kMaxUnauthenticatedPerSource, kMaxUnauthenticated, kUnauthenticatedBurst)),
-      trusted_proxies_(cfg.trusted_proxies) {}
+      trusted_proxies_(cfg.trusted_proxies), allowed_(cfg.auth_allowed_cidrs),
+      guard_(std::make_unique<LoginGuard>(db)) {
+    tailnet_.set_login_guard(guard_.get());
+}
 
 Server::~Server() = default;
 
@@ -113,6 +137,8 @@ void Server::listen() {
     main_acc_ = bind(io_, cfg_.listen_addr, "listen_addr");
     if (!cfg_.metrics_listen_addr.empty()) metrics_acc_ = bind(io_, cfg_.metrics_listen_addr, "metrics_listen_addr");
     if (derp_ && derp_->tls_context()) derp_acc_ = bind(io_, cfg_.derp.tls_listen_addr, "derp.server.tls_listen_addr");
+    if (cfg_.api_listen_addr.rfind("unix:", 0) == 0) api_unix_ = bind_unix(io_, cfg_.api_listen_addr.substr(5));
+    else if (!cfg_.api_listen_addr.empty()) api_acc_ = bind(io_, cfg_.api_listen_addr, "api_listen_addr");
 }
 
 void Server::start() {
@@ -127,9 +153,12 @@ void Server::start() {
         });
     if (metrics_acc_) asio::co_spawn(io_, accept_loop(*metrics_acc_, Role::Metrics, nullptr), asio::detached);
     if (derp_acc_) asio::co_spawn(io_, accept_loop(*derp_acc_, Role::DerpOnly, derp_->tls_context()), asio::detached);
+    if (api_acc_) asio::co_spawn(io_, accept_loop(*api_acc_, Role::Api, nullptr), asio::detached);
+    if (api_unix_) asio::co_spawn(io_, accept_unix_loop(), asio::detached);
     asio::co_spawn(io_, tick_loop(), asio::detached);
-    spdlog::info("hs-control listening on {} (server_url {}){}", cfg_.listen_addr, cfg_.server_url,
-                 cfg_.metrics_listen_addr.empty() ? "" : ", metrics on " + cfg_.metrics_listen_addr);
+    spdlog::info("hs-control listening on {} (server_url {}){}{}", cfg_.listen_addr, cfg_.server_url,
+                 cfg_.metrics_listen_addr.empty() ? "" : ", metrics on " + cfg_.metrics_listen_addr,
+                 cfg_.api_listen_addr.empty() ? "" : ", REST API on " + cfg_.api_listen_addr);
 }
 
 void Server::stop() {
@@ -139,6 +168,8 @@ void Server::stop() {
     if (main_acc_) main_acc_->close(ec);
     if (metrics_acc_) metrics_acc_->close(ec);
     if (derp_acc_) derp_acc_->close(ec);
+    if (api_acc_) api_acc_->close(ec);
+    if (api_unix_) api_unix_->close(ec);
     if (acme_) acme_->stop();
     for (auto& w : conns_)
         if (auto c = w.lock()) c->close();
@@ -149,7 +180,10 @@ void Server::add_conn(const std::shared_ptr<NoiseConn>& c) { conns_.push_back(c)
 asio::awaitable<void> Server::accept_loop(tcp::acceptor& acc, Role role, asio::ssl::context* tls) {
     boost::system::error_code ec;
     const auto local = acc.local_endpoint(ec);
-    const char* what = role == Role::Main ? "" : role == Role::Metrics ? "metrics " : "DERP TLS ";
+    const char* what = role == Role::Main      ? ""
+                       : role == Role::Metrics ? "metrics "
+                       : role == Role::Api     ? "REST API "
+                                               : "DERP TLS ";
     // Named, not temporaries: GCC 12 destroys temporary arguments of a co_awaited coroutine
     // call twice (a double free at shutdown).
     const AcceptOptions opts{.name = what + host_port_text(local.address().to_string(), local.port())};
@@ -177,6 +211,22 @@ asio::awaitable<void> Server::serve_conn(tcp::socket sock, Role role, asio::ssl:
     }
     if (acme::LiveTls::is_validation(stream.native_handle())) co_return;  // the CA only checks the certificate
     co_await serve_http(std::move(stream), role, remote);
+}
+
+asio::awaitable<void> Server::accept_unix_loop() {
+    while (!stopping_) {
+        boost::system::error_code ec;
+        auto sock = co_await api_unix_->async_accept(asio::redirect_error(asio::use_awaitable, ec));
+        if (ec == asio::error::operation_aborted || !api_unix_->is_open()) co_return;
+        if (ec) {
+            spdlog::warn("REST API socket {}: accept: {}", cfg_.api_listen_addr, ec.message());
+            continue;
+        }
+        // A socket's peer has no address: it stands for this host, and the file's mode decides who.
+        asio::co_spawn(io_,
+                       serve_http(beast::basic_stream<asio::local::stream_protocol>(std::move(sock)), Role::Api, {}),
+                       asio::detached);
+    }
 }
 
 asio::awaitable<void> Server::tick_loop() {
@@ -231,10 +281,58 @@ std::string Server::health_json(int& status) {
     return R"({"status":"pass"})";
 }
 
+template <class Request>
+asio::awaitable<std::optional<TextResponse>> Server::serve_signin(const Request& req, const std::string& path,
+                                                                  const std::string& target, const std::string& peer,
+                                                                  Role role) {
+    const bool api = is_api_path(path);
+    const bool page = path.rfind("/register/", 0) == 0 || path.rfind("/oidc/", 0) == 0;
+    if (!api && !page) co_return std::nullopt;
+    // With api_listen_addr the clients' port serves no API: scanning it finds nothing.
+    if (api && role != Role::Api && (api_acc_ || api_unix_)) co_return make(404, "not found\n", "text/plain");
+    const auto ip = peer_ip(peer);
+    if (!allowed_.empty() && ip != "unix" && !allowed_.trusts(ip)) {
+        if (log_limit_.allow("auth.allowed_cidrs"))
+            spdlog::info("refused {} from {}: not in auth.allowed_cidrs", path, ip);
+        co_return make(403, "forbidden: sign-in and the API are not open to your address\n", "text/plain");
+    }
+    const auto now = Clock::now();
+    if (api) {
+        // Admin operations run synchronously on the loop: short SQLite transactions.
+        const auto r = handle_api(db_, cfg_, std::string(req.method_string()), target,
+                                  std::string(req[http::field::authorization]), req.body(), now, peer, guard_.get());
+        auto res = make(r.status, r.body, r.content_type.c_str());
+        if (r.retry_after > 0) res.set(http::field::retry_after, std::to_string(r.retry_after));
+        co_return res;
+    }
+    if (const auto wait = guard_->throttled(LoginGuard::Kind::RegistrationId, peer, now)) {
+        auto res = make(429, "too many failed attempts from your address; try again later\n", "text/plain");
+        res.set(http::field::retry_after, std::to_string(wait->count()));
+        co_return res;
+    }
+    const bool oidc = oidc_ && oidc_->enabled();
+    if (path == "/oidc/callback" && oidc) {
+        const std::string cookies(req[http::field::cookie]);  // named: see accept_loop on GCC 12
+        const auto reply = co_await oidc_->finish(target, cookies);
+        co_return oidc_http_response(reply);
+    }
+    if (path.rfind("/register/", 0) != 0) co_return make(404, "not found\n", "text/plain");
+    // A registration ID is a secret of sorts: guessing one costs the source like a wrong key.
+    const auto id = path.substr(10);
+    std::optional<AuthRequest> ar;
+    if (!id.empty() && id.size() < 64) ar = store::find_auth_request(db_, id);
+    if (!ar) guard_->failed(LoginGuard::Kind::RegistrationId, peer, "", "unknown registration id", now);
+    if (oidc) co_return oidc_http_response(oidc_->begin(id, now));
+    co_return make(ar ? 200 : 404, register_page(id, ar, cfg_.path), "text/html; charset=utf-8");
+}
+
 template <class Stream>
 asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint remote) {
     boost::system::error_code ec;
-    const std::string conn_peer = remote.address().to_string() + ":" + std::to_string(remote.port());
+    // A unix socket's peer is "unix" (source_of and peer_ip read "unix:0" as that).
+    constexpr bool unix_peer = std::is_same_v<Stream, beast::basic_stream<asio::local::stream_protocol>>;
+    const std::string conn_peer =
+        unix_peer ? "unix:0" : remote.address().to_string() + ":" + std::to_string(remote.port());
     beast::flat_buffer buf;
     const bool metrics = role == Role::Metrics;
     for (;;) {
@@ -259,7 +357,8 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
         }
         auto req = parser.release();
         ++http_requests_;
-        const std::string peer = metrics ? conn_peer : request_peer(trusted_proxies_, req, remote, conn_peer);
+        const std::string peer =
+            metrics || unix_peer ? conn_peer : request_peer(trusted_proxies_, req, remote, conn_peer);
         const std::string target(req.target());
         const std::string path(target_path(target));
         Response res;
@@ -268,6 +367,10 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
                                      : make(404, "not found\n", "text/plain");
         } else if (role == Role::DerpOnly && !derp::is_derp_path(path)) {
             res = make(404, "this port serves only DERP\n", "text/plain");
+        } else if (role == Role::Api && !is_api_path(path)) {
+            res = make(404, "this address serves only the REST API (/api/v1/, /api/hs/v1/)\n", "text/plain");
+        } else if (auto signin = co_await serve_signin(req, path, target, peer, role)) {
+            res = std::move(*signin);
         } else if (derp_ && derp::is_derp_path(path)) {
             co_await derp_->serve(std::move(stream), buf, std::move(req), remote, peer);
             co_return;
@@ -286,11 +389,6 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
             if (res.result_int() == 429) count_refusal(Refusal::UnauthenticatedPerSource);
             if (log_limit_.allow("ts2021 refused"))
                 spdlog::info("rejected /ts2021 request from {}: {}", peer, res.body().substr(0, res.body().size() - 1));
-        } else if (path.rfind("/api/v1/", 0) == 0 || path.rfind("/api/hs/v1/", 0) == 0) {
-            // Admin operations run synchronously on the loop: short SQLite transactions.
-            const auto r = handle_api(db_, cfg_, std::string(req.method_string()), target,
-                                      std::string(req[http::field::authorization]), req.body(), Clock::now(), peer);
-            res = make(r.status, r.body, r.content_type.c_str());
         } else if (path == "/verify") {
             const auto now = Clock::now();
             const auto v = derp_verify(std::string(req.method_string()), req.body(),
@@ -302,17 +400,6 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
             int status = 200;
             auto body = health_json(status);
             res = make(static_cast<unsigned>(status), std::move(body), "application/json");
-        } else if (path.rfind("/register/", 0) == 0 && oidc_ && oidc_->enabled()) {
-            res = oidc_http_response(oidc_->begin(path.substr(10), Clock::now()));
-        } else if (path == "/oidc/callback" && oidc_ && oidc_->enabled()) {
-            const std::string cookies(req[http::field::cookie]);  // named: see accept_loop on GCC 12
-            const auto reply = co_await oidc_->finish(target, cookies);
-            res = oidc_http_response(reply);
-        } else if (path.rfind("/register/", 0) == 0) {
-            const auto id = path.substr(10);
-            std::optional<AuthRequest> ar;
-            if (!id.empty() && id.size() < 64) ar = store::find_auth_request(db_, id);
-            res = make(ar ? 200 : 404, register_page(id, ar, cfg_.path), "text/html; charset=utf-8");
         } else if (path == "/apple") {
             res = make(200, apple_page(cfg_.server_url), "text/html; charset=utf-8");
         } else if (path == "/windows") {
@@ -367,6 +454,7 @@ std::string Server::metrics_text() const {
     o += deadline_closes_.prometheus_text();
     if (derp_) o += derp_->metrics_text();
     if (acme_) o += acme_->metrics_text();
+    o += guard_->metrics_text(Clock::now());
     for (const auto& text : extra_metrics_) o += text();
     return o;
 }

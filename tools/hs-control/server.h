@@ -16,8 +16,10 @@
 #include "common/base/log.h"
 #include "common/config/config.h"
 #include "common/net/forwarded.h"
+#include "common/net/http_text.h"
 #include "common/store/db.h"
 #include "tools/hs-control/conn_deadline.h"
+#include "tools/hs-control/login_guard.h"
 #include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/tailnet.h"
 
@@ -66,9 +68,10 @@ public:
     // Upgraded connections that have not yet shown a node of the tailnet.
     const std::shared_ptr<SourceLimits>& unauthenticated() { return unauthenticated_; }
 
-    // What a listener serves: everything, /metrics only, or /derp only (the embedded DERP's
-    // TLS port when server_url is plain http).
-    enum class Role { Main, Metrics, DerpOnly };
+    // What a listener serves: everything, /metrics only, /derp only (the embedded DERP's TLS
+    // port when server_url is plain http), or the REST API only (api_listen_addr).
+    enum class Role { Main, Metrics, DerpOnly, Api };
+    LoginGuard& login_guard() { return *guard_; }
 
 private:
     boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acc, Role role,
@@ -77,6 +80,14 @@ private:
                                             boost::asio::ssl::context* tls);
     template <class Stream>
     boost::asio::awaitable<void> serve_http(Stream stream, Role role, boost::asio::ip::tcp::endpoint remote);
+    boost::asio::awaitable<void> accept_unix_loop();
+    // The answer to a request for the REST API or a sign-in page (/register/, /oidc/), or
+    // nullopt for any other path. Refuses addresses outside auth.allowed_cidrs (403) and
+    // sources the limiter throttles (429).
+    template <class Request>
+    boost::asio::awaitable<std::optional<TextResponse>> serve_signin(const Request& req, const std::string& path,
+                                                                     const std::string& target, const std::string& peer,
+                                                                     Role role);
     boost::asio::awaitable<void> tick_loop();
     void tick(TimePoint now, int n);
     std::string health_json(int& status);
@@ -89,7 +100,8 @@ private:
     EmbeddedDerp* derp_;
     OidcLogin* oidc_ = nullptr;
     std::string noise_public_text_;
-    std::unique_ptr<boost::asio::ip::tcp::acceptor> main_acc_, metrics_acc_, derp_acc_;
+    std::unique_ptr<boost::asio::ip::tcp::acceptor> main_acc_, metrics_acc_, derp_acc_, api_acc_;
+    std::unique_ptr<boost::asio::local::stream_protocol::acceptor> api_unix_;
     std::unique_ptr<boost::asio::ssl::context> tls_, derp_tls_;
     std::unique_ptr<AcmeTls> acme_;  // tls_letsencrypt_hostname
     std::string fatal_error_;
@@ -101,6 +113,8 @@ private:
     std::map<int, std::uint64_t> request_failures_;
     std::shared_ptr<SourceLimits> unauthenticated_;
     TrustedProxies trusted_proxies_;
+    TrustedProxies allowed_;  // auth.allowed_cidrs (a set of prefixes, as trusted_proxies is)
+    std::unique_ptr<LoginGuard> guard_;
     LogLimiter log_limit_;
     std::vector<std::function<std::string()>> extra_metrics_;
     DeadlineCloses deadline_closes_;

@@ -26,6 +26,8 @@
 
 namespace hs::control {
 
+class LoginGuard;
+
 // Oldest client accepted: Tailscale v1.74 (capability version 106).
 inline constexpr int kMinCapVer = 106;
 
@@ -120,6 +122,8 @@ public:
     void flush(TimePoint now);
     // hs-control is exiting: streams that end now change nothing (the file is reset at exit).
     void set_stopping() { stopping_ = true; }
+    // The attempt limiter pre-auth keys are checked against (null: none, as in unit tests).
+    void set_login_guard(LoginGuard* g) { guard_ = g; }
 
     // Picks up what other processes (hs-admin) wrote: reads the change log past what was seen,
     // reloads those rows and tells the clients that must hear of them. Cheap when nothing moved.
@@ -340,6 +344,10 @@ private:
                                         const std::string& method, Db::Tx& tx, TimePoint now);
     RegisterReply register_with_key(const std::string& machine_key, const nlohmann::json& req,
                                     const std::string& auth_key, Live* current, TimePoint now, const std::string& peer);
+    // The limiter's verdict on a pre-auth key before it is used: an error reply for a throttled
+    // source, a locked key or a wrong key (counted), nullopt when the key may be used.
+    std::optional<RegisterReply> guard_preauth_key(const std::string& machine_key, const nlohmann::json& req,
+                                                   const std::string& auth_key, TimePoint now, const std::string& peer);
     RegisterReply start_interactive(const std::string& machine_key, const nlohmann::json& req, TimePoint now,
                                     const std::string& peer);
     std::string auth_url(const std::string& id) const;
@@ -348,6 +356,7 @@ private:
 
     Db& db_;
     Config cfg_;
+    LoginGuard* guard_ = nullptr;
     MapSettings settings_;
     std::map<std::int64_t, Live> nodes_;  // ordered: peers go out sorted by ID
     std::unordered_map<std::string, std::int64_t> by_node_key_;

@@ -58,6 +58,7 @@ TEST_CASE("migration from the previous schema version keeps data") {
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
         db.exec("DROP TABLE audit_log");
         db.exec("DROP TABLE webhook_cursors");
+        db.exec("DROP TABLE signin_locks");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 1");
         db.exec("INSERT INTO users(name, created_at, updated_at) VALUES ('alice', 'x', 'x')");
@@ -85,6 +86,7 @@ TEST_CASE("migration from an older schema version (2 -> current)") {
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
         db.exec("DROP TABLE audit_log");
         db.exec("DROP TABLE webhook_cursors");
+        db.exec("DROP TABLE signin_locks");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 2");
         db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
@@ -111,6 +113,7 @@ TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primar
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
         db.exec("DROP TABLE audit_log");
         db.exec("DROP TABLE webhook_cursors");
+        db.exec("DROP TABLE signin_locks");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 3");
         db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
