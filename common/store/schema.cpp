@@ -151,6 +151,26 @@ CREATE INDEX audit_log_at ON audit_log(at);
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 )sql"},
+        // Built-in accounts (auth.local, docs/security.md): an argon2id password hash, a TOTP
+        // secret with the last step used (a code is accepted once), and one-time recovery codes
+        // kept as hashes. Tables of their own: signing in must not touch users, whose changes
+        // reload the tailnet. (Version 7 is the attempt limiter's lockouts.)
+        {8, R"sql(
+CREATE TABLE local_credentials (
+    user_id             INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    password_hash       TEXT NOT NULL DEFAULT '',
+    password_changed_at TEXT NOT NULL DEFAULT '',
+    totp_secret         TEXT NOT NULL DEFAULT '',
+    totp_last_step      INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE recovery_codes (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    code_hash   TEXT NOT NULL,
+    used_at     TEXT
+);
+CREATE INDEX recovery_codes_user ON recovery_codes(user_id);
+)sql"},
     };
     return list;
 }

@@ -107,6 +107,7 @@ void add_users(CLI::App& app, Context& ctx, Actions& actions) {
     add_list(*noun, ctx, actions);
     add_rename(*noun, ctx, actions);
     add_delete(*noun, ctx, actions);
+    add_user_accounts(*noun, ctx, actions);
 }
 
 }  // namespace hs::admin

@@ -10,6 +10,7 @@
 #include "common/net/http_fetch.h"
 #include "common/store/store.h"
 #include "tools/hs-control/oidc_pages.h"
+#include "tools/hs-control/on_pool.h"
 #include "tools/hs-control/pages.h"
 
 namespace hs::control {
@@ -70,17 +71,6 @@ std::string user_name(const auth::Identity& who) {
     for (char c : who.subject)
         if (std::isalnum(static_cast<unsigned char>(c)) && name.size() < 63) name += c;
     return name.size() > 5 ? name : "oidc-user";
-}
-
-// Runs `f` on `pool` and resumes the caller on its own executor with the result (or its
-// exception). Every argument of a co_awaited call is named: GCC 12 destroys temporary
-// arguments of such calls twice (see Server::accept_loop).
-template <class F>
-asio::awaitable<std::invoke_result_t<F&>> on_pool(asio::thread_pool& pool, F& f) {
-    using R = std::invoke_result_t<F&>;
-    auto run = [&f]() -> asio::awaitable<R> { co_return f(); };
-    auto executor = pool.get_executor();
-    co_return co_await asio::co_spawn(executor, run, asio::use_awaitable);
 }
 
 }  // namespace
@@ -163,7 +153,7 @@ std::string OidcLogin::redirect_uri() const { return cfg_.server_url + "/oidc/ca
 OidcReply OidcLogin::begin(const std::string& auth_id, TimePoint now) {
     std::optional<AuthRequest> ar;
     if (!auth_id.empty() && auth_id.size() < 64) ar = store::find_auth_request(db(), auth_id);
-    if (!ar || ar->expires_at <= now) return {404, register_page(auth_id, std::nullopt, cfg_.path), "", ""};
+    if (!ar || ar->expires_at <= now) return {404, register_page(auth_id, std::nullopt), "", ""};
     if (ar->status != "pending")
         return {409, oidc_bad_link_page("The device " + ar->hostname + " has already been registered with this link"),
                 "", ""};

@@ -24,6 +24,7 @@
 #include "tools/hs-control/api.h"
 #include "tools/hs-control/derp_verify.h"
 #include "tools/hs-control/embedded_derp.h"
+#include "tools/hs-control/local_login.h"
 #include "tools/hs-control/noise_conn.h"
 #include "tools/hs-control/oidc_login.h"
 #include "tools/hs-control/pages.h"
@@ -302,6 +303,16 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
             int status = 200;
             auto body = health_json(status);
             res = make(static_cast<unsigned>(status), std::move(body), "application/json");
+        } else if (path.rfind("/register/", 0) == 0 && local_ && local_->enabled() &&
+                   !(oidc_ && oidc_->enabled() && query_value(target_query(target), "oidc"))) {
+            // Named: see accept_loop on GCC 12.
+            const auto auth_id = path.substr(10);
+            const std::string cookies(req[http::field::cookie]);
+            const bool oidc_too = oidc_ && oidc_->enabled();
+            OidcReply reply;
+            if (req.method() == http::verb::post) reply = co_await local_->submit(auth_id, req.body(), cookies, peer);
+            else reply = local_->form(auth_id, cookies, oidc_too, Clock::now());
+            res = oidc_http_response(reply);
         } else if (path.rfind("/register/", 0) == 0 && oidc_ && oidc_->enabled()) {
             res = oidc_http_response(oidc_->begin(path.substr(10), Clock::now()));
         } else if (path == "/oidc/callback" && oidc_ && oidc_->enabled()) {
@@ -312,7 +323,7 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
             const auto id = path.substr(10);
             std::optional<AuthRequest> ar;
             if (!id.empty() && id.size() < 64) ar = store::find_auth_request(db_, id);
-            res = make(ar ? 200 : 404, register_page(id, ar, cfg_.path), "text/html; charset=utf-8");
+            res = make(ar ? 200 : 404, register_page(id, ar), "text/html; charset=utf-8");
         } else if (path == "/apple") {
             res = make(200, apple_page(cfg_.server_url), "text/html; charset=utf-8");
         } else if (path == "/windows") {

@@ -57,6 +57,8 @@ TEST_CASE("migration from the previous schema version keeps data") {
         db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
         db.exec("DROP TABLE audit_log");
+        db.exec("DROP TABLE recovery_codes");
+        db.exec("DROP TABLE local_credentials");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 1");
         db.exec("INSERT INTO users(name, created_at, updated_at) VALUES ('alice', 'x', 'x')");
@@ -83,6 +85,8 @@ TEST_CASE("migration from an older schema version (2 -> current)") {
         db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
         db.exec("DROP TABLE audit_log");
+        db.exec("DROP TABLE recovery_codes");
+        db.exec("DROP TABLE local_credentials");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 2");
         db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
@@ -108,6 +112,8 @@ TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primar
         Db db(path);
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
         db.exec("DROP TABLE audit_log");
+        db.exec("DROP TABLE recovery_codes");
+        db.exec("DROP TABLE local_credentials");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 3");
         db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
