@@ -10,24 +10,10 @@
 # build/test-output/local-login).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/control.sh"
+. "$(dirname "$0")/browser.sh"
 need_root
 
-command -v chromium >/dev/null || fail "chromium is not installed (.ci/deps.sh installs it)"
-command -v node >/dev/null || fail "node is not installed (.ci/deps.sh installs it)"
-OUT=${HS_LOCAL_LOGIN_OUT:-$HS_BIN/../test-output/local-login}
-rm -rf "$OUT" && mkdir -p "$OUT"
-
-# The same pinned npm packages as test_oidc.sh, in the same cache directory.
-lock_sum=$(sha256sum "$HS_SRC/tests/interop/oidc/package-lock.json" | cut -c1-16)
-NODE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/hs/oidc-npm-$lock_sum"
-if [ ! -d "$NODE_DIR/node_modules/playwright-core" ]; then
-  mkdir -p "$NODE_DIR"
-  cp "$HS_SRC/tests/interop/oidc/package.json" "$HS_SRC/tests/interop/oidc/package-lock.json" "$NODE_DIR/"
-  (cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null) || fail "npm ci in $NODE_DIR failed"
-fi
-cp "$HS_SRC"/tests/interop/oidc/local_browser.mjs "$NODE_DIR/"
-# A namespace of its own, as in test_oidc.sh (chromium aborts loads when veths come and go).
-browser() { OUT="$OUT" timeout 150 ip netns exec "$(host_ns browser)" node "$NODE_DIR/local_browser.mjs" "$@"; }
+browser_setup local_browser.mjs "${HS_LOCAL_LOGIN_OUT:-$HS_BIN/../test-output/local-login}"
 field() { echo "$1" | jq -r "$2"; }
 
 lab_bridge
@@ -186,5 +172,5 @@ check "dave's right password is refused while he is locked" test "$(field "$s" .
 check "the storm registered nothing" test "$(admin nodes list -o json | jq '[.[] | select(.name == "storm")] | length')" = 0
 pass "storm timings: dave $(field "$s" .dave.seconds) s for 500, unknown names $(field "$s" .unknown.seconds) s for 500 (HTTP $(field "$s" '.unknown.statuses | to_entries | map("\(.key) x\(.value)") | join(", ")'))"
 kill "$UP_PID" 2>/dev/null || true
-pass "screenshots in $OUT: $(ls "$OUT" | wc -l) files"
+pass "screenshots in $BROWSER_OUT: $(ls "$BROWSER_OUT" | wc -l) files"
 finish

@@ -10,25 +10,11 @@
 # Screenshots of every page: $HS_OIDC_OUT (default build/test-output/oidc).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/control.sh"
+. "$(dirname "$0")/browser.sh"
 need_root
 
-command -v chromium >/dev/null || fail "chromium is not installed (.ci/deps.sh installs it)"
-command -v node >/dev/null || fail "node is not installed (.ci/deps.sh installs it)"
 OUT=${HS_OIDC_OUT:-$HS_BIN/../test-output/oidc}
-rm -rf "$OUT" && mkdir -p "$OUT"
-
-# The pinned npm packages, installed once per lock file into the user's cache (never the repo).
-lock_sum=$(sha256sum "$HS_SRC/tests/interop/oidc/package-lock.json" | cut -c1-16)
-NODE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/hs/oidc-npm-$lock_sum"
-if [ ! -d "$NODE_DIR/node_modules/oidc-provider" ]; then
-  mkdir -p "$NODE_DIR"
-  cp "$HS_SRC/tests/interop/oidc/package.json" "$HS_SRC/tests/interop/oidc/package-lock.json" "$NODE_DIR/"
-  (cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null) || fail "npm ci in $NODE_DIR failed"
-fi
-cp "$HS_SRC"/tests/interop/oidc/*.mjs "$NODE_DIR/"
-# The browser runs in a namespace of its own: in the root namespace it sees every veth other
-# tests add and drop, and chromium aborts page loads on such changes (ERR_NETWORK_CHANGED).
-browser() { OUT="$OUT" timeout 150 ip netns exec "$(host_ns browser)" node "$NODE_DIR/browser.mjs" "$@"; }
+browser_setup browser.mjs "$OUT"
 
 # The provider, on the lab bridge where hs-control and the browser's namespace reach it: its
 # certificate from the lab CA, which hs-control trusts through SSL_CERT_FILE.

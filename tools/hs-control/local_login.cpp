@@ -59,13 +59,7 @@ LocalLogin::~LocalLogin() { pool_.join(); }
 
 void LocalLogin::start() {
     if (!enabled()) return;
-    if (cfg_.database_path != ":memory:") {
-        own_db_ = std::make_unique<Db>(
-            cfg_.database_path,
-            Db::Options{.wal = cfg_.database_wal, .wal_autocheckpoint = cfg_.database_wal_autocheckpoint});
-        own_db_->set_busy_timeout(std::chrono::milliseconds(100));
-        if (cfg_.database_wal && cfg_.database_wal_autocheckpoint > 0) own_db_->exec("PRAGMA wal_autocheckpoint = 0");
-    }
+    own_db_ = open_signin_db(cfg_);
     const auto& la = cfg_.local_auth;
     dummy_hash_ = auth::hash_password(random_token(24), {static_cast<unsigned long long>(la.opslimit),
                                                          static_cast<std::size_t>(la.memlimit_mib) << 20});

@@ -88,6 +88,17 @@ TextResponse oidc_http_response(const OidcReply& r) {
     return res;
 }
 
+std::unique_ptr<Db> open_signin_db(const Config& cfg) {
+    if (cfg.database_path == ":memory:") return nullptr;
+    auto db = std::make_unique<Db>(
+        cfg.database_path, Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
+    // As main.cpp does for its connection: a commit on the event loop waits at most this long
+    // for another process's lock, and WAL checkpoints stay on their own thread.
+    db->set_busy_timeout(std::chrono::milliseconds(100));
+    if (cfg.database_wal && cfg.database_wal_autocheckpoint > 0) db->exec("PRAGMA wal_autocheckpoint = 0");
+    return db;
+}
+
 OidcLogin::OidcLogin(const Config& cfg, Db& db) : cfg_(cfg), shared_db_(db) {}
 
 OidcLogin::~OidcLogin() { pool_.join(); }
@@ -98,15 +109,7 @@ void OidcLogin::start() {
     client_secret_ = o.client_secret;
     if (!o.client_secret_path.empty()) client_secret_ = trimmed(read_file(expand_env(o.client_secret_path), 64 << 10));
     if (o.client_id.empty()) throw std::runtime_error("oidc.issuer is set but oidc.client_id is empty");
-    if (cfg_.database_path != ":memory:") {
-        own_db_ = std::make_unique<Db>(
-            cfg_.database_path,
-            Db::Options{.wal = cfg_.database_wal, .wal_autocheckpoint = cfg_.database_wal_autocheckpoint});
-        // As main.cpp does for its connection: a commit on the event loop waits at most this
-        // long for another process's lock, and WAL checkpoints stay on their own thread.
-        own_db_->set_busy_timeout(std::chrono::milliseconds(100));
-        if (cfg_.database_wal && cfg_.database_wal_autocheckpoint > 0) own_db_->exec("PRAGMA wal_autocheckpoint = 0");
-    }
+    own_db_ = open_signin_db(cfg_);
     try {
         discover();
         spdlog::info("OIDC: signing in through {} ({} signing keys)", o.issuer, keys_.size());
