@@ -25,3 +25,27 @@ browser_setup() {
 browser() {
   OUT="$BROWSER_OUT" timeout 150 ip netns exec "$(host_ns browser)" node "$NODE_DIR/$BROWSER_DRIVER" "$@"
 }
+
+# The first non-empty AuthURL `tailscale up --json` printed for NAME (it may print an empty one first).
+auth_url_of() {
+  local u; u=$(jq -r 'select(.AuthURL != null and .AuthURL != "") | .AuthURL' "$LAB/up-$1.json" 2>/dev/null | head -1)
+  [ -n "$u" ] && echo "$u"
+}
+# up_interactive NAME: starts `tailscale up` on NAME in the background and sets AUTH_URL and UP_PID.
+up_interactive() {
+  ts "$1" up --login-server="$CONTROL_URL" --hostname="$1" --json --timeout=120s >"$LAB/up-$1.json" 2>"$LAB/up-$1.err" &
+  UP_PID=$!
+  eventually 20 auth_url_of "$1" || fail "$1: tailscale up printed no AuthURL"
+  AUTH_URL=$(auth_url_of "$1")
+}
+# field JSON FILTER: one value of a page the browser described.
+field() { echo "$1" | jq -r "$2"; }
+# client_waiting N VERSION: client C=v<N>c of VERSION in a namespace of its own, its
+# `tailscale up` waiting for a sign-in (AUTH_URL, UP_PID).
+client_waiting() {
+  C="v${1}c"
+  ts_install "$2"
+  host_add "$C" $(($1 * 10))
+  ts_start "$C" $((41640 + $1))
+  up_interactive "$C"
+}

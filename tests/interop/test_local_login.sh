@@ -14,7 +14,6 @@
 need_root
 
 browser_setup local_browser.mjs "${HS_LOCAL_LOGIN_OUT:-$HS_BIN/../test-output/local-login}"
-field() { echo "$1" | jq -r "$2"; }
 
 lab_bridge
 host_add browser 95
@@ -54,26 +53,13 @@ totp_next() {
   LAST_STEP=$s
   CODE=$(hotp "$s")
 }
-auth_url_of() {
-  local u; u=$(jq -r 'select(.AuthURL != null and .AuthURL != "") | .AuthURL' "$LAB/up-$1.json" 2>/dev/null | head -1)
-  [ -n "$u" ] && echo "$u"
-}
-up_interactive() {
-  ts "$1" up --login-server="$CONTROL_URL" --hostname="$1" --json --timeout=120s >"$LAB/up-$1.json" 2>"$LAB/up-$1.err" &
-  UP_PID=$!
-  eventually 20 auth_url_of "$1" || fail "$1: tailscale up printed no AuthURL"
-  AUTH_URL=$(auth_url_of "$1")
-}
 
 clients=()
 n=0
 for v in $TS_VERSIONS; do
   n=$((n + 1))
-  c="v${n}c"
-  ts_install "$v"
-  host_add "$c" $((n * 10))
-  ts_start "$c" $((41640 + n))
-  up_interactive "$c"
+  client_waiting "$n" "$v"
+  c=$C
   totp_next
   r=$(browser signin "$AUTH_URL" "$c-alice" alice "$PW_ALICE" "$CODE") || fail "$v: the browser sign-in failed"
   [ "$(field "$r" .status)" = 200 ] && [ "$(field "$r" .h1)" = "Device registered" ] ||

@@ -62,30 +62,14 @@ control_start
 grep -q "OIDC: signing in through $ISSUER" "$CONTROL_DIR/control.log" || fail "hs-control did not discover the provider"
 pass "hs-control discovered the provider and fetched its keys at start"
 
-# The first non-empty AuthURL `tailscale up --json` printed for NAME (it may print an empty one first).
-auth_url_of() {
-  local u; u=$(jq -r 'select(.AuthURL != null and .AuthURL != "") | .AuthURL' "$LAB/up-$1.json" 2>/dev/null | head -1)
-  [ -n "$u" ] && echo "$u"
-}
-# up_interactive NAME: starts `tailscale up` on NAME in the background and sets AUTH_URL and UP_PID.
-up_interactive() {
-  ts "$1" up --login-server="$CONTROL_URL" --hostname="$1" --json --timeout=120s >"$LAB/up-$1.json" 2>"$LAB/up-$1.err" &
-  UP_PID=$!
-  eventually 20 auth_url_of "$1" || fail "$1: tailscale up printed no AuthURL"
-  AUTH_URL=$(auth_url_of "$1")
-}
-field() { echo "$1" | jq -r "$2"; }
 
 # One client per pinned version signs in as alice; the second pings the first.
 clients=()
 n=0
 for v in $TS_VERSIONS; do
   n=$((n + 1))
-  c="v${n}c"
-  ts_install "$v"
-  host_add "$c" $((n * 10))
-  ts_start "$c" $((41640 + n))
-  up_interactive "$c"
+  client_waiting "$n" "$v"
+  c=$C
   r=$(browser signin "$AUTH_URL" alice "$c-alice") || fail "$v: the browser sign-in failed"
   [ "$(field "$r" .status)" = 200 ] && [ "$(field "$r" .h1)" = "Device registered" ] ||
     fail "$v: the callback page is not the success page: $r"

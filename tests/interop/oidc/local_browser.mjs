@@ -12,11 +12,8 @@ const [scenario, url, shotName, ...args] = process.argv.slice(2);
 const { page, shot: shotAs, describe, run } = await openBrowser();
 const shot = (what) => shotAs(shotName, what);
 
-// Fills the sign-in form on the current page and sends it; returns the answer page.
-async function submit(user, password, code, what) {
-  await page.fill('#name', user);
-  await page.fill('#password', password);
-  await page.fill('#code', code ?? '');
+// Sends the form on the current page; returns the answer page, saved as `what`.
+async function send(what) {
   const answer = page.waitForResponse((r) => r.request().method() === 'POST');
   await page.click('button[type="submit"]');
   const response = await answer;
@@ -24,6 +21,14 @@ async function submit(user, password, code, what) {
   const result = await describe(response);
   await shot(what);
   return result;
+}
+
+// Fills the sign-in form on the current page and sends it.
+async function submit(user, password, code, what) {
+  await page.fill('#name', user);
+  await page.fill('#password', password);
+  await page.fill('#code', code ?? '');
+  return send(what);
 }
 
 async function open() {
@@ -55,13 +60,7 @@ async function change(user, password, code, fresh) {
   const setNew = async (pw, what) => {
     await page.fill('#new_password', pw);
     await page.fill('#new_password2', pw);
-    const answer = page.waitForResponse((r) => r.request().method() === 'POST');
-    await page.click('button[type="submit"]');
-    const response = await answer;
-    await page.waitForLoadState('load');
-    const r = await describe(response);
-    await shot(what);
-    return r;
+    return send(what);
   };
   return { expired, weak: await setNew('password1234', 'weak'), last: await setNew(fresh, 'result') };
 }
