@@ -11,6 +11,8 @@ PACKAGES=(
   libspdlog-dev catch2 libzstd-dev libnghttp2-dev libyaml-cpp-dev
   # crypt_r (libxcrypt): bcrypt hashes of keys imported from headscale; libpq: its PostgreSQL
   libcrypt-dev libpq-dev
+  # libqrencode: the QR code hs-admin users mfa enroll prints
+  libqrencode-dev
   # tests and tools the tests drive
   iproute2 nftables jq curl sqlite3 openssl procps man-db bash-completion zsh fish file python3
   # a throwaway PostgreSQL server for test_import_headscale_postgres.sh

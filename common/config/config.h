@@ -113,6 +113,17 @@ struct Config {
 
     std::vector<Webhook> webhooks;  // notifications.webhooks
 
+    // Built-in accounts (docs/security.md): sign-in with a password and a TOTP code on
+    // /register/<id>, next to OIDC when both are on.
+    struct LocalAuth {
+        bool enabled = false;
+        bool require_mfa = false;
+        int password_min_length = 12;
+        Millis password_max_age{0};  // 0: passwords do not expire
+        int opslimit = 3;            // argon2id passes; measured in docs/security.md
+        int memlimit_mib = 64;       // argon2id memory
+    } local_auth;
+
     bool logtail_enabled = false;
     bool taildrop_enabled = true;
     bool auto_update_enabled = false;

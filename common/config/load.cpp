@@ -130,6 +130,15 @@ const std::vector<Field>& fields() {
         {"oidc.pkce.enabled", [](Config& c, Reader& r) { c.oidc.pkce_enabled = r.boolean(); }},
         {"oidc.pkce.method", [](Config& c, Reader& r) { c.oidc.pkce_method = r.str(); }},
         {"oidc.use_expiry_from_token", [](Config& c, Reader& r) { c.oidc.use_expiry_from_token = r.boolean(); }},
+        {"auth.local.enabled", [](Config& c, Reader& r) { c.local_auth.enabled = r.boolean(); }},
+        {"auth.local.require_mfa", [](Config& c, Reader& r) { c.local_auth.require_mfa = r.boolean(); }},
+        // At least 8: NIST SP 800-63B §5.1.1.2's floor for memorized secrets.
+        {"auth.local.password_min_length",
+         [](Config& c, Reader& r) { c.local_auth.password_min_length = r.integer(8, 256); }},
+        {"auth.local.password_max_age", [](Config& c, Reader& r) { c.local_auth.password_max_age = r.duration(); }},
+        // libsodium's crypto_pwhash limits: at least 1 pass, 8 KiB to 4 TiB (we ask 8 MiB to 4 GiB).
+        {"auth.local.opslimit", [](Config& c, Reader& r) { c.local_auth.opslimit = r.integer(1, 100); }},
+        {"auth.local.memlimit_mib", [](Config& c, Reader& r) { c.local_auth.memlimit_mib = r.integer(8, 4096); }},
         {"logtail.enabled", [](Config& c, Reader& r) { c.logtail_enabled = r.boolean(); }},
         {"taildrop.enabled", [](Config& c, Reader& r) { c.taildrop_enabled = r.boolean(); }},
         {"auto_update.enabled", [](Config& c, Reader& r) { c.auto_update_enabled = r.boolean(); }},

@@ -165,11 +165,30 @@ CREATE TABLE signin_locks (
     updated_at   TEXT NOT NULL
 );
 )sql"},
+        // Built-in accounts (auth.local, docs/security.md): an argon2id password hash, a TOTP
+        // secret with the last step used (a code is accepted once), and one-time recovery codes
+        // kept as hashes. Tables of their own: signing in must not touch users, whose changes
+        // reload the tailnet. (Version 7 is the attempt limiter's lockouts.)
+        {8, R"sql(
+CREATE TABLE local_credentials (
+    user_id             INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    password_hash       TEXT NOT NULL DEFAULT '',
+    password_changed_at TEXT NOT NULL DEFAULT '',
+    totp_secret         TEXT NOT NULL DEFAULT '',
+    totp_last_step      INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE recovery_codes (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    code_hash   TEXT NOT NULL,
+    used_at     TEXT
+);
+CREATE INDEX recovery_codes_user ON recovery_codes(user_id);
+)sql"},
         // Where each webhook's deliveries stand (docs/security.md): the last audit row id whose
         // events were all delivered (or given up), the events of the next row already
         // delivered (a row can raise two), and the failing streak, so a restart neither loses
-        // nor repeats events and the 24 h give-up clock keeps running. Versions 7 and 8 are
-        // other work of issue 16.
+        // nor repeats events and the 24 h give-up clock keeps running.
         {9, R"sql(
 CREATE TABLE webhook_cursors (
     url            TEXT PRIMARY KEY,

@@ -31,7 +31,7 @@ complete -c hs-admin -n "__fish_seen_subcommand_from import; and not __fish_seen
 complete -c hs-admin -n "__fish_seen_subcommand_from import; and __fish_seen_subcommand_from headscale" -l dry-run -d 'Print what would be imported'
 complete -c hs-admin -n "__fish_seen_subcommand_from import; and __fish_seen_subcommand_from headscale" -l in-place -d 'Move the headscale file aside and create the hs database at its path'
 
-complete -c hs-admin -n "__fish_seen_subcommand_from $users; and not __fish_seen_subcommand_from create list rename delete unlock" -a 'create list rename delete unlock'
+complete -c hs-admin -n "__fish_seen_subcommand_from $users; and not __fish_seen_subcommand_from create list rename delete unlock set-password mfa" -a 'create list rename delete unlock set-password mfa'
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from rename delete" -s i -l identifier -x -d 'User ID'
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from rename delete" -s n -l name -x -d 'User name'
 complete -c hs-admin -n "__fish_seen_subcommand_from $users; and __fish_seen_subcommand_from rename" -s r -l new-name -x -d 'New name'

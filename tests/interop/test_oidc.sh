@@ -10,25 +10,11 @@
 # Screenshots of every page: $HS_OIDC_OUT (default build/test-output/oidc).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/control.sh"
+. "$(dirname "$0")/browser.sh"
 need_root
 
-command -v chromium >/dev/null || fail "chromium is not installed (.ci/deps.sh installs it)"
-command -v node >/dev/null || fail "node is not installed (.ci/deps.sh installs it)"
 OUT=${HS_OIDC_OUT:-$HS_BIN/../test-output/oidc}
-rm -rf "$OUT" && mkdir -p "$OUT"
-
-# The pinned npm packages, installed once per lock file into the user's cache (never the repo).
-lock_sum=$(sha256sum "$HS_SRC/tests/interop/oidc/package-lock.json" | cut -c1-16)
-NODE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/hs/oidc-npm-$lock_sum"
-if [ ! -d "$NODE_DIR/node_modules/oidc-provider" ]; then
-  mkdir -p "$NODE_DIR"
-  cp "$HS_SRC/tests/interop/oidc/package.json" "$HS_SRC/tests/interop/oidc/package-lock.json" "$NODE_DIR/"
-  (cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null) || fail "npm ci in $NODE_DIR failed"
-fi
-cp "$HS_SRC"/tests/interop/oidc/*.mjs "$NODE_DIR/"
-# The browser runs in a namespace of its own: in the root namespace it sees every veth other
-# tests add and drop, and chromium aborts page loads on such changes (ERR_NETWORK_CHANGED).
-browser() { OUT="$OUT" timeout 150 ip netns exec "$(host_ns browser)" node "$NODE_DIR/browser.mjs" "$@"; }
+browser_setup browser.mjs "$OUT"
 
 # The provider, on the lab bridge where hs-control and the browser's namespace reach it: its
 # certificate from the lab CA, which hs-control trusts through SSL_CERT_FILE.
@@ -76,30 +62,14 @@ control_start
 grep -q "OIDC: signing in through $ISSUER" "$CONTROL_DIR/control.log" || fail "hs-control did not discover the provider"
 pass "hs-control discovered the provider and fetched its keys at start"
 
-# The first non-empty AuthURL `tailscale up --json` printed for NAME (it may print an empty one first).
-auth_url_of() {
-  local u; u=$(jq -r 'select(.AuthURL != null and .AuthURL != "") | .AuthURL' "$LAB/up-$1.json" 2>/dev/null | head -1)
-  [ -n "$u" ] && echo "$u"
-}
-# up_interactive NAME: starts `tailscale up` on NAME in the background and sets AUTH_URL and UP_PID.
-up_interactive() {
-  ts "$1" up --login-server="$CONTROL_URL" --hostname="$1" --json --timeout=120s >"$LAB/up-$1.json" 2>"$LAB/up-$1.err" &
-  UP_PID=$!
-  eventually 20 auth_url_of "$1" || fail "$1: tailscale up printed no AuthURL"
-  AUTH_URL=$(auth_url_of "$1")
-}
-field() { echo "$1" | jq -r "$2"; }
 
 # One client per pinned version signs in as alice; the second pings the first.
 clients=()
 n=0
 for v in $TS_VERSIONS; do
   n=$((n + 1))
-  c="v${n}c"
-  ts_install "$v"
-  host_add "$c" $((n * 10))
-  ts_start "$c" $((41640 + n))
-  up_interactive "$c"
+  client_waiting "$n" "$v"
+  c=$C
   r=$(browser signin "$AUTH_URL" alice "$c-alice") || fail "$v: the browser sign-in failed"
   [ "$(field "$r" .status)" = 200 ] && [ "$(field "$r" .h1)" = "Device registered" ] ||
     fail "$v: the callback page is not the success page: $r"

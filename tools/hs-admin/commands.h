@@ -24,6 +24,8 @@ void add_import(CLI::App& app, Context& ctx, Actions& actions);  // import heads
 void add_audit(CLI::App& app, Context& ctx, Actions& actions);
 void add_events(CLI::App& app, Context& ctx, Actions& actions);
 void add_audit_check(CLI::App& noun, Context& ctx, Actions& actions);  // audit check (audit_check.cpp)
+// users set-password and users mfa enroll|disable (user_accounts.cpp)
+void add_user_accounts(CLI::App& noun, Context& ctx, Actions& actions);
 
 // The table of node objects (nodes list, show, expire, ...) and of route rows.
 Columns node_columns();

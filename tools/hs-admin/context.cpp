@@ -34,17 +34,11 @@ Db& Context::db() {
     return *db_;
 }
 
-namespace {
-
-// The audit trail's actor for changes made on the file: the unix account running hs-admin
-// (by uid, so `sudo -u` shows who the change ran as).
 std::string unix_actor() {
     const auto uid = ::geteuid();
     if (const auto* pw = ::getpwuid(uid)) return std::string("unix:") + pw->pw_name;
     return "unix:uid " + std::to_string(uid);
 }
-
-}  // namespace
 
 Env Context::local_env(std::function<void(json&&)> emit) {
     Env env{db(), config(), Clock::now(), std::move(emit)};

@@ -46,6 +46,10 @@ private:
     std::unique_ptr<Db> db_;
 };
 
+// The audit trail's actor for changes made on the file: the unix account running hs-admin
+// (by uid, so `sudo -u` shows who the change ran as).
+std::string unix_actor();
+
 // The remote form of call(): the operation's REST route on `url` with the bearer key. Throws
 // with the server's error message, so failures read the same as local ones.
 json remote_call(const std::string& url, const std::string& api_key, const std::string& op, const json& params);

@@ -108,6 +108,7 @@ void add_users(CLI::App& app, Context& ctx, Actions& actions) {
     add_rename(*noun, ctx, actions);
     add_delete(*noun, ctx, actions);
     add_unlock(*noun, ctx, actions, "users.unlock", "a user's account");
+    add_user_accounts(*noun, ctx, actions);
 }
 
 }  // namespace hs::admin

@@ -16,6 +16,7 @@
 #include "tools/hs-control/conn_deadline.h"
 #include "tools/hs-control/derp_refresh.h"
 #include "tools/hs-control/embedded_derp.h"
+#include "tools/hs-control/local_login.h"
 #include "tools/hs-control/oidc_login.h"
 #include "tools/hs-control/policy_file.h"
 #include "tools/hs-control/server.h"
@@ -83,6 +84,9 @@ int main(int argc, char** argv) {
         hs::control::OidcLogin oidc(cfg, db);
         oidc.start();  // blocking: the provider's metadata and keys before anything is served
         server.set_oidc(&oidc);
+        hs::control::LocalLogin local_login(cfg, db);
+        local_login.start();
+        server.set_local_login(&local_login);
         // Every address is bound before the database changes: one that is taken ends the
         // process with the live state untouched.
         server.listen();

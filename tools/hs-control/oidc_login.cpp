@@ -10,6 +10,7 @@
 #include "common/net/http_fetch.h"
 #include "common/store/store.h"
 #include "tools/hs-control/oidc_pages.h"
+#include "tools/hs-control/on_pool.h"
 #include "tools/hs-control/pages.h"
 
 namespace hs::control {
@@ -72,17 +73,6 @@ std::string user_name(const auth::Identity& who) {
     return name.size() > 5 ? name : "oidc-user";
 }
 
-// Runs `f` on `pool` and resumes the caller on its own executor with the result (or its
-// exception). Every argument of a co_awaited call is named: GCC 12 destroys temporary
-// arguments of such calls twice (see Server::accept_loop).
-template <class F>
-asio::awaitable<std::invoke_result_t<F&>> on_pool(asio::thread_pool& pool, F& f) {
-    using R = std::invoke_result_t<F&>;
-    auto run = [&f]() -> asio::awaitable<R> { co_return f(); };
-    auto executor = pool.get_executor();
-    co_return co_await asio::co_spawn(executor, run, asio::use_awaitable);
-}
-
 }  // namespace
 
 TextResponse oidc_http_response(const OidcReply& r) {
@@ -98,6 +88,17 @@ TextResponse oidc_http_response(const OidcReply& r) {
     return res;
 }
 
+std::unique_ptr<Db> open_signin_db(const Config& cfg) {
+    if (cfg.database_path == ":memory:") return nullptr;
+    auto db = std::make_unique<Db>(
+        cfg.database_path, Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
+    // As main.cpp does for its connection: a commit on the event loop waits at most this long
+    // for another process's lock, and WAL checkpoints stay on their own thread.
+    db->set_busy_timeout(std::chrono::milliseconds(100));
+    if (cfg.database_wal && cfg.database_wal_autocheckpoint > 0) db->exec("PRAGMA wal_autocheckpoint = 0");
+    return db;
+}
+
 OidcLogin::OidcLogin(const Config& cfg, Db& db) : cfg_(cfg), shared_db_(db) {}
 
 OidcLogin::~OidcLogin() { pool_.join(); }
@@ -108,15 +109,7 @@ void OidcLogin::start() {
     client_secret_ = o.client_secret;
     if (!o.client_secret_path.empty()) client_secret_ = trimmed(read_file(expand_env(o.client_secret_path), 64 << 10));
     if (o.client_id.empty()) throw std::runtime_error("oidc.issuer is set but oidc.client_id is empty");
-    if (cfg_.database_path != ":memory:") {
-        own_db_ = std::make_unique<Db>(
-            cfg_.database_path,
-            Db::Options{.wal = cfg_.database_wal, .wal_autocheckpoint = cfg_.database_wal_autocheckpoint});
-        // As main.cpp does for its connection: a commit on the event loop waits at most this
-        // long for another process's lock, and WAL checkpoints stay on their own thread.
-        own_db_->set_busy_timeout(std::chrono::milliseconds(100));
-        if (cfg_.database_wal && cfg_.database_wal_autocheckpoint > 0) own_db_->exec("PRAGMA wal_autocheckpoint = 0");
-    }
+    own_db_ = open_signin_db(cfg_);
     try {
         discover();
         spdlog::info("OIDC: signing in through {} ({} signing keys)", o.issuer, keys_.size());
@@ -163,7 +156,7 @@ std::string OidcLogin::redirect_uri() const { return cfg_.server_url + "/oidc/ca
 OidcReply OidcLogin::begin(const std::string& auth_id, TimePoint now) {
     std::optional<AuthRequest> ar;
     if (!auth_id.empty() && auth_id.size() < 64) ar = store::find_auth_request(db(), auth_id);
-    if (!ar || ar->expires_at <= now) return {404, register_page(auth_id, std::nullopt, cfg_.path), "", ""};
+    if (!ar || ar->expires_at <= now) return {404, register_page(auth_id, std::nullopt), "", ""};
     if (ar->status != "pending")
         return {409, oidc_bad_link_page("The device " + ar->hostname + " has already been registered with this link"),
                 "", ""};

@@ -38,6 +38,11 @@ struct OidcReply {
 // code out of Referer headers, caches and frames.
 TextResponse oidc_http_response(const OidcReply& r);
 
+// The connection sign-ins write through (OIDC and built-in accounts), as hs-admin's approvals
+// are: the tailnet notices another connection's writes (SQLite's data_version). Null for
+// ":memory:" databases, which one connection alone can see.
+std::unique_ptr<Db> open_signin_db(const Config& cfg);
+
 class OidcLogin {
 public:
     OidcLogin(const Config& cfg, Db& db);

@@ -32,24 +32,25 @@ std::string key_json(const std::string& noise_public_text) {
     return nlohmann::json{{"legacyPublicKey", "mkey:" + std::string(64, '0')}, {"publicKey", noise_public_text}}.dump();
 }
 
-std::string register_page(const std::string& auth_id, const std::optional<AuthRequest>& req,
-                          const std::string& config_path) {
+std::string register_command(const std::string& auth_id) {
+    return "hs-admin nodes register --user USERNAME --key " + auth_id;
+}
+
+std::string register_page(const std::string& auth_id, const std::optional<AuthRequest>& req) {
     if (!req) {
         return page(
             "Unknown registration",
             "<p>No login request <code>" + html_escape(auth_id) +
                 "</code> is waiting. It may have expired: run <code>tailscale up</code> again for a new link.</p>");
     }
-    const std::string cfg = config_path.empty() ? "" : " -c " + config_path;
     std::string body = "<p>The device <b>" + html_escape(req->hostname) + "</b> asks to join this tailnet.</p>\n";
     if (req->status != "pending") {
         body += "<p>This request has already been " + html_escape(req->status) + ".</p>";
         return page("Device registration", body);
     }
-    body += "<p>An administrator lets it in by running, on the server:</p>\n<pre>hs-admin" + html_escape(cfg) +
-            " nodes register --user USERNAME --key " + html_escape(auth_id) + "</pre>\n" + "<p>Node key: <code>" +
-            html_escape(req->node_key) + "</code><br>The request expires at " +
-            html_escape(format_time(req->expires_at)) + ".</p>";
+    body += "<p>An administrator lets it in by running, on the server:</p>\n<pre>" +
+            html_escape(register_command(auth_id)) + "</pre>\n" + "<p>Node key: <code>" + html_escape(req->node_key) +
+            "</code><br>The request expires at " + html_escape(format_time(req->expires_at)) + ".</p>";
     return page("Device registration", body);
 }
 

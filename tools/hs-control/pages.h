@@ -11,8 +11,10 @@ namespace hs::control {
 // GET /key?v=N: the server's Noise public key.
 std::string key_json(const std::string& noise_public_text);
 // GET /register/<id>: tells the user the exact command an admin runs to let the device in.
-std::string register_page(const std::string& auth_id, const std::optional<AuthRequest>& req,
-                          const std::string& config_path);
+// Nothing about the server itself (no config path): anyone can open this page.
+std::string register_page(const std::string& auth_id, const std::optional<AuthRequest>& req);
+// The line an administrator runs to approve registration `auth_id`.
+std::string register_command(const std::string& auth_id);
 // GET /apple and /windows: how to point those clients at this server.
 std::string apple_page(const std::string& server_url);
 std::string windows_page(const std::string& server_url);

@@ -26,6 +26,7 @@
 #include "tools/hs-control/api.h"
 #include "tools/hs-control/derp_verify.h"
 #include "tools/hs-control/embedded_derp.h"
+#include "tools/hs-control/local_login.h"
 #include "tools/hs-control/noise_conn.h"
 #include "tools/hs-control/oidc_login.h"
 #include "tools/hs-control/pages.h"
@@ -322,8 +323,16 @@ asio::awaitable<std::optional<TextResponse>> Server::serve_signin(const Request&
     std::optional<AuthRequest> ar;
     if (!id.empty() && id.size() < 64) ar = store::find_auth_request(db_, id);
     if (!ar) guard_->failed(LoginGuard::Kind::RegistrationId, peer, "", "unknown registration id", now);
+    // Built-in accounts' form, unless OIDC is on too and the person chose it (?oidc=1).
+    if (local_ && local_->enabled() && !(oidc && query_value(target_query(target), "oidc"))) {
+        const std::string cookies(req[http::field::cookie]);  // named: see accept_loop on GCC 12
+        OidcReply reply;
+        if (req.method() == http::verb::post) reply = co_await local_->submit(id, req.body(), cookies, peer);
+        else reply = local_->form(id, cookies, oidc, now);
+        co_return oidc_http_response(reply);
+    }
     if (oidc) co_return oidc_http_response(oidc_->begin(id, now));
-    co_return make(ar ? 200 : 404, register_page(id, ar, cfg_.path), "text/html; charset=utf-8");
+    co_return make(ar ? 200 : 404, register_page(id, ar), "text/html; charset=utf-8");
 }
 
 template <class Stream>

@@ -29,6 +29,7 @@ class NoiseConn;
 class EmbeddedDerp;
 class AcmeTls;
 class OidcLogin;
+class LocalLogin;
 
 class Server {
 public:
@@ -47,6 +48,8 @@ public:
     // Sign-in through an identity provider for /register/<id> and /oidc/callback; null or
     // disabled: the page names the hs-admin command instead.
     void set_oidc(OidcLogin* oidc) { oidc_ = oidc; }
+    // Sign-in with a built-in account on /register/<id> (auth.local); null or disabled: none.
+    void set_local_login(LocalLogin* local) { local_ = local; }
     Tailnet& tailnet() { return tailnet_; }
     const PrivateKey& noise_key() const { return noise_key_; }
     void add_conn(const std::shared_ptr<NoiseConn>& c);
@@ -99,6 +102,7 @@ private:
     PrivateKey noise_key_;
     EmbeddedDerp* derp_;
     OidcLogin* oidc_ = nullptr;
+    LocalLogin* local_ = nullptr;
     std::string noise_public_text_;
     std::unique_ptr<boost::asio::ip::tcp::acceptor> main_acc_, metrics_acc_, derp_acc_, api_acc_;
     std::unique_ptr<boost::asio::local::stream_protocol::acceptor> api_unix_;

@@ -8,38 +8,10 @@
 //   lost-cookie URL OLD_CALLBACK NAME  the same from a browser without hs's state cookie (a link
 //                                  carried to another browser)
 // Every page is saved as $OUT/NAME-<n>-<what>.png.
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { openBrowser } from './chromium.mjs';
 
-import { chromium } from 'playwright-core';
-
-const out = process.env.OUT;
 const [scenario, ...args] = process.argv.slice(2);
-const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'hs-chromium-'));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: '/usr/bin/chromium',
-  headless: true,
-  // The provider's certificate comes from the lab's CA, which this fresh profile does not know.
-  ignoreHTTPSErrors: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-});
-// Generous: the test machine is shared, and a page of the provider has taken over 20 s to load there.
-context.setDefaultTimeout(45000);
-const page = context.pages()[0] ?? await context.newPage();
-let shots = 0;
-const shot = async (name, what) => page.screenshot({ path: path.join(out, `${name}-${++shots}-${what}.png`), fullPage: true });
-
-async function describe(response) {
-  return {
-    status: response ? response.status() : 0,
-    url: page.url(),
-    title: await page.title(),
-    h1: await page.locator('h1').first().textContent().catch(() => ''),
-    text: (await page.locator('body').innerText().catch(() => '')).replace(/\s+/g, ' ').trim(),
-  };
-}
+const { context, page, shot, describe, run } = await openBrowser();
 
 // The provider's login form, then its consent form; returns the response of hs's callback.
 async function signIn(url, login, name) {
@@ -81,23 +53,15 @@ async function reuseCode(url, oldCallback, name, dropCookies = false) {
   return result;
 }
 
-let result;
-try {
-  if (scenario === 'signin') {
-    result = await signIn(args[0], args[1], args[2]);
-  } else if (scenario === 'visit') {
+await run(async () => {
+  if (scenario === 'signin') return signIn(args[0], args[1], args[2]);
+  if (scenario === 'visit') {
     const response = await page.goto(args[0]);
-    result = await describe(response);
+    const result = await describe(response);
     await shot(args[1], 'page');
-  } else if (scenario === 'reuse-code') {
-    result = await reuseCode(args[0], args[1], args[2]);
-  } else if (scenario === 'lost-cookie') {
-    result = await reuseCode(args[0], args[1], args[2], true);
-  } else {
-    throw new Error(`unknown scenario ${scenario}`);
+    return result;
   }
-} finally {
-  await context.close();
-  fs.rmSync(profile, { recursive: true, force: true });
-}
-console.log(JSON.stringify(result));
+  if (scenario === 'reuse-code') return reuseCode(args[0], args[1], args[2]);
+  if (scenario === 'lost-cookie') return reuseCode(args[0], args[1], args[2], true);
+  throw new Error(`unknown scenario ${scenario}`);
+});

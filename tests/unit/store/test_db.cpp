@@ -59,6 +59,8 @@ TEST_CASE("migration from the previous schema version keeps data") {
         db.exec("DROP TABLE audit_log");
         db.exec("DROP TABLE webhook_cursors");
         db.exec("DROP TABLE signin_locks");
+        db.exec("DROP TABLE recovery_codes");
+        db.exec("DROP TABLE local_credentials");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 1");
         db.exec("INSERT INTO users(name, created_at, updated_at) VALUES ('alice', 'x', 'x')");
@@ -87,6 +89,8 @@ TEST_CASE("migration from an older schema version (2 -> current)") {
         db.exec("DROP TABLE audit_log");
         db.exec("DROP TABLE webhook_cursors");
         db.exec("DROP TABLE signin_locks");
+        db.exec("DROP TABLE recovery_codes");
+        db.exec("DROP TABLE local_credentials");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 2");
         db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
@@ -114,6 +118,8 @@ TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primar
         db.exec("DROP TABLE audit_log");
         db.exec("DROP TABLE webhook_cursors");
         db.exec("DROP TABLE signin_locks");
+        db.exec("DROP TABLE recovery_codes");
+        db.exec("DROP TABLE local_credentials");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 3");
         db.exec("INSERT INTO users(id, name, created_at, updated_at) VALUES (1, 'alice', 'x', 'x')");
