@@ -291,7 +291,7 @@ void NoiseConn::queue_data(Stream& s, FrameParts data, SendQueue::Kind kind) {
     wake();
 }
 
-void NoiseConn::resync(Stream& s) {
+bool NoiseConn::resync(Stream& s) {
     // Inside nghttp2's read callback: the map goes straight into the queue being read, with no
     // resume or wake needed.
     FrameParts map;
@@ -299,10 +299,12 @@ void NoiseConn::resync(Stream& s) {
         map = server_.tailnet().current_map(s.node_id, s.zstd, Clock::now());
     } catch (const std::exception& e) {
         spdlog::error("ts2021 {} ({}): building the full map of node {}: {}", peer_, machine_key_, s.node_id, e.what());
+        return false;
     }
     const auto before = s.out.bytes();
     s.out.push(std::move(map), SendQueue::Kind::Full);
     queued_bytes_ = queued_bytes_ - before + s.out.bytes();
+    return true;
 }
 
 void NoiseConn::finish(Stream& s) {
@@ -542,7 +544,9 @@ ssize_t NoiseConn::read_data(nghttp2_session*, std::int32_t id, std::uint8_t* bu
         return 0;
     }
     auto& s = *it->second;
-    if (s.attached && s.out.take_resync()) c->resync(s);
+    // Without its fresh map the stream has lost updates: it is reset, and the client's next
+    // map request starts from a full map.
+    if (s.attached && s.out.take_resync() && !c->resync(s)) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
     const std::size_t copied = s.out.read(buf, length);
     c->queued_bytes_ -= std::min(c->queued_bytes_, copied);
     if (s.out.empty() && s.eof) *flags |= NGHTTP2_DATA_FLAG_EOF;

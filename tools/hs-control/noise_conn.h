@@ -66,7 +66,8 @@ private:
     void start_map_stream(Stream& s, const MapReply& r);
     void queue_data(Stream& s, FrameParts data, SendQueue::Kind kind);
     // The stream's queued updates were dropped as superseded: queues its current full map.
-    void resync(Stream& s);
+    // False when the map could not be built.
+    bool resync(Stream& s);
     void finish(Stream& s);
     // Closes the connection when it is past a deadline (conn_deadline.h); true when it did.
     bool close_if_past_deadline(TimePoint now);
