@@ -27,28 +27,65 @@ std::string zstd_frame(std::string_view text) {
     return out;
 }
 
-FrameBuilder::FrameBuilder() : out_(4, '\0') {}
+FrameBuilder::FrameBuilder() : own_(4, '\0') {}
 
 void FrameBuilder::flush() {
     if (pending_.empty()) return;
-    out_ += zstd_frame(pending_);
+    const auto z = zstd_frame(pending_);
+    own_ += z;
+    size_ += z.size();
     pending_.clear();
+}
+
+void FrameBuilder::close_own() {
+    if (own_.empty()) return;
+    // Pieces live in send queues: keep only what zstd produced, not its worst-case bound.
+    own_.shrink_to_fit();
+    auto piece = std::make_shared<std::string>(std::move(own_));
+    own_.clear();
+    if (!first_) first_ = piece;
+    parts_.push_back(std::move(piece));
 }
 
 void FrameBuilder::raw(std::string_view zstd) {
     flush();
-    out_.append(zstd);
+    own_.append(zstd);
+    size_ += zstd.size();
+}
+
+void FrameBuilder::shared(std::shared_ptr<const std::string> zstd) {
+    flush();
+    close_own();
+    size_ += zstd->size();
+    parts_.push_back(std::move(zstd));
+}
+
+FrameParts FrameBuilder::finish_parts() {
+    flush();
+    if (size_ == 0) raw(zstd_frame({}));  // an empty message is still one frame
+    close_own();
+    const auto n = static_cast<std::uint32_t>(size_);
+    for (int i = 0; i < 4; ++i) (*first_)[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
+    return std::move(parts_);
 }
 
 std::string FrameBuilder::finish() {
-    flush();
-    if (out_.size() == 4) out_ += zstd_frame({});  // an empty message is still one frame
-    const auto n = static_cast<std::uint32_t>(out_.size() - 4);
-    for (int i = 0; i < 4; ++i) out_[static_cast<std::size_t>(i)] = static_cast<char>((n >> (8 * i)) & 0xff);
-    // Frames live in send queues shared by many streams: keep only what zstd produced, not the
-    // worst-case bound (several times larger for a big map).
-    out_.shrink_to_fit();
-    return std::move(out_);
+    const auto parts = finish_parts();
+    if (parts.size() == 1) return std::move(*first_);  // not shared with anyone: no copy
+    return join_parts(parts);
+}
+
+std::size_t parts_size(const FrameParts& parts) {
+    std::size_t n = 0;
+    for (const auto& p : parts) n += p->size();
+    return n;
+}
+
+std::string join_parts(const FrameParts& parts) {
+    std::string out;
+    out.reserve(parts_size(parts));
+    for (const auto& p : parts) out += *p;
+    return out;
 }
 
 std::string frame_map_message(std::string_view json) {

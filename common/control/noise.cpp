@@ -332,16 +332,38 @@ void NoiseCipher::open(Bytes ciphertext, std::vector<std::uint8_t>& out) {
     }
 }
 
-void NoiseSealer::seal(Bytes plaintext, std::vector<std::uint8_t>& out) {
-    while (!plaintext.empty()) {
-        const std::size_t n = std::min(plaintext.size(), kNoiseMaxPlaintext);
-        const std::size_t at = out.size();
-        out.resize(at + kNoiseHeaderSize);
-        out[at] = kNoiseTypeRecord;
-        put_be16(&out[at + 1], n + kNoiseTagSize);
-        cipher_.seal(plaintext.first(n), out);
+void NoiseSealer::seal_record(Bytes plaintext, std::vector<std::uint8_t>& out) {
+    const std::size_t at = out.size();
+    out.resize(at + kNoiseHeaderSize);
+    out[at] = kNoiseTypeRecord;
+    put_be16(&out[at + 1], plaintext.size() + kNoiseTagSize);
+    cipher_.seal(plaintext, out);
+}
+
+void NoiseSealer::append(Bytes plaintext, std::vector<std::uint8_t>& out) {
+    if (tail_size_ > 0) {
+        const std::size_t n = std::min(plaintext.size(), kNoiseMaxPlaintext - tail_size_);
+        std::copy_n(plaintext.begin(), n, tail_.begin() + static_cast<std::ptrdiff_t>(tail_size_));
+        tail_size_ += n;
         plaintext = plaintext.subspan(n);
+        if (tail_size_ < kNoiseMaxPlaintext) return;
+        flush(out);
     }
+    for (; plaintext.size() >= kNoiseMaxPlaintext; plaintext = plaintext.subspan(kNoiseMaxPlaintext))
+        seal_record(plaintext.first(kNoiseMaxPlaintext), out);
+    std::copy(plaintext.begin(), plaintext.end(), tail_.begin());
+    tail_size_ = plaintext.size();
+}
+
+void NoiseSealer::flush(std::vector<std::uint8_t>& out) {
+    if (tail_size_ == 0) return;
+    seal_record({tail_.data(), tail_size_}, out);
+    tail_size_ = 0;
+}
+
+void NoiseSealer::seal(Bytes plaintext, std::vector<std::uint8_t>& out) {
+    append(plaintext, out);
+    flush(out);
 }
 
 namespace {

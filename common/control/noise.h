@@ -132,9 +132,18 @@ public:
     // kNoiseMaxPlaintext bytes of plaintext per record, so no record exceeds kNoiseMaxRecord.
     // An empty plaintext writes nothing.
     void seal(std::span<const std::uint8_t> plaintext, std::vector<std::uint8_t>& out);
+    // The same in pieces (scatter-gather): whole records are sealed straight from `plaintext`
+    // into `out`, and only a record's unfinished tail (< kNoiseMaxPlaintext bytes) is kept
+    // until more comes or flush() seals it. append(a), append(b), flush() writes what
+    // seal(a + b) writes, without a copy of a + b.
+    void append(std::span<const std::uint8_t> plaintext, std::vector<std::uint8_t>& out);
+    void flush(std::vector<std::uint8_t>& out);
 
 private:
+    void seal_record(std::span<const std::uint8_t> plaintext, std::vector<std::uint8_t>& out);
     NoiseCipher cipher_;
+    std::array<std::uint8_t, kNoiseMaxPlaintext> tail_{};
+    std::size_t tail_size_ = 0;
 };
 
 // Turns an incoming byte stream, cut anywhere, back into plaintext.

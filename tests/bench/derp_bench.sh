@@ -16,7 +16,11 @@
 # BENCH_NICE (-15 as root: servers and load generator run at raised priority so builds and
 # other work on the machine disturb the figures less; with the scheduler's autogroups a
 # process's nice only counts inside its session, so the session's autogroup is raised too, and
-# restored at exit), HS_DERPER_ARGS (extra flags for hs-derper).
+# restored at exit), HS_DERPER_ARGS (extra flags for hs-derper), STUN_ONLY (1: only the STUN
+# measurements, each round hs-stun, derper's STUN and the ceiling).
+#
+# The STUN ceiling is hs-bench-udp-echo: a bare recvmmsg/sendmmsg echo on the same core under the
+# same load generator (hs-bench-stun --echo), what the kernel's UDP path allows one socket.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -35,7 +39,8 @@ rounds=${ROUNDS:-1}
 prio=()
 old_group_nice=
 
-for b in hs-derper hs-stun hs-bench-derp hs-bench-stun; do
+stun_only=${STUN_ONLY:-0}
+for b in hs-derper hs-stun hs-bench-derp hs-bench-stun hs-bench-udp-echo; do
   [ -x "$bin/$b" ] || { echo "derp_bench: $bin/$b is missing (build first, or set HS_BIN)" >&2; exit 1; }
 done
 derper=$(bash "$root/tests/interop/tailscale.sh" derper "$TS_VERSION")
@@ -104,7 +109,8 @@ measure() {
   echo "derp_bench: $label ($tool, load average $load)" >&2
   out=$("${prio[@]}" taskset -c "$load_cpu" "$bin/$tool" --server-pid "$server_pid" --label "$label" --duration "$duration" \
         --warmup "$warmup" "$@")
-  results+=("$(jq -c --arg load "$load" --arg tool "$tool" '. + {load_before: ($load | tonumber), tool: $tool}' <<<"$out")")
+  results+=("$(jq -c --arg load "$load" --arg tool "$tool" --argjson round "$round" \
+    '. + {load_before: ($load | tonumber), tool: $tool, round: $round}' <<<"$out")")
 }
 
 # The highest paced rate the relay carries with at most 1% loss. A flood shows what a server does
@@ -141,6 +147,24 @@ sweep() {
     '. + {load_before: ($load | tonumber), tool: "sweep", first_failing_rate_per_conn: $bad}' <<<"$best")")
 }
 
+bench_hs_stun() {
+  local stun
+  stun=$(free_port)
+  start_server "$work/hs-stun.log" "$bin/hs-stun" -a "127.0.0.1:$stun" --log-level warn
+  sleep 0.3
+  measure hs-stun hs-bench-stun --port "$stun"
+  stop_server
+}
+
+bench_ceiling() {
+  local stun
+  stun=$(free_port)
+  start_server "$work/echo.log" "$bin/hs-bench-udp-echo" -a "127.0.0.1:$stun"
+  sleep 0.3
+  measure "UDP echo ceiling" hs-bench-stun --port "$stun" --echo
+  stop_server
+}
+
 bench_hs() {
   local port stun
   port=$(free_port)
@@ -152,11 +176,7 @@ bench_hs() {
   sweep hs-derper "$port"
   measure "hs-derper --stun" hs-bench-stun --port "$stun"
   stop_server
-  stun=$(free_port)
-  start_server "$work/hs-stun.log" "$bin/hs-stun" -a "127.0.0.1:$stun" --log-level warn
-  sleep 0.3
-  measure hs-stun hs-bench-stun --port "$stun"
-  stop_server
+  bench_hs_stun
 }
 
 bench_derper() {
@@ -168,14 +188,20 @@ bench_derper() {
   start_server "$work/derper.log" "$derper" -a "127.0.0.1:$port" -c "$work/derper.json" -certmode manual \
     -certdir "$work/certs" -hostname 127.0.0.1 -http-port -1 -stun-port "$stun"
   wait_tcp "$port"
-  measure derper hs-bench-derp --port "$port" --pairs "$pairs" --size "$size" --drain 1s
-  sweep derper "$port"
+  if [ "$stun_only" != 1 ]; then
+    measure derper hs-bench-derp --port "$port" --pairs "$pairs" --size "$size" --drain 1s
+    sweep derper "$port"
+  fi
   measure "derper STUN" hs-bench-stun --port "$stun"
   stop_server
 }
 
+round=0
 for r in $(seq "$rounds"); do
-  if [ $((r % 2)) -eq 1 ]; then bench_hs; bench_derper; else bench_derper; bench_hs; fi
+  round=$r
+  if [ "$stun_only" = 1 ]; then
+    if [ $((r % 2)) -eq 1 ]; then bench_hs_stun; bench_derper; bench_ceiling; else bench_ceiling; bench_derper; bench_hs_stun; fi
+  elif [ $((r % 2)) -eq 1 ]; then bench_hs; bench_derper; bench_ceiling; else bench_ceiling; bench_derper; bench_hs; fi
 done
 
 all=$(printf '%s\n' "${results[@]}" | jq -s -c .)
@@ -189,7 +215,10 @@ defs='def median: sort | if length == 0 then null else .[(length - 1) / 2 | floo
   def med(l; f): [.[] | select(.server == l) | f] | median;
   def fmt(x; d): if x == null then "-" else (x * pow(10; d) | round / pow(10; d) | tostring) end;
   def ratio(a; b; f): if (med(a; f) == null or med(b; f) == null or med(b; f) == 0) then "-"
-                      else fmt(med(a; f) / med(b; f); 2) + "x" end;'
+                      else fmt(med(a; f) / med(b; f); 2) + "x" end;
+  def pair(a; b; f): . as $all | [$all[] | select(.server == a) | . as $x | $all[]
+                      | select(.server == b and .round == $x.round and (f) > 0) | ($x | f) / (f)]
+                      | if length == 0 then "-" else "\(fmt(median; 2))x (rounds: \(map(fmt(.; 2)) | join(", ")))" end;'
 report() { jq -r "$defs $1" <<<"$all"; }
 
 report '.[] | select(.tool == "hs-bench-derp") | "DERP relay: \(.pairs) pairs over TLS, \(.packet_bytes)-byte packets, \(.duration_s) s per flood run"' | head -1
@@ -204,9 +233,9 @@ report '["server", "packets/s", "Mbit/s", "loss %", "CPU s", "pkts/CPU s", "peak
 echo
 echo "STUN: valid binding responses per second"
 report '["server", "responses/s", "CPU s", "resp/CPU s", "peak RSS MiB", "loadgen CPU", "load"],
-  (["hs-stun", "hs-derper --stun", "derper STUN"][] as $l | [$l, fmt(med($l; .responses_per_s); 0),
+  (["hs-stun", "hs-derper --stun", "derper STUN", "UDP echo ceiling"][] as $l | [$l, fmt(med($l; .responses_per_s); 0),
     fmt(med($l; .server_cpu_s); 2), fmt(med($l; .responses_per_s * .duration_s / .server_cpu_s); 0),
     fmt(med($l; .server_peak_rss_kib / 1024); 1), fmt(med($l; .loadgen_cpu_util); 2), fmt(med($l; .load_before); 2)])
   | @tsv' | column -t -s $'\t'
 echo
-report '"ours / derper (targets: relay 2x, STUN 3x)\n  relay flood packets/s \(ratio("hs-derper"; "derper"; .rx_packets_per_s)), paced (<= 1% loss) packets/s \(ratio("hs-derper paced"; "derper paced"; .rx_packets_per_s)), flood packets per CPU s \(ratio("hs-derper"; "derper"; .packets_per_server_cpu_s))\n  hs-stun responses/s \(ratio("hs-stun"; "derper STUN"; .responses_per_s)), hs-derper --stun \(ratio("hs-derper --stun"; "derper STUN"; .responses_per_s))"'
+report '"ours / derper (targets: relay 2x, STUN 3x)\n  relay flood packets/s \(ratio("hs-derper"; "derper"; .rx_packets_per_s)), paced (<= 1% loss) packets/s \(ratio("hs-derper paced"; "derper paced"; .rx_packets_per_s)), flood packets per CPU s \(ratio("hs-derper"; "derper"; .packets_per_server_cpu_s))\n  hs-stun responses/s \(ratio("hs-stun"; "derper STUN"; .responses_per_s)), hs-derper --stun \(ratio("hs-derper --stun"; "derper STUN"; .responses_per_s))\n  hs-stun / UDP echo ceiling \(ratio("hs-stun"; "UDP echo ceiling"; .responses_per_s)), derper STUN / ceiling \(ratio("derper STUN"; "UDP echo ceiling"; .responses_per_s))\nround by round (median, then each round)\n  hs-stun / derper STUN \(pair("hs-stun"; "derper STUN"; .responses_per_s))\n  hs-stun / UDP echo ceiling \(pair("hs-stun"; "UDP echo ceiling"; .responses_per_s))\n  derper STUN / UDP echo ceiling \(pair("derper STUN"; "UDP echo ceiling"; .responses_per_s))"'

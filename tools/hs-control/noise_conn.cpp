@@ -26,7 +26,8 @@ constexpr std::size_t kMaxConnRequestBytes = 4 << 20;
 constexpr std::size_t kMaxUnauthenticatedRequestBytes = 256 << 10;
 // Request paths are short ("/machine/map"); a 64 KiB header per stream is only a cost.
 constexpr std::size_t kMaxPath = 4096;
-// A client that stops reading its stream is dropped rather than buffered without bound.
+// Each stream's queue is bounded (send_queue.h); this is the backstop for a connection whose
+// many streams each hold replies the client does not read.
 constexpr std::size_t kMaxQueuedBytes = 32 << 20;
 
 std::string_view view(const std::uint8_t* p, std::size_t n) { return {reinterpret_cast<const char*>(p), n}; }
@@ -37,13 +38,13 @@ struct NoiseConn::Stream {
     std::int32_t id = 0;
     std::string method, path, body;
     bool too_big = false;
-    std::deque<std::shared_ptr<const std::string>> out;
-    std::size_t out_off = 0;
+    SendQueue out;
     bool eof = false;
     bool deferred = false;
     bool responded = false;
     // map streams
     std::int64_t node_id = 0;
+    bool zstd = false;
     std::unique_ptr<Sink> sink;
     bool attached = false;
     TimePoint last_send{};
@@ -57,7 +58,9 @@ struct NoiseConn::Stream {
 class NoiseConn::Sink final : public MapSink {
 public:
     Sink(NoiseConn& c, Stream& s) : c_(c), s_(s) {}
-    void push(std::shared_ptr<const std::string> frame) override { c_.queue_data(s_, std::move(frame)); }
+    void push(std::shared_ptr<const std::string> frame) override {
+        c_.queue_data(s_, {std::move(frame)}, SendQueue::Kind::Update);
+    }
     void end() override { c_.finish(s_); }
 
 private:
@@ -224,8 +227,14 @@ asio::awaitable<void> NoiseConn::reader() {
 }
 
 namespace {
-// What one write seals and sends at most: a full map of a large tailnet goes out in several.
-constexpr std::size_t kWriteBatch = 256 * 1024;
+// What one write seals and sends at least when there is that much: a full map of a large
+// tailnet goes out in several. Each connection waiting on its socket holds one batch, so this
+// is per-connection memory in a restart: 2,000 connections held 2 x 256 KiB each before
+// (plaintext and ciphertext; storm peak RSS 740 MB). 16 KiB is still one syscall per 16 KiB.
+constexpr std::size_t kWriteBatch = 16 * 1024;
+// One batch and what may pass it: nghttp2 hands out at most a 16 KiB DATA frame and its 9-byte
+// header at a time, sealed in records of 4,077 bytes that each add 19.
+constexpr std::size_t kBatchCapacity = (kWriteBatch + 16384 + 9) * 4096 / 4077 + 2 * 4096;
 // An idle connection keeps no more writer buffer than this: tens of thousands of them wait on
 // their keepalive at any time (issue 19 measured RSS per connection growing with the tailnet).
 constexpr std::size_t kKeepBuffer = 4 * 1024;
@@ -233,36 +242,42 @@ constexpr std::size_t kKeepBuffer = 4 * 1024;
 
 asio::awaitable<void> NoiseConn::writer() {
     auto self = shared_from_this();
-    std::vector<std::uint8_t> plain, out;
+    std::vector<std::uint8_t> out;
     while (!closed_) {
-        plain.clear();
+        // nghttp2's frames are sealed as they come, not gathered first: a connection waiting
+        // on a slow socket holds one batch of ciphertext and no plaintext copy.
+        out.clear();
+        out.reserve(kBatchCapacity);  // once, not grown by doubling past what a batch needs
         const std::uint8_t* data = nullptr;
-        ssize_t n;
-        while ((n = nghttp2_session_mem_send(h2_.get(), &data)) > 0) {
-            plain.insert(plain.end(), data, data + n);
-            if (plain.size() >= kWriteBatch) break;
-        }
+        ssize_t n = 0;
+        while (out.size() < kWriteBatch && (n = nghttp2_session_mem_send(h2_.get(), &data)) > 0)
+            sealer_->append({data, static_cast<std::size_t>(n)}, out);
         if (n < 0) break;
-        if (plain.empty()) {
-            if (plain.capacity() > kKeepBuffer) std::vector<std::uint8_t>().swap(plain);
+        sealer_->flush(out);
+        if (out.empty()) {
             if (out.capacity() > kKeepBuffer) std::vector<std::uint8_t>().swap(out);
             wakeup_.expires_at(asio::steady_timer::time_point::max());
             boost::system::error_code ec;
             co_await wakeup_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
             continue;
         }
-        out.clear();
-        sealer_->seal(plain, out);
         if (!co_await write(asio::buffer(out))) break;
     }
     close();
 }
 
-void NoiseConn::queue_data(Stream& s, std::shared_ptr<const std::string> data) {
+void NoiseConn::queue_data(Stream& s, FrameParts data, SendQueue::Kind kind) {
     if (s.eof || closed_) return;
-    queued_bytes_ += data->size();
-    s.out.push_back(std::move(data));
+    const auto before = s.out.bytes();
+    const bool was_stale = s.out.stale();
+    s.out.push(std::move(data), kind);
+    queued_bytes_ = queued_bytes_ - before + s.out.bytes();
     s.last_send = Clock::now();
+    if (!was_stale && s.out.stale() && server_.log_limit().allow("slow reader"))
+        spdlog::info(
+            "ts2021 {} ({}): client reads its map stream slower than updates come; {} queued updates "
+            "replaced by a full map",
+            peer_, machine_key_, s.out.dropped());
     if (queued_bytes_ > kMaxQueuedBytes) {
         if (server_.log_limit().allow("not reading"))
             spdlog::warn("ts2021 {} ({}): client is not reading its map stream; closing", peer_, machine_key_);
@@ -274,6 +289,22 @@ void NoiseConn::queue_data(Stream& s, std::shared_ptr<const std::string> data) {
         nghttp2_session_resume_data(h2_.get(), s.id);
     }
     wake();
+}
+
+bool NoiseConn::resync(Stream& s) {
+    // Inside nghttp2's read callback: the map goes straight into the queue being read, with no
+    // resume or wake needed.
+    FrameParts map;
+    try {
+        map = server_.tailnet().current_map(s.node_id, s.zstd, Clock::now());
+    } catch (const std::exception& e) {
+        spdlog::error("ts2021 {} ({}): building the full map of node {}: {}", peer_, machine_key_, s.node_id, e.what());
+        return false;
+    }
+    const auto before = s.out.bytes();
+    s.out.push(std::move(map), SendQueue::Kind::Full);
+    queued_bytes_ = queued_bytes_ - before + s.out.bytes();
+    return true;
 }
 
 void NoiseConn::finish(Stream& s) {
@@ -298,7 +329,7 @@ void NoiseConn::respond(std::int32_t id, int status, std::string body, const cha
          NGHTTP2_NV_FLAG_NONE},
         {(std::uint8_t*)"content-length", (std::uint8_t*)length.data(), 14, length.size(), NGHTTP2_NV_FLAG_NONE},
     };
-    if (!body.empty()) s.out.push_back(std::make_shared<const std::string>(std::move(body)));
+    if (!body.empty()) s.out.push({std::make_shared<const std::string>(std::move(body))}, SendQueue::Kind::Full);
     s.eof = true;
     nghttp2_data_provider prov{};
     prov.read_callback = read_data;
@@ -316,8 +347,9 @@ void NoiseConn::start_map_stream(Stream& s, const MapReply& r) {
     prov.read_callback = read_data;
     nghttp2_submit_response(h2_.get(), s.id, hdrs, 2, &prov);
     s.node_id = r.node_id;
+    s.zstd = r.zstd;
     s.keepalive_after = std::chrono::seconds(50 + randombytes_uniform(10));
-    queue_data(s, r.first);
+    queue_data(s, r.first, SendQueue::Kind::Full);
     // An unknown node's "log in again" map stays open, unattached, until the client ends it (at
     // its next login) or the connection's idle deadline does.
     if (!r.node_id) return;
@@ -388,7 +420,7 @@ void NoiseConn::dispatch(Stream& s) {
         if (r.status != 200) return respond(s.id, r.status, r.error, "text/plain");
         if (r.node_id) authenticated();  // 0: a node key no node has (relogin.h) proves nothing
         if (r.lite) return respond(s.id, 200, "");
-        if (!r.stream) return respond(s.id, 200, *r.first, "application/octet-stream");
+        if (!r.stream) return respond(s.id, 200, r.first_bytes(), "application/octet-stream");
         return start_map_stream(s, r);
     }
     if (s.path == "/machine/update-health") return respond(s.id, 200, "");
@@ -414,7 +446,7 @@ void NoiseConn::tick(TimePoint now) {
                 respond_register(s, *r);
             }
         } else if (s.attached && now - s.last_send >= s.keepalive_after) {
-            queue_data(s, server_.tailnet().keepalive_frame());
+            queue_data(s, {server_.tailnet().keepalive_frame()}, SendQueue::Kind::Update);
         }
     }
 }
@@ -496,7 +528,7 @@ int NoiseConn::on_stream_close(nghttp2_session*, std::int32_t id, std::uint32_t,
     if (it == c->streams_.end()) return 0;
     auto& s = *it->second;
     c->release_body(s);
-    for (const auto& d : s.out) c->queued_bytes_ -= std::min(c->queued_bytes_, d->size());
+    c->queued_bytes_ -= std::min(c->queued_bytes_, s.out.bytes());
     if (s.node_id) spdlog::debug("ts2021 {}: map stream {} of node {} closed", c->peer_, id, s.node_id);
     if (s.attached) c->detach_safely(s, Clock::now());
     c->streams_.erase(it);
@@ -512,19 +544,11 @@ ssize_t NoiseConn::read_data(nghttp2_session*, std::int32_t id, std::uint8_t* bu
         return 0;
     }
     auto& s = *it->second;
-    std::size_t copied = 0;
-    while (copied < length && !s.out.empty()) {
-        const auto& front = *s.out.front();
-        const std::size_t take = std::min(length - copied, front.size() - s.out_off);
-        std::memcpy(buf + copied, front.data() + s.out_off, take);
-        copied += take;
-        s.out_off += take;
-        if (s.out_off == front.size()) {
-            c->queued_bytes_ -= std::min(c->queued_bytes_, front.size());
-            s.out.pop_front();
-            s.out_off = 0;
-        }
-    }
+    // Without its fresh map the stream has lost updates: it is reset, and the client's next
+    // map request starts from a full map.
+    if (s.attached && s.out.take_resync() && !c->resync(s)) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+    const std::size_t copied = s.out.read(buf, length);
+    c->queued_bytes_ -= std::min(c->queued_bytes_, copied);
     if (s.out.empty() && s.eof) *flags |= NGHTTP2_DATA_FLAG_EOF;
     else if (copied == 0) {
         s.deferred = true;

@@ -18,6 +18,7 @@
 #include "common/control/noise.h"
 #include "common/derp/net/conn.h"
 #include "tools/hs-control/conn_deadline.h"
+#include "tools/hs-control/send_queue.h"
 #include "tools/hs-control/source_limits.h"
 #include "tools/hs-control/tailnet.h"
 
@@ -63,7 +64,10 @@ private:
     void authenticated();
     void respond(std::int32_t id, int status, std::string body, const char* content_type = "application/json");
     void start_map_stream(Stream& s, const MapReply& r);
-    void queue_data(Stream& s, std::shared_ptr<const std::string> data);
+    void queue_data(Stream& s, FrameParts data, SendQueue::Kind kind);
+    // The stream's queued updates were dropped as superseded: queues its current full map.
+    // False when the map could not be built.
+    bool resync(Stream& s);
     void finish(Stream& s);
     // Closes the connection when it is past a deadline (conn_deadline.h); true when it did.
     bool close_if_past_deadline(TimePoint now);

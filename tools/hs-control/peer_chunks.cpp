@@ -15,16 +15,16 @@ void append_peer(std::string& out, bool& opened, std::string_view peer_json) {
     out += peer_json;
 }
 
-const std::string& PeerChunks::get(std::int64_t k, bool opens,
-                                   const std::function<void(std::string&, bool opened)>& render) {
+std::shared_ptr<const std::string> PeerChunks::get(std::int64_t k, bool opens,
+                                                   const std::function<void(std::string&, bool opened)>& render) {
     auto& piece = cache_[k];
     auto& slot = opens ? piece.opening : piece.continuing;
     if (!slot) {
         std::string text;
         render(text, !opens);
-        slot = zstd_frame(text);
+        slot = std::make_shared<const std::string>(zstd_frame(text));
     }
-    return *slot;
+    return slot;
 }
 
 }  // namespace hs::control

@@ -6,7 +6,7 @@
 
 #include <cstdint>
 #include <functional>
-#include <optional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -30,12 +30,13 @@ public:
 
     // A zstd frame holding span `k`'s peers as written by append_peer: `opens` when the span is
     // the first in the array. `render` writes that text (starting with `opens`) on a miss. The
-    // reference is good until the next invalidate or clear.
-    const std::string& get(std::int64_t k, bool opens, const std::function<void(std::string&, bool opened)>& render);
+    // frame is shared: maps queued for sending keep it after an invalidate drops it from here.
+    std::shared_ptr<const std::string> get(std::int64_t k, bool opens,
+                                           const std::function<void(std::string&, bool opened)>& render);
 
 private:
     struct Piece {
-        std::optional<std::string> opening, continuing;
+        std::shared_ptr<const std::string> opening, continuing;
     };
     std::unordered_map<std::int64_t, Piece> cache_;
 };

@@ -43,11 +43,8 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
 
     apply_report(l, req, capver, now);
     if (!r.lite) {
-        const bool zstd = req.value("Compress", std::string()) == "zstd";
-        r.first =
-            std::make_shared<const std::string>(zstd ? full_map_frame(l, now) : frame_plain_message(full_map(l, now)));
-        ++stats_.map_messages;
-        stats_.map_bytes += r.first->size();
+        r.zstd = req.value("Compress", std::string()) == "zstd";
+        r.first = map_message(l, r.zstd, now);
     }
     publish(now);
     return r;

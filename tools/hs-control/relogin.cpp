@@ -41,8 +41,8 @@ MapReply relogin_reply(const std::string& machine_key, const std::string& node_k
         return r;
     }
     r.capver = req.value("Version", 0);
-    r.first = std::make_shared<const std::string>(
-        relogin_map_frame(node_key, machine_key, derp_map, now, req.value("Compress", std::string()) == "zstd"));
+    r.zstd = req.value("Compress", std::string()) == "zstd";
+    r.first = {std::make_shared<const std::string>(relogin_map_frame(node_key, machine_key, derp_map, now, r.zstd))};
     return r;
 }
 

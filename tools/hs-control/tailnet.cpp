@@ -187,12 +187,12 @@ std::string Tailnet::full_map(Live& self, TimePoint now) {
     return out;
 }
 
-std::string Tailnet::full_map_frame(Live& self, TimePoint now) {
+FrameParts Tailnet::full_map_frame(Live& self, TimePoint now) {
     if (policy_) {
         // Every node sees its own set of peers: no pieces to share.
         FrameBuilder b;
         b.text(full_map(self, now));
-        return b.finish();
+        return b.finish_parts();
     }
     const auto t0 = std::chrono::steady_clock::now();
     FrameBuilder b;
@@ -209,7 +209,7 @@ std::string Tailnet::full_map_frame(Live& self, TimePoint now) {
                 if (p->first != self.rec.id) append_peer(mine, opened, p->second.peer_json);
             b.text(mine);
         } else {
-            b.raw(chunks_.get(k, !opened, [&](std::string& out, bool was_opened) {
+            b.shared(chunks_.get(k, !opened, [&](std::string& out, bool was_opened) {
                 for (auto p = it; p != end; ++p) append_peer(out, was_opened, p->second.peer_json);
             }));
             opened = true;
@@ -218,10 +218,25 @@ std::string Tailnet::full_map_frame(Live& self, TimePoint now) {
     }
     if (opened) b.text("]");
     b.text(full_map_tail(now, settings_));
-    auto out = b.finish();
+    auto out = b.finish_parts();
     stats_.map_build_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++stats_.map_builds;
     return out;
+}
+
+FrameParts Tailnet::current_map(std::int64_t node_id, bool zstd, TimePoint now) {
+    on_owner_thread();
+    const auto it = nodes_.find(node_id);
+    if (it == nodes_.end()) return {};
+    return map_message(it->second, zstd, now);
+}
+
+FrameParts Tailnet::map_message(Live& self, bool zstd, TimePoint now) {
+    auto parts = zstd ? full_map_frame(self, now)
+                      : FrameParts{std::make_shared<const std::string>(frame_plain_message(full_map(self, now)))};
+    ++stats_.map_messages;
+    stats_.map_bytes += parts_size(parts);
+    return parts;
 }
 
 void Tailnet::attach(std::int64_t node_id, MapSink* sink, TimePoint now) {

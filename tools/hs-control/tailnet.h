@@ -18,6 +18,7 @@
 
 #include "common/base/ipalloc.h"
 #include "common/config/config.h"
+#include "common/control/mapframe.h"
 #include "common/policy/engine.h"
 #include "common/store/db.h"
 #include "common/store/model.h"
@@ -55,7 +56,9 @@ struct MapReply {
     bool stream = false;
     bool lite = false;
     int capver = 0;
-    std::shared_ptr<const std::string> first;  // the full map (framed) for stream and one-shot
+    bool zstd = false;  // the client asked for compressed maps
+    FrameParts first;   // the full map (framed) for stream and one-shot, in shared pieces
+    std::string first_bytes() const { return join_parts(first); }
 };
 
 struct TailnetStats {
@@ -120,6 +123,10 @@ public:
     // node, O(N) messages per tick rather than O(N^2) in all. Sends first what an entry point
     // that threw left unpublished.
     void flush(TimePoint now);
+    // The current full map of node `node_id` as a message of its stream (zstd or plain), for a
+    // stream whose queued updates were dropped as superseded (send_queue.h); empty when the
+    // node is gone.
+    FrameParts current_map(std::int64_t node_id, bool zstd, TimePoint now);
     // hs-control is exiting: streams that end now change nothing (the file is reset at exit).
     void set_stopping() { stopping_ = true; }
     // The attempt limiter pre-auth keys are checked against (null: none, as in unit tests).
@@ -321,7 +328,9 @@ private:
     // Full maps record in self.view what the policy let the node see.
     std::string full_map(Live& self, TimePoint now);
     // The same map framed and compressed, from the shared pieces of chunks_.
-    std::string full_map_frame(Live& self, TimePoint now);
+    FrameParts full_map_frame(Live& self, TimePoint now);
+    // The full map as the client asked for it (zstd or plain), counted in the stats.
+    FrameParts map_message(Live& self, bool zstd, TimePoint now);
     // One row of sync_from_db: the node added, changed or removed as the file has it now.
     void sync_node(std::int64_t id, TimePoint now);
     // What a map request reports (endpoints, disco key, Hostinfo, capability version), applied

@@ -43,6 +43,7 @@ struct Settings {
     std::string duration = "10s", warmup = "1s";
     int server_pid = 0;
     std::string label;
+    bool echo = false;  // the server is hs-bench-udp-echo: count our own requests coming back
 };
 
 struct Sock {
@@ -102,7 +103,7 @@ std::uint64_t fill(Sock& s, int window) {
 }
 
 // Reads every waiting response; returns how many were valid answers to this socket.
-std::uint64_t drain(Sock& s, std::uint64_t& invalid) {
+std::uint64_t drain(Sock& s, bool echo, std::uint64_t& invalid) {
     std::uint64_t ok = 0;
     std::array<std::array<std::uint8_t, 128>, kBatch> bufs;
     std::array<iovec, kBatch> iov;
@@ -124,8 +125,11 @@ std::uint64_t drain(Sock& s, std::uint64_t& invalid) {
                                                     msgs[static_cast<unsigned>(i)].msg_len);
             stun::TxId id{};
             if (pkt.size() >= stun::kHeaderLen) std::memcpy(id.data(), pkt.data() + 8, id.size());
-            const auto m = stun::parse_response(pkt, id);
-            if (m && m->port == s.local_port && std::memcmp(id.data(), &s.tag, 4) == 0) {
+            const bool ours = pkt.size() >= stun::kHeaderLen && std::memcmp(id.data(), &s.tag, 4) == 0;
+            if (echo ? ours && pkt.size() == kReqLen : ours && [&] {
+                    const auto m = stun::parse_response(pkt, id);
+                    return m && m->port == s.local_port;
+                }()) {
                 ++ok;
             } else {
                 ++invalid;
@@ -190,7 +194,7 @@ nlohmann::json run(const Settings& st) {
         if (r < 0 && errno != EINTR) die("poll");
         for (std::size_t i = 0; r > 0 && i < socks.size(); ++i) {
             if (!(pfds[i].revents & (POLLIN | POLLERR))) continue;
-            const auto got = drain(socks[i], invalid);
+            const auto got = drain(socks[i], st.echo, invalid);
             ok += got;
             if (measuring) ok_window += got;
         }
@@ -233,6 +237,7 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     app.add_option("--server-pid", s.server_pid, "Server process whose CPU seconds to report");
     app.add_option("--label", s.label, "Name of the server in the output");
+    app.add_flag("--echo", s.echo, "The server echoes (hs-bench-udp-echo): count our requests sent back as answers");
     return hs::run_main(app, flags, argc, argv, [&] {
         std::cout << run(s).dump() << "\n";
         return 0;

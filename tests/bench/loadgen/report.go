@@ -243,6 +243,9 @@ func reportCmd(args []string) error {
 		if block := policySection.in(string(old)); block != "" {
 			fmt.Fprintf(&w, "\n%s\n", block)
 		}
+		if block := stormMemorySection.in(string(old)); block != "" {
+			fmt.Fprintf(&w, "\n%s\n", block)
+		}
 	}
 	return os.WriteFile(*out, w.Bytes(), 0o644)
 }

@@ -516,3 +516,27 @@ TEST_CASE("noise: early payload layout") {
     CHECK(hex(Buf(p.begin(), p.begin() + 9)) == "ffffff54530000005f");
     CHECK(std::string(p.begin() + 9, p.end()) == json);
 }
+
+TEST_CASE("noise: sealing in pieces writes what sealing the whole writes") {
+    const Key32 k = random_key();
+    const Buf plain = random_bytes(20000);
+    // Cuts like nghttp2's: 9-byte frame headers, bodies up to 16 KiB, a record boundary exact.
+    for (const std::vector<std::size_t>& cuts :
+         {std::vector<std::size_t>{9, 16384, 9, 3598}, {4077, 4077, 11846}, {1, 4076, 1, 15922}, {20000}}) {
+        NoiseSealer whole(k), pieces(k);
+        Buf a, b;
+        whole.seal(plain, a);
+        std::size_t at = 0;
+        for (const auto n : cuts) {
+            pieces.append({plain.data() + at, n}, b);
+            at += n;
+            // Only whole records go out before the flush.
+            CHECK(b.size() % kNoiseMaxRecord == 0);
+        }
+        REQUIRE(at == plain.size());
+        pieces.flush(b);
+        CHECK(a == b);
+        pieces.flush(b);  // nothing pending: nothing written
+        CHECK(a == b);
+    }
+}

@@ -72,10 +72,10 @@ TEST_CASE("full maps from shared pieces list every peer once, sorted, in every s
             const auto& c = clients[static_cast<std::size_t>(i)];
             const auto r = tn.map_request(c.machine, req, now);
             REQUIRE(r.status == 200);
-            const auto full = decode(*r.first);
+            const auto full = decode(r.first_bytes());
             // The same map without compression is built in one piece: both must agree.
             req.erase("Compress");
-            const auto plain = json::parse(tn.map_request(c.machine, req, now).first->substr(4));
+            const auto plain = json::parse(tn.map_request(c.machine, req, now).first_bytes().substr(4));
             CHECK(full == plain);
             const auto& peers = full.at("Peers");
             REQUIRE(peers.size() == static_cast<std::size_t>(n - 1));
@@ -101,7 +101,7 @@ TEST_CASE("full maps from shared pieces list every peer once, sorted, in every s
     }
     now += std::chrono::seconds(1);
     check_maps();
-    const auto full = decode(*tn.map_request(clients[1].machine, requests[1], now).first);
+    const auto full = decode(tn.map_request(clients[1].machine, requests[1], now).first_bytes());
     int seen = 0;
     for (const auto& p : full["Peers"])
         for (const int i : {5, 130, 256})

@@ -27,7 +27,8 @@ TEST_CASE("a map stream for an unknown node key gets an expired self node and a 
     REQUIRE(r.status == 200);
     CHECK(r.stream);
     CHECK(r.node_id == 0);  // nothing to attach: the connection keeps the stream open
-    std::string_view v(*r.first);
+    const auto bytes = r.first_bytes();
+    std::string_view v(bytes);
     const auto m = json::parse(unframe_one(v));
     CHECK(m["Node"]["Key"] == c.node);
     CHECK(m["Node"]["Machine"] == c.machine);
@@ -51,7 +52,7 @@ TEST_CASE("a map stream for an unknown node key gets an expired self node and a 
     const auto p = tn.map_request(c.machine, plain, now);
     REQUIRE(p.status == 200);
     CHECK_FALSE(p.stream);
-    CHECK(json::parse(p.first->substr(4))["Node"]["Key"] == c.node);
+    CHECK(json::parse(p.first_bytes().substr(4))["Node"]["Key"] == c.node);
 }
 
 TEST_CASE("a registered node's map is not the relogin map") {
@@ -66,7 +67,8 @@ TEST_CASE("a registered node's map is not the relogin map") {
     const auto r = tn.map_request(c.machine, c.map(true), now);
     REQUIRE(r.status == 200);
     CHECK(r.node_id > 0);
-    std::string_view v(*r.first);
+    const auto bytes = r.first_bytes();
+    std::string_view v(bytes);
     const auto m = json::parse(unframe_one(v));
     CHECK(m["Node"]["KeyExpiry"] == "0001-01-01T00:00:00Z");
     CHECK_FALSE(m.contains("Health"));

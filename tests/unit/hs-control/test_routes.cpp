@@ -111,7 +111,8 @@ TEST_CASE("routes through the Tailnet: approval, failover to the standby, exit n
         const auto r = tn.map_request(m->machine, map, now);
         REQUIRE(r.status == 200);
         m->id = r.node_id;
-        std::string_view v(*r.first);
+        const auto bytes = r.first_bytes();
+        std::string_view v(bytes);
         m->sink.got.push_back(json::parse(unframe_one(v)));
         tn.attach(m->id, &m->sink, now);
     }

@@ -22,7 +22,8 @@ using nlohmann::json;
 namespace {
 
 json first_map(const MapReply& r) {
-    std::string_view v(*r.first);
+    const auto bytes = r.first_bytes();
+    std::string_view v(bytes);
     return json::parse(unframe_one(v));
 }
 
@@ -229,7 +230,8 @@ TEST_CASE("a user created by another process just before registering is named in
     CHECK(r.body["User"]["ID"] == user.id);
     CHECK(r.body["Login"]["LoginName"] == "newcomer");
     const auto m = tn.map_request(a.machine, a.map(true), Clock::now());
-    std::string_view v(*m.first);
+    const auto bytes = m.first_bytes();
+    std::string_view v(bytes);
     const auto full = json::parse(unframe_one(v));
     bool found = false;
     for (const auto& p : full["UserProfiles"]) found |= p["ID"] == user.id;

@@ -65,7 +65,8 @@ struct Net {
     json full_map(const Client& c) {
         const auto r = tn.map_request(c.machine, c.map(false), now);
         REQUIRE(r.status == 200);
-        std::string_view v(*r.first);
+        const auto bytes = r.first_bytes();
+        std::string_view v(bytes);
         return json::parse(unframe_one(v));
     }
 };
