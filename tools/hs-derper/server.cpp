@@ -10,6 +10,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include "common/base/cli.h"
 #include "common/base/duration.h"
 #include "common/base/files.h"
 #include "common/base/key_file.h"
@@ -306,7 +307,7 @@ int run(const Options& o) {
     std::unique_ptr<derp::Mesh> mesh;
     if (!o.mesh_with.empty()) {
         try {
-            mesh = std::make_unique<derp::Mesh>(io, derp, derp::split_mesh_with(o.mesh_with), *derp_mesh_key);
+            mesh = std::make_unique<derp::Mesh>(io, derp, split_comma_list(o.mesh_with), *derp_mesh_key);
         } catch (const std::invalid_argument& e) {
             throw std::runtime_error(std::string("--mesh-with: ") + e.what());
         }

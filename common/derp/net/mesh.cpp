@@ -255,17 +255,6 @@ Key32 load_mesh_key(const std::string& path) {
     }
 }
 
-std::vector<std::string> split_mesh_with(const std::string& with) {
-    std::vector<std::string> out;
-    std::size_t pos = 0;
-    while (pos <= with.size()) {
-        const auto comma = std::min(with.find(',', pos), with.size());
-        if (comma > pos) out.push_back(with.substr(pos, comma - pos));
-        pos = comma + 1;
-    }
-    return out;
-}
-
 Mesh::Mesh(net::io_context& io, DerpServer& server, const std::vector<std::string>& peers, Key32 mesh_key)
     : tls_(client_tls_context()) {
     for (const auto& entry : peers)

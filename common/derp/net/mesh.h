@@ -64,8 +64,6 @@ private:
 // file must not be readable by group or others: whoever holds the key may join the mesh, list
 // the region's clients and kick them. Throws std::runtime_error naming the file.
 Key32 load_mesh_key(const std::string& path);
-// Splits derper's comma list of -mesh-with ("a,b:8443,c/10.0.0.3"), skipping empty entries.
-std::vector<std::string> split_mesh_with(const std::string& with);
 
 // Every link of this server, and their counters for /metrics.
 class Mesh {

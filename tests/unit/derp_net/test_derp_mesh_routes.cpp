@@ -23,21 +23,26 @@ void forward_from_remote(DerpServer& s, Fake& mesh_peer, const Fake& to) {
     s.handle_frame(mesh_peer.c, frame_of(encode_forward_packet(kRemote, to.key(), data_of(20, 9))));
 }
 
-Fake mesh_peer_of(DerpServer& s, const Key32& mesh_key) {
+const Key32 kMeshKey = from_hex(std::string(64, 'd'), "mesh");
+
+DerpServer::Options meshed() {
+    DerpServer::Options o{PrivateKey::generate()};
+    o.mesh_key = kMeshKey;
+    return o;
+}
+
+Fake mesh_peer_of(DerpServer& s) {
     ClientInfo mi;
-    mi.mesh_key = mesh_key;
+    mi.mesh_key = kMeshKey;
     return Fake(s, mi);
 }
 
 }  // namespace
 
 TEST_CASE("DERP mesh route withdrawal sends PeerGone(Disconnected) to the clients that heard from the key") {
-    const Key32 mesh = from_hex(std::string(64, 'd'), "mesh");
-    DerpServer::Options o{PrivateKey::generate()};
-    o.mesh_key = mesh;
-    DerpServer s(o);
+    DerpServer s(meshed());
     Fake a(s), bystander(s);
-    Fake peer = mesh_peer_of(s, mesh);
+    Fake peer = mesh_peer_of(s);
     auto link = std::make_shared<FakeLink>();
     s.add_mesh_route(kRemote, link);
 
@@ -97,10 +102,7 @@ TEST_CASE("DERP mesh route withdrawal sends PeerGone(Disconnected) to the client
 }
 
 TEST_CASE("DERP mesh route and local connection of one key: PeerGone only when both are gone") {
-    const Key32 mesh = from_hex(std::string(64, 'd'), "mesh");
-    DerpServer::Options o{PrivateKey::generate()};
-    o.mesh_key = mesh;
-    DerpServer s(o);
+    DerpServer s(meshed());
     Fake a(s), b(s);
     auto link = std::make_shared<FakeLink>();
     s.add_mesh_route(b.key(), link);  // b is also announced by a mesh peer (moving between nodes)
