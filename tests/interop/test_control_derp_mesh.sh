@@ -74,11 +74,7 @@ ping_via_derp mb "$ip_a" lab || fail "ping mb -> ma across the mesh failed"
 pass "ping both ways via DERP(lab), ma on the embedded relay and mb on hs-derper: embedded forwarded $(metric_at "$MC" derp_packets_forwarded_out_total), hs-derper $(metric_at "$M2" derp_packets_forwarded_out_total) packets"
 
 # PeerGone across the mesh, on the wire: X hears from Y on the other relay, Y leaves.
-for pair in "$P1 $P2" "$P2 $P1"; do
-  set -- $pair
-  out=$("$PROBE" peer-gone "$DERP_IP:$1" "$DERP_IP:$2") || fail "peer-gone, X on :$1, Y on :$2: $out"
-  pass "X on :$1, Y on :$2: $(echo "$out" | jq -r .detail | cut -c1-120)"
-done
+peer_gone_both_ways "embedded relay and hs-derper" "$P1" "$P2"
 
 # mb leaves hs-derper: the embedded relay withdraws its route and tells ma, which heard from mb.
 gone0=$(metric_at "$MC" derp_peer_gone_disconnected_total)

@@ -107,11 +107,7 @@ pass "ping both ways via DERP(lab) between hs-derper and Tailscale's derper: d1 
 # PeerGone across the mixed mesh, on the wire (hs-derp-probe): X hears from Y on the other
 # relay, Y leaves, X must get PeerGone(Y, Disconnected): hs-derper withdrawing a route Tailscale's
 # derper announced, and Tailscale's derper withdrawing one hs-derper announced.
-for pair in "$P1 $P2" "$P2 $P1"; do
-  set -- $pair
-  out=$("$HS_BIN/hs-derp-probe" peer-gone "$DERP_IP:$1" "$DERP_IP:$2") || fail "peer-gone, X on :$1, Y on :$2: $out"
-  pass "hs-derper and Tailscale's derper, X on :$1, Y on :$2: $(echo "$out" | jq -r .detail | cut -c1-60)..."
-done
+peer_gone_both_ways "hs-derper and Tailscale's derper" "$P1" "$P2"
 
 ts_stop ma; ts_stop mb
 control_stop
