@@ -1,5 +1,6 @@
 #include "common/base/cli.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 
@@ -50,6 +51,17 @@ int run_main(CLI::App& app, CommonFlags& flags, int argc, char** argv, const std
         std::fprintf(stderr, "%s: %s\n", app.get_name().c_str(), e.what());
         return 1;
     }
+}
+
+std::vector<std::string> split_comma_list(const std::string& list) {
+    std::vector<std::string> out;
+    std::size_t pos = 0;
+    while (pos <= list.size()) {
+        const auto comma = std::min(list.find(',', pos), list.size());
+        if (comma > pos) out.push_back(list.substr(pos, comma - pos));
+        pos = comma + 1;
+    }
+    return out;
 }
 
 }  // namespace hs

@@ -4,6 +4,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -19,6 +20,10 @@ void add_common_flags(CLI::App& app, CommonFlags& flags);
 
 // A CLI11 check that accepts what parse_duration accepts and reports its error otherwise.
 CLI::Validator duration_validator();
+
+// The items of a comma-separated flag value (derper's -mesh-with, -bootstrap-dns-names),
+// empty items skipped: "a,,b," gives {"a", "b"}.
+std::vector<std::string> split_comma_list(const std::string& list);
 
 // Parses argv, sets up logging, runs `body`; returns the process exit code.
 // Usage errors exit 2; any exception from body prints "<tool>: <what()>" on stderr and exits 1.

@@ -55,6 +55,15 @@ struct Config {
         // plain http. Clients pin its self-signed certificate through the DERP map.
         std::string tls_listen_addr;
         std::string private_key_path = "derp_server_private.key";
+        // hs's own keys (headscale's embedded DERP has no mesh and no webhook): derper's
+        // -mesh-psk-file and -mesh-with, to mesh the embedded relay with the other DERP servers
+        // of its region (other hs-control instances, hs-derper, Tailscale's derper) ...
+        std::string mesh_key_path;
+        std::vector<std::string> mesh_with;  // HOST[:PORT][/DIALHOST], as in -mesh-with
+        // ... and derper's -verify-client-url and -verify-client-url-fail-open (admission
+        // webhook), checked after verify_clients when both are set.
+        std::string verify_client_url;
+        bool verify_client_url_fail_open = true;
         bool auto_add_embedded_region = true;
         std::string ipv4, ipv6;
         std::vector<std::string> urls, paths;

@@ -54,9 +54,6 @@ void warn_different(const Config& c, const Warner& w) {
         w.one("auto_update.enabled",
               "hs does not send the default-auto-update node capability; clients keep their "
               "own auto-update setting");
-    if (!c.derp.auto_add_embedded_region)
-        w.one("derp.server.automatically_add_embedded_derp_region",
-              "false has no effect: hs always adds the embedded DERP region to the map");
     w.one("derp.server.stun.enabled", "no effect in hs: the embedded DERP's STUN runs on stun_listen_addr");
     w.group({"database.debug", "database.gorm.prepare_stmt", "database.gorm.parameterized_queries",
              "database.gorm.skip_err_record_not_found", "database.gorm.slow_threshold"},

@@ -151,6 +151,15 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
             k.error("derp.server.automatically_add_embedded_derp_region",
                     "is false, so the embedded region must be described in a derp.paths file, but derp.paths is empty");
     }
+    if (!c.derp.mesh_with.empty() && c.derp.mesh_key_path.empty())
+        k.error("derp.server.mesh_with", "needs derp.server.mesh_key_path (the region's mesh key)");
+    if (!c.derp.verify_client_url.empty() && url_host(c.derp.verify_client_url).empty())
+        k.error("derp.server.verify_client_url", "\"" + c.derp.verify_client_url + "\" is not an http(s) URL");
+    if (!c.derp.server_enabled)
+        for (const auto& [key, set] : {std::pair{"derp.server.mesh_key_path", !c.derp.mesh_key_path.empty()},
+                                       std::pair{"derp.server.mesh_with", !c.derp.mesh_with.empty()},
+                                       std::pair{"derp.server.verify_client_url", !c.derp.verify_client_url.empty()}})
+            if (set) k.warn(key, "no effect: derp.server.enabled is false");
     k.listen("derp.server.stun_listen_addr", c.derp.stun_listen_addr, true);
     k.listen("derp.server.tls_listen_addr", c.derp.tls_listen_addr, true);
     if (c.derp.server_enabled && c.derp.tls_listen_addr.empty() && c.server_url.rfind("http://", 0) == 0)

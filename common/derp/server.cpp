@@ -211,10 +211,13 @@ void DerpServer::unregister_client(const std::shared_ptr<Client>& c) {
     clients_.erase(it);
     broadcast_locked(encode_peer_gone(c->key_, PeerGoneReason::Disconnected));
     // Peers reachable through a mesh peer have not left the region.
-    if (mesh_routes_.count(c->key_)) return;
-    auto gw = gone_watchers_.find(c->key_);
+    if (!mesh_routes_.count(c->key_)) note_gone_from_region_locked(c->key_);
+}
+
+void DerpServer::note_gone_from_region_locked(const PublicKey& key) {
+    auto gw = gone_watchers_.find(key);
     if (gw == gone_watchers_.end()) return;
-    const Bytes gone = encode_peer_gone(c->key_, PeerGoneReason::Disconnected);
+    const Bytes gone = encode_peer_gone(key, PeerGoneReason::Disconnected);
     for (auto& [id, weak] : gw->second) {
         if (auto r = weak.lock()) {
             r->push_notice(gone);
@@ -252,7 +255,7 @@ void DerpServer::route(const std::shared_ptr<Client>& sender, const PublicKey& s
         } else if (!forwarded) {
             // A forwarded packet is delivered here or nowhere: one hop inside a region.
             auto m = mesh_routes_.find(dst);
-            if (m != mesh_routes_.end()) via = m->second;
+            if (m != mesh_routes_.end()) via = m->second.front();
         }
     }
     const std::size_t n = data.size();
@@ -377,13 +380,28 @@ std::size_t DerpServer::close_where_not(const std::function<bool(const PublicKey
 
 void DerpServer::add_mesh_route(const PublicKey& key, std::shared_ptr<Forwarder> via) {
     std::lock_guard lk(mu_);
-    mesh_routes_.try_emplace(key, std::move(via));
+    auto& routes = mesh_routes_[key];
+    if (std::find(routes.begin(), routes.end(), via) == routes.end()) routes.push_back(std::move(via));
 }
 
 void DerpServer::remove_mesh_route(const PublicKey& key, const Forwarder* via) {
     std::lock_guard lk(mu_);
     auto it = mesh_routes_.find(key);
-    if (it != mesh_routes_.end() && it->second.get() == via) mesh_routes_.erase(it);
+    if (it == mesh_routes_.end()) return;
+    auto& routes = it->second;
+    const auto r = std::find_if(routes.begin(), routes.end(), [via](const auto& f) { return f.get() == via; });
+    if (r == routes.end()) return;  // a late or repeated PeerGone: harmless
+    routes.erase(r);
+    if (!routes.empty()) return;
+    mesh_routes_.erase(it);
+    // Connected here after all: it has not left the region (its own unregister will tell).
+    if (!clients_.count(key)) note_gone_from_region_locked(key);
+}
+
+std::size_t DerpServer::mesh_routes_of(const PublicKey& key) const {
+    std::lock_guard lk(mu_);
+    auto it = mesh_routes_.find(key);
+    return it == mesh_routes_.end() ? 0 : it->second.size();
 }
 
 std::size_t DerpServer::connections_of(const PublicKey& key) const {

@@ -136,9 +136,16 @@ public:
     std::size_t close_where_not(const std::function<bool(const PublicKey&)>& keep);
 
     // Routes learned from mesh peers: packets for `key` with no local connection go there.
-    // The first route for a key is kept; remove only drops it if it is still `via`.
+    // A key announced by several peers (a client between two nodes of the region) keeps every
+    // route; packets take the oldest one still present, as derper's multiForwarder does.
+    // Adding a route `via` already has is a no-op.
     void add_mesh_route(const PublicKey& key, std::shared_ptr<Forwarder> via);
+    // Withdraws `via`'s route to `key` (no-op when it has none). When it was the key's last
+    // route and the key has no local connection either, the key has left the region: every
+    // connection that received packets from it gets PeerGone(Disconnected), as in derper.
     void remove_mesh_route(const PublicKey& key, const Forwarder* via);
+    // How many mesh routes `key` has right now.
+    std::size_t mesh_routes_of(const PublicKey& key) const;
 
     // How many connections `key` has right now.
     std::size_t connections_of(const PublicKey& key) const;
@@ -155,6 +162,8 @@ private:
                bool forwarded);
     void note_activity(const std::shared_ptr<Client>& c);
     void broadcast_locked(const Bytes& frame);
+    // The key has neither a local connection nor a mesh route: tells whoever wants to know.
+    void note_gone_from_region_locked(const PublicKey& key);
     void note_senders(Client& receiver, const std::vector<PublicKey>& srcs);
     void count_drop(DropReason r, std::size_t bytes);
     std::uint8_t present_flags(const Client& c) const;
@@ -168,7 +177,8 @@ private:
     mutable std::mutex mu_;  // guards everything below; taken before any Client::mu_
     std::unordered_map<PublicKey, Entry, KeyHash> clients_;
     std::vector<std::shared_ptr<Client>> watchers_;
-    std::unordered_map<PublicKey, std::shared_ptr<Forwarder>, KeyHash> mesh_routes_;
+    // Oldest first: the front one carries the packets.
+    std::unordered_map<PublicKey, std::vector<std::shared_ptr<Forwarder>>, KeyHash> mesh_routes_;
     // source key -> connections (by id) that received packets from it and want its PeerGone.
     std::unordered_map<PublicKey, std::unordered_map<std::uint64_t, std::weak_ptr<Client>>, KeyHash> gone_watchers_;
     std::uint64_t next_id_ = 1;

@@ -70,3 +70,15 @@ lab_pair() {
   ts_up "$b" "$key" || fail "tailscale up failed on $b"
   eventually 20 peer_is "$a" "$b" .HostName "$b" || fail "$a does not list $b"
 }
+
+# peer_gone_both_ways WHAT PORT1 PORT2: two meshed relays on the bridge address. A DERP client X
+# on one hears from Y on the other; Y leaves; X must get PeerGone(Y, Disconnected) (hs-derp-probe
+# peer-gone). Run with X on each relay in turn.
+peer_gone_both_ways() {
+  local what=$1 x y out
+  for x in "$2" "$3"; do
+    y=$([ "$x" = "$2" ] && echo "$3" || echo "$2")
+    out=$("$HS_BIN/hs-derp-probe" peer-gone "$DERP_IP:$x" "$DERP_IP:$y") || fail "$what: peer-gone, X on :$x, Y on :$y: $out"
+    pass "$what, X on :$x, Y on :$y: $(echo "$out" | jq -r .detail | cut -c1-60)..."
+  done
+}

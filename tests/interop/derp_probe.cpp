@@ -9,6 +9,9 @@
 //   hs-derp-probe hello          HOST:PORT            a well-formed client: admitted, ServerInfo, Ping/Pong
 //   hs-derp-probe flood          HOST:PORT NODEKEY N  N packets of 1200 bytes to NODEKEY at full
 //                                                     speed, then a Ping: the flooder still gets its Pong
+//   hs-derp-probe peer-gone HOST1:PORT1 HOST2:PORT2   X on server 1 hears from Y on server 2 (the
+//                                                     two meshed); Y leaves: X gets PeerGone(Y,
+//                                                     Disconnected) within 10 s
 //   hs-derp-probe stun-bad-length HOST:PORT           these two get no answer, a valid request
 //   hs-derp-probe stun-bad-fingerprint HOST:PORT      right after them does
 //
@@ -84,6 +87,70 @@ net::awaitable<void> expect_pong(ClientConn& c) {
     t.cancel();
 }
 
+// What one connection heard from one peer key, filled by watch_peer.
+struct PeerNews {
+    bool packet = false;                 // a RecvPacket from the peer
+    std::optional<PeerGoneReason> gone;  // a PeerGone about the peer
+    bool ended = false;                  // the reader stopped (connection closed)
+};
+
+net::awaitable<void> watch_peer(ClientConn& c, PublicKey peer, std::shared_ptr<PeerNews> news) {
+    try {
+        for (;;) {
+            const Frame f = co_await c.read_frame();
+            if (f.type() == FrameType::RecvPacket && f.payload().size() >= kKeyLen && key_at(f.payload()) == peer)
+                news->packet = true;
+            if (f.type() == FrameType::PeerGone) {
+                const auto m = parse_peer_gone(f.payload());
+                if (m.key == peer) news->gone = m.reason;
+            }
+        }
+    } catch (const std::exception&) {}
+    news->ended = true;
+}
+
+// Polls `done` every 100 ms for up to `limit`; true when it held.
+net::awaitable<bool> wait_for(std::function<bool()> done, std::chrono::milliseconds limit,
+                              const std::function<net::awaitable<void>()>& each = {}) {
+    net::steady_timer t(co_await net::this_coro::executor);
+    for (auto waited = 0ms; waited < limit; waited += 100ms) {
+        if (done()) co_return true;
+        if (each) co_await each();
+        t.expires_after(100ms);
+        co_await t.async_wait(net::use_awaitable);
+    }
+    co_return done();
+}
+
+// X on `t1`, Y on `t2`. Y's packets reach X only once server 2 has learned X from server 1's
+// PeerPresent, so Y resends until one arrives; then Y leaves and X must be told.
+net::awaitable<std::string> peer_gone(net::any_io_executor ex, ssl::context& tls, const DialTarget& t1,
+                                      const DialTarget& t2) {
+    const PrivateKey xk = PrivateKey::generate(), yk = PrivateKey::generate();
+    auto x = co_await admitted(ex, tls, t1, xk);
+    auto y = co_await admitted(ex, tls, t2, yk);
+    auto news = std::make_shared<PeerNews>();
+    net::co_spawn(ex, watch_peer(*x, yk.public_key(), news), net::detached);
+    const Bytes hello = encode_send_packet(xk.public_key(), Bytes(40, 0x5a));
+    std::string result;
+    if (!co_await wait_for([&] { return news->packet; }, 10s,
+                           [&]() -> net::awaitable<void> { co_await y->write(hello); }))
+        result = "X never received Y's packet across the mesh";
+    if (result.empty()) {
+        y->close();
+        if (!co_await wait_for([&] { return news->gone.has_value() || news->ended; }, 10s))
+            result = "no PeerGone within 10 s of Y leaving";
+        else if (!news->gone) result = "X's connection ended before any PeerGone";
+        else if (*news->gone != PeerGoneReason::Disconnected)
+            result = "PeerGone reason " + std::to_string(static_cast<int>(*news->gone)) + ", expected 0 (Disconnected)";
+    }
+    x->close();
+    co_await wait_for([&] { return news->ended; }, 5s);  // the reader lets go of x before it is freed
+    if (!result.empty()) throw Unexpected(result);
+    co_return "X heard from Y across the mesh; Y left; X got PeerGone(" + key_text(kNodePrefix, yk.public_key().bytes) +
+        ", Disconnected)";
+}
+
 net::awaitable<std::string> run_derp(const std::string& mode, const DialTarget& t,
                                      const std::vector<std::string>& args) {
     auto ex = co_await net::this_coro::executor;
@@ -143,6 +210,10 @@ net::awaitable<std::string> run_derp(const std::string& mode, const DialTarget& 
         co_await expect_pong(*c);
         co_return "sent " + std::to_string((n + 63) / 64 * 64) + " packets in " + std::to_string(secs) +
             " s and still got the Pong";
+    }
+    if (mode == "peer-gone") {
+        if (args.size() != 1) throw std::invalid_argument("peer-gone needs a second HOST:PORT");
+        co_return co_await peer_gone(ex, tls, t, parse_dial_target(args[0]));
     }
     throw std::invalid_argument("unknown mode " + mode);
 }

@@ -4,7 +4,8 @@
 # Client A can only reach the first node, client B only the second (nftables reject the other
 # port in each client's namespace), and direct UDP between them is dropped, so A's packets to B
 # go A -> node 1 -> ForwardPacket -> node 2 -> B. First both nodes are hs-derper; then node 2
-# is Tailscale's own derper (built from the module proxy), meshed with hs-derper.
+# is Tailscale's own derper (built from the module proxy), meshed with hs-derper; PeerGone
+# crosses that mixed mesh both ways.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/control.sh"
 . "$(dirname "$0")/derp.sh"
@@ -102,6 +103,11 @@ ping_via_derp mb "$ip_a" lab || fail "ping mb -> ma across Tailscale's derper + 
 [ "$(metric_at "$M1" derp_packets_forwarded_out_total)" -gt "$fwd1" ] || fail "d1 forwarded nothing to Tailscale's derper"
 [ "$(metric_at "$M1" derp_packets_forwarded_in_total)" -gt "$in1" ] || fail "Tailscale's derper forwarded nothing to d1"
 pass "ping both ways via DERP(lab) between hs-derper and Tailscale's derper: d1 sent $(( $(metric_at "$M1" derp_packets_forwarded_out_total) - fwd1 )), received $(( $(metric_at "$M1" derp_packets_forwarded_in_total) - in1 )) forwarded packets"
+
+# PeerGone across the mixed mesh, on the wire (hs-derp-probe): X hears from Y on the other
+# relay, Y leaves, X must get PeerGone(Y, Disconnected): hs-derper withdrawing a route Tailscale's
+# derper announced, and Tailscale's derper withdrawing one hs-derper announced.
+peer_gone_both_ways "hs-derper and Tailscale's derper" "$P1" "$P2"
 
 ts_stop ma; ts_stop mb
 control_stop

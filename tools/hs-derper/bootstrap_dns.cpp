@@ -5,22 +5,12 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/base/cli.h"
 #include "common/base/log.h"
 #include "common/base/url.h"
 
 namespace hs::derper {
 namespace {
-
-std::vector<std::string> split(const std::string& list) {
-    std::vector<std::string> out;
-    std::size_t pos = 0;
-    while (pos <= list.size()) {
-        const auto comma = std::min(list.find(',', pos), list.size());
-        if (comma > pos) out.push_back(list.substr(pos, comma - pos));
-        pos = comma + 1;
-    }
-    return out;
-}
 
 // Every address of `name`, IPv4 and IPv6, each once, in the resolver's order.
 std::vector<std::string> resolve(const std::string& name, std::string& error) {
@@ -49,8 +39,8 @@ std::vector<std::string> resolve(const std::string& name, std::string& error) {
 }  // namespace
 
 BootstrapDns::BootstrapDns(const std::string& published, const std::string& unpublished)
-    : published_(split(published)) {
-    for (auto& n : split(unpublished)) unpublished_.insert(std::move(n));
+    : published_(split_comma_list(published)) {
+    for (auto& n : split_comma_list(unpublished)) unpublished_.insert(std::move(n));
 }
 
 void BootstrapDns::refresh() {

@@ -10,6 +10,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 
+#include "common/base/cli.h"
 #include "common/base/duration.h"
 #include "common/base/files.h"
 #include "common/base/key_file.h"
@@ -18,6 +19,7 @@
 #include "common/base/prometheus.h"
 #include "common/base/url.h"
 #include "common/derp/net/conn.h"
+#include "common/derp/net/mesh.h"
 #include "common/derp/net/webhook.h"
 #include "common/net/accept_loop.h"
 #include "common/net/http_text.h"
@@ -26,7 +28,6 @@
 #include "common/stun/net/udp.h"
 #include "tools/hs-derper/acme.h"
 #include "tools/hs-derper/bootstrap_dns.h"
-#include "tools/hs-derper/mesh.h"
 #include "tools/hs-derper/options.h"
 #include "tools/hs-derper/verify.h"
 
@@ -46,23 +47,11 @@ struct Ctx {
     derp::ConnOptions conn;
     stun::Counters& stun;
     const NodeKeySet* keys = nullptr;
-    const Mesh* mesh = nullptr;
+    const derp::Mesh* mesh = nullptr;
     const BootstrapDns* bootstrap_dns = nullptr;
     const acme::CertManager* acme = nullptr;
     std::atomic<std::uint64_t> fast_starts{0};  // upgrades that skipped the 101 (meta certificate)
 };
-
-Key32 load_mesh_key(const std::string& path) {
-    check_private_file(path);  // whoever reads the key may join the mesh and see its traffic
-    std::string text = read_file(path);
-    const auto b = text.find_first_not_of(" \t\r\n"), e = text.find_last_not_of(" \t\r\n");
-    text = b == std::string::npos ? "" : text.substr(b, e - b + 1);
-    try {
-        return from_hex(text, "mesh key");
-    } catch (const KeyError& err) {
-        throw std::runtime_error(path + ": " + err.what());
-    }
-}
 
 std::string endpoint_text(const tcp::endpoint& ep) { return host_port_text(ep.address().to_string(), ep.port()); }
 
@@ -295,7 +284,7 @@ int run(const Options& o) {
     bool created = false;
     derp::DerpServer::Options dopts{load_or_create_key_file(o.key_file, &created)};
     if (created) spdlog::info("created server key file {}", o.key_file);
-    if (!o.mesh_psk_file.empty()) dopts.mesh_key = load_mesh_key(o.mesh_psk_file);
+    if (!o.mesh_psk_file.empty()) dopts.mesh_key = derp::load_mesh_key(o.mesh_psk_file);
     const std::optional<Key32> derp_mesh_key = dopts.mesh_key;
     std::unique_ptr<NodeKeySet> keys;
     if (o.verify_clients) {
@@ -315,10 +304,10 @@ int run(const Options& o) {
     const unsigned threads = worker_threads();
     net::io_context io(static_cast<int>(threads));
 
-    std::unique_ptr<Mesh> mesh;
+    std::unique_ptr<derp::Mesh> mesh;
     if (!o.mesh_with.empty()) {
         try {
-            mesh = std::make_unique<Mesh>(io, derp, o.mesh_with, *derp_mesh_key);
+            mesh = std::make_unique<derp::Mesh>(io, derp, split_comma_list(o.mesh_with), *derp_mesh_key);
         } catch (const std::invalid_argument& e) {
             throw std::runtime_error(std::string("--mesh-with: ") + e.what());
         }

@@ -13,6 +13,7 @@
 #include "common/base/files.h"
 #include "common/base/key_file.h"
 #include "common/config/derpmap.h"
+#include "common/derp/net/mesh.h"
 #include "common/net/http_fetch.h"
 #include "common/net/tls.h"
 #include "common/policy/engine.h"
@@ -97,6 +98,17 @@ Preflight preflight(const Config& cfg) {
         out.notes.push_back(std::to_string(hooks.size()) + " webhook(s)");
     check_key("the Noise key", cfg.noise_private_key_path, out.notes);
     if (cfg.derp.server_enabled) check_key("the DERP key", cfg.derp.private_key_path, out.notes);
+    if (cfg.derp.server_enabled && !cfg.derp.mesh_key_path.empty()) {
+        derp::load_mesh_key(cfg.derp.mesh_key_path);
+        for (const auto& peer : cfg.derp.mesh_with) {
+            try {
+                derp::parse_dial_target(peer);
+            } catch (const std::invalid_argument& e) {
+                throw std::runtime_error("derp.server.mesh_with: " + std::string(e.what()));
+            }
+        }
+        out.notes.push_back("the embedded DERP meshes with " + std::to_string(cfg.derp.mesh_with.size()) + " peer(s)");
+    }
     if (!cfg.tls_cert_path.empty()) tls_from_files(cfg.tls_cert_path, cfg.tls_key_path);
     check_acme(cfg, out.notes);
     check_derp_map(cfg, out.notes);

@@ -206,12 +206,10 @@ TEST_CASE("keys hs does not honour warn once each, naming what hs does instead")
     const auto lc = load(
         "dns:\n  base_domain: tailnet.test\n  extra_records_path: /etc/hs/records.json\n"
         "trusted_proxies: [10.0.0.0/8]\nauto_update: {enabled: true}\n"
-        "cli: {address: 'hs.example.com:443'}\ntuning: {batcher_workers: 4}\n"
-        "derp: {server: {automatically_add_embedded_derp_region: false}}\n");
+        "cli: {address: 'hs.example.com:443'}\ntuning: {batcher_workers: 4}\n");
     check_warnings(lc, {"dns.extra_records_path: hs does not read this file",
                         "auto_update.enabled: hs does not send the default-auto-update node capability",
-                        "cli.address: hs-admin does not read these", "tuning.batcher_workers: no effect in hs",
-                        "automatically_add_embedded_derp_region: false has no effect"});
+                        "cli.address: hs-admin does not read these", "tuning.batcher_workers: no effect in hs"});
     for (const auto& w : lc.warnings) CHECK_THAT(w, Contains("test.yaml:"));
     // Settings equal to hs's behaviour say nothing (OIDC keys without an issuer, as in headscale).
     const auto quiet = load(kMinimal +
@@ -232,4 +230,30 @@ TEST_CASE("dns.override_local_dns defaults to true, as in headscale, when there 
     CHECK(load("dns:\n  base_domain: t.test\n  nameservers: {global: [1.1.1.1]}\n").config.dns.override_local_dns);
     CHECK_FALSE(load("dns:\n  base_domain: t.test\n  override_local_dns: false\n  nameservers: {global: [1.1.1.1]}\n")
                     .config.dns.override_local_dns);
+}
+
+TEST_CASE("the embedded DERP's mesh and webhook keys") {
+    const std::string derp =
+        kMinimal +
+        "server_url: https://hs.example.com\nderp:\n  server:\n    enabled: true\n    stun_listen_addr: 0.0.0.0:3478\n"
+        "    mesh_key_path: mesh.key\n    mesh_with: [derp1.example.com, 'derp2.example.com:8443']\n"
+        "    verify_client_url: https://hs.example.com/verify\n"
+        "    verify_client_url_fail_open: false\n";
+    const auto lc = load(derp);
+    CHECK(lc.warnings.empty());
+    CHECK(lc.config.derp.mesh_key_path == "/etc/hs/mesh.key");  // relative to the config file
+    CHECK(lc.config.derp.mesh_with == std::vector<std::string>{"derp1.example.com", "derp2.example.com:8443"});
+    CHECK(lc.config.derp.verify_client_url == "https://hs.example.com/verify");
+    CHECK_FALSE(lc.config.derp.verify_client_url_fail_open);
+    CHECK(load(kMinimal).config.derp.verify_client_url_fail_open);  // derper's default
+
+    CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    mesh_with: [a.example.com]\n"),
+               Contains("derp.server.mesh_with: needs derp.server.mesh_key_path"));
+    CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    verify_client_url: hs.example.com/verify\n"),
+               Contains("derp.server.verify_client_url: \"hs.example.com/verify\" is not an http(s) URL"));
+    CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    mesh_with: a.example.com\n"), Contains("expected a list"));
+    // Accepted but idle keys say so.
+    const auto off = load(kMinimal + "derp:\n  server:\n    mesh_key_path: m.key\n    verify_client_url: http://x/v\n");
+    check_warnings(off, {"mesh_key_path: no effect: derp.server.enabled is false",
+                         "verify_client_url: no effect: derp.server.enabled is false"});
 }

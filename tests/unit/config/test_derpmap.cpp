@@ -91,3 +91,16 @@ TEST_CASE("the embedded region follows server_url and the STUN address") {
     CHECK(r["Nodes"][0]["DERPPort"] == 8080);
     CHECK(r["Nodes"][0]["STUNPort"] == 3478);
 }
+
+TEST_CASE("automatically_add_embedded_derp_region: false leaves the region to derp.paths (several nodes, meshed)") {
+    Config c;
+    c.server_url = "https://hs.example.com";
+    c.derp.server_enabled = true;
+    c.derp.stun_listen_addr = "0.0.0.0:3478";
+    std::map<std::string, json> last_good;
+    std::vector<std::string> failures;
+    const auto fetch = [](const std::string&) -> std::string { return ""; };
+    CHECK(derp_map_from_config(c, fetch, last_good, failures)["Regions"].contains("999"));
+    c.derp.auto_add_embedded_region = false;
+    CHECK_FALSE(derp_map_from_config(c, fetch, last_good, failures)["Regions"].contains("999"));
+}

@@ -3,9 +3,11 @@
 #include <sodium.h>
 
 #include "common/derp/net/conn.h"
+#include "tests/unit/derp_net/relay_fakes.h"
 
 using namespace hs;
 using namespace hs::derp;
+using namespace hs::derp::testing;
 
 namespace {
 
@@ -15,50 +17,6 @@ Bytes hexbytes(std::string s) {
     for (std::size_t i = 0; i + 1 < s.size(); i += 2)
         out.push_back(static_cast<std::uint8_t>(std::stoi(s.substr(i, 2), nullptr, 16)));
     return out;
-}
-
-Bytes data_of(std::size_t n, std::uint8_t fill) { return Bytes(n, fill); }
-
-// A disco-looking payload: the magic, then key and nonce room.
-Bytes disco_payload() {
-    Bytes b{0x54, 0x53, 0xf0, 0x9f, 0x92, 0xac};
-    b.resize(6 + 32 + 24 + 10, 0x11);
-    return b;
-}
-
-Frame frame_of(const Bytes& b) {
-    FrameDecoder d;
-    d.feed(b);
-    auto f = d.next();
-    REQUIRE(f);
-    return std::move(*f);
-}
-
-// A registered connection with its hooks recorded instead of acted on.
-struct Fake {
-    PrivateKey priv = PrivateKey::generate();
-    std::shared_ptr<DerpServer::Client> c;
-    int wakes = 0, closes = 0;
-
-    explicit Fake(DerpServer& s, const ClientInfo& info = {}, std::optional<PrivateKey> key = {}) {
-        if (key) priv = *key;
-        connect(s, info);
-    }
-    void connect(DerpServer& s, const ClientInfo& info = {}) {
-        ClientHello h{priv.public_key(), info};
-        c = s.register_client(h, ConnMeta{*parse_ip("192.0.2.7"), 41641, false},
-                              {[this] { ++wakes; }, [this] { ++closes; }});
-    }
-    PublicKey key() const { return priv.public_key(); }
-    std::vector<Bytes> drain() {
-        std::vector<Bytes> out;
-        c->drain(out);
-        return out;
-    }
-};
-
-void send(DerpServer& s, Fake& from, const Fake& to, const Bytes& data) {
-    s.handle_frame(from.c, frame_of(encode_send_packet(to.key(), data)));
 }
 
 std::uint64_t dropped(const DerpServer& s, DropReason r) {

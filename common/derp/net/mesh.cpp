@@ -1,11 +1,12 @@
-#include "tools/hs-derper/mesh.h"
+#include "common/derp/net/mesh.h"
 
 #include <sodium.h>
 
+#include "common/base/files.h"
 #include "common/base/log.h"
 #include "common/base/prometheus.h"
 
-namespace hs::derper {
+namespace hs::derp {
 namespace {
 
 using namespace std::chrono_literals;
@@ -23,7 +24,7 @@ constexpr auto kIdleTimeout = 130s;
 
 }  // namespace
 
-MeshLink::MeshLink(net::any_io_executor ex, derp::DerpServer& server, net::ssl::context& tls, derp::DialTarget target,
+MeshLink::MeshLink(net::any_io_executor ex, DerpServer& server, net::ssl::context& tls, DialTarget target,
                    Key32 mesh_key)
     : ex_(std::move(ex)), server_(server), tls_(tls), target_(std::move(target)), mesh_key_(mesh_key), wake_(ex_) {}
 
@@ -41,7 +42,7 @@ std::size_t MeshLink::routes() const {
     return present_.size();
 }
 
-void MeshLink::push(derp::Bytes frame) {
+void MeshLink::push(Bytes frame) {
     bool need = false;
     {
         std::lock_guard lk(mu_);
@@ -62,12 +63,12 @@ void MeshLink::push(derp::Bytes frame) {
         });
 }
 
-void MeshLink::forward(const PublicKey& src, const PublicKey& dst, derp::ByteView data) {
-    push(derp::encode_forward_packet(src, dst, data));
+void MeshLink::forward(const PublicKey& src, const PublicKey& dst, ByteView data) {
+    push(encode_forward_packet(src, dst, data));
 }
 
 void MeshLink::clear_routes() {
-    std::unordered_set<PublicKey, derp::KeyHash> gone;
+    std::unordered_set<PublicKey, KeyHash> gone;
     {
         std::lock_guard lk(mu_);
         gone.swap(present_);
@@ -84,11 +85,11 @@ net::awaitable<void> MeshLink::run() {
     std::string last_error;
     net::steady_timer sleep(ex_);
     while (!stopped_) {
-        std::shared_ptr<derp::ClientConn> conn;
+        std::shared_ptr<ClientConn> conn;
         try {
-            conn = co_await derp::ClientConn::dial(ex_, tls_, target_);
-            derp::ClientInfo info;
-            info.version = derp::kProtocolVersion;
+            conn = co_await ClientConn::dial(ex_, tls_, target_);
+            ClientInfo info;
+            info.version = kProtocolVersion;
             info.mesh_key = mesh_key_;
             info.can_ack_pings = true;
             co_await conn->handshake(server_.private_key(), info);
@@ -98,7 +99,7 @@ net::awaitable<void> MeshLink::run() {
                 conn->close();
                 co_return;
             }
-            co_await conn->write(derp::encode_watch_conns());
+            co_await conn->write(encode_watch_conns());
             connects_ += 1;
             backoff = kMinBackoff;
             last_error.clear();
@@ -125,7 +126,7 @@ net::awaitable<void> MeshLink::run() {
     }
 }
 
-net::awaitable<void> MeshLink::session(derp::ClientConn& conn) {
+net::awaitable<void> MeshLink::session(ClientConn& conn) {
     {
         std::lock_guard lk(mu_);
         up_ = true;
@@ -150,10 +151,10 @@ net::awaitable<void> MeshLink::session(derp::ClientConn& conn) {
             idle.async_wait([&conn](const boost::system::error_code& ec) {
                 if (!ec) conn.close();
             });
-            const derp::Frame f = co_await conn.read_frame();
+            const Frame f = co_await conn.read_frame();
             switch (f.type()) {
-                case derp::FrameType::PeerPresent: {
-                    const auto m = derp::parse_peer_present(f.payload());
+                case FrameType::PeerPresent: {
+                    const auto m = parse_peer_present(f.payload());
                     bool added;
                     {
                         std::lock_guard lk(mu_);
@@ -163,9 +164,9 @@ net::awaitable<void> MeshLink::session(derp::ClientConn& conn) {
                     if (added) server_.add_mesh_route(m.key, self);
                     break;
                 }
-                case derp::FrameType::PeerGone: {
+                case FrameType::PeerGone: {
                     // Disconnected, or NotHere for a packet we forwarded: either way not there.
-                    const auto m = derp::parse_peer_gone(f.payload());
+                    const auto m = parse_peer_gone(f.payload());
                     {
                         std::lock_guard lk(mu_);
                         present_.erase(m.key);
@@ -173,12 +174,12 @@ net::awaitable<void> MeshLink::session(derp::ClientConn& conn) {
                     server_.remove_mesh_route(m.key, this);
                     break;
                 }
-                case derp::FrameType::Ping: {
+                case FrameType::Ping: {
                     const auto p = f.payload();
-                    if (p.size() < derp::kPingLen) throw derp::FrameError("Ping: short");
-                    std::array<std::uint8_t, derp::kPingLen> d{};
+                    if (p.size() < kPingLen) throw FrameError("Ping: short");
+                    std::array<std::uint8_t, kPingLen> d{};
                     std::copy_n(p.begin(), d.size(), d.begin());
-                    push(derp::encode_pong(d));
+                    push(encode_pong(d));
                     break;
                 }
                 default: break;  // KeepAlive, Health, ... : nothing to do
@@ -201,9 +202,9 @@ net::awaitable<void> MeshLink::session(derp::ClientConn& conn) {
     std::rethrow_exception(failure);
 }
 
-net::awaitable<void> MeshLink::writer(derp::ClientConn& conn) {
-    std::deque<derp::Bytes> batch;
-    derp::Bytes out;
+net::awaitable<void> MeshLink::writer(ClientConn& conn) {
+    std::deque<Bytes> batch;
+    Bytes out;
     net::steady_timer deadline(ex_);
     for (;;) {
         {
@@ -242,17 +243,23 @@ net::awaitable<void> MeshLink::writer(derp::ClientConn& conn) {
 
 // --- Mesh ----------------------------------------------------------------------------------------
 
-Mesh::Mesh(net::io_context& io, derp::DerpServer& server, const std::string& with, Key32 mesh_key)
-    : tls_(derp::client_tls_context()) {
-    std::size_t pos = 0;
-    while (pos <= with.size()) {
-        const auto comma = std::min(with.find(',', pos), with.size());
-        const auto entry = with.substr(pos, comma - pos);
-        pos = comma + 1;
-        if (entry.empty()) continue;
-        links_.push_back(
-            std::make_shared<MeshLink>(net::make_strand(io), server, tls_, derp::parse_dial_target(entry), mesh_key));
+Key32 load_mesh_key(const std::string& path) {
+    check_private_file(path);
+    std::string text = read_file(path);
+    const auto b = text.find_first_not_of(" \t\r\n"), e = text.find_last_not_of(" \t\r\n");
+    text = b == std::string::npos ? "" : text.substr(b, e - b + 1);
+    try {
+        return from_hex(text, "mesh key");
+    } catch (const KeyError& err) {
+        throw std::runtime_error(path + ": " + err.what());
     }
+}
+
+Mesh::Mesh(net::io_context& io, DerpServer& server, const std::vector<std::string>& peers, Key32 mesh_key)
+    : tls_(client_tls_context()) {
+    for (const auto& entry : peers)
+        links_.push_back(
+            std::make_shared<MeshLink>(net::make_strand(io), server, tls_, parse_dial_target(entry), mesh_key));
     if (links_.empty()) throw std::invalid_argument("no host given");
 }
 
@@ -284,4 +291,4 @@ std::string Mesh::prometheus_text() const {
     return w.take();
 }
 
-}  // namespace hs::derper
+}  // namespace hs::derp

@@ -1,5 +1,5 @@
-// --mesh-with: links to the other derpers of this region, wire-compatible with Tailscale's
-// derper mesh. Each link dials one peer as a DERP client whose key is our server key and whose
+// The mesh of a region (hs-derper --mesh-with, hs-control derp.server.mesh_with): links to the
+// other DERP servers of the region, wire-compatible with Tailscale's derper mesh. Each link dials one peer as a DERP client whose key is our server key and whose
 // ClientInfo carries the mesh key, sends WatchConns, and turns the PeerPresent/PeerGone stream
 // into routes in our DerpServer; packets for those keys leave as ForwardPacket on the link.
 // The peer dials us the same way, so traffic in both directions needs both sides configured.
@@ -15,23 +15,20 @@
 
 #include "common/derp/net/client.h"
 
-namespace hs::derper {
+namespace hs::derp {
 
-namespace net = boost::asio;
-
-class MeshLink final : public derp::Forwarder, public std::enable_shared_from_this<MeshLink> {
+class MeshLink final : public Forwarder, public std::enable_shared_from_this<MeshLink> {
 public:
-    MeshLink(net::any_io_executor ex, derp::DerpServer& server, net::ssl::context& tls, derp::DialTarget target,
-             Key32 mesh_key);
+    MeshLink(net::any_io_executor ex, DerpServer& server, net::ssl::context& tls, DialTarget target, Key32 mesh_key);
 
     // Starts the reconnect loop on the link's executor; it runs until stop().
     void start();
     void stop();
     // Queues a ForwardPacket; never blocks. Drops the oldest queued packet when full, and the
     // packet itself when the link is down (routes through a broken link are withdrawn).
-    void forward(const PublicKey& src, const PublicKey& dst, derp::ByteView data) override;
+    void forward(const PublicKey& src, const PublicKey& dst, ByteView data) override;
 
-    const derp::DialTarget& target() const { return target_; }
+    const DialTarget& target() const { return target_; }
     bool connected() const { return connected_.load(); }
     std::size_t routes() const;
     std::uint64_t connects() const { return connects_.load(); }
@@ -40,34 +37,41 @@ public:
 
 private:
     net::awaitable<void> run();
-    net::awaitable<void> session(derp::ClientConn& conn);
-    net::awaitable<void> writer(derp::ClientConn& conn);
-    void push(derp::Bytes frame);
+    net::awaitable<void> session(ClientConn& conn);
+    net::awaitable<void> writer(ClientConn& conn);
+    void push(Bytes frame);
     void clear_routes();
 
     net::any_io_executor ex_;
-    derp::DerpServer& server_;
+    DerpServer& server_;
     net::ssl::context& tls_;
-    const derp::DialTarget target_;
+    const DialTarget target_;
     const Key32 mesh_key_;
     net::steady_timer wake_;  // the writer sleeps here
     bool stopped_ = false;    // executor only
 
     mutable std::mutex mu_;  // guards the queue, `up_` and the route set
-    std::deque<derp::Bytes> queue_;
+    std::deque<Bytes> queue_;
     bool up_ = false;
     bool wake_pending_ = false;
-    std::unordered_set<PublicKey, derp::KeyHash> present_;
+    std::unordered_set<PublicKey, KeyHash> present_;
 
     std::atomic<bool> connected_{false};
     std::atomic<std::uint64_t> connects_{0}, forwarded_{0}, dropped_{0};
 };
 
-// Every link of this derper, and their counters for /metrics.
+// Reads a mesh key file: 64 hex digits, surrounding whitespace ignored (derper's format). The
+// file must not be readable by group or others: whoever holds the key may join the mesh, list
+// the region's clients and kick them. Throws std::runtime_error naming the file.
+Key32 load_mesh_key(const std::string& path);
+
+// Every link of this server, and their counters for /metrics.
 class Mesh {
 public:
-    // `with` is the comma list of -mesh-with. Throws std::invalid_argument on a bad entry.
-    Mesh(net::io_context& io, derp::DerpServer& server, const std::string& with, Key32 mesh_key);
+    // One link per entry of `peers` (HOST[:PORT][/DIALHOST]); an entry naming this server
+    // itself is found out by its server key and skipped. Throws std::invalid_argument on a bad
+    // entry or an empty list.
+    Mesh(net::io_context& io, DerpServer& server, const std::vector<std::string>& peers, Key32 mesh_key);
     void start();
     void stop();
     std::string prometheus_text() const;
@@ -77,4 +81,4 @@ private:
     std::vector<std::shared_ptr<MeshLink>> links_;
 };
 
-}  // namespace hs::derper
+}  // namespace hs::derp
