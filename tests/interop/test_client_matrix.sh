@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The client matrix's smoke test: every older release family in TS_VERSIONS_SMOKE
 # (tests/interop/versions.env; down to v1.74, capability version 106, the oldest hs accepts)
-# against hs-control with its embedded DERP relay. Per version, in a lab of its own (all
+# against hs-control and hs-derper. Per version, in a lab of its own (all
 # versions at once, each its own process, lab ID and namespaces):
 #   register two clients with a pre-auth key, each gets a map listing the other;
 #   a direct ping (tailscale ping reaching the peer's lab address, not DERP);
-#   a ping via DERP to a third client whose direct UDP is dropped by nftables;
+#   a ping via DERP (hs-derper) to a third client whose direct UDP is dropped by nftables;
 #   a rename with hs-admin seen by the peer;
 #   a policy denial: the ACL lets the clients reach each other on port 80 only, so 81 is refused
 #   while 80 answers.
@@ -57,7 +57,12 @@ need_root
 v=$HS_MATRIX_VERSION
 ts_install "$v"
 
-control_embedded_derp
+# A standalone hs-derper whose self-signed certificate the DERP map accepts with InsecureForTests
+# (hs-derpmap's insecure=true), which every version honours. The embedded relay pins its
+# self-signed certificate with CertName "sha256-raw:...", which clients before v1.82 do not know
+# (v1.80.3: "x509: certificate is not valid for any names").
+DERP_PORT=$((18500 + LAB_ID)) DERP_STUN_PORT=$((19500 + LAB_ID))
+hs_derper_start derper "$DERP_PORT" $((20500 + LAB_ID)) --hostname "$DERP_IP" --self-signed --stun --stun-port "$DERP_STUN_PORT"
 control_config "policy: {mode: database}"
 control_start
 admin users create alice >/dev/null
@@ -89,10 +94,10 @@ direct() { ts a ping -c 10 --timeout=3s "$ip_b" >"$LAB/ping-direct.out" 2>&1 && 
 eventually 20 direct || { cat "$LAB/ping-direct.out" >&2; fail "$v: no direct pong from b"; }
 pass "$v: direct ping a -> b: $(grep 'pong from' "$LAB/ping-direct.out" | tail -1)"
 
-# Via DERP: c may send UDP only to the bridge address (STUN and the embedded relay).
+# Via DERP: c may send UDP only to the bridge address (STUN and hs-derper).
 ip_c=$(ts c ip -4)
-eventually 20 ping_via_derp a "$ip_c" embedded || fail "$v: ping a -> c did not get 3 pongs via DERP(embedded)"
-pass "$v: ping a -> c via the embedded DERP relay: $(grep -m1 'pong from' "$LAB/ping-a.out")"
+eventually 20 ping_via_derp a "$ip_c" lab || fail "$v: ping a -> c did not get 3 pongs via DERP(lab)"
+pass "$v: ping a -> c via hs-derper: $(grep -m1 'pong from' "$LAB/ping-a.out")"
 
 # A rename reaches the peer.
 id_b=$(node_id b)
