@@ -144,22 +144,28 @@ ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std:
     } catch (const DbError& e) {
         return error(503, std::string("database unavailable: ") + e.what());
     }
+    admin::Env env{db, cfg, now};
+    env.actor = "apikey:" + std::to_string(*key_id);
+    env.source = peer;
+    const auto query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
     if (!native) {
-        admin::Env env{db, cfg, now};
-        env.actor = "apikey:" + std::to_string(*key_id);
-        env.source = peer;
-        auto r =
-            admin::headscale_api(env, method, full_path, q == std::string_view::npos ? "" : target.substr(q + 1), body);
+        auto r = admin::headscale_api(env, method, full_path, query, body);
         if (r.status == 500) spdlog::error("API {} {}: {}", method, full_path, r.body);
         return {r.status, std::move(r.body)};
     }
+    return native_api(env, method, full_path, query, body);
+}
+
+ApiReply native_api(admin::Env& env, std::string_view method, std::string_view full_path, std::string_view query,
+                    const std::string& body) {
+    if (full_path.rfind(kNativePrefix, 0) != 0) return error(404, "no such API endpoint");
     // The operation table names its routes /api/v1/...; natively they are served under /api/hs/v1.
     const std::string path = "/api/v1" + std::string(full_path.substr(kNativePrefix.size() - 1));
     json params = json::object();
     bool path_known = false;
     const auto* op = match(method, path, params, path_known);
     if (!op) return path_known ? error(405, "method not allowed") : error(404, "no such API endpoint");
-    if (q != std::string_view::npos) add_query(target.substr(q + 1), params);
+    if (!query.empty()) add_query(query, params);
     if (!body.empty()) {
         const auto j = json::parse(body, nullptr, false);
         if (!j.is_object()) return error(400, "request body must be a JSON object");
@@ -167,9 +173,6 @@ ApiReply handle_api(Db& shared, const Config& cfg, std::string_view method, std:
             if (!params.contains(k)) params[k] = v;  // path variables win over the body
     }
     try {
-        admin::Env env{db, cfg, now};
-        env.actor = "apikey:" + std::to_string(*key_id);
-        env.source = peer;
         return {200, admin::run_op(op->name, params, env).dump(-1, ' ', false, json::error_handler_t::replace)};
     } catch (const store::NotFound& e) {
         return error(404, e.what());
