@@ -18,7 +18,10 @@ constexpr std::string_view kNativePrefix = "/api/hs/v1/";
 
 using admin::json;
 
-ApiReply error(int status, const std::string& msg) { return {status, json{{"error", msg}}.dump()}; }
+// The message may quote the request in bytes that are not UTF-8: replaced, never thrown on.
+ApiReply error(int status, const std::string& msg) {
+    return {status, json{{"error", msg}}.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
 
 std::vector<std::string> segments(std::string_view path) {
     std::vector<std::string> out;
