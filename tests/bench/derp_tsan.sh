@@ -10,7 +10,8 @@ HS_SRC=${HS_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$HS_SRC/tests/interop/lib.sh"
 pairs=${TSAN_PAIRS:-20} secs=${TSAN_SECONDS:-8}
 for b in hs-derper hs-bench-derp hs-bench-stun; do [ -x "$HS_BIN/$b" ] || fail "$HS_BIN/$b is not built (make build-tsan)"; done
-nm -C "$HS_BIN/hs-derper" | grep -q __tsan_init || fail "$HS_BIN/hs-derper is not built with -fsanitize=thread"
+# grep -c reads to the end: grep -q would close the pipe on nm, which pipefail counts as failure.
+[ "$(nm "$HS_BIN/hs-derper" | grep -c __tsan_init)" -gt 0 ] || fail "$HS_BIN/hs-derper is not built with -fsanitize=thread"
 
 IP=127.0.0.1
 P1=$((30250 + LAB_ID)) P2=$((31250 + LAB_ID)) M1=$((31500 + LAB_ID)) M2=$((31750 + LAB_ID)) S1=$((32250 + LAB_ID))
