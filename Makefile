@@ -2,6 +2,7 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_TSAN ?= build-tsan
 JOBS       ?= $(shell nproc)
 HS_WERROR  ?= ON
 VAR        ?= $(CURDIR)/var
@@ -10,7 +11,7 @@ VAR        ?= $(CURDIR)/var
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
-.PHONY: all deps build build-asan build-fuzz run test unit interop fuzz fuzz-long package bench bench-derp bench-scale bench-policy clean
+.PHONY: all deps build build-asan build-fuzz build-tsan clients run test unit interop fuzz fuzz-long package bench bench-derp bench-scale bench-policy clean
 
 all: build
 
@@ -29,11 +30,30 @@ build-fuzz: deps
 	@CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -DHS_FUZZ=ON -DHS_WERROR=$(HS_WERROR) >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
 
+# hs-derper under ThreadSanitizer, and the load tools its test drives: nothing else is built in
+# this tree (tests/bench/derp_tsan.sh).
+build-tsan: deps
+	@cmake -S . -B $(BUILD_TSAN) -DHS_WERROR=$(HS_WERROR) -DHS_SANITIZE=thread >/dev/null
+	@cmake --build $(BUILD_TSAN) -j$(JOBS) --target hs-derper hs-bench-derp hs-bench-stun
+
+# The Go programs the tests run, built once and cached: every pinned official client version in
+# parallel (tests/interop/tailscale.sh), Tailscale's derper, and the load generator's build cache.
+clients:
+	@bash tests/interop/tailscale.sh install
+	@bash tests/interop/tailscale.sh derper >/dev/null
+	@mkdir -p $(BUILD) && bash tests/bench/loadgen.sh build $(BUILD)/.hs-loadgen
+
 run: build
 	@bash tools/run-local.sh "$(BUILD)/bin" "$(VAR)"
 
-test: build build-asan build-fuzz
-	@bash tests/run-all.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+# The Go clients build in the background while the C++ trees compile (on a fresh machine they
+# are minutes of CPU each); a client that failed to build here is built again, or its failure
+# reported, by the first test that needs it.
+test: deps
+	@mkdir -p $(BUILD); bash -c '$(MAKE) --no-print-directory clients >$(BUILD)/clients.log 2>&1' & clients=$$!; \
+	  $(MAKE) --no-print-directory build build-asan build-fuzz build-tsan || { kill $$clients 2>/dev/null; exit 1; }; \
+	  wait $$clients || echo "make test: building the Go clients failed (see $(BUILD)/clients.log); the tests that need them will say so" >&2; \
+	  bash tests/run-all.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN)
 
 unit: build
 	@cd $(BUILD) && ctest -L unit --output-on-failure
@@ -74,4 +94,4 @@ bench-derp: build
 	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/derp_bench.sh
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Runs every test suite: units, CLI, policy captures and real-client tests on the -Werror build,
-# units and CLI again under AddressSanitizer and UBSan, then each fuzz target briefly. Prints
+# units and CLI again under AddressSanitizer and UBSan, then each fuzz target briefly, then
+# hs-derper under ThreadSanitizer with a short concurrent load (tests/bench/derp_tsan.sh). Prints
 # one closing line "N passed, N failed" over all of them and exits non-zero if anything failed.
 set -uo pipefail
-build=${1:-build} asan=${2:-build-asan} fuzz=${3:-build-fuzz}
+build=${1:-build} asan=${2:-build-asan} fuzz=${3:-build-fuzz} tsan=${4:-build-tsan}
 total_pass=0 total_fail=0 rc=0
 
 suite() {
@@ -38,6 +39,7 @@ suite "unit, cli, policy and bench-smoke tests" "$build" -LE interop -j "$jobs"
 suite "real-client (interop) tests" "$build" -L interop
 suite "unit and cli tests under address,undefined sanitizers" "$asan" -L unit -j "$jobs"
 suite "fuzz targets on their seed corpora" "$fuzz" -j "$jobs"
+suite "hs-derper under thread sanitizer" "$tsan" -L tsan
 
 echo
 echo "all suites: $total_pass passed, $total_fail failed"

@@ -29,7 +29,9 @@ struct Request {
         const auto* v = find(camel, proto ? proto : camel);
         if (!v) return "";
         if (v->is_string()) return v->get<std::string>();
-        return v->dump();
+        // A field given twice in the query is an array of its values, which may hold bytes
+        // that are not UTF-8: replaced, not thrown on (fuzz_rest_api).
+        return v->dump(-1, ' ', false, json::error_handler_t::replace);
     }
     bool flag(const char* camel, const char* proto = nullptr) const {
         const auto* v = find(camel, proto ? proto : camel);
@@ -400,9 +402,11 @@ std::vector<std::string_view> split(std::string_view path) {
     return out;
 }
 
-// grpc-gateway's error body; `code` is the gRPC status code.
+// grpc-gateway's error body; `code` is the gRPC status code. The message may quote the request
+// (a key, a name) in bytes that are not UTF-8: those are replaced, not thrown on (fuzz_rest_api).
 HeadscaleReply error(int status, int code, const std::string& message) {
-    return {status, json{{"code", code}, {"message", message}, {"details", json::array()}}.dump()};
+    return {status, json{{"code", code}, {"message", message}, {"details", json::array()}}.dump(
+                        -1, ' ', false, json::error_handler_t::replace)};
 }
 
 }  // namespace

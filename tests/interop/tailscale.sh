@@ -2,7 +2,8 @@
 # Installs the official tailscale and tailscaled from the Go module proxy into a per-version
 # cache outside the repository, and reuses it when present.
 #
-#   tailscale.sh install [VERSION...]   build what is missing (default: every pinned version)
+#   tailscale.sh install [VERSION...]   build what is missing, the versions in parallel (default:
+#                                       every pinned version, TS_VERSIONS and TS_VERSIONS_SMOKE)
 #   tailscale.sh bindir [VERSION]       print the cache directory of VERSION (default: TS_VERSION)
 #   tailscale.sh derper [VERSION]       build Tailscale's derper of VERSION (default: TS_VERSION) if
 #                                       missing and print its path (benchmarks and mesh tests)
@@ -55,8 +56,11 @@ install_derper() {
   rm -rf "$tmp"
 }
 
+# lock NAME: one builder per version at a time (a concurrent test waits for it, then finds the
+# binaries); different versions build side by side.
 lock() {
-  exec 9>"${cache%/*}/.tailscale.lock" 2>/dev/null || { mkdir -p "${cache%/*}"; exec 9>"${cache%/*}/.tailscale.lock"; }
+  mkdir -p "${cache%/*}"
+  exec 9>"${cache%/*}/.tailscale-$1.lock"
   flock 9
 }
 
@@ -64,13 +68,15 @@ cmd=${1:-install}
 shift || true
 case "$cmd" in
   install)
-    [ $# -gt 0 ] || set -- $TS_VERSIONS
-    lock
-    for v in "$@"; do install_one "$v"; done
+    [ $# -gt 0 ] || set -- $TS_VERSIONS ${TS_VERSIONS_SMOKE:-}
+    pids=() rc=0
+    for v in "$@"; do (lock "$v"; install_one "$v") & pids+=("$!"); done
+    for p in "${pids[@]}"; do wait "$p" || rc=1; done
+    exit $rc
     ;;
   bindir) bindir "${1:-$TS_VERSION}" ;;
   derper)
-    lock
+    lock "derper-${1:-$TS_VERSION}"
     install_derper "${1:-$TS_VERSION}"
     echo "$(bindir "${1:-$TS_VERSION}")/derper"
     ;;

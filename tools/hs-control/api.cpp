@@ -218,24 +218,32 @@ namespace {
 // The operation an authorized request names, under either API.
 ApiReply run_api(Db& db, const Config& cfg, std::string_view method, std::string_view target, const std::string& body,
                  TimePoint now, const std::string& peer, bool native, std::int64_t key_id) {
+    admin::Env env{db, cfg, now};
+    env.actor = "apikey:" + std::to_string(key_id);
+    env.source = peer;
     const auto q = target.find('?');
     const auto full_path = target.substr(0, q);
+    const auto query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
     if (!native) {
-        admin::Env env{db, cfg, now};
-        env.actor = "apikey:" + std::to_string(key_id);
-        env.source = peer;
-        auto r =
-            admin::headscale_api(env, method, full_path, q == std::string_view::npos ? "" : target.substr(q + 1), body);
+        auto r = admin::headscale_api(env, method, full_path, query, body);
         if (r.status == 500) spdlog::error("API {} {}: {}", method, full_path, r.body);
         return {r.status, std::move(r.body)};
     }
+    return native_api(env, method, full_path, query, body);
+}
+
+}  // namespace
+
+ApiReply native_api(admin::Env& env, std::string_view method, std::string_view full_path, std::string_view query,
+                    const std::string& body) {
+    if (full_path.rfind(kNativePrefix, 0) != 0) return error(404, "no such API endpoint");
     // The operation table names its routes /api/v1/...; natively they are served under /api/hs/v1.
     const std::string path = "/api/v1" + std::string(full_path.substr(kNativePrefix.size() - 1));
     json params = json::object();
     bool path_known = false;
     const auto* op = match(method, path, params, path_known);
     if (!op) return path_known ? error(405, "method not allowed") : error(404, "no such API endpoint");
-    if (q != std::string_view::npos) add_query(target.substr(q + 1), params);
+    if (!query.empty()) add_query(query, params);
     if (!body.empty()) {
         const auto j = json::parse(body, nullptr, false);
         if (!j.is_object()) return error(400, "request body must be a JSON object");
@@ -243,9 +251,6 @@ ApiReply run_api(Db& db, const Config& cfg, std::string_view method, std::string
             if (!params.contains(k)) params[k] = v;  // path variables win over the body
     }
     try {
-        admin::Env env{db, cfg, now};
-        env.actor = "apikey:" + std::to_string(key_id);
-        env.source = peer;
         return {200, admin::run_op(op->name, params, env).dump(-1, ' ', false, json::error_handler_t::replace)};
     } catch (const store::NotFound& e) {
         return error(404, e.what());
@@ -260,7 +265,5 @@ ApiReply run_api(Db& db, const Config& cfg, std::string_view method, std::string
         return error(500, e.what());
     }
 }
-
-}  // namespace
 
 }  // namespace hs::control

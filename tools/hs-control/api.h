@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/admin/ops.h"
 #include "common/base/timeutil.h"
 #include "common/config/config.h"
 #include "common/store/db.h"
@@ -35,6 +36,12 @@ class LoginGuard;
 ApiReply handle_api(Db& db, const Config& cfg, std::string_view method, std::string_view target,
                     std::string_view authorization, const std::string& body, TimePoint now,
                     const std::string& peer = "", LoginGuard* guard = nullptr);
+
+// One /api/hs/v1 request once authenticated: `path` the whole path (/api/hs/v1/...), `query` the
+// text after '?'. The operation's JSON, or {"error": ...} with 400 (bad input), 404, 405, 503
+// (database) or 500; no other exception escapes. Transport-free (tests/fuzz/fuzz_rest_api.cpp).
+ApiReply native_api(admin::Env& env, std::string_view method, std::string_view path, std::string_view query,
+                    const std::string& body);
 
 // Requests refused for their API key since the process started (hs_control_api_auth_failures_total).
 std::uint64_t api_auth_failures();

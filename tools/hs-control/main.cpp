@@ -17,6 +17,11 @@
 #include "tools/hs-control/derp_refresh.h"
 #include "tools/hs-control/embedded_derp.h"
 #include "tools/hs-control/local_login.h"
+#ifdef HS_FAULT_INJECTION
+#include <cstdlib>
+
+#include "tools/hs-control/fault_hook.h"
+#endif
 #include "tools/hs-control/oidc_login.h"
 #include "tools/hs-control/policy_file.h"
 #include "tools/hs-control/server.h"
@@ -60,6 +65,11 @@ int main(int argc, char** argv) {
             hs::setup_logging(app.count("--log-level") ? flags.log_level : cfg.log_level,
                               app.count("--log-format") ? flags.log_format : cfg.log_format);
         for (const auto& w : loaded.warnings) spdlog::warn("{}", w);
+#ifdef HS_FAULT_INJECTION
+        // hs-control-fault only (the crash test's build); hs-control has no such code.
+        hs::control::install_fault_hook_from_env();
+        if (const char* p = std::getenv("HS_FAULT_POINT")) spdlog::warn("test build: crash point armed: {}", p);
+#endif
 
         // Live state (online, primary routes) belongs to the instance serving it: a second one
         // started by mistake on the same database must exit before it writes anything.

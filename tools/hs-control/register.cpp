@@ -3,6 +3,7 @@
 
 #include "common/admin/audit.h"
 #include "common/admin/signin.h"
+#include "common/base/fault.h"
 #include "common/base/ipalloc.h"
 #include "common/base/keys.h"
 #include "common/base/log.h"
@@ -279,6 +280,8 @@ RegisterReply Tailnet::register_with_key(const std::string& machine_key, const j
     if (!key->reusable && !reuse_by_same_node && !store::claim_preauth_key(db_, key->id))
         return reject("pre-auth key has already been used");
     if (key->reusable) store::claim_preauth_key(db_, key->id);
+    // The crash test stops the process here: the claim must not outlive a node never inserted.
+    fault::point("register.key_claimed");
     // A tagged key's tags are the node's; only a user's key lets the client ask for some.
     auto tags = key->tags;
     if (tags.empty())

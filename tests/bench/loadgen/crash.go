@@ -38,6 +38,7 @@ type crashKill struct {
 	AfterRegistered int     `json:"after_registered"`
 	InFlight        int     `json:"in_flight"` // register requests outstanding at the kill
 	Burst           bool    `json:"burst"`     // killed while the retries after a restart poured in
+	Self            bool    `json:"self"`      // the server stopped itself (a crash point), restarted
 	DownSeconds     float64 `json:"down_seconds"`
 }
 
@@ -66,11 +67,12 @@ type crasher struct {
 	stopped  chan struct{}
 }
 
-// killRestart SIGKILLs the server's process group and starts it again with the same command.
-func (c *crasher) killRestart(ctx context.Context, burst bool) {
-	k := crashKill{AfterRegistered: int(c.done.Load()), InFlight: int(c.inFlight.Load()), Burst: burst}
+// killRestart SIGKILLs the server's process group (or, with self, finds it gone by its own
+// hand) and starts it again with the same command.
+func (c *crasher) killRestart(ctx context.Context, burst, self bool) {
+	k := crashKill{AfterRegistered: int(c.done.Load()), InFlight: int(c.inFlight.Load()), Burst: burst, Self: self}
 	t0 := time.Now()
-	logf("crash: SIGKILL after %d registrations, %d in flight (burst %v)", k.AfterRegistered, k.InFlight, burst)
+	logf("crash: SIGKILL after %d registrations, %d in flight (burst %v, self %v)", k.AfterRegistered, k.InFlight, burst, self)
 	c.b.srv.kill()
 	if err := c.b.srv.start(); err != nil {
 		c.b.problem("crash: restart: %v", err)
@@ -87,16 +89,18 @@ func (c *crasher) watch(ctx context.Context) {
 	next := 0
 	for ctx.Err() == nil {
 		switch {
+		case c.b.opt.restartExited && c.b.srv.exited():
+			c.killRestart(ctx, false, true)
 		case next < len(c.killAt) && int(c.done.Load()) >= c.killAt[next]:
-			c.killRestart(ctx, false)
+			c.killRestart(ctx, false, false)
 			next++
 			c.burstArm = next == len(c.killAt) && c.burst
 		case c.burstArm && c.inFlight.Load() >= int64(max(c.b.opt.concurrency/2, 1)):
 			// The workers are full again right after a restart: most of them are retries.
 			time.Sleep(time.Duration(rand.Int64N(int64(20 * time.Millisecond))))
-			c.killRestart(ctx, true)
+			c.killRestart(ctx, true, false)
 			c.burstArm = false
-		case next == len(c.killAt) && !c.burstArm:
+		case next == len(c.killAt) && !c.burstArm && !c.b.opt.restartExited:
 			return
 		default:
 			time.Sleep(time.Millisecond)
@@ -230,7 +234,7 @@ func (b *bench) crash(ctx context.Context) error {
 		b.problem("crash: only %d of %d nodes registered within %s", r.Registered, len(nodes), b.opt.phaseTimeout)
 	}
 	want := len(b.opt.killAt)
-	if b.opt.killBurst {
+	if b.opt.killBurst && want > 0 {
 		want++
 	}
 	if len(r.Kills) < want {

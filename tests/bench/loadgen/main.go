@@ -40,9 +40,10 @@ type options struct {
 	seed                              uint64
 	spreadSources                     bool
 	// The crash scenario.
-	killAt       []int
-	killBurst    bool
-	singleKeyCmd string
+	killAt        []int
+	killBurst     bool
+	restartExited bool
+	singleKeyCmd  string
 }
 
 type registerResult struct {
@@ -188,6 +189,7 @@ func parseRun(args []string) (options, error) {
 	fs.BoolVar(&o.spreadSources, "spread-sources", false, "each node connects from its own loopback address (127.1.x.y), as real nodes come from their own addresses, instead of all from 127.0.0.1")
 	killAt := fs.String("kill-at", "60,150,240", "crash: SIGKILL the server when this many nodes are registered (comma-separated, ascending)")
 	fs.BoolVar(&o.killBurst, "kill-burst", true, "crash: one more SIGKILL once the retries after the last restart fill the workers")
+	fs.BoolVar(&o.restartExited, "restart-exited", false, "crash: restart the server whenever it exits on its own (a crash point of hs-control-fault), for the whole phase")
 	fs.StringVar(&o.singleKeyCmd, "single-use-key-cmd", "", "crash: shell command that prints a single-use pre-auth key, run once for each even-numbered node, which registers with it")
 	scen := fs.String("scenarios", "", "scenarios to run, in this order; or scale or crash alone (default register,connect,churn,join,storm; with --policy register,connect,policy,storm)")
 	if err := fs.Parse(args); err != nil {
