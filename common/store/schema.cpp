@@ -151,6 +151,14 @@ CREATE INDEX audit_log_at ON audit_log(at);
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 )sql"},
+        // Device approval (auth.device_approval, docs/admin.md): a node registered while it is on
+        // waits, invisible to its peers, until an admin approves it; rows from before stay
+        // approved. auth_requests.method is how a pending login was approved (cli, oidc), which
+        // becomes the node's register_method as headscale records it.
+        {10, R"sql(
+ALTER TABLE nodes ADD COLUMN approved INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE auth_requests ADD COLUMN method TEXT NOT NULL DEFAULT 'cli';
+)sql"},
     };
     return list;
 }

@@ -291,6 +291,7 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
             const auto r = handle_api(db_, cfg_, std::string(req.method_string()), target,
                                       std::string(req[http::field::authorization]), req.body(), Clock::now(), peer);
             res = make(r.status, r.body, r.content_type.c_str());
+            if (req.method() != http::verb::get) tailnet_.note_own_write();  // clients hear of it on the tick
         } else if (path == "/verify") {
             const auto now = Clock::now();
             const auto v = derp_verify(std::string(req.method_string()), req.body(),
@@ -302,6 +303,11 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
             int status = 200;
             auto body = health_json(status);
             res = make(static_cast<unsigned>(status), std::move(body), "application/json");
+        } else if (path.rfind("/register/confirm/", 0) == 0 && oidc_ && oidc_->enabled()) {
+            // Named: see accept_loop on GCC 12.
+            const std::string method(req.method_string()), id = path.substr(18), cookies(req[http::field::cookie]);
+            const auto reply = co_await oidc_->confirm(method, id, req.body(), cookies);
+            res = oidc_http_response(reply);
         } else if (path.rfind("/register/", 0) == 0 && oidc_ && oidc_->enabled()) {
             res = oidc_http_response(oidc_->begin(path.substr(10), Clock::now()));
         } else if (path == "/oidc/callback" && oidc_ && oidc_->enabled()) {
