@@ -39,6 +39,12 @@ struct Sink : control::MapSink {
     void end() override { ended = true; }
 };
 
+// The first message a map request answered with, decoded.
+inline nlohmann::json first_map(const control::MapReply& r) {
+    std::string_view v(*r.first);
+    return nlohmann::json::parse(unframe_one(v));
+}
+
 // A hs-control config for a scratch tailnet: both families, MagicDNS under hs.test.
 inline Config test_config() {
     Config c;

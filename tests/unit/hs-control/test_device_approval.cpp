@@ -12,6 +12,7 @@ using namespace hs;
 using namespace hs::control;
 using hs::test::Client;
 using hs::test::derp_map;
+using hs::test::first_map;
 using hs::test::Sink;
 using hs::test::TempDb;
 using hs::test::test_config;
@@ -19,14 +20,9 @@ using nlohmann::json;
 
 namespace {
 
-json first_map(const MapReply& r) {
-    std::string_view v(*r.first);
-    return json::parse(unframe_one(v));
-}
-
 std::vector<std::string> names(const json& peers) {
     std::vector<std::string> out;
-    for (const auto& p : peers) out.push_back(p["Hostinfo"].value("Hostname", ""));
+    for (const auto& p : peers) out.push_back(p.value("Name", ""));  // the MagicDNS name: alpha.hs.test.
     return out;
 }
 
@@ -117,15 +113,15 @@ void run(bool with_policy) {
     // b's whole map has a as its peer, and it is authorized now.
     bool b_sees_a = false, authorized = false;
     for (const auto& m : sb.got) {
-        if (m.contains("Peers") && names(m["Peers"]) == std::vector<std::string>{"alpha"}) b_sees_a = true;
-        if (m.contains("PeersChanged") && names(m["PeersChanged"]) == std::vector<std::string>{"alpha"})
+        if (m.contains("Peers") && names(m["Peers"]) == std::vector<std::string>{"alpha.hs.test."}) b_sees_a = true;
+        if (m.contains("PeersChanged") && names(m["PeersChanged"]) == std::vector<std::string>{"alpha.hs.test."})
             b_sees_a = true;
         if (m.contains("Node") && m["Node"]["MachineAuthorized"] == true) authorized = true;
     }
     CHECK(b_sees_a);
     CHECK(authorized);
     CHECK(names(first_map(lab.tn.map_request(a.machine, a.map(false), Clock::now()))["Peers"]) ==
-          std::vector<std::string>{"beta"});
+          std::vector<std::string>{"beta.hs.test."});
 }
 
 }  // namespace
