@@ -18,15 +18,14 @@ api_key=$(admin apikeys create -o json | jq -r .key)
 [ -n "$api_key" ] && [ "$api_key" != null ] || fail "apikeys create printed no key"
 
 clients=()
-n=0
-for v in $TS_VERSIONS; do
-  n=$((n + 1))
-  c="v${n}c"
-  ts_install "$v"
-  host_add "$c" $((n * 10))
-  ts_start "$c" $((41640 + n))
-  clients+=("$c")
-done
+# add_client VERSION TAG BASE (for_each_version): one tailscaled of that version, not yet up.
+add_client() {
+  ts_install "$1"
+  host_add "${2}c" "$3"
+  ts_start "${2}c" $((41640 + $3 / 10))
+  clients+=("${2}c")
+}
+for_each_version add_client
 [ ${#clients[@]} -ge 2 ] || { clients+=(x2); host_add x2 30; ts_start x2 41643; }
 first=${clients[0]}
 second=${clients[1]}
