@@ -10,14 +10,15 @@
 #    of its own under the same key IDs, after hs fetched the real provider's JWKS;
 #  - a confirmation (headscale 0.29's /register/confirm) posted without hs's cookie.
 # Then the real provider is back and the same link signs the device in: what was refused was
-# the token, not the setup. Screenshots: $HS_OIDC_OUT (default build/test-output/oidc-refusals).
+# the token, not the setup. auth.device_approval is on: the device, signed in, then waits for
+# hs-admin nodes approve like any new node. Screenshots: $HS_OIDC_OUT (default build/test-output/oidc-refusals).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/control.sh"
 . "$(dirname "$0")/oidc_lab.sh"
 need_root
 
 oidc_lab oidc-refusals
-OIDC_EXTRA="clock_skew: 0s" oidc_config
+OIDC_EXTRA="clock_skew: 0s" oidc_config "auth: {device_approval: true}"
 provider_up
 control_start
 grep -q "OIDC: signing in through $ISSUER" "$CONTROL_DIR/control.log" || fail "hs-control did not discover the provider"
@@ -58,8 +59,12 @@ r=$(browser signin "$AUTH_URL" alice rq-alice) || fail "the browser sign-in fail
 check "with the real provider back, the same link asks to confirm: '$(field "$r" .confirm.h1)'" \
   test "$(field "$r" .confirm.h1)" = "Add this device?"
 check "and once confirmed signs the device in: '$(field "$r" .h1)'" test "$(field "$r" .h1)" = "Device registered"
-wait "$UP_PID" || fail "tailscale up did not finish after the sign-in"
-check "the client is Running" status_is rq .BackendState Running
+check "the page says the device waits for an administrator (auth.device_approval)" \
+  test -n "$(field "$r" .text | grep -F "only once an administrator has approved it")"
+check "signed in, the client waits for the approval (NeedsMachineAuth)" eventually 20 status_is rq .BackendState NeedsMachineAuth
+admin nodes approve -i "$(node_id rq)" >/dev/null || fail "hs-admin nodes approve failed"
+wait "$UP_PID" || fail "tailscale up did not finish after the sign-in and the approval"
+check "approved, the client is Running" status_is rq .BackendState Running
 check "its register_method is oidc" admin_node_is rq .register_method oidc
 pass "screenshots in $OUT: $(ls "$OUT" | wc -l) files"
 finish

@@ -381,7 +381,7 @@ OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint 
         store::approve_auth_request(db(), flow.auth_id, user.id, now, "oidc");
         spdlog::info("OIDC: {} (user {}, {}) signed in; registration {} for {} approved", v.who.provider_identifier,
                      user.id, user.name, flow.auth_id, ar->hostname);
-        return {200, oidc_success_page(ar->hostname, user.name, user.email), "", "", user.id};
+        return {200, oidc_success_page(ar->hostname, user.name, user.email, cfg_.device_approval), "", "", user.id};
     } catch (const store::StoreError& e) {
         return {409, oidc_bad_link_page(e.what()), "", ""};
     } catch (const std::exception& e) {
