@@ -56,6 +56,7 @@ TEST_CASE("migration from the previous schema version keeps data") {
         db.exec("ALTER TABLE nodes DROP COLUMN online");
         db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
+        db.exec("ALTER TABLE nodes DROP COLUMN approved");
         db.exec("DROP TABLE audit_log");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 1");
@@ -82,6 +83,7 @@ TEST_CASE("migration from an older schema version (2 -> current)") {
         db.exec("ALTER TABLE nodes DROP COLUMN online");
         db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
+        db.exec("ALTER TABLE nodes DROP COLUMN approved");
         db.exec("DROP TABLE audit_log");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 2");
@@ -107,6 +109,8 @@ TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primar
     {
         Db db(path);
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
+        db.exec("ALTER TABLE nodes DROP COLUMN approved");
+        db.exec("ALTER TABLE auth_requests DROP COLUMN method");
         db.exec("DROP TABLE audit_log");
         db.exec("ALTER TABLE users DROP COLUMN oidc_groups");
         db.exec("PRAGMA user_version = 3");
@@ -117,10 +121,11 @@ TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primar
     }
     Db db(path);
     CHECK(db.schema_version() == Db::kSchemaVersion);
-    auto q = db.prepare("SELECT given_name, primary_routes FROM nodes");
+    auto q = db.prepare("SELECT given_name, primary_routes, approved FROM nodes");
     REQUIRE(q.step());
     CHECK(q.text(0) == "n1");
     CHECK(q.text(1) == "[]");
+    CHECK(q.int64(2) == 1);  // version 10: nodes from before auth.device_approval stay approved
 }
 
 TEST_CASE("a database from a newer schema version is refused untouched") {
