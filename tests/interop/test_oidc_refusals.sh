@@ -66,5 +66,8 @@ admin nodes approve -i "$(node_id rq)" >/dev/null || fail "hs-admin nodes approv
 wait "$UP_PID" || fail "tailscale up did not finish after the sign-in and the approval"
 check "approved, the client is Running" status_is rq .BackendState Running
 check "its register_method is oidc" admin_node_is rq .register_method oidc
+row=$(admin audit list -o json | jq -c '[.[] | select(.action == "signin.succeeded")]')
+check "one signin.succeeded audit row, for the confirmed sign-in only: $row" \
+  test "$(echo "$row" | jq -r 'length, .[0].actor, .[0].after.method' | tr '\n' ' ')" = "1 oidc:$ISSUER/alice oidc "
 pass "screenshots in $OUT: $(ls "$OUT" | wc -l) files"
 finish

@@ -6,6 +6,7 @@
 
 #include "common/auth/id_token.h"
 #include "common/base/files.h"
+#include "common/base/netaddr.h"
 #include "common/base/random.h"
 #include "common/base/url.h"
 #include "common/net/http_fetch.h"
@@ -308,7 +309,8 @@ OidcReply OidcLogin::ask_confirmation(const OidcFlow& flow, const Verified& v, T
 }
 
 asio::awaitable<OidcReply> OidcLogin::confirm(const std::string& method, const std::string& auth_id,
-                                              const std::string& body, const std::string& cookies) {
+                                              const std::string& body, const std::string& cookies,
+                                              const std::string& peer) {
     if (method != "POST")
         co_return OidcReply{405, oidc_bad_link_page("This address takes only the confirmation form"), "", ""};
     const auto form = query_value(body, kConfirmField).value_or("");
@@ -327,7 +329,7 @@ asio::awaitable<OidcReply> OidcLogin::confirm(const std::string& method, const s
     if (!held)
         co_return OidcReply{410, oidc_bad_link_page("This confirmation is unknown, has expired or was already used"),
                             "", ""};
-    auto reply = approve(held->flow, held->verified, Clock::now());
+    auto reply = approve(held->flow, held->verified, Clock::now(), peer);
     const bool secure = cfg_.server_url.rfind("https://", 0) == 0;
     reply.set_cookie = confirm_set_cookie(auth_id, "", secure, true);
     if (reply.status == 200 && cfg_.oidc.use_expiry_from_token) {
@@ -363,7 +365,33 @@ asio::awaitable<void> OidcLogin::apply_token_expiry(std::string auth_id, std::in
     }
 }
 
-OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint now) {
+namespace {
+
+// The sign-in vocabulary of the audit trail (signin.succeeded: docs/security.md): the client's
+// address without its port, and its /24 (IPv4) or /64 (IPv6) as the "network".
+void audit_signin(Db& db, TimePoint now, const std::string& provider_identifier, const User& user,
+                  const std::string& peer) {
+    const auto hp = parse_host_port(peer);
+    const std::string address = hp ? hp->host : peer;
+    std::string network;
+    if (const auto ip = parse_ip(address))
+        if (const auto net = parse_prefix(address + (ip->v6 ? "/64" : "/24"), true)) network = net->str();
+    store::AuditEntry e{.at = now,
+                        .actor = "oidc:" + provider_identifier,
+                        .action = "signin.succeeded",
+                        .object = "user " + std::to_string(user.id) + " (" + user.name + ")",
+                        .after = nlohmann::json{{"method", "oidc"}, {"network", network}}.dump(),
+                        .source = address};
+    try {
+        store::append_audit(db, e);
+    } catch (const std::exception& ex) {
+        spdlog::error("audit trail: signin.succeeded of {} not recorded: {}", e.object, ex.what());
+    }
+}
+
+}  // namespace
+
+OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint now, const std::string& peer) {
     const auto ar = store::find_auth_request(db(), flow.auth_id);
     if (!ar || ar->status != "pending" || ar->expires_at <= now)
         return {410, oidc_bad_link_page("This device's registration request has expired or was already completed"), "",
@@ -379,6 +407,7 @@ OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint 
     try {
         const auto user = store::upsert_oidc_user(db(), u);
         store::approve_auth_request(db(), flow.auth_id, user.id, now, "oidc");
+        audit_signin(db(), now, v.who.provider_identifier, user, peer);
         spdlog::info("OIDC: {} (user {}, {}) signed in; registration {} for {} approved", v.who.provider_identifier,
                      user.id, user.name, flow.auth_id, ar->hostname);
         return {200, oidc_success_page(ar->hostname, user.name, user.email, cfg_.device_approval), "", "", user.id};

@@ -59,9 +59,11 @@ public:
     // outlive the call (the caller awaits it).
     boost::asio::awaitable<OidcReply> finish(const std::string& target, const std::string& cookies);
     // POST /register/confirm/<auth_id> from that page: with the token in both the form `body`
-    // and the cookie, the approval. Anything else is refused with a page saying why.
+    // and the cookie, the approval, and a signin.succeeded audit row naming `peer` (the
+    // client's "ip:port"). Anything else is refused with a page saying why.
     boost::asio::awaitable<OidcReply> confirm(const std::string& method, const std::string& auth_id,
-                                              const std::string& body, const std::string& cookies);
+                                              const std::string& body, const std::string& cookies,
+                                              const std::string& peer);
 
 private:
     struct Verified {
@@ -72,7 +74,7 @@ private:
     void discover();
     std::vector<auth::Jwk> fetch_keys();
     Verified authenticate(const std::string& code, const OidcFlow& flow);
-    OidcReply approve(const OidcFlow& flow, const Verified& v, TimePoint now);
+    OidcReply approve(const OidcFlow& flow, const Verified& v, TimePoint now, const std::string& peer);
     // After every check of the callback: holds the sign-in and answers with the confirmation page.
     OidcReply ask_confirmation(const OidcFlow& flow, const Verified& v, TimePoint now);
     // oidc.use_expiry_from_token: waits (30 s at most) for the client to get its node from the

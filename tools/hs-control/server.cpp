@@ -306,7 +306,7 @@ asio::awaitable<void> Server::serve_http(Stream stream, Role role, tcp::endpoint
         } else if (path.rfind("/register/confirm/", 0) == 0 && oidc_ && oidc_->enabled()) {
             // Named: see accept_loop on GCC 12.
             const std::string method(req.method_string()), id = path.substr(18), cookies(req[http::field::cookie]);
-            const auto reply = co_await oidc_->confirm(method, id, req.body(), cookies);
+            const auto reply = co_await oidc_->confirm(method, id, req.body(), cookies, peer);
             res = oidc_http_response(reply);
         } else if (path.rfind("/register/", 0) == 0 && oidc_ && oidc_->enabled()) {
             res = oidc_http_response(oidc_->begin(path.substr(10), Clock::now()));
