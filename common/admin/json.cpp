@@ -39,7 +39,7 @@ json node_json(const Node& n, const UserIndex& users, TimePoint now) {
     // Built field by field with moves: listings build 10,000 of these, and an initializer list
     // would copy every value once more.
     json::object_t o;
-    o.reserve(19);
+    o.reserve(20);
     auto put = [&o](const char* k, json v) { o.emplace(k, std::move(v)); };
     json ips = json::array();
     if (n.ipv4) ips.push_back(*n.ipv4);
@@ -63,6 +63,7 @@ json node_json(const Node& n, const UserIndex& users, TimePoint now) {
     put("ephemeral", n.ephemeral);
     put("created_at", json_time(n.created_at));
     put("register_method", n.register_method);
+    put("approved", n.approved);  // false: held back by auth.device_approval until nodes approve
     put("approved_routes", n.approved_routes);
     put("available_routes", advertised_routes(n));
     put("primary_routes", n.primary_routes);

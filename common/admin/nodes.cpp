@@ -67,6 +67,16 @@ json nodes_expire(Env& env, const Params& p) {
     return shown(env, id);
 }
 
+// auth.device_approval: the node's peers see it from now on (hs-control hears of the change
+// through the change log). Approving an approved node changes nothing and is no error.
+json nodes_approve(Env& env, const Params& p) {
+    const auto id = p.id("id", "node");
+    Db::Tx tx(env.db);
+    if (!must_find(env, id).approved) store::set_node_approved(env.db, id, true);
+    tx.commit();
+    return shown(env, id);
+}
+
 json nodes_rename(Env& env, const Params& p) {
     const auto id = p.id("id", "node");
     const auto name = p.str("new_name");
@@ -166,6 +176,7 @@ void add_node_ops(OpTable& t) {
     t.push_back({"nodes.show", "GET", "/api/v1/node/{id}",
                  [](Env& env, const Params& p) { return shown(env, p.id("id", "node")); }});
     t.push_back({"nodes.expire", "POST", "/api/v1/node/{id}/expire", nodes_expire});
+    t.push_back({"nodes.approve", "POST", "/api/v1/node/{id}/approve", nodes_approve});
     t.push_back({"nodes.rename", "POST", "/api/v1/node/{id}/rename/{new_name}", nodes_rename});
     t.push_back({"nodes.delete", "DELETE", "/api/v1/node/{id}", nodes_delete});
     t.push_back({"nodes.move", "POST", "/api/v1/node/{id}/user", nodes_move});

@@ -118,6 +118,9 @@ struct Config {
         bool pkce_enabled = false;
         std::string pkce_method = "S256";
         bool use_expiry_from_token = false;
+        // oidc.clock_skew (hs's own key): how far the provider's clock may be off when the ID
+        // token's exp and iat are checked. 60 s, as go-oidc (headscale's library) allows.
+        Millis clock_skew{60000};
     } oidc;
 
     std::vector<Webhook> webhooks;  // notifications.webhooks
@@ -132,6 +135,10 @@ struct Config {
         int opslimit = 3;            // argon2id passes; measured in docs/security.md
         int memlimit_mib = 64;       // argon2id memory
     } local_auth;
+
+    // auth.device_approval (hs's own key): a newly registered node waits, invisible to its peers,
+    // until `hs-admin nodes approve` (docs/admin.md).
+    bool device_approval = false;
 
     bool logtail_enabled = false;
     bool taildrop_enabled = true;

@@ -14,6 +14,7 @@ AuthRequest read_request(const Stmt& st) {
     r.status = st.text(5);
     r.created_at = parse_time(st.text(6)).value_or(TimePoint{});
     r.expires_at = parse_time(st.text(7)).value_or(TimePoint{});
+    r.method = st.text(8);
     return r;
 }
 
@@ -37,14 +38,14 @@ AuthRequest create_auth_request(Db& db, const std::string& machine_key, const st
 
 std::optional<AuthRequest> find_auth_request(Db& db, std::string_view id) {
     auto st = db.prepare(
-        "SELECT id, machine_key, node_key, hostname, user_id, status, created_at, expires_at "
+        "SELECT id, machine_key, node_key, hostname, user_id, status, created_at, expires_at, method "
         "FROM auth_requests WHERE id = ?");
     st.bind(1, id);
     if (!st.step()) return std::nullopt;
     return read_request(st);
 }
 
-void approve_auth_request(Db& db, std::string_view id, std::int64_t user_id, TimePoint now) {
+void approve_auth_request(Db& db, std::string_view id, std::int64_t user_id, TimePoint now, const std::string& method) {
     Db::Tx tx(db);
     const auto r = find_auth_request(db, id);
     if (!r) throw NotFound("registration request \"" + std::string(id) + "\" not found (it may have expired)");
@@ -53,9 +54,10 @@ void approve_auth_request(Db& db, std::string_view id, std::int64_t user_id, Tim
     if (r->expires_at <= now)
         throw StoreError("registration request \"" + std::string(id) + "\" has expired; run tailscale up again");
     if (!find_user(db, user_id)) throw NotFound("user " + std::to_string(user_id) + " not found");
-    db.prepare("UPDATE auth_requests SET user_id = ?, status = 'approved' WHERE id = ?")
+    db.prepare("UPDATE auth_requests SET user_id = ?, status = 'approved', method = ? WHERE id = ?")
         .bind(1, user_id)
-        .bind(2, id)
+        .bind(2, method)
+        .bind(3, id)
         .run();
     tx.commit();
 }
@@ -88,7 +90,7 @@ void prune_auth_requests(Db& db, TimePoint now) {
 std::optional<AuthRequest> find_pending_auth_request(Db& db, const std::string& machine_key,
                                                      const std::string& node_key, TimePoint now) {
     auto st = db.prepare(
-        "SELECT id, machine_key, node_key, hostname, user_id, status, created_at, expires_at "
+        "SELECT id, machine_key, node_key, hostname, user_id, status, created_at, expires_at, method "
         "FROM auth_requests WHERE machine_key = ? AND node_key = ? AND status = 'pending' "
         "AND expires_at > ? ORDER BY expires_at DESC LIMIT 1");
     st.bind(1, machine_key).bind(2, node_key).bind(3, format_time(now));

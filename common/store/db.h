@@ -58,7 +58,7 @@ private:
 class Db {
 public:
     // The schema version this build writes. A file with a higher version is refused untouched.
-    static constexpr int kSchemaVersion = 9;
+    static constexpr int kSchemaVersion = 10;
 
     struct Options {
         bool read_only = false;

@@ -63,6 +63,9 @@ struct Node {
     bool online = false;                      // written by hs-control as sessions come and go
     std::vector<std::string> primary_routes;  // written by hs-control's primary-route election
     bool ephemeral = false;                   // deleted after logout or inactivity
+    // False while auth.device_approval holds the node back: its peers do not see it, and its
+    // own map says MachineAuthorized false, until `hs-admin nodes approve`.
+    bool approved = true;
 
     bool expired(TimePoint now) const { return expiry && *expiry <= now; }
 };
@@ -75,6 +78,7 @@ struct AuthRequest {
     std::string hostname;
     std::optional<std::int64_t> user_id;  // set when approved
     std::string status;                   // pending, approved, done
+    std::string method = "cli";           // who approved it: cli (an admin), oidc (the person's sign-in)
     TimePoint created_at{};
     TimePoint expires_at{};
 };

@@ -26,6 +26,12 @@ void set_node_approved_routes(Db& db, std::int64_t id, const std::vector<std::st
     update_fields(db, id, st, 3);
 }
 
+void set_node_approved(Db& db, std::int64_t id, bool approved) {
+    auto st = db.prepare("UPDATE nodes SET updated_at = ?, approved = ? WHERE id = ?");
+    st.bind(2, std::int64_t{approved});
+    update_fields(db, id, st, 3);
+}
+
 void set_node_user(Db& db, std::int64_t id, std::optional<std::int64_t> user_id) {
     auto st = db.prepare("UPDATE nodes SET updated_at = ?, user_id = ? WHERE id = ?");
     bind_opt_id(st, 2, user_id);

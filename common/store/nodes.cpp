@@ -8,7 +8,7 @@ namespace {
 constexpr const char* kNodeColumns =
     "SELECT id, machine_key, node_key, disco_key, endpoints, host_info, ipv4, ipv6, hostname, given_name, user_id, "
     "register_method, tags, auth_key_id, last_seen, expiry, approved_routes, created_at, updated_at, online, "
-    "ephemeral, primary_routes FROM nodes";
+    "ephemeral, primary_routes, approved FROM nodes";
 
 std::vector<std::string> string_list(const std::string& json_text) {
     std::vector<std::string> out;
@@ -49,6 +49,7 @@ Node read_node(const Stmt& st) {
     n.online = st.int64(19) != 0;
     n.ephemeral = st.int64(20) != 0;
     n.primary_routes = string_list(st.text(21));
+    n.approved = st.int64(22) != 0;
     return n;
 }
 
@@ -57,7 +58,7 @@ void bind_time(Stmt& st, int i, const std::optional<TimePoint>& t) {
     else st.bind_null(i);
 }
 
-// Binds columns 1..19 (kNodeColumns order without id and online, then ephemeral).
+// Binds columns 1..20 (kNodeColumns order without id and online, then ephemeral, approved).
 void bind_node(Stmt& st, const Node& n) {
     st.bind(1, n.machine_key).bind(2, n.node_key).bind(3, n.disco_key);
     st.bind(4, nlohmann::json(n.endpoints).dump()).bind(5, n.host_info.dump());
@@ -71,7 +72,7 @@ void bind_node(Stmt& st, const Node& n) {
     bind_time(st, 15, n.expiry);
     st.bind(16, nlohmann::json(n.approved_routes).dump());
     st.bind(17, format_time(n.created_at, true)).bind(18, format_time(n.updated_at, true));
-    st.bind(19, std::int64_t{n.ephemeral});
+    st.bind(19, std::int64_t{n.ephemeral}).bind(20, std::int64_t{n.approved});
 }
 
 }  // namespace
@@ -112,11 +113,11 @@ Node insert_node(Db& db, Node n, bool keep_id) {
     auto st = db.prepare(
         "INSERT INTO nodes(machine_key, node_key, disco_key, endpoints, host_info, ipv4, ipv6, hostname, given_name, "
         "user_id, register_method, tags, auth_key_id, last_seen, expiry, approved_routes, created_at, updated_at, "
-        "ephemeral, id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "ephemeral, approved, id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     bind_node(st, n);
-    if (keep_id) st.bind(20, n.id);
-    else st.bind_null(20);  // a new rowid
+    if (keep_id) st.bind(21, n.id);
+    else st.bind_null(21);  // a new rowid
     st.run();
     n.id = db.last_insert_id();
     return n;
@@ -126,9 +127,10 @@ void update_node(Db& db, const Node& n) {
     auto st = db.prepare(
         "UPDATE nodes SET machine_key = ?, node_key = ?, disco_key = ?, endpoints = ?, host_info = ?, ipv4 = ?, "
         "ipv6 = ?, hostname = ?, given_name = ?, user_id = ?, register_method = ?, tags = ?, auth_key_id = ?, "
-        "last_seen = ?, expiry = ?, approved_routes = ?, created_at = ?, updated_at = ?, ephemeral = ? WHERE id = ?");
+        "last_seen = ?, expiry = ?, approved_routes = ?, created_at = ?, updated_at = ?, ephemeral = ?, approved = ? "
+        "WHERE id = ?");
     bind_node(st, n);
-    st.bind(20, n.id);
+    st.bind(21, n.id);
     st.run();
     if (db.changes() == 0) throw NotFound("node " + std::to_string(n.id) + " not found");
 }

@@ -199,6 +199,14 @@ CREATE TABLE webhook_cursors (
     updated_at     TEXT NOT NULL
 );
 )sql"},
+        // Device approval (auth.device_approval, docs/admin.md): a node registered while it is on
+        // waits, invisible to its peers, until an admin approves it; rows from before stay
+        // approved. auth_requests.method is how a pending login was approved (cli, oidc), which
+        // becomes the node's register_method as headscale records it.
+        {10, R"sql(
+ALTER TABLE nodes ADD COLUMN approved INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE auth_requests ADD COLUMN method TEXT NOT NULL DEFAULT 'cli';
+)sql"},
     };
     return list;
 }

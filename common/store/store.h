@@ -189,6 +189,8 @@ void set_node_user(Db& db, std::int64_t id, std::optional<std::int64_t> user_id)
 void set_node_tags(Db& db, std::int64_t id, const std::vector<std::string>& tags, std::optional<std::int64_t> user_id);
 void set_node_given_name(Db& db, std::int64_t id, const std::string& given_name);
 void set_node_expiry(Db& db, std::int64_t id, std::optional<TimePoint> expiry);
+// auth.device_approval: whether the node's peers may see it.
+void set_node_approved(Db& db, std::int64_t id, bool approved);
 void set_node_ips(Db& db, std::int64_t id, const std::optional<std::string>& ipv4,
                   const std::optional<std::string>& ipv6);
 // hs-control's writes: what a client reports in its map requests (disco key, endpoints,
@@ -211,7 +213,9 @@ AuthRequest create_auth_request(Db& db, const std::string& machine_key, const st
 std::optional<AuthRequest> find_auth_request(Db& db, std::string_view id);
 // Approves a pending request for `user_id`. Throws NotFound for an unknown ID and StoreError
 // for one that expired or was already used.
-void approve_auth_request(Db& db, std::string_view id, std::int64_t user_id, TimePoint now);
+// `method` (cli, oidc) becomes the node's register_method.
+void approve_auth_request(Db& db, std::string_view id, std::int64_t user_id, TimePoint now,
+                          const std::string& method = "cli");
 void set_auth_request_status(Db& db, std::string_view id, const std::string& status);
 // Refuses a pending login: its status becomes "rejected" and it ends now, so hs-control stops
 // holding the client's request (the client is given a new login URL) and the ID cannot be

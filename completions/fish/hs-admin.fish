@@ -54,7 +54,7 @@ complete -c hs-admin -n "__fish_seen_subcommand_from $apikeys; and __fish_seen_s
 complete -c hs-admin -n "__fish_seen_subcommand_from $apikeys; and __fish_seen_subcommand_from expire delete" -s i -l id -x -d 'Key ID'
 complete -c hs-admin -n "__fish_seen_subcommand_from $apikeys; and __fish_seen_subcommand_from expire delete" -s p -l prefix -x -d 'Key prefix'
 
-set -l nodeverbs list show register expire rename delete move tag approve-routes list-routes backfill-ips
+set -l nodeverbs list show register approve expire rename delete move tag approve-routes list-routes backfill-ips
 complete -c hs-admin -n "__fish_seen_subcommand_from $nodes; and not __fish_seen_subcommand_from $nodeverbs" -a "$nodeverbs"
 complete -c hs-admin -n "__fish_seen_subcommand_from $nodes; and __fish_seen_subcommand_from list register move" -s u -l user -x -d 'User name or ID'
 complete -c hs-admin -n "__fish_seen_subcommand_from $nodes; and __fish_seen_subcommand_from list" -s t -l tag -x -d 'Only nodes with this tag'

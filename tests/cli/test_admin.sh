@@ -168,14 +168,14 @@ q "INSERT INTO nodes(machine_key, node_key, disco_key, host_info, ipv4, ipv6, ho
    VALUES ('mkey:$(h f)', 'nodekey:$(h 1)', 'phone', 'bob-phone', 2, 1, '$NOW', '$NOW');"
 
 run "$A" nodes list; expect_rc 0 "nodes list"
-expect_out '^ID +Hostname +Name +MachineKey +NodeKey +User +Tags +IPs +Ephemeral +LastSeen +Expiration +Connected +Expired' "nodes header"
+expect_out '^ID +Hostname +Name +MachineKey +NodeKey +User +Tags +IPs +Ephemeral +LastSeen +Expiration +Connected +Expired +Approved' "nodes header"
 [ "$(printf '%s\n' "$OUT" | wc -l)" = 4 ] || fail "nodes list: header and 3 rows"
-printf '%s\n' "$OUT" | grep -q '^1 \+Alice Laptop \+alice-laptop \+mkey:aaaaaaaa \+nodekey:bbbbbbbb \+alice \+- \+100.64.0.1,fd7a:115c:a1e0::1 \+false \+[0-9-]\+ [0-9:]\+ \+- \+online \+no$' ||
+printf '%s\n' "$OUT" | grep -q '^1 \+Alice Laptop \+alice-laptop \+mkey:aaaaaaaa \+nodekey:bbbbbbbb \+alice \+- \+100.64.0.1,fd7a:115c:a1e0::1 \+false \+[0-9-]\+ [0-9:]\+ \+- \+online \+no \+yes$' ||
   fail "nodes list: row 1"
-printf '%s\n' "$OUT" | grep -q '^2 \+srv \+srv .* \+- \+tag:server \+100.64.0.2 \+false \+- \+- \+offline \+no$' || fail "nodes list: row 2"; ok
+printf '%s\n' "$OUT" | grep -q '^2 \+srv \+srv .* \+- \+tag:server \+100.64.0.2 \+false \+- \+- \+offline \+no \+yes$' || fail "nodes list: row 2"; ok
 run "$A" nodes list -o json; expect_rc 0 "nodes list json"; jqt 'type == "array" and length == 3'
 jqt '.[0] | keys_unsorted == ["id","machine_key","node_key","disco_key","ip_addresses","name","given_name","user",
-  "tags","online","last_seen","expiry","expired","ephemeral","created_at","register_method","approved_routes","available_routes","primary_routes"]'
+  "tags","online","last_seen","expiry","expired","ephemeral","created_at","register_method","approved","approved_routes","available_routes","primary_routes"]'
 jqt ".[0] | .id == 1 and .machine_key == \"mkey:$(h a)\" and .node_key == \"nodekey:$(h b)\" and .disco_key == \"discokey:$(h c)\""
 jqt '.[0] | .ip_addresses == ["100.64.0.1","fd7a:115c:a1e0::1"] and .name == "Alice Laptop" and .given_name == "alice-laptop"'
 jqt '.[0] | .user.name == "alice" and .online == true and .expiry == null and .expired == false and .register_method == "authkey"'
@@ -194,7 +194,7 @@ run "$A" nodes list -u nobody -o json; expect_json_error 'user "nobody" not foun
 q "UPDATE nodes SET expiry = '2020-01-01T00:00:00Z' WHERE id = 1"
 run "$A" nodes list -o json; jqt '.[0] | .online == false and .expired == true'; ok
 run "$A" nodes list --online -o json; jqt 'length == 0'; ok
-run "$A" nodes list; printf '%s\n' "$OUT" | grep -q '^1 .* offline \+yes$' || fail "expired node shown connected"; ok
+run "$A" nodes list; printf '%s\n' "$OUT" | grep -q '^1 .* offline \+yes \+yes$' || fail "expired node shown connected"; ok
 q "UPDATE nodes SET expiry = NULL WHERE id = 1"
 run "$A" nodes list --online -o json; jqt 'length == 1 and .[0].id == 1'; ok
 

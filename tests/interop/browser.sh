@@ -1,4 +1,4 @@
-# The real browser of test_oidc.sh and test_local_login.sh: Debian's chromium driven by
+# The real browser of test_oidc*.sh and test_local_login.sh: Debian's chromium driven by
 # playwright-core (tests/interop/oidc/package.json). Source after lib.sh.
 
 # browser_setup DRIVER OUT: checks chromium and node, installs the pinned npm packages once per
@@ -20,7 +20,11 @@ browser_setup() {
     cp "$HS_SRC/tests/interop/oidc/package.json" "$HS_SRC/tests/interop/oidc/package-lock.json" "$NODE_DIR/"
     (cd "$NODE_DIR" && npm ci --ignore-scripts --no-audit --no-fund >/dev/null) || fail "npm ci in $NODE_DIR failed"
   fi
-  cp "$HS_SRC"/tests/interop/oidc/*.mjs "$NODE_DIR/"
+  # Each suite its own copy of the scripts: two suites may run at once with different versions.
+  local run="$LAB/oidc-node"
+  mkdir -p "$run" && ln -sfn "$NODE_DIR/node_modules" "$run/node_modules"
+  cp "$HS_SRC"/tests/interop/oidc/*.mjs "$HS_SRC/tests/interop/oidc/package.json" "$run/"
+  NODE_DIR=$run
 }
 browser() {
   OUT="$BROWSER_OUT" timeout 150 ip netns exec "$(host_ns browser)" node "$NODE_DIR/$BROWSER_DRIVER" "$@"

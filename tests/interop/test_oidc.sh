@@ -10,58 +10,17 @@
 # Screenshots of every page: $HS_OIDC_OUT (default build/test-output/oidc).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/control.sh"
-. "$(dirname "$0")/browser.sh"
+. "$(dirname "$0")/oidc_lab.sh"
 need_root
 
-OUT=${HS_OIDC_OUT:-$HS_BIN/../test-output/oidc}
-browser_setup browser.mjs "$OUT"
-
-# The provider, on the lab bridge where hs-control and the browser's namespace reach it: its
-# certificate from the lab CA, which hs-control trusts through SSL_CERT_FILE.
-lab_bridge
-host_add browser 95
-lab_pki "${LAB_SUBNET}1"
-export SSL_CERT_FILE="$LAB/pki/bundle.pem"
-PROVIDER_PORT=$((21000 + LAB_ID))
-ISSUER="https://${LAB_SUBNET}1:$PROVIDER_PORT"
-echo "s3cret-$RANDOM$RANDOM" >"$LAB/client_secret"
-cat >"$LAB/users.json" <<'JSON'
-{
-  "alice":   {"email": "alice@example.com",   "email_verified": true,  "name": "Alice Liddell", "preferred_username": "alice", "groups": ["vpn", "eng"]},
-  "bob":     {"email": "bob@example.com",     "email_verified": true,  "name": "Bob", "preferred_username": "bob", "groups": ["sales"]},
-  "mallory": {"email": "mallory@evil.test",   "email_verified": true,  "name": "Mallory", "preferred_username": "mallory", "groups": ["vpn"]},
-  "carol":   {"email": "carol@example.com",   "email_verified": false, "name": "Carol", "preferred_username": "carol", "groups": ["vpn"]},
-  "dave":    {"email": "dave@example.com",    "email_verified": true,  "name": "Dave", "preferred_username": "dave", "groups": ["vpn"]}
-}
-JSON
-control_config "policy: {mode: database}" "oidc: {issuer: '$ISSUER', client_id: hs-control, client_secret_path: '$LAB/client_secret'," \
-  "  scope: [openid, profile, email, groups], pkce: {enabled: true, method: S256}, use_expiry_from_token: true," \
-  "  allowed_groups: [vpn], allowed_domains: [example.com]," \
-  "  allowed_users: [alice@example.com, carol@example.com, mallory@evil.test]}"
-# Node 20 here sometimes hangs while the provider sets up (1 of 8 standalone starts: every
-# thread waiting on a futex, no CPU used; cause not found): a start that is not ready within
-# 15 s is ended and tried again, at most three times, and the log says so.
-provider_start() {
-  HOST="${LAB_SUBNET}1" PORT=$PROVIDER_PORT USERS_FILE="$LAB/users.json" CLIENT_SECRET=$(<"$LAB/client_secret") \
-    REDIRECT_URI="$CONTROL_URL/oidc/callback" TLS_KEY="$LAB/pki/srv.key" TLS_CERT="$LAB/pki/srv.pem" \
-    ID_TOKEN_ALG=${HS_OIDC_ALG:-ES256} node "$NODE_DIR/provider.mjs" >"$LAB/provider.log" 2>&1 &
-  PROVIDER_PID=$!
-  LAB_PIDS+=("$PROVIDER_PID")
-}
-provider_ready() { kill -0 "$PROVIDER_PID" && grep -q ready "$LAB/provider.log"; }
-for attempt in 1 2 3; do
-  provider_start
-  eventually 15 provider_ready && break
-  log "the provider was not ready after 15 s (attempt $attempt): $(tr '\n' ' ' <"$LAB/provider.log")"
-  kill -KILL "$PROVIDER_PID" 2>/dev/null || true
-done
-provider_ready || fail "the provider did not start in three attempts"
+oidc_lab oidc
+oidc_config
+provider_up
 curl -sS --cacert "$LAB/pki/ca.pem" "$ISSUER/.well-known/openid-configuration" | jq -e .issuer >/dev/null || fail "the provider serves no discovery document"
-pass "oidc-provider $(jq -r '.packages["node_modules/oidc-provider"].version' "$NODE_DIR/package-lock.json") serves $ISSUER"
+pass "oidc-provider $(jq -r '.packages["node_modules/oidc-provider"].version' "$HS_SRC/tests/interop/oidc/package-lock.json") serves $ISSUER"
 control_start
 grep -q "OIDC: signing in through $ISSUER" "$CONTROL_DIR/control.log" || fail "hs-control did not discover the provider"
 pass "hs-control discovered the provider and fetched its keys at start"
-
 
 # One client per pinned version signs in as alice; the second pings the first.
 clients=()
@@ -74,9 +33,11 @@ for v in $TS_VERSIONS; do
   [ "$(field "$r" .status)" = 200 ] && [ "$(field "$r" .h1)" = "Device registered" ] ||
     fail "$v: the callback page is not the success page: $r"
   [[ "$(field "$r" .text)" == *"signed in as alice (alice@example.com)"*"$c"* ]] || fail "$v: success page: $(field "$r" .text)"
+  [ "$(field "$r" .confirm.h1)" = "Add this device?" ] && [[ "$(field "$r" .confirm.text)" == *"$c"* ]] ||
+    fail "$v: no confirmation page naming $c before the registration: $(field "$r" .confirm)"
   wait "$UP_PID" || { cat "$LAB/up-$c.err" >&2; fail "$v: tailscale up did not finish after the sign-in"; }
   status_is "$c" .BackendState Running || fail "$v: $c is not Running after the sign-in"
-  pass "$v: tailscale up -> /register/<id> -> provider login and consent -> /oidc/callback: '$(field "$r" .h1)', client Running"
+  pass "$v: tailscale up -> /register/<id> -> provider login and consent -> /oidc/callback -> confirmation: '$(field "$r" .h1)', client Running"
   [ -z "${ALICE_CALLBACK:-}" ] && ALICE_CALLBACK=$(field "$r" .callback)
   clients+=("$c")
 done
@@ -88,6 +49,11 @@ u=$(echo "$users" | jq -c '.[0]')
   [ "$(field "$u" .email)" = alice@example.com ] && [ "$(field "$u" .display_name)" = "Alice Liddell" ] ||
   fail "hs-admin users list does not show the provider identity: $u"
 pass "hs-admin users list: $(field "$u" '"\(.name), \(.email), \(.provider), \(.provider_id)"')"
+# headscale's register_method for a node signed in through the provider: "oidc", also over REST.
+check "hs-admin nodes list: register_method oidc" admin_node_is "${clients[0]}" .register_method oidc
+api_key=$(admin apikeys create -o json | jq -r .key)
+check "REST /api/v1/node: registerMethod REGISTER_METHOD_OIDC" test "$(curl -sS -H "Authorization: Bearer $api_key" \
+  "$CONTROL_URL/api/v1/node" | jq -r --arg h "${clients[0]}" '.nodes[] | select(.name==$h) | .registerMethod')" = REGISTER_METHOD_OIDC
 # use_expiry_from_token: the node expires with its ID token (oidc-provider's default lifetime, 1 h).
 token_expiry_ok() {
   local e; e=$(admin nodes list -o json | jq -r --arg h "$1" '.[] | select(.name==$h) | .expiry // empty')
@@ -106,13 +72,6 @@ fi
 host_add rq 90
 ts_start rq 41690
 up_interactive rq
-refusal() {  # refusal WHAT STATUS TEXT SCENARIO ARGS...
-  local what=$1 status=$2 text=$3
-  shift 3
-  local r; r=$(browser "$@") || { check "$what" false; return; }
-  check "$what: HTTP $status, page says '$text'" \
-    test "$(field "$r" .status)" = "$status" -a -n "$(field "$r" .text | grep -F -- "$text")"
-}
 refusal "user outside allowed_groups" 403 "is in none of the groups allowed" signin "$AUTH_URL" bob rq-bob
 refusal "user outside allowed_domains" 403 "e-mail addresses at evil.test may not join" signin "$AUTH_URL" mallory rq-mallory
 refusal "unverified e-mail" 403 "carol@example.com is not verified" signin "$AUTH_URL" carol rq-carol
@@ -135,6 +94,7 @@ policy_set <<'POLICY'
 {"acls": [{"action": "accept", "src": ["group:oidc/eng"], "dst": ["group:oidc/eng:*"]}]}
 POLICY
 check "group:oidc/eng: alice (groups vpn, eng at the provider) sees her other device" eventually 10 peers_are "$v2" "$v1"
+check "group:oidc/eng grants it: $v2 pings $v1" eventually 20 pong "$v2" "$v1"
 check "hs-admin users list shows the provider's groups" \
   test "$(admin users list -o json | jq -c '.[0].groups')" = '["vpn","eng"]'
 jq '.alice.groups = ["vpn"]' "$LAB/users.json" >"$LAB/users.json.new" && mv "$LAB/users.json.new" "$LAB/users.json"
@@ -150,5 +110,8 @@ if eventually 10 peers_are "$v2" ""; then pass "group:oidc/eng is empty now: $v2
   admin nodes list -o json | jq -c '.[] | [.name, .user.name, .expiry]' >&2; tail -30 "$CONTROL_DIR/control.log" >&2
   check "group:oidc/eng is empty now: $v2 sees no peer" false
 fi
-pass "screenshots in $OUT: $(ls "$OUT" | wc -l) files"
+if denied=$(pong "$v2" "$v1" 2>&1); then check "$v2 can no longer ping $v1" false; else
+  pass "$v2 can no longer ping $v1: $(echo "$denied" | tail -n 1)"
+fi
+pass "screenshots in $BROWSER_OUT: $(ls "$BROWSER_OUT" | wc -l) files"
 finish

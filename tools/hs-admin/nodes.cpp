@@ -166,7 +166,8 @@ Columns node_columns() {
             time_field("LastSeen", "last_seen"),
             time_field("Expiration", "expiry"),
             {"Connected", [](const json& o) { return o.value("online", false) ? "online" : "offline"; }},
-            {"Expired", [](const json& o) { return o.value("expired", false) ? "yes" : "no"; }}};
+            {"Expired", [](const json& o) { return o.value("expired", false) ? "yes" : "no"; }},
+            {"Approved", [](const json& o) { return o.value("approved", true) ? "yes" : "waiting"; }}};
 }
 
 void add_nodes(CLI::App& app, Context& ctx, Actions& actions) {
@@ -176,6 +177,9 @@ void add_nodes(CLI::App& app, Context& ctx, Actions& actions) {
     add_simple(*noun, ctx, actions, "show", "Show one node", {"get"}, "nodes.show", true);
     add_register(*noun, ctx, actions);
     add_expire(*noun, ctx, actions);
+    add_simple(*noun, ctx, actions, "approve",
+               "Let a node that auth.device_approval holds back reach its peers (and they it)", {}, "nodes.approve",
+               true);
     add_with_value(*noun, ctx, actions, "rename", "Set a node's name in the tailnet (its MagicDNS label)", {"mv"},
                    "nodes.rename", "new_name", "NEW_NAME", "A DNS label: 1-63 lower-case letters, digits or '-'");
     add_simple(*noun, ctx, actions, "delete", "Delete a node (no prompt)", {"del", "rm"}, "nodes.delete", false);

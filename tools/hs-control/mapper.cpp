@@ -52,7 +52,9 @@ json node_json(const Node& n, const MapSettings& s, int capver, TimePoint now, b
         {"Hostinfo", n.host_info},
         {"Created", format_time(n.created_at)},
         {"Cap", capver},
-        {"MachineAuthorized", !expired},
+        // False while auth.device_approval holds the node back: the client's state becomes
+        // NeedsMachineAuth ("Machine is not yet approved by tailnet admin.").
+        {"MachineAuthorized", !expired && n.approved},
         {"Online", n.online},
     };
     if (!n.tags.empty()) j["Tags"] = n.tags;
@@ -144,8 +146,13 @@ std::string full_map_head(const std::string& self_node, const std::string& derp_
     return out;
 }
 
-std::string full_map_tail(TimePoint now, const MapSettings& s) {
-    std::string out = R"(,"ControlTime":")";
+std::string full_map_tail(TimePoint now, const MapSettings& s, const std::string& health) {
+    std::string out;
+    if (!health.empty()) {
+        out += R"(,"Health":)";
+        out += health;
+    }
+    out += R"(,"ControlTime":")";
     out += format_time(now);
     out += '"';
     if (!s.logtail) out += R"(,"Debug":{"DisableLogTail":true})";
@@ -156,7 +163,7 @@ std::string full_map_tail(TimePoint now, const MapSettings& s) {
 std::string full_map_json(const std::string& self_node, const std::vector<const std::string*>& peers,
                           const std::string& derp_map, const std::string& dns_config, const std::string& user_profiles,
                           const std::string& packet_filter, const std::string& domain, TimePoint now,
-                          const MapSettings& s, const std::string& ssh_policy) {
+                          const MapSettings& s, const std::string& ssh_policy, const std::string& health) {
     std::string out = full_map_head(self_node, derp_map, dns_config, user_profiles, packet_filter, domain, ssh_policy);
     std::size_t size = out.size() + 256;
     for (const auto* p : peers) size += p->size() + 1;
@@ -169,7 +176,7 @@ std::string full_map_json(const std::string& self_node, const std::vector<const 
         }
         out += ']';
     }
-    out += full_map_tail(now, s);
+    out += full_map_tail(now, s, health);
     return out;
 }
 

@@ -53,13 +53,14 @@ inline constexpr std::string_view kPeersOpen = R"(,"Peers":[)";
 std::string full_map_head(const std::string& self_node, const std::string& derp_map, const std::string& dns_config,
                           const std::string& user_profiles, const std::string& packet_filter, const std::string& domain,
                           const std::string& ssh_policy = {});
-std::string full_map_tail(TimePoint now, const MapSettings& s);
+// `health` is MapResponse.Health's JSON ([]string: problems the client shows), or empty for none.
+std::string full_map_tail(TimePoint now, const MapSettings& s, const std::string& health = {});
 // The whole first message: everything the client needs, with `peers` (already JSON, sorted by
 // node ID). The pieces are pre-serialised so a map for many peers is concatenation.
 std::string full_map_json(const std::string& self_node, const std::vector<const std::string*>& peers,
                           const std::string& derp_map, const std::string& dns_config, const std::string& user_profiles,
                           const std::string& packet_filter, const std::string& domain, TimePoint now,
-                          const MapSettings& s, const std::string& ssh_policy = {});
+                          const MapSettings& s, const std::string& ssh_policy = {}, const std::string& health = {});
 
 // One MapResponse after the first: every message hs-control sends on a stream is written here
 // or by full_map_json. Parts left empty are left out; the pre-serialised ones are pasted as

@@ -6,6 +6,8 @@
 
 #include "common/auth/id_token.h"
 #include "common/base/files.h"
+#include "common/base/netaddr.h"
+#include "common/base/random.h"
 #include "common/base/url.h"
 #include "common/net/http_fetch.h"
 #include "common/store/store.h"
@@ -217,7 +219,8 @@ OidcLogin::Verified OidcLogin::authenticate(const std::string& code, const OidcF
     }
     const auto res = http_post_form(p.token_endpoint, body, authorization, kFetchTimeout, kMaxDocument);
     const auto tokens = auth::parse_token_response(res.status, res.body);
-    auth::IdTokenExpectations expect{p.issuer, o.client_id, flow.nonce, Clock::now()};
+    auth::IdTokenExpectations expect{p.issuer, o.client_id, flow.nonce, Clock::now(),
+                                     std::chrono::duration_cast<std::chrono::seconds>(o.clock_skew)};
     auth::IdToken token;
     try {
         token = auth::verify_id_token(tokens.id_token, keys, expect);
@@ -279,13 +282,54 @@ asio::awaitable<OidcReply> OidcLogin::finish(const std::string& target, const st
                      flow->auth_id, *why);
         co_return OidcReply{403, oidc_refused_page(*why), "", ""};
     }
-    auto reply = approve(*flow, v, Clock::now());
+    co_return ask_confirmation(*flow, v, Clock::now());
+}
+
+OidcReply OidcLogin::ask_confirmation(const OidcFlow& flow, const Verified& v, TimePoint now) {
+    const auto ar = store::find_auth_request(db(), flow.auth_id);
+    if (!ar || ar->status != "pending" || ar->expires_at <= now)
+        return {410, oidc_bad_link_page("This device's registration request has expired or was already completed"), "",
+                ""};
+    const auto token = random_token(32);
+    confirmations_.hold(flow.auth_id, token, {flow, v}, now);
+    spdlog::info("OIDC: {} signed in for registration {} ({}); waiting for the confirmation", v.who.provider_identifier,
+                 flow.auth_id, ar->hostname);
+    const bool secure = cfg_.server_url.rfind("https://", 0) == 0;
+    return {200,
+            oidc_confirm_page(flow.auth_id, token, ar->hostname, ar->machine_key, ar->node_key, user_name(v.who),
+                              v.who.email),
+            "", confirm_set_cookie(flow.auth_id, token, secure)};
+}
+
+asio::awaitable<OidcReply> OidcLogin::confirm(const std::string& method, const std::string& auth_id,
+                                              const std::string& body, const std::string& cookies,
+                                              const std::string& peer) {
+    if (method != "POST")
+        co_return OidcReply{405, oidc_bad_link_page("This address takes only the confirmation form"), "", ""};
+    const auto form = query_value(body, kConfirmField).value_or("");
+    const auto cookie = cookie_value(cookies, kConfirmField);
+    // The form and the cookie must agree: another site can make a browser post the form, but
+    // neither read the token nor send the SameSite=Strict cookie with it.
+    if (form.empty() || cookie != form) {
+        spdlog::warn("OIDC: confirmation for registration {} refused: the token is missing or not this browser's",
+                     auth_id);
+        co_return OidcReply{403,
+                            oidc_bad_link_page("This confirmation did not come from the page this server showed "
+                                               "you in this browser"),
+                            "", ""};
+    }
+    const auto held = confirmations_.take(auth_id, form, Clock::now());
+    if (!held)
+        co_return OidcReply{410, oidc_bad_link_page("This confirmation is unknown, has expired or was already used"),
+                            "", ""};
+    auto reply = approve(held->flow, held->verified, Clock::now(), peer);
+    const bool secure = cfg_.server_url.rfind("https://", 0) == 0;
+    reply.set_cookie = confirm_set_cookie(auth_id, "", secure, true);
     if (reply.status == 200 && cfg_.oidc.use_expiry_from_token) {
         // Named arguments (GCC 12, see on_pool); detached: the person's page does not wait.
         auto executor = co_await asio::this_coro::executor;
-        const auto auth_id = flow->auth_id;
         const auto user_id = reply.user_id;
-        const auto expiry = v.token_expiry;
+        const auto expiry = held->verified.token_expiry;
         asio::co_spawn(executor, apply_token_expiry(auth_id, user_id, expiry), asio::detached);
     }
     co_return reply;
@@ -314,7 +358,33 @@ asio::awaitable<void> OidcLogin::apply_token_expiry(std::string auth_id, std::in
     }
 }
 
-OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint now) {
+namespace {
+
+// The sign-in vocabulary of the audit trail (signin.succeeded: docs/security.md): the client's
+// address without its port, and its /24 (IPv4) or /64 (IPv6) as the "network".
+void audit_signin(Db& db, TimePoint now, const std::string& provider_identifier, const User& user,
+                  const std::string& peer) {
+    const auto hp = parse_host_port(peer);
+    const std::string address = hp ? hp->host : peer;
+    std::string network;
+    if (const auto ip = parse_ip(address))
+        if (const auto net = parse_prefix(address + (ip->v6 ? "/64" : "/24"), true)) network = net->str();
+    store::AuditEntry e{.at = now,
+                        .actor = "oidc:" + provider_identifier,
+                        .action = "signin.succeeded",
+                        .object = "user " + std::to_string(user.id) + " (" + user.name + ")",
+                        .after = nlohmann::json{{"method", "oidc"}, {"network", network}}.dump(),
+                        .source = address};
+    try {
+        store::append_audit(db, e);
+    } catch (const std::exception& ex) {
+        spdlog::error("audit trail: signin.succeeded of {} not recorded: {}", e.object, ex.what());
+    }
+}
+
+}  // namespace
+
+OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint now, const std::string& peer) {
     const auto ar = store::find_auth_request(db(), flow.auth_id);
     if (!ar || ar->status != "pending" || ar->expires_at <= now)
         return {410, oidc_bad_link_page("This device's registration request has expired or was already completed"), "",
@@ -329,10 +399,11 @@ OidcReply OidcLogin::approve(const OidcFlow& flow, const Verified& v, TimePoint 
     u.groups = v.who.groups;
     try {
         const auto user = store::upsert_oidc_user(db(), u);
-        store::approve_auth_request(db(), flow.auth_id, user.id, now);
+        store::approve_auth_request(db(), flow.auth_id, user.id, now, "oidc");
+        audit_signin(db(), now, v.who.provider_identifier, user, peer);
         spdlog::info("OIDC: {} (user {}, {}) signed in; registration {} for {} approved", v.who.provider_identifier,
                      user.id, user.name, flow.auth_id, ar->hostname);
-        return {200, oidc_success_page(ar->hostname, user.name, user.email), "", "", user.id};
+        return {200, oidc_success_page(ar->hostname, user.name, user.email, cfg_.device_approval), "", "", user.id};
     } catch (const store::StoreError& e) {
         return {409, oidc_bad_link_page(e.what()), "", ""};
     } catch (const std::exception& e) {

@@ -21,6 +21,7 @@
 #include "common/config/config.h"
 #include "common/net/http_text.h"
 #include "common/store/db.h"
+#include "tools/hs-control/oidc_confirm.h"
 #include "tools/hs-control/oidc_flows.h"
 
 namespace hs::control {
@@ -58,9 +59,16 @@ public:
     // GET /register/<id> for a pending registration: a redirect to the provider with a fresh
     // state, nonce and PKCE challenge, and the cookie binding the state to this browser.
     OidcReply begin(const std::string& auth_id, TimePoint now);
-    // GET /oidc/callback: every check, then the approval. `target` is the request target,
-    // `cookies` its Cookie header; both must outlive the call (the caller awaits it).
+    // GET /oidc/callback: every check, then the page asking the person to confirm the device
+    // (oidc_confirm.h). `target` is the request target, `cookies` its Cookie header; both must
+    // outlive the call (the caller awaits it).
     boost::asio::awaitable<OidcReply> finish(const std::string& target, const std::string& cookies);
+    // POST /register/confirm/<auth_id> from that page: with the token in both the form `body`
+    // and the cookie, the approval, and a signin.succeeded audit row naming `peer` (the
+    // client's "ip:port"). Anything else is refused with a page saying why.
+    boost::asio::awaitable<OidcReply> confirm(const std::string& method, const std::string& auth_id,
+                                              const std::string& body, const std::string& cookies,
+                                              const std::string& peer);
 
 private:
     struct Verified {
@@ -71,7 +79,9 @@ private:
     void discover();
     std::vector<auth::Jwk> fetch_keys();
     Verified authenticate(const std::string& code, const OidcFlow& flow);
-    OidcReply approve(const OidcFlow& flow, const Verified& v, TimePoint now);
+    OidcReply approve(const OidcFlow& flow, const Verified& v, TimePoint now, const std::string& peer);
+    // After every check of the callback: holds the sign-in and answers with the confirmation page.
+    OidcReply ask_confirmation(const OidcFlow& flow, const Verified& v, TimePoint now);
     // oidc.use_expiry_from_token: waits (30 s at most) for the client to get its node from the
     // approved registration, then gives that node the ID token's expiry.
     boost::asio::awaitable<void> apply_token_expiry(std::string auth_id, std::int64_t user_id, TimePoint expiry);
@@ -89,6 +99,11 @@ private:
     std::string client_secret_;
     boost::asio::thread_pool pool_{1};
     OidcFlows flows_;  // the event loop's alone
+    struct Confirmable {
+        OidcFlow flow;
+        Verified verified;
+    };
+    OidcConfirmations<Confirmable> confirmations_;  // the event loop's alone
 
     std::mutex mu_;  // guards what the worker writes and the loop reads
     std::optional<auth::ProviderMetadata> provider_;

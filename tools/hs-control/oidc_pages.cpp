@@ -11,13 +11,17 @@ const char* kStartAgain =
 
 }  // namespace
 
-std::string oidc_success_page(const std::string& hostname, const std::string& user, const std::string& email) {
+std::string oidc_success_page(const std::string& hostname, const std::string& user, const std::string& email,
+                              bool held) {
     std::string who = "<b>" + html_escape(user) + "</b>";
     if (!email.empty() && email != user) who += " (" + html_escape(email) + ")";
     return page("Device registered",
                 "<p role=\"status\">You are signed in as " + who + ". The device <b>" + html_escape(hostname) +
-                    "</b> is now in the tailnet as one of your devices.</p>\n"
-                    "<p>It connects by itself within a few seconds. You can close this window.</p>");
+                    "</b> is now in the tailnet as one of your devices.</p>\n" +
+                    (held ? "<p>This tailnet lets a new device reach the others only once an administrator has "
+                            "approved it: until then <code>tailscale status</code> on it says so. You can close this "
+                            "window.</p>"
+                          : "<p>It connects by itself within a few seconds. You can close this window.</p>"));
 }
 
 std::string oidc_refused_page(const std::string& why) {

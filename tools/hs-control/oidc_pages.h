@@ -7,7 +7,9 @@
 namespace hs::control {
 
 // The device joined (or came back): who it belongs to now and that the browser can be closed.
-std::string oidc_success_page(const std::string& hostname, const std::string& user, const std::string& email);
+// `held`: auth.device_approval is on, so a new device waits for an administrator.
+std::string oidc_success_page(const std::string& hostname, const std::string& user, const std::string& email,
+                              bool held = false);
 // The server's rules or the provider refused this person: `why` says which.
 std::string oidc_refused_page(const std::string& why);
 // The provider's answer did not pass a check (a refused code, a bad ID token).

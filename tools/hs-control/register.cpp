@@ -104,7 +104,10 @@ RegisterReply Tailnet::success(const Live& l) const {
     }
     RegisterReply r;
     const bool expired = l.rec.expired(Clock::now());
-    r.body = {{"User", user}, {"Login", login}, {"MachineAuthorized", !expired}, {"NodeKeyExpired", expired}};
+    r.body = {{"User", user},
+              {"Login", login},
+              {"MachineAuthorized", !expired && l.rec.approved},
+              {"NodeKeyExpired", expired}};
     return r;
 }
 
@@ -195,6 +198,7 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     n.ephemeral = ephemeral;
     n.created_at = now;
     n.updated_at = now;
+    n.approved = !cfg_.device_approval;
     const bool random = cfg_.allocation == "random";
     if (pools_.v4) {
         const auto ip = pools_.v4->allocate(random);
@@ -221,7 +225,8 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     ensure_user(n.user_id);
     const auto& l = add_node(std::move(n), now, Tell::Everyone);
     ++stats_.registrations_ok;
-    spdlog::info("registered node {} ({}, {}) by {}", l.rec.id, l.rec.given_name, l.rec.ipv4.value_or("-"), method);
+    spdlog::info("registered node {} ({}, {}) by {}{}", l.rec.id, l.rec.given_name, l.rec.ipv4.value_or("-"), method,
+                 l.rec.approved ? "" : "; it waits for: hs-admin nodes approve " + std::to_string(l.rec.id));
     admin::audit_control_change(db_, now, "node.registered", admin::node_object(l.rec), nullptr,
                                 admin::node_summary(l.rec), method);
     return success(l);
@@ -414,7 +419,7 @@ std::optional<RegisterReply> Tailnet::handle_poll_auth(const std::string& auth_i
         return error_reply(*why);
     }
     const bool ephemeral = req.value("Ephemeral", false);
-    return complete_registration(machine_key, req, ar->user_id, tags, std::nullopt, ephemeral, "cli", tx, now);
+    return complete_registration(machine_key, req, ar->user_id, tags, std::nullopt, ephemeral, ar->method, tx, now);
 }
 
 }  // namespace hs::control

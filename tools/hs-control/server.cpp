@@ -304,6 +304,7 @@ asio::awaitable<std::optional<TextResponse>> Server::serve_signin(const Request&
                                   std::string(req[http::field::authorization]), req.body(), now, peer, guard_.get());
         auto res = make(r.status, r.body, r.content_type.c_str());
         if (r.retry_after > 0) res.set(http::field::retry_after, std::to_string(r.retry_after));
+        if (req.method() != http::verb::get) tailnet_.note_own_write();  // clients hear of it on the tick
         co_return res;
     }
     if (const auto wait = guard_->throttled(LoginGuard::Kind::RegistrationId, peer, now)) {
@@ -315,6 +316,12 @@ asio::awaitable<std::optional<TextResponse>> Server::serve_signin(const Request&
     if (path == "/oidc/callback" && oidc) {
         const std::string cookies(req[http::field::cookie]);  // named: see accept_loop on GCC 12
         const auto reply = co_await oidc_->finish(target, cookies);
+        co_return oidc_http_response(reply);
+    }
+    if (path.rfind("/register/confirm/", 0) == 0 && oidc) {
+        // Named: see accept_loop on GCC 12.
+        const std::string method(req.method_string()), id = path.substr(18), cookies(req[http::field::cookie]);
+        const auto reply = co_await oidc_->confirm(method, id, req.body(), cookies, peer);
         co_return oidc_http_response(reply);
     }
     if (path.rfind("/register/", 0) != 0) co_return make(404, "not found\n", "text/plain");

@@ -176,15 +176,25 @@ std::string Tailnet::full_map(Live& self, TimePoint now) {
     } else {
         peers.reserve(nodes_.size());
         for (const auto& [id, l] : nodes_)
-            if (id != self.rec.id) peers.push_back(&l.peer_json);
+            if (may_see(self, l)) peers.push_back(&l.peer_json);
     }
-    auto out =
-        full_map_json(self_json(self, now), peers, derp_map_json_, dns_json_, profiles_json_,
-                      self.view ? self.view->packet_filter.dump() : allow_all_filter_json(), settings_.base_domain, now,
-                      settings_, self.view && !self.view->ssh_policy.is_null() ? self.view->ssh_policy.dump() : "");
+    auto out = full_map_json(
+        self_json(self, now), peers, derp_map_json_, dns_json_, profiles_json_,
+        self.view ? self.view->packet_filter.dump() : allow_all_filter_json(), settings_.base_domain, now, settings_,
+        self.view && !self.view->ssh_policy.is_null() ? self.view->ssh_policy.dump() : "", health_json(self));
     stats_.map_build_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++stats_.map_builds;
     return out;
+}
+
+std::string Tailnet::health_json(const Live& l) const {
+    if (!cfg_.device_approval) return {};
+    if (l.rec.approved) return "[]";
+    // The client lists it under "# Health check:" in `tailscale status --json` (.Health).
+    return json::array({"this device waits for an administrator's approval before it can reach the tailnet "
+                        "(hs-admin nodes approve " +
+                        std::to_string(l.rec.id) + ")"})
+        .dump();
 }
 
 FrameParts Tailnet::full_map_frame(Live& self, TimePoint now) {
@@ -200,24 +210,26 @@ FrameParts Tailnet::full_map_frame(Live& self, TimePoint now) {
                          settings_.base_domain));
     const auto own = PeerChunks::span_of(self.rec.id);
     bool opened = false;
-    for (auto it = nodes_.begin(); it != nodes_.end();) {
+    // A node waiting for approval gets no peers (the loop's end); the others none that wait.
+    for (auto it = self.rec.approved ? nodes_.begin() : nodes_.end(); it != nodes_.end();) {
         const auto k = PeerChunks::span_of(it->first);
         const auto end = nodes_.lower_bound((k + 1) * PeerChunks::kSpan);
         if (k == own) {
             std::string mine;
             for (auto p = it; p != end; ++p)
-                if (p->first != self.rec.id) append_peer(mine, opened, p->second.peer_json);
+                if (may_see(self, p->second)) append_peer(mine, opened, p->second.peer_json);
             b.text(mine);
         } else {
             b.shared(chunks_.get(k, !opened, [&](std::string& out, bool was_opened) {
-                for (auto p = it; p != end; ++p) append_peer(out, was_opened, p->second.peer_json);
+                for (auto p = it; p != end; ++p)
+                    if (p->second.rec.approved) append_peer(out, was_opened, p->second.peer_json);
             }));
             opened = true;
         }
         it = end;
     }
     if (opened) b.text("]");
-    b.text(full_map_tail(now, settings_));
+    b.text(full_map_tail(now, settings_, health_json(self)));
     auto out = b.finish_parts();
     stats_.map_build_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ++stats_.map_builds;

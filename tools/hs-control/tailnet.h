@@ -137,6 +137,9 @@ public:
     // Before it returns: new UserProfiles, removals, and changed nodes' own selves; peers get
     // the changed nodes on the tick, each once however many columns and routes moved.
     void sync_from_db(TimePoint now);
+    // The REST API wrote through this process's own connection, whose writes SQLite's
+    // data_version does not count: the next sync_from_db reads the change log all the same.
+    void note_own_write() { data_version_ = -1; }
     // Deletes ephemeral nodes that have been offline longer than the configured timeout; their
     // peers hear of it before this returns.
     void collect_ephemeral(TimePoint now);
@@ -213,6 +216,9 @@ private:
         bool profiles = false;           // UserProfiles changed
         bool derp_map = false;
         bool drop_views = false;  // no policy any more: each node that had a view gets everything back
+        // Nodes whose own streams get a whole new map: an approval (auth.device_approval) gives
+        // a node all its peers at once, which no delta of the allow-all path carries.
+        std::set<std::int64_t> maps;
     };
 
     // --- policy (tailnet_policy.cpp) ---
@@ -239,6 +245,14 @@ private:
     std::vector<policy::Node> policy_nodes() const;
     // `peer` as `viewer` sees it: its AllowedIPs and CapMap as the policy gives them.
     std::string peer_json_for(const policy::PeerView& pv, const Live& peer, TimePoint now) const;
+    // Whether `peer` may appear in `viewer`'s map at all: a node auth.device_approval holds back
+    // sees no peer and is no one's peer (the policy, when there is one, never compiles it in).
+    static bool may_see(const Live& viewer, const Live& peer) {
+        return viewer.rec.approved && peer.rec.approved && viewer.rec.id != peer.rec.id;
+    }
+    // MapResponse.Health for the node's full maps: why it has no peers while it waits for approval
+    // ([] once approved, which clears what an earlier map said), empty text for nothing to say.
+    std::string health_json(const Live& l) const;
     // The node's own tailcfg.Node with the policy's CapMap merged in.
     std::string self_json(const Live& l, TimePoint now) const;
     // flush with a policy in force: each connected node hears what changed in its own view,
@@ -282,6 +296,9 @@ private:
     // are written; then the node is rendered for peers again, primary routes re-elected when its
     // routes or liveness as a router moved, and what happened recorded in pending_ as how.tell
     // says (the election records the nodes it moves, this one included, as Tell::Everyone).
+    // A change of `approved` is news to everyone whatever how.tell says: the node's peers get it
+    // on the tick (or lose it), the node itself a whole new map at once, and the policy is
+    // compiled again with it (or without it).
     void change(Live& l, Node next, TimePoint now, const How& how);
     // A node new to nodes_ (registered, loaded, or added by hs-admin), indexed and rendered as
     // change() would, then recorded as `tell` says.

@@ -49,6 +49,7 @@ void Tailnet::change(Live& l, Node next, TimePoint now, const How& how) {
     if (how.write == Write::ClientReport || how.write == Write::Login || how.write == Write::Expiry)
         next.updated_at = now;
     write(next, now, how);
+    const bool approval_moved = next.approved != l.rec.approved;
     const bool keys_moved = next.node_key != l.rec.node_key || next.machine_key != l.rec.machine_key ||
                             next.ipv4 != l.rec.ipv4 || next.ipv6 != l.rec.ipv6;
     if (keys_moved) unindex(l);
@@ -67,6 +68,16 @@ void Tailnet::change(Live& l, Node next, TimePoint now, const How& how) {
         } catch (const store::NotFound&) {
             // hs-admin deleted the node a moment ago; sync_from_db removes it on this tick.
         }
+    }
+    if (approval_moved) {
+        spdlog::info("node {} ({}) {}", l.rec.id, l.rec.given_name,
+                     l.rec.approved ? "approved: its peers see it now" : "waits for approval");
+        policy_dirty_ = true;
+        pending_.maps.insert(l.rec.id);
+        auto news = how;
+        news.tell = Tell::Everyone;
+        settle(l, now, news, {});
+        return;
     }
     settle(l, now, how, how.tell == Tell::IfVisible ? l.peer_json : std::string());
 }
@@ -152,6 +163,11 @@ void Tailnet::publish(TimePoint now) {
     if (std::exchange(p.profiles, false)) push_all({.user_profiles = profiles_json_});
     if (!p.removed.empty()) send_removed(std::exchange(p.removed, {}));
     if (std::exchange(p.drop_views, false)) drop_policy(now);
+    for (const auto id : std::exchange(p.maps, {}))
+        if (const auto it = nodes_.find(id); it != nodes_.end() && !it->second.sinks.empty()) {
+            p.selves.erase(id);  // the map carries its self
+            push(it->second, std::make_shared<const std::string>(join_parts(full_map_frame(it->second, now))));
+        }
     for (const auto id : std::exchange(p.selves, {}))
         if (const auto it = nodes_.find(id); it != nodes_.end() && !it->second.sinks.empty())
             push(it->second, frame(delta_json({.node = self_json(it->second, now)})));
@@ -195,15 +211,20 @@ void Tailnet::flush(TimePoint now) {
     // of a node that also goes out whole says nothing new.
     std::vector<std::pair<std::int64_t, std::string_view>> listed;  // the changed nodes that still exist
     for (const auto id : d.changed)
-        if (const auto it = nodes_.find(id); it != nodes_.end()) listed.emplace_back(id, it->second.peer_json);
+        if (const auto it = nodes_.find(id); it != nodes_.end() && it->second.rec.approved)
+            listed.emplace_back(id, it->second.peer_json);
     DeltaMessage whole;
     for (const auto& [id, text] : listed) whole.peers_changed.push_back(text);
     std::map<std::int64_t, const json*> patch_of;  // ordered: the message lists them by ID
     DeltaMessage online;
+    auto shown = [&](std::int64_t id) {
+        const auto it = nodes_.find(id);
+        return it != nodes_.end() && it->second.rec.approved;
+    };
     for (const auto& [id, patch] : d.patches)
-        if (nodes_.count(id) && !d.changed.count(id)) patch_of[id] = &patch;
+        if (shown(id) && !d.changed.count(id)) patch_of[id] = &patch;
     for (const auto& [id, on] : d.presence)
-        if (nodes_.count(id)) online.online[id] = on;
+        if (shown(id)) online.online[id] = on;
     // Three messages at most, each one encode shared by every peer: the nodes, then presence,
     // then patches. Clients ignore presence and patches for IDs that are not their peers, their
     // own included, but a node listed whole must not find itself in PeersChanged (the client
@@ -213,7 +234,7 @@ void Tailnet::flush(TimePoint now) {
     // test_embedded_derp: two clients joining within the same tick).
     std::shared_ptr<const std::string> shared;
     for (auto& [id, l] : nodes_) {
-        if (l.sinks.empty() || whole.peers_changed.empty()) continue;
+        if (l.sinks.empty() || whole.peers_changed.empty() || !l.rec.approved) continue;
         if (d.changed.count(id)) {
             DeltaMessage mine;
             for (const auto& [pid, text] : listed)

@@ -190,7 +190,8 @@ policy::Node Tailnet::policy_node(const Live& l) {
 std::vector<policy::Node> Tailnet::policy_nodes() const {
     std::vector<policy::Node> out;
     out.reserve(nodes_.size());
-    for (const auto& [id, l] : nodes_) out.push_back(l.policy_in);
+    for (const auto& [id, l] : nodes_)
+        if (l.rec.approved) out.push_back(l.policy_in);  // a node waiting for approval is no one's peer
     return out;
 }
 
@@ -315,7 +316,7 @@ void Tailnet::drop_policy(TimePoint now) {
         if (l.sinks.empty()) continue;
         DeltaMessage m{.packet_filter = filter};
         for (const auto& [pid, peer] : nodes_)
-            if (pid != id) m.peers_changed.push_back(peer.peer_json);
+            if (may_see(l, peer)) m.peers_changed.push_back(peer.peer_json);
         if (had_ssh) m.ssh_policy = ssh_or_empty(nullptr).dump();
         if (had_caps) m.node = self_json(l, now);
         push(l, frame(delta_json(m)));

@@ -7,14 +7,21 @@
 //                                  and the already redeemed code of OLD_CALLBACK
 //   lost-cookie URL OLD_CALLBACK NAME  the same from a browser without hs's state cookie (a link
 //                                  carried to another browser)
+//   forged-confirm URL LOGIN NAME  sign in, then post hs's confirmation form without its cookie
+//   wrong-nonce URL LOGIN NAME     open URL, then go to the provider with hs's authorization
+//                                  request but another nonce (as a tampering page or extension
+//                                  could), sign in as LOGIN: the provider's genuine ID token
+//                                  carries that nonce
 // Every page is saved as $OUT/NAME-<n>-<what>.png.
 import { openBrowser } from './chromium.mjs';
 
 const [scenario, ...args] = process.argv.slice(2);
 const { context, page, shot, describe, run } = await openBrowser();
 
-// The provider's login form, then its consent form; returns the response of hs's callback.
-async function signIn(url, login, name) {
+// The provider's login form, then its consent form, then hs's confirmation page when the
+// callback shows one (the button is pressed; with `forgeConfirm` from a browser that lost hs's
+// cookie, as a form posted by another site would arrive). Returns where it ended.
+async function signIn(url, login, name, forgeConfirm = false) {
   await page.goto(url);
   await shot(name, 'provider-login');
   await page.fill('input[name="login"]', login);
@@ -26,8 +33,20 @@ async function signIn(url, login, name) {
   await page.click('button[type="submit"]');
   const response = await callback;
   await page.waitForLoadState('load');
-  const result = await describe(response);
+  let result = await describe(response);
   result.callback = response.url();
+  if (await page.locator('form[action^="/register/confirm/"]').count()) {
+    await shot(name, 'confirm');
+    const asked = result;
+    const confirmed = page.waitForResponse((r) => r.url().includes('/register/confirm/'));
+    if (forgeConfirm) await context.clearCookies();
+    await page.click('form[action^="/register/confirm/"] button[type="submit"]');
+    const answer = await confirmed;
+    await page.waitForLoadState('load');
+    result = await describe(answer);
+    result.callback = asked.callback;
+    result.confirm = { status: asked.status, h1: asked.h1, text: asked.text };
+  }
   await shot(name, 'result');
   return result;
 }
@@ -53,6 +72,20 @@ async function reuseCode(url, oldCallback, name, dropCookies = false) {
   return result;
 }
 
+// hs sends the browser to the provider with its state and nonce; the same request with another
+// nonce starts a second, genuine authorization at the provider.
+async function wrongNonce(url, login, name) {
+  let auth;
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (!auth && u.searchParams.get('nonce') && u.searchParams.get('client_id')) auth = u;
+  });
+  await page.goto(url);
+  if (!auth) throw new Error('no authorization request seen');
+  auth.searchParams.set('nonce', `not-the-nonce-hs-sent-${Date.now()}`);
+  return signIn(auth.toString(), login, name);
+}
+
 await run(async () => {
   if (scenario === 'signin') return signIn(args[0], args[1], args[2]);
   if (scenario === 'visit') {
@@ -62,6 +95,8 @@ await run(async () => {
     return result;
   }
   if (scenario === 'reuse-code') return reuseCode(args[0], args[1], args[2]);
+  if (scenario === 'forged-confirm') return signIn(args[0], args[1], args[2], true);
+  if (scenario === 'wrong-nonce') return wrongNonce(args[0], args[1], args[2]);
   if (scenario === 'lost-cookie') return reuseCode(args[0], args[1], args[2], true);
   throw new Error(`unknown scenario ${scenario}`);
 });

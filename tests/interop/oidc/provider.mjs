@@ -17,14 +17,34 @@ const issuer = `https://${host}:${port}`;
 const users = () => JSON.parse(fs.readFileSync(env('USERS_FILE'), 'utf8'));
 
 // Fresh keys each run, one per algorithm hs accepts; the client says which signs its ID tokens.
+// With $KEYS_FILE the first start writes them there and later starts (a restart) read them back;
+// IMPOSTOR=1 makes fresh ones under the same kids and keeps them to itself: another server
+// answering at this issuer's address, whose tokens hs must refuse.
 const key = (type, options, alg, kid) => ({
   ...crypto.generateKeyPairSync(type, options).privateKey.export({ format: 'jwk' }), alg, kid, use: 'sig',
 });
-const keys = [
+const fresh = () => [
   key('rsa', { modulusLength: 2048 }, 'RS256', 'rs256-1'),
   key('ec', { namedCurve: 'P-256' }, 'ES256', 'es256-1'),
   key('ed25519', {}, 'EdDSA', 'eddsa-1'),
 ];
+const keysFile = env('KEYS_FILE');
+let keys;
+if (env('IMPOSTOR') === '1' || !keysFile) {
+  keys = fresh();
+} else if (fs.existsSync(keysFile)) {
+  keys = JSON.parse(fs.readFileSync(keysFile, 'utf8'));
+} else {
+  keys = fresh();
+  fs.writeFileSync(keysFile, JSON.stringify(keys), { mode: 0o600 });
+}
+// $MODE_FILE, read at every token request, changes the provider's behaviour for the next
+// sign-ins: {"id_token_ttl": seconds} (ttl.IdToken, at least 1), {"token_delay_ms": n} (the token
+// endpoint answers that much later, as a slow or distant provider does).
+const mode = () => {
+  const file = env('MODE_FILE');
+  return file && fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
+};
 
 const provider = new Provider(issuer, {
   clients: [{
@@ -45,12 +65,18 @@ const provider = new Provider(issuer, {
   },
   enabledJWA: { idTokenSigningAlgValues: ['RS256', 'ES256', 'EdDSA'] },
   pkce: { required: () => true },
+  ttl: { IdToken: () => mode().id_token_ttl ?? 3600 },
   features: { devInteractions: { enabled: true } },
   async findAccount(ctx, id) {
     const user = users()[id];
     if (!user) return undefined;
     return { accountId: id, async claims() { return { sub: id, ...user }; } };
   },
+});
+provider.use(async (ctx, next) => {
+  await next();
+  const delay = ctx.path === '/token' ? mode().token_delay_ms : 0;
+  if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
 });
 provider.on('server_error', (ctx, err) => console.error('server_error', err));
 provider.on('grant.error', (ctx, err) => console.error('grant.error', err.message, err.error_description ?? ''));

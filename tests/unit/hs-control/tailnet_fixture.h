@@ -39,6 +39,13 @@ struct Sink : control::MapSink {
     void end() override { ended = true; }
 };
 
+// The first message a map request answered with, decoded.
+inline nlohmann::json first_map(const control::MapReply& r) {
+    const auto bytes = r.first_bytes();
+    std::string_view v(bytes);
+    return nlohmann::json::parse(unframe_one(v));
+}
+
 // A hs-control config for a scratch tailnet: both families, MagicDNS under hs.test.
 inline Config test_config() {
     Config c;

@@ -14,20 +14,11 @@ using namespace hs;
 using namespace hs::control;
 using hs::test::Client;
 using hs::test::derp_map;
+using hs::test::first_map;
 using hs::test::Sink;
 using hs::test::TempDb;
 using hs::test::test_config;
 using nlohmann::json;
-
-namespace {
-
-json first_map(const MapReply& r) {
-    const auto bytes = r.first_bytes();
-    std::string_view v(bytes);
-    return json::parse(unframe_one(v));
-}
-
-}  // namespace
 
 TEST_CASE("pre-auth registration, full map and deltas for rename, expire, delete") {
     TempDb t;

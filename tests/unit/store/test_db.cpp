@@ -56,6 +56,7 @@ TEST_CASE("migration from the previous schema version keeps data") {
         db.exec("ALTER TABLE nodes DROP COLUMN online");
         db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
+        db.exec("ALTER TABLE nodes DROP COLUMN approved");
         db.exec("DROP TABLE audit_log");
         db.exec("DROP TABLE webhook_cursors");
         db.exec("DROP TABLE signin_locks");
@@ -86,6 +87,7 @@ TEST_CASE("migration from an older schema version (2 -> current)") {
         db.exec("ALTER TABLE nodes DROP COLUMN online");
         db.exec("ALTER TABLE nodes DROP COLUMN ephemeral");
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
+        db.exec("ALTER TABLE nodes DROP COLUMN approved");
         db.exec("DROP TABLE audit_log");
         db.exec("DROP TABLE webhook_cursors");
         db.exec("DROP TABLE signin_locks");
@@ -115,6 +117,8 @@ TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primar
     {
         Db db(path);
         db.exec("ALTER TABLE nodes DROP COLUMN primary_routes");
+        db.exec("ALTER TABLE nodes DROP COLUMN approved");
+        db.exec("ALTER TABLE auth_requests DROP COLUMN method");
         db.exec("DROP TABLE audit_log");
         db.exec("DROP TABLE webhook_cursors");
         db.exec("DROP TABLE signin_locks");
@@ -129,10 +133,11 @@ TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primar
     }
     Db db(path);
     CHECK(db.schema_version() == Db::kSchemaVersion);
-    auto q = db.prepare("SELECT given_name, primary_routes FROM nodes");
+    auto q = db.prepare("SELECT given_name, primary_routes, approved FROM nodes");
     REQUIRE(q.step());
     CHECK(q.text(0) == "n1");
     CHECK(q.text(1) == "[]");
+    CHECK(q.int64(2) == 1);  // version 10: nodes from before auth.device_approval stay approved
 }
 
 TEST_CASE("a database from a newer schema version is refused untouched") {
