@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <set>
 #include <sstream>
 
@@ -271,6 +272,7 @@ public:
             p_.errors.push_back(at(node) + ": " + (prefix.empty() ? "top level" : prefix) + ": expected a mapping");
             return;
         }
+        std::map<std::string, std::string> seen;  // key -> where it was first given
         for (const auto& kv : node) {
             if (!kv.first.IsScalar()) {
                 p_.errors.push_back(at(kv.first) + ": keys must be plain strings");
@@ -278,6 +280,11 @@ public:
             }
             const auto key = kv.first.Scalar();
             const auto path = prefix.empty() ? key : prefix + "." + key;
+            // YAML forbids it and go-yaml (headscale's) refuses it; yaml-cpp would keep both.
+            if (const auto [first, fresh] = seen.emplace(key, at(kv.first)); !fresh) {
+                p_.errors.push_back(at(kv.first) + ": " + path + ": given twice (first at " + first->second + ")");
+                continue;
+            }
             if (find_field(path)) {
                 out.push_back({path, kv.second, at(kv.first), ""});
             } else if (const auto* l = find_legacy(path)) {

@@ -133,6 +133,14 @@ TEST_CASE("unknown keys are errors with a suggestion") {
     CHECK_THAT(errors_of(kMinimal + "completely_new: 1\n"), Contains("completely_new: unknown key"));
 }
 
+TEST_CASE("a key given twice in one mapping is an error naming both lines") {
+    // Two auth: blocks: yaml-cpp keeps both, so one would silently win key by key.
+    CHECK_THAT(errors_of(kMinimal + "auth:\n  allowed_cidrs: []\nauth:\n  device_approval: true\n"),
+               Contains("test.yaml:5: auth: given twice (first at test.yaml:3)"));
+    CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    enabled: true\n    enabled: false\n"),
+               Contains("derp.server.enabled: given twice"));
+}
+
 TEST_CASE("invalid values are rejected with file:line and key") {
     CHECK_THAT(errors_of(kMinimal + "server_url: ftp://x\n"), Contains("test.yaml:3: server_url:"));
     CHECK_THAT(errors_of(kMinimal + "listen_addr: localhost\n"),
@@ -148,11 +156,11 @@ TEST_CASE("invalid values are rejected with file:line and key") {
     CHECK_THAT(errors_of(kMinimal + "derp:\n  server:\n    enabled: true\n"),
                Contains("stun_listen_addr: is required"));
     CHECK_THAT(errors_of(kMinimal + "tls_cert_path: /a.pem\n"), Contains("must be set together"));
-    CHECK_THAT(errors_of(kMinimal + "dns:\n  override_local_dns: true\n"), Contains("dns.nameservers.global is empty"));
+    CHECK_THAT(errors_of(kMinimal + "  override_local_dns: true\n"), Contains("dns.nameservers.global is empty"));
     CHECK_THAT(errors_of("dns:\n  magic_dns: true\n"), Contains("test.yaml (not set): dns.base_domain: is required"));
     CHECK_THAT(errors_of("server_url: https://hs.example.com\ndns:\n  base_domain: example.com\n"),
                Contains("must not contain the server's own host name"));
-    CHECK_THAT(errors_of(kMinimal + "dns:\n  extra_records:\n    - {name: a, type: A, value: fd7a::1}\n"),
+    CHECK_THAT(errors_of(kMinimal + "  extra_records:\n    - {name: a, type: A, value: fd7a::1}\n"),
                Contains("is not an IPv4 address"));
     CHECK_THAT(errors_of(kMinimal + "trusted_proxies: [0.0.0.0/0]\n"), Contains("would trust every address"));
 }
