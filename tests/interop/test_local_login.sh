@@ -166,5 +166,39 @@ check "a 1 MB password is refused before anything is hashed (413)" test "$(field
 check "the storm registered nothing" test "$(admin nodes list -o json | jq '[.[] | select(.name == "storm")] | length')" = 0
 pass "storm timings: dave $(field "$s" .dave.seconds) s for 500, unknown names $(field "$s" .unknown.seconds) s for 500 (HTTP $(field "$s" '.unknown.statuses | to_entries | map("\(.key) x\(.value)") | join(", ")'))"
 kill "$UP_PID" 2>/dev/null || true
+wait "$UP_PID" 2>/dev/null || true
+
+# The accounts' attempts go through hs-control's attempt limiter: counted in its metrics, the
+# locks stored (audit locks), kept over a restart and lifted by hs-admin users unlock.
+METRICS="http://127.0.0.1:$((CONTROL_PORT + 1000))/metrics"
+metric() { curl -sf "$METRICS" | awk -v m="$1" '$1 == m {print $2}'; }
+f_pw=$(metric 'hs_control_signin_failures_total{kind="password"}')
+lk_pw=$(metric 'hs_control_signin_lockouts_total{kind="password"}')
+check "metrics: password failures counted ($f_pw, at least the storm's 505 looked at) and lockouts of bob and dave ($lk_pw)"   test "${f_pw:-0}" -ge 505 -a "${lk_pw:-0}" = 2
+check "audit locks names bob and dave, locked now" test "$(admin audit locks -o json |
+  jq -r '[.[] | select(.locked_until != null) | .key] | sort | join(",")')" = "user:bob,user:dave"
+# post_once URL NAME PASSWORD: the status of one sign-in at URL's form.
+post_once() {
+  python3 - "$@" <<'PY'
+import http.client, re, sys, urllib.parse
+url = urllib.parse.urlparse(sys.argv[1])
+c = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+c.request("GET", url.path); r = c.getresponse(); body = r.read().decode()
+cookie = r.getheader("Set-Cookie").split(";")[0]
+csrf = re.search(r'name="csrf" value="([^"]+)"', body).group(1)
+form = urllib.parse.urlencode({"csrf": csrf, "action": "signin", "name": sys.argv[2], "password": sys.argv[3], "code": ""})
+c.request("POST", url.path, form, {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"})
+print(c.getresponse().status)
+PY
+}
+control_stop
+control_start
+up_interactive storm
+check "after a restart dave's right password is still refused (423)" test "$(post_once "$AUTH_URL" dave "$(pw_of dave)")" = 423
+admin users unlock dave >/dev/null || fail "hs-admin users unlock dave"
+check "after hs-admin users unlock dave, his right password signs the device in (200)" \
+  test "$(post_once "$AUTH_URL" dave "$(pw_of dave)")" = 200
+wait "$UP_PID" || fail "storm: tailscale up did not finish after dave's sign-in"
+check "storm is dave's" admin_node_is storm .user.name dave
 pass "screenshots in $BROWSER_OUT: $(ls "$BROWSER_OUT" | wc -l) files"
 finish

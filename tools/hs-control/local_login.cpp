@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/admin/signin.h"
 #include "common/auth/password.h"
 #include "common/auth/totp.h"
 #include "common/base/netaddr.h"
@@ -9,6 +10,7 @@
 #include "common/base/url.h"
 #include "common/store/store.h"
 #include "tools/hs-control/local_pages.h"
+#include "tools/hs-control/login_guard.h"
 #include "tools/hs-control/oidc_flows.h"
 #include "tools/hs-control/oidc_pages.h"
 #include "tools/hs-control/on_pool.h"
@@ -27,33 +29,20 @@ constexpr const char* kCookie = "hs_signin";
 constexpr auto kChangeLifetime = std::chrono::minutes(10);
 constexpr std::size_t kMaxChanges = 1000;
 
-// The address without its port; the network the alerts compare (/24 or /64, SIGNIN-EVENTS).
-std::string address_of(const std::string& peer) {
-    const auto colon = peer.rfind(':');
-    return colon == std::string::npos ? peer : peer.substr(0, colon);
-}
-
-std::string network_of(const std::string& address) {
-    const auto ip = parse_ip(address);
-    if (!ip) return address;
-    const int bits = ip->v6 ? 64 : 24;
-    return parse_prefix(ip->str() + "/" + std::to_string(bits), true)->str();
-}
+std::string field(const std::string& body, const char* key) { return query_value(body, key).value_or(""); }
 
 std::string user_object(const User& u) { return "user " + std::to_string(u.id) + " (" + u.name + ")"; }
-
-std::string field(const std::string& body, const char* key) { return query_value(body, key).value_or(""); }
 
 }  // namespace
 
 struct LocalLogin::Attempt {
-    std::string auth_id, source, network, cookie;
+    std::string auth_id, peer, source, cookie;
     std::string action, name, password, code, change, new_password, new_password2;
     std::optional<AuthRequest> request;
     TimePoint now{};
 };
 
-LocalLogin::LocalLogin(const Config& cfg, Db& db) : cfg_(cfg), shared_db_(db) {}
+LocalLogin::LocalLogin(const Config& cfg, Db& db, LoginGuard& guard) : cfg_(cfg), shared_db_(db), guard_(guard) {}
 
 LocalLogin::~LocalLogin() { pool_.join(); }
 
@@ -89,8 +78,8 @@ asio::awaitable<OidcReply> LocalLogin::submit(const std::string& auth_id, const 
                                               const std::string& cookies, const std::string& peer) {
     Attempt a;
     a.auth_id = auth_id;
-    a.source = address_of(peer);
-    a.network = network_of(a.source);
+    a.peer = peer;
+    a.source = peer_ip(peer);
     a.cookie = cookie_value(cookies, kCookie);
     a.now = Clock::now();
     for (auto [key, out] : {std::pair{"action", &a.action},
@@ -109,22 +98,22 @@ asio::awaitable<OidcReply> LocalLogin::submit(const std::string& auth_id, const 
     if (!a.request || a.request->expires_at <= a.now || a.request->status != "pending")
         co_return OidcReply{
             410, oidc_bad_link_page("This device's registration request has expired or was already completed"), "", ""};
-    if (const auto wait = signin_throttle_.source_wait(source_of(peer), a.now))
+    if (const auto wait = guard_.throttled(LoginGuard::Kind::Password, peer, a.now))
         co_return OidcReply{429, slow_down_page(static_cast<long>(wait->count())), "", ""};
     if (a.action == "change") co_return co_await change_password(a);
     co_return co_await signin(a);
 }
 
 asio::awaitable<OidcReply> LocalLogin::signin(Attempt& a) {
-    const std::string key = "user:" + a.name;
-    if (const auto until = signin_throttle_.locked_until(key, a.now)) {
-        const auto u = store::find_user_by_name(db(), a.name);
-        audit(a, "signin.failed", "anonymous", u ? user_object(*u) : "unknown",
-              {{"method", "password"}, {"reason", "locked"}});
+    const auto user = a.name.empty() ? std::nullopt : store::find_user_by_name(db(), a.name);
+    // Only existing accounts are locked: names nobody has cost the address alone, so guesses
+    // cannot fill the lock table.
+    const std::string key = user ? admin::lock_key_user(user->name) : "";
+    if (const auto until = user ? guard_.locked(key, a.now) : std::nullopt) {
+        guard_.refused_locked(LoginGuard::Kind::Password, a.peer, key, a.now);
         const auto minutes = std::chrono::ceil<std::chrono::minutes>(*until - a.now).count();
         co_return OidcReply{423, locked_page(format_time(*until), static_cast<long>(minutes)), "", ""};
     }
-    const auto user = a.name.empty() ? std::nullopt : store::find_user_by_name(db(), a.name);
     const auto creds = user ? store::find_credentials(db(), user->id) : std::nullopt;
     const bool has_password = creds && !creds->password_hash.empty();
     // Unknown names and accounts without a password are checked against a dummy hash: the
@@ -232,19 +221,9 @@ std::optional<OidcReply> LocalLogin::check_code(Attempt& a, const User& u, const
 }
 
 OidcReply LocalLogin::refuse(Attempt& a, const std::string& reason, const std::string& method, OidcReply page) {
-    const std::string key = "user:" + a.name;
     const auto u = a.name.empty() ? std::nullopt : store::find_user_by_name(db(), a.name);
-    const auto object = u ? user_object(*u) : std::string("unknown");
-    audit(a, "signin.failed", "anonymous", object, {{"method", method}, {"reason", reason}});
     spdlog::info("sign-in as {} for registration {} from {} refused: {}", a.name, a.auth_id, a.source, reason);
-    if (signin_throttle_.failure(source_of(a.source + ":0"), a.name.empty() ? "" : key, a.now)) {
-        const auto until = signin_throttle_.locked_until(key, a.now);
-        const auto& state = signin_throttle_.keys().at(key);
-        audit(a, "signin.locked", "hs-control", object,
-              {{"until", format_time(until.value_or(a.now))}, {"lockouts", state.lockouts}});
-        spdlog::warn("account {} locked until {} after repeated failed sign-ins (last from {})", a.name,
-                     format_time(until.value_or(a.now)), a.source);
-    }
+    guard_.failed(LoginGuard::Kind::Password, a.peer, u ? admin::lock_key_user(u->name) : "", reason, a.now, method);
     return page;
 }
 
@@ -254,8 +233,8 @@ OidcReply LocalLogin::approve(Attempt& a, const User& u, const std::string& meth
     } catch (const store::StoreError& e) {
         return {409, oidc_bad_link_page(e.what()), "", ""};
     }
-    signin_throttle_.success("user:" + u.name);
-    audit(a, "signin.succeeded", "user:" + u.name, user_object(u), {{"method", method}, {"network", a.network}});
+    guard_.succeeded(LoginGuard::Kind::Password, a.peer, admin::lock_key_user(u.name), "user:" + u.name, "", a.now,
+                     method);
     spdlog::info("user {} signed in with {} from {}; registration {} for {} approved", u.name, method, a.source,
                  a.auth_id, a.request->hostname);
     return {200, oidc_success_page(a.request->hostname, u.name, u.email), "", ""};

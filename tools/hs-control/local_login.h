@@ -2,7 +2,8 @@
 // password, TOTP or recovery code), POST /register/<id> checks it and approves the pending
 // registration for that user, exactly as `hs-admin nodes register` would. Passwords are
 // checked with argon2id on a worker thread; attempts are limited per address and per account
-// (common/admin/throttle) before any hash is computed.
+// by hs-control's LoginGuard (stored lockouts, `hs-admin users unlock`) before any hash is
+// computed.
 #pragma once
 
 #include <map>
@@ -14,7 +15,6 @@
 
 #include <boost/asio/thread_pool.hpp>
 
-#include "common/admin/throttle.h"
 #include "common/auth/csrf.h"
 #include "common/config/config.h"
 #include "common/store/credentials.h"
@@ -24,9 +24,13 @@
 
 namespace hs::control {
 
+class LoginGuard;
+
 class LocalLogin {
 public:
-    LocalLogin(const Config& cfg, Db& db);
+    // `guard` (the server's) counts failures, locks accounts and writes the signin.* rows; it
+    // must outlive this.
+    LocalLogin(const Config& cfg, Db& db, LoginGuard& guard);
     ~LocalLogin();
 
     bool enabled() const { return cfg_.local_auth.enabled; }
@@ -66,9 +70,7 @@ private:
     auth::CsrfKeys csrf_;
     std::string dummy_hash_;
     boost::asio::thread_pool pool_{1};  // one hash at a time: 64 MiB each
-    // Password and TOTP failures, keyed "user:<name>": one instance for sign-ins, merged with
-    // the API's limiter by the lead (see docs/security.md).
-    admin::Throttle signin_throttle_;
+    LoginGuard& guard_;
     std::map<std::string, PasswordChange> changes_;  // by change token; the event loop's alone
 };
 

@@ -23,6 +23,17 @@ const char* method_of(LoginGuard::Kind k) {
 
 }  // namespace
 
+std::string LoginGuard::object_of(const std::string& key) {
+    // Accounts as every other audit row names users (admin ops, unlock): with their ID.
+    if (key.rfind("user:", 0) == 0) try {
+            if (const auto u = store::find_user_by_name(db_, key.substr(5)))
+                return "user " + std::to_string(u->id) + " (" + u->name + ")";
+        } catch (const std::exception&) {
+            // the name alone, below
+        }
+    return admin::lock_object(key);
+}
+
 std::string peer_ip(const std::string& peer) {
     const auto colon = peer.rfind(':');
     return colon == std::string::npos ? peer : peer.substr(0, colon);
@@ -59,13 +70,13 @@ std::optional<TimePoint> LoginGuard::locked(const std::string& key, TimePoint no
 }
 
 void LoginGuard::failed(Kind kind, const std::string& peer, const std::string& key, const std::string& reason,
-                        TimePoint now) {
+                        TimePoint now, const std::string& method) {
     ++failures_[static_cast<int>(kind)];
     const auto ip = peer_ip(peer);
     if (!key.empty()) load(key);
     const bool locked_now = throttle_.failure(source_of(peer), key, now);
-    admin::audit_signin(db_, now, "signin.failed", "anonymous", key.empty() ? "unknown" : admin::lock_object(key), ip,
-                        {{"method", method_of(kind)}, {"reason", reason}});
+    admin::audit_signin(db_, now, "signin.failed", "anonymous", key.empty() ? "unknown" : object_of(key), ip,
+                        {{"method", method.empty() ? method_of(kind) : method}, {"reason", reason}});
     if (key.empty()) return;
     const auto& s = throttle_.keys().at(key);
     try {
@@ -77,12 +88,18 @@ void LoginGuard::failed(Kind kind, const std::string& peer, const std::string& k
     ++lockouts_[static_cast<int>(kind)];
     spdlog::warn("{} locked until {} after {} failed attempts (last from {}); lockout {}", admin::lock_object(key),
                  format_time(*s.locked_until), throttle_.config().key_failures, ip, s.lockouts);
-    admin::audit_signin(db_, now, "signin.locked", "hs-control", admin::lock_object(key), ip,
+    admin::audit_signin(db_, now, "signin.locked", "hs-control", object_of(key), ip,
                         {{"until", format_time(*s.locked_until)}, {"lockouts", s.lockouts}});
 }
 
+void LoginGuard::refused_locked(Kind kind, const std::string& peer, const std::string& key, TimePoint now) {
+    ++failures_[static_cast<int>(kind)];
+    admin::audit_signin(db_, now, "signin.failed", "anonymous", object_of(key), peer_ip(peer),
+                        {{"method", method_of(kind)}, {"reason", "locked"}});
+}
+
 void LoginGuard::succeeded(Kind kind, const std::string& peer, const std::string& key, const std::string& actor,
-                           const std::string& object, TimePoint now) {
+                           const std::string& object, TimePoint now, const std::string& method) {
     const auto row = key.empty() ? std::nullopt : store::find_signin_lock(db_, key);
     const bool had_failures = row && row->failures > 0;
     if (had_failures) {
@@ -98,8 +115,9 @@ void LoginGuard::succeeded(Kind kind, const std::string& peer, const std::string
     if (kind == Kind::ApiKey && !had_failures) return;
     const auto ip = peer_ip(peer);
     // The object the failures named, so "success after failures" pairs them (admin/event_derive).
-    admin::audit_signin(db_, now, "signin.succeeded", actor, key.empty() ? object : admin::lock_object(key), ip,
-                        {{"method", method_of(kind)}, {"network", admin::signin_network(ip)}});
+    admin::audit_signin(
+        db_, now, "signin.succeeded", actor, key.empty() ? object : object_of(key), ip,
+        {{"method", method.empty() ? method_of(kind) : method}, {"network", admin::signin_network(ip)}});
 }
 
 std::string LoginGuard::metrics_text(TimePoint now) const {

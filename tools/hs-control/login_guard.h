@@ -1,6 +1,6 @@
 // hs-control's attempt limiter (issue 16): one per server, consulted wherever a secret is
 // checked (pre-auth keys at /machine/register, API keys at /api/v1 and /api/hs/v1, registration
-// IDs at /register/<id> and the approval endpoints). It wraps admin::Throttle: a per-source
+// IDs at /register/<id> and the approval endpoints, built-in accounts' passwords and codes). It wraps admin::Throttle: a per-source
 // bucket of failures (20 at once, then 1 a second; IPv6 sources by /64) and per-key lockouts
 // (5 failures in 15 minutes lock the key for 15 minutes, doubling on each further lockout up
 // to 24 hours).
@@ -37,14 +37,21 @@ public:
     // first: an unlock by another process counts at once.
     std::optional<TimePoint> locked(const std::string& key, TimePoint now);
     // A wrong secret from `peer`. `key` names the credential tried when it exists ("" when no
-    // known one was named: only the source pays); `reason` goes into the audit row. Writes
+    // known one was named: only the source pays); `reason` goes into the audit row, and
+    // `method` when given (a password sign-in's "totp" step) instead of the kind's. Writes
     // signin.failed, and signin.locked when this failure locked the key.
-    void failed(Kind kind, const std::string& peer, const std::string& key, const std::string& reason, TimePoint now);
+    void failed(Kind kind, const std::string& peer, const std::string& key, const std::string& reason, TimePoint now,
+                const std::string& method = "");
+    // An attempt at a locked `key` answered without looking at the secret (a built-in account:
+    // no hash computed). Counted as a failure of `kind` and written as signin.failed "locked",
+    // but the source pays nothing and the lock does not grow: a lock already stops it.
+    void refused_locked(Kind kind, const std::string& peer, const std::string& key, TimePoint now);
     // A correct secret for `key`: its failure count starts over. Writes signin.succeeded with
-    // `actor` and `object` for pre-auth keys and passwords always, for API keys only when the key
-    // had failures before (one row per request would drown the trail).
+    // `actor` and `object` (the key's object when `key` is set) for pre-auth keys and passwords
+    // always, for API keys only when the key had failures before (one row per request would
+    // drown the trail). `method` as for failed().
     void succeeded(Kind kind, const std::string& peer, const std::string& key, const std::string& actor,
-                   const std::string& object, TimePoint now);
+                   const std::string& object, TimePoint now, const std::string& method = "");
 
     // Prometheus text: failures, throttled requests and lockouts by kind, locked keys now.
     std::string metrics_text(TimePoint now) const;
@@ -52,6 +59,8 @@ public:
     static const char* kind_name(Kind k);
 
 private:
+    // What an audit row names for `key`: admin::lock_object, users with their ID.
+    std::string object_of(const std::string& key);
     // The stored row for `key` into the throttle (or the key forgotten when there is none).
     void load(const std::string& key);
 

@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
         hs::control::OidcLogin oidc(cfg, db);
         oidc.start();  // blocking: the provider's metadata and keys before anything is served
         server.set_oidc(&oidc);
-        hs::control::LocalLogin local_login(cfg, db);
+        hs::control::LocalLogin local_login(cfg, db, server.login_guard());
         local_login.start();
         server.set_local_login(&local_login);
         // Every address is bound before the database changes: one that is taken ends the
