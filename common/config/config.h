@@ -136,6 +136,20 @@ struct Config {
         int memlimit_mib = 64;       // argon2id memory
     } local_auth;
 
+    // auth.limits (hs's own keys, docs/security.md "Attempt limits"): how hs-control answers
+    // wrong secrets (pre-auth keys, API keys, registration IDs, built-in accounts). A source may
+    // fail `source_burst` times at once, then once per `source_refill`; `failures` within
+    // `window` lock a key or account for `lockout`, doubling on each further lockout up to
+    // `max_lockout`. The defaults are issue 16's: 5 in 15 minutes, 15 minutes.
+    struct Limits {
+        int source_burst = 20;
+        Millis source_refill{1000};
+        int failures = 5;
+        Millis window{15 * 60 * 1000};
+        Millis lockout{15 * 60 * 1000};
+        Millis max_lockout{24 * 3600 * 1000};
+    } limits;
+
     // auth.device_approval (hs's own key): a newly registered node waits, invisible to its peers,
     // until `hs-admin nodes approve` (docs/admin.md).
     bool device_approval = false;

@@ -84,6 +84,17 @@ void validate_api_listen(const Check& k, const std::string& v) {
 
 bool is_https_url(const std::string& s) { return s.rfind("https://", 0) == 0 && s.size() > 8; }
 
+// The attempt limiter counts in whole seconds (admin::Throttle).
+void validate_limits(const Check& k, const Config::Limits& l) {
+    const auto at_least_second = [&](const char* key, Millis v) {
+        if (v < std::chrono::seconds(1)) k.error(key, "must be at least 1s");
+    };
+    at_least_second("auth.limits.source_refill", l.source_refill);
+    at_least_second("auth.limits.window", l.window);
+    at_least_second("auth.limits.lockout", l.lockout);
+    if (l.max_lockout < l.lockout) k.error("auth.limits.max_lockout", "must not be shorter than auth.limits.lockout");
+}
+
 }  // namespace
 
 void validate(Config& c, const std::map<std::string, std::string>& where, const std::string& file, Problems& p) {
@@ -236,6 +247,7 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
     if (!c.oidc.client_secret.empty() && !c.oidc.client_secret_path.empty())
         k.error("oidc.client_secret_path", "cannot be combined with oidc.client_secret");
     k.one_of("oidc.pkce.method", c.oidc.pkce_method, {"S256", "plain"});
+    validate_limits(k, c.limits);
 
     const auto& perm = c.unix_socket_permission;
     if (perm.empty() || perm.size() > 5 ||

@@ -34,6 +34,19 @@ std::string LoginGuard::object_of(const std::string& key) {
     return admin::lock_object(key);
 }
 
+admin::ThrottleConfig throttle_config(const Config::Limits& l) {
+    using std::chrono::duration_cast;
+    using std::chrono::seconds;
+    admin::ThrottleConfig c;
+    c.burst = l.source_burst;
+    c.per_second = 1000.0 / static_cast<double>(l.source_refill.count());
+    c.key_failures = l.failures;
+    c.key_window = duration_cast<seconds>(l.window);
+    c.first_lockout = duration_cast<seconds>(l.lockout);
+    c.max_lockout = duration_cast<seconds>(l.max_lockout);
+    return c;
+}
+
 std::string peer_ip(const std::string& peer) {
     const auto colon = peer.rfind(':');
     return colon == std::string::npos ? peer : peer.substr(0, colon);

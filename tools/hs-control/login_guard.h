@@ -1,9 +1,9 @@
 // hs-control's attempt limiter (issue 16): one per server, consulted wherever a secret is
 // checked (pre-auth keys at /machine/register, API keys at /api/v1 and /api/hs/v1, registration
 // IDs at /register/<id> and the approval endpoints, built-in accounts' passwords and codes). It wraps admin::Throttle: a per-source
-// bucket of failures (20 at once, then 1 a second; IPv6 sources by /64) and per-key lockouts
-// (5 failures in 15 minutes lock the key for 15 minutes, doubling on each further lockout up
-// to 24 hours).
+// bucket of failures (by default 20 at once, then 1 a second; IPv6 sources by /64) and per-key
+// lockouts (5 failures in 15 minutes lock the key for 15 minutes, doubling on each further
+// lockout up to 24 hours); auth.limits changes the numbers.
 //
 // The per-key state lives in the database (signin_locks), read before each decision and written
 // after each failure, so a lockout survives a restart and `hs-admin ... unlock` on the file
@@ -18,6 +18,7 @@
 #include <string>
 
 #include "common/admin/throttle.h"
+#include "common/config/config.h"
 #include "common/store/db.h"
 
 namespace hs::control {
@@ -68,6 +69,9 @@ private:
     admin::Throttle throttle_;
     std::array<std::uint64_t, kKinds> failures_{}, throttled_{}, lockouts_{};
 };
+
+// The limiter's numbers from auth.limits (validated there: durations of at least a second).
+admin::ThrottleConfig throttle_config(const Config::Limits& l);
 
 // "1.2.3.4" from "1.2.3.4:5678", "::1" from "::1:5678" (the server's unbracketed peer form).
 std::string peer_ip(const std::string& peer);

@@ -124,7 +124,7 @@ Server::Server(asio::io_context& io, const Config& cfg, Db& db, Tailnet& tailnet
       unauthenticated_(
           std::make_shared<SourceLimits>(kMaxUnauthenticatedPerSource, kMaxUnauthenticated, kUnauthenticatedBurst)),
       trusted_proxies_(cfg.trusted_proxies), allowed_(cfg.auth_allowed_cidrs),
-      guard_(std::make_unique<LoginGuard>(db)) {
+      guard_(std::make_unique<LoginGuard>(db, throttle_config(cfg.limits))) {
     tailnet_.set_login_guard(guard_.get());
 }
 

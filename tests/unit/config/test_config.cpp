@@ -141,6 +141,23 @@ TEST_CASE("a key given twice in one mapping is an error naming both lines") {
                Contains("derp.server.enabled: given twice"));
 }
 
+TEST_CASE("auth.limits: read, and durations under a second or a max below the lockout refused") {
+    const auto lc = load(kMinimal +
+                         "auth:\n  limits: {source_burst: 5, source_refill: 2s, failures: 3, window: 1h,"
+                         " lockout: 30m, max_lockout: 12h}\n");
+    CHECK(lc.config.limits.source_burst == 5);
+    CHECK(lc.config.limits.source_refill == std::chrono::seconds(2));
+    CHECK(lc.config.limits.failures == 3);
+    CHECK(lc.config.limits.window == std::chrono::hours(1));
+    CHECK(lc.config.limits.lockout == std::chrono::minutes(30));
+    CHECK(lc.config.limits.max_lockout == std::chrono::hours(12));
+    CHECK_THAT(errors_of(kMinimal + "auth:\n  limits: {source_refill: 500ms}\n"),
+               Contains("auth.limits.source_refill: must be at least 1s"));
+    CHECK_THAT(errors_of(kMinimal + "auth:\n  limits: {lockout: 2h, max_lockout: 1h}\n"),
+               Contains("auth.limits.max_lockout: must not be shorter than auth.limits.lockout"));
+    CHECK_THAT(errors_of(kMinimal + "auth:\n  limits: {failures: 0}\n"), Contains("auth.limits.failures"));
+}
+
 TEST_CASE("invalid values are rejected with file:line and key") {
     CHECK_THAT(errors_of(kMinimal + "server_url: ftp://x\n"), Contains("test.yaml:3: server_url:"));
     CHECK_THAT(errors_of(kMinimal + "listen_addr: localhost\n"),

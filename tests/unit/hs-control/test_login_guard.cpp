@@ -81,6 +81,45 @@ TEST_CASE("login guard: 5 wrong secrets lock the key, the lock is stored, a new 
     CHECK(*g.locked(key, t0) == t0 + std::chrono::minutes(15));
 }
 
+TEST_CASE("login guard: auth.limits sets the burst, the refill, the failures that lock and the lock's length") {
+    GuardFixture f;
+    f.cfg.limits.source_burst = 3;
+    f.cfg.limits.source_refill = std::chrono::seconds(10);
+    f.cfg.limits.failures = 2;
+    f.cfg.limits.lockout = std::chrono::hours(1);
+    LoginGuard g(*f.db, control::throttle_config(f.cfg.limits));
+    const auto key = admin::lock_key_user("alice");
+    for (int i = 0; i < 3; ++i) g.failed(LoginGuard::Kind::Password, "127.0.0.2:1", key, "wrong password", t0);
+    const auto wait = g.throttled(LoginGuard::Kind::Password, "127.0.0.2:1", t0);
+    REQUIRE(wait);
+    CHECK(wait->count() == 10);
+    // Locked at the second failure, for an hour.
+    CHECK(*g.locked(key, t0) == t0 + std::chrono::hours(1));
+    CHECK(f.audit_count("signin.locked") == 1);
+}
+
+TEST_CASE("login guard: an account's rows name the user with its ID; a locked answer costs the source nothing") {
+    GuardFixture f;
+    const auto u = store::create_user(*f.db, "alice");
+    LoginGuard g(*f.db);
+    const auto key = admin::lock_key_user("alice");
+    for (int i = 0; i < 5; ++i) g.failed(LoginGuard::Kind::Password, "127.0.0.2:1", key, "wrong code", t0, "totp");
+    REQUIRE(g.locked(key, t0));
+    for (int i = 0; i < 50; ++i) g.refused_locked(LoginGuard::Kind::Password, "127.0.0.2:1", key, t0);
+    CHECK_FALSE(g.throttled(LoginGuard::Kind::Password, "127.0.0.2:1", t0));
+    const auto rows = store::list_audit(*f.db, TimePoint{});
+    const auto object = "user " + std::to_string(u.id) + " (alice)";
+    int locked_rows = 0, totp_rows = 0;
+    for (const auto& e : rows) {
+        CHECK(e.object == object);
+        locked_rows += e.after.value_or("").find("\"locked\"") != std::string::npos;
+        totp_rows += e.after.value_or("").find("\"totp\"") != std::string::npos;
+    }
+    CHECK(locked_rows == 50);
+    CHECK(totp_rows == 5);
+    CHECK_THAT(g.metrics_text(t0), Contains("hs_control_signin_failures_total{kind=\"password\"} 55"));
+}
+
 TEST_CASE("login guard: a second lockout doubles; success resets the count and writes signin.succeeded") {
     GuardFixture f;
     LoginGuard g(*f.db);
