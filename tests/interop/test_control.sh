@@ -22,7 +22,7 @@ run_suite() {
   ts_up "$a" "$key" || fail "$v: tailscale up with a pre-auth key failed on $a"
   # b's ID lands 300 past a's, in another of hs-control's spans of 128 IDs: each full map is
   # then several zstd frames (shared pieces), as in any tailnet of more than 128 nodes.
-  sqlite3 "$CONTROL_DIR/db.sqlite" "UPDATE sqlite_sequence SET seq = seq + 300 WHERE name = 'nodes'"
+  sqlite3 -cmd ".timeout 5000" "$CONTROL_DIR/db.sqlite" "UPDATE sqlite_sequence SET seq = seq + 300 WHERE name = 'nodes'"
   ts_up "$b" "$key" || fail "$v: tailscale up with a pre-auth key failed on $b"
   [ "$(ts "$a" status --json | jq -r .BackendState)" = Running ] || fail "$a is not Running"
   local span_a span_b; span_a=$(( $(node_id "$a") / 128 )); span_b=$(( $(node_id "$b") / 128 ))
