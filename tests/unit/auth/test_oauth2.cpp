@@ -92,3 +92,13 @@ TEST_CASE("oauth2: a userinfo answer without a usable subject is refused") {
     CHECK(identity_from_userinfo("https://github.com", m, json::parse(R"({"id":-7})")).subject == "-7");
     CHECK(identity_from_userinfo("https://github.com", m, json::parse(R"({"id":"abc"})")).subject == "abc");
 }
+
+TEST_CASE("oauth2: the authorization URL carries no nonce when there is none (OAuth2 mode)") {
+    ProviderMetadata p;
+    p.authorization_endpoint = "https://github.com/login/oauth/authorize";
+    AuthorizationRequest r{"hs", "https://hs.example.com/oidc/callback", {"read:user"}, "st", "", "", "", {}};
+    CHECK(authorization_url(p, r) ==
+          "https://github.com/login/oauth/"
+          "authorize?response_type=code&client_id=hs&redirect_uri=https%3A%2F%2Fhs.example.com%2Foidc%2Fcallback"
+          "&scope=read%3Auser&state=st");
+}
