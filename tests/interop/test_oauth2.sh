@@ -2,7 +2,8 @@
 # Sign-in through a plain OAuth2 provider (oidc.oauth2: docs/oidc.md, "OAuth2 providers"), end to
 # end with the real provider of test_oidc.sh (oidc-provider) used as plain OAuth2: hs-control is
 # given its authorization, token and userinfo endpoints (read here from its discovery document;
-# hs itself fetches no discovery and no keys) and a claim mapping. The provider's ID token is
+# hs itself fetches no discovery and no keys), a claim mapping and client_secret_post, the one
+# method the provider's client is registered for. The provider's ID token is
 # replaced by garbage, then left out: the sign-ins work all the same, since the identity comes
 # from the userinfo endpoint alone. Refusals, each with its page and nothing registered: a user
 # outside allowed_domains, an unverified e-mail (the mapped email_verified claim) and a userinfo
@@ -16,7 +17,9 @@ need_root
 
 oidc_lab oauth2
 control_config # sets CONTROL_URL, which the provider needs for its redirect URI
-provider_up
+# The client is registered for client_secret_post: the provider refuses the secret in a header,
+# so the sign-ins prove that hs honours oidc.oauth2.token_endpoint_auth_method.
+provider_up TOKEN_AUTH_METHOD=client_secret_post
 disc=$(curl -sS --cacert "$LAB/pki/ca.pem" "$ISSUER/.well-known/openid-configuration") || fail "no discovery document"
 AUTHZ=$(echo "$disc" | jq -r .authorization_endpoint)
 TOKEN=$(echo "$disc" | jq -r .token_endpoint)
@@ -26,6 +29,7 @@ pass "the provider's endpoints (read by the test, not by hs): $AUTHZ $TOKEN $USE
 control_config "policy: {mode: database}" "oidc: {client_id: hs-control, client_secret_path: '$LAB/client_secret'," \
   "  scope: [openid, profile, email, groups], pkce: {enabled: true, method: S256}, allowed_domains: [example.com]," \
   "  oauth2: {authorization_endpoint: '$AUTHZ', token_endpoint: '$TOKEN', userinfo_endpoint: '$USERINFO'," \
+  "    token_endpoint_auth_method: client_secret_post," \
   "    claims: {subject: sub, username: preferred_username, picture: picture}}}"
 control_start
 check "hs-control starts in OAuth2 mode" grep -q "OAuth2: signing in through $AUTHZ" "$CONTROL_DIR/control.log"

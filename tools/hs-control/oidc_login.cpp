@@ -268,7 +268,8 @@ HttpResponse OidcLogin::redeem(const std::string& code, const OidcFlow& flow, co
     std::string authorization = auth::basic_authorization(o.client_id, client_secret_);
     const auto& methods = p.token_endpoint_auth_methods;
     // client_secret_basic is the default (OpenID Connect Discovery §3); a provider that lists
-    // only client_secret_post gets the secret in the body.
+    // only client_secret_post (or oidc.oauth2.token_endpoint_auth_method says so) gets the
+    // secret in the body.
     if (!methods.empty() && std::find(methods.begin(), methods.end(), "client_secret_basic") == methods.end() &&
         std::find(methods.begin(), methods.end(), "client_secret_post") != methods.end()) {
         body += "&" + auth::form_encode({{"client_secret", client_secret_}});

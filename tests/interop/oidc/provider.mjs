@@ -56,6 +56,8 @@ const provider = new Provider(issuer, {
     redirect_uris: [env('REDIRECT_URI')],
     response_types: ['code'],
     grant_types: ['authorization_code'],
+    // How hs must present the secret: test_oauth2.sh sets client_secret_post.
+    token_endpoint_auth_method: env('TOKEN_AUTH_METHOD', 'client_secret_basic'),
     id_token_signed_response_alg: env('ID_TOKEN_ALG', 'RS256'),
   }],
   jwks: { keys },
