@@ -90,9 +90,13 @@ std::string pkce_challenge(const std::string& verifier, const std::string& metho
 std::string authorization_url(const ProviderMetadata& provider, const AuthorizationRequest& r) {
     std::string scope;
     for (const auto& s : r.scope) scope += (scope.empty() ? "" : " ") + s;
-    std::vector<std::pair<std::string, std::string>> q{
-        {"response_type", "code"}, {"client_id", r.client_id}, {"redirect_uri", r.redirect_uri},
-        {"scope", scope},          {"state", r.state},         {"nonce", r.nonce}};
+    std::vector<std::pair<std::string, std::string>> q{{"response_type", "code"},
+                                                       {"client_id", r.client_id},
+                                                       {"redirect_uri", r.redirect_uri},
+                                                       {"scope", scope},
+                                                       {"state", r.state}};
+    // OAuth2 mode sends none: a nonce is OpenID Connect's and only an ID token carries it back.
+    if (!r.nonce.empty()) q.emplace_back("nonce", r.nonce);
     if (!r.code_challenge.empty()) {
         q.emplace_back("code_challenge", r.code_challenge);
         q.emplace_back("code_challenge_method", r.code_challenge_method);

@@ -121,6 +121,23 @@ struct Config {
         // oidc.clock_skew (hs's own key): how far the provider's clock may be off when the ID
         // token's exp and iat are checked. 60 s, as go-oidc (headscale's library) allows.
         Millis clock_skew{60000};
+        // oidc.oauth2 (hs's own keys): a plain OAuth2 provider (GitHub) instead of the issuer's
+        // discovery; the identity comes from the userinfo endpoint through `claims`
+        // (common/auth/oauth2.h has the same defaults, GitHub's). docs/oidc.md.
+        struct OAuth2 {
+            std::string authorization_endpoint, token_endpoint, userinfo_endpoint;
+            std::string issuer_name;  // empty: the authorization endpoint's origin
+            std::string token_endpoint_auth_method = "client_secret_basic";
+            struct Claims {
+                std::string subject = "id", email = "email", email_verified = "email_verified", name = "name",
+                            username = "login", picture = "avatar_url", groups = "groups";
+            } claims;
+            bool enabled() const {
+                return !authorization_endpoint.empty() || !token_endpoint.empty() || !userinfo_endpoint.empty();
+            }
+        } oauth2;
+        // Sign-in through a provider is on: an issuer (OIDC) or oidc.oauth2.
+        bool enabled() const { return !issuer.empty() || oauth2.enabled(); }
     } oidc;
 
     std::vector<Webhook> webhooks;  // notifications.webhooks

@@ -4,6 +4,7 @@
 #include <map>
 #include <string>
 
+#include "common/auth/discovery.h"
 #include "common/base/netaddr.h"
 #include "common/config/config.h"
 #include "common/config/reader.h"
@@ -93,6 +94,33 @@ void validate_limits(const Check& k, const Config::Limits& l) {
     at_least_second("auth.limits.window", l.window);
     at_least_second("auth.limits.lockout", l.lockout);
     if (l.max_lockout < l.lockout) k.error("auth.limits.max_lockout", "must not be shorter than auth.limits.lockout");
+}
+
+// oidc.oauth2: all three endpoints, each https (http only to this machine, as discovered
+// endpoints are held), and no OIDC-only key that would then silently do nothing.
+void validate_oauth2(const Check& k, const Config::Oidc& o) {
+    const auto& a = o.oauth2;
+    if (!a.enabled()) return;
+    if (!o.issuer.empty())
+        k.error("oidc.oauth2",
+                "cannot be combined with oidc.issuer: set either an OpenID provider (oidc.issuer) or a "
+                "plain OAuth2 one (oidc.oauth2), not both");
+    const std::pair<const char*, const std::string*> endpoints[] = {
+        {"oidc.oauth2.authorization_endpoint", &a.authorization_endpoint},
+        {"oidc.oauth2.token_endpoint", &a.token_endpoint},
+        {"oidc.oauth2.userinfo_endpoint", &a.userinfo_endpoint}};
+    for (const auto& [key, url] : endpoints) {
+        if (url->empty()) k.error(key, "must be set with the other oidc.oauth2 endpoints");
+        else if (!auth::acceptable_endpoint(*url))
+            k.error(key, "\"" + *url + "\" is not an https URL (http only to localhost or 127.0.0.0/8, [::1])");
+    }
+    k.one_of("oidc.oauth2.token_endpoint_auth_method", a.token_endpoint_auth_method,
+             {"client_secret_basic", "client_secret_post"});
+    if (a.claims.subject.empty()) k.error("oidc.oauth2.claims.subject", "must not be empty");
+    if (o.use_expiry_from_token)
+        k.error("oidc.use_expiry_from_token",
+                "needs an ID token, which a plain OAuth2 provider (oidc.oauth2) does "
+                "not give; node.expiry applies");
 }
 
 }  // namespace
@@ -247,6 +275,7 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
     if (!c.oidc.client_secret.empty() && !c.oidc.client_secret_path.empty())
         k.error("oidc.client_secret_path", "cannot be combined with oidc.client_secret");
     k.one_of("oidc.pkce.method", c.oidc.pkce_method, {"S256", "plain"});
+    validate_oauth2(k, c.oidc);
     validate_limits(k, c.limits);
 
     const auto& perm = c.unix_socket_permission;

@@ -21,6 +21,23 @@ namespace {
 json dur(Millis d) { return format_duration(d); }
 std::string secret(const std::string& s) { return s.empty() ? "" : "<redacted>"; }
 
+json oauth2_json(const Config::Oidc::OAuth2& a) {
+    const auto& m = a.claims;
+    return {{"authorization_endpoint", a.authorization_endpoint},
+            {"token_endpoint", a.token_endpoint},
+            {"userinfo_endpoint", a.userinfo_endpoint},
+            {"issuer_name", a.issuer_name},
+            {"token_endpoint_auth_method", a.token_endpoint_auth_method},
+            {"claims",
+             {{"subject", m.subject},
+              {"email", m.email},
+              {"email_verified", m.email_verified},
+              {"name", m.name},
+              {"username", m.username},
+              {"picture", m.picture},
+              {"groups", m.groups}}}};
+}
+
 json config_json(const Config& c) {
     json records = json::array();
     for (const auto& r : c.dns.extra_records)
@@ -99,7 +116,8 @@ json config_json(const Config& c) {
           {"allowed_groups", c.oidc.allowed_groups},
           {"email_verified_required", c.oidc.email_verified_required},
           {"pkce", {{"enabled", c.oidc.pkce_enabled}, {"method", c.oidc.pkce_method}}},
-          {"use_expiry_from_token", c.oidc.use_expiry_from_token}}},
+          {"use_expiry_from_token", c.oidc.use_expiry_from_token},
+          {"oauth2", oauth2_json(c.oidc.oauth2)}}},
         {"logtail", {{"enabled", c.logtail_enabled}}},
         {"taildrop", {{"enabled", c.taildrop_enabled}}},
         {"auto_update", {{"enabled", c.auto_update_enabled}}},

@@ -243,7 +243,7 @@ OidcReply LocalLogin::approve(Attempt& a, const User& u, const std::string& meth
 OidcReply LocalLogin::form_again(const Attempt& a, const std::string& title, const std::string& alert,
                                  unsigned status) {
     const SigninForm f{
-        a.auth_id, a.request->hostname, csrf_.token(a.auth_id, a.cookie), a.name, alert, !cfg_.oidc.issuer.empty(), ""};
+        a.auth_id, a.request->hostname, csrf_.token(a.auth_id, a.cookie), a.name, alert, cfg_.oidc.enabled(), ""};
     return {status, signin_page(title, f), "", ""};
 }
 

@@ -5,11 +5,11 @@
 #include <spdlog/spdlog.h>
 
 #include "common/auth/id_token.h"
+#include "common/auth/oauth2.h"
 #include "common/base/files.h"
 #include "common/base/netaddr.h"
 #include "common/base/random.h"
 #include "common/base/url.h"
-#include "common/net/http_fetch.h"
 #include "common/store/store.h"
 #include "tools/hs-control/oidc_pages.h"
 #include "tools/hs-control/on_pool.h"
@@ -75,6 +75,18 @@ std::string user_name(const auth::Identity& who) {
     return name.size() > 5 ? name : "oidc-user";
 }
 
+// oidc.oauth2 as the provider's metadata: the issuer is the provider identifiers' base, and
+// the one configured client authentication method is the one used.
+auth::ProviderMetadata oauth2_provider(const Config::Oidc::OAuth2& a) {
+    auth::ProviderMetadata p;
+    p.issuer = auth::oauth2_issuer(a.authorization_endpoint, a.issuer_name);
+    p.authorization_endpoint = a.authorization_endpoint;
+    p.token_endpoint = a.token_endpoint;
+    p.userinfo_endpoint = a.userinfo_endpoint;
+    p.token_endpoint_auth_methods = {a.token_endpoint_auth_method};
+    return p;
+}
+
 }  // namespace
 
 TextResponse oidc_http_response(const OidcReply& r) {
@@ -110,8 +122,16 @@ void OidcLogin::start() {
     const auto& o = cfg_.oidc;
     client_secret_ = o.client_secret;
     if (!o.client_secret_path.empty()) client_secret_ = trimmed(read_file(expand_env(o.client_secret_path), 64 << 10));
-    if (o.client_id.empty()) throw std::runtime_error("oidc.issuer is set but oidc.client_id is empty");
+    if (o.client_id.empty()) throw std::runtime_error("oidc is set up but oidc.client_id is empty");
     own_db_ = open_signin_db(cfg_);
+    if (o.oauth2.enabled()) {
+        // Nothing to fetch: the endpoints are the config's, and there is no ID token to verify.
+        std::lock_guard lock(mu_);
+        provider_ = oauth2_provider(o.oauth2);
+        spdlog::info("OAuth2: signing in through {} (userinfo {}; no discovery, no ID token)",
+                     o.oauth2.authorization_endpoint, o.oauth2.userinfo_endpoint);
+        return;
+    }
     try {
         discover();
         spdlog::info("OIDC: signing in through {} ({} signing keys)", o.issuer, keys_.size());
@@ -185,7 +205,8 @@ OidcReply OidcLogin::begin(const std::string& auth_id, TimePoint now) {
     const auto& o = cfg_.oidc;
     const auto state = flows_.begin(auth_id, o.pkce_enabled, now);
     const auto& flow = *flows_.peek(state);
-    auth::AuthorizationRequest r{o.client_id, redirect_uri(), o.scope, state, flow.nonce, "", "", o.extra_params};
+    const auto nonce = o.oauth2.enabled() ? std::string() : flow.nonce;
+    auth::AuthorizationRequest r{o.client_id, redirect_uri(), o.scope, state, nonce, "", "", o.extra_params};
     if (o.pkce_enabled) {
         r.code_challenge = auth::pkce_challenge(flow.code_verifier, o.pkce_method);
         r.code_challenge_method = o.pkce_method;
@@ -206,18 +227,9 @@ OidcLogin::Verified OidcLogin::authenticate(const std::string& code, const OidcF
         p = *provider_;
         keys = keys_;
     }
+    if (cfg_.oidc.oauth2.enabled()) return authenticate_oauth2(code, flow, p);
     const auto& o = cfg_.oidc;
-    auto body = auth::token_request_body(code, redirect_uri(), o.client_id, flow.code_verifier);
-    std::string authorization = auth::basic_authorization(o.client_id, client_secret_);
-    const auto& methods = p.token_endpoint_auth_methods;
-    // client_secret_basic is the default (OpenID Connect Discovery §3); a provider that lists
-    // only client_secret_post gets the secret in the body.
-    if (!methods.empty() && std::find(methods.begin(), methods.end(), "client_secret_basic") == methods.end() &&
-        std::find(methods.begin(), methods.end(), "client_secret_post") != methods.end()) {
-        body += "&" + auth::form_encode({{"client_secret", client_secret_}});
-        authorization.clear();
-    }
-    const auto res = http_post_form(p.token_endpoint, body, authorization, kFetchTimeout, kMaxDocument);
+    const auto res = redeem(code, flow, p);
     const auto tokens = auth::parse_token_response(res.status, res.body);
     auth::IdTokenExpectations expect{p.issuer, o.client_id, flow.nonce, Clock::now(),
                                      std::chrono::duration_cast<std::chrono::seconds>(o.clock_skew)};
@@ -235,6 +247,35 @@ OidcLogin::Verified OidcLogin::authenticate(const std::string& code, const OidcF
         else spdlog::warn("OIDC: UserInfo answered HTTP {}; using the ID token's claims alone", r.status);
     }
     return {auth::identity_from(p.issuer, token.claims, info.is_object() ? &info : nullptr), token.expires_at};
+}
+
+OidcLogin::Verified OidcLogin::authenticate_oauth2(const std::string& code, const OidcFlow& flow,
+                                                   const auth::ProviderMetadata& p) {
+    const auto res = redeem(code, flow, p);
+    const auto access_token = auth::parse_oauth2_token_response(res.status, res.body);
+    const auto r =
+        http_request("GET", p.userinfo_endpoint, nullptr, "Bearer " + access_token, kFetchTimeout, kMaxDocument);
+    const auto info = auth::parse_userinfo_response(r.status, r.body);
+    const auto& c = cfg_.oidc.oauth2.claims;
+    const auth::ClaimMap claims{c.subject, c.email, c.email_verified, c.name, c.username, c.picture, c.groups};
+    // No token expiry: oidc.use_expiry_from_token is refused with oidc.oauth2 (validate.cpp).
+    return {auth::identity_from_userinfo(p.issuer, claims, info), TimePoint{}};
+}
+
+HttpResponse OidcLogin::redeem(const std::string& code, const OidcFlow& flow, const auth::ProviderMetadata& p) {
+    const auto& o = cfg_.oidc;
+    auto body = auth::token_request_body(code, redirect_uri(), o.client_id, flow.code_verifier);
+    std::string authorization = auth::basic_authorization(o.client_id, client_secret_);
+    const auto& methods = p.token_endpoint_auth_methods;
+    // client_secret_basic is the default (OpenID Connect Discovery §3); a provider that lists
+    // only client_secret_post (or oidc.oauth2.token_endpoint_auth_method says so) gets the
+    // secret in the body.
+    if (!methods.empty() && std::find(methods.begin(), methods.end(), "client_secret_basic") == methods.end() &&
+        std::find(methods.begin(), methods.end(), "client_secret_post") != methods.end()) {
+        body += "&" + auth::form_encode({{"client_secret", client_secret_}});
+        authorization.clear();
+    }
+    return http_post_form(p.token_endpoint, body, authorization, kFetchTimeout, kMaxDocument);
 }
 
 asio::awaitable<OidcReply> OidcLogin::finish(const std::string& target, const std::string& cookies) {

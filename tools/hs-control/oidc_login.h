@@ -19,6 +19,7 @@
 #include "common/auth/jose.h"
 #include "common/auth/login.h"
 #include "common/config/config.h"
+#include "common/net/http_fetch.h"
 #include "common/net/http_text.h"
 #include "common/store/db.h"
 #include "tools/hs-control/oidc_confirm.h"
@@ -49,7 +50,7 @@ public:
     OidcLogin(const Config& cfg, Db& db);
     ~OidcLogin();
 
-    bool enabled() const { return !cfg_.oidc.issuer.empty(); }
+    bool enabled() const { return cfg_.oidc.enabled(); }
     // Reads the client secret and fetches the provider's metadata and keys, blocking: called at
     // start before anything is served. Throws with the reason when the provider cannot be used
     // and oidc.only_start_if_oidc_is_available is true; otherwise logs it and tries again at
@@ -79,6 +80,10 @@ private:
     void discover();
     std::vector<auth::Jwk> fetch_keys();
     Verified authenticate(const std::string& code, const OidcFlow& flow);
+    // oidc.oauth2: the access token, then the userinfo endpoint; no ID token is read.
+    Verified authenticate_oauth2(const std::string& code, const OidcFlow& flow, const auth::ProviderMetadata& p);
+    // The token request, with the client's secret as the provider takes it.
+    HttpResponse redeem(const std::string& code, const OidcFlow& flow, const auth::ProviderMetadata& p);
     OidcReply approve(const OidcFlow& flow, const Verified& v, TimePoint now, const std::string& peer);
     // After every check of the callback: holds the sign-in and answers with the confirmation page.
     OidcReply ask_confirmation(const OidcFlow& flow, const Verified& v, TimePoint now);

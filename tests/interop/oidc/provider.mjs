@@ -40,7 +40,10 @@ if (env('IMPOSTOR') === '1' || !keysFile) {
 }
 // $MODE_FILE, read at every token request, changes the provider's behaviour for the next
 // sign-ins: {"id_token_ttl": seconds} (ttl.IdToken, at least 1), {"token_delay_ms": n} (the token
-// endpoint answers that much later, as a slow or distant provider does).
+// endpoint answers that much later, as a slow or distant provider does), {"id_token": "garbage"}
+// or {"id_token": "absent"} (the token answer's ID token replaced by bytes that are no JWT, or
+// left out: test_oauth2.sh, where hs must not read it), {"userinfo_status": n} (the userinfo
+// endpoint answers HTTP n with an error body instead of the claims).
 const mode = () => {
   const file = env('MODE_FILE');
   return file && fs.existsSync(file) ? JSON.parse(fs.readFileSync(file, 'utf8')) : {};
@@ -53,6 +56,8 @@ const provider = new Provider(issuer, {
     redirect_uris: [env('REDIRECT_URI')],
     response_types: ['code'],
     grant_types: ['authorization_code'],
+    // How hs must present the secret: test_oauth2.sh sets client_secret_post.
+    token_endpoint_auth_method: env('TOKEN_AUTH_METHOD', 'client_secret_basic'),
     id_token_signed_response_alg: env('ID_TOKEN_ALG', 'RS256'),
   }],
   jwks: { keys },
@@ -75,7 +80,17 @@ const provider = new Provider(issuer, {
 });
 provider.use(async (ctx, next) => {
   await next();
-  const delay = ctx.path === '/token' ? mode().token_delay_ms : 0;
+  const m = mode();
+  if (ctx.path === '/token' && ctx.status === 200 && m.id_token && ctx.body && typeof ctx.body === 'object') {
+    const { id_token: _dropped, ...rest } = ctx.body;
+    ctx.body = m.id_token === 'absent' ? rest : { ...rest, id_token: 'not-a-jwt.garbage.!' };
+    console.log(`mode: token answer sent with id_token ${m.id_token}`);
+  }
+  if (ctx.path === '/me' && m.userinfo_status) {
+    ctx.status = m.userinfo_status;
+    ctx.body = { error: 'server_error', error_description: 'MODE_FILE userinfo_status' };
+  }
+  const delay = ctx.path === '/token' ? m.token_delay_ms : 0;
   if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
 });
 provider.on('server_error', (ctx, err) => console.error('server_error', err));

@@ -282,3 +282,45 @@ TEST_CASE("the embedded DERP's mesh and webhook keys") {
     check_warnings(off, {"mesh_key_path: no effect: derp.server.enabled is false",
                          "verify_client_url: no effect: derp.server.enabled is false"});
 }
+
+TEST_CASE("oidc.oauth2: read, GitHub's claim defaults, and the combinations refused") {
+    const std::string gh =
+        "oidc:\n  client_id: hs\n  oauth2:\n"
+        "    authorization_endpoint: https://github.com/login/oauth/authorize\n"
+        "    token_endpoint: https://github.com/login/oauth/access_token\n"
+        "    userinfo_endpoint: https://api.github.com/user\n";
+    const auto lc = load(kMinimal + gh);
+    const auto& a = lc.config.oidc.oauth2;
+    CHECK(lc.config.oidc.enabled());
+    CHECK(a.enabled());
+    CHECK(a.userinfo_endpoint == "https://api.github.com/user");
+    CHECK(a.token_endpoint_auth_method == "client_secret_basic");
+    CHECK(a.claims.subject == "id");
+    CHECK(a.claims.username == "login");
+    CHECK(a.claims.picture == "avatar_url");
+    const auto mapped = load(kMinimal + gh +
+                             "    issuer_name: github\n    token_endpoint_auth_method: client_secret_post\n"
+                             "    claims: {subject: sub, username: preferred_username, groups: ''}\n");
+    CHECK(mapped.config.oidc.oauth2.issuer_name == "github");
+    CHECK(mapped.config.oidc.oauth2.token_endpoint_auth_method == "client_secret_post");
+    CHECK(mapped.config.oidc.oauth2.claims.subject == "sub");
+    CHECK(mapped.config.oidc.oauth2.claims.groups.empty());
+    CHECK_FALSE(load(kMinimal).config.oidc.enabled());
+
+    CHECK_THAT(errors_of(kMinimal + gh + "  issuer: https://id.example.com\n"),
+               Contains("oidc.oauth2: cannot be combined with oidc.issuer"));
+    CHECK_THAT(errors_of(kMinimal + "oidc:\n  oauth2: {authorization_endpoint: https://a.example/auth}\n"),
+               Contains("oidc.oauth2.token_endpoint: must be set with the other oidc.oauth2 endpoints"));
+    CHECK_THAT(errors_of(kMinimal + gh + "    token_endpoint_auth_method: private_key_jwt\n"),
+               Contains("oidc.oauth2.token_endpoint_auth_method: \"private_key_jwt\" is not one of"));
+    CHECK_THAT(errors_of(kMinimal + gh + "  use_expiry_from_token: true\n"),
+               Contains("oidc.use_expiry_from_token: needs an ID token"));
+    CHECK_THAT(errors_of(kMinimal + gh + "    claims: {subject: ''}\n"),
+               Contains("oidc.oauth2.claims.subject: must not be empty"));
+    const std::string plain =
+        "oidc:\n  oauth2: {authorization_endpoint: http://id.example.com/a, "
+        "token_endpoint: http://127.0.0.1:9/t, userinfo_endpoint: https://id.example.com/u}\n";
+    const auto err = errors_of(kMinimal + plain);
+    CHECK_THAT(err, Contains("oidc.oauth2.authorization_endpoint: \"http://id.example.com/a\" is not an https URL"));
+    CHECK_THAT(err, !Contains("oidc.oauth2.token_endpoint"));  // http to this machine is accepted
+}
