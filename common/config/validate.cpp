@@ -100,7 +100,17 @@ void validate_limits(const Check& k, const Config::Limits& l) {
 // endpoints are held), and no OIDC-only key that would then silently do nothing.
 void validate_oauth2(const Check& k, const Config::Oidc& o) {
     const auto& a = o.oauth2;
-    if (!a.enabled()) return;
+    if (!a.enabled()) {
+        for (const auto& [key, at] : k.where)
+            if (key.rfind("oidc.oauth2.", 0) == 0)
+                k.warn(key, "does nothing: no oidc.oauth2 endpoint is set, so plain OAuth2 is off");
+        return;
+    }
+    if (k.where.count("oidc.clock_skew"))
+        k.warn("oidc.clock_skew", "does nothing with oidc.oauth2: there is no ID token to check");
+    if (k.where.count("oidc.only_start_if_oidc_is_available"))
+        k.warn("oidc.only_start_if_oidc_is_available",
+               "does nothing with oidc.oauth2: nothing is fetched from the provider at start");
     if (!o.issuer.empty())
         k.error("oidc.oauth2",
                 "cannot be combined with oidc.issuer: set either an OpenID provider (oidc.issuer) or a "

@@ -141,6 +141,21 @@ TEST_CASE("a key given twice in one mapping is an error naming both lines") {
                Contains("derp.server.enabled: given twice"));
 }
 
+TEST_CASE("oidc.oauth2: OIDC-only keys and oauth2 keys without endpoints warn that they do nothing") {
+    const std::string endpoints =
+        "    authorization_endpoint: https://github.com/login/oauth/authorize\n"
+        "    token_endpoint: https://github.com/login/oauth/access_token\n"
+        "    userinfo_endpoint: https://api.github.com/user\n";
+    const auto lc = load(kMinimal +
+                         "oidc:\n  client_id: x\n  client_secret: y\n  clock_skew: 30s\n"
+                         "  only_start_if_oidc_is_available: false\n  oauth2:\n" +
+                         endpoints);
+    check_warnings(lc, {"oidc.clock_skew: does nothing with oidc.oauth2",
+                        "oidc.only_start_if_oidc_is_available: does nothing with oidc.oauth2"});
+    const auto off = load(kMinimal + "oidc:\n  oauth2:\n    claims: {username: login}\n");
+    check_warnings(off, {"oidc.oauth2.claims.username: does nothing: no oidc.oauth2 endpoint is set"});
+}
+
 TEST_CASE("auth.limits: read, and durations under a second or a max below the lockout refused") {
     const auto lc = load(kMinimal +
                          "auth:\n  limits: {source_burst: 5, source_refill: 2s, failures: 3, window: 1h,"
