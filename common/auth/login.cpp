@@ -22,35 +22,15 @@ std::string lower(std::string s) {
     return s;
 }
 
-// Some providers (Cognito, older Keycloak mappers) send email_verified as the string "true".
-bool verified(const json& j) {
-    const auto it = j.find("email_verified");
-    if (it == j.end()) return false;
-    if (it->is_boolean()) return it->get<bool>();
-    return it->is_string() && it->get<std::string>() == "true";
-}
-
-// A "groups" claim is an array of names, or one name as a string.
-std::vector<std::string> groups_of(const json& j) {
-    std::vector<std::string> out;
-    const auto it = j.find("groups");
-    if (it == j.end()) return out;
-    if (it->is_string()) out.push_back(it->get<std::string>());
-    if (it->is_array())
-        for (const auto& g : *it)
-            if (g.is_string()) out.push_back(g.get<std::string>());
-    return out;
-}
-
 void take_profile(Identity& who, const json& src) {
     if (src.contains("email")) {
         who.email = text(src, "email");
-        who.email_verified = verified(src);
+        who.email_verified = claim_true(src, "email_verified");
     }
     if (const auto v = text(src, "preferred_username"); !v.empty()) who.preferred_username = v;
     if (const auto v = text(src, "name"); !v.empty()) who.name = v;
     if (const auto v = text(src, "picture"); !v.empty()) who.picture = v;
-    if (src.contains("groups")) who.groups = groups_of(src);
+    if (src.contains("groups")) who.groups = claim_names(src, "groups");
 }
 
 bool listed(const std::vector<std::string>& list, const std::string& value) {
@@ -144,6 +124,26 @@ Tokens parse_token_response(int status, std::string_view body) {
     if (t.id_token.empty())
         throw AuthError("the provider's token answer has no id_token (is \"openid\" in oidc.scope?)");
     return t;
+}
+
+bool claim_true(const json& j, const std::string& name) {
+    if (name.empty()) return false;
+    const auto it = j.find(name);
+    if (it == j.end()) return false;
+    if (it->is_boolean()) return it->get<bool>();
+    return it->is_string() && it->get<std::string>() == "true";
+}
+
+std::vector<std::string> claim_names(const json& j, const std::string& name) {
+    std::vector<std::string> out;
+    if (name.empty()) return out;
+    const auto it = j.find(name);
+    if (it == j.end()) return out;
+    if (it->is_string()) out.push_back(it->get<std::string>());
+    if (it->is_array())
+        for (const auto& g : *it)
+            if (g.is_string()) out.push_back(g.get<std::string>());
+    return out;
 }
 
 Identity identity_from(const std::string& issuer, const json& id_claims, const json* userinfo) {

@@ -56,6 +56,13 @@ struct Identity {
 };
 Identity identity_from(const std::string& issuer, const nlohmann::json& id_claims, const nlohmann::json* userinfo);
 
+// Claim readers shared with plain OAuth2 (common/auth/oauth2); an empty `name` is a claim that
+// is not mapped. True for true or the string "true" (Cognito, older Keycloak mappers send
+// that); false when missing.
+bool claim_true(const nlohmann::json& j, const std::string& name);
+// An array of names, or one name as a string; other members are skipped.
+std::vector<std::string> claim_names(const nlohmann::json& j, const std::string& name);
+
 // oidc.allowed_* and oidc.email_verified_required.
 struct LoginRules {
     std::vector<std::string> allowed_domains, allowed_users, allowed_groups;

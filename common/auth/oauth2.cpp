@@ -29,27 +29,6 @@ std::string subject_of(const json& j, const std::string& name) {
     return {};
 }
 
-std::vector<std::string> groups_of(const json& j, const std::string& name) {
-    std::vector<std::string> out;
-    if (name.empty()) return out;
-    const auto it = j.find(name);
-    if (it == j.end()) return out;
-    if (it->is_string()) out.push_back(it->get<std::string>());
-    if (it->is_array())
-        for (const auto& g : *it)
-            if (g.is_string()) out.push_back(g.get<std::string>());
-    return out;
-}
-
-// As for OIDC, true or the string "true"; a missing claim is not a verification.
-bool verified(const json& j, const std::string& name) {
-    if (name.empty()) return false;
-    const auto it = j.find(name);
-    if (it == j.end()) return false;
-    if (it->is_boolean()) return it->get<bool>();
-    return it->is_string() && it->get<std::string>() == "true";
-}
-
 }  // namespace
 
 std::string oauth2_issuer(std::string_view authorization_endpoint, std::string_view issuer_name) {
@@ -97,11 +76,11 @@ Identity identity_from_userinfo(const std::string& issuer, const ClaimMap& claim
                         "\" (oidc.oauth2.claims.subject: a string or an integer)");
     who.provider_identifier = issuer + "/" + who.subject;
     who.email = text(userinfo, claims.email);
-    who.email_verified = !who.email.empty() && verified(userinfo, claims.email_verified);
+    who.email_verified = !who.email.empty() && claim_true(userinfo, claims.email_verified);
     who.preferred_username = text(userinfo, claims.username);
     who.name = text(userinfo, claims.name);
     who.picture = text(userinfo, claims.picture);
-    who.groups = groups_of(userinfo, claims.groups);
+    who.groups = claim_names(userinfo, claims.groups);
     return who;
 }
 
