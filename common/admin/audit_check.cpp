@@ -6,6 +6,7 @@
 #include <array>
 
 #include "common/admin/ops.h"
+#include "common/admin/signin.h"
 #include "common/policy/parse.h"
 
 namespace hs::admin {
@@ -135,7 +136,7 @@ void check_user_names(Env& env, json& out) {
         std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char ch) { return std::tolower(ch); });
         const auto local = lower.substr(0, lower.find('@'));
         if (std::find(adminish.begin(), adminish.end(), local) != adminish.end())
-            out.push_back(finding("admin-like-user", "user " + std::to_string(u.id) + " (" + u.name + ")",
+            out.push_back(finding("admin-like-user", user_object(u),
                                   "a name like this suggests privileges users do not have here; phishing bait"));
     }
 }

@@ -42,7 +42,7 @@ json unlock(Env& env, const std::string& key, const std::string& object) {
 
 json users_unlock(Env& env, const Params& p) {
     const auto u = store::resolve_user(env.db, p.str("user"));
-    return unlock(env, lock_key_user(u.name), "user " + std::to_string(u.id) + " (" + u.name + ")");
+    return unlock(env, lock_key_user(u.name), user_object(u));
 }
 
 json preauth_unlock(Env& env, const Params& p) {
@@ -68,6 +68,8 @@ json locks_list(Env& env, const Params& p) {
 std::string lock_key_preauth(const std::string& prefix) { return std::string(kPreauth) + prefix; }
 std::string lock_key_api(const std::string& prefix) { return std::string(kApi) + prefix; }
 std::string lock_key_user(const std::string& name) { return std::string(kUser) + name; }
+
+std::string user_object(const User& u) { return "user " + std::to_string(u.id) + " (" + u.name + ")"; }
 
 std::string lock_object(const std::string& key) {
     if (key.starts_with(kPreauth)) return "pre-auth key prefix " + key.substr(kPreauth.size());

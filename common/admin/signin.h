@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/admin/json.h"
+#include "common/store/model.h"
 
 namespace hs::admin {
 
@@ -16,6 +17,9 @@ std::string lock_key_user(const std::string& name);
 // What an audit row names for such a key: "pre-auth key prefix <p>", "API key prefix <p>",
 // "user <name>"; "unknown" for anything else.
 std::string lock_object(const std::string& key);
+
+// What audit rows name a user by: "user <id> (<name>)".
+std::string user_object(const User& u);
 
 // The network an address belongs to for "sign-in from a new network": its /24 (IPv4) or /64
 // (IPv6) as "a.b.c.0/24"; "" when `ip` is not an address.

@@ -31,8 +31,6 @@ constexpr std::size_t kMaxChanges = 1000;
 
 std::string field(const std::string& body, const char* key) { return query_value(body, key).value_or(""); }
 
-std::string user_object(const User& u) { return "user " + std::to_string(u.id) + " (" + u.name + ")"; }
-
 }  // namespace
 
 struct LocalLogin::Attempt {
@@ -135,7 +133,7 @@ asio::awaitable<OidcReply> LocalLogin::signin(Attempt& a) {
     const std::string method = creds->totp_secret.empty() ? "password" : "totp";
     const auto max_age = cfg_.local_auth.password_max_age;
     if (max_age.count() > 0 && (!creds->password_changed_at || *creds->password_changed_at + max_age <= a.now)) {
-        audit(a, "signin.failed", "anonymous", user_object(*user),
+        audit(a, "signin.failed", "anonymous", admin::user_object(*user),
               {{"method", method}, {"reason", "expired password"}});
         std::erase_if(changes_, [&](const auto& kv) { return kv.second.expires <= a.now; });
         if (changes_.size() >= kMaxChanges) changes_.erase(changes_.begin());
@@ -181,7 +179,7 @@ asio::awaitable<OidcReply> LocalLogin::change_password(Attempt& a) {
     }
     store::set_password_hash(db(), user->id, hash, a.now);
     changes_.erase(a.change);
-    audit(a, "users.set_password", "user:" + user->name, user_object(*user), {{"expired", true}});
+    audit(a, "users.set_password", "user:" + user->name, admin::user_object(*user), {{"expired", true}});
     co_return approve(a, *user, pending.method);
 }
 

@@ -26,8 +26,7 @@ const char* method_of(LoginGuard::Kind k) {
 std::string LoginGuard::object_of(const std::string& key) {
     // Accounts as every other audit row names users (admin ops, unlock): with their ID.
     if (key.rfind("user:", 0) == 0) try {
-            if (const auto u = store::find_user_by_name(db_, key.substr(5)))
-                return "user " + std::to_string(u->id) + " (" + u->name + ")";
+            if (const auto u = store::find_user_by_name(db_, key.substr(5))) return admin::user_object(*u);
         } catch (const std::exception&) {
             // the name alone, below
         }
