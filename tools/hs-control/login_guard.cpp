@@ -106,6 +106,9 @@ void LoginGuard::failed(Kind kind, const std::string& peer, const std::string& k
 
 void LoginGuard::refused_locked(Kind kind, const std::string& peer, const std::string& key, TimePoint now) {
     ++failures_[static_cast<int>(kind)];
+    // Each answer writes an audit row: the source pays for it, so a flood at a locked account
+    // writes rows at the source's rate, not the attacker's.
+    throttle_.failure(source_of(peer), "", now);
     admin::audit_signin(db_, now, "signin.failed", "anonymous", object_of(key), peer_ip(peer),
                         {{"method", method_of(kind)}, {"reason", "locked"}});
 }

@@ -44,8 +44,8 @@ public:
     void failed(Kind kind, const std::string& peer, const std::string& key, const std::string& reason, TimePoint now,
                 const std::string& method = "");
     // An attempt at a locked `key` answered without looking at the secret (a built-in account:
-    // no hash computed). Counted as a failure of `kind` and written as signin.failed "locked",
-    // but the source pays nothing and the lock does not grow: a lock already stops it.
+    // no hash computed). Counted as a failure of `kind`, written as signin.failed "locked" and
+    // paid by the source (its audit row is a write), but the lock does not grow.
     void refused_locked(Kind kind, const std::string& peer, const std::string& key, TimePoint now);
     // A correct secret for `key`: its failure count starts over. Writes signin.succeeded with
     // `actor` and `object` (the key's object when `key` is set) for pre-auth keys and passwords
