@@ -48,7 +48,7 @@ run "$A" preauthkeys rm -i 2; expect_fail "pre-auth key 2 not found" "delete twi
 # --- apikeys ----------------------------------------------------------------------------------------
 run "$A" apikeys create; expect_rc 0 "apikeys create"; expect_out "^hskey-api-[A-Za-z0-9]{12}-$HEX64\$" "api key text"; ok
 K1=$OUT
-sqlite3 "$DB" .dump | grep -q "${K1##*-}" && fail "API key secret stored in clear"; ok
+sqlite3 "$DB" .dump | grep "${K1##*-}" >/dev/null && fail "API key secret stored in clear"; ok
 exp=$(q 'SELECT expiration FROM api_keys WHERE id = 1')
 lo=$(date -u -d '+89 days' +%Y-%m-%dT%H:%M:%SZ); hi=$(date -u -d '+91 days' +%Y-%m-%dT%H:%M:%SZ)
 [[ "$exp" > "$lo" && "$exp" < "$hi" ]] || fail "default API key lifetime $exp is not 90d"; ok
