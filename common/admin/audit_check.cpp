@@ -8,6 +8,7 @@
 #include "common/admin/ops.h"
 #include "common/admin/signin.h"
 #include "common/policy/parse.h"
+#include "common/store/credentials.h"
 
 namespace hs::admin {
 namespace {
@@ -128,6 +129,20 @@ void check_sign_in(Env& env, json& out) {
                               "allowed_users or allowed_groups"));
 }
 
+// MFA is on offer wherever built-in accounts are: an account with a password and no TOTP signs
+// in on the password alone (auth.local.require_mfa refuses such accounts, so nothing to say).
+void check_mfa(Env& env, json& out) {
+    const auto& l = env.cfg.local_auth;
+    if (!l.enabled || l.require_mfa) return;
+    for (const auto& u : store::list_users(env.db)) {
+        const auto c = store::find_credentials(env.db, u.id);
+        if (c && !c->password_hash.empty() && c->totp_secret.empty())
+            out.push_back(finding("mfa-missing", user_object(u),
+                                  "signs in with a password alone: hs-admin users mfa enroll " + u.name +
+                                      ", or set auth.local.require_mfa"));
+    }
+}
+
 void check_user_names(Env& env, json& out) {
     static const std::array<std::string_view, 6> adminish = {"admin",     "administrator", "root",
                                                              "superuser", "sysadmin",      "operator"};
@@ -149,6 +164,7 @@ json audit_check(Env& env, const Params&) {
     check_transport(env, out);
     check_file_modes(env, out);
     check_sign_in(env, out);
+    check_mfa(env, out);
     check_user_names(env, out);
     return out;
 }

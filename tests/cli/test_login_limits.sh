@@ -31,6 +31,17 @@ run "$A" -c "$T/open.yaml" audit check -o json
 jqt 'map(select(.check == "sign-in-any-address")) | length == 1 and (.[0].message | contains("auth.allowed_cidrs or api_listen_addr"))'; ok
 echo 'auth: {allowed_cidrs: [10.0.0.0/8]}' >>"$T/open.yaml"
 run "$A" -c "$T/open.yaml" audit check -o json; jqt 'map(select(.check == "sign-in-any-address")) == []'; ok
+# Built-in accounts on offer: an account with a password and no TOTP is named, until it enrolls
+# or auth.local.require_mfa refuses it anyway.
+"$A" -c "$T/open.yaml" users create mallory >/dev/null
+echo 'Str0ng-Kettle-88' | "$A" -c "$T/open.yaml" users set-password mallory >/dev/null
+run "$A" -c "$T/open.yaml" audit check -o json; jqt 'map(select(.check == "mfa-missing")) == []'; ok
+echo 'auth: {allowed_cidrs: [10.0.0.0/8], local: {enabled: true}}' >"$T/open2.yaml"
+sed '/^auth:/d' "$T/open.yaml" >>"$T/open2.yaml"
+run "$A" -c "$T/open2.yaml" audit check -o json
+jqt 'map(select(.check == "mfa-missing")) | length == 1 and (.[0].object | endswith("(mallory)")) and (.[0].message | contains("mfa enroll mallory"))'; ok
+"$A" -c "$T/open2.yaml" users mfa enroll mallory >/dev/null
+run "$A" -c "$T/open2.yaml" audit check -o json; jqt 'map(select(.check == "mfa-missing")) == []'; ok
 
 # --- unlock on the file ------------------------------------------------------------------------
 "$A" users create alice >/dev/null

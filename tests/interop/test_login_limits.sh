@@ -4,7 +4,8 @@
 # (curl, one connection). The source is throttled after its burst (register Error / HTTP 429
 # with Retry-After), both keys lock after 5 failures, the metrics and the audit trail count it,
 # and meanwhile the official client in namespace "good" registers with another key and another
-# API key works. The locks survive a restart of hs-control and end with hs-admin ... unlock (on
+# API key works. A webhook receiver on loopback gets the events (the two locks among them),
+# each signed. The locks survive a restart of hs-control and end with hs-admin ... unlock (on
 # the file while hs-control runs, and over the REST API). Then auth.allowed_cidrs and
 # api_listen_addr (a unix socket) with a second config.
 . "$(dirname "$0")/lib.sh"
@@ -16,8 +17,13 @@ PROBE="$HS_BIN/hs-ts2021-probe"
 [ -x "$ABUSE" ] && [ -x "$PROBE" ] || fail "build the hs-ts2021-abuse and hs-ts2021-probe targets"
 
 ts_install
-control_config
+. "$(dirname "$0")/webhooks.sh"
+RX_PORT=$((CONTROL_PORT + 2000))
+rx_start_one "$RX_PORT"
+control_config "notifications: {webhooks: [{url: 'http://127.0.0.1:$RX_PORT/all', secret_path: $RX/secret}]}"
 control_start
+RX_BASE=$(rx_base "http://127.0.0.1:$RX_PORT/all")
+[ -n "$RX_BASE" ] || fail "hs-control did not log its webhook cursor"
 METRICS="http://127.0.0.1:$((CONTROL_PORT + 1000))/metrics"
 metric() { curl -sf "$METRICS" | awk -v m="$1" '$1 == m {print $2}'; }
 ms() { echo $(( ${EPOCHREALTIME/[.,]/} / 1000 )); }
@@ -35,17 +41,20 @@ host_add atk 1; host_add good 2; host_add late 3; host_add out 4; host_add atk2 
 ts_start good 41642; ts_start late 41643; ts_start out 41644
 
 # --- 1,000 wrong pre-auth keys from atk, while good registers -------------------------------
-ts_up good "$other" >"$LAB/up-good.out" 2>&1 &
-up_pid=$!
+# 8 ms apart (125 a second, against a refill of 1 a second), so the flood lasts ~8 s and good's
+# registration (~3 s) happens inside it.
 t0=$(ms)
-in_ns atk "$ABUSE" key-flood "$CONTROL_URL" 1000 "hskey-auth-$tprefix-" >"$LAB/flood-preauth.out" \
-  || { cat "$LAB/flood-preauth.out" >&2; fail "key-flood failed"; }
+in_ns atk "$ABUSE" key-flood "$CONTROL_URL" 1000 "hskey-auth-$tprefix-" 8 >"$LAB/flood-preauth.out" &
+flood_pid=$!
+eventually 5 eval '[ "$(metric hs_control_signin_locked)" = 1 ]' || fail "the flood did not lock the key"
+ts_up good "$other" >"$LAB/up-good.out" 2>&1 || { cat "$LAB/up-good.out" >&2; fail "tailscale up on good failed during the flood"; }
+t_good=$(( $(ms) - t0 ))
+status_is good .BackendState Running || fail "good is not Running"
+kill -0 "$flood_pid" 2>/dev/null || fail "the flood ended before good registered (${t_good} ms): nothing shown"
+wait "$flood_pid" || { cat "$LAB/flood-preauth.out" >&2; fail "key-flood failed"; }
 t_preauth=$(( $(ms) - t0 ))
 cat "$LAB/flood-preauth.out" >&2
-wait "$up_pid" || { cat "$LAB/up-good.out" >&2; fail "tailscale up on good failed during the flood"; }
-t_good=$(( $(ms) - t0 ))
-eventually 10 status_is good .BackendState Running || fail "good is not Running"
-pass "good (another address, another key) registered and is Running during the flood (${t_good} ms after it began)"
+pass "good (another address, another key) registered and is Running ${t_good} ms into the flood, which went on to ${t_preauth} ms"
 
 count() { awk -v k="$1" 'index($0, k) {s += $2} END {print s + 0}' "$LAB/flood-preauth.out"; }
 wrong=$(count '"invalid pre-auth key"'); locked=$(count 'is locked after too many'); throttled=$(count 'from your address')
@@ -60,11 +69,21 @@ pass "1000 wrong pre-auth keys: 5 wrong, then locked, $locked looked at in all b
 # --- 1,000 wrong API keys from atk2, while good uses another key -----------------------------
 # Another source: atk's bucket is empty after its flood (the bucket is per address, shared by
 # every kind of secret), so from atk every one of these would be a 429.
+# 200 a second (curl --rate), ~5 s, while good uses its own key.
 wrong_api="Bearer hskey-api-$aprefix-$(printf 'a%.0s' $(seq 64))"
 urls=(); for _ in $(seq 1000); do urls+=(-o /dev/null "$CONTROL_URL/api/hs/v1/user"); done
 t0=$(ms)
-in_ns atk2 curl -s -H "Authorization: $wrong_api" -w '%{http_code}\n' "${urls[@]}" >"$LAB/flood-api.out"
+in_ns atk2 curl -s --rate 200/s -H "Authorization: $wrong_api" -w '%{http_code}\n' "${urls[@]}" >"$LAB/flood-api.out" &
+flood_pid=$!
+# (curl's -w lines reach the file when it exits: the server's counter says when it throttles.)
+eventually 5 eval '[ "$(metric "hs_control_signin_throttled_total{kind=\"api_key\"}")" -ge 1 ]' || fail "the API flood was not throttled"
+code=$(in_ns good curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $api_other" "$CONTROL_URL/api/hs/v1/user")
+t_other=$(( $(ms) - t0 ))
+kill -0 "$flood_pid" 2>/dev/null || fail "the API flood ended before the other key was tried (${t_other} ms)"
+[ "$code" = 200 ] || fail "another API key from good got $code during the flood"
+wait "$flood_pid" || fail "the API flood's curl failed"
 t_api=$(( $(ms) - t0 ))
+pass "another API key from another address: 200 ${t_other} ms into the API flood, which went on to ${t_api} ms"
 c401=$(grep -c '^401$' "$LAB/flood-api.out" || true); c429=$(grep -c '^429$' "$LAB/flood-api.out" || true)
 log "API key flood: $c401 x 401, $c429 x 429 in ${t_api} ms"
 [ $((c401 + c429)) = 1000 ] || fail "API flood: $(sort "$LAB/flood-api.out" | uniq -c | tr '\n' ' ')"
@@ -72,9 +91,6 @@ log "API key flood: $c401 x 401, $c429 x 429 in ${t_api} ms"
 hdr=$(in_ns atk2 curl -s -D - -o /dev/null -H "Authorization: $wrong_api" "$CONTROL_URL/api/hs/v1/user")
 [[ "$hdr" == *" 429"* && "$hdr" == *"Retry-After: "[0-9]* ]] || fail "no 429 with Retry-After: $hdr"
 pass "1000 wrong API keys: $c401 x 401, $c429 x 429 (${t_api} ms); a throttled request has $(grep -i retry-after <<<"$hdr" | tr -d '\r')"
-code=$(in_ns good curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $api_other" "$CONTROL_URL/api/hs/v1/user")
-[ "$code" = 200 ] || fail "another API key from good got $code"
-pass "another API key from another address: 200 while atk is throttled"
 
 # The burst's first 5 locked the API key.
 body=$(in_ns good curl -s -H "Authorization: Bearer $api_target" "$CONTROL_URL/api/hs/v1/user")
@@ -114,6 +130,12 @@ jq -e --arg ip "$atk_ip" '[.[] | select(.action == "signin.failed" and .source =
   || fail "signin.failed rows"
 [ "$n_ok" -ge 1 ] || fail "no signin.succeeded row for good's registration"
 pass "audit: $n_failed signin.failed, signin.locked for $n_locked, $n_ok signin.succeeded (pre-auth key)"
+# The events, from the file and over the webhook: the same list, each delivery signed.
+eventually 20 rx_matches /all "$RX_BASE" || fail "webhook deliveries [$(rx_events /all)], hs-admin events [$(rx_want "$RX_BASE")]"
+rx_all_verified || fail "a delivery failed verification: $(jq -c 'select(.verified | not)' "$RX/got.jsonl")"
+locks=$(admin events --since "$RX_BASE" -o json | jq -c '[.[] | select(.event == "signin.locked") | .object]')
+[ "$(jq length <<<"$locks")" = 2 ] || fail "signin.locked events: $locks"
+pass "events: hs-admin events and the webhook receiver agree on [$(rx_events /all)], every delivery's HMAC valid; signin.locked for $locks"
 run_locks=$(admin audit locks -o json)
 [ "$(jq length <<<"$run_locks")" = 2 ] || fail "audit locks: $run_locks"
 pass "hs-admin audit locks: $(jq -c 'map(.object)' <<<"$run_locks")"

@@ -12,9 +12,7 @@
 need_root
 ts_install
 RX_PORT=$((CONTROL_PORT + 2000))
-RX="$LAB/rx"
-mkdir -p "$RX"
-head -c 32 /dev/urandom | base64 >"$RX/secret"
+. "$(dirname "$0")/webhooks.sh"
 lab_pki 127.0.0.1
 control_config "policy: {mode: database}" "notifications: {webhooks: [
   {url: 'http://127.0.0.1:$RX_PORT/all', secret_path: $RX/secret, timeout: 2s},
@@ -37,14 +35,8 @@ pass "an unreadable secret, a bad URL and an unknown event name each stop hs-con
 
 RX_PIDS=()
 rx_start() {
-  : >"$RX/up.log"
-  python3 "$HS_SRC/tests/interop/webhook_receiver.py" --port "$RX_PORT" --secret-file "$RX/secret" --out "$RX/got.jsonl" \
-    --slow "$RX/slow" >>"$RX/up.log" 2>&1 &
-  RX_PIDS=("$!"); LAB_PIDS+=("$!")
-  python3 "$HS_SRC/tests/interop/webhook_receiver.py" --port "$((RX_PORT + 1))" --secret-file "$RX/secret" --out "$RX/got.jsonl" \
-    --slow "$RX/slow" --cert "$LAB/pki/srv.pem" --key "$LAB/pki/srv.key" >>"$RX/up.log" 2>&1 &
-  RX_PIDS+=("$!"); LAB_PIDS+=("$!")
-  eventually 10 sh -c "[ \$(grep -c listening '$RX/up.log') = 2 ]" || fail "receiver did not start: $(cat "$RX/up.log")"
+  rx_start_one "$RX_PORT"; RX_PIDS=("$RX_PID")
+  rx_start_one "$((RX_PORT + 1))" --cert "$LAB/pki/srv.pem" --key "$LAB/pki/srv.key"; RX_PIDS+=("$RX_PID")
 }
 rx_stop() { kill "${RX_PIDS[@]}"; wait "${RX_PIDS[@]}" 2>/dev/null || true; }
 
@@ -58,7 +50,6 @@ all_arrived() {
     [ "$(got /some)" = "$(want "$BASE" '["node.registered","signin.new_network"]')" ]
 }
 show_diff() { echo "got /all:  $(got /all)"; echo "want /all: $(want "$BASE")"; echo "got /some: $(got /some)"; }
-all_verified() { jq -se 'all(.verified)' "$RX/got.jsonl" >/dev/null; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
 signin() {  # signin ACTION OBJECT SOURCE AFTER: a row as the sign-in paths write it (SIGNIN-EVENTS)
   sqlite3 "$DB" "INSERT INTO audit_log(at, actor, action, object, after, source) VALUES
@@ -79,7 +70,7 @@ host_add c1 1; host_add c2 2
 ts_start c1 41641; ts_start c2 41642
 t0=$EPOCHREALTIME; ts_up c1 "$key" || fail "up c1"; t_reg1=$(since "$t0")
 eventually 15 all_arrived || fail "deliveries differ: $(show_diff)"
-all_verified || fail "a delivery failed verification: $(jq -c 'select(.verified | not)' "$RX/got.jsonl")"
+rx_all_verified || fail "a delivery failed verification: $(jq -c 'select(.verified | not)' "$RX/got.jsonl")"
 [ "$(got /all | jq -c 'map(.[1])')" = '["apikey.created","policy.changed","node.registered"]' ] || fail "events: $(got /all)"
 jq -se '[.[] | select(.path == "/some")] | length >= 1 and all(.event == "node.registered")' "$RX/got.jsonl" >/dev/null || fail "https filter"
 pass "apikey.created, policy.changed (hs-admin on the file) and node.registered (hs-control, client c1 up in ${t_reg1}s) arrived signed over http; node.registered alone over https"
@@ -114,7 +105,7 @@ lag=$(curl -s "$METRICS" | grep "^hs_webhook_lag_seconds{url=\"http://127.0.0.1:
 [ "$pending" -ge 1 ] && [ "$lag" -ge 3 ] || fail "while down: pending $pending lag $lag"
 t0=$SECONDS; rx_start
 eventually 30 all_arrived || fail "after the receiver came back: $(show_diff)"
-all_verified || fail "verification"
+rx_all_verified || fail "verification"
 pass "receiver down ~7s (pending $pending, lag ${lag}s in the metrics): all $(got /all | jq length) events arrived in order within $((SECONDS - t0))s of its return"
 
 # 4. A slow receiver (5 s > timeout 2 s): retried; the control loop is not held up.
@@ -140,7 +131,7 @@ cursor=$(sqlite3 "$DB" "SELECT last_id FROM webhook_cursors WHERE url = 'http://
 rx_start
 SSL_CERT_FILE="$LAB/pki/bundle.pem" control_start
 eventually 30 all_arrived || fail "after the restart: $(show_diff)"
-all_verified || fail "verification"
+rx_all_verified || fail "verification"
 grep -q "/all: delivering events after audit row $cursor" "$CONTROL_DIR/control.log" || fail "did not resume from cursor $cursor"
 dups=$(jq -s '[.[] | .delivery + .path] | length - (unique | length)' "$RX/got.jsonl")
 pass "restart with a backlog: resumed after row $cursor, all $(got /all | jq length) events in order ($dups deliveries received twice over the whole run: at least once, deduplicated on X-Hs-Delivery)"

@@ -5,10 +5,12 @@
 //                                 1 MiB - 1 byte and never end; prints how each connection ended
 //   login-flood URL N             N interactive logins from fresh machine keys; prints how many
 //                                 got a login URL and how many were refused
-//   key-flood URL N KEY           N registrations on one connection, each a fresh node with a
+//   key-flood URL N KEY [MS]      N registrations on one connection, each a fresh node with a
 //                                 wrong pre-auth key: KEY followed by 64 random hex digits
-//                                 (KEY "hskey-auth-<prefix>-" tries an existing key's prefix);
-//                                 prints the answers by kind (digits as N) and the time taken
+//                                 (KEY "hskey-auth-<prefix>-" tries an existing key's prefix),
+//                                 MS milliseconds apart (default 0: each as soon as the last
+//                                 is answered); prints the answers by kind (digits as N) and
+//                                 the time taken
 //   session URL AUTHKEY STEP...   one connection, one node, the steps in order on it:
 //       register                  register the node with AUTHKEY
 //       map-lite[=HOSTNAME]       a lite map request (reports a Hostinfo with HOSTNAME)
@@ -236,7 +238,7 @@ std::string answer_kind(int status, const std::string& body) {
     return out;
 }
 
-void key_flood(const Url& url, int n, const std::string& key) {
+void key_flood(const Url& url, int n, const std::string& key, int pace_ms) {
     const auto t0 = std::chrono::steady_clock::now();
     Session s(url, kCurrentVersion);
     H2Client h(s, url);
@@ -250,6 +252,7 @@ void key_flood(const Url& url, int n, const std::string& key) {
         }
         const auto& c = h.call(id);
         ++kinds[answer_kind(c.status, c.response)];
+        if (pace_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(pace_ms));
     }
     const auto ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0).count();
@@ -312,7 +315,7 @@ int session(const Url& url, const std::string& auth_key, const std::vector<std::
 }
 
 constexpr const char* kUsage =
-    "usage: hs-ts2021-abuse flood URL CONNS STREAMS | login-flood URL N | key-flood URL N KEY |\n"
+    "usage: hs-ts2021-abuse flood URL CONNS STREAMS | login-flood URL N | key-flood URL N KEY [MS] |\n"
     "       session URL AUTHKEY STEP...\n";
 
 }  // namespace
@@ -329,7 +332,8 @@ int main(int argc, char** argv) {
         const auto url = parse_url(args[1]);
         if (args[0] == "flood" && args.size() == 4) flood(url, std::stoi(args[2]), std::stoi(args[3]));
         else if (args[0] == "login-flood" && args.size() == 3) login_flood(url, std::stoi(args[2]));
-        else if (args[0] == "key-flood" && args.size() == 4) key_flood(url, std::stoi(args[2]), args[3]);
+        else if (args[0] == "key-flood" && (args.size() == 4 || args.size() == 5))
+            key_flood(url, std::stoi(args[2]), args[3], args.size() == 5 ? std::stoi(args[4]) : 0);
         else if (args[0] == "session" && args.size() >= 4)
             return session(url, args[2], std::vector<std::string>(args.begin() + 3, args.end()));
         else {

@@ -36,6 +36,14 @@ TEST_CASE("A TOTP code is accepted once, within one step of drift") {
     CHECK(totp_match(key, code, t + 30, 0));        // the next step still takes it (drift)
     CHECK_FALSE(totp_match(key, code, t + 90, 0));  // two steps later: too old
     CHECK_FALSE(totp_match(key, "000000x", t, 0));  // wrong length
+    // Malformed input never matches, whatever the current code is (the NUL and the Arabic-Indic
+    // digits are six bytes or characters that are not six ASCII digits).
+    using namespace std::string_view_literals;
+    for (const auto bad : {""sv, "12345"sv, "12a456"sv, " 12345"sv, "-12345"sv, "+12345"sv,
+                           "123\0"
+                           "56"sv,
+                           "\xd9\xa1\xd9\xa2\xd9\xa3"sv, "0x1234"sv})
+        CHECK_FALSE(totp_match(key, bad, t, 0));
     CHECK_FALSE(totp_match(key, code == "000000" ? "111111" : "000000", t, 0));
 }
 
