@@ -60,7 +60,7 @@ admin users create alice >/dev/null
 rx_start
 SSL_CERT_FILE="$LAB/pki/bundle.pem" control_start
 eventually 5 grep -q "webhook http://127.0.0.1:$RX_PORT/all: delivering events after audit row" "$CONTROL_DIR/control.log" || fail "no start line"
-BASE=$(sed -n "s|.*webhook http://127.0.0.1:$RX_PORT/all: delivering events after audit row \([0-9]*\).*|\1|p" "$CONTROL_DIR/control.log")
+BASE=$(rx_base "http://127.0.0.1:$RX_PORT/all")
 
 # 1. Events from hs-admin on the file and from hs-control.
 admin apikeys create --expiration 1d >/dev/null
