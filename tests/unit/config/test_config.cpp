@@ -181,7 +181,11 @@ TEST_CASE("invalid values are rejected with file:line and key") {
     CHECK_THAT(errors_of(kMinimal + "prefixes:\n  v4: fd7a::/48\n"), Contains("is not an IPv4 prefix"));
     CHECK_THAT(errors_of(kMinimal + "prefixes:\n  allocation: clever\n"),
                Contains("prefixes.allocation: \"clever\" is not one of sequential, random"));
-    CHECK_THAT(errors_of(kMinimal + "database:\n  type: postgres\n"), Contains("postgres is not supported"));
+    CHECK_THAT(errors_of(kMinimal + "database:\n  type: postgres\n"),
+               Contains("database.postgres.name: must name the database"));
+    CHECK_THAT(errors_of(kMinimal + "database:\n  type: postgres\n  postgres: {name: hs, ssl: sometimes}\n"),
+               Contains("database.postgres.ssl: \"sometimes\" is not one of"));
+    CHECK_THAT(errors_of(kMinimal + "database:\n  type: mysql\n"), Contains("database.type: \"mysql\" is not one of"));
     CHECK_THAT(errors_of(kMinimal + "log:\n  level: loud\n"), Contains("log.level: \"loud\" is not one of"));
     CHECK_THAT(errors_of(kMinimal + "node:\n  ephemeral:\n    inactivity_timeout: 30s\n"),
                Contains("must be longer than 65s"));
