@@ -6,6 +6,7 @@
 // send one when change_log or audit_log gets rows).
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
@@ -45,18 +46,27 @@ std::string error_text(const PGresult* r, PGconn* c) {
     return msg;
 }
 
-// "?" -> "$1", "$2", ... outside quoted strings and identifiers.
+// "?" -> "$1", "$2", ... and SQLite's "?NNN" -> "$NNN", outside quoted strings and identifiers.
+// `count` is the highest number used.
 std::string number_parameters(std::string_view sql, int& count) {
     std::string out;
     char quote = 0;
+    int next = 0;
     count = 0;
-    for (const char ch : sql) {
+    for (std::size_t i = 0; i < sql.size(); ++i) {
+        const char ch = sql[i];
         if (quote) {
             if (ch == quote) quote = 0;
         } else if (ch == '\'' || ch == '"') {
             quote = ch;
         } else if (ch == '?') {
-            out += "$" + std::to_string(++count);
+            std::size_t j = i + 1;
+            while (j < sql.size() && sql[j] >= '0' && sql[j] <= '9') ++j;
+            const int n = j > i + 1 ? std::atoi(std::string(sql.substr(i + 1, j - i - 1)).c_str()) : ++next;
+            next = std::max(next, n);
+            count = std::max(count, n);
+            out += "$" + std::to_string(n);
+            i = j - 1;
             continue;
         }
         out += ch;
