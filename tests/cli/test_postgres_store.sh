@@ -69,6 +69,16 @@ sequence() {
   a nodes list
   a users delete carol
   a users list
+  # Built-in accounts: the credentials row is made on first use (an upsert), TOTP codes kept.
+  echo "correct horse battery staple" >"$T/pw"
+  "$A" -c "$c" -o json users set-password alice <"$T/pw" 2>>"$out.err" | norm >>"$out"
+  "$A" -c "$c" users mfa enroll alice >/dev/null 2>>"$out.err"
+  a users list
+  a users mfa disable alice
+  a users unlock alice
+  a audit locks --all
+  a health
+  a events --since 24h
   a audit list
 }
 sequence "$SQ" "sqlite3 $T/db.sqlite" "$T/sqlite.out"
