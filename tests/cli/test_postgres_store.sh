@@ -154,6 +154,19 @@ for _ in $(seq 10); do
 done
 [ -n "$heard" ] || { cat "$T/control.log" >&2; fail "hs-control did not hear hs-admin's write within 1 s"; }
 ok
+# Failed sign-ins are counted in PostgreSQL by hs-control's own connection (an upsert), and
+# hs-admin reads the lock there.
+KEY=$("$A" -c "$PG" apikeys create)
+wrong=${KEY%-*}-$(printf '0%.0s' $(seq 64))
+for _ in 1 2 3 4 5 6; do curl -s -o /dev/null -H "Authorization: Bearer $wrong" "http://127.0.0.1:$PORT/api/v1/user"; done
+run "$A" -c "$PG" audit locks --all -o json
+expect_rc 0 "audit locks"
+jq -e 'length == 1 and .[0].locked == true' <<<"$OUT" >/dev/null || fail "audit locks: the API key is not locked"
+[ "$(pq hs "SELECT failures > 0 OR locked_until IS NOT NULL FROM signin_locks WHERE key LIKE 'apikey:%'")" = t ] ||
+  fail "signin_locks: $(pq hs 'SELECT * FROM signin_locks')"
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/api/v1/user")" != 200 ] ||
+  fail "the locked key still works"
+ok
 snap() { pq hs "SELECT (SELECT max(seq) FROM change_log), (SELECT max(id) FROM audit_log), (SELECT count(*) FROM nodes)"; }
 S=$(snap)
 sed -i "s/listen_addr: 127.0.0.1:$PORT/listen_addr: 127.0.0.1:$(free_port)/" "$PG"
