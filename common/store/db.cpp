@@ -98,6 +98,7 @@ std::int64_t Db::last_insert_id() const { return conn_->last_insert_id(); }
 int Db::changes() const { return conn_->changes(); }
 int Db::schema_version() { return conn_->schema_version(); }
 std::int64_t Db::data_version() { return conn_->data_version(); }
+bool Db::try_session_lock(std::int64_t key) { return conn_->try_session_lock(key); }
 
 void Db::migrate() {
     const bool pg = postgres();

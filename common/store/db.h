@@ -101,6 +101,10 @@ public:
     void set_busy_timeout(std::chrono::milliseconds t);
 
     int schema_version();
+    // PostgreSQL: takes a session advisory lock, kept while this Db lives (and taken again
+    // after a reconnect; if another session has it then, every later call fails). Always true
+    // on SQLite.
+    bool try_session_lock(std::int64_t key);
     // Changes whenever another connection (any process) commits to the file; cheap to poll.
     // PostgreSQL: whenever another session commits a change_log or audit_log row (a NOTIFY).
     std::int64_t data_version();

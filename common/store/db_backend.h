@@ -47,6 +47,9 @@ public:
     // Whether the database holds tables of anyone's (to refuse a foreign one at version 0).
     virtual bool has_tables() = 0;
     virtual std::int64_t data_version() = 0;
+    // PostgreSQL: pg_try_advisory_lock, held for the connection's life and taken again after a
+    // reconnect. SQLite has none (hs-control's lock file is beside the database).
+    virtual bool try_session_lock(std::int64_t) { return true; }
     // Starts a write transaction that excludes every other writer until it ends.
     virtual void begin_write() = 0;
     // After the version check, so a newer or foreign database is left as it was.

@@ -5,6 +5,7 @@
 // serializes them, and data_version counts NOTIFYs from other sessions (schema.cpp's triggers
 // send one when change_log or audit_log gets rows).
 #include <libpq-fe.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -13,6 +14,8 @@
 #include <optional>
 #include <regex>
 #include <set>
+
+#include <spdlog/spdlog.h>
 
 #include "common/store/db_backend.h"
 
@@ -156,7 +159,8 @@ private:
 
 class PgConn final : public Conn {
 public:
-    PgConn(const std::string& name, const Db::Options& opts) : name_(name) {
+    PgConn(const std::string& name, const Db::Options& opts)
+        : name_(name), read_only_(opts.read_only), busy_(opts.busy_timeout) {
         conn_ = PQconnectdb(opts.postgres.c_str());
         if (!conn_ || PQstatus(conn_) != CONNECTION_OK) {
             const std::string why = first_line(conn_ ? PQerrorMessage(conn_) : "out of memory");
@@ -164,9 +168,7 @@ public:
             conn_ = nullptr;
             throw DbError(name + ": cannot connect to PostgreSQL: " + why);
         }
-        exec("SET client_min_messages = warning");  // no NOTICE lines on stderr from IF NOT EXISTS
-        set_busy_timeout(opts.busy_timeout);
-        exec("LISTEN hs_changes");
+        setup();
     }
     ~PgConn() override { PQfinish(conn_); }
 
@@ -174,13 +176,22 @@ public:
 
     // Several statements at once (migrations), no parameters.
     void exec(std::string_view sql) override {
+        const bool ends_tx = sql == "COMMIT" || sql == "ROLLBACK";
+        // The server rolled the transaction back when the connection ended.
+        if (sql == "ROLLBACK" && in_tx_ && PQstatus(conn_) != CONNECTION_OK) {
+            in_tx_ = false;
+            return;
+        }
+        ensure_connected();
         Result r(PQexec(conn_, std::string(sql).c_str()));
+        if (ends_tx) in_tx_ = false;  // a failed COMMIT ends the transaction too
         check(r, sql);
         changes_ = std::atoi(PQcmdTuples(r.get()));
     }
 
     Result run(const std::string& sql, const std::vector<std::optional<std::string>>& params,
                const std::vector<Oid>& types) {
+        ensure_connected();
         std::vector<const char*> values;
         std::vector<int> lengths, formats;
         for (std::size_t i = 0; i < params.size(); ++i) {
@@ -200,6 +211,7 @@ public:
     int changes() const override { return changes_; }
     void set_busy_timeout(std::chrono::milliseconds t) override {
         exec("SET lock_timeout = " + std::to_string(t.count()));
+        busy_ = t;
     }
     int schema_version() override {
         if (scalar("SELECT to_regclass('hs_schema_version') IS NOT NULL") != "t") return 0;
@@ -216,12 +228,19 @@ public:
     }
     // Reads notifications that arrived since the last look without a round trip to the server.
     std::int64_t data_version() override {
-        PQconsumeInput(conn_);
+        // Not while reconnecting: reading the socket then would eat the handshake's bytes.
+        if (resetting_ || PQstatus(conn_) != CONNECTION_OK || !PQconsumeInput(conn_)) ensure_connected();
         drain();
         return notified_;
     }
+    bool try_session_lock(std::int64_t key) override {
+        if (!take_lock(key)) return false;
+        session_locks_.push_back(key);
+        return true;
+    }
     void begin_write() override {
         exec("BEGIN");
+        in_tx_ = true;
         try {
             exec(std::string("SELECT pg_advisory_xact_lock(") + kWriteLock + ")");
         } catch (...) {
@@ -229,9 +248,7 @@ public:
             throw;
         }
     }
-    void configure(const Db::Options& opts) override {
-        if (opts.read_only) exec("SET default_transaction_read_only = on");
-    }
+    void configure(const Db::Options&) override {}  // setup() did it
     Db::Dialect dialect() const override { return Db::Dialect::postgres; }
 
 private:
@@ -251,17 +268,83 @@ private:
         }
     }
     std::string scalar(const std::string& sql) {
+        ensure_connected();
         Result r(PQexec(conn_, sql.c_str()));
         check(r, sql);
         return PQntuples(r.get()) > 0 && !PQgetisnull(r.get(), 0, 0) ? PQgetvalue(r.get(), 0, 0) : "";
     }
 
+    // The session's settings, at connect and again after a reconnect.
+    void setup() {
+        exec("SET client_min_messages = warning");  // no NOTICE lines on stderr from IF NOT EXISTS
+        exec("SET lock_timeout = " + std::to_string(busy_.count()));
+        exec("LISTEN hs_changes");
+        if (read_only_) exec("SET default_transaction_read_only = on");
+    }
+    bool take_lock(std::int64_t key) {
+        return scalar("SELECT pg_try_advisory_lock(" + std::to_string(key) + ")") == "t";
+    }
+    void ensure_connected();
+
     std::string name_;
+    bool read_only_;
+    std::chrono::milliseconds busy_;
     PGconn* conn_ = nullptr;
+    bool in_tx_ = false;
+    // Reconnecting: a libpq reset in progress, advanced without blocking.
+    bool resetting_ = false;
+    PostgresPollingStatusType poll_ = PGRES_POLLING_WRITING;
+    std::chrono::steady_clock::time_point reset_started_, next_reset_;
+    std::vector<std::int64_t> session_locks_;
+    bool lock_lost_ = false;
     std::int64_t last_id_ = 0;
     int changes_ = 0;
     std::int64_t notified_ = 0;
 };
+
+// After the server went away (a restart, a failover, a network cut): statements fail until a
+// new connection is up, which is made in steps as the socket becomes ready so that a server
+// that does not answer never holds up the caller (hs-control's event loop); attempts are a
+// second apart. The new session gets the settings, the LISTEN and the session locks back,
+// and data_version moves: notifications sent meanwhile are lost, so readers look again.
+void PgConn::ensure_connected() {
+    using namespace std::chrono_literals;
+    if (lock_lost_)
+        throw DbError(name_ + ": after reconnecting, another hs-control held this database's lock; this one " +
+                      "no longer uses the database (restart it once the other has stopped)");
+    if (PQstatus(conn_) == CONNECTION_OK && !resetting_) return;
+    if (in_tx_) throw DbError(name_ + ": the connection to PostgreSQL was lost; the transaction was not committed");
+    const auto now = std::chrono::steady_clock::now();
+    if (!resetting_) {
+        if (now < next_reset_) throw DbError(name_ + ": the connection to PostgreSQL was lost; reconnecting");
+        next_reset_ = now + 1s;
+        if (!PQresetStart(conn_))
+            throw DbError(name_ + ": reconnecting to PostgreSQL failed: " + first_line(PQerrorMessage(conn_)));
+        resetting_ = true;
+        reset_started_ = now;
+        poll_ = PGRES_POLLING_WRITING;  // libpq's protocol: start as if the socket were asked to write
+    }
+    while (poll_ != PGRES_POLLING_OK) {
+        if (poll_ == PGRES_POLLING_FAILED || now - reset_started_ > 10s) {
+            resetting_ = false;
+            throw DbError(name_ + ": reconnecting to PostgreSQL failed: " +
+                          (poll_ == PGRES_POLLING_FAILED ? first_line(PQerrorMessage(conn_)) : "timed out"));
+        }
+        pollfd p{PQsocket(conn_), static_cast<short>(poll_ == PGRES_POLLING_READING ? POLLIN : POLLOUT), 0};
+        if (p.fd < 0 || ::poll(&p, 1, 0) <= 0)
+            throw DbError(name_ + ": the connection to PostgreSQL was lost; reconnecting");
+        poll_ = PQresetPoll(conn_);
+    }
+    resetting_ = false;
+    setup();
+    for (const auto key : session_locks_) {
+        if (take_lock(key)) continue;
+        lock_lost_ = true;
+        ensure_connected();  // throws the message above
+    }
+    ++notified_;
+    spdlog::warn("{}: reconnected to PostgreSQL", name_);
+}
 
 PgStmt::PgStmt(PgConn& conn, std::string_view sql) : conn_(conn) {
     sql_ = number_parameters(sql, count_);

@@ -8,9 +8,7 @@ namespace hs::store {
 constexpr std::int64_t kInstanceLock = 7521969672384259171;
 
 void take_instance_lock(Db& db) {
-    auto st = db.prepare("SELECT pg_try_advisory_lock(?)");
-    st.bind(1, kInstanceLock);
-    if (st.step() && st.int64(0) == 1) return;
+    if (db.try_session_lock(kInstanceLock)) return;
     throw DbError(db.path() + ": another hs-control is running on this database (it holds PostgreSQL advisory lock " +
                   std::to_string(kInstanceLock) + "); one hs-control per database is supported. Nothing was changed.");
 }

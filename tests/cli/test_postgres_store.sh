@@ -176,4 +176,24 @@ expect_err "another hs-control is running on this database" "second hs-control"
 [ "$(snap)" = "$S" ] || fail "the second hs-control changed the database"
 kill -0 "$CONTROL" || fail "the first hs-control stopped"
 ok
+
+# PostgreSQL restarts under hs-control: it reconnects, takes its lock again (a second one is
+# still refused) and hears hs-admin's writes as before.
+"${as_pg[@]}" "$PGBIN/pg_ctl" -D "$PGSOCK/data" -m fast -w restart -o "-k $PGSOCK -c listen_addresses=''" \
+  -l "$PGSOCK/server.log" >/dev/null || { cat "$PGSOCK/server.log" >&2; fail "PostgreSQL did not restart"; }
+for _ in $(seq 50); do grep -q 'reconnected to PostgreSQL' "$T/control.log" && break; sleep 0.1; done
+grep -q 'reconnected to PostgreSQL' "$T/control.log" || { cat "$T/control.log" >&2; fail "hs-control did not reconnect"; }
+before=$(grep -c 'reading the change log past' "$T/control.log" || true)
+"$A" -c "$PG" users create erin >/dev/null
+heard=
+for _ in $(seq 10); do
+  [ "$(grep -c 'reading the change log past' "$T/control.log" || true)" -gt "$before" ] && { heard=1; break; }
+  sleep 0.1
+done
+[ -n "$heard" ] || { cat "$T/control.log" >&2; fail "hs-control did not hear hs-admin after the restart"; }
+run timeout 20 "$HS_BIN/hs-control" -c "$PG"
+[ "$RC" = 1 ] || fail "second hs-control after the restart: exit $RC"
+expect_err "another hs-control is running on this database" "second hs-control after the restart"
+curl -sf "http://127.0.0.1:$PORT/health" >/dev/null || fail "hs-control is not healthy after the restart"
+ok
 finish
