@@ -227,10 +227,15 @@ public:
         return scalar("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()") != "0";
     }
     // Reads notifications that arrived since the last look without a round trip to the server.
+    // One empty round trip, not only a look at the socket: the server sends the notifications
+    // pending for this session before it says it is ready again, so a commit another session
+    // finished before this call is always counted, as SQLite's PRAGMA data_version counts it.
     std::int64_t data_version() override {
-        // Not while reconnecting: reading the socket then would eat the handshake's bytes.
-        if (resetting_ || PQstatus(conn_) != CONNECTION_OK || !PQconsumeInput(conn_)) ensure_connected();
+        ensure_connected();
+        Result r(PQexec(conn_, ""));
         drain();
+        if (!r || PQresultStatus(r.get()) != PGRES_EMPTY_QUERY)
+            throw DbError(name_ + ": " + error_text(r.get(), conn_));
         return notified_;
     }
     bool try_session_lock(std::int64_t key) override {
