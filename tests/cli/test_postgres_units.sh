@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The Tailnet unit tests (registration, address allocation, routes, re-login, device approval,
-# policy, batching, changes written by another connection) once more on PostgreSQL: a throwaway
-# cluster (pg_lib.sh) given to them as $HS_TEST_POSTGRES (tests/unit/hs-control/tailnet_fixture.h).
+# The Tailnet unit tests (full maps in pieces, registration, address allocation, routes,
+# re-login, device approval, policy, batching, changes written by another connection) once more
+# on PostgreSQL: a throwaway cluster (pg_lib.sh) given to them as $HS_TEST_POSTGRES
+# (tests/unit/hs-control/tailnet_fixture.h).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 UNIT=$HS_BIN/hs-unit-hs-control
@@ -9,7 +10,7 @@ UNIT=$HS_BIN/hs-unit-hs-control
 start_pg
 trap 'pg_stop; rm -rf "$T"' EXIT
 pg_create units >/dev/null
-FILES="[#test_tailnet],[#test_tailnet_batching],[#test_tailnet_policy],[#test_routes],[#test_relogin],[#test_ipalloc],[#test_device_approval]"
+FILES="[#test_full_map_pieces],[#test_tailnet],[#test_tailnet_batching],[#test_tailnet_policy],[#test_routes],[#test_relogin],[#test_ipalloc],[#test_device_approval]"
 # The same selection on SQLite first, so a count that differs is seen.
 run "$UNIT" -# "$FILES"
 expect_rc 0 "the selection on SQLite"
