@@ -87,7 +87,7 @@ public:
     Db(const Db&) = delete;
     Db& operator=(const Db&) = delete;
 
-    // The file, or for PostgreSQL the name messages use ("postgres://host:port/name").
+    // The file, or for PostgreSQL the name messages use ("PostgreSQL hs at /run/postgresql:5432").
     const std::string& path() const { return path_; }
     Dialect dialect() const;
     bool postgres() const { return dialect() == Dialect::postgres; }

@@ -226,7 +226,6 @@ public:
     bool has_tables() override {
         return scalar("SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()") != "0";
     }
-    // Reads notifications that arrived since the last look without a round trip to the server.
     // One empty round trip, not only a look at the socket: the server sends the notifications
     // pending for this session before it says it is ready again, so a commit another session
     // finished before this call is always counted, as SQLite's PRAGMA data_version counts it.
