@@ -121,6 +121,10 @@ expect_rc 1 "foreign database"
 expect_err "not an hs database" "foreign database"
 [ "$(pq notours "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 1 ] || fail "foreign database changed"
 ok
+run "$A" -c "$PG" import headscale "$T/db.sqlite"
+expect_rc 1 "import into PostgreSQL"
+expect_err "importing into a PostgreSQL database (database.type postgres) is not supported yet" "import"
+ok
 { cat "$PG"; echo "  sqlite: {path: /nowhere/db.sqlite, write_ahead_log: false}"; } >"$T/warn.yaml"
 run "$A" -c "$T/warn.yaml" users list -o json
 expect_rc 0 "sqlite keys with postgres"
