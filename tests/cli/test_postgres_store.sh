@@ -2,15 +2,17 @@
 # database.type postgres: a throwaway PostgreSQL cluster (pg_lib.sh). The same hs-admin sequence
 # runs on SQLite and on PostgreSQL and must print the same JSON (times and secrets masked);
 # then what only PostgreSQL has: the schema version table, the append-only audit_log, clear
-# one-line errors (unreachable server, missing name, a foreign database), warnings for keys that
-# do nothing, hs-control --check, an hs-control that hears hs-admin's writes, and a second
-# hs-control on the same database refused before it changes anything.
+# one-line errors (unreachable server, missing name, a foreign database, import), warnings for
+# keys that do nothing, hs-control --check, an hs-control that hears hs-admin's writes, counts
+# failed sign-ins and delivers webhooks from the database, a second hs-control on the same
+# database refused before it changes anything, and a PostgreSQL restart under hs-control.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 start_pg
 CONTROL=
 RC=0 OUT= ERR=
-trap '[ -z "$CONTROL" ] || kill $CONTROL 2>/dev/null; pg_stop; rm -rf "$T"' EXIT
+RX=
+trap '[ -z "$CONTROL" ] || kill $CONTROL 2>/dev/null; [ -z "$RX" ] || kill $RX 2>/dev/null; pg_stop; rm -rf "$T"' EXIT
 pg_create hs
 pg_create notours
 A=$HS_BIN/hs-admin
@@ -141,6 +143,15 @@ EOF2
 "$HS_BIN/hs-derpmap" new --region-id 900 --region-code t --node "name=900a,host=127.0.0.1,ipv4=127.0.0.1,ipv6=none" \
   >"$T/derp.yaml"
 echo "derp: {paths: [$T/derp.yaml]}" >>"$PG"
+# A webhook receiver (tests/interop/webhook_receiver.py): the webhook thread's own connection
+# hears audit rows through NOTIFY and keeps its cursor in PostgreSQL.
+RX_PORT=$(free_port)
+echo "webhook secret" >"$T/secret"
+chmod 600 "$T/secret"
+python3 "$HS_SRC/tests/interop/webhook_receiver.py" --port "$RX_PORT" --secret-file "$T/secret" --out "$T/got.jsonl" \
+  --slow "$T/slow" >/dev/null 2>&1 &
+RX=$!
+echo "notifications: {webhooks: [{url: 'http://127.0.0.1:$RX_PORT/all', secret_path: $T/secret}]}" >>"$PG"
 run "$HS_BIN/hs-control" -c "$PG" --check
 expect_rc 0 "hs-control --check"
 expect_out "PostgreSQL hs at $PGSOCK:5432 is at schema version $VERSION" "hs-control --check"
@@ -170,6 +181,18 @@ jq -e 'length == 1 and .[0].locked == true' <<<"$OUT" >/dev/null || fail "audit 
   fail "signin_locks: $(pq hs 'SELECT * FROM signin_locks')"
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/api/v1/user")" != 200 ] ||
   fail "the locked key still works"
+ok
+for _ in $(seq 50); do grep -q '"apikey.created"' "$T/got.jsonl" 2>/dev/null && break; sleep 0.1; done
+OUT=$(cat "$T/got.jsonl" 2>/dev/null || true)
+jq -se 'map(select(.event == "apikey.created" and .verified)) | length == 1' <<<"$OUT" >/dev/null ||
+  fail "the webhook did not deliver apikey.created within 5 s"
+key_row=$(pq hs "SELECT max(id) FROM audit_log WHERE action = 'apikeys.create'")
+for _ in $(seq 50); do
+  [ "$(pq hs "SELECT count(*) FROM webhook_cursors WHERE last_id >= $key_row")" = 1 ] && break
+  sleep 0.1
+done
+[ "$(pq hs "SELECT count(*) FROM webhook_cursors WHERE last_id >= $key_row")" = 1 ] ||
+  fail "webhook cursor: $(pq hs 'SELECT * FROM webhook_cursors'), audit row $key_row"
 ok
 snap() { pq hs "SELECT (SELECT max(seq) FROM change_log), (SELECT max(id) FROM audit_log), (SELECT count(*) FROM nodes)"; }
 S=$(snap)
