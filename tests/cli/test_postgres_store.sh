@@ -171,6 +171,9 @@ done
 ok
 # Failed sign-ins are counted in PostgreSQL by hs-control's own connection (an upsert), and
 # hs-admin reads the lock there.
+"$A" -c "$PG" events --follow -o json-line >"$T/events.jsonl" 2>"$T/events.err" &
+FOLLOW=$!
+sleep 0.5
 KEY=$("$A" -c "$PG" apikeys create)
 wrong=${KEY%-*}-$(printf '0%.0s' $(seq 64))
 for _ in 1 2 3 4 5 6; do curl -s -o /dev/null -H "Authorization: Bearer $wrong" "http://127.0.0.1:$PORT/api/v1/user"; done
@@ -182,6 +185,10 @@ jq -e 'length == 1 and .[0].locked == true' <<<"$OUT" >/dev/null || fail "audit 
 [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $KEY" "http://127.0.0.1:$PORT/api/v1/user")" != 200 ] ||
   fail "the locked key still works"
 ok
+# hs-admin events --follow on PostgreSQL hears the new key too.
+for _ in $(seq 30); do grep -q '"apikey.created"' "$T/events.jsonl" && break; sleep 0.1; done
+kill "$FOLLOW" 2>/dev/null || true
+grep -q '"apikey.created"' "$T/events.jsonl" || fail "events --follow: $(cat "$T/events.jsonl" "$T/events.err")"
 for _ in $(seq 50); do grep -q '"apikey.created"' "$T/got.jsonl" 2>/dev/null && break; sleep 0.1; done
 OUT=$(cat "$T/got.jsonl" 2>/dev/null || true)
 jq -se 'map(select(.event == "apikey.created" and .verified)) | length == 1' <<<"$OUT" >/dev/null ||
