@@ -76,10 +76,17 @@ struct Config {
     Millis ha_probe_interval = std::chrono::seconds(10);
     Millis ha_probe_timeout = std::chrono::seconds(5);
 
-    std::string database_type = "sqlite";
+    std::string database_type = "sqlite";  // "sqlite" or "postgres" after validation
     std::string database_path = "db.sqlite";
     bool database_wal = true;
     int database_wal_autocheckpoint = 1000;
+    // database.type postgres (common/config/database.h turns these into a libpq connection).
+    struct Postgres {
+        std::string host;  // a name, an address, or a directory holding the unix socket
+        int port = 0;      // 0: libpq's default, 5432
+        std::string name, user, pass;
+        std::string ssl = "false";  // headscale's true/false, or a libpq sslmode
+    } postgres;
 
     std::string acme_url, acme_email, tls_letsencrypt_hostname, tls_letsencrypt_cache_dir;
     std::string tls_letsencrypt_challenge_type = "HTTP-01";

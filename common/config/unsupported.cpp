@@ -58,10 +58,18 @@ void warn_different(const Config& c, const Warner& w) {
     w.group({"database.debug", "database.gorm.prepare_stmt", "database.gorm.parameterized_queries",
              "database.gorm.skip_err_record_not_found", "database.gorm.slow_threshold"},
             "no effect in hs (headscale's GORM settings)");
-    w.group({"database.postgres.host", "database.postgres.port", "database.postgres.name", "database.postgres.user",
-             "database.postgres.pass", "database.postgres.ssl", "database.postgres.max_open_conns",
-             "database.postgres.max_idle_conns", "database.postgres.conn_max_idle_time_secs"},
-            "no effect: hs keeps the tailnet in SQLite");
+    if (c.database_type == "postgres") {
+        w.group({"database.sqlite.path", "database.sqlite.write_ahead_log", "database.sqlite.wal_autocheckpoint"},
+                "no effect with database.type postgres");
+        w.group({"database.postgres.max_open_conns", "database.postgres.max_idle_conns",
+                 "database.postgres.conn_max_idle_time_secs"},
+                "no effect in hs: each hs-control thread that uses the database holds one connection for its life");
+    } else {
+        w.group({"database.postgres.host", "database.postgres.port", "database.postgres.name", "database.postgres.user",
+                 "database.postgres.pass", "database.postgres.ssl", "database.postgres.max_open_conns",
+                 "database.postgres.max_idle_conns", "database.postgres.conn_max_idle_time_secs"},
+                "no effect with database.type sqlite");
+    }
     w.group({"cli.address", "cli.api_key", "cli.timeout", "cli.insecure"},
             "hs-admin does not read these; use hs-admin --remote URL with --api-key or $HS_API_KEY");
     w.group({"tuning.notifier_send_timeout", "tuning.batch_change_delay", "tuning.node_mapsession_buffered_chan_size",

@@ -133,6 +133,28 @@ void validate_oauth2(const Check& k, const Config::Oidc& o) {
                 "not give; node.expiry applies");
 }
 
+void check_postgres(Config& c, const Check& k) {
+    if (c.postgres.name.empty())
+        k.error("database.postgres.name", "must name the database with database.type postgres");
+    auto& ssl = c.postgres.ssl;
+    if (ssl == "true") ssl = "require";
+    else if (ssl == "false" || ssl.empty()) ssl = "disable";
+    k.one_of("database.postgres.ssl", ssl, {"disable", "allow", "prefer", "require", "verify-ca", "verify-full"});
+    if (!c.postgres.host.empty() && c.postgres.host.front() != '/' && c.postgres.host.find(',') != std::string::npos)
+        k.error("database.postgres.host", "one server only (hs runs one instance per database)");
+}
+
+void check_database(Config& c, const Check& k) {
+    if (c.database_type == "sqlite3") c.database_type = "sqlite";
+    if (c.database_type == "postgresql") c.database_type = "postgres";
+    k.one_of("database.type", c.database_type, {"sqlite", "sqlite3", "postgres"});
+    if (c.database_type == "postgres") {
+        check_postgres(c, k);
+        return;
+    }
+    if (c.database_path.empty()) k.error("database.sqlite.path", "must not be empty");
+}
+
 }  // namespace
 
 void validate(Config& c, const std::map<std::string, std::string>& where, const std::string& file, Problems& p) {
@@ -182,11 +204,7 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
     }
     k.one_of("prefixes.allocation", c.allocation, {"sequential", "random"});
 
-    if (c.database_type == "sqlite3") c.database_type = "sqlite";
-    if (c.database_type == "postgres" || c.database_type == "postgresql")
-        k.error("database.type", "postgres is not supported: hs keeps the tailnet in one SQLite file");
-    else k.one_of("database.type", c.database_type, {"sqlite", "sqlite3"});
-    if (c.database_path.empty()) k.error("database.sqlite.path", "must not be empty");
+    check_database(c, k);
 
     k.one_of("log.level", c.log_level, {"trace", "debug", "info", "warn", "warning", "error", "fatal", "panic", "off"});
     k.one_of("log.format", c.log_format, {"text", "json"});

@@ -55,9 +55,11 @@ std::int64_t last_audit_id(Db& db) {
 
 std::vector<AuditEntry> audit_history(Db& db, const std::string& prefix, std::int64_t through, std::int64_t limit) {
     // substr rather than LIKE: the prefix is matched literally, '_' and '%' included.
+    // (The subquery is named: PostgreSQL before 16 requires it.)
     auto st = db.prepare(
         "SELECT id, at, actor, action, object, before, after, source FROM ("
-        "SELECT * FROM audit_log WHERE id <= ? AND substr(action, 1, ?) = ? ORDER BY id DESC LIMIT ?) ORDER BY id");
+        "SELECT * FROM audit_log WHERE id <= ? AND substr(action, 1, ?) = ? ORDER BY id DESC LIMIT ?) AS recent "
+        "ORDER BY id");
     st.bind(1, through).bind(2, static_cast<std::int64_t>(prefix.size())).bind(3, prefix).bind(4, limit);
     return read_entries(st);
 }

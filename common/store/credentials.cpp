@@ -24,7 +24,7 @@ std::optional<LocalCredentials> find_credentials(Db& db, std::int64_t user_id) {
 namespace {
 
 void ensure_row(Db& db, std::int64_t user_id) {
-    db.prepare("INSERT OR IGNORE INTO local_credentials(user_id) VALUES (?)").bind(1, user_id).run();
+    db.prepare("INSERT INTO local_credentials(user_id) VALUES (?) ON CONFLICT DO NOTHING").bind(1, user_id).run();
 }
 
 }  // namespace

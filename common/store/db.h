@@ -1,19 +1,24 @@
-// The one SQLite file every hs tool shares: WAL, a busy timeout, foreign keys, versioned
-// migrations applied on open, and a cheap way to learn that another process wrote to it.
+// The one database every hs tool shares, a SQLite file (WAL, a busy timeout, foreign keys) or a
+// PostgreSQL database: versioned migrations applied on open, one writer at a time, and a cheap
+// way to learn that another process wrote to it. The engine is chosen by Db::Options::postgres;
+// callers write SQLite's SQL with ? parameters, which the PostgreSQL side renumbers.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
-struct sqlite3;
-struct sqlite3_stmt;
-
 namespace hs {
+
+namespace db_detail {
+class StmtImpl;
+class Conn;
+}  // namespace db_detail
 
 struct DbError : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -21,7 +26,7 @@ struct DbError : std::runtime_error {
 
 class Stmt {
 public:
-    Stmt(sqlite3* db, std::string_view sql);
+    explicit Stmt(std::unique_ptr<db_detail::StmtImpl> impl);
     ~Stmt();
     Stmt(Stmt&& o) noexcept;
     Stmt& operator=(Stmt&&) = delete;
@@ -51,8 +56,7 @@ public:
     std::string column_name(int col) const;
 
 private:
-    sqlite3* db_;
-    sqlite3_stmt* st_ = nullptr;
+    std::unique_ptr<db_detail::StmtImpl> st_;
 };
 
 class Db {
@@ -68,7 +72,12 @@ public:
         bool wal = true;
         int wal_autocheckpoint = 1000;
         std::chrono::milliseconds busy_timeout{10000};
+        // A libpq connection string ("host=/run/postgresql dbname=hs"): the database is
+        // PostgreSQL's, and the path only names it in messages. Empty: a SQLite file at path.
+        std::string postgres;
     };
+
+    enum class Dialect { sqlite, postgres };
 
     // Opens (creating the file and its directory unless read-only) and migrates to
     // kSchemaVersion. Throws DbError naming the path and the reason.
@@ -78,11 +87,13 @@ public:
     Db(const Db&) = delete;
     Db& operator=(const Db&) = delete;
 
-    sqlite3* handle() { return db_; }
+    // The file, or for PostgreSQL the name messages use ("PostgreSQL hs at /run/postgresql:5432").
     const std::string& path() const { return path_; }
+    Dialect dialect() const;
+    bool postgres() const { return dialect() == Dialect::postgres; }
 
     void exec(std::string_view sql);
-    Stmt prepare(std::string_view sql) { return Stmt(db_, sql); }
+    Stmt prepare(std::string_view sql);
     std::int64_t last_insert_id() const;
     int changes() const;
 
@@ -90,11 +101,17 @@ public:
     void set_busy_timeout(std::chrono::milliseconds t);
 
     int schema_version();
+    // PostgreSQL: takes a session advisory lock, kept while this Db lives (and taken again
+    // after a reconnect; if another session has it then, every later call fails). Always true
+    // on SQLite.
+    bool try_session_lock(std::int64_t key);
     // Changes whenever another connection (any process) commits to the file; cheap to poll.
+    // PostgreSQL: whenever another session commits a change_log or audit_log row (a NOTIFY).
     std::int64_t data_version();
 
     // BEGIN IMMEDIATE ... COMMIT, rolled back if not committed. Waits up to busy_timeout for
-    // another writer.
+    // another writer (PostgreSQL: a transaction-scoped advisory lock all hs writers take, so
+    // writers are serialized as SQLite serializes them).
     class Tx {
     public:
         explicit Tx(Db& db);
@@ -108,8 +125,9 @@ public:
 
 private:
     void migrate();
+    void check_version(const Options& opts);
 
-    sqlite3* db_ = nullptr;
+    std::unique_ptr<db_detail::Conn> conn_;
     std::string path_;
 };
 

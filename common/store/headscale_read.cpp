@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/store/db_backend.h"
 #include "common/store/headscale_import.h"
 
 namespace hs::store {
@@ -87,17 +88,17 @@ public:
         }
     }
 
-    void begin() { Stmt(db_, "BEGIN").run(); }
+    void begin() { stmt("BEGIN").run(); }
 
     bool has_table(const std::string& name) {
-        Stmt st(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+        auto st = stmt("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
         st.bind(1, name);
         return st.step();
     }
 
     // Every row, every column by name; table names come from a fixed list, never from input.
     std::vector<HeadscaleRow> rows(const std::string& table) {
-        Stmt st(db_, "SELECT * FROM \"" + table + "\" ORDER BY rowid");
+        auto st = stmt("SELECT * FROM \"" + table + "\" ORDER BY rowid");
         std::vector<HeadscaleRow> out;
         while (st.step()) {
             HeadscaleRow row;
@@ -108,13 +109,15 @@ public:
     }
 
     std::vector<std::string> column(const std::string& sql) {
-        Stmt st(db_, sql);
+        auto st = stmt(sql);
         std::vector<std::string> out;
         while (st.step()) out.push_back(st.text(0));
         return out;
     }
 
 private:
+    Stmt stmt(const std::string& sql) { return Stmt(db_detail::sqlite_stmt(db_, sql)); }
+
     // Characters SQLite's URI parser would take for syntax are percent-encoded.
     static std::string uri_path(const std::string& p) {
         std::string out;

@@ -110,16 +110,20 @@ std::optional<Node> find_node_by_machine_key(Db& db, std::string_view machine_ke
 }
 
 Node insert_node(Db& db, Node n, bool keep_id) {
-    auto st = db.prepare(
-        "INSERT INTO nodes(machine_key, node_key, disco_key, endpoints, host_info, ipv4, ipv6, hostname, given_name, "
-        "user_id, register_method, tags, auth_key_id, last_seen, expiry, approved_routes, created_at, updated_at, "
-        "ephemeral, approved, id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+    // A new node leaves id out (PostgreSQL's identity column takes no NULL for "the next one").
+    auto st =
+        db.prepare(std::string("INSERT INTO nodes(machine_key, node_key, disco_key, endpoints, host_info, ipv4, ipv6, "
+                               "hostname, given_name, user_id, register_method, tags, auth_key_id, last_seen, expiry, "
+                               "approved_routes, created_at, updated_at, ephemeral, approved") +
+                   (keep_id ? ", id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+                            : ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     bind_node(st, n);
     if (keep_id) st.bind(21, n.id);
-    else st.bind_null(21);  // a new rowid
     st.run();
-    n.id = db.last_insert_id();
+    // PostgreSQL's identity does not move past an id given explicitly; SQLite's rowid does.
+    if (keep_id && db.postgres())
+        db.exec("SELECT setval(pg_get_serial_sequence('nodes', 'id'), (SELECT max(id) FROM nodes))");
+    else n.id = db.last_insert_id();
     return n;
 }
 

@@ -28,8 +28,10 @@ std::optional<SigninLock> find_signin_lock(Db& db, std::string_view key) {
 
 void save_signin_lock(Db& db, const SigninLock& l, TimePoint now) {
     auto st = db.prepare(
-        "INSERT OR REPLACE INTO signin_locks(key, failures, window_start, lockouts, locked_until, updated_at) "
-        "VALUES (?, ?, ?, ?, ?, ?)");
+        "INSERT INTO signin_locks(key, failures, window_start, lockouts, locked_until, updated_at) "
+        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO UPDATE SET failures = excluded.failures, "
+        "window_start = excluded.window_start, lockouts = excluded.lockouts, locked_until = excluded.locked_until, "
+        "updated_at = excluded.updated_at");
     st.bind(1, l.key).bind(2, std::int64_t{l.failures}).bind(3, format_time(l.window_start));
     st.bind(4, std::int64_t{l.lockouts});
     if (l.locked_until) st.bind(5, format_time(*l.locked_until));

@@ -228,6 +228,10 @@ std::optional<AuthRequest> find_pending_auth_request(Db& db, const std::string& 
                                                      const std::string& node_key, TimePoint now);
 std::int64_t count_pending_auth_requests(Db& db, TimePoint now);
 
+// --- one hs-control per database (instance_lock.cpp): PostgreSQL only; throws DbError when
+// another session holds the lock, before this one wrote anything.
+void take_instance_lock(Db& db);
+
 // --- the change log (change_log.cpp): schema.cpp's triggers add a row for every write to
 // nodes, users and policies, whoever made it; hs-control reads past what it has seen.
 // Forgets change-log entries older than `before`: every reader has seen them by then.

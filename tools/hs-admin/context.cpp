@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "common/admin/ops.h"
+#include "common/config/database.h"
 
 namespace hs::admin {
 
@@ -27,10 +28,7 @@ const Config& Context::config() {
 Db& Context::db() {
     if (db_) return *db_;
     const auto& c = config();
-    Db::Options opts;
-    opts.wal = c.database_wal;
-    opts.wal_autocheckpoint = c.database_wal_autocheckpoint;
-    db_ = std::make_unique<Db>(c.database_path, opts);
+    db_ = std::make_unique<Db>(database_name(c), database_options(c));
     return *db_;
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "common/base/lock_file.h"
+#include "common/config/database.h"
 #include "common/store/headscale_import.h"
 #include "tools/hs-admin/commands.h"
 
@@ -107,6 +108,10 @@ std::string move_aside(const std::string& path) {
 int run_import(Context& ctx, const ImportFlags& f) {
     const bool postgres = f.source.rfind("postgres://", 0) == 0 || f.source.rfind("postgresql://", 0) == 0;
     const auto& cfg = ctx.config();
+    if (database_is_postgres(cfg))
+        throw store::ImportError(
+            "importing into a PostgreSQL database (database.type postgres) is not supported yet: import into a "
+            "SQLite database.sqlite.path; nothing was imported");
     const bool in_place = !postgres && same_file(f.source, cfg.database_path);
     if (in_place && !f.in_place && !f.dry_run)
         throw store::ImportError("the config's database.sqlite.path (" + cfg.database_path +

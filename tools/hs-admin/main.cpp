@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
     hs::CommonFlags flags;
     hs::add_common_flags(app, flags);
     Context ctx;
-    app.add_option("-c,--config", ctx.config_flag, "Config file (its database.sqlite.path is the database used)");
+    app.add_option("-c,--config", ctx.config_flag, "Config file (its database section names the database used)");
     app.add_option("-o,--output", ctx.output, "table, json, json-line or yaml")
         ->check(CLI::IsMember(std::vector<std::string>(std::begin(kFormats), std::end(kFormats))))
         ->capture_default_str();

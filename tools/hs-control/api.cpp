@@ -11,6 +11,7 @@
 #include "common/admin/signin.h"
 #include "common/base/log.h"
 #include "common/base/url.h"
+#include "common/config/database.h"
 #include "tools/hs-control/login_guard.h"
 
 namespace hs::control {
@@ -72,14 +73,12 @@ void add_query(std::string_view query, json& params) {
 }
 
 // The API works on a connection of its own: hs-control's tailnet learns of writes through
-// PRAGMA data_version, which moves only for commits made by other connections, so writes on
+// Db::data_version, which moves only for commits made by other connections, so writes on
 // the tailnet's connection would go unseen until someone else wrote.
 Db& own_connection(const Db& shared, const Config& cfg) {
     static std::map<std::string, std::unique_ptr<Db>> conns;
     auto& c = conns[shared.path()];
-    if (!c)
-        c = std::make_unique<Db>(
-            shared.path(), Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
+    if (!c) c = std::make_unique<Db>(shared.path(), database_options(cfg));
     return *c;
 }
 

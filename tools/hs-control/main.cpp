@@ -10,6 +10,7 @@
 #include "common/base/lock_file.h"
 #include "common/base/log.h"
 #include "common/config/config.h"
+#include "common/config/database.h"
 #include "common/store/checkpointer.h"
 #include "common/store/db.h"
 #include "common/store/store.h"
@@ -75,11 +76,13 @@ int main(int argc, char** argv) {
         // started by mistake on the same database must exit before it writes anything.
         hs::control::ts2021_limits();  // a malformed test override fails here, not at the first tick
         if (check_only) return check(cfg, config_path);
+        const bool postgres = hs::database_is_postgres(cfg);
         std::unique_ptr<hs::LockFile> lock;
-        if (cfg.database_path != ":memory:")
+        if (!postgres && cfg.database_path != ":memory:")
             lock = std::make_unique<hs::LockFile>(cfg.database_path + ".lock", "database " + cfg.database_path);
-        hs::Db db(cfg.database_path,
-                  hs::Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
+        hs::Db db(hs::database_name(cfg), hs::database_options(cfg));
+        // PostgreSQL's counterpart of the lock file: held by this connection for the process's life.
+        if (postgres) hs::store::take_instance_lock(db);
         bool created = false;
         const auto noise_key = hs::load_or_create_key_file(cfg.noise_private_key_path, &created);
         if (created) spdlog::info("created Noise key {}", cfg.noise_private_key_path);
@@ -110,7 +113,7 @@ int main(int argc, char** argv) {
         // (hs-admin's transactions take milliseconds), then fails and is retried or refused.
         db.set_busy_timeout(std::chrono::milliseconds(100));
         // The fsyncs of WAL checkpoints happen on their own thread, not in a commit on the loop.
-        const bool checkpoint_here = cfg.database_wal && cfg.database_wal_autocheckpoint > 0;
+        const bool checkpoint_here = !postgres && cfg.database_wal && cfg.database_wal_autocheckpoint > 0;
         if (checkpoint_here) db.exec("PRAGMA wal_autocheckpoint = 0");
         hs::DbCheckpointer checkpointer(cfg.database_path, checkpoint_here);
 

@@ -10,6 +10,7 @@
 #include "common/base/netaddr.h"
 #include "common/base/random.h"
 #include "common/base/url.h"
+#include "common/config/database.h"
 #include "common/store/store.h"
 #include "tools/hs-control/oidc_pages.h"
 #include "tools/hs-control/on_pool.h"
@@ -104,12 +105,12 @@ TextResponse oidc_http_response(const OidcReply& r) {
 
 std::unique_ptr<Db> open_signin_db(const Config& cfg) {
     if (cfg.database_path == ":memory:") return nullptr;
-    auto db = std::make_unique<Db>(
-        cfg.database_path, Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
+    auto db = std::make_unique<Db>(database_name(cfg), database_options(cfg));
     // As main.cpp does for its connection: a commit on the event loop waits at most this long
     // for another process's lock, and WAL checkpoints stay on their own thread.
     db->set_busy_timeout(std::chrono::milliseconds(100));
-    if (cfg.database_wal && cfg.database_wal_autocheckpoint > 0) db->exec("PRAGMA wal_autocheckpoint = 0");
+    if (!db->postgres() && cfg.database_wal && cfg.database_wal_autocheckpoint > 0)
+        db->exec("PRAGMA wal_autocheckpoint = 0");
     return db;
 }
 

@@ -13,6 +13,7 @@
 #include "common/admin/net/preflight.h"
 #include "common/admin/webhook.h"
 #include "common/base/prometheus.h"
+#include "common/config/database.h"
 #include "common/net/http_fetch.h"
 #include "common/store/db.h"
 #include "common/store/store.h"
@@ -30,8 +31,7 @@ constexpr auto kPollEvery = std::chrono::milliseconds(250);
 constexpr std::int64_t kBatchRows = 1000;
 
 std::unique_ptr<Db> open_db(const Config& cfg) {
-    auto db = std::make_unique<Db>(
-        cfg.database_path, Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
+    auto db = std::make_unique<Db>(database_name(cfg), database_options(cfg));
     // Off the loop, a thread can wait out hs-admin's or the loop's transactions.
     db->set_busy_timeout(std::chrono::seconds(5));
     return db;

@@ -1,4 +1,5 @@
 #include "common/admin/net/preflight.h"
+#include "common/config/database.h"
 
 #include <unistd.h>
 
@@ -44,6 +45,17 @@ void check_acme(const Config& cfg, std::vector<std::string>& notes) {
 
 // The database as it is, opened read-only; nullptr when start-up would create it.
 std::unique_ptr<Db> open_database(const Config& cfg, std::vector<std::string>& notes) {
+    if (database_is_postgres(cfg)) {
+        // Connects (an unreachable server is the error here), reads the version, writes nothing.
+        auto opts = database_options(cfg);
+        opts.read_only = true;
+        opts.any_older_version = true;
+        auto db = std::make_unique<Db>(database_name(cfg), opts);
+        const int v = db->schema_version();
+        notes.push_back(database_name(cfg) + (v == 0 ? " is empty (hs-control creates the schema at start)"
+                                                     : " is at schema version " + std::to_string(v)));
+        return v == 0 ? nullptr : std::move(db);
+    }
     const auto& path = cfg.database_path;
     if (path == ":memory:") {
         notes.push_back("the database is in memory");

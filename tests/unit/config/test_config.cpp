@@ -4,6 +4,7 @@
 
 #include "common/base/duration.h"
 #include "common/config/config.h"
+#include "common/config/database.h"
 
 using namespace hs;
 using Catch::Contains;
@@ -181,7 +182,11 @@ TEST_CASE("invalid values are rejected with file:line and key") {
     CHECK_THAT(errors_of(kMinimal + "prefixes:\n  v4: fd7a::/48\n"), Contains("is not an IPv4 prefix"));
     CHECK_THAT(errors_of(kMinimal + "prefixes:\n  allocation: clever\n"),
                Contains("prefixes.allocation: \"clever\" is not one of sequential, random"));
-    CHECK_THAT(errors_of(kMinimal + "database:\n  type: postgres\n"), Contains("postgres is not supported"));
+    CHECK_THAT(errors_of(kMinimal + "database:\n  type: postgres\n"),
+               Contains("database.postgres.name: must name the database"));
+    CHECK_THAT(errors_of(kMinimal + "database:\n  type: postgres\n  postgres: {name: hs, ssl: sometimes}\n"),
+               Contains("database.postgres.ssl: \"sometimes\" is not one of"));
+    CHECK_THAT(errors_of(kMinimal + "database:\n  type: mysql\n"), Contains("database.type: \"mysql\" is not one of"));
     CHECK_THAT(errors_of(kMinimal + "log:\n  level: loud\n"), Contains("log.level: \"loud\" is not one of"));
     CHECK_THAT(errors_of(kMinimal + "node:\n  ephemeral:\n    inactivity_timeout: 30s\n"),
                Contains("must be longer than 65s"));
@@ -338,4 +343,31 @@ TEST_CASE("oidc.oauth2: read, GitHub's claim defaults, and the combinations refu
     const auto err = errors_of(kMinimal + plain);
     CHECK_THAT(err, Contains("oidc.oauth2.authorization_endpoint: \"http://id.example.com/a\" is not an https URL"));
     CHECK_THAT(err, !Contains("oidc.oauth2.token_endpoint"));  // http to this machine is accepted
+}
+
+TEST_CASE("database.type postgres: headscale's keys become a libpq connection string") {
+    const auto lc = load(kMinimal +
+                         "database:\n  type: postgresql\n  sqlite: {path: /x/db.sqlite}\n"
+                         "  postgres: {host: /run/postgresql, port: 6543, name: hs, user: hs, pass: \"it's\\\\x\", "
+                         "ssl: true, max_open_conns: 5}\n");
+    const auto& c = lc.config;
+    CHECK(c.database_type == "postgres");
+    CHECK(database_is_postgres(c));
+    CHECK(postgres_conninfo(c) ==
+          "connect_timeout=10 application_name=hs host='/run/postgresql' port='6543' dbname='hs' user='hs' "
+          "password='it\\'s\\\\x' sslmode='require'");
+    // Messages name the server, never the password.
+    CHECK(database_name(c) == "PostgreSQL hs at /run/postgresql:6543");
+    CHECK(database_options(c).postgres == postgres_conninfo(c));
+    check_warnings(lc, {"database.sqlite.path: no effect with database.type postgres",
+                        "database.postgres.max_open_conns: no effect in hs"});
+
+    const auto plain = load(kMinimal + "database:\n  type: postgres\n  postgres: {name: hs, ssl: false}\n").config;
+    CHECK(postgres_conninfo(plain) == "connect_timeout=10 application_name=hs dbname='hs' sslmode='disable'");
+    CHECK(database_name(plain) == "PostgreSQL hs at localhost:5432");
+
+    const auto sqlite = load(kMinimal + "database:\n  postgres: {host: db.example.com}\n");
+    CHECK(database_options(sqlite.config).postgres.empty());
+    CHECK(database_name(sqlite.config) == "/etc/hs/db.sqlite");
+    check_warnings(sqlite, {"database.postgres.host: no effect with database.type sqlite"});
 }

@@ -1,6 +1,9 @@
-// What the Tailnet tests share: a scratch SQLite file and a map sink that decodes every frame.
+// What the Tailnet tests share: a scratch database and a map sink that decodes every frame.
 #pragma once
 
+#include <libpq-fe.h>
+
+#include <cstdlib>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -16,16 +19,35 @@
 
 namespace hs::test {
 
+// With $HS_TEST_POSTGRES (a libpq connection string; tests/cli/test_postgres_units.sh sets it)
+// the database is that PostgreSQL database instead, emptied for each test.
 struct TempDb {
     std::filesystem::path dir;
     std::unique_ptr<Db> db;
     TempDb() {
         char tmpl[] = "/tmp/hs-tailnet-XXXXXX";
         dir = ::mkdtemp(tmpl);
-        db = std::make_unique<Db>(path());
+        if (!options().postgres.empty()) empty_postgres(options().postgres);
+        db = std::make_unique<Db>(path(), options());
     }
     ~TempDb() { std::filesystem::remove_all(dir); }
     std::string path() const { return (dir / "db.sqlite").string(); }
+    // Another connection to the same database (hs-admin's, in the tests).
+    Db open() const { return Db(path(), options()); }
+
+    static Db::Options options() {
+        Db::Options o;
+        if (const char* pg = std::getenv("HS_TEST_POSTGRES")) o.postgres = pg;
+        return o;
+    }
+    static void empty_postgres(const std::string& conninfo) {
+        PGconn* c = PQconnectdb(conninfo.c_str());
+        PGresult* r = PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+        const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        PQfinish(c);
+        if (!ok) throw DbError("HS_TEST_POSTGRES: cannot empty the database");
+    }
 };
 
 // Collects what a stream would send, decoded.

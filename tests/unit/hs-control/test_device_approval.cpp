@@ -66,7 +66,7 @@ struct Lab {
     }
     // hs-admin nodes approve, from another connection to the file.
     void approve(std::int64_t id) {
-        Db other(t.path());
+        Db other = t.open();
         store::set_node_approved(other, id, true);
         tn.sync_from_db(Clock::now());
         tn.flush(Clock::now());

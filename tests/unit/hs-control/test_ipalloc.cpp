@@ -99,7 +99,7 @@ TEST_CASE("a node deleted by another process gives its addresses back to registr
     hs::test::Client a, b, c;
     REQUIRE(tn.register_node(a.machine, a.request("a", key.secret), now).status == 200);
     REQUIRE(tn.register_node(b.machine, b.request("b", key.secret), now).status == 200);
-    Db admin(t.path());
+    Db admin = t.open();
     const auto an = *store::find_node_by_node_key(admin, a.node);
     CHECK(an.ipv4 == "100.64.0.1");
     store::delete_node(admin, an.id);

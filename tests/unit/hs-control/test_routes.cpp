@@ -121,7 +121,7 @@ TEST_CASE("routes through the Tailnet: approval, failover to the standby, exit n
     CHECK_FALSE(last_seen_peer(peer.sink, r1.id)->contains("PrimaryRoutes"));
 
     // An admin (another process) approves the subnet on both routers and the exit node.
-    Db admin(t.path());
+    Db admin = t.open();
     for (auto [id, routes] : {std::pair{r1.id, std::vector<std::string>{"10.77.0.0/24"}},
                               {r2.id, {"10.77.0.0/24"}},
                               {exit.id, {"0.0.0.0/0", "::/0"}}}) {

@@ -101,7 +101,7 @@ TEST_CASE("pre-auth registration, full map and deltas for rename, expire, delete
     CHECK(sa.got[1]["PeerSeenChange"][std::to_string(mb.node_id)] == true);
 
     // Changes another process writes (hs-admin) arrive through the change log.
-    Db other(t.path());
+    Db other = t.open();
     auto bn = *store::find_node_by_node_key(other, b.node);
     bn.given_name = "web";
     store::update_node(other, bn);
@@ -212,7 +212,7 @@ TEST_CASE("a user created by another process just before registering is named in
     TempDb t;
     Tailnet tn(*t.db, test_config(), derp_map());
     tn.load();
-    Db other(t.path());
+    Db other = t.open();
     const auto user = store::create_user(other, "newcomer");
     const auto key = store::create_preauth_key(other, user.id, false, false, std::nullopt, {});
     Client a;
@@ -241,7 +241,7 @@ TEST_CASE("a client's report does not overwrite an admin's edit made in between"
 
     // hs-admin renames the node and approves a route; hs-control has not synced yet when the
     // client reports new endpoints and logs in again.
-    Db admin(t.path());
+    Db admin = t.open();
     store::set_node_given_name(admin, id, "renamed");
     store::set_node_approved_routes(admin, id, {"10.77.0.0/24"});
     auto moved = a.map(false);

@@ -133,7 +133,7 @@ TEST_CASE("an admin's rename that also moves a route reaches each peer once and 
 
     // One admin edit: a new name and the advertised route approved, so the router becomes the
     // prefix's primary. The election and the sync each have a reason to send the node.
-    Db admin(n.t.path());
+    Db admin = n.t.open();
     store::set_node_given_name(admin, m.node_id, "gateway");
     store::set_node_approved_routes(admin, m.node_id, {"10.77.0.0/24"});
     const auto before = n.tn.stats().map_messages;
@@ -162,7 +162,7 @@ TEST_CASE("nodes deleted together leave each peer's map in one PeersRemoved mess
     for (std::size_t i = 0; i < gone.size(); ++i)
         gone_ids.push_back(n.join(gone[i], ended[i], "gone-" + std::to_string(i)));
     n.settle({&sw});
-    Db admin(n.t.path());
+    Db admin = n.t.open();
     for (const auto id : gone_ids) store::delete_node(admin, id);
     n.tn.sync_from_db(n.now);
     REQUIRE(sw.got.size() == 1);  // at once, not on the tick

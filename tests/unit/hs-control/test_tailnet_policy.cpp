@@ -294,7 +294,7 @@ TEST_CASE("a node deleted under a policy leaves the maps of the nodes that saw i
     n.start(lab);
     auto [sa, sb, sw, iw] = std::tie(lab.sa, lab.sb, lab.sw, lab.iw);
 
-    Db admin(n.t.path());
+    Db admin = n.t.open();
     store::delete_node(admin, iw);
     n.tn.sync_from_db(n.now);
     REQUIRE(sa.got.size() == 1);  // at once
