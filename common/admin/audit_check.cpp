@@ -106,8 +106,9 @@ void check_transport(Env& env, json& out) {
 
 void check_file_modes(Env& env, json& out) {
     const auto& c = env.cfg;
+    // With PostgreSQL there is no database file here (database_path keeps its default).
     const std::array<std::pair<const char*, std::string>, 5> files = {
-        {{"database", c.database_path},
+        {{"database", c.database_type == "postgres" ? std::string() : c.database_path},
          {"noise key", c.noise_private_key_path},
          {"DERP key", c.derp.private_key_path},
          {"TLS key", c.tls_key_path},
