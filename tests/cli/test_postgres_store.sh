@@ -156,18 +156,23 @@ run "$HS_BIN/hs-control" -c "$PG" --check
 expect_rc 0 "hs-control --check"
 expect_out "PostgreSQL hs at $PGSOCK:5432 is at schema version $VERSION" "hs-control --check"
 ok
+# heard_create NAME WHEN: hs-admin creates user NAME on the database, and the running
+# hs-control reads the change log within 1 s (its log says so), or the test fails saying WHEN.
+heard_create() {
+  local before
+  before=$(grep -c 'reading the change log past' "$T/control.log" || true)
+  "$A" -c "$PG" users create "$1" >/dev/null
+  for _ in $(seq 10); do
+    [ "$(grep -c 'reading the change log past' "$T/control.log" || true)" -gt "$before" ] && return 0
+    sleep 0.1
+  done
+  cat "$T/control.log" >&2; fail "hs-control did not hear hs-admin's write within 1 s ($2)"
+}
 "$HS_BIN/hs-control" -c "$PG" --log-level debug >"$T/control.log" 2>&1 &
 CONTROL=$!
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.1; done
 curl -sf "http://127.0.0.1:$PORT/health" >/dev/null || { cat "$T/control.log" >&2; fail "hs-control did not start"; }
-before=$(grep -c 'reading the change log past' "$T/control.log" || true)
-"$A" -c "$PG" users create dave >/dev/null
-heard=
-for _ in $(seq 10); do
-  [ "$(grep -c 'reading the change log past' "$T/control.log" || true)" -gt "$before" ] && { heard=1; break; }
-  sleep 0.1
-done
-[ -n "$heard" ] || { cat "$T/control.log" >&2; fail "hs-control did not hear hs-admin's write within 1 s"; }
+heard_create dave "creating dave"
 ok
 # Failed sign-ins are counted in PostgreSQL by hs-control's own connection (an upsert), and
 # hs-admin reads the lock there.
@@ -217,14 +222,7 @@ ok
   -l "$PGSOCK/server.log" >/dev/null || { cat "$PGSOCK/server.log" >&2; fail "PostgreSQL did not restart"; }
 for _ in $(seq 50); do grep -q 'reconnected to PostgreSQL' "$T/control.log" && break; sleep 0.1; done
 grep -q 'reconnected to PostgreSQL' "$T/control.log" || { cat "$T/control.log" >&2; fail "hs-control did not reconnect"; }
-before=$(grep -c 'reading the change log past' "$T/control.log" || true)
-"$A" -c "$PG" users create erin >/dev/null
-heard=
-for _ in $(seq 10); do
-  [ "$(grep -c 'reading the change log past' "$T/control.log" || true)" -gt "$before" ] && { heard=1; break; }
-  sleep 0.1
-done
-[ -n "$heard" ] || { cat "$T/control.log" >&2; fail "hs-control did not hear hs-admin after the restart"; }
+heard_create erin "after the restart"
 run timeout 20 "$HS_BIN/hs-control" -c "$PG"
 [ "$RC" = 1 ] || fail "second hs-control after the restart: exit $RC"
 expect_err "another hs-control is running on this database" "second hs-control after the restart"
