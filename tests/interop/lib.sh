@@ -205,6 +205,9 @@ daemon_stop() {
   for _ in $(seq 100); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
 }
 
+# ms: milliseconds since the epoch, for timing a step of a test.
+ms() { echo $(( ${EPOCHREALTIME/[.,]/} / 1000 )); }
+
 # eventually SECONDS CMD...: retries CMD every 0.25 s until it succeeds or time runs out. The
 # deadline is SECONDS from now to the microsecond ($SECONDS ticks whole seconds, which gave
 # `eventually 2` anywhere from 1 to 2 s).

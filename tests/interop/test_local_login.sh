@@ -142,7 +142,6 @@ host_add legit 85
 ts_start legit 41685
 up_interactive legit
 LEGIT_URL=$AUTH_URL LEGIT_UP=$UP_PID
-ms() { echo $(( ${EPOCHREALTIME/[.,]/} / 1000 )); }
 t_storm=$(ms)
 python3 - "$STORM_URL" "$(pw_of dave)" >"$LAB/storm.json" <<'PY' &
 import http.client, json, re, socket, sys, time, urllib.parse

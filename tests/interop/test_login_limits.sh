@@ -26,7 +26,6 @@ RX_BASE=$(rx_base "http://127.0.0.1:$RX_PORT/all")
 [ -n "$RX_BASE" ] || fail "hs-control did not log its webhook cursor"
 METRICS="http://127.0.0.1:$((CONTROL_PORT + 1000))/metrics"
 metric() { curl -sf "$METRICS" | awk -v m="$1" '$1 == m {print $2}'; }
-ms() { echo $(( ${EPOCHREALTIME/[.,]/} / 1000 )); }
 in_ns() { local n=$1; shift; ip netns exec "$(host_ns "$n")" "$@"; }
 
 admin users create alice >/dev/null
