@@ -24,9 +24,9 @@ constexpr auto kIdleTimeout = 130s;
 
 }  // namespace
 
-MeshLink::MeshLink(net::any_io_executor ex, DerpServer& server, net::ssl::context& tls, DialTarget target,
-                   Key32 mesh_key)
-    : ex_(std::move(ex)), server_(server), tls_(tls), target_(std::move(target)), mesh_key_(mesh_key), wake_(ex_) {}
+MeshLink::MeshLink(net::any_io_executor ex, DerpServer& server, DialTarget target, Key32 mesh_key)
+    : ex_(std::move(ex)), server_(server), tls_(client_tls_context()), target_(std::move(target)), mesh_key_(mesh_key),
+      wake_(ex_) {}
 
 void MeshLink::start() { net::co_spawn(ex_, run(), net::detached); }
 
@@ -255,11 +255,9 @@ Key32 load_mesh_key(const std::string& path) {
     }
 }
 
-Mesh::Mesh(net::io_context& io, DerpServer& server, const std::vector<std::string>& peers, Key32 mesh_key)
-    : tls_(client_tls_context()) {
+Mesh::Mesh(net::io_context& io, DerpServer& server, const std::vector<std::string>& peers, Key32 mesh_key) {
     for (const auto& entry : peers)
-        links_.push_back(
-            std::make_shared<MeshLink>(net::make_strand(io), server, tls_, parse_dial_target(entry), mesh_key));
+        links_.push_back(std::make_shared<MeshLink>(net::make_strand(io), server, parse_dial_target(entry), mesh_key));
     if (links_.empty()) throw std::invalid_argument("no host given");
 }
 

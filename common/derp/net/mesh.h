@@ -19,7 +19,7 @@ namespace hs::derp {
 
 class MeshLink final : public Forwarder, public std::enable_shared_from_this<MeshLink> {
 public:
-    MeshLink(net::any_io_executor ex, DerpServer& server, net::ssl::context& tls, DialTarget target, Key32 mesh_key);
+    MeshLink(net::any_io_executor ex, DerpServer& server, DialTarget target, Key32 mesh_key);
 
     // Starts the reconnect loop on the link's executor; it runs until stop().
     void start();
@@ -44,7 +44,11 @@ private:
 
     net::any_io_executor ex_;
     DerpServer& server_;
-    net::ssl::context& tls_;
+    // Each link has a TLS context of its own. OpenSSL fills caches inside the CA certificates
+    // of a context's store (their decoded extensions) on first use during verification, and
+    // links dial on different threads: with one shared context ThreadSanitizer saw two mesh
+    // handshakes race on a CA certificate's key identifier (tests/bench/derp_tsan.sh).
+    net::ssl::context tls_;
     const DialTarget target_;
     const Key32 mesh_key_;
     net::steady_timer wake_;  // the writer sleeps here
@@ -77,7 +81,6 @@ public:
     std::string prometheus_text() const;
 
 private:
-    net::ssl::context tls_;
     std::vector<std::shared_ptr<MeshLink>> links_;
 };
 
