@@ -23,9 +23,6 @@ using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
 struct ExtStackFree {
     void operator()(STACK_OF(X509_EXTENSION) * s) const { sk_X509_EXTENSION_free(s); }
 };
-struct OsslFree {
-    void operator()(char* p) const { OPENSSL_free(p); }
-};
 
 const unsigned char* bytes(const std::string& s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 

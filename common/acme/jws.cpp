@@ -24,9 +24,6 @@ using BnPtr = std::unique_ptr<BIGNUM, Deleter<BN_free>>;
 using BioPtr = std::unique_ptr<BIO, Deleter<BIO_free>>;
 using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, Deleter<EVP_MD_CTX_free>>;
 using SigPtr = std::unique_ptr<ECDSA_SIG, Deleter<ECDSA_SIG_free>>;
-struct OsslFree {
-    void operator()(unsigned char* p) const { OPENSSL_free(p); }
-};
 
 std::string bn_param(EVP_PKEY* k, const char* name) {
     BIGNUM* raw = nullptr;

@@ -2,6 +2,8 @@
 // OpenSSL's own reason.
 #pragma once
 
+#include <openssl/crypto.h>
+
 #include <string>
 
 namespace hs::acme {
@@ -11,6 +13,14 @@ struct Deleter {
     template <class T>
     void operator()(T* p) const {
         Free(p);
+    }
+};
+
+// Frees what OpenSSL allocated for the caller (BN_bn2hex, i2d_* output).
+struct OsslFree {
+    template <class T>
+    void operator()(T* p) const {
+        OPENSSL_free(p);
     }
 };
 

@@ -12,8 +12,6 @@
 namespace hs::store {
 namespace {
 
-const std::string kNothing = "; nothing was imported";
-
 // Every migration id of headscale 0.23.0 to 0.29.2 (hscontrol/db/db.go of each release), and
 // gormigrate's marker for a database created from the current schema at once.
 const std::set<std::string>& known_migrations() {
@@ -62,7 +60,7 @@ public:
     std::string str(const std::string& col) const { return get(col).value_or(""); }
 
     [[noreturn]] void fail(const std::string& col, const std::string& why) const {
-        throw ImportError(where_ + ": " + col + ": " + why + kNothing);
+        throw ImportError(where_ + ": " + col + ": " + why + kNothingImported);
     }
 
     std::int64_t id(const std::string& col = "id") const {
@@ -155,21 +153,21 @@ std::string describe_version(const HeadscaleTables& t, const std::string& name) 
         throw ImportError(name +
                           ": no migrations table: a headscale database older than 0.23 (or not one); upgrade "
                           "headscale to 0.23 or later, start it once, then import" +
-                          kNothing);
+                          kNothingImported);
     for (const auto& id : t.migrations)
         if (!known_migrations().count(id))
             throw ImportError(name + ": migration \"" + id +
                               "\" is unknown to this hs (it knows headscale 0.23 to "
                               "0.29.2, newest \"" +
                               kNewestKnownHeadscaleMigration +
-                              "\"): the file comes from a newer headscale; upgrade hs" + kNothing);
+                              "\"): the file comes from a newer headscale; upgrade hs" + kNothingImported);
     if (!t.database_version.empty()) {
         auto v = t.database_version;
         if (!v.empty() && v[0] == 'v') v.erase(0, 1);
         int major = 0, minor = 0;
         if (std::sscanf(v.c_str(), "%d.%d", &major, &minor) == 2 && (major > 0 || minor > 29))
             throw ImportError(name + ": written by headscale " + t.database_version +
-                              ", newer than this hs knows (0.23 to 0.29)" + kNothing);
+                              ", newer than this hs knows (0.23 to 0.29)" + kNothingImported);
     }
     std::string shape = t.tables.count("routes") ? "0.23-0.25 shape (routes table)" : "0.26+ shape (approved_routes)";
     const auto& nodes = table(t, "nodes");

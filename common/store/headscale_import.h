@@ -15,6 +15,9 @@
 
 namespace hs::store {
 
+// How every ImportError message ends: an import writes everything or nothing.
+inline const std::string kNothingImported = "; nothing was imported";
+
 // Refused input: the message names the file, table, row and column, and says that nothing was
 // written.
 struct ImportError : StoreError {

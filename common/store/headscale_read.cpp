@@ -14,8 +14,6 @@
 namespace hs::store {
 namespace {
 
-const std::string kNothing = "; nothing was imported";
-
 // The pid of another process holding a lock on bytes [start, start+len) of `file`, or 0.
 // F_GETLK never reports this process's own locks, so it is asked before SQLite opens the file.
 pid_t lock_holder(const std::string& file, off_t start, off_t len) {
@@ -42,7 +40,7 @@ void refuse_if_in_use(const std::string& path) {
         throw ImportError(path + ": the headscale database is open in process " + std::to_string(pid) +
                           " (headscale still running?); stop headscale first so nothing it writes after the import "
                           "is lost" +
-                          kNothing);
+                          kNothingImported);
 }
 
 class Source {
@@ -50,13 +48,14 @@ public:
     explicit Source(const std::string& path) : path_(path) {
         struct stat st {};
         if (::stat(path.c_str(), &st) != 0)
-            throw ImportError(path + ": cannot read the headscale database: " + std::strerror(errno) + kNothing);
-        if (!S_ISREG(st.st_mode)) throw ImportError(path + ": not a regular file" + kNothing);
+            throw ImportError(path + ": cannot read the headscale database: " + std::strerror(errno) +
+                              kNothingImported);
+        if (!S_ISREG(st.st_mode)) throw ImportError(path + ": not a regular file" + kNothingImported);
         const std::string uri = "file:" + uri_path(path) + "?mode=ro";
         if (sqlite3_open_v2(uri.c_str(), &db_, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr) !=
             SQLITE_OK) {
             const std::string msg = db_ ? sqlite3_errmsg(db_) : "out of memory";
-            throw ImportError(path + ": cannot open the headscale database: " + msg + kNothing);
+            throw ImportError(path + ": cannot open the headscale database: " + msg + kNothingImported);
         }
         sqlite3_extended_result_codes(db_, 1);
         sqlite3_busy_timeout(db_, 2000);
@@ -78,13 +77,13 @@ public:
         } catch (const DbError& e) {
             const int code = sqlite3_extended_errcode(db_) & 0xff;
             if (code == SQLITE_NOTADB)
-                throw ImportError(path_ + ": not an SQLite database (is it headscale's db.sqlite?)" + kNothing);
+                throw ImportError(path_ + ": not an SQLite database (is it headscale's db.sqlite?)" + kNothingImported);
             if (code == SQLITE_BUSY || code == SQLITE_LOCKED)
                 throw ImportError(path_ +
                                   ": the headscale database is locked by another process (headscale still "
                                   "running?); stop it first" +
-                                  kNothing);
-            throw ImportError(path_ + ": reading the headscale database failed: " + e.what() + kNothing);
+                                  kNothingImported);
+            throw ImportError(path_ + ": reading the headscale database failed: " + e.what() + kNothingImported);
         }
     }
 
@@ -146,7 +145,7 @@ HeadscaleTables read_headscale_db(const std::string& path) {
         src.begin();
         if (!src.has_table("users") || !src.has_table("nodes"))
             throw ImportError(path + ": an SQLite database, but not headscale's (it has no users and nodes tables)" +
-                              kNothing);
+                              kNothingImported);
         HeadscaleTables t;
         t.has_migrations_table = src.has_table("migrations");
         if (t.has_migrations_table) t.migrations = src.column("SELECT id FROM migrations");

@@ -10,8 +10,6 @@
 namespace hs::store {
 namespace {
 
-const std::string kNothing = "; nothing was imported";
-
 // PostgreSQL type OIDs (src/include/catalog/pg_type.dat).
 constexpr Oid kBool = 16, kBytea = 17, kTimestamp = 1114, kTimestampTz = 1184;
 
@@ -54,14 +52,14 @@ public:
     explicit PgSource(const std::string& url) : name_(redacted_postgres_url(url)) {
         conn_.reset(PQconnectdb(url.c_str()));
         if (!conn_ || PQstatus(conn_.get()) != CONNECTION_OK)
-            throw ImportError(name_ + ": cannot connect to headscale's PostgreSQL: " + error() + kNothing);
+            throw ImportError(name_ + ": cannot connect to headscale's PostgreSQL: " + error() + kNothingImported);
     }
 
     Result exec(const std::string& sql) {
         Result r(PQexec(conn_.get(), sql.c_str()));
         const auto status = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
         if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK)
-            throw ImportError(name_ + ": reading headscale's PostgreSQL failed: " + error() + kNothing);
+            throw ImportError(name_ + ": reading headscale's PostgreSQL failed: " + error() + kNothingImported);
         return r;
     }
 
@@ -112,7 +110,8 @@ private:
             case kTimestampTz: return full_offset(v);
             case kBytea:
                 if (auto bytes = bytea_bytes(v)) return *bytes;
-                throw ImportError(name_ + ": headscale " + table + ": " + column + ": unreadable bytea" + kNothing);
+                throw ImportError(name_ + ": headscale " + table + ": " + column + ": unreadable bytea" +
+                                  kNothingImported);
             default: return v;
         }
     }
@@ -144,7 +143,7 @@ HeadscaleTables read_headscale_postgres(const std::string& url) {
                           " other session(s) are connected to the headscale database "
                           "(headscale still running?); stop headscale first so nothing it writes after the import "
                           "is lost" +
-                          kNothing);
+                          kNothingImported);
     // Values in the forms value() expects, whatever the server's defaults.
     src.exec("SET TIME ZONE 'UTC'; SET DateStyle = ISO; SET bytea_output = hex");
     src.exec("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
@@ -152,7 +151,7 @@ HeadscaleTables read_headscale_postgres(const std::string& url) {
         throw ImportError(src.name() +
                           ": a PostgreSQL database, but not headscale's (it has no users and nodes "
                           "tables)" +
-                          kNothing);
+                          kNothingImported);
     HeadscaleTables t;
     t.has_migrations_table = src.has_table("migrations");
     if (t.has_migrations_table)

@@ -55,7 +55,7 @@ void named(const std::string& what, F&& f) {
     try {
         f();
     } catch (const DbError& e) {
-        throw ImportError("writing " + what + " failed: " + e.what() + "; nothing was imported");
+        throw ImportError("writing " + what + " failed: " + e.what() + kNothingImported);
     }
 }
 
@@ -78,8 +78,8 @@ void write_headscale_import(Db& db, const HeadscaleImport& imp, bool replace) {
         throw ImportError(db.path() + ": the hs database is not empty (" + std::to_string(before.users) + " users, " +
                           std::to_string(before.nodes) + " nodes, " + std::to_string(before.preauth_keys) +
                           " pre-auth keys, " + std::to_string(before.api_keys) + " API keys, " +
-                          std::to_string(before.policies) +
-                          " policies); --force replaces them with the import; nothing was imported");
+                          std::to_string(before.policies) + " policies); --force replaces them with the import" +
+                          kNothingImported);
     if (replace) {
         // Children first: nodes restrict deleting their user; policies stay (append-only).
         db.exec(
