@@ -46,14 +46,20 @@ clients:
 run: build
 	@bash tools/run-local.sh "$(BUILD)/bin" "$(VAR)"
 
-# The Go clients build in the background while the C++ trees compile (on a fresh machine they
-# are minutes of CPU each); a client that failed to build here is built again, or its failure
-# reported, by the first test that needs it.
+# Three things start at once: the Go clients (minutes of CPU each on a fresh machine; a client
+# that failed to build here is built again, or its failure reported, by the first test that
+# needs it), the main tree, and at nice 19 the three sanitizer trees, which take the cores
+# whenever the others leave them idle and go on while the main tree's suites run
+# (tests/run-all.sh waits for them before their own suites).
 test: deps
-	@mkdir -p $(BUILD); bash -c '$(MAKE) --no-print-directory clients >$(BUILD)/clients.log 2>&1' & clients=$$!; \
-	  $(MAKE) --no-print-directory build build-asan build-fuzz build-tsan || { kill $$clients 2>/dev/null; exit 1; }; \
+	@mkdir -p $(BUILD); rm -f $(BUILD)/sanitizer-trees.rc; \
+	  bash -c '$(MAKE) --no-print-directory clients >$(BUILD)/clients.log 2>&1' & clients=$$!; \
+	  setsid nice -n 19 bash -c '$(MAKE) --no-print-directory build-asan build-fuzz build-tsan >$(BUILD)/sanitizer-trees.log 2>&1; \
+	    echo $$? >$(BUILD)/sanitizer-trees.rc' & trees=$$!; \
+	  $(MAKE) --no-print-directory build || { kill $$clients 2>/dev/null; kill -- -$$trees 2>/dev/null; exit 1; }; \
 	  wait $$clients || echo "make test: building the Go clients failed (see $(BUILD)/clients.log); the tests that need them will say so" >&2; \
-	  bash tests/run-all.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN)
+	  HS_SANITIZER_TREES_RC=$(CURDIR)/$(BUILD)/sanitizer-trees.rc bash tests/run-all.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN); \
+	  rc=$$?; wait $$trees; exit $$rc
 
 unit: build
 	@cd $(BUILD) && ctest -L unit --output-on-failure
