@@ -54,7 +54,7 @@ ProviderMetadata parse_discovery(std::string_view json_text, std::string_view ex
     const auto doc = json::parse(json_text, nullptr, false);
     if (!doc.is_object()) throw AuthError("the provider's metadata is not a JSON object");
     ProviderMetadata m;
-    m.issuer = doc.value("issuer", std::string());
+    if (const auto it = doc.find("issuer"); it != doc.end() && it->is_string()) m.issuer = it->get<std::string>();
     if (m.issuer != expected_issuer)
         throw AuthError("the provider calls itself \"" + m.issuer + "\", not the configured issuer \"" +
                         std::string(expected_issuer) + "\"");

@@ -20,17 +20,21 @@ TimePoint time_claim(const json& claims, const char* name) {
     const auto it = claims.find(name);
     if (it == claims.end() || !it->is_number())
         throw AuthError(std::string("the ID token has no \"") + name + "\" time");
-    return TimePoint{std::chrono::seconds(static_cast<std::int64_t>(it->get<double>()))};
+    // Seconds since 1970 (RFC 7519 §2 NumericDate). Bounded before the conversion: a double
+    // beyond int64, or seconds beyond what nanoseconds hold (year 2262), would overflow.
+    const double secs = it->get<double>();
+    if (!(secs >= 0 && secs < 1e10)) throw AuthError(std::string("the ID token's \"") + name + "\" is out of range");
+    return TimePoint{std::chrono::seconds(static_cast<std::int64_t>(secs))};
 }
 
 void check_signature(std::string_view token, const json& header, const std::vector<Jwk>& keys) {
-    const auto alg = header.value("alg", std::string());
+    const auto alg = text_claim(header, "alg");
     // "none" and the HMAC family are refused by name: with HS256 a forger signs with the
     // provider's public key as the secret, which a careless verifier accepts.
     if (!supported_alg(alg)) throw AuthError("the ID token is signed with \"" + alg + "\", which is not accepted");
     if (header.contains("crit"))
         throw AuthError("the ID token names critical header parameters this server does not know");
-    const auto kid = header.value("kid", std::string());
+    const auto kid = text_claim(header, "kid");
     const auto dot2 = token.rfind('.');
     const auto signing_input = token.substr(0, dot2);
     const auto signature = base64url_decode(token.substr(dot2 + 1));

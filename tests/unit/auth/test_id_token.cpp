@@ -102,6 +102,9 @@ TEST_CASE("iss, aud, azp, exp, iat and nonce are checked") {
     CHECK(with("nonce", "n-999") == "the ID token's nonce does not belong to this login");
     CHECK(with("nonce", nullptr) == "the ID token's nonce does not belong to this login");
     CHECK(with("sub", "") == "the ID token names no subject (sub)");
+    // Times beyond what a time point holds (found by fuzz_oidc) are refused, not converted.
+    CHECK(with("exp", 1e300) == "the ID token's \"exp\" is out of range");
+    CHECK(with("iat", -5) == "the ID token's \"iat\" is out of range");
     auto multi = claims(now);
     multi["aud"] = json::array({"other", "hs-control"});
     multi["azp"] = "hs-control";
@@ -124,6 +127,11 @@ TEST_CASE("malformed tokens and JWKS documents are refused with a reason") {
     auto crit = json{{"alg", "EdDSA"}, {"kid", "k1"}, {"crit", json::array({"exp"})}};
     CHECK(message_of(key.token(claims(now), crit), keys, expect(now)) ==
           "the ID token names critical header parameters this server does not know");
+    // Header members of the wrong type are refused like missing ones (fuzz_oidc found an alg of
+    // 0 escaping as a JSON type error).
+    CHECK(message_of(key.token(claims(now), json{{"alg", 0}, {"kid", "k1"}}), keys, expect(now)) ==
+          "the ID token is signed with \"\", which is not accepted");
+    CHECK(message_of(key.token(claims(now), json{{"alg", "EdDSA"}, {"kid", 7}}), keys, expect(now)) == "accepted");
 
     CHECK_THROWS_AS(parse_jwks("[]"), AuthError);
     CHECK_THROWS_AS(parse_jwks("not json"), AuthError);

@@ -23,6 +23,10 @@ TEST_CASE("discovery: the URL, the issuer check and the endpoints") {
     CHECK_THROWS_WITH(
         parse_discovery(doc.dump(), "https://id.example.com/"),
         "the provider calls itself \"https://id.example.com\", not the configured issuer \"https://id.example.com/\"");
+    auto numeric = doc;
+    numeric["issuer"] = 42;  // a wrong type is a wrong issuer, not a JSON type error
+    CHECK_THROWS_WITH(parse_discovery(numeric.dump(), "https://id.example.com"),
+                      "the provider calls itself \"\", not the configured issuer \"https://id.example.com\"");
     auto plain = doc;
     plain["token_endpoint"] = "http://id.example.com/token";
     CHECK_THROWS_WITH(parse_discovery(plain.dump(), "https://id.example.com"),
