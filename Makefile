@@ -7,6 +7,9 @@ JOBS       ?= $(shell nproc)
 HS_WERROR  ?= ON
 VAR        ?= $(CURDIR)/var
 
+# bash: the test target stops its background build by process group (`set -m`, which dash lacks).
+SHELL := /bin/bash
+
 # ccache hits across fresh clones in different directories.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
@@ -50,12 +53,15 @@ run: build
 # that failed to build here is built again, or its failure reported, by the first test that
 # needs it), the main tree, and at nice 19 the three sanitizer trees, which take the cores
 # whenever the others leave them idle and go on while the main tree's suites run
-# (tests/run-all.sh waits for them before their own suites).
+# (tests/run-all.sh waits for them before their own suites). `set -m` gives the sanitizer build
+# a process group of its own to stop it by, in the same session: a new session (setsid) is a new
+# scheduler autogroup on Linux, which would share the CPU half and half whatever its nice value.
 test: deps
 	@mkdir -p $(BUILD); rm -f $(BUILD)/sanitizer-trees.rc; \
 	  bash -c '$(MAKE) --no-print-directory clients >$(BUILD)/clients.log 2>&1' & clients=$$!; \
-	  setsid nice -n 19 bash -c '$(MAKE) --no-print-directory build-asan build-fuzz build-tsan >$(BUILD)/sanitizer-trees.log 2>&1; \
-	    echo $$? >$(BUILD)/sanitizer-trees.rc' & trees=$$!; \
+	  set -m; nice -n 19 bash -c '$(MAKE) --no-print-directory build-asan build-fuzz build-tsan >$(BUILD)/sanitizer-trees.log 2>&1; \
+	    echo $$? >$(BUILD)/sanitizer-trees.rc' & trees=$$!; set +m; \
+	  trap 'kill -- -$$trees 2>/dev/null; exit 130' INT TERM; \
 	  $(MAKE) --no-print-directory build || { kill $$clients 2>/dev/null; kill -- -$$trees 2>/dev/null; exit 1; }; \
 	  wait $$clients || echo "make test: building the Go clients failed (see $(BUILD)/clients.log); the tests that need them will say so" >&2; \
 	  HS_SANITIZER_TREES_RC=$(CURDIR)/$(BUILD)/sanitizer-trees.rc bash tests/run-all.sh $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN); \
