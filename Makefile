@@ -2,6 +2,7 @@
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 BUILD_FUZZ ?= build-fuzz
+BUILD_FUZZ_LONG ?= build-fuzz-long
 BUILD_TSAN ?= build-tsan
 JOBS       ?= $(shell nproc)
 HS_WERROR  ?= ON
@@ -29,8 +30,9 @@ build-asan: deps
 	@cmake -S . -B $(BUILD_ASAN) -DHS_WERROR=$(HS_WERROR) -DHS_SANITIZE=address,undefined -DHS_INTEROP=OFF >/dev/null
 	@cmake --build $(BUILD_ASAN) -j$(JOBS)
 
+# The fuzz targets at -O0 for make test's short runs; `make fuzz-long` builds its own tree at -O1.
 build-fuzz: deps
-	@CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -DHS_FUZZ=ON -DHS_WERROR=$(HS_WERROR) >/dev/null
+	@CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -DHS_FUZZ=ON -DHS_FUZZ_OPT=-O0 -DHS_WERROR=$(HS_WERROR) >/dev/null
 	@cmake --build $(BUILD_FUZZ) -j$(JOBS)
 
 # hs-derper under ThreadSanitizer, and the load tools its test drives: nothing else is built in
@@ -77,8 +79,10 @@ fuzz: build-fuzz
 	@cd $(BUILD_FUZZ) && ctest --output-on-failure
 
 # Every fuzz target for FUZZ_SECONDS (600) each; corpora kept in ~/.cache/hs/fuzz/<target>.
-fuzz-long: build-fuzz
-	@bash tests/fuzz/long.sh $(BUILD_FUZZ) $(CURDIR)
+fuzz-long: deps
+	@CXX=clang++ cmake -S . -B $(BUILD_FUZZ_LONG) -DHS_FUZZ=ON -DHS_FUZZ_OPT=-O1 -DHS_WERROR=$(HS_WERROR) >/dev/null
+	@cmake --build $(BUILD_FUZZ_LONG) -j$(JOBS)
+	@bash tests/fuzz/long.sh $(BUILD_FUZZ_LONG) $(CURDIR)
 
 # A Debian package of the main build's binaries, stripped (packaging/package.cmake), in $(BUILD).
 package: build
@@ -106,4 +110,4 @@ bench-derp: build
 	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/derp_bench.sh
 
 clean:
-	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_TSAN)
+	rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ) $(BUILD_FUZZ_LONG) $(BUILD_TSAN)
