@@ -1,4 +1,5 @@
 #include "common/auth/discovery.h"
+#include "common/auth/json_text.h"
 
 #include <nlohmann/json.hpp>
 
@@ -19,8 +20,7 @@ std::vector<std::string> strings(const json& doc, const char* name) {
 }
 
 std::string endpoint(const json& doc, const char* name, bool required) {
-    const auto it = doc.find(name);
-    const auto url = it != doc.end() && it->is_string() ? it->get<std::string>() : std::string();
+    const auto url = auth::json_text(doc, name);
     if (url.empty()) {
         if (required) throw AuthError(std::string("the provider's metadata has no ") + name);
         return url;
@@ -54,7 +54,7 @@ ProviderMetadata parse_discovery(std::string_view json_text, std::string_view ex
     const auto doc = json::parse(json_text, nullptr, false);
     if (!doc.is_object()) throw AuthError("the provider's metadata is not a JSON object");
     ProviderMetadata m;
-    if (const auto it = doc.find("issuer"); it != doc.end() && it->is_string()) m.issuer = it->get<std::string>();
+    m.issuer = auth::json_text(doc, "issuer");
     if (m.issuer != expected_issuer)
         throw AuthError("the provider calls itself \"" + m.issuer + "\", not the configured issuer \"" +
                         std::string(expected_issuer) + "\"");

@@ -1,4 +1,5 @@
 #include "common/auth/id_token.h"
+#include "common/auth/json_text.h"
 
 namespace hs::auth {
 namespace {
@@ -9,11 +10,6 @@ json decode_part(std::string_view part, const char* what) {
     auto j = json::parse(base64url_decode(part), nullptr, false);
     if (!j.is_object()) throw AuthError(std::string("the ID token's ") + what + " is not a JSON object");
     return j;
-}
-
-std::string text_claim(const json& claims, const char* name) {
-    const auto it = claims.find(name);
-    return it != claims.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 TimePoint time_claim(const json& claims, const char* name) {
@@ -28,13 +24,13 @@ TimePoint time_claim(const json& claims, const char* name) {
 }
 
 void check_signature(std::string_view token, const json& header, const std::vector<Jwk>& keys) {
-    const auto alg = text_claim(header, "alg");
+    const auto alg = json_text(header, "alg");
     // "none" and the HMAC family are refused by name: with HS256 a forger signs with the
     // provider's public key as the secret, which a careless verifier accepts.
     if (!supported_alg(alg)) throw AuthError("the ID token is signed with \"" + alg + "\", which is not accepted");
     if (header.contains("crit"))
         throw AuthError("the ID token names critical header parameters this server does not know");
-    const auto kid = text_claim(header, "kid");
+    const auto kid = json_text(header, "kid");
     const auto dot2 = token.rfind('.');
     const auto signing_input = token.substr(0, dot2);
     const auto signature = base64url_decode(token.substr(dot2 + 1));
@@ -62,7 +58,7 @@ void check_audience(const json& claims, const std::string& client_id) {
     }
     if (!listed) throw AuthError("the ID token was issued for another client (aud)");
     // Core §3.1.3.7 items 4 and 5: with several audiences the authorized party must be us.
-    const auto azp = text_claim(claims, "azp");
+    const auto azp = json_text(claims, "azp");
     if ((count > 1 || !azp.empty()) && azp != client_id)
         throw AuthError("the ID token's authorized party (azp) is another client");
 }
@@ -79,15 +75,15 @@ IdToken verify_id_token(std::string_view token, const std::vector<Jwk>& keys, co
     check_signature(token, t.header, keys);
     t.claims = decode_part(token.substr(dot1 + 1, dot2 - dot1 - 1), "payload");
     const auto& c = t.claims;
-    if (text_claim(c, "iss") != expect.issuer)
-        throw AuthError("the ID token comes from another issuer (iss \"" + text_claim(c, "iss") + "\")");
-    if (text_claim(c, "sub").empty()) throw AuthError("the ID token names no subject (sub)");
+    if (json_text(c, "iss") != expect.issuer)
+        throw AuthError("the ID token comes from another issuer (iss \"" + json_text(c, "iss") + "\")");
+    if (json_text(c, "sub").empty()) throw AuthError("the ID token names no subject (sub)");
     check_audience(c, expect.client_id);
     t.expires_at = time_claim(c, "exp");
     if (expect.now >= t.expires_at + expect.leeway) throw AuthError("the ID token has expired");
     if (time_claim(c, "iat") > expect.now + expect.leeway)
         throw AuthError("the ID token was issued in the future (iat)");
-    if (expect.nonce.empty() || text_claim(c, "nonce") != expect.nonce)
+    if (expect.nonce.empty() || json_text(c, "nonce") != expect.nonce)
         throw AuthError("the ID token's nonce does not belong to this login");
     return t;
 }

@@ -1,4 +1,5 @@
 #include "common/auth/jose.h"
+#include "common/auth/json_text.h"
 
 #include "common/base/base64url.h"
 
@@ -24,11 +25,6 @@ Bn bignum(std::string_view bytes) {
     return b;
 }
 
-std::string member(const json& j, const char* name) {
-    const auto it = j.find(name);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 std::shared_ptr<EVP_PKEY> from_params(const char* type, OSSL_PARAM_BLD* bld) {
     OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
     OSSL_PARAM_BLD_free(bld);
@@ -44,8 +40,8 @@ std::shared_ptr<EVP_PKEY> from_params(const char* type, OSSL_PARAM_BLD* bld) {
 }
 
 std::shared_ptr<EVP_PKEY> rsa_key(const json& j) {
-    const auto n = bignum(base64url_decode(member(j, "n")));
-    const auto e = bignum(base64url_decode(member(j, "e")));
+    const auto n = bignum(base64url_decode(auth::json_text(j, "n")));
+    const auto e = bignum(base64url_decode(auth::json_text(j, "e")));
     // RFC 7518 §3.3: keys of 2048 bits or more.
     if (BN_num_bits(n.get()) < 2048) throw AuthError("RSA key shorter than 2048 bits");
     OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
@@ -58,8 +54,8 @@ std::shared_ptr<EVP_PKEY> rsa_key(const json& j) {
 }
 
 std::shared_ptr<EVP_PKEY> ec_key(const json& j) {
-    const auto x = base64url_decode(member(j, "x"));
-    const auto y = base64url_decode(member(j, "y"));
+    const auto x = base64url_decode(auth::json_text(j, "x"));
+    const auto y = base64url_decode(auth::json_text(j, "y"));
     if (x.size() != 32 || y.size() != 32) throw AuthError("P-256 coordinates must be 32 bytes");
     std::string point = "\x04" + x + y;  // SEC 1 §2.3.3 uncompressed point
     OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
@@ -72,7 +68,7 @@ std::shared_ptr<EVP_PKEY> ec_key(const json& j) {
 }
 
 std::shared_ptr<EVP_PKEY> ed25519_key(const json& j) {
-    const auto x = base64url_decode(member(j, "x"));
+    const auto x = base64url_decode(auth::json_text(j, "x"));
     if (x.size() != 32) throw AuthError("Ed25519 public key must be 32 bytes");
     EVP_PKEY* k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr,
                                               reinterpret_cast<const unsigned char*>(x.data()), x.size());
@@ -122,9 +118,10 @@ std::vector<Jwk> parse_jwks(std::string_view json_text) {
     std::vector<Jwk> out;
     for (const auto& j : doc["keys"]) {
         if (!j.is_object()) continue;
-        const auto use = member(j, "use");
+        const auto use = auth::json_text(j, "use");
         if (!use.empty() && use != "sig") continue;
-        Jwk k{member(j, "kid"), member(j, "kty"), member(j, "alg"), member(j, "crv"), nullptr};
+        Jwk k{auth::json_text(j, "kid"), auth::json_text(j, "kty"), auth::json_text(j, "alg"),
+              auth::json_text(j, "crv"), nullptr};
         try {
             if (k.kty == "RSA") k.key = rsa_key(j);
             else if (k.kty == "EC" && k.crv == "P-256") k.key = ec_key(j);

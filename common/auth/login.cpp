@@ -1,4 +1,5 @@
 #include "common/auth/login.h"
+#include "common/auth/json_text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -12,11 +13,6 @@ namespace {
 
 using nlohmann::json;
 
-std::string text(const json& j, const char* name) {
-    const auto it = j.find(name);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 std::string lower(std::string s) {
     std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     return s;
@@ -24,12 +20,12 @@ std::string lower(std::string s) {
 
 void take_profile(Identity& who, const json& src) {
     if (src.contains("email")) {
-        who.email = text(src, "email");
+        who.email = json_text(src, "email");
         who.email_verified = claim_true(src, "email_verified");
     }
-    if (const auto v = text(src, "preferred_username"); !v.empty()) who.preferred_username = v;
-    if (const auto v = text(src, "name"); !v.empty()) who.name = v;
-    if (const auto v = text(src, "picture"); !v.empty()) who.picture = v;
+    if (const auto v = json_text(src, "preferred_username"); !v.empty()) who.preferred_username = v;
+    if (const auto v = json_text(src, "name"); !v.empty()) who.name = v;
+    if (const auto v = json_text(src, "picture"); !v.empty()) who.picture = v;
     if (src.contains("groups")) who.groups = claim_names(src, "groups");
 }
 
@@ -114,13 +110,13 @@ Tokens parse_token_response(int status, std::string_view body) {
     if (status != 200) {
         std::string why = "the provider refused the code (HTTP " + std::to_string(status);
         if (doc.is_object() && doc.contains("error")) {
-            why += ", " + text(doc, "error");
-            if (const auto d = text(doc, "error_description"); !d.empty()) why += ": " + d;
+            why += ", " + json_text(doc, "error");
+            if (const auto d = json_text(doc, "error_description"); !d.empty()) why += ": " + d;
         }
         throw AuthError(why + ")");
     }
     if (!doc.is_object()) throw AuthError("the provider's token answer is not JSON");
-    Tokens t{text(doc, "id_token"), text(doc, "access_token")};
+    Tokens t{json_text(doc, "id_token"), json_text(doc, "access_token")};
     if (t.id_token.empty())
         throw AuthError("the provider's token answer has no id_token (is \"openid\" in oidc.scope?)");
     return t;
@@ -148,13 +144,13 @@ std::vector<std::string> claim_names(const json& j, const std::string& name) {
 
 Identity identity_from(const std::string& issuer, const json& id_claims, const json* userinfo) {
     Identity who;
-    who.subject = text(id_claims, "sub");
+    who.subject = json_text(id_claims, "sub");
     std::string base = issuer;
     while (!base.empty() && base.back() == '/') base.pop_back();
     who.provider_identifier = base + "/" + who.subject;
     take_profile(who, id_claims);
     // UserInfo answers for the same subject only (Core §5.3.2: a mismatch must not be used).
-    if (userinfo && userinfo->is_object() && text(*userinfo, "sub") == who.subject) take_profile(who, *userinfo);
+    if (userinfo && userinfo->is_object() && json_text(*userinfo, "sub") == who.subject) take_profile(who, *userinfo);
     return who;
 }
 

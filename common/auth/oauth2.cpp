@@ -1,4 +1,5 @@
 #include "common/auth/oauth2.h"
+#include "common/auth/json_text.h"
 
 #include <algorithm>
 #include <cctype>
@@ -11,11 +12,7 @@ namespace {
 using nlohmann::json;
 
 // The member `name` of `j` when it is a string; empty otherwise (also for an unmapped claim).
-std::string text(const json& j, const std::string& name) {
-    if (name.empty()) return {};
-    const auto it = j.find(name);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
+std::string text(const json& j, const std::string& name) { return name.empty() ? std::string() : json_text(j, name); }
 
 // GitHub's id is a JSON number: integers become their decimal text. Anything else (a
 // fraction, an object) is not an identifier hs can keep stable, so it counts as missing.
