@@ -15,7 +15,7 @@ SHELL := /bin/bash
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := true
 
-.PHONY: all deps build build-asan build-fuzz build-tsan clients run test unit interop fuzz fuzz-long package bench bench-derp bench-scale bench-policy clean
+.PHONY: all deps build build-asan build-fuzz build-tsan clients run test unit interop test-postgres-suite fuzz fuzz-long package bench bench-derp bench-scale bench-policy bench-multi clean
 
 all: build
 
@@ -75,6 +75,11 @@ unit: build
 interop: build
 	@cd $(BUILD) && ctest -L interop --output-on-failure
 
+# The real-client suite with hs-control on PostgreSQL (a throwaway cluster per test,
+# tests/interop/control.sh); not part of make test.
+test-postgres-suite: build
+	@cd $(BUILD) && HS_TEST_DATABASE=postgres ctest -L interop --output-on-failure
+
 fuzz: build-fuzz
 	@cd $(BUILD_FUZZ) && ctest --output-on-failure
 
@@ -89,10 +94,12 @@ package: build
 	@cd $(BUILD) && cpack -G DEB
 
 # Control-plane benchmarks against headscale (docs/benchmarks.md), then the policy scenario
-# (bench-policy); the DERP/STUN ones too when their target exists.
+# (bench-policy) and several instances on PostgreSQL (bench-multi); the DERP/STUN ones too when
+# their target exists.
 bench: build
 	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/run.sh
 	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/policy.sh
+	@$(MAKE) --no-print-directory bench-multi
 	@if grep -q '^bench-derp:' $(firstword $(MAKEFILE_LIST)); then $(MAKE) --no-print-directory bench-derp; fi
 
 # A tailnet growing to 10,000 nodes, hs-control and headscale (tests/bench/scale.sh); its own
@@ -104,6 +111,12 @@ bench-scale: build
 # hs-control alone, and the engine alone (hs-policy-bench); its own section of docs/benchmarks.md.
 bench-policy: build
 	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/policy.sh
+
+# hs-control at 2,000 nodes: 1 instance on SQLite, 1 and 3 on PostgreSQL, all behind HAProxy
+# (tests/bench/multi_bench.sh; needs root, haproxy and postgresql); its own section of
+# docs/benchmarks.md.
+bench-multi: build
+	@HS_BIN=$(CURDIR)/$(BUILD)/bin bash tests/bench/multi_bench.sh
 
 # DERP relay and STUN against Tailscale's derper (tests/bench/derp_bench.sh; needs Go for derper).
 bench-derp: build

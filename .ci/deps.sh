@@ -19,8 +19,9 @@ PACKAGES=(
   postgresql
   # systemd-analyze verifies examples/systemd
   systemd
-  # a real Prometheus (and promtool) scrapes the servers; nginx and Caddy run the reverse-proxy examples
-  prometheus nginx caddy
+  # a real Prometheus (and promtool) scrapes the servers; nginx, Caddy and HAProxy run the
+  # reverse-proxy and load-balancer examples
+  prometheus nginx caddy haproxy
   # test_oidc.sh: the browser that signs in (driven by playwright-core from npm)
   chromium
 )
@@ -38,9 +39,10 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -qq
-  # The tests run prometheus, nginx and caddy themselves, on ports of their own; their packages
-  # would start system services on :9090 (the port `make run` gives hs-control's metrics) and
-  # :80. policy-rc.d tells the maintainer scripts not to start anything (an existing one stays).
+  # The tests run prometheus, nginx, caddy and haproxy themselves, on ports of their own; their
+  # packages would start system services on :9090 (the port `make run` gives hs-control's
+  # metrics) and :80. policy-rc.d tells the maintainer scripts not to start anything (an
+  # existing one stays).
   own_policy=""
   if [ ! -e /usr/sbin/policy-rc.d ]; then
     printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
@@ -52,7 +54,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ -n "$own_policy" ]; then $SUDO rm -f /usr/sbin/policy-rc.d; fi
   [ "$rc" = 0 ] || exit "$rc"
   if [ -d /run/systemd/system ]; then
-    $SUDO systemctl disable --now prometheus.service nginx.service caddy.service >/dev/null 2>&1 || true
+    $SUDO systemctl disable --now prometheus.service nginx.service caddy.service haproxy.service >/dev/null 2>&1 || true
   fi
 fi
 

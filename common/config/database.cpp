@@ -1,26 +1,19 @@
 #include "common/config/database.h"
 
+#include "common/store/db_target.h"
+
 namespace hs {
-namespace {
-
-// A conninfo value in single quotes, with \ and ' escaped as libpq reads them.
-std::string quoted(const std::string& v) {
-    std::string out = "'";
-    for (const char ch : v) {
-        if (ch == '\\' || ch == '\'') out += '\\';
-        out += ch;
-    }
-    return out + "'";
-}
-
-}  // namespace
 
 std::string postgres_conninfo(const Config& c) {
     const auto& p = c.postgres;
     // connect_timeout: a server that does not answer is an error at start, not a hang.
-    std::string s = "connect_timeout=10 application_name=hs";
+    // tcp_user_timeout (ms): a server that goes silent mid-query (a host gone, a network cut
+    // that sends no reset) fails the query after 5 s, where the kernel's retransmissions
+    // would keep the caller (hs-control's event loop) waiting about 15 minutes; from there the
+    // reconnection never waits (db_pg.cpp). TCP only: ignored on a Unix socket.
+    std::string s = "connect_timeout=10 tcp_user_timeout=5000 application_name=hs";
     auto add = [&](const char* key, const std::string& v) {
-        if (!v.empty()) s += std::string(" ") + key + "=" + quoted(v);
+        if (!v.empty()) s += std::string(" ") + key + "=" + conninfo_quoted(v);
     };
     add("host", p.host);
     if (p.port > 0) add("port", std::to_string(p.port));
@@ -34,8 +27,7 @@ std::string postgres_conninfo(const Config& c) {
 std::string database_name(const Config& c) {
     if (c.database_type != "postgres") return c.database_path;
     const auto& p = c.postgres;
-    return "PostgreSQL " + p.name + " at " + (p.host.empty() ? "localhost" : p.host) + ":" +
-           std::to_string(p.port > 0 ? p.port : 5432);
+    return postgres_display_name(p.name, p.host, p.port > 0 ? std::to_string(p.port) : "");
 }
 
 }  // namespace hs

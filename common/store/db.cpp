@@ -98,7 +98,11 @@ std::int64_t Db::last_insert_id() const { return conn_->last_insert_id(); }
 int Db::changes() const { return conn_->changes(); }
 int Db::schema_version() { return conn_->schema_version(); }
 std::int64_t Db::data_version() { return conn_->data_version(); }
-bool Db::try_session_lock(std::int64_t key) { return conn_->try_session_lock(key); }
+bool Db::try_session_lock(std::int64_t key) { return conn_->try_session_lock(key, false); }
+bool Db::try_session_lock_shared(std::int64_t key) { return conn_->try_session_lock(key, true); }
+bool Db::hold_duty_lock(std::int64_t key) { return conn_->hold_duty_lock(key); }
+std::uint64_t Db::session_generation() const { return conn_->session_generation(); }
+bool Db::lock_lost() const { return conn_->lock_lost(); }
 
 void Db::migrate() {
     const bool pg = postgres();

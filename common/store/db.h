@@ -23,6 +23,11 @@ class Conn;
 struct DbError : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+// Another writer held the write lock past the busy timeout (SQLite's SQLITE_BUSY, PostgreSQL's
+// lock_not_available): nothing was changed, and the same write may succeed a moment later.
+struct DbBusy : DbError {
+    using DbError::DbError;
+};
 
 class Stmt {
 public:
@@ -62,7 +67,7 @@ private:
 class Db {
 public:
     // The schema version this build writes. A file with a higher version is refused untouched.
-    static constexpr int kSchemaVersion = 10;
+    static constexpr int kSchemaVersion = 11;
 
     struct Options {
         bool read_only = false;
@@ -105,6 +110,22 @@ public:
     // after a reconnect; if another session has it then, every later call fails). Always true
     // on SQLite.
     bool try_session_lock(std::int64_t key);
+    // The same lock in shared mode: any number of sessions may hold it together, none while
+    // another session holds it exclusively (hs-control instances share the database this way;
+    // an older hs-control that takes it exclusively cannot join them).
+    bool try_session_lock_shared(std::int64_t key);
+    // A lock for one duty among several hs-control instances (PostgreSQL: pg_try_advisory_lock).
+    // True while this session holds it; tried again on every call until it is held. Unlike a
+    // session lock it is not taken back after a reconnect: the session that held it is gone, so
+    // another instance may hold it now, and the next call competes again. Always true on SQLite.
+    bool hold_duty_lock(std::int64_t key);
+    // Moves whenever the connection was made again (PostgreSQL): what this session did under
+    // it (its duty locks, and what other instances may have cleared meanwhile) is to be redone.
+    // Always 0 on SQLite.
+    std::uint64_t session_generation() const;
+    // A session lock was lost with the connection and another session holds it now: this Db
+    // refuses every call from then on (the process should exit and be restarted).
+    bool lock_lost() const;
     // Changes whenever another connection (any process) commits to the file; cheap to poll.
     // PostgreSQL: whenever another session commits a change_log or audit_log row (a NOTIFY).
     std::int64_t data_version();

@@ -49,7 +49,12 @@ public:
     virtual std::int64_t data_version() = 0;
     // PostgreSQL: pg_try_advisory_lock, held for the connection's life and taken again after a
     // reconnect. SQLite has none (hs-control's lock file is beside the database).
-    virtual bool try_session_lock(std::int64_t) { return true; }
+    virtual bool try_session_lock(std::int64_t, bool /*shared*/) { return true; }
+    // PostgreSQL: pg_try_advisory_lock, forgotten (not taken again) after a reconnect.
+    virtual bool hold_duty_lock(std::int64_t) { return true; }
+    virtual std::uint64_t session_generation() const { return 0; }
+    // A session lock could not be taken back after a reconnect: every call fails from then on.
+    virtual bool lock_lost() const { return false; }
     // Starts a write transaction that excludes every other writer until it ends.
     virtual void begin_write() = 0;
     // After the version check, so a newer or foreign database is left as it was.

@@ -14,6 +14,7 @@
 #include <optional>
 #include <regex>
 #include <set>
+#include <thread>
 
 #include <spdlog/spdlog.h>
 
@@ -38,11 +39,16 @@ std::string first_line(const char* msg) {
     return s.empty() ? "unknown error" : s;
 }
 
-// A lock wait that ran past lock_timeout (Db::set_busy_timeout), said as SQLite's busy is.
+// SQLSTATE 55P03, lock_not_available: a lock wait ran past lock_timeout (Db::set_busy_timeout).
+bool lock_timed_out(const PGresult* r) {
+    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    return state && std::strcmp(state, "55P03") == 0;
+}
+
+// A lock wait that ran past lock_timeout, said as SQLite's busy is.
 std::string error_text(const PGresult* r, PGconn* c) {
     std::string msg = first_line(r ? PQresultErrorMessage(r) : PQerrorMessage(c));
-    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
-    if (state && std::strcmp(state, "55P03") == 0)
+    if (lock_timed_out(r))
         msg +=
             " (another process held a write transaction longer than the busy timeout; nothing was changed, "
             "try again)";
@@ -186,6 +192,11 @@ public:
         Result r(PQexec(conn_, std::string(sql).c_str()));
         if (ends_tx) in_tx_ = false;  // a failed COMMIT ends the transaction too
         check(r, sql);
+        // A statement that failed inside the transaction aborted it, and PostgreSQL answers the
+        // COMMIT with a ROLLBACK, as success: the caller must not think its writes landed.
+        if (sql == "COMMIT" && std::strcmp(PQcmdStatus(r.get()), "ROLLBACK") == 0)
+            throw DbError(name_ +
+                          ": the transaction was rolled back (a statement in it had failed); nothing was changed");
         changes_ = std::atoi(PQcmdTuples(r.get()));
     }
 
@@ -237,12 +248,26 @@ public:
             throw DbError(name_ + ": " + error_text(r.get(), conn_));
         return notified_;
     }
-    bool try_session_lock(std::int64_t key) override {
-        if (!take_lock(key)) return false;
-        session_locks_.push_back(key);
+    bool try_session_lock(std::int64_t key, bool shared) override {
+        if (!take_lock(key, shared)) return false;
+        session_locks_.push_back({key, shared});
         return true;
     }
+    bool hold_duty_lock(std::int64_t key) override {
+        if (duty_locks_.count(key)) {
+            ensure_connected();  // a lost connection took the lock with it
+            if (duty_locks_.count(key)) return true;
+        }
+        if (!take_lock(key, false)) return false;
+        duty_locks_.insert(key);
+        return true;
+    }
+    std::uint64_t session_generation() const override { return generation_; }
+    bool lock_lost() const override { return lock_lost_; }
     void begin_write() override {
+        // PostgreSQL only warns about a BEGIN inside a transaction, and the inner commit would
+        // commit the outer one: refuse it as SQLite does.
+        if (in_tx_) throw DbError(name_ + ": a transaction is already open on this connection");
         exec("BEGIN");
         in_tx_ = true;
         try {
@@ -260,7 +285,9 @@ private:
         drain();
         const auto st = r ? PQresultStatus(r.get()) : PGRES_FATAL_ERROR;
         if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) return;
-        throw DbError("running \"" + std::string(sql.substr(0, 60)) + "\": " + error_text(r.get(), conn_));
+        const auto msg = "running \"" + std::string(sql.substr(0, 60)) + "\": " + error_text(r.get(), conn_);
+        if (lock_timed_out(r.get())) throw DbBusy(msg);
+        throw DbError(msg);
     }
     // Counts other sessions' notifications; our own commits do not move data_version, as in
     // SQLite. Called after every query too, so libpq's queue never grows on a connection that
@@ -282,11 +309,40 @@ private:
     void setup() {
         exec("SET client_min_messages = warning");  // no NOTICE lines on stderr from IF NOT EXISTS
         exec("SET lock_timeout = " + std::to_string(busy_.count()));
+        // The server's side of a connection whose client vanished without a reset (a host gone,
+        // a cut): the session, and the advisory locks it holds (a slot, a duty), end within
+        // about 25 s instead of the operating system's two hours. tcp_user_timeout is
+        // PostgreSQL 12's. Nothing changes on a Unix socket.
+        exec("SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3");
+        exec(
+            "SELECT set_config('tcp_user_timeout', '5000', false) WHERE current_setting('server_version_num')::int "
+            ">= 120000");
         exec("LISTEN hs_changes");
         if (read_only_) exec("SET default_transaction_read_only = on");
+        pid_ = PQbackendPID(conn_);
+        started_ = scalar("SELECT backend_start::text FROM pg_stat_activity WHERE pid = pg_backend_pid()");
     }
-    bool take_lock(std::int64_t key) {
-        return scalar("SELECT pg_try_advisory_lock(" + std::to_string(key) + ")") == "t";
+    // After a cut that sent no reset, the server may still hold this process's previous session,
+    // and with it the locks this one needs back. That session, and no other (its pid and start
+    // time both match), is ended. True when the server ended it.
+    bool end_previous_session() {
+        using namespace std::chrono_literals;
+        if (!prev_pid_ || prev_started_.empty()) return false;
+        const auto pid = std::to_string(prev_pid_);
+        prev_pid_ = 0;
+        if (scalar("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = " + pid +
+                   " AND backend_start::text = '" + prev_started_ + "'") != "t")
+            return false;
+        spdlog::warn("{}: ended this process's previous session (backend pid {}), which the server still held", name_,
+                     pid);
+        // Its locks go when the backend has exited, a moment after the signal.
+        for (int i = 0; i < 20 && scalar("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid) != "0"; ++i)
+            std::this_thread::sleep_for(25ms);
+        return true;
+    }
+    bool take_lock(std::int64_t key, bool shared) {
+        return scalar(std::string("SELECT pg_try_advisory_lock") + (shared ? "_shared(" : "(") + std::to_string(key) +
+                      ")") == "t";
     }
     void ensure_connected();
 
@@ -299,8 +355,12 @@ private:
     bool resetting_ = false;
     PostgresPollingStatusType poll_ = PGRES_POLLING_WRITING;
     std::chrono::steady_clock::time_point reset_started_, next_reset_;
-    std::vector<std::int64_t> session_locks_;
+    std::vector<std::pair<std::int64_t, bool>> session_locks_;  // key, shared
+    std::set<std::int64_t> duty_locks_;
+    std::uint64_t generation_ = 0;
     bool lock_lost_ = false;
+    int pid_ = 0, prev_pid_ = 0;  // the session's backend, and the one before the last reconnect
+    std::string started_, prev_started_;
     std::int64_t last_id_ = 0;
     int changes_ = 0;
     std::int64_t notified_ = 0;
@@ -314,14 +374,16 @@ private:
 void PgConn::ensure_connected() {
     using namespace std::chrono_literals;
     if (lock_lost_)
-        throw DbError(name_ + ": after reconnecting, another hs-control held this database's lock; this one " +
-                      "no longer uses the database (restart it once the other has stopped)");
+        throw DbError(name_ + ": after reconnecting, another hs-control held a lock this one had held (its " +
+                      "instance slot); this one no longer uses the database (restart it)");
     if (PQstatus(conn_) == CONNECTION_OK && !resetting_) return;
     if (in_tx_) throw DbError(name_ + ": the connection to PostgreSQL was lost; the transaction was not committed");
     const auto now = std::chrono::steady_clock::now();
     if (!resetting_) {
         if (now < next_reset_) throw DbError(name_ + ": the connection to PostgreSQL was lost; reconnecting");
         next_reset_ = now + 1s;
+        prev_pid_ = pid_;
+        prev_started_ = started_;
         if (!PQresetStart(conn_))
             throw DbError(name_ + ": reconnecting to PostgreSQL failed: " + first_line(PQerrorMessage(conn_)));
         resetting_ = true;
@@ -340,9 +402,11 @@ void PgConn::ensure_connected() {
         poll_ = PQresetPoll(conn_);
     }
     resetting_ = false;
+    duty_locks_.clear();  // ended with the old session; hold_duty_lock competes for them again
+    ++generation_;
     setup();
-    for (const auto key : session_locks_) {
-        if (take_lock(key)) continue;
+    for (const auto& [key, shared] : session_locks_) {
+        if (take_lock(key, shared) || (end_previous_session() && take_lock(key, shared))) continue;
         lock_lost_ = true;
         ensure_connected();  // throws the message above
     }

@@ -19,13 +19,20 @@ namespace {
 
 // SQLITE_BUSY after the busy timeout means another process kept the write lock too long;
 // say so, since "database is locked" alone reads like a permanent fault.
+bool is_busy(sqlite3* db) { return db && (sqlite3_extended_errcode(db) & 0xff) == SQLITE_BUSY; }
+
 std::string busy_hint(sqlite3* db) {
-    if (!db || (sqlite3_extended_errcode(db) & 0xff) != SQLITE_BUSY) return "";
+    if (!is_busy(db)) return "";
     return " (another process held a write transaction longer than the busy timeout; nothing was changed, try again)";
 }
 
+[[noreturn]] void throw_error(sqlite3* db, const std::string& msg) {
+    if (is_busy(db)) throw DbBusy(msg + busy_hint(db));
+    throw DbError(msg);
+}
+
 [[noreturn]] void fail(sqlite3* db, const std::string& what) {
-    throw DbError(what + ": " + (db ? sqlite3_errmsg(db) : "out of memory") + busy_hint(db));
+    throw_error(db, what + ": " + (db ? sqlite3_errmsg(db) : "out of memory"));
 }
 
 // SQLite would create the file 0644 less the umask, and it gives -wal, -shm and -journal the
@@ -138,7 +145,7 @@ public:
         if (sqlite3_exec(db_, s.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
             std::string msg = err ? err : sqlite3_errmsg(db_);
             sqlite3_free(err);
-            throw DbError(msg + busy_hint(db_));
+            throw_error(db_, msg);
         }
     }
     std::int64_t last_insert_id() const override { return sqlite3_last_insert_rowid(db_); }

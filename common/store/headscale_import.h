@@ -83,7 +83,8 @@ TailnetCounts count_tailnet(Db& db);
 
 // Writes `imp` into `db` in one transaction, keeping headscale's ids. With `replace`, the
 // users, nodes, keys and pending logins already there are deleted first (same transaction);
-// without it a non-empty tailnet is refused. On any failure nothing is written.
+// without it a non-empty tailnet is refused. On any failure nothing is written. On PostgreSQL
+// each table's id sequence is moved past the largest id (never back) in the same transaction.
 void write_headscale_import(Db& db, const HeadscaleImport& imp, bool replace);
 
 }  // namespace hs::store

@@ -1,5 +1,5 @@
-// Writes a converted headscale tailnet into hs's database: one transaction, headscale's ids
-// kept (node IDs are what clients know their peers by).
+// Writes a converted headscale tailnet into hs's database (SQLite or PostgreSQL): one
+// transaction, headscale's ids kept (node IDs are what clients know their peers by).
 #include "common/store/headscale_import.h"
 
 namespace hs::store {
@@ -59,6 +59,20 @@ void named(const std::string& what, F&& f) {
     }
 }
 
+// PostgreSQL hands out ids from each table's identity sequence, which rows inserted with their
+// own ids do not move: the next user, key or node created would get an imported row's id and
+// fail. Each sequence goes past the table's largest id, never back (as SQLite's AUTOINCREMENT
+// never hands out an id twice, even after --force deleted its row).
+void advance_id_sequences(Db& db) {
+    if (!db.postgres()) return;
+    for (const std::string table : {"users", "pre_auth_keys", "api_keys", "nodes", "policies"})
+        db.prepare("SELECT setval(seq, top) FROM (SELECT pg_get_serial_sequence('" + table +
+                   "', 'id') AS seq, (SELECT max(id) FROM " + table +
+                   ") AS top) x WHERE top > COALESCE((SELECT last_value FROM pg_sequences WHERE "
+                   "format('%I.%I', schemaname, sequencename) = x.seq), 0)")
+            .run();
+}
+
 }  // namespace
 
 TailnetCounts count_tailnet(Db& db) {
@@ -94,6 +108,7 @@ void write_headscale_import(Db& db, const HeadscaleImport& imp, bool replace) {
     for (const auto& n : imp.nodes)
         named("node " + std::to_string(n.id) + " (\"" + n.given_name + "\")", [&] { insert_node(db, n, true); });
     if (imp.policy) named("the policy", [&] { insert_policy(db, *imp.policy); });
+    advance_id_sequences(db);
     tx.commit();
 }
 

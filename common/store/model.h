@@ -61,6 +61,7 @@ struct Node {
     TimePoint created_at{};
     TimePoint updated_at{};
     bool online = false;                      // written by hs-control as sessions come and go
+    std::uint64_t online_slots = 0;           // nodes.online: bit s while it streams to instance slot s
     std::vector<std::string> primary_routes;  // written by hs-control's primary-route election
     bool ephemeral = false;                   // deleted after logout or inactivity
     // False while auth.device_approval holds the node back: its peers do not see it, and its
@@ -68,6 +69,7 @@ struct Node {
     bool approved = true;
 
     bool expired(TimePoint now) const { return expiry && *expiry <= now; }
+    bool operator==(const Node&) const = default;
 };
 
 // An interactive login waiting for an admin (hs-admin nodes register / auth register).

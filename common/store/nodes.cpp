@@ -46,7 +46,8 @@ Node read_node(const Stmt& st) {
     n.approved_routes = string_list(st.text(16));
     n.created_at = parse_time(st.text(17)).value_or(TimePoint{});
     n.updated_at = parse_time(st.text(18)).value_or(TimePoint{});
-    n.online = st.int64(19) != 0;
+    n.online_slots = static_cast<std::uint64_t>(st.int64(19));
+    n.online = n.online_slots != 0;
     n.ephemeral = st.int64(20) != 0;
     n.primary_routes = string_list(st.text(21));
     n.approved = st.int64(22) != 0;
@@ -144,11 +145,27 @@ void delete_node(Db& db, std::int64_t id) {
     if (db.changes() == 0) throw NotFound("node " + std::to_string(id) + " not found");
 }
 
-void set_node_online(Db& db, std::int64_t id, bool online, std::optional<TimePoint> last_seen) {
-    auto st = db.prepare("UPDATE nodes SET online = ?, last_seen = coalesce(?, last_seen) WHERE id = ?");
-    st.bind(1, std::int64_t{online});
-    bind_time(st, 2, last_seen);
-    st.bind(3, id).run();
+void set_nodes_presence(Db& db, const std::vector<std::int64_t>& ids, std::uint64_t instance_bit, bool online,
+                        TimePoint now) {
+    if (ids.empty()) return;
+    // One statement for the whole batch: a reconnect storm's presence holds the write lock, which
+    // every instance's registrations wait for, as briefly as possible. The CASTs let PostgreSQL
+    // type the bit operators' parameter; SQLite ignores them.
+    const std::string set = online ? "online = online | CAST(?1 AS BIGINT)" : "online = online & ~CAST(?1 AS BIGINT)";
+    const std::string which =
+        db.postgres() ? "id = ANY(CAST(?3 AS BIGINT[]))" : "id IN (SELECT value FROM json_each(?3))";
+    std::string list;
+    for (const auto id : ids) list += (list.empty() ? "" : ",") + std::to_string(id);
+    db.prepare("UPDATE nodes SET " + set + ", last_seen = ?2 WHERE " + which)
+        .bind(1, static_cast<std::int64_t>(instance_bit))
+        .bind(2, format_time(now))
+        .bind(3, db.postgres() ? "{" + list + "}" : "[" + list + "]")
+        .run();
+}
+
+bool delete_node_if_offline(Db& db, std::int64_t id) {
+    db.prepare("DELETE FROM nodes WHERE id = ? AND online = 0").bind(1, id).run();
+    return db.changes() > 0;
 }
 
 void set_node_primary_routes(Db& db, std::int64_t id, const std::vector<std::string>& routes) {
@@ -156,10 +173,6 @@ void set_node_primary_routes(Db& db, std::int64_t id, const std::vector<std::str
         .bind(1, nlohmann::json(routes).dump())
         .bind(2, id)
         .run();
-}
-
-void clear_live_state(Db& db) {
-    db.exec("UPDATE nodes SET online = 0, primary_routes = '[]' WHERE online != 0 OR primary_routes != '[]'");
 }
 
 std::string dns_label(std::string_view hostname) {

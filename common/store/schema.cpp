@@ -324,6 +324,20 @@ CREATE TABLE webhook_cursors (
 ALTER TABLE nodes ADD COLUMN approved INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE auth_requests ADD COLUMN method TEXT NOT NULL DEFAULT 'cli';
 )sql"},
+        // Several hs-control instances on one PostgreSQL database (docs/scale-out.md): each holds
+        // a slot 0..62 (an advisory lock) and records here who it is and its Noise public key, so
+        // an instance with another key (its clients would be refused after a failover) is stopped
+        // at start. From this version nodes.online is a bit mask, bit `slot` set while the node
+        // streams to that instance (SQLite's one hs-control is slot 0: the 1 it always wrote).
+        {11, R"sql(
+CREATE TABLE control_instances (
+    slot        INTEGER PRIMARY KEY,
+    host        TEXT NOT NULL,
+    pid         INTEGER NOT NULL,
+    noise_key   TEXT NOT NULL,
+    started_at  TEXT NOT NULL
+);
+)sql"},
     };
     // clang-format on
     return list;

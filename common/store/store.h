@@ -173,12 +173,16 @@ Node insert_node(Db& db, Node n, bool keep_id = false);
 // Writes every column of `n` (matched by id). Throws NotFound if the row is gone.
 void update_node(Db& db, const Node& n);
 void delete_node(Db& db, std::int64_t id);
-// Only the liveness columns, so a session coming or going never rewrites a row an admin edits.
-void set_node_online(Db& db, std::int64_t id, bool online, std::optional<TimePoint> last_seen);
+// Only the liveness columns, so a session coming or going never rewrites a row an admin edits:
+// sets (`online`) or clears the instance's bit `instance_bit` of nodes.online for each node of
+// `ids`, whatever the other instances' bits are, and their last_seen to `now`.
+void set_nodes_presence(Db& db, const std::vector<std::int64_t>& ids, std::uint64_t instance_bit, bool online,
+                        TimePoint now);
+// Deletes the node only while no instance has it online (an ephemeral node's collection must
+// not delete one that came back through another instance); false when it did not.
+bool delete_node_if_offline(Db& db, std::int64_t id);
 // The prefixes the node is primary router for (hs-control's election); its column only.
 void set_node_primary_routes(Db& db, std::int64_t id, const std::vector<std::string>& routes);
-// At hs-control start and exit: nobody is connected, so nobody is online or a primary router.
-void clear_live_state(Db& db);
 
 // Narrow setters for admin edits (node_fields.cpp): each writes only its columns and
 // updated_at, so a concurrent whole-row write of other columns by hs-control is not undone.
@@ -228,9 +232,32 @@ std::optional<AuthRequest> find_pending_auth_request(Db& db, const std::string& 
                                                      const std::string& node_key, TimePoint now);
 std::int64_t count_pending_auth_requests(Db& db, TimePoint now);
 
-// --- one hs-control per database (instance_lock.cpp): PostgreSQL only; throws DbError when
-// another session holds the lock, before this one wrote anything.
-void take_instance_lock(Db& db);
+// --- hs-control instances (instances.cpp): several on one PostgreSQL database, one on SQLite.
+inline constexpr int kMaxInstances = 63;  // nodes.online's bits, a signed 64-bit column
+inline constexpr std::uint64_t kAllInstanceBits = (std::uint64_t{1} << kMaxInstances) - 1;
+// This process's slot for as long as its connection lives (0 on SQLite). Throws DbError, having
+// changed nothing, when every slot is taken or an hs-control older than the slots runs.
+int claim_instance_slot(Db& db);
+// For a tool that must run alone on the database (hs-admin import headscale): takes the lock
+// every hs-control instance shares, alone, for as long as `db`'s connection lives. Throws
+// DbError, having changed nothing, while an hs-control runs. Nothing on SQLite (its lock file).
+void exclude_instances(Db& db);
+// The slots whose instance is alive (its connection holds the slot's lock); bit 0 on SQLite.
+std::uint64_t live_instance_slots(Db& db);
+// Clears the presence bits of slots no instance holds (one killed without its exit's cleanup),
+// so their nodes go offline for everyone; the number of nodes changed. Nothing on SQLite.
+int reap_dead_instances(Db& db, TimePoint now);
+// At an instance's start and exit: its own bits, from whoever held the slot before or from
+// itself. On SQLite (the one instance) the primary routes too: nobody serves any yet.
+void clear_instance_presence(Db& db, int slot);
+// Records the instance in control_instances, after checking that every live instance uses the
+// same Noise public key (clients pin it): a DbError naming the other instance otherwise, with
+// nothing written. Nothing on SQLite.
+void register_instance(Db& db, int slot, const std::string& noise_public_key, TimePoint now);
+// Work one instance does for all (PostgreSQL: whoever holds its lock; SQLite: the one instance).
+enum class Duty { RouteElection = 0, EphemeralCollection = 1 };
+// Whether this instance holds the duty now; competes for it when it does not.
+bool hold_duty(Db& db, Duty duty);
 
 // --- the change log (change_log.cpp): schema.cpp's triggers add a row for every write to
 // nodes, users and policies, whoever made it; hs-control reads past what it has seen.

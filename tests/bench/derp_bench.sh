@@ -221,7 +221,7 @@ defs='def median: sort | if length == 0 then null else .[(length - 1) / 2 | floo
                       | if length == 0 then "-" else "\(fmt(median; 2))x (rounds: \(map(fmt(.; 2)) | join(", ")))" end;'
 report() { jq -r "$defs $1" <<<"$all"; }
 
-report '.[] | select(.tool == "hs-bench-derp") | "DERP relay: \(.pairs) pairs over TLS, \(.packet_bytes)-byte packets, \(.duration_s) s per flood run"' | head -1
+report '.[] | select(.tool == "hs-bench-derp") | "DERP relay: \(.pairs) pairs over TLS, \(.packet_bytes)-byte packets, \(.duration_s) s per flood run"' | sed -n 1p
 echo "derper $TS_VERSION; servers on CPU $server_cpu, load generator on CPU $load_cpu; medians of $rounds round(s)"
 echo "flood: every connection sends as fast as the server reads; paced: the highest offered rate with <= 1% loss"
 report '["server", "packets/s", "Mbit/s", "loss %", "CPU s", "pkts/CPU s", "peak RSS MiB", "loadgen CPU", "load"],

@@ -77,7 +77,7 @@ run "$A" users create; expect_rc 2 "users create without NAME"; ok
 
 run "$A" users list; expect_rc 0 "users list"
 [ "$(printf '%s\n' "$OUT" | wc -l)" = 3 ] || fail "users list: 3 lines expected"
-printf '%s\n' "$OUT" | grep -q '^2 \+bob \+Bob B \+bob@example.com' || fail "users list: bob row"; ok
+grep -q '^2 \+bob \+Bob B \+bob@example.com' <<<"$OUT" || fail "users list: bob row"; ok
 for noun in users user namespaces namespace ns; do
   for verb in list ls show; do
     run "$A" $noun $verb -o json; expect_rc 0 "$noun $verb"; jqt 'type == "array" and length == 2'; ok
@@ -132,8 +132,8 @@ run "$A" preauthkeys create; expect_fail "needs a user or at least one tag" "key
 
 run "$A" preauthkeys list; expect_rc 0 "preauthkeys list"
 expect_out '^ID +Key +User +Tags +Reusable +Ephemeral +Used +Expiration +Created' "keys header"
-printf '%s\n' "$OUT" | grep -q "^3 \+hskey-auth-[A-Za-z0-9]\{12\}-\*\*\* \+- \+tag:a,tag:b \+false" || fail "key 3 row"
-printf '%s\n' "$OUT" | grep -q "$HEX64" && fail "list shows a secret"; ok
+grep -q "^3 \+hskey-auth-[A-Za-z0-9]\{12\}-\*\*\* \+- \+tag:a,tag:b \+false" <<<"$OUT" || fail "key 3 row"
+grep -q "$HEX64" <<<"$OUT" && fail "list shows a secret"; ok
 for noun in preauthkeys preauthkey authkey pre; do
   run "$A" $noun ls -o json; expect_rc 0 "$noun ls"; jqt 'length == 3'; ok
 done
@@ -170,9 +170,9 @@ q "INSERT INTO nodes(machine_key, node_key, disco_key, host_info, ipv4, ipv6, ho
 run "$A" nodes list; expect_rc 0 "nodes list"
 expect_out '^ID +Hostname +Name +MachineKey +NodeKey +User +Tags +IPs +Ephemeral +LastSeen +Expiration +Connected +Expired +Approved' "nodes header"
 [ "$(printf '%s\n' "$OUT" | wc -l)" = 4 ] || fail "nodes list: header and 3 rows"
-printf '%s\n' "$OUT" | grep -q '^1 \+Alice Laptop \+alice-laptop \+mkey:aaaaaaaa \+nodekey:bbbbbbbb \+alice \+- \+100.64.0.1,fd7a:115c:a1e0::1 \+false \+[0-9-]\+ [0-9:]\+ \+- \+online \+no \+yes$' ||
+grep -q '^1 \+Alice Laptop \+alice-laptop \+mkey:aaaaaaaa \+nodekey:bbbbbbbb \+alice \+- \+100.64.0.1,fd7a:115c:a1e0::1 \+false \+[0-9-]\+ [0-9:]\+ \+- \+online \+no \+yes$' <<<"$OUT" ||
   fail "nodes list: row 1"
-printf '%s\n' "$OUT" | grep -q '^2 \+srv \+srv .* \+- \+tag:server \+100.64.0.2 \+false \+- \+- \+offline \+no \+yes$' || fail "nodes list: row 2"; ok
+grep -q '^2 \+srv \+srv .* \+- \+tag:server \+100.64.0.2 \+false \+- \+- \+offline \+no \+yes$' <<<"$OUT" || fail "nodes list: row 2"; ok
 run "$A" nodes list -o json; expect_rc 0 "nodes list json"; jqt 'type == "array" and length == 3'
 jqt '.[0] | keys_unsorted == ["id","machine_key","node_key","disco_key","ip_addresses","name","given_name","user",
   "tags","online","last_seen","expiry","expired","ephemeral","created_at","register_method","approved","approved_routes","available_routes","primary_routes"]'
@@ -194,7 +194,7 @@ run "$A" nodes list -u nobody -o json; expect_json_error 'user "nobody" not foun
 q "UPDATE nodes SET expiry = '2020-01-01T00:00:00Z' WHERE id = 1"
 run "$A" nodes list -o json; jqt '.[0] | .online == false and .expired == true'; ok
 run "$A" nodes list --online -o json; jqt 'length == 0'; ok
-run "$A" nodes list; printf '%s\n' "$OUT" | grep -q '^1 .* offline \+yes \+yes$' || fail "expired node shown connected"; ok
+run "$A" nodes list; grep -q '^1 .* offline \+yes \+yes$' <<<"$OUT" || fail "expired node shown connected"; ok
 q "UPDATE nodes SET expiry = NULL WHERE id = 1"
 run "$A" nodes list --online -o json; jqt 'length == 1 and .[0].id == 1'; ok
 

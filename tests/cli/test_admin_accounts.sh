@@ -50,7 +50,7 @@ expect_rc 0 "mfa enroll"
 expect_out "otpauth://totp/hs%20127\.0\.0\.1:alice\?secret=[A-Z2-7]{32}&issuer=hs%20127\.0\.0\.1&algorithm=SHA1&digits=6&period=30" "enroll URI"; ok
 [[ "$OUT" == *"█"* && "$OUT" == *"▀"* ]] || fail "no QR code printed"; ok
 [ "$(grep -cE '^  [a-z2-9]{5}-[a-z2-9]{5}$' <<<"$OUT")" = 10 ] || fail "not 10 recovery codes"; ok
-CODE=$(grep -oE '^  [a-z2-9]{5}-[a-z2-9]{5}$' <<<"$OUT" | head -1 | tr -d ' ')
+CODE=$(grep -oE '^  [a-z2-9]{5}-[a-z2-9]{5}$' <<<"$OUT" | sed -n 1p | tr -d ' ')
 [ "$(q 'SELECT COUNT(*) FROM recovery_codes WHERE user_id = 1 AND used_at IS NULL')" = 10 ] || fail "codes not stored"; ok
 ! grep -q "$CODE" "$DB" || fail "a recovery code is stored in clear"; ok
 run "$A" users mfa enroll alice -o json

@@ -6,6 +6,7 @@
 # each refused with a clear message, leaving both files as they were.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/admin_lib.sh"
+. "$(dirname "$0")/headscale_fixture.sh"
 
 h64() { printf "$1%.0s" $(seq 64); }
 NK=nodekey:$(h64 b) MK=mkey:$(h64 a) DK=discokey:$(h64 c)
@@ -16,32 +17,20 @@ PAK=hskey-auth--TBtRxjCkz3F-m8D5m35DIeLVaZjHjfDLmQJ2E0D-Ogw-6M-BwrIRf1XEtFBS0Y62
 # make_hs029 FILE: users, a bcrypt pre-auth key, an API key, a tagged node with an approved
 # route, a user's node, a policy, and the migration log of headscale 0.29.2.
 make_hs029() {
-  sqlite3 "$1" >/dev/null <<SQL
-PRAGMA journal_mode = WAL;
-CREATE TABLE migrations(id text PRIMARY KEY);
+  { echo "PRAGMA journal_mode = WAL;"; hs029_tables; cat <<SQL
 INSERT INTO migrations VALUES ('SCHEMA_INIT'), ('202511011637-preauthkey-bcrypt'), ('202606181200-recover-null-tags-node-user-id');
-CREATE TABLE database_versions(id integer PRIMARY KEY, version text NOT NULL, updated_at datetime);
 INSERT INTO database_versions VALUES (1, 'v0.29.2', '2026-07-01 10:00:00+00:00');
-CREATE TABLE users(id integer PRIMARY KEY AUTOINCREMENT, name text, display_name text, email text,
-  provider_identifier text, provider text, profile_pic_url text, created_at datetime, updated_at datetime, deleted_at datetime);
 INSERT INTO users(id, name, email, created_at) VALUES (3, 'alice', 'alice@example.com', '2026-07-01 10:00:00.123456789+00:00');
-CREATE TABLE pre_auth_keys(id integer PRIMARY KEY AUTOINCREMENT, key text, prefix text, hash blob, user_id integer,
-  reusable numeric, ephemeral numeric DEFAULT false, used numeric DEFAULT false, tags text, expiration datetime, created_at datetime);
 INSERT INTO pre_auth_keys VALUES (5, '', '-TBtRxjCkz3F', CAST('$BCRYPT' AS BLOB), 3, 1, 0, 1, '[]', '2099-01-01 00:00:00+00:00', '2026-07-01 10:00:00+00:00');
-CREATE TABLE api_keys(id integer PRIMARY KEY AUTOINCREMENT, prefix text, hash blob, expiration datetime, last_seen datetime, created_at datetime);
 INSERT INTO api_keys VALUES (2, 'EfB9B_K2I2fI', CAST('$BCRYPT' AS BLOB), '2099-01-01 00:00:00+00:00', NULL, '2026-07-01 10:00:00+00:00');
-CREATE TABLE nodes(id integer PRIMARY KEY AUTOINCREMENT, machine_key text, node_key text, disco_key text, endpoints text,
-  host_info text, ipv4 text, ipv6 text, hostname text, given_name varchar(63), user_id integer, register_method text,
-  tags text, auth_key_id integer, last_seen datetime, expiry datetime, approved_routes text,
-  created_at datetime, updated_at datetime, deleted_at datetime);
 INSERT INTO nodes VALUES (11, '$MK', '$NK', '$DK', '[]', '{"Hostname":"r1","RoutableIPs":["10.77.0.0/24"]}',
   '100.64.0.11', 'fd7a:115c:a1e0::b', 'r1', 'router-one', NULL, 'authkey', '["tag:router"]', 5,
   '2026-07-01 11:00:00+00:00', NULL, '["10.77.0.0/24"]', '2026-07-01 10:00:00+00:00', '2026-07-01 10:00:00+00:00', NULL);
 INSERT INTO nodes VALUES (12, 'mkey:$(h64 d)', 'nodekey:$(h64 e)', '', 'null', '{}', '100.64.0.12', NULL, 'laptop',
   'laptop', 3, 'cli', 'null', NULL, NULL, '2099-01-01 00:00:00+00:00', '[]', '2026-07-01 10:00:00+00:00', '2026-07-01 10:00:00+00:00', NULL);
-CREATE TABLE policies(id integer PRIMARY KEY AUTOINCREMENT, data text, created_at datetime, updated_at datetime, deleted_at datetime);
 INSERT INTO policies(id, data) VALUES (1, '{"acls":[{"action":"accept","src":["*"],"dst":["*:*"]}]}');
 SQL
+  } | sqlite3 "$1" >/dev/null
 }
 
 # make_hs025 FILE: headscale 0.25's shape: forced_tags, a routes table, a plaintext key.

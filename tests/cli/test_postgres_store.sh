@@ -2,17 +2,19 @@
 # database.type postgres: a throwaway PostgreSQL cluster (pg_lib.sh). The same hs-admin sequence
 # runs on SQLite and on PostgreSQL and must print the same JSON (times and secrets masked);
 # then what only PostgreSQL has: the schema version table, the append-only audit_log, clear
-# one-line errors (unreachable server, missing name, a foreign database, import), warnings for
+# one-line errors (unreachable server, missing name, a foreign database), warnings for
 # keys that do nothing, hs-control --check, an hs-control that hears hs-admin's writes, counts
-# failed sign-ins and delivers webhooks from the database, a second hs-control on the same
-# database refused before it changes anything, and a PostgreSQL restart under hs-control.
+# failed sign-ins and delivers webhooks from the database, a second instance with another Noise
+# key refused before it changes anything, one with the same key joining, and a PostgreSQL
+# restart under hs-control, and an instance whose slot was taken while it was cut off exits.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 start_pg
 CONTROL=
 RC=0 OUT= ERR=
 RX=
-trap '[ -z "$CONTROL" ] || kill $CONTROL 2>/dev/null; [ -z "$RX" ] || kill $RX 2>/dev/null; pg_stop; rm -rf "$T"' EXIT
+C3=
+trap '[ -z "$CONTROL" ] || kill -CONT $CONTROL 2>/dev/null; [ -z "$CONTROL" ] || kill $CONTROL 2>/dev/null; [ -z "$C3" ] || kill $C3 2>/dev/null; [ -z "$RX" ] || kill $RX 2>/dev/null; pg_stop; rm -rf "$T"' EXIT
 pg_create hs
 pg_create notours
 A=$HS_BIN/hs-admin
@@ -123,17 +125,13 @@ expect_rc 1 "foreign database"
 expect_err "not an hs database" "foreign database"
 [ "$(pq notours "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")" = 1 ] || fail "foreign database changed"
 ok
-run "$A" -c "$PG" import headscale "$T/db.sqlite"
-expect_rc 1 "import into PostgreSQL"
-expect_err "importing into a PostgreSQL database (database.type postgres) is not supported yet" "import"
-ok
 { cat "$PG"; echo "  sqlite: {path: /nowhere/db.sqlite, write_ahead_log: false}"; } >"$T/warn.yaml"
 run "$A" -c "$T/warn.yaml" users list -o json
 expect_rc 0 "sqlite keys with postgres"
 expect_err "database.sqlite.path, database.sqlite.write_ahead_log: no effect with database.type postgres" "sqlite keys warn"
 ok
 
-# hs-control on PostgreSQL: --check, a start, hs-admin's writes heard, a second one refused.
+# hs-control on PostgreSQL: --check, a start, hs-admin's writes heard, a second instance.
 PORT=$(free_port)
 cat >>"$PG" <<EOF2
 server_url: http://127.0.0.1:$PORT
@@ -208,24 +206,74 @@ done
 ok
 snap() { pq hs "SELECT (SELECT max(seq) FROM change_log), (SELECT max(id) FROM audit_log), (SELECT count(*) FROM nodes)"; }
 S=$(snap)
-sed -i "s/listen_addr: 127.0.0.1:$PORT/listen_addr: 127.0.0.1:$(free_port)/" "$PG"
-run timeout 20 "$HS_BIN/hs-control" -c "$PG"
-[ "$RC" = 1 ] || fail "second hs-control: exit $RC"
-expect_err "another hs-control is running on this database" "second hs-control"
-[ "$(snap)" = "$S" ] || fail "the second hs-control changed the database"
+# A second instance with another Noise key is refused before it changes anything: clients pin
+# the key, so they would be refused when the load balancer moves them to it.
+SECOND=$T/second.yaml
+sed -e "s/listen_addr: 127.0.0.1:$PORT/listen_addr: 127.0.0.1:$(free_port)/" -e "s|$T/noise.key|$T/other.key|" "$PG" >"$SECOND"
+grep -q "$T/other.key" "$SECOND" || fail "second config: the Noise key path was not changed"
+run timeout 20 "$HS_BIN/hs-control" -c "$SECOND"
+[ "$RC" = 1 ] || fail "hs-control with another Noise key: exit $RC"
+expect_err "uses another Noise key" "hs-control with another Noise key"
+expect_err "every instance needs the same noise.private_key_path contents" "hs-control with another Noise key"
+[ "$(snap)" = "$S" ] || fail "the refused hs-control changed the database"
+[ "$(pq hs "SELECT count(*) FROM control_instances")" = 1 ] || fail "control_instances: $(pq hs 'SELECT * FROM control_instances')"
 kill -0 "$CONTROL" || fail "the first hs-control stopped"
 ok
+# The same key: a second instance joins (slot 1) and leaves the duties to the first.
+P2=$(free_port) M2=$(free_port)
+sed -e "s/listen_addr: 127.0.0.1:$PORT/listen_addr: 127.0.0.1:$P2/" "$PG" >"$SECOND"
+echo "metrics_listen_addr: 127.0.0.1:$M2" >>"$SECOND"
+"$HS_BIN/hs-control" -c "$SECOND" >"$T/second.log" 2>&1 &
+C2=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$P2/health" >/dev/null && break; sleep 0.1; done
+curl -sf "http://127.0.0.1:$P2/health" >/dev/null || { cat "$T/second.log" >&2; fail "the second instance did not start"; }
+metrics=$(curl -sf "http://127.0.0.1:$M2/metrics")
+grep -qx 'hs_control_instance_slot 1' <<<"$metrics" || fail "second instance: $(grep instance_slot <<<"$metrics")"
+grep -qx 'hs_control_duty{duty="routes"} 0' <<<"$metrics" || fail "second instance: $(grep duty <<<"$metrics")"
+[ "$(pq hs "SELECT string_agg(slot::text, ',' ORDER BY slot) FROM control_instances")" = 0,1 ] ||
+  fail "control_instances: $(pq hs 'SELECT * FROM control_instances')"
+heard_create frank "with a second instance"
+# The webhook is the first instance's to deliver: the second waits to take over.
+for _ in $(seq 20); do grep -q "another hs-control instance delivers it" "$T/second.log" && break; sleep 0.1; done
+grep -q "webhook http://127.0.0.1:$RX_PORT/all: another hs-control instance delivers it" "$T/second.log" ||
+  fail "the second instance delivers the webhook too: $(grep webhook "$T/second.log")"
+kill "$C2"
+wait "$C2" || fail "the second instance did not stop cleanly: $(tail -5 "$T/second.log")"
+ok
 
-# PostgreSQL restarts under hs-control: it reconnects, takes its lock again (a second one is
-# still refused) and hears hs-admin's writes as before.
+# PostgreSQL restarts under hs-control: it reconnects, takes its slot again (an instance with
+# another key is still refused) and hears hs-admin's writes as before.
 "${as_pg[@]}" "$PGBIN/pg_ctl" -D "$PGSOCK/data" -m fast -w restart -o "-k $PGSOCK -c listen_addresses=''" \
   -l "$PGSOCK/server.log" >/dev/null || { cat "$PGSOCK/server.log" >&2; fail "PostgreSQL did not restart"; }
 for _ in $(seq 50); do grep -q 'reconnected to PostgreSQL' "$T/control.log" && break; sleep 0.1; done
 grep -q 'reconnected to PostgreSQL' "$T/control.log" || { cat "$T/control.log" >&2; fail "hs-control did not reconnect"; }
 heard_create erin "after the restart"
-run timeout 20 "$HS_BIN/hs-control" -c "$PG"
-[ "$RC" = 1 ] || fail "second hs-control after the restart: exit $RC"
-expect_err "another hs-control is running on this database" "second hs-control after the restart"
+sed -i "s|$T/noise.key|$T/other.key|" "$SECOND"
+run timeout 20 "$HS_BIN/hs-control" -c "$SECOND"
+[ "$RC" = 1 ] || fail "hs-control with another Noise key after the restart: exit $RC"
+expect_err "uses another Noise key" "hs-control with another Noise key after the restart"
 curl -sf "http://127.0.0.1:$PORT/health" >/dev/null || fail "hs-control is not healthy after the restart"
+ok
+
+# An instance whose slot another took while its connection was down exits instead of writing
+# under the other's presence bit. The first instance is stopped (SIGSTOP) while its sessions
+# are ended; a new instance starts meanwhile and gets the freed slot 0; the first, resumed,
+# reconnects, finds slot 0 held, and exits with status 1.
+sed -i "s|$T/other.key|$T/noise.key|" "$SECOND"
+kill -STOP "$CONTROL"
+pq hs "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'hs' AND pid <> pg_backend_pid()" >/dev/null
+"$HS_BIN/hs-control" -c "$SECOND" >"$T/third.log" 2>&1 &
+C3=$!
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$P2/health" >/dev/null && break; sleep 0.1; done
+grep -qx 'hs_control_instance_slot 0' <<<"$(curl -sf "http://127.0.0.1:$M2/metrics")" ||
+  { cat "$T/third.log" >&2; fail "the new instance did not get the freed slot 0"; }
+kill -CONT "$CONTROL"
+for _ in $(seq 100); do kill -0 "$CONTROL" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$CONTROL" 2>/dev/null && fail "the instance whose slot was taken still runs: $(tail -3 "$T/control.log")"
+rc=0; wait "$CONTROL" || rc=$?
+CONTROL=
+[ "$rc" = 1 ] || fail "the instance whose slot was taken exited with status $rc"
+grep -q "another hs-control held a lock this one had held (its instance slot)" "$T/control.log" || fail "its log does not say why: $(tail -3 "$T/control.log")"
+curl -sf "http://127.0.0.1:$P2/health" >/dev/null || fail "the instance in slot 0 is not healthy"
 ok
 finish

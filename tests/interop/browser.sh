@@ -27,12 +27,21 @@ browser_setup() {
   NODE_DIR=$run
 }
 browser() {
-  OUT="$BROWSER_OUT" timeout 150 ip netns exec "$(host_ns browser)" node "$NODE_DIR/$BROWSER_DRIVER" "$@"
+  local ns _
+  ns=$(host_ns browser)
+  # Chromium aborts a page load when an address appears in its namespace (ERR_NETWORK_CHANGED,
+  # seen once in test_oauth2): the IPv6 link-local address arrives when duplicate address
+  # detection ends, about 2 s after the link came up. Wait for it (at most 5 s).
+  for _ in $(seq 50); do
+    [ -z "$(ip -n "$ns" -6 addr show tentative 2>/dev/null)" ] && break
+    sleep 0.1
+  done
+  OUT="$BROWSER_OUT" timeout 150 ip netns exec "$ns" node "$NODE_DIR/$BROWSER_DRIVER" "$@"
 }
 
 # The first non-empty AuthURL `tailscale up --json` printed for NAME (it may print an empty one first).
 auth_url_of() {
-  local u; u=$(jq -r 'select(.AuthURL != null and .AuthURL != "") | .AuthURL' "$LAB/up-$1.json" 2>/dev/null | head -1)
+  local u; u=$(jq -r 'select(.AuthURL != null and .AuthURL != "") | .AuthURL' "$LAB/up-$1.json" 2>/dev/null | sed -n 1p)
   [ -n "$u" ] && echo "$u"
 }
 # up_interactive NAME: starts `tailscale up` on NAME in the background and sets AUTH_URL and UP_PID.

@@ -6,10 +6,72 @@ CONTROL_DIR="$LAB/control"
 CONTROL_URL=""
 CONTROL_PID=""
 
-# control_config [extra yaml lines...]: writes $CONTROL_DIR/config.yaml.
+# The database hs-control runs on: the SQLite file db.sqlite beside the config (the default), or
+# with HS_TEST_DATABASE=postgres a throwaway PostgreSQL cluster of this lab (tests/cli/pg_lib.sh),
+# started by the first control_config and stopped by lab_cleanup. There each control directory
+# has a database of its own, as it would have a SQLite file of its own.
+HS_TEST_DATABASE=${HS_TEST_DATABASE:-sqlite}
+case "$HS_TEST_DATABASE" in
+  sqlite) ;;
+  postgres) T=$LAB; . "$HS_SRC/tests/cli/pg_lib.sh" ;;
+  *) echo "HS_TEST_DATABASE: sqlite or postgres, not '$HS_TEST_DATABASE'" >&2; exit 1 ;;
+esac
+on_postgres() { [ "$HS_TEST_DATABASE" = postgres ]; }
+CONTROL_DB=""
+CONTROL_PG_DBS=0
+# control_pg_db [DIR]: on PostgreSQL, sets CONTROL_DB to the database of DIR ($CONTROL_DIR),
+# starting the cluster and creating the database when DIR has none yet. Not in a subshell: the
+# cluster's stop is registered here.
+control_pg_db() {
+  local dir=${1:-$CONTROL_DIR}
+  on_postgres || return 0
+  mkdir -p "$dir"
+  if [ ! -f "$dir/pg-database" ]; then
+    if [ "$CONTROL_PG_DBS" = 0 ]; then
+      LAB_ATEXIT+=(pg_stop)
+      start_pg
+      # Should this shell be killed outright (a test runner's timeout), no trap runs: this
+      # watcher stops the cluster then.
+      (while kill -0 $$ 2>/dev/null; do sleep 1; done; pg_stop) </dev/null >/dev/null 2>&1 &
+    fi
+    CONTROL_PG_DBS=$((CONTROL_PG_DBS + 1))
+    pg_create "hs$CONTROL_PG_DBS" >/dev/null
+    echo "hs$CONTROL_PG_DBS" >"$dir/pg-database"
+  fi
+  CONTROL_DB=$(<"$dir/pg-database")
+}
+# control_db_yaml: the database line for $CONTROL_DB (one line: a copy's can be swapped by sed).
+control_db_yaml() { echo "database: {type: postgres, postgres: {host: $PGSOCK, name: $CONTROL_DB, user: $PGUSER_}}"; }
+# control_own_db DIR: on PostgreSQL, points DIR/config.yaml (a copy of a config of this file's)
+# at a database of DIR's own, as on SQLite the copy uses a db.sqlite of its own beside it.
+control_own_db() {
+  on_postgres || return 0
+  local keep=$CONTROL_DB
+  control_pg_db "$1"
+  sed -i "s|^database: .*|$(control_db_yaml)|" "$1/config.yaml"
+  CONTROL_DB=$keep
+}
+# control_sql SQL: runs SQL on hs-control's database (the SQLite file or PostgreSQL) and prints
+# the rows, fields separated by |.
+control_sql() {
+  if on_postgres; then
+    pq "$CONTROL_DB" "$1"
+  else
+    sqlite3 -cmd ".timeout 5000" "$CONTROL_DIR/db.sqlite" "$1"
+  fi
+}
+
+# control_config [extra yaml lines...]: writes $CONTROL_DIR/config.yaml. On PostgreSQL it holds
+# the database section of the lab's cluster unless an extra line starts one.
 control_config() {
   lab_bridge
   mkdir -p "$CONTROL_DIR"
+  local l db_yaml="" own_db=""
+  for l in "$@"; do [[ "$l" != database:* ]] || own_db=1; done
+  if on_postgres && [ -z "$own_db" ]; then
+    control_pg_db
+    db_yaml=$(control_db_yaml)
+  fi
   CONTROL_URL="http://${LAB_SUBNET}1:$CONTROL_PORT"
   # The map comes from hs-derpmap, so every control test also checks that hs-control (and
   # through it the official client) takes what hs-derpmap writes.
@@ -25,6 +87,7 @@ control_config() {
     echo "dns: {base_domain: hs.test}"
     local derp_line='derp: {paths: [derp.yaml]}'
     echo "${CONTROL_DERP:-$derp_line}"
+    [ -z "$db_yaml" ] || echo "$db_yaml"
     for l in "$@"; do echo "$l"; done
   } >"$CONTROL_DIR/config.yaml"
 }
@@ -32,6 +95,7 @@ control_config() {
 control_start() {
   [ -f "$CONTROL_DIR/config.yaml" ] || control_config
   daemon_start CONTROL_PID "$CONTROL_DIR/control.log" "$CONTROL_URL/health" "$HS_BIN/hs-control" -c "$CONTROL_DIR/config.yaml"
+  ! on_postgres || [ ! -e "$CONTROL_DIR/db.sqlite" ] || fail "HS_TEST_DATABASE=postgres, yet there is a SQLite file in $CONTROL_DIR"
 }
 
 # server_alive WHAT: fails (with the log's tail) if hs-control has exited, so a crash shows up

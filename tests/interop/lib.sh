@@ -36,12 +36,29 @@ lab_claim_id() {
   exit 1
 }
 lab_claim_id
+# What a lab that held this ID before left behind (killed before its cleanup ran) goes now: the
+# ID is ours, so a namespace, link or bridge named with it is stale.
+lab_clear_stale() {
+  local ns l
+  for ns in $(ip netns list 2>/dev/null | awk -v p="hs$LAB_ID-" 'index($1, p) == 1 {print $1}'); do
+    ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+    ip netns del "$ns" 2>/dev/null || true
+  done
+  for l in $(ip -o link show 2>/dev/null | awk -F': ' -v p="hsv$LAB_ID-" -v b="hsbr$LAB_ID" \
+    '{sub(/@.*/, "", $2)} index($2, p) == 1 || $2 == b {print $2}'); do
+    ip link del "$l" 2>/dev/null || true
+  done
+}
+lab_clear_stale
 LAB_NETNS=()
 LAB_PIDS=()
 LAB_BRIDGE=""
 LAB_SUBNET=${LAB_SUBNET:-10.201.$(( LAB_ID % 250 )).}
 TESTS_PASSED=0
 TESTS_FAILED=0
+TESTS_SKIPPED=0
+# Commands lab_cleanup runs once the lab's processes are gone (e.g. stopping a database server).
+LAB_ATEXIT=()
 
 log() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 fail() {
@@ -64,6 +81,11 @@ check() {
   TESTS_FAILED=$((TESTS_FAILED + 1))
   echo "[$(date +%H:%M:%S)] FAILED: $what" >&2
 }
+# skip WHAT WHY: a check this run does not make, said as such and counted apart (never as passed).
+skip() { TESTS_SKIPPED=$((TESTS_SKIPPED + 1)); log "SKIPPED: $1 ($2)"; }
+# skip_test WHY: the whole test does not apply to this run; exit 77, which ctest reports as
+# skipped (SKIP_RETURN_CODE in CMakeLists.txt).
+skip_test() { echo "$(basename "$0" .sh): SKIPPED: $*"; exit 77; }
 
 need_root() {
   if [ "$(id -u)" != 0 ]; then
@@ -80,6 +102,7 @@ lab_cleanup() {
     for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$p" 2>/dev/null || true
   done
+  for p in "${LAB_ATEXIT[@]}"; do $p || true; done
   local ns
   for ns in "${LAB_NETNS[@]}"; do
     ip netns pids "$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
@@ -234,7 +257,9 @@ for_each_version() {
 
 # Prints the plain closing line the CI reads, then exits non-zero if any check failed.
 finish() {
-  echo "$(basename "$0" .sh): $TESTS_PASSED passed, $TESTS_FAILED failed"
+  local skipped=""
+  [ "$TESTS_SKIPPED" = 0 ] || skipped=", $TESTS_SKIPPED skipped"
+  echo "$(basename "$0" .sh): $TESTS_PASSED passed, $TESTS_FAILED failed$skipped"
   [ "$TESTS_FAILED" = 0 ]
 }
 

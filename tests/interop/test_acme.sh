@@ -13,8 +13,11 @@ lab_bridge
 ip=${LAB_SUBNET}1
 A="$LAB/acme"
 mkdir -p "$A"
-ACME_PORT=$((33000 + LAB_ID)) ACME_MGMT=$((34000 + LAB_ID)) DNS_PORT=$((35000 + LAB_ID))
-DNS_MGMT=$((36000 + LAB_ID)) HTTP01_PORT=$((37000 + LAB_ID)) TLS_PORT=$CONTROL_PORT
+# Below 32768, where Linux's ephemeral range begins (ip_local_port_range): a port up there may be
+# the source port of any loopback connection, and then the listener cannot bind it (CI's run at
+# 04:14 on 2026-12-05, right after a bench of 1,000 connections: challtestsrv did not start).
+ACME_PORT=$((13250 + LAB_ID)) ACME_MGMT=$((13500 + LAB_ID)) DNS_PORT=$((13750 + LAB_ID))
+DNS_MGMT=$((14250 + LAB_ID)) HTTP01_PORT=$((14500 + LAB_ID)) TLS_PORT=$CONTROL_PORT
 ACME_URL="https://127.0.0.1:$ACME_PORT/dir"
 # Pebble's certificates live this long; renewal comes after two thirds of it (30 s).
 VALIDITY=45
@@ -88,7 +91,7 @@ derper_once() {
 derper d1 --hostname derp1.acme.test --certdir "$A/d1" --http-port=-1
 eventually 20 https_get derp1.acme.test 127.0.0.1 "$TLS_PORT" / || { tail "$A/d1.log" >&2; fail "hs-derper got no certificate by TLS-ALPN-01"; }
 grep -q "tls-alpn-01" "$A/d1.log" || fail "hs-derper did not use tls-alpn-01"
-check "hs-derper TLS-ALPN-01: $(https_get derp1.acme.test 127.0.0.1 "$TLS_PORT" / | head -1)" true
+check "hs-derper TLS-ALPN-01: $(https_get derp1.acme.test 127.0.0.1 "$TLS_PORT" / | sed -n 1p)" true
 check "cache files are 0600 ($(mode_of "$A/d1/derp1.acme.test.crt") $(mode_of "$A/d1/derp1.acme.test.key") $(mode_of "$A/d1/acme_account.key")), directory 0700" \
   test "$(mode_of "$A/d1/derp1.acme.test.crt")$(mode_of "$A/d1/derp1.acme.test.key")$(mode_of "$A/d1/acme_account.key")$(mode_of "$A/d1")" = 600600600700
 # The chain carries derper's meta certificate for fast start.
@@ -126,6 +129,7 @@ control_config
 cp "$CONTROL_DIR/derp.yaml" "$B/"
 sed -e "s|^server_url: .*|server_url: https://control2.acme.test:$TLS_PORT|" -e "s|^listen_addr: .*|listen_addr: 127.0.0.1:$TLS_PORT|" \
   -e "s|^metrics_listen_addr: .*|metrics_listen_addr: 127.0.0.1:$((CONTROL_PORT + 1001))|" "$CONTROL_DIR/config.yaml" >"$B/config.yaml"
+control_own_db "$B"
 printf '%s\n' "tls_letsencrypt_hostname: control2.acme.test" "tls_letsencrypt_challenge_type: TLS-ALPN-01" \
   "tls_letsencrypt_cache_dir: acme" "acme_url: $ACME_URL" >>"$B/config.yaml"
 "$HS_BIN/hs-control" -c "$B/config.yaml" >"$B/control.log" 2>&1 &
@@ -209,6 +213,7 @@ sed -e "s|^server_url: .*|server_url: https://control3.acme.test:$((CONTROL_PORT
   -e "s|^listen_addr: .*|listen_addr: 127.0.0.1:$((CONTROL_PORT + 2000))|" -e "/^metrics_listen_addr/d" \
   -e "s|^tls_letsencrypt_hostname: .*|tls_letsencrypt_hostname: control3.acme.test|" \
   -e "s|^tls_letsencrypt_listen: .*|tls_letsencrypt_listen: 127.0.0.1:$((CONTROL_PORT + 2001))|" "$CONTROL_DIR/config.yaml" >"$C/config.yaml"
+control_own_db "$C"
 timeout 60 "$HS_BIN/hs-control" -c "$C/config.yaml" >"$C/control.log" 2>&1 &
 c_pid=$!
 start=$SECONDS

@@ -7,6 +7,7 @@
 # (data/headscale_api_replay_nodes.jsonl) are replayed the same way. Both servers and both
 # clients (userspace networking) use loopback only.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/control.sh"
 bash "$HS_SRC/tests/bench/headscale.sh" install || fail "building headscale failed"
 HEADSCALE=$(bash "$HS_SRC/tests/bench/headscale.sh" bin)
 HP=$((30000 + LAB_ID * 6)); CP=$((HP + 3))  # headscale uses HP..HP+2, hs-control CP..CP+1
@@ -18,6 +19,7 @@ headscale_setup "$LAB/headscale" "$HP" "$HEADSCALE"
 sed -i 's|^policy: .*|policy: {mode: database}|' "$LAB/headscale/config.yaml"
 hs_setup "$LAB/hs" "$CP"
 echo "policy: {mode: database}" >>"$LAB/hs/config.yaml"
+control_own_db "$LAB/hs"  # with HS_TEST_DATABASE=postgres, on the lab's PostgreSQL instead
 daemon_start HEADSCALE_PID "$LAB/headscale/serve.log" "http://127.0.0.1:$HP/health" "$HEADSCALE" -c "$LAB/headscale/config.yaml" serve
 daemon_start CONTROL_PID "$LAB/hs/serve.log" "http://127.0.0.1:$CP/health" "$HS_BIN/hs-control" -c "$LAB/hs/config.yaml"
 key_a=$("$HEADSCALE" -c "$LAB/headscale/config.yaml" apikeys create -e 1h 2>/dev/null | tail -1)

@@ -77,7 +77,7 @@ for n in a b c; do serve "$n" 80 "port80-$n"; done
 serve b 81 port81-b
 ts_start a 41641; ts_start b 41642; ts_start c 41643
 for n in a b c; do ts_up "$n" "$key" || fail "$v: tailscale up with a pre-auth key failed on $n"; done
-ver=$(ts a version | head -1)
+ver=$(ts a version | sed -n 1p)
 [[ "$ver" == "${v#v}"* ]] || fail "the client reports version $ver, not $v"
 pass "$v: three clients ($ver) registered with a pre-auth key and are Running"
 eventually 20 peer_is a b .HostName b || fail "$v: a's map does not list b"

@@ -22,7 +22,11 @@ run_suite() {
   ts_up "$a" "$key" || fail "$v: tailscale up with a pre-auth key failed on $a"
   # b's ID lands 300 past a's, in another of hs-control's spans of 128 IDs: each full map is
   # then several zstd frames (shared pieces), as in any tailnet of more than 128 nodes.
-  sqlite3 -cmd ".timeout 5000" "$CONTROL_DIR/db.sqlite" "UPDATE sqlite_sequence SET seq = seq + 300 WHERE name = 'nodes'"
+  if on_postgres; then
+    control_sql "SELECT setval(pg_get_serial_sequence('nodes', 'id'), (SELECT max(id) FROM nodes) + 300)" >/dev/null
+  else
+    control_sql "UPDATE sqlite_sequence SET seq = seq + 300 WHERE name = 'nodes'"
+  fi
   ts_up "$b" "$key" || fail "$v: tailscale up with a pre-auth key failed on $b"
   [ "$(ts "$a" status --json | jq -r .BackendState)" = Running ] || fail "$a is not Running"
   local span_a span_b; span_a=$(( $(node_id "$a") / 128 )); span_b=$(( $(node_id "$b") / 128 ))
@@ -63,9 +67,9 @@ run_suite() {
   ts "$c" up --login-server="$CONTROL_URL" --hostname="$c" --json --timeout=90s >"$LAB/up-$c.json" 2>"$LAB/up-$c.err" &
   local up_pid=$!
   eventually 20 grep -q AuthURL "$LAB/up-$c.json" || fail "$v: interactive up printed no AuthURL"
-  local url; url=$(jq -r 'select(.AuthURL != null and .AuthURL != "") | .AuthURL' "$LAB/up-$c.json" | head -1)
+  local url; url=$(jq -r 'select(.AuthURL != null and .AuthURL != "") | .AuthURL' "$LAB/up-$c.json" | sed -n 1p)
   local page; page=$(curl -sf "$url") || fail "fetching $url failed"
-  local cmd; cmd=$(echo "$page" | grep -o 'hs-admin[^<]*nodes register --user USERNAME --key [A-Za-z0-9]*' | head -1)
+  local cmd; cmd=$(echo "$page" | grep -o 'hs-admin[^<]*nodes register --user USERNAME --key [A-Za-z0-9]*' | sed -n 1p)
   [ -n "$cmd" ] || fail "the registration page shows no hs-admin command: $page"
   local auth_id=${cmd##* }
   admin nodes register --user alice --key "$auth_id" >/dev/null || fail "nodes register failed"

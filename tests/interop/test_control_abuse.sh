@@ -7,7 +7,7 @@
 #     can wait are kept and land when the lock is gone, a registration is refused with 503
 #  5. a flood of interactive logins: a bounded number of rows, the rest refused
 #  9. an oversized or malformed HTTP/1 request: 413 / 400 before the close
-# and (2 again) the file full: the same connection answers before, during and after.
+# and (2 again, SQLite only) the file full: the same connection answers before, during and after.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/control.sh"
 need_root
@@ -20,7 +20,6 @@ control_config
 control_start
 admin users create alice >/dev/null
 key=$(admin preauthkeys create -u alice --reusable -e 1h)
-DB="$CONTROL_DIR/db.sqlite"
 
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$CONTROL_PID/status"; }
 metric() { curl -sf "$METRICS" | awk -v m="$1" '$1 == m {print $2}'; }
@@ -55,7 +54,13 @@ pass "Version \"142\" answered 400 naming the field; the next request on the sam
 
 # --- 3. another process holds the write lock -------------------------------------------------------
 # The lock is taken 1 s from now and held 5 s; the session writes at 2 s and again after 7 s.
-python3 - "$DB" >"$LAB/lock.out" 2>&1 <<'EOF' &
+# On PostgreSQL the write lock is the advisory lock every hs write transaction takes (kWriteLock
+# in common/store/db_pg.cpp).
+if on_postgres; then
+  (sleep 1; pq "$CONTROL_DB" "BEGIN; SELECT pg_advisory_xact_lock(7521969672384259173); SELECT 'locked'; SELECT pg_sleep(5); COMMIT" &&
+    echo released) >"$LAB/lock.out" 2>&1 &
+else
+  python3 - "$CONTROL_DIR/db.sqlite" >"$LAB/lock.out" 2>&1 <<'EOF' &
 import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None, timeout=10)
 time.sleep(1.0)
@@ -65,6 +70,7 @@ time.sleep(5.0)
 c.execute("COMMIT")
 print("released", flush=True)
 EOF
+fi
 locker=$!
 "$ABUSE" session "$CONTROL_URL" "$key" register sleep=2 map-lite=busyname register-again sleep=5.5 register-again \
   >"$LAB/busy.out" 2>&1 &
@@ -84,22 +90,26 @@ lite=$(grep '^map-lite=busyname' "$LAB/busy.out")
 ms=$(echo "$lite" | sed -E 's/.*\(([0-9]+) ms\)$/\1/')
 [ "$ms" -lt 1000 ] || fail "a map request took $ms ms during the lock"
 pass "map request during the lock: $lite"
-during=$(grep '^register-again' "$LAB/busy.out" | head -1)
-[[ "$during" == *"HTTP 503"*database* ]] || fail "a registration during the lock: $during"
-pass "registration during the lock refused at once: $during"
+# A registration waits out the lock (up to 10 s, kBusyPatience in noise_conn.cpp) and is answered
+# once it is released, about 6 s into the run: contention is not an error for the client.
+during=$(grep '^register-again' "$LAB/busy.out" | sed -n 1p)
+[[ "$during" == *"HTTP 200"* ]] || fail "a registration during the lock: $during"
+ms=$(echo "$during" | sed -E 's/.*\(([0-9]+) ms\)$/\1/')
+[ "$ms" -ge 1500 ] && [ "$ms" -lt 10000 ] || fail "a registration during the lock was answered after $ms ms (want the lock's end)"
+pass "registration during the lock waited for it: $during"
 after=$(grep '^register-again' "$LAB/busy.out" | tail -1)
 [[ "$after" == *"HTTP 200"* ]] || fail "the registration after the lock: $after"
 pass "after the lock, on the same connection: $after"
-eventually 5 bash -c "[ \"\$(sqlite3 '$DB' \"select count(*) from nodes where hostname = 'busyname'\")\" = 1 ]" \
-  || fail "the hostname reported during the lock never reached the file"
-pass "the report kept in memory during the lock reached the file afterwards"
+busy_stored() { [ "$(control_sql "select count(*) from nodes where hostname = 'busyname'")" = 1 ]; }
+eventually 5 busy_stored || fail "the hostname reported during the lock never reached the database"
+pass "the report kept in memory during the lock reached the database afterwards"
 server_alive "the held lock"
 
 # --- 5. login flood ----------------------------------------------------------------------------
 "$ABUSE" login-flood "$CONTROL_URL" 60 >"$LAB/logins.out" 2>"$LAB/logins.err" || { cat "$LAB/logins.out" >&2; fail "login flood failed"; }
 cat "$LAB/logins.out" >&2
 urls=$(sed -E 's/^login-flood: ([0-9]+) login URLs.*/\1/' "$LAB/logins.out")
-rows=$(sqlite3 "$DB" "select count(*) from auth_requests")
+rows=$(control_sql "select count(*) from auth_requests")
 [ "$urls" -le 16 ] && [ "$rows" -le 16 ] || fail "$urls login URLs and $rows rows for 60 logins from one address"
 grep -q "try again" "$LAB/logins.out" || fail "the refusal does not tell the client to retry: $(cat "$LAB/logins.out")"
 pass "60 interactive logins from one address: $urls URLs, $rows rows; $(cat "$LAB/logins.out")"
@@ -111,19 +121,24 @@ pass "a 10 MB body: HTTP $code $(cat "$LAB/big.out")"
 host=${CONTROL_URL#http://}
 exec 3<>"/dev/tcp/${host%:*}/${host##*:}"
 printf 'THIS IS NOT HTTP\r\n\r\n' >&3
-reply=$(timeout 5 head -c 200 <&3 | head -1 | tr -d '\r')
+reply=$(timeout 5 head -c 200 <&3 | sed -n 1p | tr -d '\r')
 exec 3<&-
 [[ "$reply" == "HTTP/1.1 400"* ]] || fail "a malformed request line answered '$reply'"
 pass "a malformed request line: $reply"
 server_alive "the HTTP/1 refusals"
 
 # --- 2 again: the file system is full ----------------------------------------------------------
+if on_postgres; then
+  skip "the file system under the SQLite file is full" "SQLite-specific: on PostgreSQL the database server's disk is its own"
+  finish
+  exit
+fi
 control_stop
 FULL="$LAB/full"
 mkdir -p "$FULL"
 mount -t tmpfs -o size=8m tmpfs "$FULL" || fail "cannot mount a tmpfs for the full-disk case"
 trap 'umount -l "$FULL" 2>/dev/null; lab_cleanup' EXIT
-cp "$DB" "$FULL/db.sqlite"
+cp "$CONTROL_DIR/db.sqlite" "$FULL/db.sqlite"
 sed -i '/^database:/d' "$CONTROL_DIR/config.yaml"
 echo "database: {type: sqlite, sqlite: {path: $FULL/db.sqlite}}" >>"$CONTROL_DIR/config.yaml"
 control_start
@@ -139,7 +154,7 @@ rm -f "$FULL/fill"
 wait "$session" || { cat "$LAB/full.out" >&2; fail "the session on a full disk failed"; }
 cat "$LAB/full.out" >&2
 grep -q '^map-lite=fullname HTTP 200' "$LAB/full.out" || fail "a map request on a full disk: $(grep '^map-lite=fullname' "$LAB/full.out")"
-during=$(grep '^register-again' "$LAB/full.out" | head -1)
+during=$(grep '^register-again' "$LAB/full.out" | sed -n 1p)
 [[ "$during" == *"HTTP 503"* ]] || fail "a registration on a full disk: $during"
 after=$(grep '^register-again' "$LAB/full.out" | tail -1)
 [[ "$after" == *"HTTP 200"* ]] || fail "a registration after space came back: $after"

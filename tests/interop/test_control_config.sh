@@ -34,7 +34,7 @@ echo "$dns" | jq -e '.Routes["corp.example"][0].Addr == "'"$ip"'"' >/dev/null ||
 echo "$dns" | jq -e '.Domains | index("corp.example") != null' >/dev/null || fail "search domain missing: $dns"
 pass "the client's DNS config has the split route and search domain: $(echo "$dns" | jq -c '{Routes, Domains}')"
 answer=$(ts ca dns query grafana.hs.test A 2>&1) || fail "dns query failed: $answer"
-echo "$answer" | grep -q "100.64.0.99" || fail "extra record not served: $answer"
+grep -q "100.64.0.99" <<<"$answer" || fail "extra record not served: $answer"
 pass "MagicDNS answers the extra record grafana.hs.test -> 100.64.0.99"
 
 [ "$(ts ca debug derp-map | jq -r '.Regions["902"].RegionName')" = "From a URL" ] || fail "region from derp.urls missing"

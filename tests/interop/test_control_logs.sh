@@ -3,13 +3,16 @@
 # credential is logged with the sender's address (and machine key for registrations), and the
 # files it creates are private. On loopback with hs-ts2021-probe and curl: no tailscale needed.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/control.sh"
 need_root
 
 PROBE="$HS_BIN/hs-ts2021-probe"
 [ -x "$PROBE" ] || fail "$PROBE is missing (build the hs-ts2021-probe target)"
 
-D="$LAB/control"
+D="$CONTROL_DIR"
 mkdir -p "$D"
+DB_YAML="database: {sqlite: {path: $D/db.sqlite}}"
+if on_postgres; then control_pg_db; DB_YAML=$(control_db_yaml); fi
 PORT=$((31000 + LAB_ID)); MPORT=$((32000 + LAB_ID))
 URL="http://127.0.0.1:$PORT"
 "$HS_BIN/hs-derpmap" new --region-id 900 --region-code lab --node "name=900a,host=127.0.0.1,ipv4=127.0.0.1,ipv6=none" \
@@ -19,7 +22,7 @@ server_url: $URL
 listen_addr: 127.0.0.1:$PORT
 metrics_listen_addr: 127.0.0.1:$MPORT
 noise: {private_key_path: $D/noise_private.key}
-database: {sqlite: {path: $D/db.sqlite}}
+$DB_YAML
 derp: {paths: [$D/derp.yaml]}
 dns: {base_domain: hs.test}
 log: {level: info}
@@ -91,11 +94,16 @@ grep -q 'refused: no Authorization header' "$LOGF" || fail "a request without a 
 pass "52 refused API requests counted; logged as $(wc -l <<<"$lines") line(s): $(tail -1 <<<"$lines")"
 
 # --- files: private whatever the umask ---
-for f in db.sqlite db.sqlite-wal db.sqlite-shm noise_private.key; do
+files="db.sqlite db.sqlite-wal db.sqlite-shm noise_private.key" what="db.sqlite, -wal, -shm and noise_private.key are"
+if on_postgres; then
+  files=noise_private.key what="noise_private.key is"
+  skip "db.sqlite, -wal and -shm are 0600 under umask 022" "SQLite-specific: hs-control creates no database file on PostgreSQL"
+fi
+for f in $files; do
   [ -e "$D/$f" ] || fail "$f does not exist"
   [ "$(stat -c %a "$D/$f")" = 600 ] || fail "$f has mode $(stat -c %a "$D/$f") under umask 022"
 done
-pass "db.sqlite, -wal, -shm and noise_private.key are 0600 under umask 022"
+pass "$what 0600 under umask 022"
 
 daemon_stop "$CONTROL_PID"
 chmod 644 "$D/noise_private.key"
@@ -109,11 +117,15 @@ chmod 600 "$D/noise_private.key"
 ro="$LAB/ro"
 mkdir -p "$ro"
 sed "s|$D/db.sqlite|$ro/hs.db|; s|$D/noise_private.key|$ro/noise.key|" "$D/config.yaml" >"$D/ro.yaml"
-unshare -m bash -c "mount -t tmpfs -o ro,size=1m tmpfs '$ro' && exec '$HS_BIN/hs-control' -c '$D/ro.yaml' --check" >"$D/ro.out" 2>&1 &&
-  fail "hs-control started with its database on a read-only filesystem"
-grep -qF "cannot create $ro/hs.db: the filesystem is read-only (EROFS)" "$D/ro.out" || fail "read-only database: $(cat "$D/ro.out")"
-pass "database on a read-only filesystem: $(cat "$D/ro.out")"
-sed -i "s|$ro/hs.db|$D/db.sqlite|" "$D/ro.yaml"
+if on_postgres; then
+  skip "database on a read-only filesystem" "SQLite-specific: hs-control creates no database file on PostgreSQL"
+else
+  unshare -m bash -c "mount -t tmpfs -o ro,size=1m tmpfs '$ro' && exec '$HS_BIN/hs-control' -c '$D/ro.yaml' --check" >"$D/ro.out" 2>&1 &&
+    fail "hs-control started with its database on a read-only filesystem"
+  grep -qF "cannot create $ro/hs.db: the filesystem is read-only (EROFS)" "$D/ro.out" || fail "read-only database: $(cat "$D/ro.out")"
+  pass "database on a read-only filesystem: $(cat "$D/ro.out")"
+  sed -i "s|$ro/hs.db|$D/db.sqlite|" "$D/ro.yaml"
+fi
 unshare -m bash -c "mount -t tmpfs -o ro,size=1m tmpfs '$ro' && exec '$HS_BIN/hs-control' -c '$D/ro.yaml' --check" >"$D/ro.out" 2>&1 &&
   fail "hs-control started with its Noise key to be created on a read-only filesystem"
 grep -qF "cannot create $ro/noise.key: the filesystem is read-only (EROFS)" "$D/ro.out" || fail "read-only key: $(cat "$D/ro.out")"

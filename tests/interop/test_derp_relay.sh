@@ -4,8 +4,9 @@
 # the probe and captive-portal endpoints answer, and a STUN request sent from a lab namespace
 # gets its own address back. With hs-control built: two official clients whose direct UDP to
 # each other is dropped by nftables in their namespaces (STUN and DERP stay open) talk through
-# hs-derper, admitted by --verify-clients from the shared database; their STUN is the
-# standalone hs-stun.
+# hs-derper, admitted by --verify-clients from hs-control's database (the SQLite file, or
+# PostgreSQL through a libpq keyword string, whose password must show nowhere and whose lost
+# session is reconnected); their STUN is the standalone hs-stun.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/derp.sh"
 need_root
@@ -54,8 +55,8 @@ for p in /derp/probe /derp/latency-check; do
   [ "$code" = 200 ] || fail "$p answered $code"
 done
 hdr=$(curl_k -D - -o /dev/null -H "X-Tailscale-Challenge: ts_$DERP_IP" "https://$DERP_IP:$DERP_PORT/generate_204" | tr -d '\r')
-echo "$hdr" | grep -q '^HTTP/1.1 204' || fail "/generate_204: $hdr"
-echo "$hdr" | grep -qi "^X-Tailscale-Response: response ts_$DERP_IP\$" || fail "/generate_204 did not echo the challenge: $hdr"
+grep -q '^HTTP/1.1 204' <<<"$hdr" || fail "/generate_204: $hdr"
+grep -qi "^X-Tailscale-Response: response ts_$DERP_IP\$" <<<"$hdr" || fail "/generate_204 did not echo the challenge: $hdr"
 pass "/derp without upgrade is 426; probes are 200; /generate_204 echoes the challenge"
 
 # /bootstrap-dns: published names always, an unpublished one only when asked for by name.
@@ -64,7 +65,7 @@ eventually 10 bootstrap_has "" '.localhost | index("127.0.0.1")' || fail "/boots
 bootstrap_has "" 'has("vm") | not' || fail "/bootstrap-dns published the unpublished name"
 bootstrap_has "?q=vm" '.vm | index("127.0.0.1")' || fail "/bootstrap-dns?q=vm: $(curl_k "https://$DERP_IP:$DERP_PORT/bootstrap-dns?q=vm")"
 hdr=$(curl_k -D - -o /dev/null "https://$DERP_IP:$DERP_PORT/bootstrap-dns" | tr -d '\r')
-echo "$hdr" | grep -qi '^content-type: application/json' && echo "$hdr" | grep -qi '^connection: close' || fail "/bootstrap-dns headers: $hdr"
+grep -qi '^content-type: application/json' <<<"$hdr" && grep -qi '^connection: close' <<<"$hdr" || fail "/bootstrap-dns headers: $hdr"
 pass "/bootstrap-dns: $(curl_k "https://$DERP_IP:$DERP_PORT/bootstrap-dns"); with ?q=vm: $(curl_k "https://$DERP_IP:$DERP_PORT/bootstrap-dns?q=vm")"
 
 # --- STUN from a lab namespace: the answer names the sender's own address and port ---------------
@@ -114,6 +115,8 @@ DERP_STUN_PORT=$HS_STUN_PORT  # what control_config writes into the DERP map
 # hs-stun's counters, from the line it logs every second: "stun: N requests answered, ...".
 stun_requests() { { grep -o 'stun: [0-9]* requests' "$LAB/hs-stun.log" || true; } | tail -1 | awk '{ print $2 + 0 }'; }
 
+DB_SECRET="derper-db-secret-$LAB_ID"
+
 run_suite() {
   local v=$1 tag=$2 base=$3
   ts_install "$v"
@@ -122,7 +125,14 @@ run_suite() {
   control_start
   # Admission reads the database hs-control writes; nodes that join later are seen within 250 ms.
   derper_stop
-  derper_start --verify-clients --db "$CONTROL_DIR/db.sqlite"
+  if on_postgres; then
+    # A libpq keyword string with a password (trust auth ignores it): it must show nowhere.
+    derper_start --verify-clients --db "host=$PGSOCK dbname=$CONTROL_DB user=$PGUSER_ password=$DB_SECRET"
+    grep -q "node keys loaded from PostgreSQL $CONTROL_DB at $PGSOCK:5432" "$DERP_DIR/derper.log" ||
+      fail "$v: hs-derper did not say which PostgreSQL database it reads: $(grep verify-clients "$DERP_DIR/derper.log")"
+  else
+    derper_start --verify-clients --db "$CONTROL_DIR/db.sqlite"
+  fi
   admin users create alice >/dev/null
   local key; key=$(admin preauthkeys create -u alice --reusable -e 1h)
 
@@ -140,6 +150,12 @@ run_suite() {
   eventually 20 status_is "$a" .Self.Relay lab || fail "$v: $a has no home DERP 'lab'"
   eventually 20 derp_clients_are "$MPORT" 2 || fail "$v: hs-derper has $(derp_clients "$MPORT") clients"
   pass "$v: both clients admitted by --verify-clients and connected to hs-derper (home region lab)"
+  # A well-formed DERP client whose key is no node's is turned away.
+  local refused_before; refused_before=$(metric derp_refused_total)
+  local out; out=$("$HS_BIN/hs-derp-probe" hello "$DERP_IP:$DERP_PORT" || true)
+  [ "$(echo "$out" | jq -r .ok)" = false ] || fail "$v: hs-derper admitted a key that is no node's: $out"
+  [ "$(metric derp_refused_total)" -gt "$refused_before" ] || fail "$v: derp_refused_total did not count the refusal"
+  pass "$v: a DERP client with a key that is no node's is refused (derp_refused_total $(metric derp_refused_total))"
   # The meta certificate told them our key during TLS 1.3, so they skipped waiting for the 101.
   local fast; fast=$(metric derp_fast_start_total)
   [ "$fast" -ge 2 ] || fail "$v: only $fast fast-start upgrades; the clients did not use the meta certificate"
@@ -169,6 +185,22 @@ run_suite() {
   [[ "$got" == "echo:hello-from-$a"* ]] || { cat "$LAB/nc-$a.err" >&2; fail "$v: TCP through hs-derper returned '$got'"; }
   pass "$v: a TCP payload crossed hs-derper (tailscale nc got '$got')"
 
+  if on_postgres; then
+    # Its PostgreSQL session ends under it (as in a server restart): it warns once, keeps the
+    # keys it read and connects again; the deletion below is then read over the new session.
+    local from; from=$(($(wc -l <"$DERP_DIR/derper.log") + 1))
+    pq "$CONTROL_DB" "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'hs-derper'" >/dev/null
+    since() { tail -n +"$from" "$DERP_DIR/derper.log"; }
+    reconnected() { since | grep -q "reconnected to PostgreSQL"; }
+    eventually 10 reconnected ||
+      fail "$v: hs-derper did not reconnect: $(grep -i postgres "$DERP_DIR/derper.log" | tail -3)"
+    kill -0 "$DERPER_PID_derper" || fail "$v: hs-derper exited when its PostgreSQL session ended"
+    [ "$(since | grep -c 'cannot re-read the node keys')" = 1 ] ||
+      fail "$v: not one warning for the lost session: $(since | grep 'cannot re-read')"
+    derp_clients_are "$MPORT" 2 || fail "$v: $(derp_clients "$MPORT") clients after the lost session, expected 2"
+    pass "$v: hs-derper's PostgreSQL session was ended: one warning, the clients stayed, it reconnected"
+  fi
+
   # A node deleted from the database loses its DERP connection: hs-derper closes it, unless the
   # client, told by hs-control to log in again (NeedsLogin), has already dropped it itself.
   local id_b; id_b=$(node_id "$b")
@@ -179,6 +211,12 @@ run_suite() {
   local by="the client (NeedsLogin)"
   tail -n +$((log_lines + 1)) "$DERP_DIR/derper.log" | grep 'connections no longer admitted' >/dev/null && by="hs-derper"
   pass "$v: after hs-admin nodes delete, the node's connection to hs-derper ended (closed by $by)"
+
+  if on_postgres; then
+    ! grep -q "$DB_SECRET" "$DERP_DIR/derper.log" || fail "$v: the database password is in hs-derper's log"
+    ! curl -sf "http://127.0.0.1:$MPORT/metrics" | grep -q "$DB_SECRET" || fail "$v: the database password is in the metrics"
+    pass "$v: the --db password is in neither hs-derper's log nor its metrics"
+  fi
 
   ts_stop "$a"; ts_stop "$b"
   control_stop

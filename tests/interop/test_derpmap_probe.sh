@@ -26,16 +26,16 @@ grep -q "serving DERP" "$LAB/derper.log" || { cat "$LAB/derper.log" >&2; fail "h
 
 out=$("$D" probe --timeout 3s "$LAB/map.yaml") || fail "probe of a running node failed: $out"
 log "$out"
-echo "$out" | grep -Eq "^900 +900a +$IP +[0-9.]+ms +[0-9.]+ms +[0-9.]+ms +ok$" || fail "probe table: $out"
+grep -Eq "^900 +900a +$IP +[0-9.]+ms +[0-9.]+ms +[0-9.]+ms +ok$" <<<"$out" || fail "probe table: $out"
 pass "probe table reports STUN, TLS and DERP latency"
 
 json=$("$D" probe -o json "$LAB/map.yaml") || fail "probe -o json: $json"
-echo "$json" | grep -q '"ok":true' && echo "$json" | grep -q '"stun_ms":[0-9]' && echo "$json" | grep -q '"derp_ms":[0-9]' \
-  && echo "$json" | grep -q '"server_key":"nodekey:' || fail "probe json: $json"
+grep -q '"ok":true' <<<"$json" && grep -q '"stun_ms":[0-9]' <<<"$json" && grep -q '"derp_ms":[0-9]' <<<"$json" \
+  && grep -q '"server_key":"nodekey:' <<<"$json" || fail "probe json: $json"
 pass "probe json reports latencies and the server key"
 
 # The pin derper prints must verify; a wrong pin must not.
-pin=$(grep -o 'sha256-raw:[0-9a-f]\{64\}' "$LAB/derper.log" | head -1)
+pin=$(grep -o 'sha256-raw:[0-9a-f]\{64\}' "$LAB/derper.log" | sed -n 1p)
 "$D" new --region-id 900 --region-code lab --node "name=900a,host=$IP,ipv4=$IP,stun=$SPORT,derp=$PORT,certname=$pin" \
   | "$D" probe >/dev/null || fail "pinned certificate rejected"
 pass "sha256-raw pin accepted"
@@ -43,7 +43,7 @@ set +e
 out=$("$D" new --region-id 900 --region-code lab --node "name=900a,host=$IP,ipv4=$IP,stun=$SPORT,derp=$PORT,certname=sha256-raw:$(printf '0%.0s' $(seq 64))" | "$D" probe)
 rc=$?
 set -e
-[ "$rc" = 1 ] && echo "$out" | grep -q "does not match CertName" || fail "wrong pin: rc=$rc $out"
+[ "$rc" = 1 ] && grep -q "does not match CertName" <<<"$out" || fail "wrong pin: rc=$rc $out"
 pass "wrong pin rejected"
 
 kill -TERM "$DERPER" "$STUN"; wait "$DERPER" "$STUN" 2>/dev/null || true
@@ -53,7 +53,7 @@ rc=$?
 set -e
 log "$out"
 [ "$rc" = 1 ] || fail "probe of a stopped node: exit $rc"
-echo "$out" | grep -q "900a .*FAILED: .*connect $IP:$PORT: Connection refused" || fail "stopped node: $out"
+grep -q "900a .*FAILED: .*connect $IP:$PORT: Connection refused" <<<"$out" || fail "stopped node: $out"
 pass "stopped node reported as failed with exit 1"
 
 finish

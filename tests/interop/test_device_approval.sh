@@ -45,7 +45,7 @@ up_waiting "$first"
 pass "$first registered and waits: BackendState NeedsMachineAuth"
 text=$(ts "$first" status 2>&1) && fail "$first: tailscale status exits 0 while waiting"
 [[ "$text" == *"Machine is not yet approved by tailnet admin."* ]] || fail "$first: tailscale status says: $text"
-pass "$first: tailscale status says '$(echo "$text" | head -1)' (exit 1)"
+pass "$first: tailscale status says '$(echo "$text" | sed -n 1p)' (exit 1)"
 health=$(ts "$first" status --json | jq -r '.Health // [] | join(" | ")')
 [[ "$health" == *"hs-admin nodes approve"* ]] || fail "$first: no approval line in the client's Health: '$health'"
 pass "$first: the client's health says: $health"

@@ -121,7 +121,7 @@ check "audit: signin.failed rows for wrong code, replay, wrong password, locked;
 
 # Expired password: carol's was set 91 days ago; the page asks for a new one, applies the policy,
 # then registers the device.
-sqlite3 -cmd ".timeout 5000" "$CONTROL_DIR/db.sqlite" "UPDATE local_credentials SET password_changed_at = '$(date -u -d '91 days ago' +%Y-%m-%dT%H:%M:%SZ)' WHERE user_id = (SELECT id FROM users WHERE name = 'carol')" ||
+control_sql "UPDATE local_credentials SET password_changed_at = '$(date -u -d '91 days ago' +%Y-%m-%dT%H:%M:%SZ)' WHERE user_id = (SELECT id FROM users WHERE name = 'carol')" ||
   fail "backdating carol's password"
 r=$(browser change "$AUTH_URL" rq-expired carol "$(pw_of carol)" "" "Green-teapot-7302") || fail "browser: expired: $r"
 page_is "expired password" 200 "Password expired" "has expired" "$(field "$r" .expired)"

@@ -5,12 +5,15 @@
 # embedded DERP only through the proxy. trusted_proxies makes the log show each client's own
 # address; a second location that drops the Upgrade header gets an answer naming the proxy, and
 # an official client sent through a server block that drops it gets a log line naming it.
-# Then a third client joins through Caddy with examples/caddy/Caddyfile. Both proxies run as
-# nobody, with their configuration, logs and temp files in the lab dir.
+# Then a third client joins through Caddy with examples/caddy/Caddyfile, and the fourth, which
+# could not log in through the proxy that drops Upgrade, through HAProxy with
+# examples/haproxy/hs.cfg. All three proxies run as nobody, with their configuration, logs and
+# temp files in the lab dir.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/control.sh"
+. "$(dirname "$0")/haproxy.sh"
 need_root
-for p in nginx caddy; do command -v $p >/dev/null || fail "$p is not installed (.ci/deps.sh installs it)"; done
+for p in nginx caddy haproxy; do command -v $p >/dev/null || fail "$p is not installed (.ci/deps.sh installs it)"; done
 ts_install
 lab_bridge
 ip=${LAB_SUBNET}1
@@ -150,7 +153,6 @@ ts pd up --login-server="http://$ip:$strip_port" --auth-key="$key" --hostname=pd
   && fail "pd logged in through a proxy that drops Upgrade"
 [ "$(stripped_lines)" -gt "$before" ] || fail "hs-control did not log the official client's upgrade without Upgrade"
 pass "an official client behind a proxy that drops Upgrade fails ($(head -c 60 "$LAB/pd-up.out")...); hs-control logged the cause"
-ts_stop pd
 
 # --- Caddy with examples/caddy/Caddyfile (the lab certificate instead of ACME, no admin
 # endpoint, no port-80 redirect): a third client joins through it and sees the other two.
@@ -181,5 +183,50 @@ c_ip=$(host_ip pc)
 grep -q "ts2021 connection from $c_ip:0 " "$CONTROL_DIR/control.log" || fail "the log does not name pc's address $c_ip behind Caddy"
 pass "a client joined through Caddy (logged as $c_ip); pa, streaming through nginx, saw it arrive"
 
-ts_stop pa; ts_stop pb; ts_stop pc
+# --- HAProxy with examples/haproxy/hs.cfg, its one server this hs-control. Gone: what only root
+# can do (chroot, user, group; maxconn, which raises the file limit) and syslog (stdout instead).
+# pd, turned away above, joins through it, sees pa and pc and pings pc (relayed by the embedded
+# DERP, which server_url puts behind nginx).
+hap_port=$((21000 + LAB_ID))
+hdir="$LAB/haproxy"
+mkdir -p "$hdir"
+cat "$ngx/srv.pem" "$ngx/srv.key" >"$hdir/srv.pem"
+haproxy_config "$hdir/hs.cfg" "$ip:$hap_port ssl crt $hdir/srv.pem alpn http/1.1" "127.0.0.1:$CONTROL_PORT"
+chown -R nobody "$hdir"
+hap_cmd=(setpriv --reuid=nobody --regid=nogroup --clear-groups haproxy -f "$hdir/hs.cfg")
+"${hap_cmd[@]}" -c >"$hdir/check.out" 2>&1 || { cat "$hdir/check.out" >&2; fail "haproxy -c refused the configuration"; }
+"${hap_cmd[@]}" -db >"$hdir/haproxy.log" 2>&1 &
+LAB_PIDS+=("$!")
+eventually 10 curl -sf -o /dev/null --cacert "$LAB/pki/ca.pem" "https://$ip:$hap_port/health" || { tail -5 "$hdir/haproxy.log" >&2; fail "HAProxy did not serve /health"; }
+cookie=$(curl -sf -D - -o /dev/null --cacert "$LAB/pki/ca.pem" "https://$ip:$hap_port/health" | tr -d '\r' | grep -i '^set-cookie: HSINST=')
+[ "$cookie" = "set-cookie: HSINST=hs1; path=/; HttpOnly; Secure" ] || fail "HAProxy did not set the stickiness cookie: ${cookie:-none}"
+pass "HAProxy (as nobody) serves /health with examples/haproxy/hs.cfg, setting $cookie"
+ts pd up --login-server="https://$ip:$hap_port" --auth-key="$key" --hostname=pd --reset --timeout=60s || fail "pd: tailscale up through HAProxy failed"
+eventually 15 peer_is pd pa .HostName pa || fail "pd (through HAProxy) does not see pa"
+eventually 15 peer_is pa pd .HostName pd || fail "pa's stream through nginx did not bring pd"
+eventually 15 ts pd ping --until-direct=false -c 1 --timeout=3s "$(ts pc ip -4)" || fail "pd got no pong from pc"
+d_ip=$(host_ip pd)
+grep -q "ts2021 connection from $d_ip:0 " "$CONTROL_DIR/control.log" || fail "the log does not name pd's address $d_ip behind HAProxy"
+pass "a client joined through HAProxy (logged as $d_ip), sees pa and pc and pings pc"
+# The relay's upgrade: 101, then the server's first frame (type 1, its key, after "DERP" and a key emoji).
+code=$(curl -s -o "$hdir/derp.out" -w '%{http_code}' --max-time 1 --cacert "$LAB/pki/ca.pem" \
+  -H "Upgrade: DERP" -H "Connection: Upgrade" "https://$ip:$hap_port/derp") || true
+[ "$code" = 101 ] && [ "$(head -c 9 "$hdir/derp.out" | tail -c 4)" = DERP ] || fail "/derp through HAProxy answered $code: $(head -c 16 "$hdir/derp.out" | od -An -c)"
+pass "the DERP upgrade crosses HAProxy: $code, then a server key frame"
+# HAProxy adds its own X-Forwarded-For line after the forged one; hs-control must take that.
+# (Sent again until logged: the rejection log line is rate-limited to one a second.)
+forged_behind_haproxy() {
+  ip netns exec "$(host_ns pd)" curl -s -o /dev/null --max-time 5 -X POST -H "X-Forwarded-For: 198.51.100.7" \
+    --cacert "$LAB/pki/ca.pem" "https://$ip:$hap_port/ts2021" || true
+  grep -q "rejected /ts2021 request from $d_ip:0: " "$CONTROL_DIR/control.log"
+}
+eventually 5 forged_behind_haproxy || { grep "rejected /ts2021" "$CONTROL_DIR/control.log" >&2; fail "no log line naming $d_ip behind HAProxy"; }
+! grep -q "198.51.100.7" "$CONTROL_DIR/control.log" || fail "the forged X-Forwarded-For entry behind HAProxy reached the log"
+pass "behind HAProxy too, a forged X-Forwarded-For is ignored"
+
+ts_stop pa; ts_stop pb; ts_stop pc; ts_stop pd
+# HAProxy logs a tunnel when it ends: pd's control connection, upgraded (101) and held open.
+tunnel_logged() { grep -q "^$d_ip:[0-9]* .* 101 .*\"POST /ts2021 HTTP/1.1\"" "$hdir/haproxy.log"; }
+eventually 5 tunnel_logged || { cat "$hdir/haproxy.log" >&2; fail "HAProxy logged no 101 for pd's POST /ts2021"; }
+pass "HAProxy's log of pd's control tunnel: $(grep "^$d_ip:.* 101 .*POST /ts2021" "$hdir/haproxy.log" | tail -1 | cut -d' ' -f3-)"
 finish

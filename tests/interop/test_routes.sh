@@ -84,7 +84,7 @@ admin nodes approve-routes -i "$ex" -r 0.0.0.0/0,::/0 >/dev/null || fail "approv
 eventually 10 peer_is p ex '.ExitNodeOption' true || fail "p is not offered ex as exit node: $(peer_field p ex '{ExitNodeOption, AllowedIPs}')"
 pass "after approval p is offered ex as an exit node (AllowedIPs $(peer_field p ex '.AllowedIPs | join(" ")'))"
 exits=$(ts p exit-node list 2>&1) || fail "exit-node list failed: $exits"
-echo "$exits" | grep -q "ex.hs.test" || fail "exit-node list does not name ex: $exits"
+grep -q "ex.hs.test" <<<"$exits" || fail "exit-node list does not name ex: $exits"
 ts p set --exit-node=ex || fail "p could not select ex as exit node"
 exit_status_is_none() { [ "$(ts p status --json | jq -r '.ExitNodeStatus // "none"')" = none ]; }
 exit_status_is() { [ "$(ts p status --json | jq -r '.ExitNodeStatus | "\(.ID) \(.Online)"')" = "$1 true" ]; }

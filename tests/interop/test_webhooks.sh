@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Webhooks (notifications.webhooks, docs/security.md): a receiver on loopback (webhook_receiver.py,
 # over http and https) records every delivery and verifies its signature. Events written by
-# hs-admin on the file and by hs-control (an official client registering with a pre-auth key)
+# hs-admin on the database and by hs-control (an official client registering with a pre-auth key)
 # arrive signed; sign-in rows (the shared vocabulary, inserted as the sign-in paths write them)
 # raise the derived events; a receiver that is down, then up, gets everything in order; a slow
 # one is retried while a client still registers in normal time; hs-control restarted with a
@@ -17,7 +17,6 @@ lab_pki 127.0.0.1
 control_config "policy: {mode: database}" "notifications: {webhooks: [
   {url: 'http://127.0.0.1:$RX_PORT/all', secret_path: $RX/secret, timeout: 2s},
   {url: 'https://127.0.0.1:$((RX_PORT + 1))/some', secret_path: $RX/secret, events: [node.registered, signin.new_network]}]}"
-DB="$CONTROL_DIR/db.sqlite"
 METRICS="http://127.0.0.1:$((CONTROL_PORT + 1000))/metrics"
 
 # Bad webhook settings stop hs-control at start with the reason.
@@ -52,8 +51,8 @@ all_arrived() {
 show_diff() { echo "got /all:  $(got /all)"; echo "want /all: $(want "$BASE")"; echo "got /some: $(got /some)"; }
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'; }
 signin() {  # signin ACTION OBJECT SOURCE AFTER: a row as the sign-in paths write it (SIGNIN-EVENTS)
-  sqlite3 "$DB" "INSERT INTO audit_log(at, actor, action, object, after, source) VALUES
-    (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'), 'user:alice', '$1', '$2', '$4', '$3')"
+  control_sql "INSERT INTO audit_log(at, actor, action, object, after, source) VALUES
+    ('$(date -u +%Y-%m-%dT%H:%M:%SZ)', 'user:alice', '$1', '$2', '$4', '$3')"
 }
 
 admin users create alice >/dev/null
@@ -62,7 +61,7 @@ SSL_CERT_FILE="$LAB/pki/bundle.pem" control_start
 eventually 5 grep -q "webhook http://127.0.0.1:$RX_PORT/all: delivering events after audit row" "$CONTROL_DIR/control.log" || fail "no start line"
 BASE=$(rx_base "http://127.0.0.1:$RX_PORT/all")
 
-# 1. Events from hs-admin on the file and from hs-control.
+# 1. Events from hs-admin on the database and from hs-control.
 admin apikeys create --expiration 1d >/dev/null
 echo '{"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]}' | policy_set
 key=$(admin preauthkeys create -u alice --reusable)
@@ -73,7 +72,7 @@ eventually 15 all_arrived || fail "deliveries differ: $(show_diff)"
 rx_all_verified || fail "a delivery failed verification: $(jq -c 'select(.verified | not)' "$RX/got.jsonl")"
 [ "$(got /all | jq -c 'map(.[1])')" = '["apikey.created","policy.changed","node.registered"]' ] || fail "events: $(got /all)"
 jq -se '[.[] | select(.path == "/some")] | length >= 1 and all(.event == "node.registered")' "$RX/got.jsonl" >/dev/null || fail "https filter"
-pass "apikey.created, policy.changed (hs-admin on the file) and node.registered (hs-control, client c1 up in ${t_reg1}s) arrived signed over http; node.registered alone over https"
+pass "apikey.created, policy.changed (hs-admin on the database) and node.registered (hs-control, client c1 up in ${t_reg1}s) arrived signed over http; node.registered alone over https"
 
 # 2. Derived sign-in events from the shared row vocabulary.
 signin signin.succeeded 'user 1 (alice)' 192.0.2.10 '{"method":"password","network":"192.0.2.0/24"}'
@@ -127,7 +126,7 @@ sleep 1
 control_stop
 admin apikeys create --expiration 1d >/dev/null
 signin signin.succeeded 'user 1 (alice)' 203.0.113.50 '{"method":"oidc","network":"203.0.113.0/24"}'
-cursor=$(sqlite3 "$DB" "SELECT last_id FROM webhook_cursors WHERE url = 'http://127.0.0.1:$RX_PORT/all'")
+cursor=$(control_sql "SELECT last_id FROM webhook_cursors WHERE url = 'http://127.0.0.1:$RX_PORT/all'")
 rx_start
 SSL_CERT_FILE="$LAB/pki/bundle.pem" control_start
 eventually 30 all_arrived || fail "after the restart: $(show_diff)"

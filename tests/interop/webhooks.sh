@@ -25,9 +25,11 @@ rx_events() {
 # rx_all_verified: every delivery recorded so far carries a valid signature (and there is one).
 rx_all_verified() { [ -s "$RX/got.jsonl" ] && jq -se 'all(.verified)' "$RX/got.jsonl" >/dev/null; }
 
-# rx_base URL: the audit row after which hs-control delivers events to URL (its start log line).
+# rx_base URL: the audit row after which hs-control delivers events to URL (its start log line,
+# which its delivery thread writes after /health answers: waited for up to 5 s).
 rx_base() {
-  sed -n "s|.*webhook $1: delivering events after audit row \([0-9]*\).*|\1|p" "$CONTROL_DIR/control.log" | head -1
+  eventually 5 grep -q "webhook $1: delivering events after audit row" "$CONTROL_DIR/control.log" || true
+  sed -n "s|.*webhook $1: delivering events after audit row \([0-9]*\).*|\1|p" "$CONTROL_DIR/control.log" | sed -n 1p
 }
 # rx_want BASE: the event names hs-admin events derives after audit row BASE, sorted.
 rx_want() { admin events --since "$1" -o json | jq -r 'map(.event) | sort | join(" ")'; }

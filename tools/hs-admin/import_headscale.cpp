@@ -2,13 +2,15 @@
 // addresses, pre-auth and API keys, the stored policy) into the hs database the config (-c)
 // names, so the same clients keep working without logging in again. The headscale file is
 // only read; with --in-place (when the config's database is that very file, as with headscale's
-// own config.yaml) it is moved aside, never modified.
+// own config.yaml) it is moved aside, never modified. The hs database may be SQLite or PostgreSQL;
+// on PostgreSQL nothing is moved (there is no file to replace) and headscale's file stays put.
 #include <sys/stat.h>
 #include <cstdio>
 #include <filesystem>
 
 #include "common/base/lock_file.h"
 #include "common/config/database.h"
+#include "common/store/db_target.h"
 #include "common/store/headscale_import.h"
 #include "tools/hs-admin/commands.h"
 
@@ -105,38 +107,52 @@ std::string move_aside(const std::string& path) {
     return to;
 }
 
-int run_import(Context& ctx, const ImportFlags& f) {
-    const bool postgres = f.source.rfind("postgres://", 0) == 0 || f.source.rfind("postgresql://", 0) == 0;
-    const auto& cfg = ctx.config();
-    if (database_is_postgres(cfg))
-        throw store::ImportError(
-            "importing into a PostgreSQL database (database.type postgres) is not supported yet: import into a "
-            "SQLite database.sqlite.path; nothing was imported");
-    const bool in_place = !postgres && same_file(f.source, cfg.database_path);
-    if (in_place && !f.in_place && !f.dry_run)
-        throw store::ImportError("the config's database.sqlite.path (" + cfg.database_path +
-                                 ") is the headscale file itself: add --in-place to move it aside to " +
-                                 cfg.database_path +
-                                 ".headscale-import and create hs's database there, or point "
-                                 "-c at a config with its own database.sqlite.path; nothing was imported");
-    // hs-control holds this lock while it serves; importing under it would change its tailnet.
-    std::unique_ptr<LockFile> lock;
-    if (!f.dry_run) lock = std::make_unique<LockFile>(cfg.database_path + ".lock", "database " + cfg.database_path);
-    const auto tables = postgres ? store::read_headscale_postgres(f.source) : store::read_headscale_db(f.source);
-    const auto shown = postgres ? store::redacted_postgres_url(f.source) : f.source;
-    const auto imp = store::convert_headscale(tables, shown);
-    const auto s = summary(imp, shown, cfg.database_path, f.dry_run);
-    if (f.dry_run) {
-        if (!in_place && std::filesystem::exists(cfg.database_path)) {
-            Db::Options opts{.read_only = true};
-            Db db(cfg.database_path, opts);
-            if (!store::count_tailnet(db).empty() && !ctx.force)
-                std::fprintf(stderr, "note: %s is not empty; the import will need --force, which replaces it\n",
-                             cfg.database_path.c_str());
-        }
-        print_text(ctx.format(), s, summary_text(s));
-        return 0;
+// The dry run's look at the target, writing nothing: whether the import will need --force, and
+// on PostgreSQL whether a running hs-control will refuse it. An empty PostgreSQL database (no
+// hs schema yet) opens read-only too.
+void dry_run_notes(const Config& cfg, bool in_place, bool force) {
+    const bool pg = database_is_postgres(cfg);
+    if (in_place || (!pg && !std::filesystem::exists(cfg.database_path))) return;
+    auto opts = database_options(cfg);
+    opts.read_only = true;
+    opts.any_older_version = pg;
+    Db db(database_name(cfg), opts);
+    if (pg && db.schema_version() == 0) return;
+    if (!store::count_tailnet(db).empty() && !force)
+        std::fprintf(stderr, "note: %s is not empty; the import will need --force, which replaces it\n",
+                     database_name(cfg).c_str());
+    try {
+        store::exclude_instances(db);
+    } catch (const DbError& e) {
+        std::fprintf(stderr, "note: %s; until then the import is refused\n", e.what());
     }
+}
+
+// What keeps hs-control off the target while the import writes. SQLite: the lock file hs-control
+// holds while it serves. PostgreSQL: the connection the import writes through, holding the lock
+// every hs-control instance shares, alone (refused while one runs; none starts until it closes).
+struct TargetGuard {
+    std::unique_ptr<LockFile> lock;
+    std::unique_ptr<Db> pg;
+};
+
+TargetGuard guard_target(const Config& cfg) {
+    TargetGuard g;
+    if (!database_is_postgres(cfg)) {
+        g.lock = std::make_unique<LockFile>(cfg.database_path + ".lock", "database " + cfg.database_path);
+        return g;
+    }
+    g.pg = std::make_unique<Db>(database_name(cfg), database_options(cfg));
+    try {
+        store::exclude_instances(*g.pg);
+    } catch (const DbError& e) {
+        throw store::ImportError(e.what() + store::kNothingImported);
+    }
+    return g;
+}
+
+// Writes into the SQLite target, moving headscale's file aside first with --in-place.
+std::string write_sqlite(const Config& cfg, const store::HeadscaleImport& imp, bool in_place, bool force) {
     std::string moved;
     if (in_place) moved = move_aside(cfg.database_path);
     try {
@@ -144,11 +160,45 @@ int run_import(Context& ctx, const ImportFlags& f) {
         // name when the last connection closes, which must not hit headscale's restored one.
         Db db(cfg.database_path,
               Db::Options{.wal = cfg.database_wal, .wal_autocheckpoint = cfg.database_wal_autocheckpoint});
-        store::write_headscale_import(db, imp, ctx.force);
+        store::write_headscale_import(db, imp, force);
     } catch (...) {
         if (!moved.empty()) move_back(moved, cfg.database_path);
         throw;
     }
+    return moved;
+}
+
+int run_import(Context& ctx, const ImportFlags& f) {
+    const bool postgres = is_postgres_url(f.source);
+    const auto& cfg = ctx.config();
+    const bool target_pg = database_is_postgres(cfg);
+    if (target_pg && f.in_place)
+        throw store::ImportError(
+            "--in-place moves headscale's SQLite file aside to put hs's database at its path, but the config's "
+            "database is PostgreSQL (database.type postgres): import into it without --in-place (headscale's "
+            "file is only read); nothing was imported");
+    const bool in_place = !postgres && !target_pg && same_file(f.source, cfg.database_path);
+    if (in_place && !f.in_place && !f.dry_run)
+        throw store::ImportError("the config's database.sqlite.path (" + cfg.database_path +
+                                 ") is the headscale file itself: add --in-place to move it aside to " +
+                                 cfg.database_path +
+                                 ".headscale-import and create hs's database there, or point "
+                                 "-c at a config with its own database.sqlite.path; nothing was imported");
+    // Before the source is read: a running hs-control is refused at once.
+    TargetGuard guard;
+    if (!f.dry_run) guard = guard_target(cfg);
+    const auto tables = postgres ? store::read_headscale_postgres(f.source) : store::read_headscale_db(f.source);
+    const auto shown = postgres ? store::redacted_postgres_url(f.source) : f.source;
+    const auto imp = store::convert_headscale(tables, shown);
+    const auto s = summary(imp, shown, database_name(cfg), f.dry_run);
+    if (f.dry_run) {
+        dry_run_notes(cfg, in_place, ctx.force);
+        print_text(ctx.format(), s, summary_text(s));
+        return 0;
+    }
+    std::string moved;
+    if (guard.pg) store::write_headscale_import(*guard.pg, imp, ctx.force);
+    else moved = write_sqlite(cfg, imp, in_place, ctx.force);
     auto out = s;
     if (!moved.empty()) out["moved_headscale_database_to"] = moved;
     print_text(ctx.format(), out,
@@ -163,7 +213,8 @@ void add_import(CLI::App& app, Context& ctx, Actions& actions) {
     auto f = std::make_shared<ImportFlags>();
     auto* cmd = add_verb(
         *noun, "headscale",
-        "Import headscale's SQLite or PostgreSQL database (0.23 to 0.29) into the hs database of the config (-c): "
+        "Import headscale's SQLite or PostgreSQL database (0.23 to 0.29) into the hs database of the config (-c, "
+        "SQLite or PostgreSQL): "
         "users, nodes, pre-auth and API keys, the stored policy. Clients keep working without "
         "logging in again. Refuses a non-empty hs database unless --force (which replaces it).");
     cmd->add_option("FILE", f->source,
@@ -173,7 +224,7 @@ void add_import(CLI::App& app, Context& ctx, Actions& actions) {
     cmd->add_flag("--dry-run", f->dry_run, "Print what would be imported and what would be left behind; write nothing");
     cmd->add_flag("--in-place", f->in_place,
                   "When the config's database is the headscale file itself (headscale's own config.yaml): move it "
-                  "to FILE.headscale-import and create hs's database at its path");
+                  "to FILE.headscale-import and create hs's database at its path (SQLite only)");
     actions[cmd] = [&ctx, f] { return run_import(ctx, *f); };
 }
 

@@ -36,7 +36,8 @@ struct ConnActivity {
     TimePoint heard = opened;  // the last bytes from the client
     bool requested = false;    // a request was completed (dispatched)
 
-    // `long_poll`: a map stream is attached or a register request is held for a login.
+    // `long_poll`: a map stream is attached, or a register request is held for a login or waits
+    // out a busy write lock.
     Deadline check(TimePoint now, bool long_poll, const Ts2021Limits& limits) const;
 };
 

@@ -85,7 +85,18 @@ void LoginGuard::failed(Kind kind, const std::string& peer, const std::string& k
                         TimePoint now, const std::string& method) {
     ++failures_[static_cast<int>(kind)];
     const auto ip = peer_ip(peer);
-    if (!key.empty()) load(key);
+    // Read, count and store in one transaction: several hs-control instances counting the same
+    // key's failures at once must not each store their count over the other's. Should the
+    // database be busy, the failure is still counted, as before, from the row read outside one.
+    std::optional<Db::Tx> tx;
+    if (!key.empty()) {
+        try {
+            tx.emplace(db_);
+        } catch (const DbError& e) {
+            spdlog::warn("sign-in lock of {} counted outside a transaction: {}", admin::lock_object(key), e.what());
+        }
+        load(key);
+    }
     const bool locked_now = throttle_.failure(source_of(peer), key, now);
     admin::audit_signin(db_, now, "signin.failed", "anonymous", key.empty() ? "unknown" : object_of(key), ip,
                         {{"method", method.empty() ? method_of(kind) : method}, {"reason", reason}});
@@ -93,6 +104,7 @@ void LoginGuard::failed(Kind kind, const std::string& peer, const std::string& k
     const auto& s = throttle_.keys().at(key);
     try {
         store::save_signin_lock(db_, {key, s.failures, s.window_start, s.lockouts, s.locked_until}, now);
+        if (tx) tx->commit();
     } catch (const std::exception& e) {
         spdlog::error("sign-in lock of {} not stored: {}", admin::lock_object(key), e.what());
     }

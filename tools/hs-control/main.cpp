@@ -7,6 +7,7 @@
 
 #include "common/base/cli.h"
 #include "common/base/key_file.h"
+#include "common/base/keys.h"
 #include "common/base/lock_file.h"
 #include "common/base/log.h"
 #include "common/config/config.h"
@@ -72,8 +73,9 @@ int main(int argc, char** argv) {
         if (const char* p = std::getenv("HS_FAULT_POINT")) spdlog::warn("test build: crash point armed: {}", p);
 #endif
 
-        // Live state (online, primary routes) belongs to the instance serving it: a second one
-        // started by mistake on the same database must exit before it writes anything.
+        // Live state (online, primary routes) belongs to the instance serving it. On SQLite a
+        // second one started by mistake must exit before it writes anything; on PostgreSQL each
+        // instance has a slot, its bit of nodes.online.
         hs::control::ts2021_limits();  // a malformed test override fails here, not at the first tick
         if (check_only) return check(cfg, config_path);
         const bool postgres = hs::database_is_postgres(cfg);
@@ -81,11 +83,16 @@ int main(int argc, char** argv) {
         if (!postgres && cfg.database_path != ":memory:")
             lock = std::make_unique<hs::LockFile>(cfg.database_path + ".lock", "database " + cfg.database_path);
         hs::Db db(hs::database_name(cfg), hs::database_options(cfg));
-        // PostgreSQL's counterpart of the lock file: held by this connection for the process's life.
-        if (postgres) hs::store::take_instance_lock(db);
+        // PostgreSQL's counterpart of the lock file: a slot among the instances sharing the
+        // database, held by this connection for the process's life (0 on SQLite).
+        const int slot = hs::store::claim_instance_slot(db);
         bool created = false;
         const auto noise_key = hs::load_or_create_key_file(cfg.noise_private_key_path, &created);
         if (created) spdlog::info("created Noise key {}", cfg.noise_private_key_path);
+        // Clients pin the Noise key: instances behind one server_url must share it.
+        hs::store::register_instance(db, slot, hs::key_text(hs::kMachinePrefix, noise_key.public_key().bytes),
+                                     hs::Clock::now());
+        if (postgres) spdlog::info("instance slot {} on {}", slot, db.path());
         hs::control::EventNotifier notifier(cfg);  // a bad webhook stops the start here
         boost::asio::io_context io;
         std::unique_ptr<hs::control::EmbeddedDerp> embedded;
@@ -104,7 +111,10 @@ int main(int argc, char** argv) {
         // process with the live state untouched.
         server.listen();
         if (embedded) embedded->listen();
-        hs::store::clear_live_state(db);
+        hs::store::clear_instance_presence(db, slot);
+        hs::store::reap_dead_instances(db, hs::Clock::now());
+        tailnet.set_instance_slot(slot);
+        tailnet.instance_duties(hs::Clock::now());
         tailnet.load();  // policy.mode database: the stored policy too
         hs::control::PolicyFile policy_file(io, cfg.policy_mode == "file" ? cfg.policy_path : "", tailnet);
         if (cfg.policy_mode == "file") policy_file.load_initial();
@@ -140,7 +150,7 @@ int main(int argc, char** argv) {
         notifier.start();
         server.add_metrics_text([&notifier] { return notifier.metrics_text(); });
         io.run();
-        hs::store::clear_live_state(db);
+        hs::store::clear_instance_presence(db, slot);
         if (!server.fatal_error().empty()) throw std::runtime_error(server.fatal_error());
         return 0;
     });

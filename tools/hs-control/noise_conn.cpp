@@ -26,6 +26,10 @@ constexpr std::size_t kMaxConnRequestBytes = 4 << 20;
 constexpr std::size_t kMaxUnauthenticatedRequestBytes = 256 << 10;
 // Request paths are short ("/machine/map"); a 64 KiB header per stream is only a cost.
 constexpr std::size_t kMaxPath = 4096;
+// How long a registration waits out a busy write lock before it is answered 503. Each try waits
+// at most the busy timeout (100 ms) on the event loop, and after one busy try writes pause for a
+// second (Tailnet::note_db_failure), so a burst of held registrations costs a few tries each.
+constexpr auto kBusyPatience = std::chrono::seconds(10);
 // Each stream's queue is bounded (send_queue.h); this is the backstop for a connection whose
 // many streams each hold replies the client does not read.
 constexpr std::size_t kMaxQueuedBytes = 32 << 20;
@@ -53,6 +57,9 @@ struct NoiseConn::Stream {
     bool holding = false;
     std::string auth_id;
     json req;
+    // a registration that found the write lock busy, tried again on ticks until arrived + kBusyPatience
+    bool retry_register = false;
+    TimePoint arrived{};
 };
 
 class NoiseConn::Sink final : public MapSink {
@@ -366,9 +373,10 @@ void NoiseConn::release_body(Stream& s) {
 
 void NoiseConn::dispatch_safely(Stream& s) {
     try {
-        dispatch(s);
+        if (s.retry_register) try_register(s, Clock::now());
+        else dispatch(s);
     } catch (const DbError& e) {
-        server_.tailnet().note_db_failure(Clock::now(), e.what());
+        server_.tailnet().note_db_failure(Clock::now(), e);
         fail_request(s, 503, "the server could not use its database; try again", e.what());
     } catch (const nlohmann::json::exception& e) {
         fail_request(s, 400, std::string("malformed request: ") + e.what(), e.what());
@@ -392,6 +400,27 @@ void NoiseConn::respond_register(Stream& s, const RegisterReply& r) {
     respond(s.id, r.status, r.body.dump());
 }
 
+void NoiseConn::try_register(Stream& s, TimePoint now) {
+    s.retry_register = false;
+    RegisterReply r;
+    try {
+        r = server_.tailnet().register_node(machine_key_, s.req, now, peer_);
+    } catch (const DbBusy& e) {
+        // Contention, not a fault: other instances on the same database, or hs-admin, held the
+        // write lock. The client waits a few ticks instead of getting an error for it.
+        if (now - s.arrived >= kBusyPatience) throw;
+        server_.tailnet().note_db_failure(now, e);
+        s.retry_register = true;
+        return;
+    }
+    if (r.hold) {
+        s.holding = true;  // the next tick polls the login
+        s.auth_id = r.auth_id;
+        return;
+    }
+    respond_register(s, r);
+}
+
 void NoiseConn::dispatch(Stream& s) {
     const auto now = Clock::now();
     activity_.requested = true;
@@ -406,15 +435,11 @@ void NoiseConn::dispatch(Stream& s) {
         release_body(s);
         if (const auto problem = normalize_request(req)) return respond(s.id, 400, *problem, "text/plain");
         if (is_register) {
-            auto r = tn.register_node(machine_key_, req, now, peer_);
-            if (r.hold) {
-                s.holding = true;
-                s.auth_id = r.auth_id;
-                s.req = std::move(req);
-                tick(now);
-                return;
-            }
-            return respond_register(s, r);
+            s.req = std::move(req);
+            s.arrived = now;
+            try_register(s, now);
+            if (s.holding) tick(now);  // a login finished meanwhile answers at once
+            return;
         }
         auto r = tn.map_request(machine_key_, req, now);
         if (r.status != 200) return respond(s.id, r.status, r.error, "text/plain");
@@ -431,7 +456,9 @@ void NoiseConn::tick(TimePoint now) {
     if (closed_ || close_if_past_deadline(now)) return;
     for (auto& [id, sp] : streams_) {
         auto& s = *sp;
-        if (s.holding) {
+        if (s.retry_register && !s.responded) {
+            dispatch_safely(s);
+        } else if (s.holding) {
             std::optional<RegisterReply> r;
             try {
                 r = server_.tailnet().poll_auth(s.auth_id, machine_key_, s.req, now, peer_);
@@ -452,8 +479,9 @@ void NoiseConn::tick(TimePoint now) {
 }
 
 bool NoiseConn::close_if_past_deadline(TimePoint now) {
-    const bool long_poll = std::any_of(streams_.begin(), streams_.end(),
-                                       [](const auto& e) { return e.second->attached || e.second->holding; });
+    const bool long_poll = std::any_of(streams_.begin(), streams_.end(), [](const auto& e) {
+        return e.second->attached || e.second->holding || e.second->retry_register;
+    });
     const auto d = activity_.check(now, long_poll, ts2021_limits());
     if (d == Deadline::None) return false;
     server_.deadline_closes().note(d, peer_, machine_key_);

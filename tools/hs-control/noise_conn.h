@@ -54,6 +54,9 @@ private:
     // the connection stays usable whatever one request does.
     void dispatch_safely(Stream& s);
     void dispatch(Stream& s);
+    // register_node for the request in s.req; on a busy write lock the stream is left to the
+    // ticks to try again (retry_register) until kBusyPatience after it arrived, then throws.
+    void try_register(Stream& s, TimePoint now);
     void fail_request(Stream& s, int status, const std::string& reply, const std::string& cause);
     // Answers a register request, first counting the peer as authenticated when it succeeded.
     void respond_register(Stream& s, const RegisterReply& r);

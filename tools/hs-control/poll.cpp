@@ -31,6 +31,11 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
         return map_error(400, "unsupported client version (capability version " + std::to_string(capver) +
                                   ", at least " + std::to_string(kMinCapVer) + " needed)");
     Live* lp = by_node_key(*node_key);
+    if (!lp) {
+        // Registered a moment ago through another instance (or by hs-admin): not read yet.
+        read_other_writers(now);
+        lp = by_node_key(*node_key);
+    }
     if (!lp) return relogin_reply(machine_key, *node_key, req, derp_map_json_, now);  // unknown: log in again
     if (lp->rec.machine_key != machine_key) return map_error(401, "node key belongs to another machine");
     auto& l = *lp;
@@ -81,14 +86,8 @@ void Tailnet::apply_report(Live& l, const json& req, int capver, TimePoint now) 
                 j.erase("NetInfo");
                 return j;
             };
-            const auto derp_of = [](const json& h) {
-                const auto ni = h.find("NetInfo");
-                if (ni == h.end() || !ni->is_object()) return 0;
-                const auto d = ni->find("PreferredDERP");
-                return d != ni->end() && d->is_number_integer() ? d->get<int>() : 0;
-            };
             whole = without_netinfo(merged) != without_netinfo(next.host_info);
-            if (derp_of(merged) != derp_of(next.host_info)) patch["DERPRegion"] = derp_of(merged);
+            if (preferred_derp(merged) != preferred_derp(next.host_info)) patch["DERPRegion"] = preferred_derp(merged);
             next.host_info = std::move(merged);
             if (const auto h = next.host_info.find("Hostname"); h != next.host_info.end() && h->is_string())
                 next.hostname = h->get<std::string>();

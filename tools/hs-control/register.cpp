@@ -149,6 +149,9 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     const auto hostname = hostname_of(req);
     std::optional<TimePoint> expiry;
     if (tags.empty() && cfg_.node_expiry.count() > 0) expiry = now + cfg_.node_expiry;
+    // Under the transaction's write lock nobody else registers: what other instances or hs-admin
+    // committed is read now, so the lookups and the address below see every node there is.
+    catch_up(now);
 
     // The same device logging in again keeps its node: found by its current or previous node
     // key, or by machine key for the same owner (a reinstall keeps the machine key).
@@ -215,6 +218,10 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     }
     try {
         n = store::insert_node(db_, n);
+        // In the node's transaction: a registration and its audit row land together or not at
+        // all, even while other writers keep the write lock busy.
+        admin::audit_control_change(db_, now, "node.registered", admin::node_object(n), nullptr, admin::node_summary(n),
+                                    method);
         tx.commit();
     } catch (...) {
         // Not stored, so not taken: the next registration may have them.
@@ -227,8 +234,6 @@ RegisterReply Tailnet::complete_registration(const std::string& machine_key, con
     ++stats_.registrations_ok;
     spdlog::info("registered node {} ({}, {}) by {}{}", l.rec.id, l.rec.given_name, l.rec.ipv4.value_or("-"), method,
                  l.rec.approved ? "" : "; it waits for: hs-admin nodes approve " + std::to_string(l.rec.id));
-    admin::audit_control_change(db_, now, "node.registered", admin::node_object(l.rec), nullptr,
-                                admin::node_summary(l.rec), method);
     return success(l);
 }
 
@@ -292,11 +297,12 @@ RegisterReply Tailnet::register_with_key(const std::string& machine_key, const j
     if (tags.empty())
         if (auto why = grant_requested_tags(key->user_id, req, tags)) return reject(*why);  // the key stays unspent
     const bool ephemeral = key->ephemeral || req.value("Ephemeral", false);
-    auto r = complete_registration(machine_key, req, key->user_id, tags, key->id, ephemeral, "authkey", tx, now);
-    if (guard_ && !r.body.contains("Error"))
+    // Its audit row and lock reset go in the registration's transaction, which a refusal below
+    // rolls back with them.
+    if (guard_)
         guard_->succeeded(LoginGuard::Kind::PreAuthKey, peer, admin::lock_key_preauth(key->prefix),
                           "preauthkey:" + key->prefix, "pre-auth key " + std::to_string(key->id), now);
-    return r;
+    return complete_registration(machine_key, req, key->user_id, tags, key->id, ephemeral, "authkey", tx, now);
 }
 
 RegisterReply Tailnet::register_node(const std::string& machine_key, const json& req, TimePoint now,
@@ -348,6 +354,11 @@ RegisterReply Tailnet::handle_register(const std::string& machine_key, const jso
                            " (v1.74) is needed)");
     }
     Live* current = by_node_key(*node_key);
+    if (!current) {
+        // A node that registered through another instance moments ago is not a new one.
+        read_other_writers(now);
+        current = by_node_key(*node_key);
+    }
     if (current && current->rec.machine_key != machine_key) {
         ++stats_.registrations_rejected;
         log_rejection("foreign node key", "node key belongs to another machine", peer, machine_key, req);

@@ -248,16 +248,24 @@ void Server::tick(TimePoint now, int n) {
         try {
             f();
         } catch (const DbError& e) {
-            tailnet_.note_db_failure(now, e.what());
+            tailnet_.note_db_failure(now, e);
             if (log_limit_.allow(what)) spdlog::error("{}: {}", what, e.what());
         } catch (const std::exception& e) {
             if (log_limit_.allow(what)) spdlog::error("{}: {}", what, e.what());
         }
     };
+    if (db_.lock_lost() && fatal_error_.empty()) {
+        // Another instance holds our slot now: carrying on would write under its bit.
+        fatal_error_ = "lost this instance's slot on " + db_.path() + " while reconnecting; exiting to start afresh";
+        stop();
+        io_.stop();
+        return;
+    }
     step("reading the change log", [&] { tailnet_.sync_from_db(now); });
     step("sending and recording changes", [&] { tailnet_.flush(now); });
     step("retrying writes", [&] { tailnet_.retry_unsaved(now); });
     if (derp_ && n % 4 == 0) step("DERP admission", [&] { derp_->enforce_admission(); });
+    if (n % 4 == 0) step("instance duties", [&] { tailnet_.instance_duties(now); });
     if (n % 40 == 0) {
         step("collecting ephemeral nodes", [&] { tailnet_.collect_ephemeral(now); });
         step("pruning the change log", [&] { store::prune_change_log(db_, now - std::chrono::minutes(10)); });
@@ -439,6 +447,11 @@ std::string Server::metrics_text() const {
     prometheus::Writer w;
     w.gauge("hs_control_nodes", "Nodes in the tailnet.", tailnet_.node_count());
     w.gauge("hs_control_connected_clients", "Nodes with an open map stream.", tailnet_.online_count());
+    w.gauge("hs_control_instance_slot", "This instance's slot among those on one database (0 on SQLite).",
+            tailnet_.instance_slot());
+    w.family("hs_control_duty", "gauge", "1 while this instance does the duty for every instance on the database.");
+    w.sample("hs_control_duty", tailnet_.elects_routes() ? 1 : 0, {{"duty", "routes"}});
+    w.sample("hs_control_duty", tailnet_.collects_ephemeral() ? 1 : 0, {{"duty", "ephemeral"}});
     w.family("hs_control_registrations_total", "counter", "Registration requests by outcome.");
     w.sample("hs_control_registrations_total", s.registrations_ok, {{"outcome", "ok"}});
     w.sample("hs_control_registrations_total", s.registrations_rejected, {{"outcome", "rejected"}});

@@ -50,7 +50,11 @@ void Tailnet::load() {
     data_version_ = db_.data_version();
     reload_users();
     std::map<std::int64_t, std::vector<MapSink*>> keep;
-    for (auto& [id, l] : nodes_) keep[id] = l.sinks;
+    std::map<std::int64_t, std::optional<TimePoint>> offline_since;
+    for (auto& [id, l] : nodes_) {
+        keep[id] = l.sinks;
+        offline_since[id] = l.offline_since;
+    }
     nodes_.clear();
     chunks_.clear();
     by_node_key_.clear();
@@ -60,9 +64,13 @@ void Tailnet::load() {
     const auto now = Clock::now();
     for (auto& n : store::list_nodes(db_)) {
         const auto kept = keep.find(n.id);
-        n.online = kept != keep.end() && !kept->second.empty();
+        const auto remote = n.online_slots & ~my_bit_;
+        n.online = (kept != keep.end() && !kept->second.empty()) || remote != 0;
         auto& l = add_node(std::move(n), now, Tell::Nobody);
+        l.remote_slots = remote;
         if (kept != keep.end()) l.sinks = kept->second;
+        // A node offline when this instance starts has been inactive at least since then.
+        if (!l.rec.online) l.offline_since = offline_since.count(l.rec.id) ? offline_since[l.rec.id] : now;
     }
     if (cfg_.policy_mode == "database") load_stored_policy(true);
     // Streams of nodes that vanished while we were not looking end now.
@@ -129,9 +137,7 @@ void Tailnet::retry_unsaved(TimePoint now) {
             // deleted meanwhile: nothing left to record
         }
     }
-    for (const auto id : unsaved_presence_)
-        if (const auto it = nodes_.find(id); it != nodes_.end())
-            store::set_node_online(db_, id, it->second.rec.online, it->second.rec.last_seen);
+    write_presence(now);
     tx.commit();
     spdlog::info("recorded {} client reports and {} presence changes that had waited for the database",
                  unsaved_reports_.size(), unsaved_presence_.size());
@@ -141,16 +147,22 @@ void Tailnet::retry_unsaved(TimePoint now) {
     retry_at_.reset();
 }
 
-void Tailnet::note_db_failure(TimePoint now, const std::string& what) {
+void Tailnet::note_db_failure(TimePoint now, const DbError& e) {
     ++db_failures_;
     last_db_failure_ = now;
-    last_db_error_ = what;
+    // A write refused during the pause (check_writable) does not extend it: writes that keep
+    // coming, as a burst of registrations does, would otherwise hold it off for good.
+    if (!may_write(now)) return;
+    last_db_error_ = e.what();
+    last_db_failure_busy_ = dynamic_cast<const DbBusy*>(&e) != nullptr;
     retry_at_ = now + std::chrono::seconds(1);
 }
 
 void Tailnet::check_writable(TimePoint now) const {
-    if (!may_write(now))
-        throw DbError("a database write failed a moment ago (" + last_db_error_ + "); not trying again yet");
+    if (may_write(now)) return;
+    const auto what = "a database write failed a moment ago (" + last_db_error_ + "); not trying again yet";
+    if (last_db_failure_busy_) throw DbBusy(what);
+    throw DbError(what);
 }
 
 std::optional<std::string> Tailnet::db_write_problem(TimePoint now) const {
@@ -261,6 +273,7 @@ void Tailnet::attach(std::int64_t node_id, MapSink* sink, TimePoint now) {
     auto& l = it->second;
     l.sinks.push_back(sink);
     l.offline_since.reset();
+    if (l.sinks.size() == 1) unsaved_presence_.insert(node_id);  // our bit, on the tick
     if (l.sinks.size() == 1 && !l.rec.online) {
         auto next = l.rec;
         next.online = true;
@@ -277,7 +290,11 @@ void Tailnet::detach(std::int64_t node_id, MapSink* sink, TimePoint now) {
     auto& l = it->second;
     l.sinks.erase(std::remove(l.sinks.begin(), l.sinks.end(), sink), l.sinks.end());
     // At exit nobody is told: the file is reset as hs-control stops.
-    if (!l.sinks.empty() || !l.rec.online || stopping_) return;
+    if (!l.sinks.empty() || stopping_) return;
+    unsaved_presence_.insert(node_id);
+    l.rec.last_seen = now;
+    // Still online through another instance, or already offline.
+    if (!l.rec.online || l.remote_slots) return;
     l.offline_since = now;
     auto next = l.rec;
     next.online = false;
@@ -309,18 +326,22 @@ void Tailnet::set_derp_map(json derp_map) {
 
 void Tailnet::collect_ephemeral(TimePoint now) {
     on_owner_thread();
+    if (!gc_duty_) return;
     std::vector<std::int64_t> gone;
     for (auto& [id, l] : nodes_)
-        if (l.rec.ephemeral && l.sinks.empty() && l.offline_since &&
+        if (l.rec.ephemeral && !l.rec.online && l.offline_since &&
             now - *l.offline_since >= cfg_.ephemeral_inactivity_timeout)
             gone.push_back(id);
     for (auto id : gone) {
+        // Our own bit may still wait in memory: the row must say offline before it goes.
+        if (unsaved_presence_.count(id)) continue;
+        if (!store::delete_node_if_offline(db_, id)) continue;  // back online through another instance
         spdlog::info("deleting ephemeral node {} after {} offline", id,
                      cfg_.ephemeral_inactivity_timeout.count() / 1000);
         const auto& rec = nodes_.at(id).rec;
         admin::audit_control_change(db_, now, "node.deleted", admin::node_object(rec), admin::node_summary(rec),
                                     nullptr, "ephemeral inactivity");
-        remove_node(id, now, true);
+        remove_node(id, now, false);
     }
     publish(now);
 }
@@ -332,6 +353,11 @@ void Tailnet::sync_from_db(TimePoint now) {
     spdlog::debug("database changed (data_version {} -> {}); reading the change log past {}", data_version_, dv,
                   change_seq_);
     data_version_ = dv;
+    catch_up(now);
+}
+
+void Tailnet::catch_up(TimePoint now) {
+    on_owner_thread();
     auto changes = store::changes_since(db_, change_seq_);
     if (changes.pruned) {
         spdlog::info("change log was pruned past what this server saw; reloading everything");
@@ -354,6 +380,29 @@ void Tailnet::sync_from_db(TimePoint now) {
     publish(now);
 }
 
+int preferred_derp(const json& host_info) {
+    const auto ni = host_info.find("NetInfo");
+    if (ni == host_info.end() || !ni->is_object()) return 0;
+    const auto d = ni->find("PreferredDERP");
+    return d != ni->end() && d->is_number_integer() ? d->get<int>() : 0;
+}
+
+std::optional<json> Tailnet::report_patch(const Node& was, const Node& now) {
+    auto rest = now;
+    rest.disco_key = was.disco_key;
+    rest.endpoints = was.endpoints;
+    rest.updated_at = was.updated_at;
+    rest.host_info.erase("NetInfo");
+    if (const auto ni = was.host_info.find("NetInfo"); ni != was.host_info.end()) rest.host_info["NetInfo"] = *ni;
+    if (!(rest == was)) return std::nullopt;
+    json patch = {{"NodeID", now.id}};
+    if (now.disco_key != was.disco_key) patch["DiscoKey"] = now.disco_key;
+    if (now.endpoints != was.endpoints) patch["Endpoints"] = now.endpoints;
+    if (preferred_derp(now.host_info) != preferred_derp(was.host_info))
+        patch["DERPRegion"] = preferred_derp(now.host_info);
+    return patch;
+}
+
 void Tailnet::sync_node(std::int64_t id, TimePoint now) {
     auto row = store::find_node(db_, id);
     const auto it = nodes_.find(id);
@@ -364,14 +413,23 @@ void Tailnet::sync_node(std::int64_t id, TimePoint now) {
         }
         return;
     }
+    const auto remote = row->online_slots & ~my_bit_;
     if (it == nodes_.end()) {
-        row->online = false;
-        add_node(std::move(*row), now, Tell::Everyone);
+        row->online = remote != 0;
+        auto& l = add_node(std::move(*row), now, Tell::Everyone);
+        l.remote_slots = remote;
+        if (!l.rec.online) l.offline_since = now;
         return;
     }
     auto& l = it->second;
-    row->online = l.rec.online;  // liveness is ours, not the file's
-    row->last_seen = l.rec.last_seen;
+    // Online anywhere: our own streams, or another instance's bit.
+    l.remote_slots = remote;
+    row->online = !l.sinks.empty() || remote != 0;
+    if (l.rec.last_seen && (!row->last_seen || *row->last_seen < *l.rec.last_seen)) row->last_seen = l.rec.last_seen;
+    if (row->online != l.rec.online) {
+        if (row->online) l.offline_since.reset();
+        else l.offline_since = now;
+    }
     if (unsaved_reports_.count(id)) {
         // What the client reported while the file was busy is newer than the file.
         row->disco_key = l.rec.disco_key;
@@ -379,8 +437,23 @@ void Tailnet::sync_node(std::int64_t id, TimePoint now) {
         row->host_info = l.rec.host_info;
         row->hostname = l.rec.hostname;
     }
+    const bool primaries_moved = row->primary_routes != l.rec.primary_routes;
+    // Only presence moved (another instance's client came or went): OnlineChange, not the node.
+    auto same = *row;
+    same.online = l.rec.online;
+    same.online_slots = l.rec.online_slots;
+    same.last_seen = l.rec.last_seen;
+    const bool presence_only = same == l.rec;
+    const bool flipped = row->online != l.rec.online;
+    // What another instance's client reported (endpoints, disco key, home DERP): a patch, as the
+    // instance it streams to sends it.
+    auto patch = flipped ? std::nullopt : report_patch(l.rec, same);
+    How how{.tell = presence_only ? (flipped ? Tell::Presence : Tell::Nobody) : Tell::IfVisible};
+    if (!presence_only && patch) how = {.tell = Tell::Patch, .patch = std::move(*patch)};
     // An admin may have given it new addresses (nodes backfill-ips): change() indexes them.
-    change(l, std::move(*row), now, {.tell = Tell::IfVisible});
+    change(l, std::move(*row), now, how);
+    // The elector moved a route: an instance that does not elect serves what it recorded.
+    if (primaries_moved && !route_duty_) reroute(now);
 }
 
 }  // namespace hs::control

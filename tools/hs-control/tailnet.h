@@ -111,7 +111,8 @@ public:
     // nothing unless a route election moved its routes (then its new self, before this returns).
     MapReply map_request(const std::string& machine_key, const nlohmann::json& req, TimePoint now);
     // A streaming map request starts and stops receiving deltas. The first sink of a node makes
-    // it online; the last one leaving makes it offline.
+    // it online; the last one leaving makes it offline, unless it streams to another instance
+    // (nodes.online has a bit per instance: this one writes only its own).
     // Presence changes are announced by flush; a primary route moving with them reaches the
     // routers' own streams before this returns.
     void attach(std::int64_t node_id, MapSink* sink, TimePoint now);
@@ -137,11 +138,32 @@ public:
     // Before it returns: new UserProfiles, removals, and changed nodes' own selves; peers get
     // the changed nodes on the tick, each once however many columns and routes moved.
     void sync_from_db(TimePoint now);
+    // sync_from_db without the look at data_version: reads the change log whatever it says.
+    // Inside a write transaction (whose lock keeps every other writer out) this makes the
+    // nodes, their keys and taken addresses in memory exactly the database's, before a
+    // registration picks an address or looks for the node it may be.
+    void catch_up(TimePoint now);
+    // sync_from_db for a request that found no node: a database that cannot be read now leaves
+    // the request to be answered from memory (logged, not thrown).
+    void read_other_writers(TimePoint now);
+
+    // Several instances on one PostgreSQL database (store::claim_instance_slot): the slot whose
+    // bit this instance writes in nodes.online. 0 (SQLite, unit tests) unless set before load.
+    void set_instance_slot(int slot);
+    int instance_slot() const { return slot_; }
+    // Once a second: competes for the duties one instance does for all (route election,
+    // ephemeral collection; a new elector elects at once), clears the presence bits of
+    // instances that died without their exit's cleanup, and writes this instance's bits again
+    // after its connection was made anew (a reaper may have cleared them meanwhile).
+    void instance_duties(TimePoint now);
+    bool elects_routes() const { return route_duty_; }
+    bool collects_ephemeral() const { return gc_duty_; }
     // The REST API wrote through this process's own connection, whose writes SQLite's
     // data_version does not count: the next sync_from_db reads the change log all the same.
     void note_own_write() { data_version_ = -1; }
     // Deletes ephemeral nodes that have been offline longer than the configured timeout; their
-    // peers hear of it before this returns.
+    // peers hear of it before this returns. Only the instance holding the duty does; a node that
+    // came back through another instance meanwhile is left alone.
     void collect_ephemeral(TimePoint now);
 
     // Writes that could wait (what clients report, presence) and failed because the file was
@@ -151,7 +173,7 @@ public:
     // the last failure is older than a minute.
     // After a failure, writes are not tried for a second (kept or refused at once instead):
     // each try may wait the busy timeout on the event loop.
-    void note_db_failure(TimePoint now, const std::string& what);
+    void note_db_failure(TimePoint now, const DbError& e);
     bool may_write(TimePoint now) const { return !retry_at_ || now >= *retry_at_; }
     std::optional<std::string> db_write_problem(TimePoint now) const;
     std::uint64_t db_write_failures() const { return db_failures_; }
@@ -188,9 +210,10 @@ private:
         int capver = 0;
         std::string peer_json;  // node_json(self=false), cached: full maps are concatenations
         std::vector<MapSink*> sinks;
-        std::optional<TimePoint> offline_since;
-        std::vector<std::string> served;  // approved and advertised routes
-        bool routed_online = false;       // `online` as the last primary election saw it
+        std::uint64_t remote_slots = 0;          // the other instances it streams to (nodes.online's bits)
+        std::optional<TimePoint> offline_since;  // when it went offline everywhere
+        std::vector<std::string> served;         // approved and advertised routes
+        bool routed_online = false;              // `online` as the last primary election saw it
         RouteView routes;
         // What the policy let this node's streams see last (nullopt: no policy was in force
         // when they got their map, so every peer and the allow-all filter).
@@ -317,7 +340,12 @@ private:
     void publish(TimePoint now);
     // PeersRemoved: to every streaming node without a policy, else to those whose view had them.
     void send_removed(const std::set<std::int64_t>& removed);
-    void record_presence(const std::map<std::int64_t, bool>& changes);
+    // Writes this instance's bit of each node in unsaved_presence_ in one transaction; what fails
+    // stays there for retry_unsaved.
+    void record_presence(TimePoint now);
+    // Both halves of unsaved_presence_ (bit set, bit cleared) in two statements, inside the
+    // caller's transaction.
+    void write_presence(TimePoint now);
     // flush's PeersChangedPatch messages.
     void send_patches(const std::map<std::int64_t, const nlohmann::json*>& patch_of);
     void push(Live& l, std::shared_ptr<const std::string> frame);
@@ -332,6 +360,8 @@ private:
     // started it) included, changes through change() as Tell::Everyone.
     void reroute(TimePoint now, std::int64_t watch = 0);
     void forget_router(std::int64_t id, TimePoint now);
+    // An instance that does not elect serves the primaries the elector recorded in the rows.
+    std::map<std::string, std::int64_t> recorded_primaries() const;
 
     // --- tailnet.cpp ---
     void reload_users();
@@ -350,6 +380,10 @@ private:
     FrameParts map_message(Live& self, bool zstd, TimePoint now);
     // One row of sync_from_db: the node added, changed or removed as the file has it now.
     void sync_node(std::int64_t id, TimePoint now);
+    // The PeerChange telling peers what moved from `was` to `now` (a node of another instance,
+    // read back from the database), when only what a client reports as a patch moved: endpoints,
+    // disco key, NetInfo (of which peers hear the home DERP). nullopt when anything else did.
+    static std::optional<nlohmann::json> report_patch(const Node& was, const Node& now);
     // What a map request reports (endpoints, disco key, Hostinfo, capability version), applied
     // through change().
     void apply_report(Live& l, const nlohmann::json& req, int capver, TimePoint now);
@@ -399,10 +433,11 @@ private:
     std::set<std::int64_t> routers_;                                // nodes that serve at least one route
     std::map<std::string, std::int64_t> primaries_;                 // subnet prefix -> primary router
     std::set<std::int64_t> unsaved_reports_;                        // client reports not yet in the file
-    std::set<std::int64_t> unsaved_presence_;                       // online/last_seen not yet in the file
+    std::set<std::int64_t> unsaved_presence_;                       // our presence bit not yet in the file
     std::map<std::string, std::vector<TimePoint>> pending_logins_;  // source -> expiry of each
     std::uint64_t db_failures_ = 0;
     std::optional<TimePoint> last_db_failure_, retry_at_;
+    bool last_db_failure_busy_ = false;  // DbBusy: check_writable throws DbBusy until retry_at_
     // Throws DbError when writes are paused after a failure (see may_write).
     void check_writable(TimePoint now) const;
     std::string last_db_error_;
@@ -417,7 +452,14 @@ private:
     void on_owner_thread() const;
     std::int64_t data_version_ = -1;
     TailnetStats stats_;
+    int slot_ = 0;
+    std::uint64_t my_bit_ = 1;  // this instance's bit of nodes.online
+    bool route_duty_ = true, gc_duty_ = true;
+    std::uint64_t session_generation_ = 0;
 };
+
+// Hostinfo.NetInfo.PreferredDERP, the node's home DERP region; 0 when it names none.
+int preferred_derp(const nlohmann::json& host_info);
 
 // Parses "nodekey:..."-style text in a request; nullopt when missing, malformed or zero.
 std::optional<std::string> request_key(const nlohmann::json& req, const char* field, std::string_view prefix);

@@ -64,7 +64,7 @@ void Tailnet::change(Live& l, Node next, TimePoint now, const How& how) {
             unsaved_reports_.erase(l.rec.id);
         } catch (const DbError& e) {
             unsaved_reports_.insert(l.rec.id);
-            note_db_failure(now, e.what());
+            note_db_failure(now, e);
         } catch (const store::NotFound&) {
             // hs-admin deleted the node a moment ago; sync_from_db removes it on this tick.
         }
@@ -195,6 +195,7 @@ void Tailnet::send_removed(const std::set<std::int64_t>& removed) {
 void Tailnet::flush(TimePoint now) {
     on_owner_thread();
     publish(now);
+    record_presence(now);
     auto& p = pending_;
     if (p.presence.empty() && p.changed.empty() && p.patches.empty() && !p.views) return;
     Delta d;
@@ -247,7 +248,6 @@ void Tailnet::flush(TimePoint now) {
     }
     if (!online.online.empty()) push_all(online);
     send_patches(patch_of);
-    record_presence(d.presence);
 }
 
 void Tailnet::send_patches(const std::map<std::int64_t, const json*>& patch_of) {
@@ -273,23 +273,25 @@ void Tailnet::send_patches(const std::map<std::int64_t, const json*>& patch_of) 
     }
 }
 
-void Tailnet::record_presence(const std::map<std::int64_t, bool>& changes) {
-    if (changes.empty()) return;
-    if (!may_write(Clock::now())) {
-        for (const auto& [id, on] : changes) unsaved_presence_.insert(id);
-        return;
-    }
+void Tailnet::record_presence(TimePoint now) {
+    if (unsaved_presence_.empty() || !may_write(now)) return;
     try {
         Db::Tx tx(db_);
-        for (const auto& [id, on] : changes)
-            if (const auto n = nodes_.find(id); n != nodes_.end())
-                store::set_node_online(db_, id, on, n->second.rec.last_seen);
+        write_presence(now);
         tx.commit();
+        unsaved_presence_.clear();
     } catch (const DbError& e) {
         // Clients already heard; the file catches up in retry_unsaved.
-        for (const auto& [id, on] : changes) unsaved_presence_.insert(id);
-        note_db_failure(Clock::now(), e.what());
+        note_db_failure(now, e);
     }
+}
+
+void Tailnet::write_presence(TimePoint now) {
+    std::vector<std::int64_t> on, off;
+    for (const auto id : unsaved_presence_)
+        if (const auto n = nodes_.find(id); n != nodes_.end()) (n->second.sinks.empty() ? off : on).push_back(id);
+    store::set_nodes_presence(db_, on, my_bit_, true, now);
+    store::set_nodes_presence(db_, off, my_bit_, false, now);
 }
 
 }  // namespace hs::control

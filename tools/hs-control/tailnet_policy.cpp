@@ -293,7 +293,6 @@ void Tailnet::flush_with_policy(const Delta& d, TimePoint now) {
             if (seen_in(*l.view, pid) && !changed.count(pid) && nodes_.count(pid)) patched.patches.push_back(p);
         if (!patched.patches.empty()) push(l, frame(delta_json(patched)));
     }
-    record_presence(d.presence);
 }
 
 std::string Tailnet::changed_peers_delta(const Live& l, const std::set<std::int64_t>& changed, TimePoint now) const {

@@ -27,7 +27,8 @@ void Tailnet::reroute(TimePoint now, std::int64_t watch) {
         l.routed_online = l.rec.online;
         routers.push_back({id, l.rec.online, &l.served});
     }
-    auto primaries = elect_primaries(routers, primaries_);
+    // One instance elects (store::Duty::RouteElection); the others follow what it recorded.
+    auto primaries = route_duty_ ? elect_primaries(routers, primaries_) : recorded_primaries();
     // The nodes whose view can change: every router, and any former primary (it may have
     // stopped serving, which already removed it from routers_).
     std::set<std::int64_t> affected(routers_.begin(), routers_.end());
@@ -35,11 +36,13 @@ void Tailnet::reroute(TimePoint now, std::int64_t watch) {
     // And the node whose change started this: one that stopped serving only exit routes
     // (never primaries) is neither a router nor a former primary.
     if (watch) affected.insert(watch);
-    for (const auto& [prefix, id] : primaries)
-        if (const auto old = primaries_.find(prefix); old == primaries_.end() || old->second != id)
-            spdlog::info("route {}: primary is now node {}", prefix, id);
-    for (const auto& [prefix, id] : primaries_)
-        if (!primaries.count(prefix)) spdlog::info("route {}: no online router left", prefix);
+    if (route_duty_) {
+        for (const auto& [prefix, id] : primaries)
+            if (const auto old = primaries_.find(prefix); old == primaries_.end() || old->second != id)
+                spdlog::info("route {}: primary is now node {}", prefix, id);
+        for (const auto& [prefix, id] : primaries_)
+            if (!primaries.count(prefix)) spdlog::info("route {}: no online router left", prefix);
+    }
     primaries_ = std::move(primaries);
     for (const auto id : affected) {
         const auto it = nodes_.find(id);
@@ -52,7 +55,7 @@ void Tailnet::reroute(TimePoint now, std::int64_t watch) {
         if (moved) next.primary_routes = view.primary;
         l.routes = std::move(view);
         // No second election from in here: track_routes already agrees with this one.
-        change(l, std::move(next), now, {.write = moved ? Write::PrimaryRoutes : Write::None});
+        change(l, std::move(next), now, {.write = moved && route_duty_ ? Write::PrimaryRoutes : Write::None});
     }
 }
 
@@ -60,6 +63,13 @@ void Tailnet::forget_router(std::int64_t id, TimePoint now) {
     if (routers_.erase(id) ||
         std::any_of(primaries_.begin(), primaries_.end(), [id](const auto& kv) { return kv.second == id; }))
         reroute(now);
+}
+
+std::map<std::string, std::int64_t> Tailnet::recorded_primaries() const {
+    std::map<std::string, std::int64_t> out;
+    for (const auto id : routers_)
+        for (const auto& prefix : nodes_.at(id).rec.primary_routes) out[prefix] = id;
+    return out;
 }
 
 }  // namespace hs::control

@@ -53,6 +53,14 @@ std::int64_t unix_seconds(const json& event) {
 
 std::string one_line(const json& j) { return j.dump(-1, ' ', true, json::error_handler_t::replace); }
 
+// The advisory lock whose holder delivers to `url` (several instances on one PostgreSQL
+// database): FNV-1a 64 of the URL, so two URLs practically never share one.
+std::int64_t delivery_lock(const std::string& url) {
+    std::uint64_t h = 14695981039346656037ULL;  // FNV-1a 64 offset basis and prime
+    for (const char ch : "hs-webhook " + url) h = (h ^ static_cast<unsigned char>(ch)) * 1099511628211ULL;
+    return static_cast<std::int64_t>(h);
+}
+
 }  // namespace
 
 struct EventNotifier::Hook {
@@ -61,9 +69,13 @@ struct EventNotifier::Hook {
     std::atomic<std::uint64_t> delivered{0}, failed{0}, dropped{0};
     std::atomic<std::int64_t> pending{0}, oldest_pending_at{0};  // unix seconds, 0: none
 
+    // Delivers while this instance holds the URL's lock (always on SQLite); after a database
+    // failure it starts over from the stored cursor a second later.
     void run(const Config& c, std::stop_token stop);
 
 private:
+    // Until stopped or the lock is lost (another instance delivers then).
+    void deliver(Db& db, std::int64_t lock, std::stop_token stop);
     struct Pending {
         json event;
         std::int64_t id = 0;
@@ -131,59 +143,79 @@ void EventNotifier::Hook::settle(Db& db, std::deque<Pending>& q, std::int64_t re
 }
 
 void EventNotifier::Hook::run(const Config& c, std::stop_token stop) {
-    try {
-        auto db = open_db(c);
-        if (auto saved = store::find_webhook_cursor(*db, cfg.url)) {
-            cursor_ = *saved;
-        } else {
-            cursor_.last_id = store::last_audit_id(*db);
-            store::save_webhook_cursor(*db, cfg.url, cursor_, Clock::now());
+    std::unique_ptr<Db> db;
+    const auto lock = delivery_lock(cfg.url);
+    bool said = false;
+    while (!stop.stop_requested()) {
+        try {
+            if (!db) db = open_db(c);
+            if (db->hold_duty_lock(lock)) {
+                deliver(*db, lock, stop);
+                continue;
+            }
+            if (!std::exchange(said, true))
+                spdlog::info("webhook {}: another hs-control instance delivers it; this one takes over if it stops",
+                             cfg.url);
+            if (!sleep_for(stop, kPollEvery)) break;
+        } catch (const DbError& e) {
+            spdlog::error("webhook {}: delivery paused: {}", cfg.url, e.what());
+            if (!sleep_for(stop, std::chrono::seconds(1))) break;
+        } catch (const std::exception& e) {
+            spdlog::error("webhook {}: delivery stopped: {}", cfg.url, e.what());
+            return;
         }
-        spdlog::info("webhook {}: delivering events after audit row {}", cfg.url, cursor_.last_id);
-        admin::EventReader reader(TimePoint{}, cursor_.last_id);
-        std::deque<Pending> q;
-        read_more(*db, reader, q, cursor_.done_in_next);
-        std::int64_t seen_version = db->data_version();
-        bool more = true;  // the last read may have stopped at kBatchRows
-        while (!stop.stop_requested()) {
-            pending = static_cast<std::int64_t>(q.size());
-            oldest_pending_at = q.empty() ? 0 : unix_seconds(q.front().event);
-            if (q.empty()) {
-                const auto before = reader.last_id();
-                const auto v = db->data_version();
-                if (v != seen_version || more) read_more(*db, reader, q, 0);
-                seen_version = v;
-                more = reader.last_id() != before;
-                if (q.empty() && !more && !sleep_for(stop, kPollEvery)) break;
-                continue;
-            }
-            const auto& next = q.front();
-            const auto delivery = std::to_string(next.id) + "." + std::to_string(next.seq);
-            if (attempt(next.event, delivery)) {
-                ++delivered;
-                settle(*db, q, reader.last_id());
-                continue;
-            }
-            ++failed;
-            const auto now = Clock::now();
-            if (!cursor_.failing_since) cursor_.failing_since = now;
-            ++cursor_.attempts;
-            if (now - *cursor_.failing_since >= admin::kGiveUpAfter) {
-                ++dropped;
-                spdlog::error("webhook {}: gave up on delivery {} ({}) after {} tries since {}", cfg.url, delivery,
-                              next.event["event"].get<std::string>(), cursor_.attempts,
-                              format_time(*cursor_.failing_since));
-                settle(*db, q, reader.last_id());
-                continue;
-            }
-            try {
-                // The failing streak survives a restart, so the give-up clock does too.
-                store::save_webhook_cursor(*db, cfg.url, cursor_, now);
-            } catch (const std::exception&) {}
-            if (!sleep_for(stop, admin::webhook_retry_delay(cursor_.attempts))) break;
+    }
+}
+
+void EventNotifier::Hook::deliver(Db& db, std::int64_t lock, std::stop_token stop) {
+    if (auto saved = store::find_webhook_cursor(db, cfg.url)) {
+        cursor_ = *saved;
+    } else {
+        cursor_.last_id = store::last_audit_id(db);
+        store::save_webhook_cursor(db, cfg.url, cursor_, Clock::now());
+    }
+    spdlog::info("webhook {}: delivering events after audit row {}", cfg.url, cursor_.last_id);
+    admin::EventReader reader(TimePoint{}, cursor_.last_id);
+    std::deque<Pending> q;
+    read_more(db, reader, q, cursor_.done_in_next);
+    std::int64_t seen_version = db.data_version();
+    bool more = true;  // the last read may have stopped at kBatchRows
+    while (!stop.stop_requested() && db.hold_duty_lock(lock)) {
+        pending = static_cast<std::int64_t>(q.size());
+        oldest_pending_at = q.empty() ? 0 : unix_seconds(q.front().event);
+        if (q.empty()) {
+            const auto before = reader.last_id();
+            const auto v = db.data_version();
+            if (v != seen_version || more) read_more(db, reader, q, 0);
+            seen_version = v;
+            more = reader.last_id() != before;
+            if (q.empty() && !more && !sleep_for(stop, kPollEvery)) break;
+            continue;
         }
-    } catch (const std::exception& e) {
-        spdlog::error("webhook {}: delivery stopped: {}", cfg.url, e.what());
+        const auto& next = q.front();
+        const auto delivery = std::to_string(next.id) + "." + std::to_string(next.seq);
+        if (attempt(next.event, delivery)) {
+            ++delivered;
+            settle(db, q, reader.last_id());
+            continue;
+        }
+        ++failed;
+        const auto now = Clock::now();
+        if (!cursor_.failing_since) cursor_.failing_since = now;
+        ++cursor_.attempts;
+        if (now - *cursor_.failing_since >= admin::kGiveUpAfter) {
+            ++dropped;
+            spdlog::error("webhook {}: gave up on delivery {} ({}) after {} tries since {}", cfg.url, delivery,
+                          next.event["event"].get<std::string>(), cursor_.attempts,
+                          format_time(*cursor_.failing_since));
+            settle(db, q, reader.last_id());
+            continue;
+        }
+        try {
+            // The failing streak survives a restart, so the give-up clock does too.
+            store::save_webhook_cursor(db, cfg.url, cursor_, now);
+        } catch (const std::exception&) {}
+        if (!sleep_for(stop, admin::webhook_retry_delay(cursor_.attempts))) break;
     }
 }
 
@@ -211,15 +243,22 @@ void EventNotifier::run_log(std::stop_token stop) {
         admin::EventReader reader(TimePoint{}, store::last_audit_id(*db));
         reader.next(*db, 0);  // primes the derivation; rows before the start were logged by then
         std::int64_t seen_version = -1;
-        while (sleep_for(stop, kPollEvery)) {
-            const auto v = db->data_version();
-            if (v == seen_version) continue;
-            seen_version = v;
-            // One line per event, JSON with every non-ASCII and control character escaped, so
-            // a name a client chose cannot start a line of its own or pose as another field.
-            for (const auto& e : reader.next(*db)) {
-                ++logged_;
-                spdlog::info("event {}", one_line(e));
+        bool paused = false;
+        while (sleep_for(stop, paused ? std::chrono::seconds(1) : kPollEvery)) {
+            try {
+                const auto v = db->data_version();
+                if (v == seen_version) continue;
+                seen_version = v;
+                // One line per event, JSON with every non-ASCII and control character escaped,
+                // so a name a client chose cannot start a line of its own or pose as another field.
+                for (const auto& e : reader.next(*db)) {
+                    ++logged_;
+                    spdlog::info("event {}", one_line(e));
+                }
+                paused = false;
+            } catch (const DbError& e) {
+                // The connection comes back by itself (PostgreSQL) and the reader resumes where it was.
+                if (!std::exchange(paused, true)) spdlog::error("event log: paused: {}", e.what());
             }
         }
     } catch (const std::exception& e) {

@@ -36,7 +36,12 @@ int main(int argc, char** argv) {
     app.add_option("--stun-port", o.stun_port, "UDP port for STUN")->capture_default_str();
     auto* verify =
         app.add_flag("--verify-clients", o.verify_clients, "Admit only node keys of unexpired nodes in --db");
-    verify->needs(app.add_option("--db", o.db_path, "The shared SQLite file, opened read-only"));
+    verify->needs(app.add_option(
+        "--db", o.db_path,
+        "hs-control's database, opened read-only: the SQLite file, or PostgreSQL as a postgres:// or "
+        "postgresql:// URL or a libpq keyword string (\"host=/run/postgresql dbname=hs user=hs\": a first word "
+        "followed by '=' means PostgreSQL; ./NAME is always a file). Keep the password in PGPASSFILE or "
+        "~/.pgpass: the command line is visible in ps"));
     app.add_option("--verify-client-url", o.verify_client_url,
                    "Admission webhook: POST {NodePublic, Source}, admit on 200 {\"Allow\":true}");
     app.add_flag("--verify-client-url-fail-open", o.verify_client_url_fail_open,

@@ -167,17 +167,33 @@ void verify_poller(std::stop_token stop, NodeKeySet& keys, derp::DerpServer& der
                 spdlog::log(level, "verify-clients: {} node keys loaded{}", keys.size(),
                             closed ? ", closing " + std::to_string(closed) + " connections no longer admitted" : "");
             }
+            if (failing) spdlog::info("verify-clients: {} can be read again", keys.name());
             failing = false;
         } catch (const std::exception& e) {
-            if (!failing) spdlog::warn("verify-clients: cannot re-read the node keys: {}", e.what());
+            // Once per outage: a PostgreSQL that is down fails every poll. The keys read last
+            // keep deciding, so nobody is admitted who was not before.
+            if (!failing)
+                spdlog::warn("verify-clients: cannot re-read the node keys ({}); keeping the {} read before", e.what(),
+                             keys.size());
             failing = true;
         }
     }
 }
 
+// --db as a SQLite path or a PostgreSQL connection string (db_target.h has the rule).
+DbTarget db_target(const Options& o) {
+    try {
+        return parse_db_target(o.db_path, "hs-derper");
+    } catch (const DbError& e) {
+        throw std::runtime_error(std::string("--db: ") + e.what());
+    }
+}
+
 // Refuses option combinations that cannot work before any file or socket is touched.
 derp::ConnOptions check_options(const Options& o) {
-    if (o.verify_clients && o.db_path.empty()) throw std::runtime_error("--verify-clients needs --db PATH");
+    if (o.verify_clients && o.db_path.empty())
+        throw std::runtime_error("--verify-clients needs --db PATH or --db POSTGRES-CONNINFO");
+    if (o.verify_clients) db_target(o);
     if (!o.verify_client_url.empty() && o.verify_client_url.rfind("http://", 0) != 0 &&
         o.verify_client_url.rfind("https://", 0) != 0)
         throw std::runtime_error("--verify-client-url: expected an http:// or https:// URL, got \"" +
@@ -288,8 +304,8 @@ int run(const Options& o) {
     const std::optional<Key32> derp_mesh_key = dopts.mesh_key;
     std::unique_ptr<NodeKeySet> keys;
     if (o.verify_clients) {
-        keys = std::make_unique<NodeKeySet>(o.db_path);
-        spdlog::info("verify-clients: {} node keys loaded from {}", keys->size(), o.db_path);
+        keys = std::make_unique<NodeKeySet>(db_target(o));
+        spdlog::info("verify-clients: {} node keys loaded from {}", keys->size(), keys->name());
         dopts.admit = [k = keys.get()](const PublicKey& key) { return k->admits(key); };
     }
     std::optional<ssl::context> tls = make_tls(o);

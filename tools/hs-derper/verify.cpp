@@ -8,8 +8,9 @@
 namespace hs::derper {
 namespace {
 
-Db::Options read_only() {
+Db::Options read_only(const DbTarget& target) {
     Db::Options o;
+    o.postgres = target.postgres;
     o.read_only = true;
     // Readers do not wait for writers in WAL mode; a short timeout keeps a stuck file from
     // stalling the poll for long.
@@ -19,10 +20,12 @@ Db::Options read_only() {
 
 }  // namespace
 
-NodeKeySet::NodeKeySet(const std::string& db_path) : db_(db_path, read_only()) { load(); }
+NodeKeySet::NodeKeySet(const DbTarget& target) : db_(target.name, read_only(target)) { load(); }
 
 void NodeKeySet::load() {
-    version_ = db_.data_version();
+    // Taken before the read, kept only after it: a change committed meanwhile is read next time,
+    // and a read that failed (a lost PostgreSQL connection) is tried again at the next poll.
+    const auto version = db_.data_version();
     std::unordered_map<PublicKey, std::optional<TimePoint>, derp::KeyHash> keys;
     std::size_t bad = 0;
     for (const auto& row : store::node_keys(db_)) {
@@ -41,6 +44,7 @@ void NodeKeySet::load() {
     if (bad) spdlog::warn("verify-clients: {} node keys in {} are malformed and ignored", bad, db_.path());
     std::unique_lock lk(mu_);
     keys_ = std::move(keys);
+    version_ = version;
 }
 
 bool NodeKeySet::reload_if_changed() {

@@ -3,6 +3,7 @@
 // result on stdout; progress and problems go to stderr.
 //
 //	hs-loadgen run --url URL --server-cmd CMD --ready-url URL --key-cmd CMD --nodes N ...
+//	hs-loadgen run --external --url URL --key-cmd CMD --nodes N ...   (a server already running)
 //	hs-loadgen report --out docs/benchmarks.md --plots docs/bench RESULT.json...
 package main
 
@@ -30,6 +31,7 @@ import (
 
 type options struct {
 	label, version, serverURL, serverCmd, readyURL, keyCmd, logPath string
+	external                                                        bool
 	nodes, observers, concurrency, joins, capver                    int
 	churnRate                                                       float64
 	churnDuration, churnGrace, phaseTimeout, settle, deadline, hold time.Duration
@@ -61,23 +63,29 @@ type connectResult struct {
 	Seconds      float64 `json:"seconds"`
 	MapBytesP50  int64   `json:"map_bytes_p50"`
 	PeersOK      bool    `json:"peers_ok"`
-	RSSKB        int64   `json:"rss_kb"`
-	RSSPerNodeKB float64 `json:"rss_per_node_kb"`
+	rssFigures
 	GeneratorCPU float64 `json:"generator_cpu_seconds"`
 }
 
+// rssFigures is the server's memory after a phase: nil (null) with --external, as is every
+// figure read from the server's process.
+type rssFigures struct {
+	RSSKB        *int64   `json:"rss_kb"`
+	RSSPerNodeKB *float64 `json:"rss_per_node_kb"`
+}
+
 type churnResult struct {
-	Rate             float64 `json:"rate_per_second"`
-	DurationSeconds  float64 `json:"duration_seconds"`
-	Updates          int     `json:"updates"`
-	SendErrors       int     `json:"send_errors"`
-	Expected         int     `json:"expected_deliveries"`
-	Delivered        int     `json:"delivered"`
-	P50ms            float64 `json:"p50_ms"`
-	P90ms            float64 `json:"p90_ms"`
-	P99ms            float64 `json:"p99_ms"`
-	MaxMs            float64 `json:"max_ms"`
-	ServerCPUPercent float64 `json:"server_cpu_percent"`
+	Rate             float64  `json:"rate_per_second"`
+	DurationSeconds  float64  `json:"duration_seconds"`
+	Updates          int      `json:"updates"`
+	SendErrors       int      `json:"send_errors"`
+	Expected         int      `json:"expected_deliveries"`
+	Delivered        int      `json:"delivered"`
+	P50ms            float64  `json:"p50_ms"`
+	P90ms            float64  `json:"p90_ms"`
+	P99ms            float64  `json:"p99_ms"`
+	MaxMs            float64  `json:"max_ms"`
+	ServerCPUPercent *float64 `json:"server_cpu_percent"`
 	// What the server sent all nodes during the period, and the generator's own CPU use: near
 	// 100% of its core means the latencies include the generator's queueing.
 	ReceivedMBps        float64 `json:"received_mb_per_second"`
@@ -111,6 +119,7 @@ type stormResult struct {
 
 type result struct {
 	Server     string          `json:"server"`
+	External   bool            `json:"external,omitempty"`
 	Version    string          `json:"version"`
 	Nodes      int             `json:"nodes"`
 	Observers  int             `json:"observers"`
@@ -166,7 +175,8 @@ func parseRun(args []string) (options, error) {
 	fs.StringVar(&o.version, "version", "", "version of the server, recorded in the result")
 	fs.StringVar(&o.serverURL, "url", "", "control server URL (http://127.0.0.1:PORT)")
 	fs.StringVar(&o.serverCmd, "server-cmd", "", "shell command that runs the server in the foreground")
-	fs.StringVar(&o.readyURL, "ready-url", "", "URL that answers 200 once the server is up")
+	fs.BoolVar(&o.external, "external", false, "the server is already running at --url (e.g. instances behind a load balancer; its tailnet empty): not started or stopped, no server CPU or memory figures (null), no storm, crash or policy")
+	fs.StringVar(&o.readyURL, "ready-url", "", "URL that answers 200 once the server is up (optional with --external)")
 	fs.StringVar(&o.keyCmd, "key-cmd", "", "shell command that prints a reusable pre-auth key (run once the server is up)")
 	fs.StringVar(&o.logPath, "server-log", "server.log", "file the server's output is appended to")
 	fs.IntVar(&o.nodes, "nodes", 100, "simulated nodes")
@@ -197,6 +207,9 @@ func parseRun(args []string) (options, error) {
 	}
 	if *scen == "" {
 		*scen = "register,connect,churn,join,storm"
+		if o.external {
+			*scen = "register,connect,churn,join"
+		}
 		if o.policyPath != "" {
 			*scen = "register,connect,policy,storm"
 		}
@@ -226,11 +239,18 @@ func parseRun(args []string) (options, error) {
 			o.killAt = append(o.killAt, k)
 		}
 	}
+	if o.external {
+		if err := checkExternal(o); err != nil {
+			return o, err
+		}
+	}
 	switch {
 	case o.scenarios["crash"] && (len(o.scenarios) > 1 || o.policyPath != ""):
 		return o, errors.New("scenario crash runs alone, without --policy")
-	case o.serverURL == "" || o.serverCmd == "" || o.readyURL == "":
-		return o, errors.New("--url, --server-cmd and --ready-url are required")
+	case o.serverURL == "":
+		return o, errors.New("--url is required")
+	case !o.external && (o.serverCmd == "" || o.readyURL == ""):
+		return o, errors.New("--server-cmd and --ready-url are required (or --external)")
 	case o.policyPath == "" && o.keyCmd == "":
 		return o, errors.New("--key-cmd is required")
 	case o.policyPath != "" && (o.userKeyCmd == "" || o.tagKeyCmd == ""):
@@ -256,7 +276,7 @@ func runCmd(args []string) error {
 	defer stop()
 	ctx, cancelDeadline := context.WithTimeout(ctx, o.deadline)
 	defer cancelDeadline()
-	res := &result{Server: o.label, Version: o.version, Nodes: o.nodes, Observers: o.observers,
+	res := &result{Server: o.label, External: o.external, Version: o.version, Nodes: o.nodes, Observers: o.observers,
 		Capver: o.capver, Started: time.Now().UTC(), LoadBefore: loadAvg(), Problems: []string{}}
 	var co *company
 	if o.policyPath != "" {
@@ -266,13 +286,12 @@ func runCmd(args []string) error {
 			return err
 		}
 	}
-	srv := &server{cmdline: o.serverCmd, readyURL: o.readyURL, logPath: o.logPath, ownGroup: o.scenarios["crash"]}
-	if err := srv.start(); err != nil {
+	srv, err := startServer(ctx, o)
+	if err != nil {
 		return err
 	}
-	defer srv.stop(30 * time.Second)
-	if err := srv.waitReady(ctx, 60*time.Second); err != nil {
-		return err
+	if srv != nil {
+		defer srv.stop(30 * time.Second)
 	}
 	var authKey string
 	if co == nil {
@@ -346,14 +365,39 @@ func dialRetryRefused(server string, local net.Addr) func(ctx context.Context, n
 	}
 }
 
-// serverHostPort is the host:port the server URL names (port 80 when it names none).
+// startServer starts the server and waits until it is ready; with --external it only waits
+// (when --ready-url is given) and returns nil.
+func startServer(ctx context.Context, o options) (*server, error) {
+	if o.external {
+		if o.readyURL == "" {
+			return nil, nil
+		}
+		return nil, waitReady(ctx, o.readyURL, 60*time.Second, func() bool { return false }, "")
+	}
+	srv := &server{cmdline: o.serverCmd, readyURL: o.readyURL, logPath: o.logPath, ownGroup: o.scenarios["crash"]}
+	if err := srv.start(); err != nil {
+		return nil, err
+	}
+	if err := srv.waitReady(ctx, 60*time.Second); err != nil {
+		srv.stop(30 * time.Second)
+		return nil, err
+	}
+	return srv, nil
+}
+
+// serverHostPort is the host:port the server URL names (without one, the scheme's port: an
+// external server may be a load balancer on https://NAME).
 func serverHostPort(u string) string {
 	pu, err := url.Parse(u)
 	if err != nil {
 		return ""
 	}
 	if pu.Port() == "" {
-		return net.JoinHostPort(pu.Hostname(), "80")
+		port := "80"
+		if pu.Scheme == "https" {
+			port = "443"
+		}
+		return net.JoinHostPort(pu.Hostname(), port)
 	}
 	return pu.Host
 }

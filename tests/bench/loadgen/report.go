@@ -65,7 +65,7 @@ func sections() []section {
 					return f(churnOK(r), r.Churn, func() float64 { return 100 * float64(r.Churn.Delivered) / float64(max(r.Churn.Expected, 1)) })
 				}},
 				{"server CPU", "%", true, func(r *result) (float64, bool) {
-					return f(churnOK(r), r.Churn, func() float64 { return r.Churn.ServerCPUPercent })
+					return f(churnOK(r) && r.Churn.ServerCPUPercent != nil, r.Churn, func() float64 { return *r.Churn.ServerCPUPercent })
 				}},
 				{"sent to nodes", "MB/s", true, func(r *result) (float64, bool) {
 					return f(churnOK(r), r.Churn, func() float64 { return r.Churn.ReceivedMBps })
@@ -83,7 +83,7 @@ func sections() []section {
 		{"memory", "Server RSS after all N nodes connected and settled, divided by N; and the cold connect: time until all N freshly registered nodes have their first map.",
 			[]metric{
 				{"RSS per node", "KiB", true, func(r *result) (float64, bool) {
-					return f(r.Connect != nil, r.Connect, func() float64 { return r.Connect.RSSPerNodeKB })
+					return f(r.Connect != nil && r.Connect.RSSPerNodeKB != nil, r.Connect, func() float64 { return *r.Connect.RSSPerNodeKB })
 				}},
 				{"cold connect", "s", true, func(r *result) (float64, bool) {
 					return f(connectOK(r), r.Connect, func() float64 { return r.Connect.Seconds })
@@ -244,6 +244,9 @@ func reportCmd(args []string) error {
 			fmt.Fprintf(&w, "\n%s\n", block)
 		}
 		if block := stormMemorySection.in(string(old)); block != "" {
+			fmt.Fprintf(&w, "\n%s\n", block)
+		}
+		if block := multiSection.in(string(old)); block != "" {
 			fmt.Fprintf(&w, "\n%s\n", block)
 		}
 	}

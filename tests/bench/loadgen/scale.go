@@ -22,15 +22,15 @@ type scaleResult struct {
 	HoldSeconds    float64   `json:"hold_seconds"`
 	// After the hold: nodes whose stream is open, map requests or streams that failed since
 	// the start, and what the server sent every node in all.
-	Connected        int     `json:"connected_after_hold"`
-	StreamsDropped   int64   `json:"streams_dropped"`
-	Messages         int64   `json:"messages_received"`
-	MB               float64 `json:"mb_received"`
-	RSSKB            int64   `json:"rss_kb"`
-	RSSPerNodeKB     float64 `json:"rss_per_node_kb"`
-	PeakRSSKB        int64   `json:"peak_rss_kb"`
-	ServerCPUSeconds float64 `json:"server_cpu_seconds"`
-	PeersOK          bool    `json:"peers_ok"`
+	Connected      int     `json:"connected_after_hold"`
+	StreamsDropped int64   `json:"streams_dropped"`
+	Messages       int64   `json:"messages_received"`
+	MB             float64 `json:"mb_received"`
+	// The server's process, nil (null) with --external.
+	rssFigures
+	PeakRSSKB        *int64   `json:"peak_rss_kb"`
+	ServerCPUSeconds *float64 `json:"server_cpu_seconds"`
+	PeersOK          bool     `json:"peers_ok"`
 }
 
 // scale registers opt.nodes nodes, opt.concurrency at a time, each streaming as soon as it is
@@ -42,7 +42,7 @@ func (b *bench) scale(ctx context.Context) error {
 	}
 	r := &scaleResult{}
 	b.res.Scale = r
-	cpu0 := b.srv.cpuSeconds()
+	cpu0 := b.serverCPU()
 	var (
 		mu    sync.Mutex
 		done  []time.Time
@@ -97,9 +97,8 @@ func (b *bench) scale(ctx context.Context) error {
 		r.MB += float64(nd.bytes.Load()) / 1e6
 	}
 	r.StreamsDropped = b.failures()
-	r.RSSKB, r.PeakRSSKB = b.srv.memKB()
-	r.RSSPerNodeKB = float64(r.RSSKB) / float64(max(len(b.nodes), 1))
-	r.ServerCPUSeconds = b.srv.cpuSeconds() - cpu0
+	r.rssFigures, r.PeakRSSKB = b.serverRSS(len(b.nodes))
+	r.ServerCPUSeconds = since(b.serverCPU(), cpu0)
 	r.PeersOK = b.checkObservers("scale", b.nodes, 10*time.Second)
 	if r.StreamsDropped > 0 {
 		b.problem("scale: %d map requests or streams failed on the way (each node redials after a 100 ms-1 s backoff)", r.StreamsDropped)
@@ -132,6 +131,6 @@ func (r *scaleResult) minRate() float64 {
 }
 
 func (r *scaleResult) String() string {
-	return fmt.Sprintf("%d registered in %.1fs (min %.0f/s by thousand), %d with maps, %d connected after hold, %d dropped, %d messages, %.0f MB, RSS %d KiB/node",
-		r.Registered, r.Seconds, r.minRate(), r.NodesWithMap, r.Connected, r.StreamsDropped, r.Messages, r.MB, int64(r.RSSPerNodeKB))
+	return fmt.Sprintf("%d registered in %.1fs (min %.0f/s by thousand), %d with maps, %d connected after hold, %d dropped, %d messages, %.0f MB, RSS %s KiB/node",
+		r.Registered, r.Seconds, r.minRate(), r.NodesWithMap, r.Connected, r.StreamsDropped, r.Messages, r.MB, optional(r.RSSPerNodeKB, 1))
 }

@@ -25,6 +25,13 @@ var stormMemorySection = docSection{
 	end:   "<!-- /storm-memory -->",
 }
 
+// Several instances on PostgreSQL against one on SQLite: `make bench-multi`
+// (tests/bench/multi_report.sh) replaces it, `make bench`'s report keeps it.
+var multiSection = docSection{
+	begin: "<!-- multi: written by make bench-multi (tests/bench/multi_bench.sh) -->",
+	end:   "<!-- /multi -->",
+}
+
 // scaleReportCmd writes the scale results into the scale section of --out.
 func scaleReportCmd(args []string) error {
 	fs := flag.NewFlagSet("scale-report", flag.ContinueOnError)
@@ -98,9 +105,9 @@ func writeScale(all []*result, hsVersion, gen string) string {
 	row("observers' peer sets complete", func(s *scaleResult) string { return fmt.Sprint(s.PeersOK) })
 	row("map messages received (all nodes)", func(s *scaleResult) string { return fmt.Sprint(s.Messages) })
 	row("map MB received (all nodes)", func(s *scaleResult) string { return fmt.Sprintf("%.0f", s.MB) })
-	row("RSS per node after the hold (KiB)", func(s *scaleResult) string { return fmt.Sprintf("%.0f", s.RSSPerNodeKB) })
-	row("peak RSS (MiB)", func(s *scaleResult) string { return fmt.Sprintf("%.0f", float64(s.PeakRSSKB)/1024) })
-	row("server CPU-seconds", func(s *scaleResult) string { return fmt.Sprintf("%.0f", s.ServerCPUSeconds) })
+	row("RSS per node after the hold (KiB)", func(s *scaleResult) string { return optional(s.RSSPerNodeKB, 1) })
+	row("peak RSS (MiB)", func(s *scaleResult) string { return optional(s.PeakRSSKB, 1024) })
+	row("server CPU-seconds", func(s *scaleResult) string { return optional(s.ServerCPUSeconds, 1) })
 	fmt.Fprintln(&w)
 	for _, r := range all {
 		for _, p := range r.Problems {

@@ -228,10 +228,10 @@ func (b *bench) connect() {
 	if b.co != nil {
 		b.res.Company.Connect = b.fullMaps("connect")
 	}
-	time.Sleep(b.opt.settle)
-	rss, _ := b.srv.memKB()
-	r.RSSKB = rss
-	r.RSSPerNodeKB = float64(rss) / float64(len(b.nodes))
+	if b.srv != nil {
+		time.Sleep(b.opt.settle)
+		r.rssFigures, _ = b.serverRSS(len(b.nodes))
+	}
 	b.res.Connect = r
 }
 
@@ -267,7 +267,7 @@ func (b *bench) churn(ctx context.Context) {
 		}
 		return sum
 	}
-	cpu0, gen0, bytes0 := b.srv.cpuSeconds(), selfCPU(), received()
+	cpu0, gen0, bytes0 := b.serverCPU(), selfCPU(), received()
 	start := time.Now()
 	tick := time.NewTicker(time.Duration(float64(time.Second) / b.opt.churnRate))
 	expected := 0
@@ -297,7 +297,10 @@ func (b *bench) churn(ctx context.Context) {
 	}
 	tick.Stop()
 	wall := time.Since(start).Seconds()
-	r.ServerCPUPercent = 100 * (b.srv.cpuSeconds() - cpu0) / wall
+	if cpu := since(b.serverCPU(), cpu0); cpu != nil {
+		pct := 100 * *cpu / wall
+		r.ServerCPUPercent = &pct
+	}
 	r.GeneratorCPUPercent = 100 * (selfCPU() - gen0) / wall
 	r.ReceivedMBps = float64(received()-bytes0) / wall / 1e6
 	inflight.Wait()

@@ -65,13 +65,19 @@ func (s *server) exited() bool {
 
 // waitReady polls the ready URL until it answers 200.
 func (s *server) waitReady(ctx context.Context, limit time.Duration) error {
+	return waitReady(ctx, s.readyURL, limit, s.exited, s.logPath)
+}
+
+// waitReady polls readyURL until it answers 200, giving up when exited() says the server is
+// gone (its output is in logPath).
+func waitReady(ctx context.Context, readyURL string, limit time.Duration, exited func() bool, logPath string) error {
 	deadline := time.Now().Add(limit)
 	cl := &http.Client{Timeout: time.Second}
 	for time.Now().Before(deadline) {
-		if s.exited() {
-			return fmt.Errorf("server exited at start (see %s)", s.logPath)
+		if exited() {
+			return fmt.Errorf("server exited at start (see %s)", logPath)
 		}
-		res, err := cl.Get(s.readyURL)
+		res, err := cl.Get(readyURL)
 		if err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
@@ -84,7 +90,7 @@ func (s *server) waitReady(ctx context.Context, limit time.Duration) error {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("server did not answer %s within %s", s.readyURL, limit)
+	return fmt.Errorf("server did not answer %s within %s", readyURL, limit)
 }
 
 // stop sends SIGTERM and, after a grace period, SIGKILL.

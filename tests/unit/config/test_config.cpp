@@ -354,7 +354,8 @@ TEST_CASE("database.type postgres: headscale's keys become a libpq connection st
     CHECK(c.database_type == "postgres");
     CHECK(database_is_postgres(c));
     CHECK(postgres_conninfo(c) ==
-          "connect_timeout=10 application_name=hs host='/run/postgresql' port='6543' dbname='hs' user='hs' "
+          "connect_timeout=10 tcp_user_timeout=5000 application_name=hs host='/run/postgresql' port='6543' dbname='hs' "
+          "user='hs' "
           "password='it\\'s\\\\x' sslmode='require'");
     // Messages name the server, never the password.
     CHECK(database_name(c) == "PostgreSQL hs at /run/postgresql:6543");
@@ -363,7 +364,8 @@ TEST_CASE("database.type postgres: headscale's keys become a libpq connection st
                         "database.postgres.max_open_conns: no effect in hs"});
 
     const auto plain = load(kMinimal + "database:\n  type: postgres\n  postgres: {name: hs, ssl: false}\n").config;
-    CHECK(postgres_conninfo(plain) == "connect_timeout=10 application_name=hs dbname='hs' sslmode='disable'");
+    CHECK(postgres_conninfo(plain) ==
+          "connect_timeout=10 tcp_user_timeout=5000 application_name=hs dbname='hs' sslmode='disable'");
     CHECK(database_name(plain) == "PostgreSQL hs at localhost:5432");
 
     const auto sqlite = load(kMinimal + "database:\n  postgres: {host: db.example.com}\n");

@@ -40,6 +40,30 @@ std::int64_t count(Db& db, const char* sql) {
     return st.int64(0);
 }
 
+// A tailnet with user alice and a pre-auth key, whose writes wait 20 ms for a busy file.
+struct BusyTailnet {
+    TempDb t;
+    User user = store::create_user(*t.db, "alice");
+    store::NewPreAuthKey key;
+    std::unique_ptr<Tailnet> owned;
+    Tailnet& tn;
+    explicit BusyTailnet(bool reusable)
+        : key(store::create_preauth_key(*t.db, user.id, reusable, false, std::nullopt, {})), owned(loaded(*t.db)),
+          tn(*owned) {}
+    static std::unique_ptr<Tailnet> loaded(Db& db) {
+        db.set_busy_timeout(std::chrono::milliseconds(20));
+        auto tn = std::make_unique<Tailnet>(db, test_config(), derp_map());
+        tn->load();
+        return tn;
+    }
+};
+struct SingleUseKey : BusyTailnet {
+    SingleUseKey() : BusyTailnet(false) {}
+};
+struct ReusableKey : BusyTailnet {
+    ReusableKey() : BusyTailnet(true) {}
+};
+
 }  // namespace
 
 TEST_CASE("request fields of the wrong type are named, nulls are absent") {
@@ -62,18 +86,13 @@ TEST_CASE("request fields of the wrong type are named, nulls are absent") {
     CHECK(normalize_request(not_object));
 }
 
-TEST_CASE("a registration while another process holds the write lock changes nothing and can be retried") {
-    TempDb t;
-    const auto user = store::create_user(*t.db, "alice");
-    const auto key = store::create_preauth_key(*t.db, user.id, false, false, std::nullopt, {});
-    t.db->set_busy_timeout(std::chrono::milliseconds(20));
-    Tailnet tn(*t.db, test_config(), derp_map());
-    tn.load();
+TEST_CASE_METHOD(SingleUseKey,
+                 "a registration while another process holds the write lock changes nothing and can be retried") {
     const auto now = Clock::now();
     Client a;
     {
         WriteLock lock(t.path());
-        CHECK_THROWS_AS(tn.register_node(a.machine, a.request("alpha", key.secret), now), DbError);
+        CHECK_THROWS_AS(tn.register_node(a.machine, a.request("alpha", key.secret), now), DbBusy);
         CHECK(tn.node_count() == 0);
     }
     CHECK(count(*t.db, "SELECT count(*) FROM nodes") == 0);
@@ -84,13 +103,37 @@ TEST_CASE("a registration while another process holds the write lock changes not
     CHECK(count(*t.db, "SELECT used FROM pre_auth_keys") == 1);
 }
 
-TEST_CASE("what a client reports while the file is locked reaches peers now and the file later") {
-    TempDb t;
-    const auto user = store::create_user(*t.db, "alice");
-    const auto key = store::create_preauth_key(*t.db, user.id, true, false, std::nullopt, {});
-    t.db->set_busy_timeout(std::chrono::milliseconds(20));
-    Tailnet tn(*t.db, test_config(), derp_map());
-    tn.load();
+TEST_CASE_METHOD(ReusableKey, "writes refused in the pause after a busy lock say busy, and do not extend the pause") {
+    const auto now = Clock::now();
+    Client a, b;
+    {
+        WriteLock lock(t.path());
+        try {
+            tn.register_node(a.machine, a.request("alpha", key.secret), now);
+            FAIL("registered under another process's write lock");
+        } catch (const DbBusy& e) {
+            tn.note_db_failure(now, e);  // as NoiseConn does before it tries again
+        }
+    }
+    // The lock is gone, but writes pause for a second; a registration in it is refused as busy
+    // (so NoiseConn holds it) without waiting on the file, and moves the pause no later.
+    for (const auto ms : {300, 600, 900}) {
+        const auto at = now + std::chrono::milliseconds(ms);
+        try {
+            tn.register_node(b.machine, b.request("beta", key.secret), at);
+            FAIL("registered during the pause");
+        } catch (const DbBusy& e) {
+            CHECK(std::string(e.what()).find("not trying again yet") != std::string::npos);
+            tn.note_db_failure(at, e);
+        }
+    }
+    const auto after = now + std::chrono::milliseconds(1001);
+    CHECK(tn.may_write(after));
+    CHECK_FALSE(tn.register_node(b.machine, b.request("beta", key.secret), after).body.contains("Error"));
+    CHECK(tn.db_write_failures() == 4);
+}
+
+TEST_CASE_METHOD(ReusableKey, "what a client reports while the file is locked reaches peers now and the file later") {
     const auto now = Clock::now();
     Client a, b;
     tn.register_node(a.machine, a.request("alpha", key.secret), now);

@@ -59,6 +59,7 @@ TEST_CASE("migration from the previous schema version keeps data") {
         db.exec("ALTER TABLE nodes DROP COLUMN approved");
         db.exec("DROP TABLE audit_log");
         db.exec("DROP TABLE webhook_cursors");
+        db.exec("DROP TABLE control_instances");
         db.exec("DROP TABLE signin_locks");
         db.exec("DROP TABLE recovery_codes");
         db.exec("DROP TABLE local_credentials");
@@ -90,6 +91,7 @@ TEST_CASE("migration from an older schema version (2 -> current)") {
         db.exec("ALTER TABLE nodes DROP COLUMN approved");
         db.exec("DROP TABLE audit_log");
         db.exec("DROP TABLE webhook_cursors");
+        db.exec("DROP TABLE control_instances");
         db.exec("DROP TABLE signin_locks");
         db.exec("DROP TABLE recovery_codes");
         db.exec("DROP TABLE local_credentials");
@@ -121,6 +123,7 @@ TEST_CASE("migration from the previous schema version (3 -> 4): nodes get primar
         db.exec("ALTER TABLE auth_requests DROP COLUMN method");
         db.exec("DROP TABLE audit_log");
         db.exec("DROP TABLE webhook_cursors");
+        db.exec("DROP TABLE control_instances");
         db.exec("DROP TABLE signin_locks");
         db.exec("DROP TABLE recovery_codes");
         db.exec("DROP TABLE local_credentials");

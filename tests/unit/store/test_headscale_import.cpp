@@ -1,4 +1,7 @@
+#include <libpq-fe.h>
+
 #include <catch2/catch.hpp>
+#include <cstdlib>
 
 #include "common/base/secret_key.h"
 #include "common/store/headscale_import.h"
@@ -69,6 +72,23 @@ HeadscaleTables v025() {
     return t;
 }
 
+// The database the write tests use: a file in `dir`, or with $HS_TEST_POSTGRES (a libpq
+// connection string; tests/cli/test_postgres_units.sh sets it) that PostgreSQL database, emptied
+// first, so the import's PostgreSQL path (its identity sequences) is run too.
+Db scratch_db(const TempDir& dir) {
+    const char* pg = std::getenv("HS_TEST_POSTGRES");
+    if (!pg) return Db(dir.file("hs.db"));
+    PGconn* c = PQconnectdb(pg);
+    PGresult* r = PQexec(c, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+    const bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    PQfinish(c);
+    if (!ok) throw DbError("HS_TEST_POSTGRES: cannot empty the database");
+    Db::Options o;
+    o.postgres = pg;
+    return Db("PostgreSQL test database", o);
+}
+
 std::string error_of(const HeadscaleTables& t) {
     try {
         convert_headscale(t, "hs.db");
@@ -136,6 +156,30 @@ TEST_CASE("the imported tailnet is written with its ids and its keys still work"
     CHECK(list_nodes(db).size() == 2);
     write_headscale_import(db, convert_headscale(t, "hs.db"), true);
     CHECK(list_nodes(db).size() == 2);
+}
+
+TEST_CASE("what is created after an import gets ids past the imported ones") {
+    TempDir dir;
+    auto db = scratch_db(dir);
+    auto t = v025();
+    t.tables["users"][0]["id"] = "9";
+    for (auto& n : t.tables["nodes"]) n["user_id"] = "9";
+    t.tables["pre_auth_keys"][0]["user_id"] = "9";
+    write_headscale_import(db, convert_headscale(t, "hs.db"), false);
+    const auto bob = create_user(db, "bob");
+    CHECK(bob.id == 10);
+    CHECK(create_preauth_key(db, bob.id, false, false, std::nullopt, {}).key.id == 5);
+    CHECK(create_api_key(db, std::nullopt).key.id == 2);
+    Node n;
+    n.machine_key = hexkey("mkey:", '1');
+    n.node_key = hexkey("nodekey:", '2');
+    n.given_name = "desktop";
+    n.hostname = "desktop";
+    n.user_id = bob.id;
+    CHECK(insert_node(db, n).id == 9);
+    // --force replaces the tailnet; no id is handed out twice.
+    write_headscale_import(db, convert_headscale(t, "hs.db"), true);
+    CHECK(create_user(db, "carol").id == 11);
 }
 
 TEST_CASE("bad headscale input is refused naming the row") {
