@@ -107,12 +107,13 @@ void check_transport(Env& env, json& out) {
 void check_file_modes(Env& env, json& out) {
     const auto& c = env.cfg;
     // With PostgreSQL there is no database file here (database_path keeps its default).
-    const std::array<std::pair<const char*, std::string>, 5> files = {
+    const std::array<std::pair<const char*, std::string>, 6> files = {
         {{"database", c.database_type == "postgres" ? std::string() : c.database_path},
          {"noise key", c.noise_private_key_path},
          {"DERP key", c.derp.private_key_path},
          {"TLS key", c.tls_key_path},
-         {"OIDC client secret", c.oidc.client_secret_path}}};
+         {"OIDC client secret", c.oidc.client_secret_path},
+         {"PostgreSQL password", c.postgres.pass_path}}};
     for (const auto& [what, path] : files) {
         struct stat st {};
         if (path.empty() || ::stat(path.c_str(), &st) != 0) continue;

@@ -4,12 +4,8 @@
 #include <sodium.h>
 
 #include <algorithm>
-#include <cctype>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-#include <stdexcept>
+
+#include "common/base/secret_file.h"
 
 namespace hs::admin {
 
@@ -39,15 +35,6 @@ bool webhook_wants(const std::vector<std::string>& filter, std::string_view even
     return filter.empty() || std::find(filter.begin(), filter.end(), event) != filter.end();
 }
 
-std::string read_webhook_secret(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw std::runtime_error("webhook secret_path " + path + ": cannot read: " + std::strerror(errno));
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    auto s = ss.str();
-    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-    if (s.empty()) throw std::runtime_error("webhook secret_path " + path + ": the file is empty");
-    return s;
-}
+std::string read_webhook_secret(const std::string& path) { return read_secret_file("webhook secret_path", path); }
 
 }  // namespace hs::admin

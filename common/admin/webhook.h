@@ -28,8 +28,9 @@ inline constexpr std::chrono::hours kGiveUpAfter{24};
 // Whether a webhook with this `events:` filter wants `event` (empty filter: all of them).
 bool webhook_wants(const std::vector<std::string>& filter, std::string_view event);
 
-// The webhook secret in `path`'s content, trailing whitespace (the editor's newline) removed.
-// Throws std::runtime_error naming the file when it is unreadable or holds nothing.
+// The webhook secret in `path`'s content (read_secret_file: environment variables in the path
+// expanded, whitespace around the secret removed). Throws FileError naming the file when it is
+// unreadable or holds nothing.
 std::string read_webhook_secret(const std::string& path);
 
 }  // namespace hs::admin

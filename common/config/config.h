@@ -85,6 +85,7 @@ struct Config {
         std::string host;  // a name, an address, or a directory holding the unix socket
         int port = 0;      // 0: libpq's default, 5432
         std::string name, user, pass;
+        std::string pass_path;      // a file holding the password (read_secret_file)
         std::string ssl = "false";  // headscale's true/false, or a libpq sslmode
     } postgres;
 

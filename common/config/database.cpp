@@ -1,5 +1,6 @@
 #include "common/config/database.h"
 
+#include "common/base/secret_file.h"
 #include "common/store/db_target.h"
 
 namespace hs {
@@ -19,7 +20,7 @@ std::string postgres_conninfo(const Config& c) {
     if (p.port > 0) add("port", std::to_string(p.port));
     add("dbname", p.name);
     add("user", p.user);
-    add("password", p.pass);
+    add("password", p.pass_path.empty() ? p.pass : read_secret_file("database.postgres.pass_path", p.pass_path));
     add("sslmode", p.ssl);
     return s;
 }

@@ -9,7 +9,8 @@
 
 namespace hs {
 
-// libpq's connection string for database.postgres.* (values quoted, the password included).
+// libpq's connection string for database.postgres.* (values quoted, the password included: the
+// file pass_path names is read here, and FileError thrown when it cannot be).
 std::string postgres_conninfo(const Config& c);
 
 // What messages call the database: the SQLite path, or "PostgreSQL NAME at HOST:PORT" (never

@@ -94,6 +94,7 @@ const std::vector<Field>& fields() {
         {"database.postgres.name", [](Config& c, Reader& r) { c.postgres.name = r.str(); }},
         {"database.postgres.user", [](Config& c, Reader& r) { c.postgres.user = r.str(); }},
         {"database.postgres.pass", [](Config& c, Reader& r) { c.postgres.pass = r.str(); }},
+        {"database.postgres.pass_path", [](Config& c, Reader& r) { c.postgres.pass_path = r.str(); }},
         {"database.postgres.ssl", [](Config& c, Reader& r) { c.postgres.ssl = r.str(); }},
         {"database.postgres.max_open_conns", ignore},
         {"database.postgres.max_idle_conns", ignore},

@@ -66,8 +66,9 @@ void warn_different(const Config& c, const Warner& w) {
                 "no effect in hs: each hs-control thread that uses the database holds one connection for its life");
     } else {
         w.group({"database.postgres.host", "database.postgres.port", "database.postgres.name", "database.postgres.user",
-                 "database.postgres.pass", "database.postgres.ssl", "database.postgres.max_open_conns",
-                 "database.postgres.max_idle_conns", "database.postgres.conn_max_idle_time_secs"},
+                 "database.postgres.pass", "database.postgres.pass_path", "database.postgres.ssl",
+                 "database.postgres.max_open_conns", "database.postgres.max_idle_conns",
+                 "database.postgres.conn_max_idle_time_secs"},
                 "no effect with database.type sqlite");
     }
     w.group({"cli.address", "cli.api_key", "cli.timeout", "cli.insecure"},

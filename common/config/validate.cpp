@@ -300,6 +300,8 @@ void validate(Config& c, const std::map<std::string, std::string>& where, const 
     if (!c.dns.extra_records.empty() && !c.dns.extra_records_path.empty())
         k.error("dns.extra_records_path", "cannot be combined with dns.extra_records");
 
+    if (!c.postgres.pass.empty() && !c.postgres.pass_path.empty())
+        k.error("database.postgres.pass_path", "cannot be combined with database.postgres.pass");
     if (!c.oidc.client_secret.empty() && !c.oidc.client_secret_path.empty())
         k.error("oidc.client_secret_path", "cannot be combined with oidc.client_secret");
     k.one_of("oidc.pkce.method", c.oidc.pkce_method, {"S256", "plain"});

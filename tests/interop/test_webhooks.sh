@@ -27,7 +27,7 @@ bad() {
   run_out=$(timeout 20 "$HS_BIN/hs-control" -c "$LAB/bad.yaml" 2>&1) && fail "hs-control started with $yaml"
   [[ "$run_out" == *"$want"* ]] || fail "hs-control with $yaml said: $run_out"
 }
-bad "notifications: {webhooks: [{url: 'http://127.0.0.1:1/x', secret_path: $RX/none}]}" "$RX/none: cannot read"
+bad "notifications: {webhooks: [{url: 'http://127.0.0.1:1/x', secret_path: $RX/none}]}" "$RX/none: cannot open"
 bad "notifications: {webhooks: [{url: 'ftp://127.0.0.1/x', secret_path: $RX/secret}]}" "expected an http:// or https:// URL"
 bad "notifications: {webhooks: [{url: 'http://127.0.0.1:1/x', secret_path: $RX/secret, events: [node.renamed]}]}" "unknown event node.renamed"
 pass "an unreadable secret, a bad URL and an unknown event name each stop hs-control at start"

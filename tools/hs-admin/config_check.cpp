@@ -87,6 +87,7 @@ json config_json(const Config& c) {
             {"name", c.postgres.name},
             {"user", c.postgres.user},
             {"pass", c.postgres.pass.empty() ? "" : "(set)"},
+            {"pass_path", c.postgres.pass_path},
             {"ssl", c.postgres.ssl}}}}},
         {"acme_url", c.acme_url},
         {"acme_email", c.acme_email},

@@ -1,14 +1,12 @@
 #include "tools/hs-control/oidc_login.h"
 
-#include <cstdlib>
-
 #include <spdlog/spdlog.h>
 
 #include "common/auth/id_token.h"
 #include "common/auth/oauth2.h"
-#include "common/base/files.h"
 #include "common/base/netaddr.h"
 #include "common/base/random.h"
+#include "common/base/secret_file.h"
 #include "common/base/url.h"
 #include "common/config/database.h"
 #include "common/store/store.h"
@@ -28,37 +26,6 @@ constexpr std::size_t kMaxDocument = 1 << 20;
 // A token whose key is not in the JWKS makes us fetch it again (the provider rotated its keys),
 // at most this often, so a flood of forged kids cannot turn into a flood of fetches.
 constexpr auto kJwksRefetchInterval = std::chrono::seconds(60);
-
-// oidc.client_secret_path: environment variables expanded (${CREDENTIALS_DIRECTORY} under
-// systemd), the content trimmed, as headscale reads it.
-std::string expand_env(const std::string& path) {
-    std::string out;
-    for (std::size_t i = 0; i < path.size(); ++i) {
-        if (path[i] != '$') {
-            out += path[i];
-            continue;
-        }
-        std::string name;
-        if (i + 1 < path.size() && path[i + 1] == '{') {
-            const auto close = path.find('}', i + 2);
-            if (close == std::string::npos) throw std::runtime_error("oidc.client_secret_path: unclosed ${ in " + path);
-            name = path.substr(i + 2, close - i - 2);
-            i = close;
-        } else {
-            while (i + 1 < path.size() && (std::isalnum(static_cast<unsigned char>(path[i + 1])) || path[i + 1] == '_'))
-                name += path[++i];
-        }
-        const char* v = std::getenv(name.c_str());
-        out += v ? v : "";
-    }
-    return out;
-}
-
-std::string trimmed(std::string s) {
-    const auto b = s.find_first_not_of(" \t\r\n");
-    const auto e = s.find_last_not_of(" \t\r\n");
-    return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
 
 // The user's name: the provider's preferred_username when it is a valid name here, else the
 // e-mail address, else one made from the subject (OIDC users may share names: the
@@ -122,7 +89,8 @@ void OidcLogin::start() {
     if (!enabled()) return;
     const auto& o = cfg_.oidc;
     client_secret_ = o.client_secret;
-    if (!o.client_secret_path.empty()) client_secret_ = trimmed(read_file(expand_env(o.client_secret_path), 64 << 10));
+    if (!o.client_secret_path.empty())
+        client_secret_ = read_secret_file("oidc.client_secret_path", o.client_secret_path);
     if (o.client_id.empty()) throw std::runtime_error("oidc is set up but oidc.client_id is empty");
     own_db_ = open_signin_db(cfg_);
     if (o.oauth2.enabled()) {

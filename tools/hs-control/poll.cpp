@@ -58,50 +58,36 @@ MapReply Tailnet::map_request(const std::string& machine_key, const json& req, T
 void Tailnet::apply_report(Live& l, const json& req, int capver, TimePoint now) {
     // An absent or empty Endpoints list means "unchanged" (the field is omitempty on the wire),
     // and a Hostinfo without NetInfo keeps the old one. What peers need from this (endpoints,
-    // disco key, home DERP) goes out as a patch; other Hostinfo changes go out whole. NetInfo's
-    // latency figures alone reach nobody: peers do not use them, and roaming clients report
-    // them constantly.
+    // disco key, home DERP) goes out as a patch (report_patch); other Hostinfo changes go out
+    // whole. NetInfo's latency figures alone reach nobody: peers do not use them, and roaming
+    // clients report them constantly.
     Node next = l.rec;
-    json patch = {{"NodeID", l.rec.id}};
-    bool stored = false, whole = false;
-    if (const auto disco = request_key(req, "DiscoKey", kDiscoPrefix); disco && *disco != next.disco_key) {
-        next.disco_key = *disco;
-        patch["DiscoKey"] = *disco;
-    }
+    if (const auto disco = request_key(req, "DiscoKey", kDiscoPrefix)) next.disco_key = *disco;
     if (const auto ep = req.find("Endpoints"); ep != req.end() && ep->is_array() && !ep->empty()) {
-        std::vector<std::string> eps;
+        next.endpoints.clear();
         for (const auto& e : *ep)
-            if (e.is_string()) eps.push_back(e.get<std::string>());
-        if (eps != next.endpoints) {
-            next.endpoints = std::move(eps);
-            patch["Endpoints"] = next.endpoints;
-        }
+            if (e.is_string()) next.endpoints.push_back(e.get<std::string>());
     }
     if (const auto hi = req.find("Hostinfo"); hi != req.end() && hi->is_object() && !hi->empty()) {
         json merged = *hi;
         if (!merged.contains("NetInfo") && next.host_info.contains("NetInfo"))
             merged["NetInfo"] = next.host_info["NetInfo"];
-        if (merged != next.host_info) {
-            auto without_netinfo = [](json j) {
-                j.erase("NetInfo");
-                return j;
-            };
-            whole = without_netinfo(merged) != without_netinfo(next.host_info);
-            if (preferred_derp(merged) != preferred_derp(next.host_info)) patch["DERPRegion"] = preferred_derp(merged);
-            next.host_info = std::move(merged);
-            if (const auto h = next.host_info.find("Hostname"); h != next.host_info.end() && h->is_string())
-                next.hostname = h->get<std::string>();
-            stored = true;
-        }
+        next.host_info = std::move(merged);
+        if (const auto h = next.host_info.find("Hostname"); h != next.host_info.end() && h->is_string())
+            next.hostname = h->get<std::string>();
     }
-    if (capver != l.capver) {
-        l.capver = capver;  // the Live's, not the record's: rendered by change() below
-        patch["Cap"] = capver;
-    }
-    if (patch.size() == 1 && !stored) return;
+    const bool cap_moved = capver != l.capver;
+    if (next == l.rec && !cap_moved) return;
+    l.capver = capver;  // the Live's, not the record's: rendered by change() below
+    auto patch = report_patch(l.rec, next);
+    if (patch && cap_moved) (*patch)["Cap"] = capver;
     // The node itself learns nothing new from its own report; only peers need it.
-    change(l, std::move(next), now,
-           {.write = Write::ClientReport, .tell = whole ? Tell::Peers : Tell::Patch, .patch = std::move(patch)});
+    How how{.write = Write::ClientReport, .tell = Tell::Peers};
+    if (patch) {
+        how.tell = Tell::Patch;
+        how.patch = std::move(*patch);
+    }
+    change(l, std::move(next), now, how);
 }
 
 }  // namespace hs::control

@@ -380,9 +380,10 @@ private:
     FrameParts map_message(Live& self, bool zstd, TimePoint now);
     // One row of sync_from_db: the node added, changed or removed as the file has it now.
     void sync_node(std::int64_t id, TimePoint now);
-    // The PeerChange telling peers what moved from `was` to `now` (a node of another instance,
-    // read back from the database), when only what a client reports as a patch moved: endpoints,
-    // disco key, NetInfo (of which peers hear the home DERP). nullopt when anything else did.
+    // The PeerChange telling peers what moved from `was` to `now` (a client's own report, or a
+    // node of another instance read back from the database), when only what a client reports as
+    // a patch moved: endpoints, disco key, NetInfo (of which peers hear the home DERP). nullopt
+    // when anything else did.
     static std::optional<nlohmann::json> report_patch(const Node& was, const Node& now);
     // What a map request reports (endpoints, disco key, Hostinfo, capability version), applied
     // through change().

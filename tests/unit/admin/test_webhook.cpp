@@ -47,7 +47,7 @@ TEST_CASE("webhook filter: empty wants everything, a list only its names") {
     CHECK_FALSE(webhook_wants({"signin.locked"}, "node.registered"));
 }
 
-TEST_CASE("webhook secret: trailing newline dropped, missing or empty file refused with its name") {
+TEST_CASE("webhook secret: surrounding whitespace dropped, missing or empty file refused with its name") {
     const auto dir = std::filesystem::temp_directory_path() / ("hs-webhook-test-" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir);
     const auto p = (dir / "secret").string();
@@ -55,6 +55,6 @@ TEST_CASE("webhook secret: trailing newline dropped, missing or empty file refus
     CHECK(read_webhook_secret(p) == "abc def");
     std::ofstream(p) << "\n";
     CHECK_THROWS_WITH(read_webhook_secret(p), Catch::Contains("empty") && Catch::Contains(p));
-    CHECK_THROWS_WITH(read_webhook_secret((dir / "none").string()), Catch::Contains("cannot read"));
+    CHECK_THROWS_WITH(read_webhook_secret((dir / "none").string()), Catch::Contains("cannot open"));
     std::filesystem::remove_all(dir);
 }

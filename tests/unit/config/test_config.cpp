@@ -1,6 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 
 #include "common/base/duration.h"
 #include "common/config/config.h"
@@ -367,6 +371,18 @@ TEST_CASE("database.type postgres: headscale's keys become a libpq connection st
     CHECK(postgres_conninfo(plain) ==
           "connect_timeout=10 tcp_user_timeout=5000 application_name=hs dbname='hs' sslmode='disable'");
     CHECK(database_name(plain) == "PostgreSQL hs at localhost:5432");
+
+    // pass_path: the file's content is the password; with pass it is an error.
+    const auto pw = std::filesystem::temp_directory_path() / ("hs-config-pw-" + std::to_string(::getpid()));
+    std::ofstream(pw) << "from a file\n";
+    const auto from_file =
+        load(kMinimal + "database:\n  type: postgres\n  postgres: {name: hs, pass_path: " + pw.string() + "}\n").config;
+    CHECK_THAT(postgres_conninfo(from_file), Contains(" password='from a file' "));
+    std::filesystem::remove(pw);
+    CHECK_THROWS_WITH(postgres_conninfo(from_file),
+                      Contains("database.postgres.pass_path " + pw.string() + ": cannot open"));
+    CHECK_THAT(errors_of(kMinimal + "database:\n  type: postgres\n  postgres: {name: hs, pass: x, pass_path: /p}\n"),
+               Contains("database.postgres.pass_path: cannot be combined with database.postgres.pass"));
 
     const auto sqlite = load(kMinimal + "database:\n  postgres: {host: db.example.com}\n");
     CHECK(database_options(sqlite.config).postgres.empty());
