@@ -193,7 +193,7 @@ json node_expire(Translator& t, Env&, const Vars& v, const Request& r) {
     return {{"node", t.node(t.run("nodes.expire", p))}};
 }
 
-json preauth_create(Translator& t, Env&, const Vars&, const Request& r) {
+json api_preauth_create(Translator& t, Env&, const Vars&, const Request& r) {
     auto k = t.run("preauthkeys.create", {{"user", r.str("user")},
                                           {"reusable", r.flag("reusable")},
                                           {"ephemeral", r.flag("ephemeral")},
@@ -257,7 +257,7 @@ std::vector<Route> key_routes() {
              return json{{"preAuthKeys",
                           t.list(t.run("preauthkeys.list", {{"user", r.str("user")}}), &Translator::preauth_key)}};
          }},
-        {"POST", "/api/v1/preauthkey", preauth_create},
+        {"POST", "/api/v1/preauthkey", api_preauth_create},
         {"POST", "/api/v1/preauthkey/expire",
          [](Translator& t, Env&, const Vars&, const Request& r) {
              t.run("preauthkeys.expire", {{"id", r.str("id")}});

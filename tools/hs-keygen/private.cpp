@@ -11,7 +11,7 @@
 namespace hs::keygen {
 
 namespace {
-struct Opts {
+struct PrivateOpts {
     std::string type = "machine";
     std::string out;
     std::string format = "text";
@@ -20,7 +20,7 @@ struct Opts {
 }  // namespace
 
 std::function<int()> add_private(CLI::App& app) {
-    auto o = std::make_shared<Opts>();
+    auto o = std::make_shared<PrivateOpts>();
     auto* cmd = app.add_subcommand("private", "Print a new private key (\"privkey:<64 hex>\")");
     cmd->add_option("-t,--type", o->type,
                     "machine, node, disco, derp or noise (the same private form; "

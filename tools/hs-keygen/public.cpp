@@ -9,14 +9,14 @@
 namespace hs::keygen {
 
 namespace {
-struct Opts {
+struct PublicOpts {
     std::string type = "machine";
     std::string in;
 };
 }  // namespace
 
 std::function<int()> add_public(CLI::App& app) {
-    auto o = std::make_shared<Opts>();
+    auto o = std::make_shared<PublicOpts>();
     auto* cmd = app.add_subcommand("public",
                                    "Read a private key on stdin and print its public key.\n"
                                    "Accepts \"privkey:<hex>\" (hs-keygen, headscale's key files) and "
