@@ -7,12 +7,9 @@ namespace hs {
 
 std::string postgres_conninfo(const Config& c) {
     const auto& p = c.postgres;
-    // connect_timeout: a server that does not answer is an error at start, not a hang.
-    // tcp_user_timeout (ms): a server that goes silent mid-query (a host gone, a network cut
-    // that sends no reset) fails the query after 5 s, where the kernel's retransmissions
-    // would keep the caller (hs-control's event loop) waiting about 15 minutes; from there the
-    // reconnection never waits (db_pg.cpp). TCP only: ignored on a Unix socket.
-    std::string s = "connect_timeout=10 tcp_user_timeout=5000 application_name=hs";
+    // From a failed query on, the reconnection never waits (db_pg.cpp).
+    std::string s = std::string("connect_timeout=") + kPgConnectTimeout + " tcp_user_timeout=" + kPgTcpUserTimeout +
+                    " application_name=hs";
     auto add = [&](const char* key, const std::string& v) {
         if (!v.empty()) s += std::string(" ") + key + "=" + conninfo_quoted(v);
     };

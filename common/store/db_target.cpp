@@ -91,9 +91,9 @@ bool names_postgres(std::string_view arg) {
 DbTarget parse_db_target(const std::string& arg, std::string_view application_name) {
     if (!names_postgres(arg)) return {arg, ""};
     auto kv = parse_conninfo(arg);
-    if (!kv.count("connect_timeout")) kv["connect_timeout"] = "10";
-    if (!kv.count("tcp_user_timeout")) kv["tcp_user_timeout"] = "5000";  // as hs-control's (config/database.cpp)
-    if (!kv.count("application_name")) kv["application_name"] = std::string(application_name);
+    kv.try_emplace("connect_timeout", kPgConnectTimeout);
+    kv.try_emplace("tcp_user_timeout", kPgTcpUserTimeout);
+    kv.try_emplace("application_name", application_name);
     DbTarget t{display_name(kv), ""};
     for (const auto& [k, v] : kv) t.postgres += (t.postgres.empty() ? "" : " ") + k + "=" + conninfo_quoted(v);
     return t;

@@ -19,6 +19,14 @@ struct DbTarget {
     std::string postgres;
 };
 
+// What every hs connection to PostgreSQL sets unless told otherwise (seconds, milliseconds):
+// connect_timeout, a server that does not answer is an error at start, not a hang;
+// tcp_user_timeout, a server that goes silent mid-query (a host gone, a network cut that sends
+// no reset) fails the query after 5 s, where the kernel's retransmissions would keep the caller
+// (hs-control's event loop) waiting about 15 minutes. TCP only: ignored on a Unix socket.
+inline constexpr const char* kPgConnectTimeout = "10";
+inline constexpr const char* kPgTcpUserTimeout = "5000";
+
 // A libpq connection string value in single quotes, with \ and ' escaped as libpq reads them.
 std::string conninfo_quoted(const std::string& v);
 
@@ -36,9 +44,8 @@ std::string postgres_display_name(const std::string& db, const std::string& host
 bool names_postgres(std::string_view arg);
 
 // Parses `arg` by the rule above. For PostgreSQL the connection string is rebuilt from libpq's
-// parse of it, with connect_timeout=10 and tcp_user_timeout=5000 (a server that does not answer
-// is an error at start, and one that goes silent fails a query after 5 s, not a hang) and
-// `application_name` added unless given. Throws DbError when libpq cannot parse it; the message
+// parse of it, with connect_timeout and tcp_user_timeout (kPgConnectTimeout, kPgTcpUserTimeout)
+// and `application_name` added unless given. Throws DbError when libpq cannot parse it; the message
 // quotes no part of the argument, which may hold the password.
 DbTarget parse_db_target(const std::string& arg, std::string_view application_name = "hs");
 

@@ -49,12 +49,12 @@ void Tailnet::load() {
     change_seq_ = store::change_log_head(db_);
     data_version_ = db_.data_version();
     reload_users();
-    std::map<std::int64_t, std::vector<MapSink*>> keep;
-    std::map<std::int64_t, std::optional<TimePoint>> offline_since;
-    for (auto& [id, l] : nodes_) {
-        keep[id] = l.sinks;
-        offline_since[id] = l.offline_since;
-    }
+    struct Kept {
+        std::vector<MapSink*> sinks;
+        std::optional<TimePoint> offline_since;
+    };
+    std::map<std::int64_t, Kept> keep;
+    for (auto& [id, l] : nodes_) keep[id] = {l.sinks, l.offline_since};
     nodes_.clear();
     chunks_.clear();
     by_node_key_.clear();
@@ -65,18 +65,18 @@ void Tailnet::load() {
     for (auto& n : store::list_nodes(db_)) {
         const auto kept = keep.find(n.id);
         const auto remote = n.online_slots & ~my_bit_;
-        n.online = (kept != keep.end() && !kept->second.empty()) || remote != 0;
+        n.online = (kept != keep.end() && !kept->second.sinks.empty()) || remote != 0;
         auto& l = add_node(std::move(n), now, Tell::Nobody);
         l.remote_slots = remote;
-        if (kept != keep.end()) l.sinks = kept->second;
+        if (kept != keep.end()) l.sinks = kept->second.sinks;
         // A node offline when this instance starts has been inactive at least since then.
-        if (!l.rec.online) l.offline_since = offline_since.count(l.rec.id) ? offline_since[l.rec.id] : now;
+        if (!l.rec.online) l.offline_since = kept != keep.end() ? kept->second.offline_since : now;
     }
     if (cfg_.policy_mode == "database") load_stored_policy(true);
     // Streams of nodes that vanished while we were not looking end now.
-    for (auto& [id, sinks] : keep)
+    for (auto& [id, kept] : keep)
         if (!nodes_.count(id))
-            for (auto* s : sinks) s->end();
+            for (auto* s : kept.sinks) s->end();
     publish(now);
 }
 
