@@ -456,7 +456,7 @@ void NoiseConn::tick(TimePoint now) {
     if (closed_ || close_if_past_deadline(now)) return;
     for (auto& [id, sp] : streams_) {
         auto& s = *sp;
-        if (s.retry_register && !s.responded) {
+        if (s.retry_register) {  // set only while the stream has no answer (try_register)
             dispatch_safely(s);
         } else if (s.holding) {
             std::optional<RegisterReply> r;
